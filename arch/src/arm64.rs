@@ -1,0 +1,340 @@
+//! arm64 with 4K, 16K or 64K pages and 48-bit physical addresses: arch/arm64/mm/mmu.c,
+//! arch/arm64/mm/init.c (zones), arch/arm64/include/asm/sparsemem.h, QEMU's virt machine.
+
+use crate::vmemmap::{
+    vmemmap_populate_basepages, vmemmap_populate_hugepages, AllocFailed, VmemmapTables,
+};
+use crate::{
+    human, Arch, ArchError, ArchParams, Geometry, HotplugDriver, RamLayout, TableLevel, ZoneLimits,
+    ZoneType, GIB, KIB, MIB,
+};
+
+/// The arm64 page size a configuration is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granule {
+    K4,
+    K16,
+    K64,
+}
+
+const TABLES_4K: &[TableLevel] = &[
+    TableLevel {
+        name: "PTE",
+        covers_shift: 21,
+        table_bytes: 4 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PMD",
+        covers_shift: 30,
+        table_bytes: 4 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PUD",
+        covers_shift: 39,
+        table_bytes: 4 * KIB,
+        freed_when_empty: true,
+    },
+];
+
+const TABLES_16K: &[TableLevel] = &[
+    TableLevel {
+        name: "PTE",
+        covers_shift: 25,
+        table_bytes: 16 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PMD",
+        covers_shift: 36,
+        table_bytes: 16 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PUD",
+        covers_shift: 47,
+        table_bytes: 16 * KIB,
+        freed_when_empty: true,
+    },
+];
+
+// 64K pages with 48-bit VA: three levels, the PGD on top.
+const TABLES_64K: &[TableLevel] = &[
+    TableLevel {
+        name: "PTE",
+        covers_shift: 29,
+        table_bytes: 64 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PMD",
+        covers_shift: 42,
+        table_bytes: 64 * KIB,
+        freed_when_empty: true,
+    },
+];
+
+const fn params(g: Granule) -> ArchParams {
+    let (page_shift, section_size_bits, max_page_order, tables) = match g {
+        // SECTION_SIZE_BITS 27 for 4K and 16K, 29 for 64K (asm/sparsemem.h);
+        // ARCH_FORCE_MAX_ORDER 10 / 11 / 13 (arch/arm64/Kconfig).
+        Granule::K4 => (12, 27, 10, TABLES_4K),
+        Granule::K16 => (14, 27, 11, TABLES_16K),
+        Granule::K64 => (16, 29, 13, TABLES_64K),
+    };
+    // A PMD maps one page of PTEs: (PAGE_SIZE / 8) pages.
+    let pmd_shift = page_shift + (page_shift - 3);
+    let pud_shift = pmd_shift + (page_shift - 3);
+    ArchParams {
+        page_shift,
+        pmd_shift,
+        pud_shift,
+        section_size_bits,
+        // MAX_PHYSMEM_BITS = PHYS_MASK_SHIFT = CONFIG_ARM64_PA_BITS (48 by default).
+        max_physmem_bits: 48,
+        struct_page_size: 64,
+        max_page_order,
+        // HPAGE_SHIFT = PMD_SHIFT.
+        hugetlb_page_order: pmd_shift - page_shift,
+        mem_section_size: 32,
+        vmemmap_tables: tables,
+    }
+}
+
+const P4K: ArchParams = params(Granule::K4);
+const P16K: ArchParams = params(Granule::K16);
+const P64K: ArchParams = params(Granule::K64);
+
+/// An arm64 configuration.
+#[derive(Debug)]
+pub struct Arm64 {
+    name: &'static str,
+    description: &'static str,
+    granule: Granule,
+    params: ArchParams,
+    geometry: Geometry,
+}
+
+/// arm64 with 4 KiB pages (Debian's arm64 kernel).
+pub static ARM64_4K: Arm64 = Arm64 {
+    name: "arm64",
+    description: "arm64, 4 KiB pages, 48-bit VA/PA",
+    granule: Granule::K4,
+    params: P4K,
+    geometry: Geometry::new(&P4K),
+};
+
+/// arm64 with 16 KiB pages.
+pub static ARM64_16K: Arm64 = Arm64 {
+    name: "arm64-16k",
+    description: "arm64, 16 KiB pages, 48-bit VA/PA",
+    granule: Granule::K16,
+    params: P16K,
+    geometry: Geometry::new(&P16K),
+};
+
+/// arm64 with 64 KiB pages.
+pub static ARM64_64K: Arm64 = Arm64 {
+    name: "arm64-64k",
+    description: "arm64, 64 KiB pages, 48-bit VA/PA",
+    granule: Granule::K64,
+    params: P64K,
+    geometry: Geometry::new(&P64K),
+};
+
+/// QEMU virt places RAM at 1 GiB.
+const VIRT_RAM_BASE: u64 = GIB;
+
+impl Arch for Arm64 {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn params(&self) -> &ArchParams {
+        &self.params
+    }
+
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    fn zone_types(&self) -> &'static [ZoneType] {
+        &[
+            ZoneType::Dma,
+            ZoneType::Dma32,
+            ZoneType::Normal,
+            ZoneType::Movable,
+            ZoneType::Device,
+        ]
+    }
+
+    /// zone_sizes_init() in arch/arm64/mm/init.c, with no DT dma-ranges or IORT limit (QEMU
+    /// virt): when RAM starts below 4 GiB, ZONE_DMA is capped at 4 GiB and so is ZONE_DMA32,
+    /// which is then empty; when RAM starts above 4 GiB, ZONE_DMA covers all of it.
+    fn zone_limits(&self, dram_start: u64, dram_end: u64) -> ZoneLimits {
+        let below_4g = dram_end.min(4 * GIB);
+        let dma = if dram_start < 4 * GIB {
+            below_4g
+        } else {
+            dram_end
+        };
+        ZoneLimits {
+            dma: Some(dma),
+            dma32: Some(below_4g),
+        }
+    }
+
+    /// vmemmap_populate() in arch/arm64/mm/mmu.c: PMD leaves only with 4K pages and a full
+    /// section; base pages (from the altmap when given) for 16K/64K pages and for partial
+    /// (sub-section) ranges. arm64's vmemmap_check_pmd() treats any present PMD as populated.
+    fn vmemmap_populate(
+        &self,
+        t: &mut dyn VmemmapTables,
+        start: u64,
+        end: u64,
+    ) -> Result<(), AllocFailed> {
+        if self.granule != Granule::K4 || end - start < self.geometry.section_memmap_bytes {
+            vmemmap_populate_basepages(t, start, end)
+        } else {
+            vmemmap_populate_hugepages(t, self.geometry.pmd_size, start, end, true)
+        }
+    }
+
+    fn vmemmap_mapping(&self) -> &'static str {
+        match self.granule {
+            Granule::K4 => "PMD leaves (2M) for full sections; base pages for sub-section ranges",
+            Granule::K16 => "base pages (a PMD maps 32M of vmemmap, four sections' worth)",
+            Granule::K64 => "base pages (a PMD maps 512M of vmemmap, 1024 sections' worth)",
+        }
+    }
+
+    fn vmemmap_uses_altmap(&self) -> &'static str {
+        "yes, for PMD leaves and base pages"
+    }
+
+    fn hugepage_sizes(&self) -> &'static [u64] {
+        // arch/arm64/mm/hugetlbpage.c: CONT_PTE, PMD, CONT_PMD, PUD sizes.
+        match self.granule {
+            Granule::K4 => &[64 * KIB, 2 * MIB, 32 * MIB, GIB],
+            Granule::K16 => &[2 * MIB, 32 * MIB, GIB, 64 * GIB],
+            Granule::K64 => &[2 * MIB, 512 * MIB, 16 * GIB],
+        }
+    }
+
+    fn default_hugepage_size(&self) -> u64 {
+        self.geometry.pmd_size
+    }
+
+    /// QEMU virt: RAM from 1 GiB; hot-plugged memory from the next GiB after it.
+    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
+        if ram < 32 * MIB || ram % self.geometry.page_size != 0 {
+            return Err(ArchError::Layout(format!(
+                "virt needs at least 32M of RAM in whole {} pages, not {}",
+                human(self.geometry.page_size),
+                human(ram)
+            )));
+        }
+        let end = VIRT_RAM_BASE + ram;
+        Ok(RamLayout {
+            ram: vec![(VIRT_RAM_BASE, end)],
+            hotplug_base: end.div_ceil(GIB) * GIB,
+            machine: "QEMU virt",
+        })
+    }
+
+    fn hotplug_driver(&self) -> HotplugDriver {
+        HotplugDriver {
+            name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c; Debian's arm64 kernel \
+                   leaves it out and grows guests with virtio-mem)",
+            requests_memmap_on_memory: true,
+            offline_inaccessible: false,
+            onlines_added_blocks: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometries() {
+        // asm/sparsemem.h and the page-table geometry of each granule.
+        let g = ARM64_4K.geometry();
+        assert_eq!(
+            (g.section_size, g.pmd_size, g.pud_size),
+            (128 * MIB, 2 * MIB, GIB)
+        );
+        assert_eq!(g.pageblock_order, 9);
+        let g = ARM64_16K.geometry();
+        assert_eq!(
+            (g.section_size, g.pmd_size, g.pud_size),
+            (128 * MIB, 32 * MIB, 64 * GIB)
+        );
+        assert_eq!(g.pages_per_section, 8192);
+        assert_eq!(g.section_memmap_bytes, 512 * KIB); // 32 pages of 16 KiB
+        assert_eq!(g.pageblock_order, 11);
+        let g = ARM64_64K.geometry();
+        assert_eq!(
+            (g.section_size, g.pmd_size, g.pud_size),
+            (512 * MIB, 512 * MIB, 4 << 40)
+        );
+        assert_eq!(g.pages_per_section, 8192);
+        // 8192 x 64 B = 512 KiB of memmap = 8 pages of 64 KiB, base-page mapped.
+        assert_eq!(g.section_memmap_bytes, 512 * KIB);
+        assert_eq!(g.section_memmap_bytes / g.page_size, 8);
+        assert_eq!(g.pageblock_order, 13);
+        assert_eq!(g.pageblock_nr_pages, 8192); // one whole section
+        assert_eq!(g.max_physmem_bits, 48);
+    }
+
+    #[test]
+    fn memmap_on_memory_needs_4k_pages() {
+        // Generic rule: 128 MiB blocks with 4K pages have 2 MiB of vmemmap = one PMD; with 16K
+        // pages 512 KiB against a 32 MiB PMD, with 64K pages 512 KiB against 512 MiB.
+        assert!(ARM64_4K.arch_supports_memmap_on_memory(2 * MIB).is_ok());
+        let e = ARM64_16K
+            .arch_supports_memmap_on_memory(512 * KIB)
+            .unwrap_err();
+        assert!(e.contains("512K") && e.contains("32M"), "{e}");
+        let e = ARM64_64K
+            .arch_supports_memmap_on_memory(512 * KIB)
+            .unwrap_err();
+        assert!(e.contains("512K") && e.contains("512M"), "{e}");
+    }
+
+    #[test]
+    fn zones_on_virt() {
+        let z = ARM64_4K.zone_limits(GIB, 3 * GIB);
+        assert_eq!(
+            z,
+            ZoneLimits {
+                dma: Some(3 * GIB),
+                dma32: Some(3 * GIB)
+            }
+        );
+        let z = ARM64_4K.zone_limits(GIB, 9 * GIB);
+        assert_eq!(
+            z,
+            ZoneLimits {
+                dma: Some(4 * GIB),
+                dma32: Some(4 * GIB)
+            }
+        );
+        let z = ARM64_4K.zone_limits(8 * GIB, 16 * GIB);
+        assert_eq!(z.dma, Some(16 * GIB));
+    }
+
+    #[test]
+    fn virt_layout() {
+        // The issue's arm64 guest: 2 GiB at 1 GiB, virtio-mem memory at c0000000.
+        let l = ARM64_4K.qemu_layout(2 * GIB).unwrap();
+        assert_eq!(l.ram, vec![(GIB, 3 * GIB)]);
+        assert_eq!(l.hotplug_base, 3 * GIB);
+    }
+}

@@ -1,0 +1,355 @@
+//! Architecture backends for hotplug-lab.
+//!
+//! The kernel's generic memory-hotplug code (mm/memory_hotplug.c, mm/sparse.c) asks the
+//! architecture a handful of questions: how big is a section, how is the vmemmap mapped
+//! (`vmemmap_populate`), may the memmap live on the hot-added memory
+//! (`arch_supports_memmap_on_memory`), how big is a memory block
+//! (`memory_block_size_bytes`). This crate answers them for each architecture the way Linux
+//! 6.12 does, one module per architecture behind the [`Arch`] trait. Backends are data
+//! first: a table of constants ([`ArchParams`]) plus the few hooks their kernel overrides;
+//! the trait's default methods are the kernel's generic fallbacks.
+//!
+//! ```
+//! let x86 = arch::lookup("x86_64").unwrap();
+//! let g = x86.geometry();
+//! assert_eq!(g.pages_per_section, 32768);              // 128 MiB of 4 KiB pages
+//! assert_eq!(g.section_memmap_bytes, 2 << 20);          // 32768 x 64 B = one 2 MiB PMD
+//! assert!(x86.arch_supports_memmap_on_memory(2 << 20).is_ok());
+//!
+//! let arm64_64k = arch::lookup("arm64-64k").unwrap();
+//! assert_eq!(arm64_64k.geometry().section_size, 512 << 20);
+//! assert!(arm64_64k.arch_supports_memmap_on_memory(512 << 10).is_err());
+//! ```
+
+pub mod arm64;
+pub mod params;
+pub mod powerpc;
+pub mod s390;
+pub mod vmemmap;
+pub mod x86_64;
+
+use std::fmt;
+
+pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
+pub use vmemmap::{AllocFailed, PmdEntry, Src, Stopped, VmemmapTables};
+
+/// Every architecture name accepted wherever an architecture is named.
+pub const NAMES: [&str; 8] = [
+    "x86_64",
+    "x86_64-la57",
+    "arm64",
+    "arm64-16k",
+    "arm64-64k",
+    "powerpc",
+    "powerpc-hash",
+    "s390",
+];
+
+/// What `--arch all` means.
+pub const ALL: [&str; 5] = ["x86_64", "arm64", "arm64-64k", "powerpc", "s390"];
+
+pub const KIB: u64 = 1 << 10;
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+pub const TIB: u64 = 1 << 40;
+
+/// Errors of this crate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArchError {
+    #[error("unknown architecture \"{0}\" (known: {known})", known = NAMES.join(", "))]
+    Unknown(String),
+    #[error("{0}")]
+    Layout(String),
+}
+
+/// Look an architecture up by its name (see [`NAMES`]).
+pub fn lookup(name: &str) -> Result<&'static dyn Arch, ArchError> {
+    Ok(match name {
+        "x86_64" => &x86_64::X86_64,
+        "x86_64-la57" => &x86_64::X86_64_LA57,
+        "arm64" => &arm64::ARM64_4K,
+        "arm64-16k" => &arm64::ARM64_16K,
+        "arm64-64k" => &arm64::ARM64_64K,
+        "powerpc" => &powerpc::POWERPC_RADIX,
+        "powerpc-hash" => &powerpc::POWERPC_HASH,
+        "s390" => &s390::S390,
+        other => return Err(ArchError::Unknown(other.to_string())),
+    })
+}
+
+/// The zones of include/linux/mmzone.h that an architecture can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ZoneType {
+    Dma,
+    Dma32,
+    Normal,
+    Movable,
+    Device,
+}
+
+impl ZoneType {
+    /// The name /proc/zoneinfo and valid_zones print.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ZoneType::Dma => "DMA",
+            ZoneType::Dma32 => "DMA32",
+            ZoneType::Normal => "Normal",
+            ZoneType::Movable => "Movable",
+            ZoneType::Device => "Device",
+        }
+    }
+
+    /// Zones below ZONE_MOVABLE hold kernel (unmovable) allocations.
+    pub const fn is_kernel_zone(self) -> bool {
+        matches!(self, ZoneType::Dma | ZoneType::Dma32 | ZoneType::Normal)
+    }
+}
+
+impl fmt::Display for ZoneType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Upper bounds (exclusive physical addresses) of the low zones, as the arch's
+/// zone_sizes_init()/paging_init() passes max_zone_pfns to free_area_init(). ZONE_NORMAL
+/// covers everything above the highest bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZoneLimits {
+    pub dma: Option<u64>,
+    pub dma32: Option<u64>,
+}
+
+/// What memory_block_size_bytes() looks at when it probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSizeContext {
+    /// The end of boot memory (`max_pfn << PAGE_SHIFT`).
+    pub boot_mem_end: u64,
+    /// Whether the CPU reports X86_FEATURE_HYPERVISOR (a virtual machine).
+    pub hypervisor: bool,
+    /// A block size the platform provides: the pseries `ibm,lmb-size`, the s390 storage
+    /// increment (sclp.rzm), or an x86 platform's set_memory_block_size_order().
+    pub firmware: Option<u64>,
+}
+
+/// The memory block size an architecture decided on, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSize {
+    pub bytes: u64,
+    /// The rule that produced it, for users.
+    pub how: String,
+    /// The line the kernel prints about it, if it prints one.
+    pub dmesg: Option<String>,
+}
+
+/// Boot RAM as the default QEMU machine of an architecture lays it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RamLayout {
+    /// `[start, end)` ranges of System RAM, ascending.
+    pub ram: Vec<(u64, u64)>,
+    /// Where the machine places hot-pluggable memory (its device-memory region).
+    pub hotplug_base: u64,
+    /// The QEMU machine this mimics.
+    pub machine: &'static str,
+}
+
+/// How memory arrives on this architecture when a script calls `add_memory`: the driver
+/// that calls add_memory() in the kernel and the flags it passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotplugDriver {
+    /// The kernel driver being mimicked.
+    pub name: &'static str,
+    /// Whether it asks for MHP_MEMMAP_ON_MEMORY (used only if mhp_supports_memmap_on_memory()).
+    pub requests_memmap_on_memory: bool,
+    /// MHP_OFFLINE_INACCESSIBLE: the memory cannot be touched until it is onlined (s390
+    /// standby memory), so the memmap on it is initialised only in MEM_PREPARE_ONLINE.
+    pub offline_inaccessible: bool,
+    /// Whether the driver onlines each block itself right after adding it (pseries DLPAR).
+    pub onlines_added_blocks: bool,
+}
+
+/// One architecture configuration, as the generic kernel code sees it.
+pub trait Arch: fmt::Debug + Send + Sync {
+    /// The name used on the command line and in scripts.
+    fn name(&self) -> &'static str;
+
+    /// One line saying which configuration this is.
+    fn description(&self) -> &'static str;
+
+    /// The build-time constants.
+    fn params(&self) -> &ArchParams;
+
+    /// Everything derived from the constants.
+    fn geometry(&self) -> &Geometry;
+
+    /// The zones this configuration has, in /proc/zoneinfo order.
+    fn zone_types(&self) -> &'static [ZoneType];
+
+    /// The low-zone bounds for boot RAM spanning `[dram_start, dram_end)`.
+    fn zone_limits(&self, dram_start: u64, dram_end: u64) -> ZoneLimits;
+
+    /// memory_block_size_bytes(). The generic __weak version is MIN_MEMORY_BLOCK_SIZE, one
+    /// section (drivers/base/memory.c).
+    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+        let _ = ctx;
+        let bytes = self.geometry().min_memory_block_size;
+        Ok(BlockSize {
+            bytes,
+            how: "MIN_MEMORY_BLOCK_SIZE: one section (generic memory_block_size_bytes)".to_string(),
+            dmesg: None,
+        })
+    }
+
+    /// The block size the default platform's firmware provides, if the arch takes one from
+    /// firmware (see [`BlockSizeContext::firmware`]).
+    fn firmware_block_size(&self, boot_ram: u64) -> Option<u64> {
+        let _ = boot_ram;
+        None
+    }
+
+    /// vmemmap_populate(): map the struct pages at vmemmap offsets `[start, end)`.
+    fn vmemmap_populate(
+        &self,
+        t: &mut dyn VmemmapTables,
+        start: u64,
+        end: u64,
+    ) -> Result<(), AllocFailed>;
+
+    /// How this arch maps the vmemmap, in a sentence.
+    fn vmemmap_mapping(&self) -> &'static str;
+
+    /// Whether an altmap may back the vmemmap (the arch's vmemmap_populate honours it).
+    fn vmemmap_uses_altmap(&self) -> &'static str;
+
+    /// ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE: whether the kernel has memmap_on_memory at all.
+    fn memmap_on_memory_enable(&self) -> bool {
+        true
+    }
+
+    /// arch_supports_memmap_on_memory(). The generic rule (mm/memory_hotplug.c) wants the
+    /// memory block's vmemmap to be a whole number of PMDs, so that it is mapped by PMD
+    /// leaves taken from this block's altmap only.
+    fn arch_supports_memmap_on_memory(&self, vmemmap_size: u64) -> Result<(), String> {
+        let pmd = self.geometry().pmd_size;
+        if vmemmap_size % pmd == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "the memory block's vmemmap ({}) is not a multiple of PMD_SIZE ({}) \
+                 (generic arch_supports_memmap_on_memory, mm/memory_hotplug.c)",
+                human(vmemmap_size),
+                human(pmd)
+            ))
+        }
+    }
+
+    /// ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP: HugeTLB vmemmap optimisation (HVO).
+    fn hugetlb_vmemmap_optimize(&self) -> bool {
+        false
+    }
+
+    /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP (and the arch's vmemmap_can_optimize override):
+    /// device-dax compound pages share their tail vmemmap pages.
+    fn dax_vmemmap_optimize(&self) -> bool {
+        false
+    }
+
+    /// HugeTLB page sizes the arch supports, smallest first.
+    fn hugepage_sizes(&self) -> &'static [u64];
+
+    /// The default huge page size (HPAGE_SIZE).
+    fn default_hugepage_size(&self) -> u64;
+
+    /// Boot RAM of `ram` bytes laid out as the default QEMU machine does.
+    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError>;
+
+    /// The driver that hot-adds memory on this arch.
+    fn hotplug_driver(&self) -> HotplugDriver;
+}
+
+/// Format a byte count the way people write it (4K, 2M, 128M, 1G, 64T, or hex).
+pub fn human(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (1 << 60, "E"),
+        (1 << 50, "P"),
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    if bytes == 0 {
+        return "0".to_string();
+    }
+    for (unit, suffix) in UNITS {
+        if bytes >= unit && bytes % unit == 0 {
+            return format!("{}{}", bytes / unit, suffix);
+        }
+    }
+    format!("{bytes:#x}")
+}
+
+/// The largest power of two that is `<= x` (x > 0).
+pub(crate) const fn pow2_floor(x: u64) -> u64 {
+    1u64 << (63 - x.leading_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_resolves_to_itself() {
+        for name in NAMES {
+            let a = lookup(name).unwrap();
+            assert_eq!(a.name(), name);
+        }
+        for name in ALL {
+            assert!(NAMES.contains(&name));
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let e = lookup("sparc").unwrap_err();
+        assert!(e.to_string().contains("unknown architecture \"sparc\""));
+        assert!(e.to_string().contains("arm64-64k"));
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(128 << 20), "128M");
+        assert_eq!(human(2 << 30), "2G");
+        assert_eq!(human(512 << 10), "512K");
+        assert_eq!(human(64 << 40), "64T");
+        assert_eq!(human(0x1800), "6K");
+        assert_eq!(human(0x1801), "0x1801");
+    }
+
+    #[test]
+    fn subsections_are_2m_everywhere() {
+        // include/linux/mmzone.h: SUBSECTION_SHIFT 21 on every arch;
+        // SUBSECTIONS_PER_SECTION = 2^(SECTION_SIZE_BITS - 21).
+        let expect = [
+            ("x86_64", 64),
+            ("x86_64-la57", 64),
+            ("arm64", 64),
+            ("arm64-16k", 64),
+            ("arm64-64k", 256),
+            ("powerpc", 8),
+            ("powerpc-hash", 8),
+            ("s390", 128),
+        ];
+        for (name, n) in expect {
+            let g = lookup(name).unwrap().geometry();
+            assert_eq!(g.subsection_size, 2 << 20, "{name}");
+            assert_eq!(g.subsections_per_section, n, "{name}");
+        }
+    }
+
+    #[test]
+    fn struct_page_is_64_bytes_everywhere() {
+        for name in NAMES {
+            assert_eq!(lookup(name).unwrap().geometry().struct_page_size, 64);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! powerpc64 book3s with 64K pages, radix (`powerpc`) or hash (`powerpc-hash`) MMU:
+//! arch/powerpc/mm/init_64.c, arch/powerpc/mm/book3s64/radix_pgtable.c,
+//! arch/powerpc/include/asm/pgtable.h, QEMU's pseries machine.
+
+use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
+use crate::{
+    human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
+    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, MIB,
+};
+
+/// Which MMU the kernel runs with (chosen at boot; `disable_radix` picks hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mmu {
+    Radix,
+    Hash,
+}
+
+// radix-64k.h: a PTE fragment of 256 B maps 2 MiB, a 4 KiB PMD table 1 GiB, a 4 KiB PUD
+// table 512 GiB; remove_pagetable() frees all three when empty.
+const TABLES_RADIX: &[TableLevel] = &[
+    TableLevel {
+        name: "PTE",
+        covers_shift: 21,
+        table_bytes: 256,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PMD",
+        covers_shift: 30,
+        table_bytes: 4096,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "PUD",
+        covers_shift: 39,
+        table_bytes: 4096,
+        freed_when_empty: true,
+    },
+];
+
+const fn params(mmu: Mmu) -> ArchParams {
+    let (pmd_shift, pud_shift, hugetlb_page_order, tables): (u32, u32, u32, &'static [TableLevel]) =
+        match mmu {
+            // HPAGE_SHIFT is 2 MiB on radix and 16 MiB on hash (hugetlbpage_init_defaultsize).
+            Mmu::Radix => (21, 30, 21 - 16, TABLES_RADIX),
+            // hash-64k.h: H_PTE_INDEX_SIZE 8 (16 MiB per PMD), H_PMD_INDEX_SIZE 10 (16 GiB).
+            // The vmemmap is bolted into the hash page table: no Linux page tables.
+            Mmu::Hash => (24, 34, 24 - 16, &[]),
+        };
+    ArchParams {
+        page_shift: 16,
+        pmd_shift,
+        pud_shift,
+        // asm/sparsemem.h: SECTION_SIZE_BITS 24.
+        section_size_bits: 24,
+        // book3s/64/{radix,hash-64k}.h with SPARSEMEM_VMEMMAP and SPARSEMEM_EXTREME: 51.
+        max_physmem_bits: 51,
+        struct_page_size: 64,
+        // ARCH_FORCE_MAX_ORDER defaults to 8 with PPC64 && PPC_64K_PAGES.
+        max_page_order: 8,
+        hugetlb_page_order,
+        mem_section_size: 32,
+        vmemmap_tables: tables,
+    }
+}
+
+const PRADIX: ArchParams = params(Mmu::Radix);
+const PHASH: ArchParams = params(Mmu::Hash);
+
+/// A powerpc64 configuration.
+#[derive(Debug)]
+pub struct Powerpc {
+    name: &'static str,
+    description: &'static str,
+    mmu: Mmu,
+    params: ArchParams,
+    geometry: Geometry,
+}
+
+/// powerpc64 book3s, 64K pages, radix MMU (POWER9 and later).
+pub static POWERPC_RADIX: Powerpc = Powerpc {
+    name: "powerpc",
+    description: "powerpc64 book3s, 64 KiB pages, radix MMU",
+    mmu: Mmu::Radix,
+    params: PRADIX,
+    geometry: Geometry::new(&PRADIX),
+};
+
+/// powerpc64 book3s, 64K pages, hash MMU.
+pub static POWERPC_HASH: Powerpc = Powerpc {
+    name: "powerpc-hash",
+    description: "powerpc64 book3s, 64 KiB pages, hash MMU (disable_radix)",
+    mmu: Mmu::Hash,
+    params: PHASH,
+    geometry: Geometry::new(&PHASH),
+};
+
+/// QEMU's SPAPR_MEMORY_BLOCK_SIZE: the LMB size pseries firmware reports as ibm,lmb-size.
+const SPAPR_LMB_SIZE: u64 = 256 * MIB;
+
+impl Powerpc {
+    /// radix__vmemmap_populate() (book3s64/radix_pgtable.c): a PMD leaf when the address is
+    /// PMD aligned, the PMD is none and (with an altmap) the leaf describes only pfns of the
+    /// altmap; base pages otherwise, each from the altmap when it lies inside it, falling back
+    /// to ordinary memory.
+    fn radix_populate(
+        &self,
+        t: &mut dyn VmemmapTables,
+        start: u64,
+        end: u64,
+    ) -> Result<(), AllocFailed> {
+        let g = &self.geometry;
+        let altmap = t.has_altmap();
+        let mut addr = start - start % g.page_size;
+        while addr < end {
+            let pmd_start = addr - addr % g.pmd_size;
+            let pmd_end = pmd_start + g.pmd_size;
+            let (entry, run_end) = t.pmd_run(addr, end);
+            if entry == PmdEntry::Leaf {
+                addr = run_end;
+                continue;
+            }
+            if entry == PmdEntry::None
+                && addr == pmd_start
+                && !(altmap && t.altmap_cross_boundary(addr, g.pmd_size))
+            {
+                let src = if altmap { Src::Altmap } else { Src::Ram };
+                if t.map_pmd_leaves(addr, pmd_end, src).is_ok() {
+                    addr = pmd_end;
+                    continue;
+                }
+            }
+            let hi = end.min(pmd_end);
+            let src = if altmap {
+                Src::AltmapInBoundsElseRam
+            } else {
+                Src::Ram
+            };
+            t.populate_basepages(addr, hi, src)?;
+            addr = hi;
+        }
+        Ok(())
+    }
+
+    /// __vmemmap_populate() (arch/powerpc/mm/init_64.c) for the hash MMU: the vmemmap is
+    /// bolted in mmu_vmemmap_psize chunks (16 MiB when the machine has at least 1 GiB of RAM,
+    /// base pages otherwise); a chunk any valid sub-section already uses is left alone.
+    fn hash_populate(
+        &self,
+        t: &mut dyn VmemmapTables,
+        start: u64,
+        end: u64,
+    ) -> Result<(), AllocFailed> {
+        let chunk = self.hash_vmemmap_psize(t.boot_ram_bytes());
+        let mut addr = start - start % chunk;
+        while addr < end {
+            if !t.memmap_in_use(addr, chunk) {
+                let src = if t.has_altmap() && !t.altmap_cross_boundary(addr, chunk) {
+                    Src::AltmapInBoundsElseRam
+                } else {
+                    Src::Ram
+                };
+                t.map_bolted(addr, chunk, src)?;
+            }
+            addr += chunk;
+        }
+        Ok(())
+    }
+
+    /// mmu_vmemmap_psize (book3s64/hash_utils.c): 16M pages once RAM reaches 1 GiB.
+    pub fn hash_vmemmap_psize(&self, boot_ram: u64) -> u64 {
+        if boot_ram >= GIB {
+            16 * MIB
+        } else {
+            self.geometry.page_size
+        }
+    }
+
+    /// Which MMU this configuration uses.
+    pub fn mmu(&self) -> Mmu {
+        self.mmu
+    }
+}
+
+impl Arch for Powerpc {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn params(&self) -> &ArchParams {
+        &self.params
+    }
+
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// book3s64 has no ZONE_DMA (only PPC_BOOK3E_64 selects it).
+    fn zone_types(&self) -> &'static [ZoneType] {
+        &[ZoneType::Normal, ZoneType::Movable, ZoneType::Device]
+    }
+
+    fn zone_limits(&self, _dram_start: u64, _dram_end: u64) -> ZoneLimits {
+        ZoneLimits::default()
+    }
+
+    /// pseries_memory_block_size(): the LMB size from the device tree
+    /// (ibm,dynamic-reconfiguration-memory/ibm,lmb-size), which memory_dev_init() requires
+    /// to be a power of two of at least one section.
+    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+        let min = self.geometry.min_memory_block_size;
+        let lmb = ctx.firmware.unwrap_or(SPAPR_LMB_SIZE);
+        if !lmb.is_power_of_two() || lmb < min {
+            return Err(format!("Memory block size not suitable: {lmb:#x}"));
+        }
+        Ok(BlockSize {
+            bytes: lmb,
+            how: format!(
+                "the LMB size firmware reports (ibm,lmb-size = {})",
+                human(lmb)
+            ),
+            dmesg: None,
+        })
+    }
+
+    fn firmware_block_size(&self, _boot_ram: u64) -> Option<u64> {
+        Some(SPAPR_LMB_SIZE)
+    }
+
+    fn vmemmap_populate(
+        &self,
+        t: &mut dyn VmemmapTables,
+        start: u64,
+        end: u64,
+    ) -> Result<(), AllocFailed> {
+        match self.mmu {
+            Mmu::Radix => self.radix_populate(t, start, end),
+            Mmu::Hash => self.hash_populate(t, start, end),
+        }
+    }
+
+    fn vmemmap_mapping(&self) -> &'static str {
+        match self.mmu {
+            Mmu::Radix => {
+                "PMD leaves (2M) where the vmemmap address is PMD aligned, base pages \
+                 otherwise; a 64K vmemmap page holds the struct pages of 4 sections"
+            }
+            Mmu::Hash => "bolted 16M pages in the hash table (64K pages below 1G of RAM)",
+        }
+    }
+
+    fn vmemmap_uses_altmap(&self) -> &'static str {
+        match self.mmu {
+            Mmu::Radix => "yes, inside the altmap's range only, falling back to RAM",
+            Mmu::Hash => "yes, inside the altmap's range only, falling back to RAM",
+        }
+    }
+
+    /// arch_supports_memmap_on_memory() in arch/powerpc/include/asm/pgtable.h: only with the
+    /// radix MMU; with 64K pages there is no PMD alignment requirement.
+    fn arch_supports_memmap_on_memory(&self, _vmemmap_size: u64) -> Result<(), String> {
+        match self.mmu {
+            Mmu::Radix => Ok(()),
+            Mmu::Hash => Err(
+                "the hash MMU is in use: powerpc's arch_supports_memmap_on_memory() \
+                              accepts only radix (arch/powerpc/include/asm/pgtable.h)"
+                    .to_string(),
+            ),
+        }
+    }
+
+    /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP if PPC_RADIX_MMU, and vmemmap_can_optimize() is true
+    /// only when radix is enabled.
+    fn dax_vmemmap_optimize(&self) -> bool {
+        self.mmu == Mmu::Radix
+    }
+
+    fn hugepage_sizes(&self) -> &'static [u64] {
+        match self.mmu {
+            Mmu::Radix => &[2 * MIB, GIB],
+            Mmu::Hash => &[16 * MIB, 16 * GIB],
+        }
+    }
+
+    fn default_hugepage_size(&self) -> u64 {
+        match self.mmu {
+            Mmu::Radix => 2 * MIB,
+            Mmu::Hash => 16 * MIB,
+        }
+    }
+
+    /// QEMU pseries: RAM from 0 in whole LMBs; hot-pluggable memory from the next GiB.
+    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
+        if ram == 0 || ram % SPAPR_LMB_SIZE != 0 {
+            return Err(ArchError::Layout(format!(
+                "pseries RAM must be a non-zero multiple of 256M, not {}",
+                human(ram)
+            )));
+        }
+        Ok(RamLayout {
+            ram: vec![(0, ram)],
+            hotplug_base: ram.div_ceil(GIB) * GIB,
+            machine: "QEMU pseries",
+        })
+    }
+
+    fn hotplug_driver(&self) -> HotplugDriver {
+        HotplugDriver {
+            name: "pseries DLPAR (arch/powerpc/platforms/pseries/hotplug-memory.c)",
+            requests_memmap_on_memory: true,
+            offline_inaccessible: false,
+            onlines_added_blocks: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry() {
+        // A 16 MiB section has 256 pages of 64 KiB whose memmap is 16 KiB, a quarter of one
+        // 64 KiB page; 8 sub-sections per section.
+        let g = POWERPC_RADIX.geometry();
+        assert_eq!(g.section_size, 16 * MIB);
+        assert_eq!(g.pages_per_section, 256);
+        assert_eq!(g.section_memmap_bytes, 16 << 10);
+        assert_eq!(g.page_size / g.section_memmap_bytes, 4);
+        assert_eq!(g.subsections_per_section, 8);
+        assert_eq!(g.max_physmem_bits, 51);
+        // pageblock_order: min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER 8): 5 on radix (2 MiB),
+        // 8 on hash (16 MiB).
+        assert_eq!(g.pageblock_nr_pages, 32);
+        assert_eq!(POWERPC_HASH.geometry().pageblock_nr_pages, 256);
+        assert_eq!(POWERPC_HASH.geometry().pmd_size, 16 * MIB);
+    }
+
+    #[test]
+    fn memmap_on_memory_radix_only() {
+        // A 256 MiB LMB has 4096 pages whose memmap is 256 KiB: fine for radix with 64K
+        // pages (no PMD rule), refused with hash.
+        assert!(POWERPC_RADIX
+            .arch_supports_memmap_on_memory(256 << 10)
+            .is_ok());
+        let e = POWERPC_HASH
+            .arch_supports_memmap_on_memory(256 << 10)
+            .unwrap_err();
+        assert!(e.contains("radix"));
+    }
+
+    #[test]
+    fn lmb_block_size() {
+        let ctx = BlockSizeContext {
+            boot_mem_end: 2 * GIB,
+            hypervisor: true,
+            firmware: None,
+        };
+        assert_eq!(
+            POWERPC_RADIX.memory_block_size(&ctx).unwrap().bytes,
+            256 * MIB
+        );
+        let bad = BlockSizeContext {
+            firmware: Some(8 * MIB),
+            ..ctx
+        };
+        assert!(POWERPC_RADIX.memory_block_size(&bad).is_err());
+    }
+
+    #[test]
+    fn hash_vmemmap_page_size() {
+        assert_eq!(POWERPC_HASH.hash_vmemmap_psize(2 * GIB), 16 * MIB);
+        assert_eq!(POWERPC_HASH.hash_vmemmap_psize(512 * MIB), 64 << 10);
+    }
+}

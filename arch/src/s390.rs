@@ -1,0 +1,239 @@
+//! s390x (64-bit, EDAT1): arch/s390/mm/vmem.c, arch/s390/mm/init.c,
+//! arch/s390/include/asm/sparsemem.h, drivers/s390/char/sclp_cmd.c, QEMU's s390-ccw-virtio.
+
+use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
+use crate::{
+    human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
+    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
+};
+
+// A page table has 256 entries (2 KiB, two per page) and maps one 1 MiB segment; segment and
+// region-3 tables have 2048 entries (16 KiB); vmem.c's try_free_*_table() free empty ones.
+const TABLES: &[TableLevel] = &[
+    TableLevel {
+        name: "PTE",
+        covers_shift: 20,
+        table_bytes: 2 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "segment",
+        covers_shift: 31,
+        table_bytes: 16 * KIB,
+        freed_when_empty: true,
+    },
+    TableLevel {
+        name: "region-3",
+        covers_shift: 42,
+        table_bytes: 16 * KIB,
+        freed_when_empty: true,
+    },
+];
+
+const PARAMS: ArchParams = ArchParams {
+    page_shift: 12,
+    // A segment (PMD) maps 1 MiB, a region-3 entry (PUD) 2 GiB.
+    pmd_shift: 20,
+    pud_shift: 31,
+    // asm/sparsemem.h in 6.12: SECTION_SIZE_BITS 28 (256 MiB; 6.13 made it 27).
+    section_size_bits: 28,
+    // CONFIG_MAX_PHYSMEM_BITS, default 46.
+    max_physmem_bits: 46,
+    struct_page_size: 64,
+    max_page_order: 10,
+    // asm/page.h: HPAGE_SHIFT 20, HUGETLB_PAGE_ORDER 8.
+    hugetlb_page_order: 8,
+    mem_section_size: 32,
+    vmemmap_tables: TABLES,
+};
+
+/// The s390x configuration.
+#[derive(Debug)]
+pub struct S390 {
+    params: ArchParams,
+    geometry: Geometry,
+}
+
+/// s390x with EDAT1 (1 MiB frames for the vmemmap).
+pub static S390: S390 = S390 {
+    params: PARAMS,
+    geometry: Geometry::new(&PARAMS),
+};
+
+/// The storage increment QEMU's s390-ccw-virtio machines report (sclp.rzm).
+const QEMU_RZM: u64 = MIB;
+
+impl Arch for S390 {
+    fn name(&self) -> &'static str {
+        "s390"
+    }
+
+    fn description(&self) -> &'static str {
+        "s390x, 4 KiB pages, EDAT1 (1 MiB segments)"
+    }
+
+    fn params(&self) -> &ArchParams {
+        &self.params
+    }
+
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// s390 has ZONE_DMA and no ZONE_DEVICE (it does not select ARCH_HAS_PTE_DEVMAP).
+    fn zone_types(&self) -> &'static [ZoneType] {
+        &[ZoneType::Dma, ZoneType::Normal, ZoneType::Movable]
+    }
+
+    /// paging_init() in arch/s390/mm/init.c: ZONE_DMA below MAX_DMA_ADDRESS (2 GiB, 31 bits).
+    fn zone_limits(&self, _dram_start: u64, _dram_end: u64) -> ZoneLimits {
+        ZoneLimits {
+            dma: Some(2 * GIB),
+            dma32: None,
+        }
+    }
+
+    /// memory_block_size_bytes() in arch/s390/mm/init.c: max(MIN_MEMORY_BLOCK_SIZE, sclp.rzm).
+    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+        let rzm = ctx.firmware.unwrap_or(QEMU_RZM);
+        if !rzm.is_power_of_two() {
+            return Err(format!("Memory block size not suitable: {rzm:#x}"));
+        }
+        let min = self.geometry.min_memory_block_size;
+        Ok(BlockSize {
+            bytes: rzm.max(min),
+            how: format!(
+                "max(MIN_MEMORY_BLOCK_SIZE {}, storage increment sclp.rzm {})",
+                human(min),
+                human(rzm)
+            ),
+            dmesg: None,
+        })
+    }
+
+    fn firmware_block_size(&self, _boot_ram: u64) -> Option<u64> {
+        Some(QEMU_RZM)
+    }
+
+    /// modify_pmd_table() in arch/s390/mm/vmem.c with EDAT1: every empty segment gets a
+    /// 1 MiB frame, even when only part of it is needed ("we always use large frames even if
+    /// they are only partially used"), from the altmap when one is given; if that allocation
+    /// fails the segment gets a page table and base pages from the same source.
+    fn vmemmap_populate(
+        &self,
+        t: &mut dyn VmemmapTables,
+        start: u64,
+        end: u64,
+    ) -> Result<(), AllocFailed> {
+        let pmd = self.geometry.pmd_size;
+        let src = if t.has_altmap() {
+            Src::Altmap
+        } else {
+            Src::Ram
+        };
+        let mut addr = start;
+        while addr < end {
+            let (entry, run_end) = t.pmd_run(addr, end);
+            match entry {
+                PmdEntry::None => {
+                    let first = addr - addr % pmd;
+                    match t.map_pmd_leaves(first, run_end, src) {
+                        Ok(()) => addr = run_end,
+                        Err(stopped) => {
+                            let lo = addr.max(stopped.at);
+                            let hi = end.min(stopped.at + pmd);
+                            t.populate_basepages(lo, hi, src)?;
+                            addr = stopped.at + pmd;
+                        }
+                    }
+                }
+                PmdEntry::Leaf => addr = run_end,
+                PmdEntry::Table => {
+                    t.populate_basepages(addr, end.min(run_end), src)?;
+                    addr = run_end;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn vmemmap_mapping(&self) -> &'static str {
+        "1M segment frames (PMD leaves), even for partial ranges"
+    }
+
+    fn vmemmap_uses_altmap(&self) -> &'static str {
+        "yes (since 6.8), with base pages from it when a frame does not fit"
+    }
+
+    fn hugepage_sizes(&self) -> &'static [u64] {
+        &[MIB, 2 * GIB]
+    }
+
+    fn default_hugepage_size(&self) -> u64 {
+        MIB
+    }
+
+    /// QEMU s390-ccw-virtio: RAM from 0; standby memory (what `add_memory` stands for here)
+    /// follows it.
+    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
+        if ram < 32 * MIB || ram % MIB != 0 {
+            return Err(ArchError::Layout(format!(
+                "s390-ccw-virtio needs at least 32M of RAM in whole MiB, not {}",
+                human(ram)
+            )));
+        }
+        let sec = self.geometry.section_size;
+        Ok(RamLayout {
+            ram: vec![(0, ram)],
+            hotplug_base: ram.div_ceil(sec) * sec,
+            machine: "QEMU s390-ccw-virtio",
+        })
+    }
+
+    fn hotplug_driver(&self) -> HotplugDriver {
+        HotplugDriver {
+            name: "SCLP standby memory (drivers/s390/char/sclp_cmd.c)",
+            // add_memory_merged(): MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE with EDAT1.
+            requests_memmap_on_memory: true,
+            offline_inaccessible: true,
+            onlines_added_blocks: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry() {
+        // 256 MiB sections: 65536 pages, memmap 4 MiB = 1024 pages = four 1 MiB segments;
+        // 128 sub-sections; pageblock order 8 (1 MiB).
+        let g = S390.geometry();
+        assert_eq!(g.section_size, 256 * MIB);
+        assert_eq!(g.pages_per_section, 65536);
+        assert_eq!(g.section_memmap_bytes, 4 * MIB);
+        assert_eq!(g.section_memmap_bytes / g.page_size, 1024);
+        assert_eq!(g.section_memmap_bytes / g.pmd_size, 4);
+        assert_eq!(g.subsections_per_section, 128);
+        assert_eq!(g.pageblock_nr_pages, 256);
+    }
+
+    #[test]
+    fn block_size_and_memmap_on_memory() {
+        let ctx = BlockSizeContext {
+            boot_mem_end: 2 * GIB,
+            hypervisor: true,
+            firmware: None,
+        };
+        assert_eq!(S390.memory_block_size(&ctx).unwrap().bytes, 256 * MIB);
+        let lpar = BlockSizeContext {
+            firmware: Some(GIB),
+            ..ctx
+        };
+        assert_eq!(S390.memory_block_size(&lpar).unwrap().bytes, GIB);
+        // 4 MiB of vmemmap per 256 MiB block is a multiple of the 1 MiB segment.
+        assert!(S390.arch_supports_memmap_on_memory(4 * MIB).is_ok());
+        assert!(S390.hotplug_driver().offline_inaccessible);
+    }
+}
