@@ -242,9 +242,24 @@ impl Arch for Arm64 {
         let end = VIRT_RAM_BASE + ram;
         Ok(RamLayout {
             ram: vec![(VIRT_RAM_BASE, end)],
+            reserved: Vec::new(),
             hotplug_base: end.div_ceil(GIB) * GIB,
             machine: "QEMU virt",
         })
+    }
+
+    /// arch_get_mappable_range() in arch/arm64/mm/mmu.c: the linear map covers half of the
+    /// 48-bit kernel VA space (128 TiB) from PHYS_OFFSET, which is the start of RAM aligned
+    /// down to ARM64_MEMSTART_ALIGN (arch/arm64/mm/init.c: 1 GiB with 4K and 16K pages,
+    /// 512 MiB with 64K pages).
+    fn mappable_end(&self, dram_start: u64) -> u64 {
+        let align = if self.granule == Granule::K64 {
+            512 * MIB
+        } else {
+            GIB
+        };
+        let memstart = dram_start - dram_start % align;
+        (memstart + (1u64 << 47) - 1).min(self.geometry.physmem_end)
     }
 
     fn hotplug_driver(&self) -> HotplugDriver {
@@ -254,6 +269,7 @@ impl Arch for Arm64 {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: false,
+            static_memory_group: true,
         }
     }
 }

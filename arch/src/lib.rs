@@ -147,6 +147,8 @@ pub struct BlockSize {
 pub struct RamLayout {
     /// `[start, end)` ranges of System RAM, ascending.
     pub ram: Vec<(u64, u64)>,
+    /// `[start, end)` ranges the firmware reports as reserved (shown in /proc/iomem).
+    pub reserved: Vec<(u64, u64)>,
     /// Where the machine places hot-pluggable memory (its device-memory region).
     pub hotplug_base: u64,
     /// The QEMU machine this mimics.
@@ -166,6 +168,10 @@ pub struct HotplugDriver {
     pub offline_inaccessible: bool,
     /// Whether the driver onlines each block itself right after adding it (pseries DLPAR).
     pub onlines_added_blocks: bool,
+    /// Whether each device is registered as a static memory group (ACPI:
+    /// memory_group_register_static() and MHP_NID_IS_MGID), which the auto-movable online
+    /// policy onlines all-kernel or all-movable.
+    pub static_memory_group: bool,
 }
 
 /// One architecture configuration, as the generic kernel code sees it.
@@ -265,6 +271,29 @@ pub trait Arch: fmt::Debug + Send + Sync {
 
     /// The driver that hot-adds memory on this arch.
     fn hotplug_driver(&self) -> HotplugDriver;
+
+    /// Whether `mem=` is a physical address limit (x86's e820 trimming) rather than an amount
+    /// of memory to keep (memblock_enforce_memory_limit() elsewhere).
+    fn mem_limit_is_address(&self) -> bool {
+        false
+    }
+
+    /// Whether the arch parses `memmap=` (x86's e820 editing).
+    fn has_e820_memmap(&self) -> bool {
+        false
+    }
+
+    /// Bytes at the bottom of physical memory that memblock always reserves at boot.
+    fn boot_reserved_low(&self) -> u64 {
+        0
+    }
+
+    /// arch_get_mappable_range(): the last physical address the kernel can map, given where
+    /// RAM starts. The generic version allows everything up to MAX_PHYSMEM_BITS.
+    fn mappable_end(&self, dram_start: u64) -> u64 {
+        let _ = dram_start;
+        self.geometry().physmem_end
+    }
 }
 
 /// Format a byte count the way people write it (4K, 2M, 128M, 1G, 64T, or hex).
@@ -286,11 +315,6 @@ pub fn human(bytes: u64) -> String {
         }
     }
     format!("{bytes:#x}")
-}
-
-/// The largest power of two that is `<= x` (x > 0).
-pub(crate) const fn pow2_floor(x: u64) -> u64 {
-    1u64 << (63 - x.leading_zeros())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 /// One level of the kernel page tables that map the vmemmap: a table of this level maps
 /// `1 << covers_shift` bytes of virtual address space and takes `table_bytes` of memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TableLevel {
     /// The kernel's name for the table ("PTE", "PMD", "PUD", "P4D", "segment", ...).
     pub name: &'static str,

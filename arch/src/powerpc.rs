@@ -303,6 +303,7 @@ impl Arch for Powerpc {
         }
         Ok(RamLayout {
             ram: vec![(0, ram)],
+            reserved: Vec::new(),
             hotplug_base: ram.div_ceil(GIB) * GIB,
             machine: "QEMU pseries",
         })
@@ -314,6 +315,7 @@ impl Arch for Powerpc {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: true,
+            static_memory_group: false,
         }
     }
 }

@@ -185,6 +185,7 @@ impl Arch for S390 {
         let sec = self.geometry.section_size;
         Ok(RamLayout {
             ram: vec![(0, ram)],
+            reserved: Vec::new(),
             hotplug_base: ram.div_ceil(sec) * sec,
             machine: "QEMU s390-ccw-virtio",
         })
@@ -197,6 +198,7 @@ impl Arch for S390 {
             requests_memmap_on_memory: true,
             offline_inaccessible: true,
             onlines_added_blocks: false,
+            static_memory_group: false,
         }
     }
 }

@@ -257,11 +257,33 @@ impl Arch for X86 {
             ranges.push((4 * GIB, 4 * GIB + above_4g));
             hotplug_base = (4 * GIB + above_4g).div_ceil(GIB) * GIB;
         }
+        let reserved = vec![
+            (0, 0x1000),
+            (0x9fc00, 0xa0000),
+            (0xf0000, 0x10_0000),
+            (below_4g - SEABIOS_RESERVED, below_4g),
+        ];
         Ok(RamLayout {
             ram: ranges,
+            reserved,
             hotplug_base,
             machine: "QEMU q35 (SeaBIOS)",
         })
+    }
+
+    /// reserve_real_mode() in arch/x86/realmode/init.c: "Unconditionally reserve the entire
+    /// first 1M" (a 2 GiB q35 guest's ZONE_DMA has 3998 present and 3840 managed pages).
+    fn boot_reserved_low(&self) -> u64 {
+        MIB
+    }
+
+    /// parse_memopt() in arch/x86/kernel/e820.c removes RAM above the given address.
+    fn mem_limit_is_address(&self) -> bool {
+        true
+    }
+
+    fn has_e820_memmap(&self) -> bool {
+        true
     }
 
     fn hotplug_driver(&self) -> HotplugDriver {
@@ -270,6 +292,7 @@ impl Arch for X86 {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: false,
+            static_memory_group: true,
         }
     }
 }

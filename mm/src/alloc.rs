@@ -1,0 +1,128 @@
+//! The page allocator as far as the model needs it: kernel (GFP_KERNEL) allocations for the
+//! memmap and vmemmap page tables charged to zones in zonelist order, and freed back.
+
+use crate::error::{MmError, Result};
+use crate::machine::Machine;
+use crate::zone::Node;
+use arch::ZoneType;
+
+/// The zones a GFP_KERNEL allocation may use, preferred first (build_zonelists: the highest
+/// kernel zone first, never ZONE_MOVABLE).
+const KERNEL_ZONES: [ZoneType; 3] = [ZoneType::Normal, ZoneType::Dma32, ZoneType::Dma];
+
+/// The nodes in the order an allocation on `nid` falls back to them.
+fn node_order(nodes: &[Node], nid: u16) -> impl Iterator<Item = usize> + '_ {
+    let n = nodes.len();
+    let first = (nid as usize).min(n.saturating_sub(1));
+    (0..n)
+        .map(move |i| (first + i) % n)
+        .filter(move |&i| nodes[i].online)
+}
+
+/// Pages a GFP_KERNEL allocation may take from a zone: it must leave the min watermark and
+/// the lowmem reserve for ZONE_NORMAL allocations free (zone_watermark_ok() with
+/// ALLOC_WMARK_MIN, as vmemmap_alloc_block()'s GFP_KERNEL | __GFP_RETRY_MAYFAIL gets).
+fn kernel_room(node: &Node, z: &crate::zone::Zone) -> u64 {
+    let normal_idx = node
+        .zones
+        .iter()
+        .position(|x| x.ztype == ZoneType::Normal)
+        .unwrap_or(0);
+    z.free_pages()
+        .saturating_sub(z.wmark_min + z.lowmem_reserve[normal_idx])
+}
+
+/// Free pages a GFP_KERNEL allocation could take on any node.
+pub(crate) fn kernel_free(nodes: &[Node]) -> u64 {
+    nodes
+        .iter()
+        .filter(|n| n.online)
+        .flat_map(|n| {
+            n.zones
+                .iter()
+                .filter(|z| z.ztype.is_kernel_zone())
+                .map(move |z| kernel_room(n, z))
+        })
+        .sum()
+}
+
+/// Charge `pages` of GFP_KERNEL memory for node `nid`, falling back to lower zones and other
+/// nodes. Returns false, changing nothing, when there is not enough.
+pub(crate) fn charge_kernel(nodes: &mut [Node], nid: u16, pages: u64) -> bool {
+    if pages == 0 {
+        return true;
+    }
+    if kernel_free(nodes) < pages {
+        return false;
+    }
+    let order: Vec<usize> = node_order(nodes, nid).collect();
+    let mut left = pages;
+    for ni in order {
+        for zt in KERNEL_ZONES {
+            let Some(z) = nodes[ni].zone(zt) else {
+                continue;
+            };
+            let take = kernel_room(&nodes[ni], z).min(left);
+            let z = nodes[ni].zone_mut(zt).expect("zone exists");
+            z.kernel_pages += take;
+            left -= take;
+            if left == 0 {
+                return true;
+            }
+        }
+    }
+    left == 0
+}
+
+impl Machine {
+    /// Free pages a GFP_KERNEL allocation could take.
+    pub fn kernel_free_pages(&self) -> u64 {
+        kernel_free(&self.nodes)
+    }
+
+    /// Allocate `pages` for the kernel on node `nid` (falling back to other nodes and lower
+    /// zones) and charge them. -ENOMEM, changing nothing, if there is not enough.
+    pub(crate) fn alloc_kernel_pages(&mut self, nid: u16, pages: u64, what: &str) -> Result<()> {
+        if charge_kernel(&mut self.nodes, nid, pages) {
+            return Ok(());
+        }
+        Err(MmError::NoMemory(format!(
+            "{what}: {pages} pages needed, {} free in the kernel zones",
+            self.kernel_free_pages()
+        )))
+    }
+
+    /// Give back `pages` of kernel allocations made for node `nid`: the most recently
+    /// filled zones (the lowest) first.
+    pub(crate) fn free_kernel_pages(&mut self, nid: u16, pages: u64) {
+        let order: Vec<usize> = node_order(&self.nodes, nid).collect();
+        let mut left = pages;
+        for ni in order {
+            for zt in KERNEL_ZONES.iter().rev() {
+                let Some(z) = self.nodes[ni].zone_mut(*zt) else {
+                    continue;
+                };
+                let give = z.kernel_pages.min(left);
+                z.kernel_pages -= give;
+                left -= give;
+                if left == 0 {
+                    return;
+                }
+            }
+        }
+        debug_assert_eq!(left, 0, "freed more kernel pages than were allocated");
+    }
+
+    /// Pages memblock gave out at boot come back to the page allocator
+    /// (free_reserved_page()): they become managed pages of the zone that holds them.
+    pub(crate) fn free_boot_pages(&mut self, nid: u16, pages: u64) {
+        if pages == 0 {
+            return;
+        }
+        let node = &mut self.nodes[nid as usize];
+        let zt = node.boot_reserve_zone;
+        if let Some(z) = zt.and_then(|t| node.zone_mut(t)) {
+            z.managed_pages += pages;
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! Boot: from a list of RAM ranges to present early sections with their boot memmap
+//! (memblocks_present + sparse_init, mm/sparse.c), zones (free_area_init, mm/mm_init.c) and
+//! boot memory blocks (memory_dev_init, drivers/base/memory.c).
+
+use crate::cmdline::{Cmdline, MemmapKind, OnlineType};
+use crate::error::{MmError, Result};
+use crate::machine::{BootInfo, Faults, Machine, Settings, VmStat};
+use crate::memory_block::{BlockState, MemoryBlock};
+use crate::resource::{Resource, ResourceTree};
+use crate::section::{SectionTable, SectionUsage, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT};
+use crate::units::{BlockId, Pfn, SectionNr, Units};
+use crate::vmemmap::{Origin, Vmemmap};
+use crate::zone::Node;
+use arch::{BlockSizeContext, ZoneType};
+use std::collections::BTreeMap;
+
+/// Debian's 6.12 configs set CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO: hot-added memory is
+/// onlined with "online" unless memhp_default_state says otherwise (the oracle guest shows
+/// auto_online_blocks = online).
+pub const KCONFIG_DEFAULT_ONLINE: OnlineType = OnlineType::Online;
+
+/// What to boot.
+#[derive(Debug, Clone, Default)]
+pub struct BootSpec {
+    /// An architecture name (see arch::NAMES).
+    pub arch: String,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// Boot RAM in bytes, laid out as the arch's default QEMU machine does (default 2 GiB).
+    pub ram: Option<u64>,
+    /// /proc/iomem text; its "System RAM" lines are the boot memory (overrides `ram`).
+    pub iomem: Option<String>,
+    /// Whether the CPU reports a hypervisor (default: yes, a QEMU guest).
+    pub hypervisor: Option<bool>,
+}
+
+impl BootSpec {
+    pub fn new(arch: &str) -> BootSpec {
+        BootSpec {
+            arch: arch.to_string(),
+            ..BootSpec::default()
+        }
+    }
+}
+
+/// The default boot RAM.
+pub const DEFAULT_RAM: u64 = 2 << 30;
+
+impl Machine {
+    /// Boot a machine.
+    pub fn boot(spec: &BootSpec) -> Result<Machine> {
+        let arch = arch::lookup(&spec.arch).map_err(|e| MmError::Invalid(e.to_string()))?;
+        let mut cmdline = Cmdline::parse(&spec.cmdline)?;
+        if !arch.has_e820_memmap() && !cmdline.memmap.is_empty() {
+            // memmap= is an x86 parameter: elsewhere the kernel does not know it.
+            let unknown: Vec<String> = spec
+                .cmdline
+                .split_whitespace()
+                .filter(|a| a.starts_with("memmap="))
+                .map(String::from)
+                .collect();
+            cmdline.unknown.extend(unknown);
+            cmdline.memmap.clear();
+        }
+        let g = *arch.geometry();
+
+        // The firmware's view: RAM ranges and the iomem tree.
+        let (mut iomem, platform, hotplug_base) = match &spec.iomem {
+            Some(text) => {
+                let tree = ResourceTree::parse(text)?;
+                let end = tree
+                    .top
+                    .iter()
+                    .filter(|r| r.name == "System RAM")
+                    .map(|r| r.end + 1)
+                    .max();
+                let base = end.unwrap_or(0).next_multiple_of(g.section_size);
+                (tree, "iomem".to_string(), base)
+            }
+            None => {
+                let ram = spec.ram.unwrap_or(DEFAULT_RAM);
+                let layout = arch
+                    .qemu_layout(ram)
+                    .map_err(|e| MmError::Invalid(e.to_string()))?;
+                let mut top: Vec<Resource> = Vec::new();
+                for &(s, e) in &layout.ram {
+                    top.push(Resource::new(s, e - 1, "System RAM"));
+                }
+                for &(s, e) in &layout.reserved {
+                    top.push(Resource::new(s, e - 1, "Reserved"));
+                }
+                top.sort_by_key(|r| r.start);
+                (
+                    ResourceTree { top },
+                    layout.machine.to_string(),
+                    layout.hotplug_base,
+                )
+            }
+        };
+        apply_memmap_options(&mut iomem, &cmdline)?;
+        let mut ram: Vec<(u64, u64)> = iomem
+            .walk()
+            .into_iter()
+            .filter(|(_, r)| r.name == "System RAM")
+            .map(|(_, r)| (r.start, r.end + 1))
+            .collect();
+        ram.sort_unstable();
+        if let Some(limit) = cmdline.mem_limit {
+            ram = apply_mem_limit(ram, limit, arch.mem_limit_is_address());
+            let keep = ram.clone();
+            iomem
+                .top
+                .retain(|r| r.name != "System RAM" || keep.iter().any(|&(s, _)| s == r.start));
+            for r in iomem.top.iter_mut().filter(|r| r.name == "System RAM") {
+                if let Some(&(_, e)) = keep.iter().find(|&&(s, _)| s == r.start) {
+                    r.end = e - 1;
+                }
+            }
+        }
+        // memblock keeps whole pages only.
+        let pfn_ranges: Vec<(u64, u64)> = ram
+            .iter()
+            .map(|&(s, e)| (s.div_ceil(g.page_size), e / g.page_size))
+            .filter(|(s, e)| s < e)
+            .collect();
+        let Some(&(_, max_pfn)) = pfn_ranges.last() else {
+            return Err(MmError::Invalid("no System RAM to boot from".to_string()));
+        };
+        if max_pfn << g.page_shift > g.physmem_end {
+            return Err(MmError::OutOfRange(format!(
+                "RAM ends at {:#x}, beyond MAX_PHYSMEM_BITS ({}) of {}",
+                max_pfn << g.page_shift,
+                g.max_physmem_bits,
+                arch.name()
+            )));
+        }
+        let ram_bytes: u64 = pfn_ranges
+            .iter()
+            .map(|(s, e)| (e - s) << g.page_shift)
+            .sum();
+        let hypervisor = cmdline.hypervisor.or(spec.hypervisor).unwrap_or(true);
+
+        let firmware = cmdline
+            .firmware_block_size
+            .or_else(|| arch.firmware_block_size(ram_bytes));
+        let bs = arch
+            .memory_block_size(&BlockSizeContext {
+                boot_mem_end: max_pfn << g.page_shift,
+                hypervisor,
+                firmware,
+            })
+            .map_err(MmError::Invalid)?;
+        if !bs.bytes.is_power_of_two() || bs.bytes < g.min_memory_block_size {
+            return Err(MmError::Invalid(format!(
+                "Memory block size not suitable: {:#x}",
+                bs.bytes
+            )));
+        }
+        let u = Units::new(g, bs.bytes);
+        let nr_nodes = cmdline.nodes.unwrap_or(1);
+        let mut nodes: Vec<Node> = (0..nr_nodes)
+            .map(|n| Node::new(n, arch.zone_types()))
+            .collect();
+        nodes[0].online = true;
+        let default_online = cmdline
+            .memhp_default_state
+            .unwrap_or(KCONFIG_DEFAULT_ONLINE);
+
+        let mut m = Machine {
+            arch,
+            u,
+            settings: Settings {
+                default_online,
+                online_policy: cmdline.online_policy,
+                auto_movable_ratio: cmdline.auto_movable_ratio,
+                auto_movable_numa_aware: cmdline.auto_movable_numa_aware,
+            },
+            boot: BootInfo {
+                ram: ram.clone(),
+                max_pfn,
+                ram_bytes,
+                hypervisor,
+                hotplug_base,
+                platform,
+                block_size_how: bs.how.clone(),
+                nr_nodes,
+            },
+            cmdline,
+            sections: SectionTable::new(&g),
+            vmemmap: Vmemmap::new(&g, arch.params().vmemmap_tables),
+            nodes,
+            blocks: BTreeMap::new(),
+            iomem,
+            groups: BTreeMap::new(),
+            vmstat: VmStat::default(),
+            section_memmap: BTreeMap::new(),
+            dmesg: Vec::new(),
+            booting: true,
+            faults: Faults::default(),
+            boot_reserved: Vec::new(),
+            min_free_kbytes: 0,
+            hstates: Vec::new(),
+            clock_us: 0,
+        };
+        m.log(format!(
+            "Linux version 6.12 (hotplug-lab model of {})",
+            arch.description()
+        ));
+        let text = m.cmdline.text.clone();
+        m.log(format!("Command line: {text}"));
+        m.memory_present(&pfn_ranges);
+        m.sparse_init()?;
+        m.free_area_init(&pfn_ranges);
+        m.memblock_reserve_boot(&pfn_ranges);
+        m.log_boot_memory(&pfn_ranges);
+        if !m.cmdline.unknown.is_empty() {
+            let list = m.cmdline.unknown.join(" ");
+            m.log(format!(
+                "Unknown kernel command line parameters \"{list}\", will be passed to user space."
+            ));
+        }
+        if let Some(line) = bs.dmesg {
+            m.log(line);
+        }
+        m.memory_dev_init();
+        m.booting = false;
+        m.init_per_zone_wmark_min();
+        m.init_hstates();
+        if m.cmdline.memmap_on_memory == crate::cmdline::MemmapMode::Force {
+            let w = m.memmap_on_memory_waste();
+            m.log(format!(
+                "Memory hotplug will waste {w} pages in each memory block"
+            ));
+        }
+        for (size, count) in m.cmdline.hugepages.clone() {
+            let size = size.unwrap_or(m.arch.default_hugepage_size());
+            if let Some(i) = m.hstates.iter().position(|h| h.size == size) {
+                m.set_nr_hugepages(i, count);
+            }
+        }
+        Ok(m)
+    }
+
+    /// memory_present(): mark the sections holding RAM present (and online), with the
+    /// sub-section map of the RAM they hold (sparse_init_subsection_map()).
+    fn memory_present(&mut self, pfn_ranges: &[(u64, u64)]) {
+        let u = self.u;
+        for &(s, e) in pfn_ranges {
+            let mut pfn = s;
+            while pfn < e {
+                let nr = u.section_of(Pfn(pfn));
+                let sec_end = u.section_start(SectionNr(nr.0 + 1)).0;
+                let last = e.min(sec_end) - 1;
+                let ms = self.sections.get_mut(nr);
+                ms.flags |= SECTION_MARKED_PRESENT | SECTION_IS_ONLINE;
+                let mut usage = ms.usage.unwrap_or(SectionUsage {
+                    boot_allocated: true,
+                    ..Default::default()
+                });
+                usage.set(&SectionUsage::mask(
+                    u.subsection_index(Pfn(pfn)),
+                    u.subsection_index(Pfn(last)),
+                ));
+                ms.usage = Some(usage);
+                pfn = last + 1;
+            }
+        }
+    }
+
+    /// sparse_init(): the boot memmap of every present section, from memblock.
+    fn sparse_init(&mut self) -> Result<()> {
+        let present: Vec<SectionNr> = self.sections.present().map(|(n, _)| n).collect();
+        let mut i = 0;
+        while i < present.len() {
+            let mut j = i + 1;
+            while j < present.len() && present[j].0 == present[j - 1].0 + 1 {
+                j += 1;
+            }
+            let start = self.u.section_start(present[i]).0;
+            let end = self.u.section_start(SectionNr(present[j - 1].0 + 1)).0;
+            self.sparse_init_range(0, start, end)?;
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// free_area_init(): zone spans and present pages of node 0.
+    fn free_area_init(&mut self, pfn_ranges: &[(u64, u64)]) {
+        let node_start = pfn_ranges[0].0;
+        let node_end = pfn_ranges[pfn_ranges.len() - 1].1;
+        let ps = self.u.g.page_shift;
+        let limits = self.arch.zone_limits(node_start << ps, node_end << ps);
+        let mut low = 0u64;
+        for zt in self.arch.zone_types().to_vec() {
+            let high = match zt {
+                ZoneType::Dma => limits.dma.map(|l| l >> ps),
+                ZoneType::Dma32 => limits.dma32.map(|l| l >> ps),
+                ZoneType::Normal => Some(u64::MAX),
+                ZoneType::Movable | ZoneType::Device => None,
+            };
+            let Some(high) = high else { continue };
+            let (zs, ze) = (low.max(node_start), high.min(node_end));
+            low = low.max(high);
+            let z = self.zone_mut(0, zt);
+            if zs >= ze {
+                continue;
+            }
+            let present: u64 = pfn_ranges
+                .iter()
+                .map(|&(s, e)| e.min(ze).saturating_sub(s.max(zs)))
+                .sum();
+            z.zone_start_pfn = zs;
+            z.spanned_pages = ze - zs;
+            z.present_pages = present;
+            z.present_early_pages = present;
+            z.managed_pages = present;
+        }
+        let node = &mut self.nodes[0];
+        node.update_span();
+        // Where memblock's top-down allocations land.
+        node.boot_reserve_zone = node
+            .zones
+            .iter()
+            .filter(|z| z.populated() && z.zone_start_pfn < node_end)
+            .map(|z| z.ztype)
+            .last();
+    }
+
+    /// memblock's boot reservations: the low memory the arch always reserves, and the
+    /// memmap and its page tables, taken top-down from the end of memory. They are not
+    /// managed pages, and the blocks holding them cannot be offlined.
+    fn memblock_reserve_boot(&mut self, pfn_ranges: &[(u64, u64)]) {
+        let g = self.u.g;
+        let c = *self.vmemmap.counters();
+        let mut reserved: Vec<(u64, u64)> = Vec::new();
+        let low = self.arch.boot_reserved_low() >> g.page_shift;
+        for &(s, e) in pfn_ranges {
+            if s < low {
+                reserved.push((s, e.min(low)));
+            }
+        }
+        let mut left = c.backing(Origin::Boot) + c.table_bytes_boot.div_ceil(g.page_size);
+        for &(s, e) in pfn_ranges.iter().rev() {
+            if left == 0 {
+                break;
+            }
+            let take = left.min(e - s);
+            reserved.push((e - take, e));
+            left -= take;
+        }
+        let ps = g.page_shift;
+        let limits = self.arch.zone_limits(
+            pfn_ranges[0].0 << ps,
+            pfn_ranges[pfn_ranges.len() - 1].1 << ps,
+        );
+        // Zone boundaries in pfns, for charging each zone its part of a reserved range.
+        let bounds = [
+            (ZoneType::Dma, limits.dma.map(|l| l >> ps)),
+            (ZoneType::Dma32, limits.dma32.map(|l| l >> ps)),
+            (ZoneType::Normal, Some(u64::MAX)),
+        ];
+        for &(rs, re) in &reserved {
+            let mut low_pfn = 0;
+            for (zt, high) in bounds {
+                let Some(high) = high else { continue };
+                let n = re.min(high).saturating_sub(rs.max(low_pfn));
+                low_pfn = low_pfn.max(high);
+                if n > 0 {
+                    self.zone_mut(0, zt).managed_pages -= n;
+                }
+            }
+        }
+        self.boot_reserved = reserved;
+    }
+
+    fn log_boot_memory(&mut self, pfn_ranges: &[(u64, u64)]) {
+        let ps = self.u.g.page_shift;
+        let mut lines = vec!["Zone ranges:".to_string()];
+        let node = self.nodes[0].clone();
+        for z in &node.zones {
+            if z.ztype == ZoneType::Movable {
+                continue;
+            }
+            if z.spanned_pages == 0 {
+                lines.push(format!("  {:<8} empty", z.ztype.name()));
+            } else {
+                lines.push(format!(
+                    "  {:<8} [mem {:#018x}-{:#018x}]",
+                    z.ztype.name(),
+                    z.zone_start_pfn << ps,
+                    (z.end_pfn() << ps) - 1
+                ));
+            }
+        }
+        lines.push("Movable zone start for each node".to_string());
+        lines.push("Early memory node ranges".to_string());
+        for &(s, e) in pfn_ranges {
+            lines.push(format!(
+                "  node {:>3}: [mem {:#018x}-{:#018x}]",
+                0,
+                s << ps,
+                (e << ps) - 1
+            ));
+        }
+        for l in lines {
+            self.log(l);
+        }
+        let present: u64 = self.nodes.iter().map(|n| n.present_pages()).sum();
+        let managed: u64 = self
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .map(|z| z.managed_pages)
+            .sum();
+        let k = |p: u64| (p << ps) >> 10;
+        self.log(format!(
+            "Memory: {}K/{}K available (0K kernel code, 0K rwdata, 0K rodata, 0K init, 0K bss, {}K reserved, 0K cma-reserved)",
+            k(managed),
+            k(present),
+            k(present - managed)
+        ));
+    }
+
+    /// memory_dev_init(): a memory block for every block-sized group of sections with any
+    /// present section, online, its zone the one populated zone that intersects it (none if
+    /// several do: early_node_zone_for_memory_block()).
+    fn memory_dev_init(&mut self) {
+        let u = self.u;
+        let present: Vec<SectionNr> = self.sections.present().map(|(n, _)| n).collect();
+        let mut ids: Vec<BlockId> = present.iter().map(|n| u.block_of_section(*n)).collect();
+        ids.dedup();
+        let ram = self.boot.ram.clone();
+        let reserved = self.boot_reserved.clone();
+        let ps = u.g.page_shift;
+        for id in ids {
+            let start_pfn = u.block_start(id) >> ps;
+            let nr = u.pages_per_block();
+            let zones: Vec<ZoneType> = self.nodes[0]
+                .zones
+                .iter()
+                .filter(|z| z.populated() && z.intersects(start_pfn, nr))
+                .map(|z| z.ztype)
+                .collect();
+            let zone = if zones.len() == 1 {
+                Some(zones[0])
+            } else {
+                None
+            };
+            let overlap = |ranges: &[(u64, u64)], shift: u32| -> u64 {
+                ranges
+                    .iter()
+                    .map(|&(s, e)| {
+                        let (s, e) = (s >> shift, e >> shift);
+                        e.min(start_pfn + nr).saturating_sub(s.max(start_pfn))
+                    })
+                    .sum()
+            };
+            let ram_pages: u64 = ram
+                .iter()
+                .map(|&(s, e)| {
+                    let (s, e) = (s.div_ceil(u.g.page_size), e / u.g.page_size);
+                    e.min(start_pfn + nr).saturating_sub(s.max(start_pfn))
+                })
+                .sum();
+            let reserved_pages = overlap(&reserved, 0);
+            self.blocks.insert(
+                id,
+                MemoryBlock {
+                    id,
+                    state: BlockState::Online,
+                    nid: 0,
+                    zone,
+                    altmap: None,
+                    early: true,
+                    ram_pages,
+                    reserved_pages,
+                    unmovable_pages: 0,
+                    movable_pages: 0,
+                    group: None,
+                    inaccessible: false,
+                    resource: "System RAM",
+                },
+            );
+        }
+    }
+}
+
+/// x86 `memmap=`: PRAM and reserved ranges are cut out of System RAM (e820__range_update),
+/// usable ranges added.
+fn apply_memmap_options(iomem: &mut ResourceTree, c: &Cmdline) -> Result<()> {
+    for e in &c.memmap {
+        let (s, end) = (e.start, e.start + e.size);
+        let name = match e.kind {
+            MemmapKind::Pmem => "Persistent Memory (legacy)",
+            MemmapKind::Reserved => "Reserved",
+            MemmapKind::Ram => "System RAM",
+        };
+        if e.kind != MemmapKind::Ram {
+            // Trim System RAM around the range.
+            let mut out: Vec<Resource> = Vec::new();
+            for r in std::mem::take(&mut iomem.top) {
+                if r.name != "System RAM" || r.end < s || r.start >= end {
+                    out.push(r);
+                    continue;
+                }
+                if r.start < s {
+                    out.push(Resource {
+                        end: s - 1,
+                        children: Vec::new(),
+                        ..r.clone()
+                    });
+                }
+                if r.end + 1 > end {
+                    out.push(Resource {
+                        start: end,
+                        children: Vec::new(),
+                        ..r.clone()
+                    });
+                }
+            }
+            iomem.top = out;
+        }
+        if iomem.top.iter().any(|r| r.start < end && s <= r.end) {
+            return Err(MmError::Invalid(format!(
+                "memmap={:#x}@{s:#x}: overlaps another firmware range",
+                e.size
+            )));
+        }
+        iomem.top.push(Resource::new(s, end - 1, name));
+        iomem.top.sort_by_key(|r| r.start);
+    }
+    Ok(())
+}
+
+/// `mem=`: keep RAM below an address (x86) or the first `limit` bytes of RAM.
+fn apply_mem_limit(ram: Vec<(u64, u64)>, limit: u64, is_address: bool) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut left = limit;
+    for (s, e) in ram {
+        if is_address {
+            if s < limit {
+                out.push((s, e.min(limit)));
+            }
+        } else if left > 0 {
+            let take = (e - s).min(left);
+            out.push((s, s + take));
+            left -= take;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_limits() {
+        let ram = vec![
+            (0x1000, 0x9f000),
+            (0x100000, 0x8000_0000),
+            (0x1_0000_0000, 0x1_8000_0000),
+        ];
+        assert_eq!(
+            apply_mem_limit(ram.clone(), 0x4000_0000, true),
+            vec![(0x1000, 0x9f000), (0x100000, 0x4000_0000)]
+        );
+        let arm = vec![(0x4000_0000, 0xc000_0000)];
+        assert_eq!(
+            apply_mem_limit(arm, 0x4000_0000, false),
+            vec![(0x4000_0000, 0x8000_0000)]
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! The kernel command line parameters that shape memory hotplug, parsed as the kernel parses
+//! them (memparse(), kstrtobool(), the memory_hotplug.* module parameters, x86's memmap=).
+//! Unknown parameters are kept and ignored, as the kernel does; malformed values of known
+//! ones are an error.
+
+use crate::error::{MmError, Result};
+
+/// memory_hotplug.memmap_on_memory (mm/memory_hotplug.c memmap_mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MemmapMode {
+    #[default]
+    Disable,
+    Enable,
+    Force,
+}
+
+impl MemmapMode {
+    /// What /sys/module/memory_hotplug/parameters/memmap_on_memory shows.
+    pub fn show(self) -> &'static str {
+        match self {
+            MemmapMode::Disable => "N",
+            MemmapMode::Enable => "Y",
+            MemmapMode::Force => "force",
+        }
+    }
+}
+
+/// enum mmop: how a memory block is onlined (drivers/base/memory.c online_type_to_str).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnlineType {
+    Offline,
+    Online,
+    OnlineKernel,
+    OnlineMovable,
+}
+
+impl OnlineType {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnlineType::Offline => "offline",
+            OnlineType::Online => "online",
+            OnlineType::OnlineKernel => "online_kernel",
+            OnlineType::OnlineMovable => "online_movable",
+        }
+    }
+
+    /// mhp_online_type_from_str(): sysfs_streq() against the four names (a trailing
+    /// newline is allowed).
+    pub fn parse(s: &str) -> Option<OnlineType> {
+        let s = s.strip_suffix('\n').unwrap_or(s);
+        [
+            OnlineType::Offline,
+            OnlineType::Online,
+            OnlineType::OnlineKernel,
+            OnlineType::OnlineMovable,
+        ]
+        .into_iter()
+        .find(|t| t.name() == s)
+    }
+}
+
+/// memory_hotplug.online_policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnlinePolicy {
+    #[default]
+    ContigZones,
+    AutoMovable,
+}
+
+impl OnlinePolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnlinePolicy::ContigZones => "contig-zones",
+            OnlinePolicy::AutoMovable => "auto-movable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OnlinePolicy> {
+        let s = s.strip_suffix('\n').unwrap_or(s);
+        match s {
+            "contig-zones" => Some(OnlinePolicy::ContigZones),
+            "auto-movable" => Some(OnlinePolicy::AutoMovable),
+            _ => None,
+        }
+    }
+}
+
+/// An x86 `memmap=` entry (arch/x86/kernel/e820.c parse_memmap_one()).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemmapKind {
+    /// `nn!ss`: E820_TYPE_PRAM, "Persistent Memory (legacy)".
+    Pmem,
+    /// `nn$ss`: E820_TYPE_RESERVED.
+    Reserved,
+    /// `nn@ss`: E820_TYPE_RAM.
+    Ram,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MemmapEntry {
+    pub kind: MemmapKind,
+    pub start: u64,
+    pub size: u64,
+}
+
+/// The parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cmdline {
+    /// The text it was parsed from.
+    pub text: String,
+    /// `mem=`.
+    pub mem_limit: Option<u64>,
+    /// x86 `memmap=` entries, in order.
+    pub memmap: Vec<MemmapEntry>,
+    pub memmap_on_memory: MemmapMode,
+    /// `memhp_default_state=`; None keeps the Kconfig default.
+    pub memhp_default_state: Option<OnlineType>,
+    pub online_policy: OnlinePolicy,
+    pub auto_movable_ratio: u64,
+    pub auto_movable_numa_aware: bool,
+    pub movable_node: bool,
+    /// `hugetlb_free_vmemmap=`; None keeps the Kconfig default (off in Debian's config).
+    pub hugetlb_free_vmemmap: Option<bool>,
+    /// `hugepagesz=`/`hugepages=` pairs: (size, count); size None means the default size.
+    pub hugepages: Vec<(Option<u64>, u64)>,
+    pub default_hugepagesz: Option<u64>,
+    /// hotplug-lab's own options (not kernel parameters): `hotplug_lab.design=`.
+    pub design: String,
+    /// `hotplug_lab.block_size=`: the block size the platform firmware reports (pseries LMB
+    /// size, s390 storage increment, an x86 platform's set_memory_block_size_order()).
+    pub firmware_block_size: Option<u64>,
+    /// `hotplug_lab.hypervisor=0|1`: whether the CPU reports X86_FEATURE_HYPERVISOR.
+    pub hypervisor: Option<bool>,
+    /// `hotplug_lab.nodes=N`: NUMA nodes the firmware declares (all memory boots on node 0).
+    pub nodes: Option<u16>,
+    /// Parameters the kernel does not know; ignored.
+    pub unknown: Vec<String>,
+}
+
+impl Default for Cmdline {
+    fn default() -> Self {
+        Cmdline {
+            text: String::new(),
+            mem_limit: None,
+            memmap: Vec::new(),
+            memmap_on_memory: MemmapMode::Disable,
+            memhp_default_state: None,
+            online_policy: OnlinePolicy::ContigZones,
+            auto_movable_ratio: 301,
+            auto_movable_numa_aware: true,
+            movable_node: false,
+            hugetlb_free_vmemmap: None,
+            hugepages: Vec::new(),
+            default_hugepagesz: None,
+            design: "mainline".to_string(),
+            firmware_block_size: None,
+            hypervisor: None,
+            nodes: None,
+            unknown: Vec::new(),
+        }
+    }
+}
+
+/// memparse(): a number (decimal, 0x hex or 0 octal, as simple_strtoull with base 0) with an
+/// optional K/M/G/T/P/E suffix. Returns the value and the rest of the string.
+pub fn memparse(s: &str) -> Option<(u64, &str)> {
+    let (digits_start, radix) = if s.starts_with("0x") || s.starts_with("0X") {
+        (2, 16)
+    } else if s.starts_with('0') && s.len() > 1 && s.as_bytes()[1].is_ascii_digit() {
+        (1, 8)
+    } else {
+        (0, 10)
+    };
+    let body = &s[digits_start..];
+    let n = body.chars().take_while(|c| c.is_digit(radix)).count();
+    if n == 0 {
+        return None;
+    }
+    let value = u64::from_str_radix(&body[..n], radix).ok()?;
+    let rest = &body[n..];
+    let (shift, rest) = match rest.chars().next() {
+        Some('K' | 'k') => (10, &rest[1..]),
+        Some('M' | 'm') => (20, &rest[1..]),
+        Some('G' | 'g') => (30, &rest[1..]),
+        Some('T' | 't') => (40, &rest[1..]),
+        Some('P' | 'p') => (50, &rest[1..]),
+        Some('E' | 'e') => (60, &rest[1..]),
+        _ => (0, rest),
+    };
+    let v = value.checked_mul(1u64 << shift)?;
+    Some((v, rest))
+}
+
+/// A whole size: memparse() that must consume everything.
+pub fn parse_size(s: &str) -> Option<u64> {
+    match memparse(s.trim()) {
+        Some((v, "")) => Some(v),
+        _ => None,
+    }
+}
+
+/// kstrtobool(): y/Y/1/on → true, n/N/0/off → false.
+pub fn kstrtobool(s: &str) -> Option<bool> {
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    let b = s.as_bytes();
+    match b.first()? {
+        b'y' | b'Y' | b'1' => Some(true),
+        b'n' | b'N' | b'0' => Some(false),
+        b'o' | b'O' => match b.get(1)? {
+            b'n' | b'N' => Some(true),
+            b'f' | b'F' => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Split a command line into parameters, honouring double quotes as the kernel's
+/// next_arg() does.
+fn split_args(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_quote = false;
+    for c in text.chars() {
+        match c {
+            '"' => in_quote = !in_quote,
+            c if c.is_whitespace() && !in_quote => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+impl Cmdline {
+    /// Parse a kernel command line.
+    pub fn parse(text: &str) -> Result<Cmdline> {
+        let mut c = Cmdline {
+            text: text.trim().to_string(),
+            ..Cmdline::default()
+        };
+        let bad = |p: &str, v: &str, why: &str| {
+            MmError::Invalid(format!(
+                "kernel command line: bad value \"{v}\" for {p}: {why}"
+            ))
+        };
+        let mut pending_size: Option<u64> = None;
+        for arg in split_args(text) {
+            let (key, val) = match arg.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (arg.clone(), None),
+            };
+            // The kernel treats '-' and '_' in parameter names alike.
+            let norm = key.replace('-', "_");
+            let need = |v: &Option<String>| {
+                v.clone()
+                    .ok_or_else(|| bad(&key, "", "a value is required"))
+            };
+            match norm.as_str() {
+                "mem" => {
+                    let v = need(&val)?;
+                    c.mem_limit = Some(parse_size(&v).ok_or_else(|| bad(&key, &v, "not a size"))?);
+                }
+                "memmap" => {
+                    let v = need(&val)?;
+                    for part in v.split(',') {
+                        c.memmap
+                            .push(parse_memmap(part).ok_or_else(|| {
+                                bad(&key, part, "expected nn!ss, nn$ss or nn@ss")
+                            })?);
+                    }
+                }
+                "memory_hotplug.memmap_on_memory" => {
+                    let v = need(&val)?;
+                    c.memmap_on_memory = if v == "force" || v == "FORCE" {
+                        MemmapMode::Force
+                    } else {
+                        match kstrtobool(&v) {
+                            Some(true) => MemmapMode::Enable,
+                            Some(false) => MemmapMode::Disable,
+                            None => return Err(bad(&key, &v, "expected a boolean or \"force\"")),
+                        }
+                    };
+                }
+                "memhp_default_state" => {
+                    let v = need(&val)?;
+                    c.memhp_default_state = Some(OnlineType::parse(&v).ok_or_else(|| {
+                        bad(
+                            &key,
+                            &v,
+                            "expected online, online_kernel, online_movable or offline",
+                        )
+                    })?);
+                }
+                "memory_hotplug.online_policy" => {
+                    let v = need(&val)?;
+                    c.online_policy = OnlinePolicy::parse(&v)
+                        .ok_or_else(|| bad(&key, &v, "expected contig-zones or auto-movable"))?;
+                }
+                "memory_hotplug.auto_movable_ratio" => {
+                    let v = need(&val)?;
+                    c.auto_movable_ratio = v
+                        .parse::<u32>()
+                        .map_err(|_| bad(&key, &v, "expected an unsigned integer"))?
+                        .into();
+                }
+                "memory_hotplug.auto_movable_numa_aware" => {
+                    let v = need(&val)?;
+                    c.auto_movable_numa_aware =
+                        kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected a boolean"))?;
+                }
+                "movable_node" => c.movable_node = true,
+                "hugetlb_free_vmemmap" => {
+                    let v = need(&val)?;
+                    c.hugetlb_free_vmemmap =
+                        Some(kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected on or off"))?);
+                }
+                "hugepagesz" => {
+                    let v = need(&val)?;
+                    pending_size = Some(parse_size(&v).ok_or_else(|| bad(&key, &v, "not a size"))?);
+                }
+                "hugepages" => {
+                    let v = need(&val)?;
+                    let n = v
+                        .parse::<u64>()
+                        .map_err(|_| bad(&key, &v, "expected a count"))?;
+                    c.hugepages.push((pending_size.take(), n));
+                }
+                "default_hugepagesz" => {
+                    let v = need(&val)?;
+                    c.default_hugepagesz =
+                        Some(parse_size(&v).ok_or_else(|| bad(&key, &v, "not a size"))?);
+                }
+                "hotplug_lab.design" => c.design = need(&val)?,
+                "hotplug_lab.block_size" => {
+                    let v = need(&val)?;
+                    c.firmware_block_size =
+                        Some(parse_size(&v).ok_or_else(|| bad(&key, &v, "not a size"))?);
+                }
+                "hotplug_lab.hypervisor" => {
+                    let v = need(&val)?;
+                    c.hypervisor =
+                        Some(kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected 0 or 1"))?);
+                }
+                "hotplug_lab.nodes" => {
+                    let v = need(&val)?;
+                    let n = v
+                        .parse::<u16>()
+                        .map_err(|_| bad(&key, &v, "expected a node count"))?;
+                    if n == 0 || n > 64 {
+                        return Err(bad(&key, &v, "between 1 and 64 nodes"));
+                    }
+                    c.nodes = Some(n);
+                }
+                _ => c.unknown.push(arg.clone()),
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// One `memmap=` entry: `nn!ss`, `nn$ss` or `nn@ss`.
+fn parse_memmap(s: &str) -> Option<MemmapEntry> {
+    let (size, rest) = memparse(s)?;
+    let mut chars = rest.chars();
+    let kind = match chars.next()? {
+        '!' => MemmapKind::Pmem,
+        '$' => MemmapKind::Reserved,
+        '@' => MemmapKind::Ram,
+        _ => return None,
+    };
+    let start = parse_size(chars.as_str())?;
+    if size == 0 {
+        return None;
+    }
+    Some(MemmapEntry { kind, start, size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memparse_like_the_kernel() {
+        assert_eq!(parse_size("4G"), Some(4 << 30));
+        assert_eq!(parse_size("0xfc000000"), Some(0xfc00_0000));
+        assert_eq!(parse_size("128m"), Some(128 << 20));
+        // simple_strtoull with base 0: a leading 0 means octal.
+        assert_eq!(parse_size("010M"), Some(8 << 20));
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("G"), None);
+        assert_eq!(parse_size("4Q"), None);
+        assert_eq!(parse_size("99999999999999999999"), None);
+        assert_eq!(parse_size("16E"), None);
+    }
+
+    #[test]
+    fn kstrtobool_values() {
+        for t in ["1", "y", "Y", "yes", "on", "ON"] {
+            assert_eq!(kstrtobool(t), Some(true), "{t}");
+        }
+        for f in ["0", "n", "N", "off", "OFF"] {
+            assert_eq!(kstrtobool(f), Some(false), "{f}");
+        }
+        assert_eq!(kstrtobool("maybe"), None);
+        assert_eq!(kstrtobool("o"), None);
+        assert_eq!(kstrtobool(""), None);
+    }
+
+    #[test]
+    fn full_line() {
+        let c = Cmdline::parse(
+            "console=ttyS0 memory_hotplug.memmap_on_memory=force memhp_default_state=offline \
+             memory-hotplug.online_policy=auto-movable movable_node memmap=0xfc000000!8G \
+             hugepagesz=1G hugepages=4 hugepages=16 hugetlb_free_vmemmap=on quiet",
+        )
+        .unwrap();
+        assert_eq!(c.memmap_on_memory, MemmapMode::Force);
+        assert_eq!(c.memhp_default_state, Some(OnlineType::Offline));
+        assert_eq!(c.online_policy, OnlinePolicy::AutoMovable);
+        assert!(c.movable_node);
+        assert_eq!(
+            c.memmap,
+            vec![MemmapEntry {
+                kind: MemmapKind::Pmem,
+                start: 8 << 30,
+                size: 0xfc00_0000
+            }]
+        );
+        assert_eq!(c.hugepages, vec![(Some(1 << 30), 4), (None, 16)]);
+        assert_eq!(c.hugetlb_free_vmemmap, Some(true));
+        assert_eq!(
+            c.unknown,
+            vec!["console=ttyS0".to_string(), "quiet".to_string()]
+        );
+    }
+
+    #[test]
+    fn malformed_known_values_are_errors() {
+        assert!(Cmdline::parse("memory_hotplug.memmap_on_memory=maybe").is_err());
+        assert!(Cmdline::parse("memhp_default_state=sometimes").is_err());
+        assert!(Cmdline::parse("mem=lots").is_err());
+        assert!(Cmdline::parse("memmap=4G").is_err());
+        assert!(Cmdline::parse("memory_hotplug.auto_movable_ratio=-1").is_err());
+        assert!(Cmdline::parse("mem").is_err());
+        // Unknown parameters, even odd ones, are ignored.
+        assert!(Cmdline::parse("whatever=%% \"a b\"").is_ok());
+    }
+}

@@ -1,0 +1,142 @@
+//! The one error type of the model: each variant is an errno the kernel returns, with the
+//! reason in the kernel's terms.
+
+/// The kernel's errno values this model returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Errno {
+    EPERM,
+    ENOENT,
+    EINTR,
+    ENOMEM,
+    EBUSY,
+    EEXIST,
+    ENODEV,
+    EINVAL,
+    ENOSPC,
+    ERANGE,
+    E2BIG,
+    EOPNOTSUPP,
+}
+
+impl Errno {
+    /// The symbolic name, e.g. "EINVAL".
+    pub const fn name(self) -> &'static str {
+        match self {
+            Errno::EPERM => "EPERM",
+            Errno::ENOENT => "ENOENT",
+            Errno::EINTR => "EINTR",
+            Errno::ENOMEM => "ENOMEM",
+            Errno::EBUSY => "EBUSY",
+            Errno::EEXIST => "EEXIST",
+            Errno::ENODEV => "ENODEV",
+            Errno::EINVAL => "EINVAL",
+            Errno::ENOSPC => "ENOSPC",
+            Errno::ERANGE => "ERANGE",
+            Errno::E2BIG => "E2BIG",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
+        }
+    }
+
+    /// The negative number the kernel returns (include/uapi/asm-generic/errno*.h).
+    pub const fn code(self) -> i64 {
+        -(match self {
+            Errno::EPERM => 1,
+            Errno::ENOENT => 2,
+            Errno::EINTR => 4,
+            Errno::E2BIG => 7,
+            Errno::ENOMEM => 12,
+            Errno::EBUSY => 16,
+            Errno::EEXIST => 17,
+            Errno::ENODEV => 19,
+            Errno::EINVAL => 22,
+            Errno::ENOSPC => 28,
+            Errno::ERANGE => 34,
+            Errno::EOPNOTSUPP => 95,
+        })
+    }
+}
+
+/// A failed operation. Displays as `EINVAL: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MmError {
+    #[error("EINVAL: {0}")]
+    Invalid(String),
+    #[error("EBUSY: {0}")]
+    Busy(String),
+    #[error("ENOMEM: {0}")]
+    NoMemory(String),
+    #[error("EEXIST: {0}")]
+    Exists(String),
+    #[error("ENOSPC: {0}")]
+    NoSpace(String),
+    #[error("EOPNOTSUPP: {0}")]
+    NotSupported(String),
+    #[error("E2BIG: {0}")]
+    TooBig(String),
+    #[error("EPERM: {0}")]
+    NotPermitted(String),
+    #[error("ENOENT: {0}")]
+    NotFound(String),
+    #[error("ERANGE: {0}")]
+    OutOfRange(String),
+    #[error("EINTR: {0}")]
+    Interrupted(String),
+    #[error("ENODEV: {0}")]
+    NoDevice(String),
+}
+
+impl MmError {
+    /// The errno of this error.
+    pub fn errno(&self) -> Errno {
+        match self {
+            MmError::Invalid(_) => Errno::EINVAL,
+            MmError::Busy(_) => Errno::EBUSY,
+            MmError::NoMemory(_) => Errno::ENOMEM,
+            MmError::Exists(_) => Errno::EEXIST,
+            MmError::NoSpace(_) => Errno::ENOSPC,
+            MmError::NotSupported(_) => Errno::EOPNOTSUPP,
+            MmError::TooBig(_) => Errno::E2BIG,
+            MmError::NotPermitted(_) => Errno::EPERM,
+            MmError::NotFound(_) => Errno::ENOENT,
+            MmError::OutOfRange(_) => Errno::ERANGE,
+            MmError::Interrupted(_) => Errno::EINTR,
+            MmError::NoDevice(_) => Errno::ENODEV,
+        }
+    }
+
+    /// The reason, without the errno.
+    pub fn reason(&self) -> &str {
+        match self {
+            MmError::Invalid(r)
+            | MmError::Busy(r)
+            | MmError::NoMemory(r)
+            | MmError::Exists(r)
+            | MmError::NoSpace(r)
+            | MmError::NotSupported(r)
+            | MmError::TooBig(r)
+            | MmError::NotPermitted(r)
+            | MmError::NotFound(r)
+            | MmError::OutOfRange(r)
+            | MmError::Interrupted(r)
+            | MmError::NoDevice(r) => r,
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = MmError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_codes() {
+        let e = MmError::Invalid("Block size [0x8000000] unaligned".into());
+        assert_eq!(e.to_string(), "EINVAL: Block size [0x8000000] unaligned");
+        assert_eq!(e.errno().code(), -22);
+        assert_eq!(MmError::Busy(String::new()).errno().code(), -16);
+        assert_eq!(Errno::EOPNOTSUPP.code(), -95);
+        assert_eq!(Errno::E2BIG.name(), "E2BIG");
+    }
+}

@@ -1,0 +1,503 @@
+//! Hot-add and hot-remove (mm/memory_hotplug.c: add_memory, add_memory_resource,
+//! mhp_supports_memmap_on_memory, create_altmaps_and_memory_blocks, try_remove_memory).
+
+use crate::altmap::VmemAltmap;
+use crate::cmdline::{MemmapMode, OnlineType};
+use crate::error::{MmError, Result};
+use crate::machine::{Footprint, Machine};
+use crate::memory_block::{BlockState, MemoryBlock};
+use crate::sparse::AltmapArg;
+use crate::units::{BlockId, SectionNr};
+use crate::vmemmap::Origin;
+use std::collections::BTreeMap;
+
+/// Options of one add_memory() call.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Ask for MHP_MEMMAP_ON_MEMORY (default: what the arch's hotplug driver asks for).
+    pub memmap_on_memory: Option<bool>,
+    /// The node (default 0).
+    pub node: Option<u16>,
+    /// A driver-managed resource name, "System RAM (driver)"; default "System RAM".
+    pub resource_name: Option<&'static str>,
+    /// MHP_MERGE_RESOURCE: merge the resource with its System RAM neighbours.
+    pub merge_resource: bool,
+    /// Add into this memory group (MHP_NID_IS_MGID) instead of the driver's default.
+    pub group: Option<u32>,
+}
+
+/// What an add did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddReport {
+    pub start: u64,
+    pub size: u64,
+    pub node: u16,
+    pub blocks: Vec<BlockId>,
+    /// Whether each block carries its memmap on an altmap.
+    pub memmap_on_memory: bool,
+    /// Why memmap_on_memory was not used, when it was asked for.
+    pub memmap_on_memory_refused: Option<String>,
+    /// Memmap pages this add populated, by origin (buddy, altmap).
+    pub memmap_buddy_pages: u64,
+    pub memmap_altmap_pages: u64,
+    /// vmemmap page-table pages this add allocated.
+    pub pagetable_pages: u64,
+    /// Blocks onlined right away (auto_online_blocks or the driver), with their zone.
+    pub onlined: Vec<(BlockId, String)>,
+}
+
+/// A memory group (drivers/base/memory.c struct memory_group).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemoryGroup {
+    pub id: u32,
+    pub nid: u16,
+    /// Dynamic groups (virtio-mem) grow and shrink in `unit_pages`; static ones (ACPI DIMMs)
+    /// have `max_pages`.
+    pub dynamic: bool,
+    pub max_pages: u64,
+    pub unit_pages: u64,
+    pub present_kernel_pages: u64,
+    pub present_movable_pages: u64,
+}
+
+impl Machine {
+    /// memory_block_memmap_size(): bytes of struct pages for one memory block.
+    pub fn memory_block_memmap_size(&self) -> u64 {
+        self.u.pages_per_block() * self.u.g.struct_page_size
+    }
+
+    /// memory_block_memmap_on_memory_pages(): pages one block's memmap takes from the block
+    /// itself, rounded up to a pageblock in `force` mode.
+    pub fn memory_block_memmap_on_memory_pages(&self) -> u64 {
+        let pages = self.u.g.pfn_up(self.memory_block_memmap_size());
+        if self.cmdline.memmap_on_memory == MemmapMode::Force {
+            pages.next_multiple_of(self.u.g.pageblock_nr_pages)
+        } else {
+            pages
+        }
+    }
+
+    /// Pages `force` wastes in each block: "Memory hotplug will waste %ld pages in each
+    /// memory block".
+    pub fn memmap_on_memory_waste(&self) -> u64 {
+        self.memory_block_memmap_on_memory_pages()
+            - self.u.g.pfn_up(self.memory_block_memmap_size())
+    }
+
+    /// mhp_supports_memmap_on_memory(), with the reason when it says no.
+    pub fn mhp_supports_memmap_on_memory(&self) -> std::result::Result<(), String> {
+        let g = &self.u.g;
+        if !self.arch.memmap_on_memory_enable() {
+            return Err(format!(
+                "{} does not select ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE",
+                self.arch.name()
+            ));
+        }
+        if self.cmdline.memmap_on_memory == MemmapMode::Disable {
+            return Err(
+                "memory_hotplug.memmap_on_memory is off (set it to 1 or force on the kernel \
+                        command line)"
+                    .to_string(),
+            );
+        }
+        let size = self.memory_block_memmap_size();
+        let pages = self.memory_block_memmap_on_memory_pages();
+        if size % g.page_size != 0 {
+            return Err(format!(
+                "the block's vmemmap ({size} bytes) is not a whole number of {}-byte pages",
+                g.page_size
+            ));
+        }
+        if pages % g.pageblock_nr_pages != 0 {
+            return Err(format!(
+                "the block's {pages} vmemmap pages are not a multiple of pageblock_nr_pages ({}); \
+                 memory_hotplug.memmap_on_memory=force would round them up and waste {} pages per block",
+                g.pageblock_nr_pages,
+                pages.next_multiple_of(g.pageblock_nr_pages) - pages
+            ));
+        }
+        if pages == self.u.pages_per_block() {
+            return Err("the vmemmap would fill the whole memory block".to_string());
+        }
+        self.arch.arch_supports_memmap_on_memory(size)
+    }
+
+    /// mhp_get_pluggable_range(true): what a hot-add may cover.
+    pub fn pluggable_range(&self) -> (u64, u64) {
+        let dram_start = self.boot.ram.first().map_or(0, |r| r.0);
+        (
+            0,
+            self.arch.mappable_end(dram_start).min(self.u.g.physmem_end),
+        )
+    }
+
+    /// add_memory(): hot-add `[start, start + size)` as System RAM.
+    pub fn add_memory(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {
+        let end = start
+            .checked_add(size)
+            .filter(|_| size > 0)
+            .ok_or_else(|| {
+                MmError::Invalid(format!("bad range: start {start:#x}, size {size:#x}"))
+            })?;
+        let fp = Footprint {
+            start_pfn: start >> self.u.g.page_shift,
+            end_pfn: end.div_ceil(self.u.g.page_size),
+        };
+        let (lo, hi) = self.pluggable_range();
+        if start < lo || end - 1 > hi {
+            self.log(format!(
+                "Hotplug memory [{start:#x}-{end:#x}] exceeds maximum addressable range [{lo:#x}-{hi:#x}]"
+            ));
+            return Err(MmError::TooBig(format!(
+                "[{start:#x}-{end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}]"
+            )));
+        }
+        self.transaction(fp, |m| m.add_memory_locked(start, size, opts))
+    }
+
+    fn add_memory_locked(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {
+        let name = opts.resource_name.unwrap_or("System RAM");
+        if name != "System RAM" && !(name.starts_with("System RAM (") && name.ends_with(')')) {
+            return Err(MmError::Invalid(format!(
+                "resource name \"{name}\" is not \"System RAM (driver)\""
+            )));
+        }
+        // register_memory_resource()
+        self.iomem.request(start, size, name)?;
+        // add_memory_resource()
+        let bs = self.u.block_size;
+        if start % bs != 0 || size % bs != 0 {
+            self.log(format!(
+                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
+            ));
+            return Err(MmError::Invalid(format!(
+                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
+            )));
+        }
+        let driver = self.arch.hotplug_driver();
+        let mut nid = opts.node.unwrap_or(0);
+        let group = match opts.group {
+            Some(g) => {
+                let grp = self
+                    .groups
+                    .get(&g)
+                    .ok_or_else(|| MmError::Invalid(format!("no memory group {g}")))?;
+                nid = grp.nid;
+                Some(g)
+            }
+            None => None,
+        };
+        if nid >= self.boot.nr_nodes {
+            self.log(format!(
+                "WARNING: node {nid} was absent from the node_possible_map"
+            ));
+            return Err(MmError::Invalid(format!(
+                "node {nid} was absent from the node_possible_map ({} possible nodes)",
+                self.boot.nr_nodes
+            )));
+        }
+        let group = match group {
+            Some(g) => Some(g),
+            None if driver.static_memory_group => {
+                Some(self.register_static_group(nid, size >> self.u.g.page_shift))
+            }
+            None => None,
+        };
+        let new_node = !self.nodes[nid as usize].online;
+        let requested = opts
+            .memmap_on_memory
+            .unwrap_or(driver.requests_memmap_on_memory);
+        let supported = self.mhp_supports_memmap_on_memory();
+        let use_altmap = requested && supported.is_ok();
+        let refused = if requested { supported.err() } else { None };
+        let before = (self.vmstat, self.vmemmap.table_pages());
+        let start_pfn = start >> self.u.g.page_shift;
+        let nr_pages = size >> self.u.g.page_shift;
+        let mut blocks = Vec::new();
+        if use_altmap {
+            // create_altmaps_and_memory_blocks(): one altmap and one arch_add_memory() per block.
+            let per_block = self.u.pages_per_block();
+            let mut pfn = start_pfn;
+            while pfn < start_pfn + nr_pages {
+                let mut altmap = VmemAltmap {
+                    base_pfn: pfn,
+                    end_pfn: pfn + per_block - 1,
+                    free: self.memory_block_memmap_on_memory_pages(),
+                    inaccessible: driver.offline_inaccessible,
+                    ..VmemAltmap::default()
+                };
+                self.add_pages(
+                    nid,
+                    pfn,
+                    per_block,
+                    Some(AltmapArg {
+                        altmap: &mut altmap,
+                        origin: Origin::Altmap,
+                    }),
+                    None,
+                )?;
+                blocks.extend(self.create_memory_blocks(
+                    pfn,
+                    per_block,
+                    Some(altmap),
+                    group,
+                    nid,
+                    name,
+                    driver.offline_inaccessible,
+                )?);
+                pfn += per_block;
+            }
+        } else {
+            self.add_pages(nid, start_pfn, nr_pages, None, None)?;
+            blocks =
+                self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
+        }
+        if new_node {
+            self.nodes[nid as usize].online = true;
+        }
+        if opts.merge_resource {
+            self.iomem.merge_system_ram(start);
+        }
+        let mut report = AddReport {
+            start,
+            size,
+            node: nid,
+            blocks: blocks.clone(),
+            memmap_on_memory: use_altmap,
+            memmap_on_memory_refused: refused,
+            memmap_buddy_pages: self.vmstat.memmap_buddy - before.0.memmap_buddy,
+            memmap_altmap_pages: self.vmstat.memmap_altmap - before.0.memmap_altmap,
+            pagetable_pages: self.vmemmap.table_pages().saturating_sub(before.1),
+            onlined: Vec::new(),
+        };
+        // Online the new blocks if auto_online_blocks says so (failures are ignored, as
+        // add_memory_resource() ignores them), or if the driver onlines them itself (pseries
+        // DLPAR, which takes the add back when that fails).
+        let auto = self.settings.default_online;
+        for id in blocks {
+            let t = if auto != OnlineType::Offline {
+                auto
+            } else if driver.onlines_added_blocks {
+                OnlineType::Online
+            } else {
+                continue;
+            };
+            match self.memory_block_online(id, t) {
+                Ok(z) => report.onlined.push((id, z.name().to_string())),
+                Err(e) if driver.onlines_added_blocks => {
+                    self.log(format!(
+                        "Failed to online LMB at {:#x} on node {nid}",
+                        self.u.block_start(id)
+                    ));
+                    return Err(e);
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// memory_group_register_static().
+    fn register_static_group(&mut self, nid: u16, max_pages: u64) -> u32 {
+        let id = self.groups.keys().next_back().map_or(0, |k| k + 1);
+        self.groups.insert(
+            id,
+            MemoryGroup {
+                id,
+                nid,
+                dynamic: false,
+                max_pages,
+                unit_pages: 0,
+                present_kernel_pages: 0,
+                present_movable_pages: 0,
+            },
+        );
+        id
+    }
+
+    /// create_memory_block_devices(): offline blocks for `[start_pfn, start_pfn + nr_pages)`.
+    #[allow(clippy::too_many_arguments)]
+    fn create_memory_blocks(
+        &mut self,
+        start_pfn: u64,
+        nr_pages: u64,
+        altmap: Option<VmemAltmap>,
+        group: Option<u32>,
+        nid: u16,
+        resource: &'static str,
+        inaccessible: bool,
+    ) -> Result<Vec<BlockId>> {
+        let u = self.u;
+        let first = u.block_of_phys(start_pfn << u.g.page_shift);
+        let n = nr_pages / u.pages_per_block();
+        let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
+        if let Some(id) = ids.iter().find(|id| self.blocks.contains_key(id)) {
+            return Err(MmError::Exists(format!(
+                "memory block {} already exists",
+                id.0
+            )));
+        }
+        for &id in &ids {
+            self.blocks.insert(
+                id,
+                MemoryBlock {
+                    id,
+                    state: BlockState::Offline,
+                    nid,
+                    zone: None,
+                    altmap,
+                    early: false,
+                    ram_pages: u.pages_per_block(),
+                    reserved_pages: 0,
+                    unmovable_pages: 0,
+                    movable_pages: 0,
+                    group,
+                    inaccessible,
+                    resource,
+                },
+            );
+        }
+        Ok(ids)
+    }
+
+    /// remove_memory() / try_remove_memory(): every block must be offline; blocks with their
+    /// memmap on an altmap are removed one at a time.
+    /// Every check comes first; what follows cannot fail.
+    pub fn remove_memory(&mut self, start: u64, size: u64) -> Result<()> {
+        let bs = self.u.block_size;
+        let end = start.checked_add(size).filter(|_| size > 0);
+        if end.is_none() || start % bs != 0 || size % bs != 0 {
+            return Err(MmError::Invalid(format!(
+                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
+            )));
+        }
+        let first = self.u.block_of_phys(start);
+        let n = size / bs;
+        let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
+        // What the kernel's callers guarantee: the range was hot-added.
+        for id in &ids {
+            match self.blocks.get(id) {
+                None => {
+                    return Err(MmError::Invalid(format!(
+                        "memory{} does not exist: [{start:#x}-{:#x}] was not added",
+                        id.0,
+                        start + size - 1
+                    )))
+                }
+                Some(b) if b.early => return Err(MmError::Invalid(format!(
+                    "memory{} is boot memory: early sections are never removed (no memory device \
+                         owns them)",
+                    id.0
+                ))),
+                Some(_) => {}
+            }
+        }
+        // check_memblock_offlined_cb()
+        if let Some(b) = ids
+            .iter()
+            .map(|id| &self.blocks[id])
+            .find(|b| b.state != BlockState::Offline)
+        {
+            let s = self.u.block_start(b.id);
+            self.log(format!(
+                "removing memory fails, because memory [{s:#018x}-{:#018x}] is onlined",
+                s + bs - 1
+            ));
+            return Err(MmError::Busy(format!(
+                "removing memory fails, because memory [{s:#018x}-{:#018x}] is onlined",
+                s + bs - 1
+            )));
+        }
+        // memory_blocks_have_altmaps()
+        let with_altmap = ids
+            .iter()
+            .filter(|id| self.blocks[id].altmap.is_some())
+            .count() as u64;
+        let altmaps = self.cmdline.memmap_on_memory != MemmapMode::Disable && with_altmap > 0;
+        if altmaps && with_altmap != n {
+            self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");
+            return Err(MmError::Invalid(format!(
+                "{with_altmap} of the {n} memory blocks in the range carry their memmap on an altmap; \
+                 the rest do not"
+            )));
+        }
+        self.iomem.check_release_ram(start, size)?;
+        let nid = self.blocks[&ids[0]].nid;
+        let groups: Vec<u32> = ids.iter().filter_map(|id| self.blocks[id].group).collect();
+        let ps = self.u.g.page_shift;
+        if altmaps {
+            for id in &ids {
+                let b = self.blocks.remove(id).expect("checked above");
+                let mut altmap = b.altmap.expect("all blocks have altmaps");
+                let bstart = self.u.block_start(*id) >> ps;
+                self.remove_pages(bstart, self.u.pages_per_block(), Some(&mut altmap));
+                if altmap.alloc != 0 {
+                    self.log("WARNING: Altmap not fully unmapped");
+                }
+            }
+        } else {
+            for id in &ids {
+                self.blocks.remove(id);
+            }
+            self.remove_pages(start >> ps, size >> ps, None);
+        }
+        self.iomem
+            .release_ram(start, size)
+            .expect("checked by check_release_ram");
+        // memory_group_unregister() once the device's blocks are gone.
+        for g in groups {
+            if !self.blocks.values().any(|b| b.group == Some(g)) {
+                self.groups.remove(&g);
+            }
+        }
+        self.try_offline_node(nid);
+        Ok(())
+    }
+
+    /// __remove_pages(): sparse_remove_section() for each section of the range.
+    pub(crate) fn remove_pages(
+        &mut self,
+        start_pfn: u64,
+        nr_pages: u64,
+        mut altmap: Option<&mut VmemAltmap>,
+    ) {
+        let g = self.u.g;
+        let end = start_pfn + nr_pages;
+        let mut pfn = start_pfn;
+        while pfn < end {
+            let next = end.min((pfn + 1).next_multiple_of(g.pages_per_section));
+            self.section_deactivate(pfn, next - pfn, altmap.as_deref_mut(), None);
+            pfn = next;
+        }
+    }
+
+    /// try_offline_node(): a node with no memory left goes offline.
+    fn try_offline_node(&mut self, nid: u16) {
+        if nid == 0 {
+            return;
+        }
+        let node = &self.nodes[nid as usize];
+        if node.node_spanned_pages != 0 || self.blocks.values().any(|b| b.nid == nid) {
+            return;
+        }
+        let present = self.sections.present().any(|(_, s)| s.nid == nid);
+        if !present {
+            self.nodes[nid as usize].online = false;
+        }
+    }
+
+    /// Sections of a block, for views.
+    pub fn block_sections(&self, id: BlockId) -> std::ops::Range<u64> {
+        let s = self.u.block_first_section(id).0;
+        s..s + self.u.sections_per_block
+    }
+
+    pub fn groups(&self) -> &BTreeMap<u32, MemoryGroup> {
+        &self.groups
+    }
+
+    /// The first section of a block, typed.
+    pub fn block_first_section(&self, id: BlockId) -> SectionNr {
+        self.u.block_first_section(id)
+    }
+}

@@ -1,0 +1,359 @@
+//! One simulated machine: the sparse memory model, its vmemmap, zones, memory blocks and
+//! iomem, with every operation applied as a transaction (a failure leaves it as it was).
+
+use crate::cmdline::{Cmdline, OnlinePolicy, OnlineType};
+use crate::error::{MmError, Result};
+use crate::memory_block::MemoryBlock;
+use crate::resource::ResourceTree;
+use crate::section::{SavedSections, SectionTable};
+use crate::units::{BlockId, Pfn, SectionNr, Units};
+use crate::vmemmap::{SavedVmemmap, Vmemmap};
+use crate::zone::Node;
+use arch::{Arch, Geometry, ZoneType};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+/// /proc/vmstat's nr_memmap_boot_pages and nr_memmap_pages (mm/vmstat.c), the latter split
+/// by where the populate call took its pages from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct VmStat {
+    pub nr_memmap_boot_pages: u64,
+    /// nr_memmap_pages counted for populates backed by ordinary memory.
+    pub memmap_buddy: u64,
+    /// ... by a memory block's own altmap (memmap_on_memory).
+    pub memmap_altmap: u64,
+    /// ... by a device's altmap (pmem map=dev).
+    pub memmap_device: u64,
+}
+
+impl VmStat {
+    pub fn nr_memmap_pages(&self) -> u64 {
+        self.memmap_buddy + self.memmap_altmap + self.memmap_device
+    }
+}
+
+/// What the machine booted from, kept for the views.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BootInfo {
+    /// `[start, end)` System RAM ranges at boot.
+    pub ram: Vec<(u64, u64)>,
+    /// max_pfn at boot.
+    pub max_pfn: u64,
+    /// memblock_phys_mem_size().
+    pub ram_bytes: u64,
+    /// X86_FEATURE_HYPERVISOR.
+    pub hypervisor: bool,
+    /// Where hot-pluggable memory starts on the emulated platform.
+    pub hotplug_base: u64,
+    /// The platform mimicked ("QEMU q35 (SeaBIOS)", or "iomem" when booted from text).
+    pub platform: String,
+    /// How memory_block_size_bytes() decided.
+    pub block_size_how: String,
+    /// Possible NUMA nodes.
+    pub nr_nodes: u16,
+}
+
+/// Runtime-writable hotplug settings (sysfs and module parameters with mode 0644).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Settings {
+    /// auto_online_blocks / memhp_default_state.
+    pub default_online: OnlineType,
+    pub online_policy: OnlinePolicy,
+    pub auto_movable_ratio: u64,
+    pub auto_movable_numa_aware: bool,
+}
+
+/// Where the next injected failure strikes (see Machine::inject_fault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Faults {
+    /// Fail this many upcoming MEM_GOING_ONLINE notifier calls.
+    pub going_online: u32,
+    /// Fail this many upcoming MEM_GOING_OFFLINE notifier calls.
+    pub going_offline: u32,
+    /// Fail this many upcoming buddy allocations for the memmap.
+    pub memmap_alloc: u32,
+    /// Fail this many upcoming altmap allocations.
+    pub altmap_alloc: u32,
+}
+
+/// A simulated machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub(crate) arch: &'static dyn Arch,
+    pub(crate) u: Units,
+    pub(crate) cmdline: Cmdline,
+    pub(crate) settings: Settings,
+    pub(crate) boot: BootInfo,
+    pub(crate) sections: SectionTable,
+    pub(crate) vmemmap: Vmemmap,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) blocks: BTreeMap<BlockId, MemoryBlock>,
+    pub(crate) iomem: ResourceTree,
+    pub(crate) groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
+    pub(crate) vmstat: VmStat,
+    /// Per present section: nr_memmap_pages this section's populates added, by origin
+    /// (buddy, altmap, device), so that depopulating takes them back from the same place.
+    pub(crate) section_memmap: BTreeMap<SectionNr, [u64; 3]>,
+    pub(crate) dmesg: Vec<String>,
+    /// While boot runs, vmemmap and page tables come from memblock.
+    pub(crate) booting: bool,
+    pub(crate) faults: Faults,
+    /// min_free_kbytes.
+    pub(crate) min_free_kbytes: u64,
+    /// HugeTLB hstates.
+    pub(crate) hstates: Vec<crate::hugetlb::Hstate>,
+    /// pfn ranges memblock reserved at boot for the memmap and its page tables.
+    pub(crate) boot_reserved: Vec<(u64, u64)>,
+    /// Monotonic clock for dmesg timestamps (microseconds).
+    pub(crate) clock_us: u64,
+}
+
+/// What a transaction may touch: a pfn range (sections, blocks, vmemmap); every small
+/// structure (zones, iomem, counters) is always saved whole.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Footprint {
+    pub start_pfn: u64,
+    pub end_pfn: u64,
+}
+
+struct Snapshot {
+    section_range: (SectionNr, SectionNr),
+    sections: SavedSections,
+    section_memmap: Vec<(SectionNr, [u64; 3])>,
+    vmemmap: SavedVmemmap,
+    fence: (u64, u64),
+    blocks: Vec<(BlockId, MemoryBlock)>,
+    block_range: (BlockId, BlockId),
+    nodes: Vec<Node>,
+    iomem: ResourceTree,
+    groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
+    hstates: Vec<crate::hugetlb::Hstate>,
+    vmstat: VmStat,
+    settings: Settings,
+    dmesg_len: usize,
+}
+
+impl Machine {
+    pub fn arch(&self) -> &'static dyn Arch {
+        self.arch
+    }
+
+    pub fn geometry(&self) -> &Geometry {
+        &self.u.g
+    }
+
+    pub fn units(&self) -> &Units {
+        &self.u
+    }
+
+    /// memory_block_size_bytes().
+    pub fn block_size(&self) -> u64 {
+        self.u.block_size
+    }
+
+    pub fn cmdline(&self) -> &Cmdline {
+        &self.cmdline
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn boot_info(&self) -> &BootInfo {
+        &self.boot
+    }
+
+    pub fn sections(&self) -> &SectionTable {
+        &self.sections
+    }
+
+    pub fn vmemmap(&self) -> &Vmemmap {
+        &self.vmemmap
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn blocks(&self) -> &BTreeMap<BlockId, MemoryBlock> {
+        &self.blocks
+    }
+
+    pub fn iomem(&self) -> &ResourceTree {
+        &self.iomem
+    }
+
+    pub fn vmstat(&self) -> &VmStat {
+        &self.vmstat
+    }
+
+    /// The kernel log, oldest first.
+    pub fn dmesg(&self) -> &[String] {
+        &self.dmesg
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Append a line to the kernel log with a timestamp, as printk does.
+    pub(crate) fn log(&mut self, msg: impl AsRef<str>) {
+        self.clock_us += 1000;
+        let t = self.clock_us;
+        for line in msg.as_ref().lines() {
+            self.dmesg.push(format!(
+                "[{:5}.{:06}] {}",
+                t / 1_000_000,
+                t % 1_000_000,
+                line
+            ));
+        }
+    }
+
+    pub(crate) fn zone(&self, nid: u16, t: ZoneType) -> Option<&crate::zone::Zone> {
+        self.nodes.get(nid as usize)?.zone(t)
+    }
+
+    pub(crate) fn zone_mut(&mut self, nid: u16, t: ZoneType) -> &mut crate::zone::Zone {
+        self.nodes[nid as usize]
+            .zone_mut(t)
+            .expect("zone type configured for this arch")
+    }
+
+    /// The vmemmap page range (in vmemmap pages) that describes `[start_pfn, end_pfn)`,
+    /// widened to whole PMDs (and whole bolted chunks on the hash MMU), which is what any
+    /// populate or free for that range can touch.
+    pub(crate) fn vmemmap_window(&self, start_pfn: u64, end_pfn: u64) -> (u64, u64) {
+        let g = &self.u.g;
+        let unit = (g.pmd_size.max(16 << 20)) >> g.page_shift;
+        let lo = self.vmemmap.vpn(g.vmemmap_offset(start_pfn));
+        let hi = self.vmemmap.vpn_up(g.vmemmap_offset(end_pfn));
+        (lo - lo % unit, hi.next_multiple_of(unit))
+    }
+
+    fn snapshot(&self, fp: Footprint) -> Snapshot {
+        let s0 = self.u.section_of(Pfn(fp.start_pfn));
+        let s1 = SectionNr(self.u.section_of(Pfn(fp.end_pfn.saturating_sub(1))).0 + 1);
+        let b0 = self.u.block_of_section(s0);
+        let b1 = BlockId(self.u.block_of_section(SectionNr(s1.0.saturating_sub(1))).0 + 1);
+        let (lo, hi) = self.vmemmap_window(fp.start_pfn, fp.end_pfn);
+        Snapshot {
+            section_range: (s0, s1),
+            sections: self.sections.save(s0, s1),
+            section_memmap: self
+                .section_memmap
+                .range(s0..s1)
+                .map(|(k, v)| (*k, *v))
+                .collect(),
+            vmemmap: self.vmemmap.save(lo, hi),
+            fence: (lo, hi),
+            blocks: self
+                .blocks
+                .range(b0..b1)
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            block_range: (b0, b1),
+            nodes: self.nodes.clone(),
+            iomem: self.iomem.clone(),
+            groups: self.groups.clone(),
+            hstates: self.hstates.clone(),
+            vmstat: self.vmstat,
+            settings: self.settings,
+            dmesg_len: self.dmesg.len(),
+        }
+    }
+
+    fn restore(&mut self, s: Snapshot) {
+        let (s0, s1) = s.section_range;
+        self.sections.restore(s.sections);
+        let stale: Vec<SectionNr> = self.section_memmap.range(s0..s1).map(|(k, _)| *k).collect();
+        for k in stale {
+            self.section_memmap.remove(&k);
+        }
+        self.section_memmap.extend(s.section_memmap);
+        self.vmemmap.restore(s.vmemmap);
+        let stale: Vec<BlockId> = self
+            .blocks
+            .range(s.block_range.0..s.block_range.1)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            self.blocks.remove(&k);
+        }
+        self.blocks.extend(s.blocks);
+        self.nodes = s.nodes;
+        self.iomem = s.iomem;
+        self.groups = s.groups;
+        self.hstates = s.hstates;
+        self.vmstat = s.vmstat;
+        self.settings = s.settings;
+        // Keep what the failed operation logged: the kernel prints its errors.
+        let _ = s.dmesg_len;
+    }
+
+    /// Run `f` as a transaction over `fp`: if it fails, the machine is put back as it was
+    /// (the kernel log keeps what the failure printed).
+    pub(crate) fn transaction<T>(
+        &mut self,
+        fp: Footprint,
+        f: impl FnOnce(&mut Machine) -> Result<T>,
+    ) -> Result<T> {
+        let snap = self.snapshot(fp);
+        self.vmemmap.fence(snap.fence.0, snap.fence.1);
+        let r = f(self);
+        self.vmemmap.unfence();
+        if r.is_err() {
+            self.restore(snap);
+        }
+        r
+    }
+
+    /// A hash of the whole model state except the kernel log, for tests that check a failed
+    /// operation changed nothing.
+    pub fn state_hash(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.arch.name().hash(&mut h);
+        self.cmdline.hash(&mut h);
+        self.settings.hash(&mut h);
+        self.boot.hash(&mut h);
+        self.sections.hash(&mut h);
+        self.vmemmap.hash(&mut h);
+        self.nodes.hash(&mut h);
+        self.blocks.hash(&mut h);
+        self.iomem.hash(&mut h);
+        self.groups.hash(&mut h);
+        self.hstates.hash(&mut h);
+        self.vmstat.hash(&mut h);
+        self.section_memmap.hash(&mut h);
+        h.finish()
+    }
+
+    /// Make the next `count` calls at `point` fail, like the kernel's notifier error
+    /// injection and fail-page-alloc. Points: "going_online", "going_offline",
+    /// "memmap_alloc", "altmap_alloc".
+    pub fn inject_fault(&mut self, point: &str, count: u32) -> Result<()> {
+        let slot = match point {
+            "going_online" | "MEM_GOING_ONLINE" => &mut self.faults.going_online,
+            "going_offline" | "MEM_GOING_OFFLINE" => &mut self.faults.going_offline,
+            "memmap_alloc" => &mut self.faults.memmap_alloc,
+            "altmap_alloc" => &mut self.faults.altmap_alloc,
+            other => {
+                return Err(MmError::Invalid(format!(
+                    "unknown fault point \"{other}\" (going_online, going_offline, memmap_alloc, altmap_alloc)"
+                )))
+            }
+        };
+        *slot = count;
+        Ok(())
+    }
+
+    /// Consume one injected fault at a point, if armed.
+    pub(crate) fn take_fault(counter: &mut u32) -> bool {
+        if *counter > 0 {
+            *counter -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! struct memory_block (include/linux/memory.h, drivers/base/memory.c): the unit user space
+//! onlines and offlines, with the altmap memmap_on_memory embeds in it.
+
+use crate::altmap::VmemAltmap;
+use crate::units::BlockId;
+use arch::ZoneType;
+
+/// MEM_ONLINE / MEM_OFFLINE / MEM_GOING_OFFLINE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockState {
+    Online,
+    Offline,
+    GoingOffline,
+}
+
+impl BlockState {
+    /// state_show().
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockState::Online => "online",
+            BlockState::Offline => "offline",
+            BlockState::GoingOffline => "going-offline",
+        }
+    }
+}
+
+/// One memory block device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemoryBlock {
+    pub id: BlockId,
+    pub state: BlockState,
+    pub nid: u16,
+    /// mem->zone: the single zone of an online block; None for a boot block spanning several
+    /// zones (it can never be offlined) and for offline blocks.
+    pub zone: Option<ZoneType>,
+    /// mem->altmap: the memmap_on_memory altmap whose `free` pages hold this block's memmap.
+    pub altmap: Option<VmemAltmap>,
+    /// Created at boot (add_boot_memory_block) rather than by hot-add.
+    pub early: bool,
+    /// Pages of the block that are System RAM (boot blocks can have holes).
+    pub ram_pages: u64,
+    /// Pages memblock reserved inside this boot block (the boot memmap and page tables sit
+    /// at the top of memory): PageReserved pages make the block impossible to isolate.
+    pub reserved_pages: u64,
+    /// Pages scripts marked as unmovable kernel allocations in this block.
+    pub unmovable_pages: u64,
+    /// Pages scripts marked as movable (user) allocations in this block.
+    pub movable_pages: u64,
+    /// The memory group (a virtio-mem device or a static DIMM) this block belongs to.
+    pub group: Option<u32>,
+    /// The memory is inaccessible until onlined (s390 MHP_OFFLINE_INACCESSIBLE); its memmap
+    /// on the altmap is initialised in MEM_PREPARE_ONLINE.
+    pub inaccessible: bool,
+    /// The resource name it was added under ("System RAM", "System RAM (kmem)", ...).
+    pub resource: &'static str,
+}
+
+impl MemoryBlock {
+    /// The number of memmap pages the block hosts itself (altmap->free), 0 without an altmap.
+    pub fn nr_vmemmap_pages(&self) -> u64 {
+        self.altmap.map_or(0, |a| a.free)
+    }
+
+    /// Pages the block gives to the buddy allocator when online.
+    pub fn usable_pages(&self) -> u64 {
+        self.ram_pages - self.nr_vmemmap_pages() - self.reserved_pages
+    }
+}

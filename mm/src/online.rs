@@ -1,0 +1,815 @@
+//! Onlining and offlining memory blocks (drivers/base/memory.c memory_block_online /
+//! memory_block_offline / valid_zones_show; mm/memory_hotplug.c online_pages,
+//! offline_pages, zone_for_pfn_range, the contig-zones and auto-movable policies,
+//! move_pfn_range_to_zone and shrink_zone_span).
+
+use crate::cmdline::{OnlinePolicy, OnlineType};
+use crate::error::{MmError, Result};
+use crate::machine::Machine;
+use crate::memory_block::BlockState;
+use crate::section::{SectionUsage, SECTION_IS_ONLINE};
+use crate::units::{BlockId, Pfn, SectionNr};
+use arch::ZoneType;
+
+impl Machine {
+    /// default_kernel_zone_for_pfn(): the first zone below ZONE_NORMAL that intersects the
+    /// range, else ZONE_NORMAL.
+    fn default_kernel_zone(&self, nid: u16, start_pfn: u64, nr_pages: u64) -> ZoneType {
+        for zt in [ZoneType::Dma, ZoneType::Dma32] {
+            if let Some(z) = self.zone(nid, zt) {
+                if z.intersects(start_pfn, nr_pages) {
+                    return zt;
+                }
+            }
+        }
+        ZoneType::Normal
+    }
+
+    /// default_zone_for_pfn(): inherit the one zone the range already lies in, else the
+    /// kernel zone (ZONE_MOVABLE with movable_node).
+    fn default_zone(&self, nid: u16, start_pfn: u64, nr_pages: u64) -> ZoneType {
+        let kernel = self.default_kernel_zone(nid, start_pfn, nr_pages);
+        let in_kernel = self
+            .zone(nid, kernel)
+            .is_some_and(|z| z.intersects(start_pfn, nr_pages));
+        let in_movable = self
+            .zone(nid, ZoneType::Movable)
+            .is_some_and(|z| z.intersects(start_pfn, nr_pages));
+        if in_kernel ^ in_movable {
+            return if in_kernel { kernel } else { ZoneType::Movable };
+        }
+        if self.cmdline.movable_node {
+            ZoneType::Movable
+        } else {
+            kernel
+        }
+    }
+
+    /// auto_movable_can_online_movable(): would onlining `nr_pages` more to ZONE_MOVABLE keep
+    /// MOVABLE : KERNEL_EARLY within auto_movable_ratio (globally, or on node `nid`)?
+    fn auto_movable_can_online_movable(
+        &self,
+        nid: Option<u16>,
+        group: Option<u32>,
+        nr_pages: u64,
+    ) -> bool {
+        let ratio = self.settings.auto_movable_ratio;
+        let (mut kernel_early, mut movable) = (0u64, 0u64);
+        for node in self.nodes.iter().filter(|n| nid.is_none_or(|x| x == n.nid)) {
+            for z in node.zones.iter().filter(|z| z.populated()) {
+                if z.ztype == ZoneType::Movable {
+                    movable += z.present_pages;
+                } else if z.ztype != ZoneType::Device {
+                    kernel_early += z.present_early_pages;
+                }
+            }
+        }
+        // Kernel memory inside dynamic groups allows more MOVABLE memory in that group only:
+        // remove the effect of all but the current group (walk_dynamic_memory_groups()).
+        let (mut req_kernel_early, mut group_movable) = (0u64, 0u64);
+        if ratio != 0 {
+            for g in self
+                .groups
+                .values()
+                .filter(|g| g.dynamic && nid.is_none_or(|x| x == g.nid))
+            {
+                if Some(g.id) == group {
+                    continue;
+                }
+                let pages =
+                    (g.present_movable_pages * 100 / ratio) as i64 - g.present_kernel_pages as i64;
+                if pages > 0 {
+                    req_kernel_early += pages as u64;
+                }
+                group_movable += g.present_movable_pages;
+            }
+        }
+        if kernel_early <= req_kernel_early {
+            return false;
+        }
+        kernel_early -= req_kernel_early;
+        movable -= group_movable.min(movable);
+        if let Some(g) = group
+            .and_then(|g| self.groups.get(&g))
+            .filter(|g| g.dynamic)
+        {
+            kernel_early += g.present_kernel_pages;
+        }
+        movable + nr_pages <= ratio * kernel_early / 100
+    }
+
+    /// auto_movable_zone_for_pfn().
+    fn auto_movable_zone(
+        &self,
+        nid: u16,
+        group: Option<u32>,
+        start_pfn: u64,
+        nr_pages: u64,
+    ) -> ZoneType {
+        let kernel = || self.default_kernel_zone(nid, start_pfn, nr_pages);
+        if self.settings.auto_movable_ratio == 0 {
+            return kernel();
+        }
+        let grp = group.and_then(|g| self.groups.get(&g));
+        let (max_pages, online_pages) = match grp {
+            Some(g) if !g.dynamic => {
+                // If anything of a static group is not MOVABLE, online the rest not MOVABLE.
+                if g.present_kernel_pages > 0 {
+                    return kernel();
+                }
+                (g.max_pages, g.present_movable_pages)
+            }
+            Some(g) if g.unit_pages != nr_pages => {
+                let unit_start = start_pfn - start_pfn % g.unit_pages;
+                let mut online = 0;
+                let mut pfn = unit_start;
+                while pfn < unit_start + g.unit_pages {
+                    if let Some((_, zt)) = self.online_zone_of(pfn) {
+                        if zt != ZoneType::Movable {
+                            return kernel();
+                        }
+                        online += self.u.g.pages_per_section;
+                    }
+                    pfn += self.u.g.pages_per_section;
+                }
+                (g.unit_pages, online)
+            }
+            _ => (nr_pages, 0),
+        };
+        let want = max_pages - online_pages;
+        if !self.auto_movable_can_online_movable(None, group, want) {
+            return kernel();
+        }
+        if self.settings.auto_movable_numa_aware
+            && !self.auto_movable_can_online_movable(Some(nid), group, want)
+        {
+            return kernel();
+        }
+        ZoneType::Movable
+    }
+
+    /// zone_for_pfn_range().
+    pub fn zone_for_pfn_range(
+        &self,
+        t: OnlineType,
+        nid: u16,
+        group: Option<u32>,
+        start_pfn: u64,
+        nr_pages: u64,
+    ) -> ZoneType {
+        match t {
+            OnlineType::OnlineKernel => self.default_kernel_zone(nid, start_pfn, nr_pages),
+            OnlineType::OnlineMovable => ZoneType::Movable,
+            _ if self.settings.online_policy == OnlinePolicy::AutoMovable => {
+                self.auto_movable_zone(nid, group, start_pfn, nr_pages)
+            }
+            _ => self.default_zone(nid, start_pfn, nr_pages),
+        }
+    }
+
+    /// valid_zones_show(): an online block's zone ("none" if it spans several); for an
+    /// offline block the zone "online" would pick, then the other zones it could go to.
+    pub fn valid_zones(&self, id: BlockId) -> Option<String> {
+        let b = self.blocks.get(&id)?;
+        if b.state == BlockState::Online {
+            return Some(b.zone.map_or("none".to_string(), |z| z.name().to_string()));
+        }
+        let start = self.u.block_start(id) >> self.u.g.page_shift;
+        let nr = self.u.pages_per_block();
+        let default = self.zone_for_pfn_range(OnlineType::Online, b.nid, b.group, start, nr);
+        let mut s = default.name().to_string();
+        for t in [OnlineType::OnlineKernel, OnlineType::OnlineMovable] {
+            let z = self.zone_for_pfn_range(t, b.nid, b.group, start, nr);
+            if z != default {
+                s.push(' ');
+                s.push_str(z.name());
+            }
+        }
+        Some(s)
+    }
+
+    /// The zone of an online pfn (pfn_to_online_page() + page_zone()), with its node.
+    pub(crate) fn online_zone_of(&self, pfn: u64) -> Option<(u16, ZoneType)> {
+        let nr = self.u.section_of(Pfn(pfn));
+        let ms = self.sections.get(nr)?;
+        if !ms.online() || !ms.valid() {
+            return None;
+        }
+        if !ms.early()
+            && !ms
+                .usage
+                .is_some_and(|u| u.test(self.u.subsection_index(Pfn(pfn))))
+        {
+            return None;
+        }
+        let b = self.blocks.get(&self.u.block_of_section(nr))?;
+        if b.state != BlockState::Online {
+            return None;
+        }
+        match b.zone {
+            Some(z) => Some((b.nid, z)),
+            // A boot block spanning zones: the zone the boot layout gives this pfn.
+            None => self
+                .nodes
+                .get(b.nid as usize)?
+                .zones
+                .iter()
+                .find(|z| z.ztype.is_kernel_zone() && z.zone_start_pfn <= pfn && pfn < z.end_pfn())
+                .map(|z| (b.nid, z.ztype)),
+        }
+    }
+
+    /// find_smallest_section_pfn() / find_biggest_section_pfn(): the first (or last) online
+    /// pfn of `zone` on `nid` in `[start, end)`, at sub-section granularity.
+    fn find_zone_pfn(
+        &self,
+        nid: u16,
+        zone: ZoneType,
+        start: u64,
+        end: u64,
+        from_top: bool,
+    ) -> Option<u64> {
+        if start >= end {
+            return None;
+        }
+        let g = self.u.g;
+        let step = g.pages_per_subsection;
+        let s0 = self.u.section_of(Pfn(start));
+        let s1 = SectionNr(self.u.section_of(Pfn(end - 1)).0 + 1);
+        let check = |pfn: u64| self.online_zone_of(pfn) == Some((nid, zone));
+        let candidates = |nr: SectionNr| {
+            let sec = self.u.section_start(nr).0;
+            let lo = sec.max(start);
+            let hi = (sec + g.pages_per_section).min(end);
+            (lo, hi)
+        };
+        let online: Vec<SectionNr> = self
+            .sections
+            .iter_range(s0, s1)
+            .filter(|(_, ms)| ms.flags & SECTION_IS_ONLINE != 0 && ms.valid())
+            .map(|(n, _)| n)
+            .collect();
+        if from_top {
+            for nr in online.into_iter().rev() {
+                let (lo, hi) = candidates(nr);
+                // The kernel steps down from end - 1 in sub-section strides.
+                let mut pfn = end - 1 - ((end - 1 - (hi - 1)).div_ceil(step)) * step;
+                if pfn >= hi {
+                    pfn -= step;
+                }
+                while pfn >= lo {
+                    if check(pfn) {
+                        return Some(pfn);
+                    }
+                    if pfn < step {
+                        break;
+                    }
+                    pfn -= step;
+                }
+            }
+        } else {
+            for nr in online {
+                let (lo, hi) = candidates(nr);
+                let mut pfn = start + (lo - start).div_ceil(step) * step;
+                while pfn < hi {
+                    if check(pfn) {
+                        return Some(pfn);
+                    }
+                    pfn += step;
+                }
+            }
+        }
+        None
+    }
+
+    /// move_pfn_range_to_zone(): grow the zone and node spans over the range.
+    fn move_pfn_range_to_zone(&mut self, nid: u16, zt: ZoneType, start_pfn: u64, nr_pages: u64) {
+        let node = &mut self.nodes[nid as usize];
+        node.zone_mut(zt)
+            .expect("configured zone")
+            .resize_range(start_pfn, nr_pages);
+        node.resize_range(start_pfn, nr_pages);
+    }
+
+    /// remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span().
+    fn remove_pfn_range_from_zone(
+        &mut self,
+        nid: u16,
+        zt: ZoneType,
+        start_pfn: u64,
+        nr_pages: u64,
+    ) {
+        if zt == ZoneType::Device {
+            return;
+        }
+        let end_pfn = start_pfn + nr_pages;
+        let z = *self.zone(nid, zt).expect("configured zone");
+        let (zs, ze) = (z.zone_start_pfn, z.end_pfn());
+        let mut new = None;
+        if zs == start_pfn {
+            new = Some(match self.find_zone_pfn(nid, zt, end_pfn, ze, false) {
+                Some(pfn) => (pfn, ze - pfn),
+                None => (0, 0),
+            });
+        } else if ze == end_pfn {
+            new = Some(match self.find_zone_pfn(nid, zt, zs, start_pfn, true) {
+                Some(pfn) => (zs, pfn - zs + 1),
+                None => (0, 0),
+            });
+        }
+        if let Some((s, n)) = new {
+            let zone = self.zone_mut(nid, zt);
+            zone.zone_start_pfn = s;
+            zone.spanned_pages = n;
+        }
+        self.nodes[nid as usize].update_span();
+    }
+
+    /// adjust_present_page_count().
+    fn adjust_present(
+        &mut self,
+        nid: u16,
+        zt: ZoneType,
+        group: Option<u32>,
+        early: bool,
+        delta: i64,
+    ) {
+        let apply = |v: &mut u64| {
+            *v = v
+                .checked_add_signed(delta)
+                .expect("present pages underflow")
+        };
+        let z = self.zone_mut(nid, zt);
+        apply(&mut z.present_pages);
+        if early {
+            apply(&mut z.present_early_pages);
+        }
+        if let Some(g) = group.and_then(|g| self.groups.get_mut(&g)) {
+            if zt == ZoneType::Movable {
+                apply(&mut g.present_movable_pages);
+            } else {
+                apply(&mut g.present_kernel_pages);
+            }
+        }
+    }
+
+    /// online_mem_sections() / offline_mem_sections() for `[start_pfn, end_pfn)`.
+    fn set_sections_online(&mut self, start_pfn: u64, end_pfn: u64, online: bool) {
+        let mut pfn = start_pfn;
+        while pfn < end_pfn {
+            let ms = self.sections.get_mut(self.u.section_of(Pfn(pfn)));
+            if online {
+                ms.flags |= SECTION_IS_ONLINE;
+            } else {
+                ms.flags &= !SECTION_IS_ONLINE;
+            }
+            pfn += self.u.g.pages_per_section;
+        }
+    }
+
+    /// memory_block_online() for an offline block. Changes nothing if it fails.
+    pub(crate) fn memory_block_online(&mut self, id: BlockId, t: OnlineType) -> Result<ZoneType> {
+        let b = self
+            .blocks
+            .get(&id)
+            .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))?
+            .clone();
+        if b.state != BlockState::Offline {
+            return Err(MmError::Invalid(format!(
+                "memory{} is already online",
+                id.0
+            )));
+        }
+        let t = if t == OnlineType::Offline {
+            OnlineType::Online
+        } else {
+            t
+        };
+        let start = self.u.block_start(id) >> self.u.g.page_shift;
+        let nr = self.u.pages_per_block();
+        let vm = b.nr_vmemmap_pages();
+        let zone = self.zone_for_pfn_range(t, b.nid, b.group, start, nr);
+        if Machine::take_fault(&mut self.faults.going_online) {
+            return Err(MmError::NotPermitted(format!(
+                "online_pages [mem {:#010x}-{:#010x}] failed: a MEM_GOING_ONLINE notifier said no (injected)",
+                start << self.u.g.page_shift,
+                ((start + nr) << self.u.g.page_shift) - 1
+            )));
+        }
+        let early = self.sections.state(self.u.section_of(Pfn(start))).early();
+        if vm > 0 {
+            // mhp_init_memmap_on_memory(): the vmemmap pages join the block's zone.
+            self.move_pfn_range_to_zone(b.nid, zone, start, vm);
+            if vm >= self.u.g.pages_per_section {
+                let end = (start + vm) - (start + vm) % self.u.g.pages_per_section;
+                self.set_sections_online(start, end, true);
+            }
+        }
+        // online_pages()
+        self.move_pfn_range_to_zone(b.nid, zone, start + vm, nr - vm);
+        self.zone_mut(b.nid, zone).managed_pages += nr - vm - b.reserved_pages;
+        self.set_sections_online(start + vm, start + nr, true);
+        self.adjust_present(b.nid, zone, b.group, early, (nr - vm) as i64);
+        if vm > 0 {
+            self.adjust_present(b.nid, zone, b.group, early, vm as i64);
+        }
+        let blk = self.blocks.get_mut(&id).expect("exists");
+        blk.zone = Some(zone);
+        blk.state = BlockState::Online;
+        self.nodes[b.nid as usize].online = true;
+        self.init_per_zone_wmark_min();
+        Ok(zone)
+    }
+
+    /// Why a block cannot be offlined now, with the errno offline_pages() returns.
+    fn offline_blocker(&self, id: BlockId) -> Option<MmError> {
+        let b = &self.blocks[&id];
+        let s = self.u.block_start(id);
+        let e = s + self.u.block_size - 1;
+        let failed =
+            |why: &str| format!("memory offlining [mem {s:#010x}-{e:#010x}] failed due to {why}");
+        let Some(zone) = b.zone else {
+            return Some(MmError::Invalid(format!(
+                "memory{} spans more than one zone (valid_zones is \"none\") and cannot be offlined",
+                id.0
+            )));
+        };
+        if b.ram_pages != self.u.pages_per_block() {
+            return Some(MmError::Invalid(failed("memory holes")));
+        }
+        if b.reserved_pages > 0 {
+            return Some(MmError::Busy(format!(
+                "{}: {} pages are reserved by memblock (the boot memmap)",
+                failed("failure to isolate range"),
+                b.reserved_pages
+            )));
+        }
+        if zone != ZoneType::Movable {
+            if b.unmovable_pages > 0 {
+                return Some(MmError::Busy(format!(
+                    "{}: {} unmovable pages",
+                    failed("failure to isolate range"),
+                    b.unmovable_pages
+                )));
+            }
+            let pinned = self.kernel_pages_on_block(id);
+            if pinned > 0 {
+                return Some(MmError::Busy(format!(
+                    "{}: {pinned} pages of kernel allocations (memmap, page tables) sit in it",
+                    failed("failure to isolate range")
+                )));
+            }
+        } else if b.unmovable_pages > 0 {
+            return Some(MmError::Interrupted(format!(
+                "{}: {} pinned pages in ZONE_MOVABLE cannot be migrated; the kernel retries until \
+                 a signal arrives",
+                failed("signal backoff"),
+                b.unmovable_pages
+            )));
+        }
+        None
+    }
+
+    /// Pages of the model's kernel allocations that land in a hot-added block: they fill the
+    /// zone's boot memory first, then hot-added blocks in address order.
+    pub fn kernel_pages_on_block(&self, id: BlockId) -> u64 {
+        let b = &self.blocks[&id];
+        let Some(zt) = b.zone else { return 0 };
+        if b.early || b.state != BlockState::Online || !zt.is_kernel_zone() {
+            return 0;
+        }
+        let z = self.nodes[b.nid as usize].zone(zt).expect("zone");
+        if z.kernel_pages == 0 {
+            return 0;
+        }
+        let hot: Vec<(BlockId, u64)> = self
+            .blocks
+            .values()
+            .filter(|x| {
+                !x.early && x.nid == b.nid && x.zone == Some(zt) && x.state == BlockState::Online
+            })
+            .map(|x| {
+                (
+                    x.id,
+                    x.usable_pages()
+                        .saturating_sub(x.unmovable_pages + x.movable_pages),
+                )
+            })
+            .collect();
+        let hot_managed: u64 = hot.iter().map(|(_, p)| p).sum();
+        let early_room = z
+            .managed_pages
+            .saturating_sub(hot_managed + z.script_pages + z.hugetlb_pages);
+        let mut overflow = z.kernel_pages.saturating_sub(early_room);
+        for (bid, room) in hot {
+            let here = overflow.min(room);
+            if bid == id {
+                return here;
+            }
+            overflow -= here;
+        }
+        0
+    }
+
+    /// memory_block_offline() for an online block. Changes nothing if it fails.
+    pub(crate) fn memory_block_offline(&mut self, id: BlockId) -> Result<()> {
+        let b = self
+            .blocks
+            .get(&id)
+            .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))?
+            .clone();
+        if b.state != BlockState::Online {
+            return Err(MmError::Invalid(format!(
+                "memory{} is already offline",
+                id.0
+            )));
+        }
+        if let Some(e) = self.offline_blocker(id) {
+            return Err(e);
+        }
+        let zone = b.zone.expect("checked by offline_blocker");
+        if Machine::take_fault(&mut self.faults.going_offline) {
+            let s = self.u.block_start(id);
+            return Err(MmError::NotPermitted(format!(
+                "memory offlining [mem {s:#010x}-{:#010x}] failed due to notifier failure (injected)",
+                s + self.u.block_size - 1
+            )));
+        }
+        // Movable pages are migrated out of the block.
+        if b.movable_pages > 0 {
+            let dest = self.migration_target(b.nid, id, b.movable_pages).ok_or_else(|| {
+                let s = self.u.block_start(id);
+                MmError::Interrupted(format!(
+                    "memory offlining [mem {s:#010x}-{:#010x}] failed due to signal backoff: no free \
+                     memory to migrate {} movable pages to; the kernel retries until a signal arrives",
+                    s + self.u.block_size - 1,
+                    b.movable_pages
+                ))
+            })?;
+            self.zone_mut(b.nid, zone).script_pages -= b.movable_pages;
+            self.zone_mut(dest.0, dest.1).script_pages += b.movable_pages;
+        }
+        let start = self.u.block_start(id) >> self.u.g.page_shift;
+        let nr = self.u.pages_per_block();
+        let vm = b.nr_vmemmap_pages();
+        let early = self.sections.state(self.u.section_of(Pfn(start))).early();
+        if vm > 0 {
+            self.adjust_present(b.nid, zone, b.group, early, -(vm as i64));
+        }
+        // offline_pages(): __offline_isolated_pages() takes the free pages out of the buddy.
+        self.set_sections_online(start + vm, start + nr, false);
+        self.zone_mut(b.nid, zone).managed_pages -= nr - vm;
+        self.adjust_present(b.nid, zone, b.group, early, -((nr - vm) as i64));
+        {
+            let blk = self.blocks.get_mut(&id).expect("exists");
+            blk.state = BlockState::Offline;
+            blk.zone = None;
+            blk.movable_pages = 0;
+        }
+        self.remove_pfn_range_from_zone(b.nid, zone, start + vm, nr - vm);
+        if vm > 0 {
+            // mhp_deinit_memmap_on_memory()
+            if vm >= self.u.g.pages_per_section {
+                let end = (start + vm) - (start + vm) % self.u.g.pages_per_section;
+                self.set_sections_online(start, end, false);
+            }
+            self.remove_pfn_range_from_zone(b.nid, zone, start, vm);
+        }
+        self.init_per_zone_wmark_min();
+        Ok(())
+    }
+
+    /// A zone (on any node, `nid` first) with room for `pages` migrated movable pages,
+    /// outside block `except`.
+    fn migration_target(&self, nid: u16, except: BlockId, pages: u64) -> Option<(u16, ZoneType)> {
+        let b = &self.blocks[&except];
+        let own = b.zone;
+        let mut order: Vec<u16> = vec![nid];
+        order.extend(self.nodes.iter().map(|n| n.nid).filter(|&n| n != nid));
+        for n in order {
+            for zt in [
+                ZoneType::Movable,
+                ZoneType::Normal,
+                ZoneType::Dma32,
+                ZoneType::Dma,
+            ] {
+                let Some(z) = self.zone(n, zt) else { continue };
+                let mut free = z.free_pages();
+                if Some(zt) == own && n == b.nid {
+                    free = free.saturating_sub(
+                        b.usable_pages()
+                            .saturating_sub(b.unmovable_pages + b.movable_pages),
+                    );
+                }
+                if free >= pages {
+                    return Some((n, zt));
+                }
+            }
+        }
+        None
+    }
+
+    /// The memory blocks of `[start, start + size)`, which must be block aligned and exist.
+    fn blocks_in(&self, start: u64, size: u64) -> Result<Vec<BlockId>> {
+        let bs = self.u.block_size;
+        if size == 0 || start % bs != 0 || size % bs != 0 || start.checked_add(size).is_none() {
+            return Err(MmError::Invalid(format!(
+                "[{start:#x}, +{size:#x}) is not a whole number of {bs:#x}-byte memory blocks"
+            )));
+        }
+        let first = self.u.block_of_phys(start);
+        let ids: Vec<BlockId> = (0..size / bs).map(|i| BlockId(first.0 + i)).collect();
+        if let Some(id) = ids.iter().find(|id| !self.blocks.contains_key(id)) {
+            return Err(MmError::NotFound(format!(
+                "/sys/devices/system/memory/memory{} does not exist (no memory there)",
+                id.0
+            )));
+        }
+        Ok(ids)
+    }
+
+    /// Write `t` ("online", "online_kernel", "online_movable") to the state of every block
+    /// in `[start, start + size)`. All must be offline. Returns each block's zone.
+    pub fn online(
+        &mut self,
+        start: u64,
+        size: u64,
+        t: OnlineType,
+    ) -> Result<Vec<(BlockId, ZoneType)>> {
+        if t == OnlineType::Offline {
+            return self.offline(start, size).map(|_| Vec::new());
+        }
+        let ids = self.blocks_in(start, size)?;
+        if let Some(b) = ids
+            .iter()
+            .map(|id| &self.blocks[id])
+            .find(|b| b.state != BlockState::Offline)
+        {
+            let hint = if self.settings.default_online != OnlineType::Offline && !b.early {
+                format!(
+                    " (auto_online_blocks is \"{}\", so it was onlined when it was added)",
+                    self.settings.default_online.name()
+                )
+            } else {
+                String::new()
+            };
+            return Err(MmError::Invalid(format!(
+                "memory{} is already online: writing \"{}\" to its state fails{hint}",
+                b.id.0,
+                t.name()
+            )));
+        }
+        let mut done = Vec::with_capacity(ids.len());
+        for (i, &id) in ids.iter().enumerate() {
+            match self.memory_block_online(id, t) {
+                Ok(z) => done.push((id, z)),
+                Err(e) => {
+                    // Only an injected notifier failure can get here, and it strikes the
+                    // first block; undo anything onlined before it all the same.
+                    for &(prev, _) in done.iter().rev() {
+                        let _ = self.memory_block_offline(prev);
+                    }
+                    debug_assert_eq!(i, 0);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Write "offline" to the state of every block in `[start, start + size)`. All must be
+    /// online and offlinable.
+    pub fn offline(&mut self, start: u64, size: u64) -> Result<()> {
+        let ids = self.blocks_in(start, size)?;
+        if let Some(b) = ids
+            .iter()
+            .map(|id| &self.blocks[id])
+            .find(|b| b.state != BlockState::Online)
+        {
+            return Err(MmError::Invalid(format!(
+                "memory{} is already offline: writing \"offline\" to its state fails",
+                b.id.0
+            )));
+        }
+        for &id in &ids {
+            if let Some(e) = self.offline_blocker(id) {
+                return Err(e);
+            }
+        }
+        // Movable pages of the range must fit elsewhere.
+        let movable: u64 = ids.iter().map(|id| self.blocks[id].movable_pages).sum();
+        if movable > 0 {
+            let range_free: u64 = ids
+                .iter()
+                .map(|id| {
+                    let b = &self.blocks[id];
+                    b.usable_pages()
+                        .saturating_sub(b.unmovable_pages + b.movable_pages)
+                })
+                .sum();
+            let free: u64 = self
+                .nodes
+                .iter()
+                .flat_map(|n| n.zones.iter())
+                .filter(|z| z.ztype != ZoneType::Device)
+                .map(|z| z.free_pages())
+                .sum::<u64>()
+                .saturating_sub(range_free);
+            if free < movable {
+                return Err(MmError::Interrupted(format!(
+                    "memory offlining failed due to signal backoff: no free memory to migrate {movable} \
+                     movable pages to; the kernel retries until a signal arrives"
+                )));
+            }
+        }
+        let mut done = Vec::new();
+        for &id in &ids {
+            let zone = self.blocks[&id].zone;
+            match self.memory_block_offline(id) {
+                Ok(()) => done.push((id, zone)),
+                Err(e) => {
+                    for &(prev, z) in done.iter().rev() {
+                        let t = if z == Some(ZoneType::Movable) {
+                            OnlineType::OnlineMovable
+                        } else {
+                            OnlineType::OnlineKernel
+                        };
+                        let _ = self.memory_block_online(prev, t);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Set the pages scripts allocated in an online block: `unmovable` kernel allocations
+    /// (which make offlining fail with -EBUSY in a kernel zone) and `movable` user pages
+    /// (which offlining migrates away).
+    pub fn set_block_allocations(
+        &mut self,
+        id: BlockId,
+        unmovable: u64,
+        movable: u64,
+    ) -> Result<()> {
+        let b = self
+            .blocks
+            .get(&id)
+            .ok_or_else(|| MmError::NotFound(format!("no memory block {}", id.0)))?;
+        if b.state != BlockState::Online {
+            return Err(MmError::Invalid(format!(
+                "memory{} is offline: nothing can be allocated in it",
+                id.0
+            )));
+        }
+        let zone = b.zone.ok_or_else(|| {
+            MmError::Invalid(format!(
+                "memory{} spans several zones; pick a single-zone block",
+                id.0
+            ))
+        })?;
+        let (old_u, old_m, nid) = (b.unmovable_pages, b.movable_pages, b.nid);
+        let room = b.usable_pages();
+        if unmovable + movable > room {
+            return Err(MmError::NoMemory(format!(
+                "memory{} has {room} usable pages, not {}",
+                id.0,
+                unmovable + movable
+            )));
+        }
+        let z = *self.zone(nid, zone).expect("zone");
+        let other = z.script_pages - (old_u + old_m);
+        if z.kernel_pages + other + z.hugetlb_pages + unmovable + movable > z.managed_pages {
+            return Err(MmError::NoMemory(format!(
+                "zone {} has {} free pages",
+                zone.name(),
+                z.free_pages() + old_u + old_m
+            )));
+        }
+        self.zone_mut(nid, zone).script_pages = other + unmovable + movable;
+        let blk = self.blocks.get_mut(&id).expect("exists");
+        blk.unmovable_pages = unmovable;
+        blk.movable_pages = movable;
+        Ok(())
+    }
+
+    /// Whether a pfn has a valid memmap (pfn_valid() with SPARSEMEM: an early section counts
+    /// whole, otherwise the sub-section map decides).
+    pub fn pfn_valid(&self, pfn: u64) -> bool {
+        let g = &self.u.g;
+        if pfn > g.physmem_end >> g.page_shift {
+            return false;
+        }
+        let nr = self.u.section_of(Pfn(pfn));
+        let Some(ms) = self.sections.get(nr) else {
+            return false;
+        };
+        if !ms.valid() {
+            return false;
+        }
+        ms.early()
+            || ms
+                .usage
+                .is_some_and(|u: SectionUsage| u.test(self.u.subsection_index(Pfn(pfn))))
+    }
+}

@@ -1,0 +1,390 @@
+//! The iomem resource tree (kernel/resource.c): what /proc/iomem prints, what
+//! register_memory_resource() requests and release_mem_region_adjustable() trims.
+
+use crate::error::{MmError, Result};
+use std::fmt::Write;
+
+/// One node of the resource tree. `end` is inclusive, as in struct resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Resource {
+    pub start: u64,
+    pub end: u64,
+    pub name: String,
+    /// IORESOURCE_BUSY: nothing may be requested inside it.
+    pub busy: bool,
+    /// IORESOURCE_SYSTEM_RAM.
+    pub system_ram: bool,
+    pub children: Vec<Resource>,
+}
+
+impl Resource {
+    pub fn new(start: u64, end: u64, name: &str) -> Resource {
+        let system_ram = name.starts_with("System RAM");
+        Resource {
+            start,
+            end,
+            name: name.to_string(),
+            busy: busy_by_name(name),
+            system_ram,
+            children: Vec::new(),
+        }
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start <= end && start <= self.end
+    }
+}
+
+/// Which resources a parsed /proc/iomem marks busy: bridges' windows and persistent-memory
+/// regions are containers that drivers request inside; everything else is taken.
+fn busy_by_name(name: &str) -> bool {
+    !(name.starts_with("PCI Bus")
+        || name.starts_with("Persistent Memory")
+        || name == "Soft Reserved"
+        || name.starts_with("PCI ECAM"))
+}
+
+/// The iomem_resource tree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ResourceTree {
+    pub top: Vec<Resource>,
+}
+
+impl ResourceTree {
+    /// Parse /proc/iomem text: `start-end : name`, two spaces of indentation per level.
+    pub fn parse(text: &str) -> Result<ResourceTree> {
+        let mut tree = ResourceTree::default();
+        // The path of the last resource at each depth.
+        let mut stack: Vec<usize> = Vec::new();
+        for (lineno, raw) in text.lines().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let indent = raw.len() - raw.trim_start_matches(' ').len();
+            let line = raw.trim();
+            let bad = |why: &str| {
+                MmError::Invalid(format!("iomem line {}: {why}: \"{line}\"", lineno + 1))
+            };
+            if indent % 2 != 0 {
+                return Err(bad("indentation is not a multiple of two spaces"));
+            }
+            let depth = indent / 2;
+            let (range, name) = line
+                .split_once(" : ")
+                .ok_or_else(|| bad("expected \"start-end : name\""))?;
+            let (s, e) = range
+                .split_once('-')
+                .ok_or_else(|| bad("expected \"start-end\""))?;
+            let start = u64::from_str_radix(s.trim(), 16).map_err(|_| bad("start is not hex"))?;
+            let end = u64::from_str_radix(e.trim(), 16).map_err(|_| bad("end is not hex"))?;
+            if end < start {
+                return Err(bad("end before start"));
+            }
+            if depth > stack.len() {
+                return Err(bad("indented deeper than its parent"));
+            }
+            stack.truncate(depth);
+            let siblings = tree.children_at_mut(&stack);
+            if let Some(last) = siblings.last() {
+                if start <= last.end {
+                    return Err(bad("overlaps or is out of order with the line before"));
+                }
+            }
+            if depth > 0 {
+                let parent = tree.node(&stack);
+                if start < parent.start || end > parent.end {
+                    return Err(bad("outside its parent"));
+                }
+            }
+            let siblings = tree.children_at_mut(&stack);
+            siblings.push(Resource::new(start, end, name));
+            let idx = siblings.len() - 1;
+            stack.push(idx);
+        }
+        Ok(tree)
+    }
+
+    fn children_at_mut(&mut self, path: &[usize]) -> &mut Vec<Resource> {
+        let mut v = &mut self.top;
+        for &i in path {
+            v = &mut v[i].children;
+        }
+        v
+    }
+
+    fn node(&self, path: &[usize]) -> &Resource {
+        let mut v = &self.top;
+        let mut r = &v[path[0]];
+        for &i in &path[1..] {
+            v = &r.children;
+            r = &v[i];
+        }
+        r
+    }
+
+    /// /proc/iomem: r_show() prints at least 8 hex digits for iomem.
+    pub fn render(&self) -> String {
+        fn walk(out: &mut String, rs: &[Resource], depth: usize) {
+            for r in rs {
+                let _ = writeln!(
+                    out,
+                    "{:indent$}{:08x}-{:08x} : {}",
+                    "",
+                    r.start,
+                    r.end,
+                    r.name,
+                    indent = depth * 2
+                );
+                walk(out, &r.children, depth + 1);
+            }
+        }
+        let mut out = String::new();
+        walk(&mut out, &self.top, 0);
+        out
+    }
+
+    /// __request_region(): insert `[start, start + size)` named `name`, descending into a
+    /// conflicting resource that is not busy and contains it; -EEXIST on any other conflict.
+    pub fn request(&mut self, start: u64, size: u64, name: &str) -> Result<()> {
+        let end = start + size - 1;
+        let mut level = &mut self.top;
+        loop {
+            let conflict = level.iter().position(|r| r.overlaps(start, end));
+            match conflict {
+                None => {
+                    let pos = level
+                        .iter()
+                        .position(|r| r.start > end)
+                        .unwrap_or(level.len());
+                    level.insert(pos, Resource::new(start, end, name));
+                    return Ok(());
+                }
+                Some(i) => {
+                    let c = &level[i];
+                    if !c.busy && c.start <= start && end <= c.end {
+                        level = &mut level[i].children;
+                        continue;
+                    }
+                    return Err(MmError::Exists(format!(
+                        "Unable to reserve System RAM region: {start:016x}->{:016x} (conflicts with \"{}\" {:x}-{:x})",
+                        start + size,
+                        c.name,
+                        c.start,
+                        c.end
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Whether [`ResourceTree::release_ram`] would succeed.
+    pub fn check_release_ram(&self, start: u64, size: u64) -> Result<()> {
+        self.clone().release_ram(start, size)
+    }
+
+    /// release_mem_region_adjustable(): take `[start, start + size)` out of the System RAM
+    /// resource holding it, trimming or splitting that resource.
+    pub fn release_ram(&mut self, start: u64, size: u64) -> Result<()> {
+        let end = start + size - 1;
+        fn find(
+            level: &mut Vec<Resource>,
+            start: u64,
+            end: u64,
+        ) -> Option<(&mut Vec<Resource>, usize)> {
+            let i = level
+                .iter()
+                .position(|r| r.start <= start && end <= r.end)?;
+            if level[i].system_ram {
+                return Some((level, i));
+            }
+            find(&mut level[i].children, start, end)
+        }
+        let (level, i) = find(&mut self.top, start, end).ok_or_else(|| {
+            MmError::Invalid(format!("no System RAM resource holds {start:#x}-{end:#x}"))
+        })?;
+        let r = &level[i];
+        if r.children.iter().any(|c| c.overlaps(start, end)) {
+            return Err(MmError::Busy(format!(
+                "System RAM {start:#x}-{end:#x} still has child resources"
+            )));
+        }
+        let r = level.remove(i);
+        let mut pieces = Vec::new();
+        if r.start < start {
+            let mut left = Resource {
+                end: start - 1,
+                children: Vec::new(),
+                ..r.clone()
+            };
+            left.children = r
+                .children
+                .iter()
+                .filter(|c| c.end < start)
+                .cloned()
+                .collect();
+            pieces.push(left);
+        }
+        if end < r.end {
+            let mut right = Resource {
+                start: end + 1,
+                children: Vec::new(),
+                ..r.clone()
+            };
+            right.children = r
+                .children
+                .iter()
+                .filter(|c| c.start > end)
+                .cloned()
+                .collect();
+            pieces.push(right);
+        }
+        for (k, p) in pieces.into_iter().enumerate() {
+            level.insert(i + k, p);
+        }
+        Ok(())
+    }
+
+    /// merge_system_ram_resource(): merge a driver-managed System RAM resource with equal
+    /// neighbours of the same name (MHP_MERGE_RESOURCE).
+    pub fn merge_system_ram(&mut self, start: u64) {
+        fn go(level: &mut Vec<Resource>, start: u64) {
+            let Some(i) = level.iter().position(|r| r.start == start && r.system_ram) else {
+                for r in level.iter_mut() {
+                    if r.start <= start && start <= r.end {
+                        go(&mut r.children, start);
+                    }
+                }
+                return;
+            };
+            let mut i = i;
+            if i > 0 {
+                let (a, b) = (&level[i - 1], &level[i]);
+                if a.system_ram
+                    && a.name == b.name
+                    && a.end + 1 == b.start
+                    && a.children.is_empty()
+                    && b.children.is_empty()
+                {
+                    level[i - 1].end = level[i].end;
+                    level.remove(i);
+                    i -= 1;
+                }
+            }
+            if i + 1 < level.len() {
+                let (a, b) = (&level[i], &level[i + 1]);
+                if b.system_ram
+                    && a.name == b.name
+                    && a.end + 1 == b.start
+                    && a.children.is_empty()
+                    && b.children.is_empty()
+                {
+                    level[i].end = level[i + 1].end;
+                    level.remove(i + 1);
+                }
+            }
+        }
+        go(&mut self.top, start);
+    }
+
+    /// Every resource, depth first, with its depth.
+    pub fn walk(&self) -> Vec<(usize, &Resource)> {
+        fn go<'a>(out: &mut Vec<(usize, &'a Resource)>, rs: &'a [Resource], d: usize) {
+            for r in rs {
+                out.push((d, r));
+                go(out, &r.children, d + 1);
+            }
+        }
+        let mut out = Vec::new();
+        go(&mut out, &self.top, 0);
+        out
+    }
+
+    /// walk_system_ram_range(): bytes of System RAM (any System RAM resource) in
+    /// `[start, end)`.
+    pub fn system_ram_bytes(&self, start: u64, end: u64) -> u64 {
+        self.walk()
+            .into_iter()
+            .filter(|(_, r)| r.system_ram && r.busy)
+            .map(|(_, r)| {
+                let a = r.start.max(start);
+                let b = (r.end + 1).min(end);
+                b.saturating_sub(a)
+            })
+            .sum()
+    }
+
+    /// Remove the resource `[start, end]` named `name` wherever it is.
+    pub fn remove(&mut self, start: u64, end: u64, name: &str) -> bool {
+        fn go(level: &mut Vec<Resource>, start: u64, end: u64, name: &str) -> bool {
+            if let Some(i) = level
+                .iter()
+                .position(|r| r.start == start && r.end == end && r.name == name)
+            {
+                let r = level.remove(i);
+                for (k, c) in r.children.into_iter().enumerate() {
+                    level.insert(i + k, c);
+                }
+                return true;
+            }
+            level
+                .iter_mut()
+                .any(|r| go(&mut r.children, start, end, name))
+        }
+        go(&mut self.top, start, end, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IOMEM: &str = "\
+00000000-00000fff : Reserved
+00001000-0009fbff : System RAM
+00100000-7ffdefff : System RAM
+  28a00000-299fffff : Kernel code
+7ffdf000-7fffffff : Reserved
+80000000-afffffff : PCI Bus 0000:00
+100000000-13fffffff : System RAM
+";
+
+    #[test]
+    fn parse_render_round_trip() {
+        let t = ResourceTree::parse(IOMEM).unwrap();
+        assert_eq!(t.render(), IOMEM);
+        assert_eq!(
+            t.system_ram_bytes(0, u64::MAX),
+            0x9ec00 + 0x7fedf000 + 0x4000_0000
+        );
+    }
+
+    #[test]
+    fn parse_errors() {
+        assert!(ResourceTree::parse("zz-10 : x").is_err());
+        assert!(ResourceTree::parse("10-5 : x").is_err());
+        assert!(ResourceTree::parse("0-10 : a\n5-20 : b").is_err());
+        assert!(ResourceTree::parse("   0-10 : a").is_err());
+        assert!(ResourceTree::parse("0-10 : a\n  0-20 : b").is_err());
+    }
+
+    #[test]
+    fn request_and_release() {
+        let mut t = ResourceTree::parse(IOMEM).unwrap();
+        t.request(0x1_4000_0000, 0x4000_0000, "System RAM").unwrap();
+        let e = t
+            .request(0x1_2000_0000, 0x4000_0000, "System RAM")
+            .unwrap_err();
+        assert!(matches!(e, MmError::Exists(_)));
+        // Inside a PCI window (not busy) the request nests.
+        t.request(0x9000_0000, 0x1000, "dev").unwrap();
+        assert!(t.render().contains("  90000000-90000fff : dev"));
+        // Release the middle of a System RAM range: it splits.
+        t.release_ram(0x1_4800_0000, 0x800_0000).unwrap();
+        let r = t.render();
+        assert!(
+            r.contains("140000000-147ffffff : System RAM\n150000000-17fffffff : System RAM"),
+            "{r}"
+        );
+        assert!(t.release_ram(0x8000_0000, 0x1000).is_err());
+    }
+}

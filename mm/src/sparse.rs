@@ -1,0 +1,853 @@
+//! Section activation and deactivation (mm/sparse-vmemmap.c: __add_pages's per-section loop,
+//! sparse_add_section, section_activate, section_deactivate, vmemmap_free) and the
+//! populate context through which an architecture's vmemmap_populate() maps struct pages.
+
+use crate::altmap::VmemAltmap;
+use crate::error::{MmError, Result};
+use crate::machine::{Faults, Machine};
+use crate::section::{
+    SectionTable, SectionUsage, SECTION_HAS_MEM_MAP, SECTION_IS_EARLY, SECTION_MARKED_PRESENT,
+};
+use crate::units::{Pfn, SectionNr, Units};
+use crate::vmemmap::{Level, Mapping, Origin, PmdEntry, Sharing, Vmemmap};
+use crate::zone::Node;
+use arch::{AllocFailed, Src, Stopped, VmemmapTables};
+
+/// VMEMMAP_RESERVE_NR (include/linux/mm.h): vmemmap pages a compound devmap page keeps.
+pub const VMEMMAP_RESERVE_NR: u64 = 2;
+
+/// The compound-page geometry of a ZONE_DEVICE mapping (dev_pagemap.vmemmap_shift).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Compound {
+    /// pgmap_vmemmap_nr(): pages per compound page.
+    pub pages: u64,
+}
+
+/// The altmap of one populate call and who owns it.
+pub(crate) struct AltmapArg<'a> {
+    pub altmap: &'a mut VmemAltmap,
+    /// Altmap for a memory block's own memmap, Device for a device reservation.
+    pub origin: Origin,
+}
+
+/// Charge `pages` of GFP_KERNEL memory to the zones of `nodes` (see alloc.rs).
+fn charge(nodes: &mut [Node], nid: u16, pages: u64) -> bool {
+    crate::alloc::charge_kernel(nodes, nid, pages)
+}
+
+/// What an arch's vmemmap_populate() works on during one call.
+struct PopulateCtx<'a> {
+    vm: &'a mut Vmemmap,
+    sections: &'a SectionTable,
+    u: &'a Units,
+    nodes: &'a mut Vec<Node>,
+    faults: &'a mut Faults,
+    nid: u16,
+    altmap: Option<AltmapArg<'a>>,
+    booting: bool,
+    boot_ram_bytes: u64,
+    /// New backing pages by origin in this call.
+    new_pages: [u64; 4],
+    /// Why the last allocation failed.
+    failure: Option<String>,
+}
+
+impl PopulateCtx<'_> {
+    fn ps(&self) -> u64 {
+        self.u.g.page_size
+    }
+
+    fn fail(&mut self, why: String) -> AllocFailed {
+        self.failure = Some(why.clone());
+        AllocFailed { reason: why }
+    }
+
+    /// Allocate page tables for mapping `[a, b)` at `level` from ordinary memory.
+    fn charge_tables(
+        &mut self,
+        a: u64,
+        b: u64,
+        level: Level,
+    ) -> std::result::Result<(), AllocFailed> {
+        if self.booting {
+            return Ok(());
+        }
+        let need = self.vm.tables_needed(a, b, level);
+        if need == 0 {
+            return Ok(());
+        }
+        let before = self.vm.counters().table_bytes_buddy;
+        let pages = (before + need).div_ceil(self.ps()) - before.div_ceil(self.ps());
+        if !charge(self.nodes, self.nid, pages) {
+            return Err(self.fail(format!("no memory for {pages} vmemmap page-table pages")));
+        }
+        Ok(())
+    }
+
+    /// Take `pages` base pages of ordinary memory (memblock at boot, the buddy afterwards).
+    fn take_ram(&mut self, pages: u64) -> std::result::Result<Origin, AllocFailed> {
+        if self.booting {
+            return Ok(Origin::Boot);
+        }
+        if Machine::take_fault(&mut self.faults.memmap_alloc) {
+            return Err(self.fail("vmemmap alloc failure (injected)".to_string()));
+        }
+        if !charge(self.nodes, self.nid, pages) {
+            let order = pages.trailing_zeros();
+            return Err(self.fail(format!(
+                "vmemmap alloc failure: order:{order} ({pages} pages)"
+            )));
+        }
+        Ok(Origin::Buddy)
+    }
+
+    /// Take `pages` single pages from the altmap (each request aligned to one page).
+    fn take_altmap_pages(&mut self, pages: u64) -> std::result::Result<Origin, AllocFailed> {
+        if Machine::take_fault(&mut self.faults.altmap_alloc) {
+            return Err(self.fail("altmap allocation failure (injected)".to_string()));
+        }
+        let Some(a) = self.altmap.as_mut() else {
+            return Err(self.fail("no altmap".to_string()));
+        };
+        if a.altmap.nr_free() < pages {
+            let free = a.altmap.nr_free();
+            return Err(self.fail(format!(
+                "altmap exhausted: {pages} pages needed, {free} left"
+            )));
+        }
+        a.altmap.alloc += pages;
+        Ok(a.origin)
+    }
+
+    /// Take one block of `pages` from the altmap (aligned to its lowest set bit).
+    fn take_altmap_block(&mut self, pages: u64) -> std::result::Result<Origin, AllocFailed> {
+        if Machine::take_fault(&mut self.faults.altmap_alloc) {
+            return Err(self.fail("altmap allocation failure (injected)".to_string()));
+        }
+        let Some(a) = self.altmap.as_mut() else {
+            return Err(self.fail("no altmap".to_string()));
+        };
+        match a.altmap.alloc_block(pages) {
+            Some(_) => Ok(a.origin),
+            None => {
+                let free = a.altmap.nr_free();
+                Err(self.fail(format!(
+                    "altmap exhausted: a {pages}-page block does not fit in {free} pages"
+                )))
+            }
+        }
+    }
+
+    /// The vmemmap pages `[lo, hi)` that describe only pfns inside the altmap.
+    fn altmap_window(&self) -> Option<(u64, u64)> {
+        let a = self.altmap.as_ref()?;
+        let sp = self.u.g.struct_page_size;
+        let lo = (a.altmap.base_pfn * sp).div_ceil(self.ps());
+        let hi = ((a.altmap.end_pfn + 1) * sp) / self.ps();
+        Some((lo, hi.max(lo)))
+    }
+
+    fn map(&mut self, a: u64, b: u64, level: Level, origin: Origin) {
+        self.new_pages[origin as usize] += b - a;
+        self.vm.map(a, b, Mapping::own(level, origin), self.booting);
+    }
+
+    /// Unmapped sub-ranges of `[a, b)` (pages under leaves count as mapped).
+    fn gaps(&self, a: u64, b: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut cur = a;
+        for (s, e, _) in self.vm.iter(a, b) {
+            if s > cur {
+                out.push((cur, s));
+            }
+            cur = e;
+        }
+        if cur < b {
+            out.push((cur, b));
+        }
+        out
+    }
+}
+
+impl VmemmapTables for PopulateCtx<'_> {
+    fn has_altmap(&self) -> bool {
+        self.altmap.is_some()
+    }
+
+    fn altmap_cross_boundary(&self, va: u64, size: u64) -> bool {
+        let Some(a) = self.altmap.as_ref() else {
+            return true;
+        };
+        let sp = self.u.g.struct_page_size;
+        let start_pfn = va / sp;
+        let nr = size / sp;
+        start_pfn + nr - 1 > a.altmap.end_pfn || start_pfn < a.altmap.base_pfn
+    }
+
+    fn pmd_run(&self, va: u64, end: u64) -> (PmdEntry, u64) {
+        let (e, vend) = self.vm.pmd_run(self.vm.vpn(va), self.vm.vpn_up(end));
+        (e, vend << self.u.g.page_shift)
+    }
+
+    fn map_pmd_leaves(&mut self, va: u64, end: u64, src: Src) -> std::result::Result<(), Stopped> {
+        let pmd = self.u.g.pmd_size;
+        let pmd_pages = pmd / self.ps();
+        let (a, b) = (self.vm.vpn(va), self.vm.vpn(end));
+        let n = (end - va) / pmd;
+        let stop = |at: u64, failure: AllocFailed| Stopped { at, failure };
+        match src {
+            Src::Ram => {
+                // The buddy may run dry part way: map as many PMDs as fit, then stop.
+                let fit = if self.booting {
+                    n
+                } else {
+                    let free = crate::alloc::kernel_free(self.nodes);
+                    let tables = self.vm.tables_needed(a, b, Level::Pmd).div_ceil(self.ps());
+                    (free.saturating_sub(tables) / pmd_pages).min(n)
+                };
+                if fit > 0 {
+                    let end_fit = a + fit * pmd_pages;
+                    self.charge_tables(a, end_fit, Level::Pmd)
+                        .map_err(|f| stop(va, f))?;
+                    let origin = self.take_ram(fit * pmd_pages).map_err(|f| stop(va, f))?;
+                    self.map(a, end_fit, Level::Pmd, origin);
+                }
+                if fit < n {
+                    let f = self.fail(format!(
+                        "vmemmap alloc failure: order:{} (no free PMD-sized block)",
+                        pmd_pages.trailing_zeros()
+                    ));
+                    return Err(stop(va + fit * pmd, f));
+                }
+                Ok(())
+            }
+            Src::Altmap | Src::AltmapInBoundsElseRam => {
+                for i in 0..n {
+                    let s = a + i * pmd_pages;
+                    if let Err(f) = self.charge_tables(s, s + pmd_pages, Level::Pmd) {
+                        return Err(stop(va + i * pmd, f));
+                    }
+                    let origin = match self.take_altmap_block(pmd_pages) {
+                        Ok(o) => o,
+                        Err(f) if src == Src::AltmapInBoundsElseRam => {
+                            match self.take_ram(pmd_pages) {
+                                Ok(o) => o,
+                                Err(_) => return Err(stop(va + i * pmd, f)),
+                            }
+                        }
+                        Err(f) => return Err(stop(va + i * pmd, f)),
+                    };
+                    self.map(s, s + pmd_pages, Level::Pmd, origin);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn populate_basepages(
+        &mut self,
+        va: u64,
+        end: u64,
+        src: Src,
+    ) -> std::result::Result<(), AllocFailed> {
+        let (a, b) = (self.vm.vpn(va), self.vm.vpn_up(end));
+        for (s, e) in self.gaps(a, b) {
+            self.charge_tables(s, e, Level::Pte)?;
+            match src {
+                Src::Ram => {
+                    let o = self.take_ram(e - s)?;
+                    self.map(s, e, Level::Pte, o);
+                }
+                Src::Altmap => {
+                    let o = self.take_altmap_pages(e - s)?;
+                    self.map(s, e, Level::Pte, o);
+                }
+                Src::AltmapInBoundsElseRam => {
+                    let (wlo, whi) = self.altmap_window().unwrap_or((0, 0));
+                    let (ilo, ihi) = (s.max(wlo), e.min(whi));
+                    let mut pieces = Vec::new();
+                    if ilo < ihi {
+                        let free = self.altmap.as_ref().map_or(0, |x| x.altmap.nr_free());
+                        let from_altmap = free.min(ihi - ilo);
+                        if s < ilo {
+                            pieces.push((s, ilo, None));
+                        }
+                        if from_altmap > 0 {
+                            pieces.push((ilo, ilo + from_altmap, Some(())));
+                        }
+                        if ilo + from_altmap < e {
+                            pieces.push((ilo + from_altmap, e, None));
+                        }
+                    } else {
+                        pieces.push((s, e, None));
+                    }
+                    for (ps, pe, alt) in pieces {
+                        let o = match alt {
+                            Some(()) => match self.take_altmap_pages(pe - ps) {
+                                Ok(o) => o,
+                                Err(_) => self.take_ram(pe - ps)?,
+                            },
+                            None => self.take_ram(pe - ps)?,
+                        };
+                        self.map(ps, pe, Level::Pte, o);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn map_bolted(&mut self, va: u64, size: u64, src: Src) -> std::result::Result<(), AllocFailed> {
+        let pages = size / self.ps();
+        let (a, b) = (self.vm.vpn(va), self.vm.vpn(va + size));
+        if self.vm.any_mapped(a, b) {
+            return Ok(());
+        }
+        let origin = match src {
+            Src::Ram => self.take_ram(pages)?,
+            Src::Altmap => self.take_altmap_block(pages)?,
+            Src::AltmapInBoundsElseRam => match self.take_altmap_block(pages) {
+                Ok(o) => o,
+                Err(_) => self.take_ram(pages)?,
+            },
+        };
+        self.map(a, b, Level::Bolted { pages }, origin);
+        Ok(())
+    }
+
+    fn memmap_in_use(&self, va: u64, size: u64) -> bool {
+        memmap_in_use(self.sections, self.u, va, size)
+    }
+
+    fn boot_ram_bytes(&self) -> u64 {
+        self.boot_ram_bytes
+    }
+}
+
+/// vmemmap_populated(): whether a valid sub-section (or an early section) has struct pages in
+/// vmemmap `[va, va + size)`.
+pub(crate) fn memmap_in_use(sections: &SectionTable, u: &Units, va: u64, size: u64) -> bool {
+    let sp = u.g.struct_page_size;
+    let first = va / sp;
+    let last = (va + size - 1) / sp;
+    let (s0, s1) = (
+        u.section_of(Pfn(first)),
+        SectionNr(u.section_of(Pfn(last)).0 + 1),
+    );
+    for (nr, ms) in sections.iter_range(s0, s1) {
+        if !ms.valid() {
+            continue;
+        }
+        if ms.early() {
+            return true;
+        }
+        let Some(usage) = ms.usage else { continue };
+        let sec_start = u.section_start(nr).0;
+        let lo = first.max(sec_start);
+        let hi = last.min(sec_start + u.g.pages_per_section - 1);
+        let mask = SectionUsage::mask(u.subsection_index(Pfn(lo)), u.subsection_index(Pfn(hi)));
+        if usage.intersects(&mask) {
+            return true;
+        }
+    }
+    false
+}
+
+/// What populating sections through one call added, for nr_memmap_pages.
+struct PopulateResult {
+    /// The origin most new backing pages came from.
+    origin: Origin,
+}
+
+impl Machine {
+    /// __vmemmap_can_optimize() with the arch's vmemmap_can_optimize(): a compound devmap
+    /// with no altmap, whose compound page needs more than VMEMMAP_RESERVE_NR vmemmap pages.
+    pub(crate) fn vmemmap_can_optimize(&self, altmap: bool, compound: Option<Compound>) -> bool {
+        let Some(c) = compound else { return false };
+        let g = &self.u.g;
+        let nr_vmemmap = c.pages * g.struct_page_size / g.page_size;
+        self.arch.dax_vmemmap_optimize()
+            && g.struct_page_size.is_power_of_two()
+            && !altmap
+            && nr_vmemmap > VMEMMAP_RESERVE_NR
+    }
+
+    /// section_nr_vmemmap_pages(): what one section's populate adds to nr_memmap_pages.
+    pub(crate) fn section_nr_vmemmap_pages(
+        &self,
+        pfn: u64,
+        nr_pages: u64,
+        altmap: bool,
+        compound: Option<Compound>,
+    ) -> u64 {
+        let g = &self.u.g;
+        if !self.vmemmap_can_optimize(altmap, compound) {
+            return (nr_pages * g.struct_page_size).div_ceil(g.page_size);
+        }
+        let c = compound.expect("optimizable implies compound");
+        if c.pages < g.pages_per_section {
+            VMEMMAP_RESERVE_NR * nr_pages / c.pages
+        } else if pfn % c.pages == 0 {
+            VMEMMAP_RESERVE_NR
+        } else {
+            0
+        }
+    }
+
+    /// Run the arch's vmemmap_populate() for the struct pages of `[start_pfn, end_pfn)`.
+    fn populate(
+        &mut self,
+        nid: u16,
+        start_pfn: u64,
+        end_pfn: u64,
+        altmap: Option<AltmapArg<'_>>,
+    ) -> Result<PopulateResult> {
+        let g = self.u.g;
+        let had_altmap = altmap.as_ref().map(|a| a.origin);
+        let arch = self.arch;
+        let mut ctx = PopulateCtx {
+            vm: &mut self.vmemmap,
+            sections: &self.sections,
+            u: &self.u,
+            nodes: &mut self.nodes,
+            faults: &mut self.faults,
+            nid,
+            altmap,
+            booting: self.booting,
+            boot_ram_bytes: self.boot.ram_bytes,
+            new_pages: [0; 4],
+            failure: None,
+        };
+        let r = arch.vmemmap_populate(
+            &mut ctx,
+            g.vmemmap_offset(start_pfn),
+            g.vmemmap_offset(end_pfn),
+        );
+        let new_pages = ctx.new_pages;
+        if let Err(f) = r {
+            return Err(MmError::NoMemory(format!(
+                "populating the memmap of pfns {start_pfn:#x}-{:#x}: {}",
+                end_pfn - 1,
+                f.reason
+            )));
+        }
+        let origin = if new_pages.iter().sum::<u64>() == 0 {
+            had_altmap.unwrap_or(if self.booting {
+                Origin::Boot
+            } else {
+                Origin::Buddy
+            })
+        } else {
+            Origin::ALL
+                .into_iter()
+                .max_by_key(|o| (new_pages[*o as usize], *o == Origin::Buddy))
+                .unwrap_or(Origin::Buddy)
+        };
+        Ok(PopulateResult { origin })
+    }
+
+    /// Count a populate in nr_memmap_pages (and remember it per section).
+    fn count_memmap(&mut self, nr: SectionNr, pages: u64, origin: Origin) {
+        let slot = match origin {
+            Origin::Boot => {
+                self.vmstat.nr_memmap_boot_pages += pages;
+                return;
+            }
+            Origin::Buddy => 0,
+            Origin::Altmap => 1,
+            Origin::Device => 2,
+        };
+        self.section_memmap.entry(nr).or_default()[slot] += pages;
+        match slot {
+            0 => self.vmstat.memmap_buddy += pages,
+            1 => self.vmstat.memmap_altmap += pages,
+            _ => self.vmstat.memmap_device += pages,
+        }
+    }
+
+    /// Take a depopulate back out of nr_memmap_pages, from the origins this section counted,
+    /// `prefer` first.
+    fn uncount_memmap(&mut self, nr: SectionNr, pages: u64, prefer: Origin) {
+        let counted = self.section_memmap.entry(nr).or_default();
+        let first = match prefer {
+            Origin::Altmap => 1,
+            Origin::Device => 2,
+            _ => 0,
+        };
+        let mut left = pages;
+        let mut taken = [0u64; 3];
+        for slot in [first, 0, 1, 2] {
+            let t = counted[slot].min(left);
+            counted[slot] -= t;
+            taken[slot] += t;
+            left -= t;
+        }
+        if counted.iter().all(|c| *c == 0) {
+            self.section_memmap.remove(&nr);
+        }
+        self.vmstat.memmap_buddy -= taken[0];
+        self.vmstat.memmap_altmap -= taken[1];
+        self.vmstat.memmap_device -= taken[2];
+    }
+
+    /// __add_pages() (mm/memory_hotplug.c): validate the altmap and the span, then
+    /// sparse_add_section() for each section-sized chunk. Consecutive full sections are
+    /// populated through one vmemmap_populate() call: the arch code works PMD by PMD, so this
+    /// maps exactly what per-section calls map.
+    pub(crate) fn add_pages(
+        &mut self,
+        nid: u16,
+        start_pfn: u64,
+        nr_pages: u64,
+        mut altmap: Option<AltmapArg<'_>>,
+        compound: Option<Compound>,
+    ) -> Result<()> {
+        let g = self.u.g;
+        let end_pfn = start_pfn + nr_pages;
+        if let Some(a) = altmap.as_mut() {
+            if a.altmap.base_pfn != start_pfn || a.altmap.offset() > nr_pages {
+                self.log("memory add fail, invalid altmap");
+                return Err(MmError::Invalid(format!(
+                    "memory add fail, invalid altmap (base_pfn {:#x}, offset {} for {start_pfn:#x} + {nr_pages})",
+                    a.altmap.base_pfn,
+                    a.altmap.offset()
+                )));
+            }
+            a.altmap.alloc = 0;
+        }
+        if (start_pfn | nr_pages) % g.pages_per_subsection != 0 {
+            self.log(format!(
+                "WARNING: Misaligned __add_pages start: {start_pfn:#x} end: {:#x}",
+                end_pfn - 1
+            ));
+            return Err(MmError::Invalid(format!(
+                "Misaligned __add_pages start: {start_pfn:#x} end: {:#x}: not a multiple of a 2M sub-section",
+                end_pfn - 1
+            )));
+        }
+        let mut pfn = start_pfn;
+        // A run of full, non-early sections waiting to be populated together.
+        let mut batch: Option<(u64, u64)> = None;
+        while pfn < end_pfn {
+            let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
+            let n = next - pfn;
+            let needs = self.section_activate(nid, pfn, n)?;
+            if needs {
+                if n == g.pages_per_section && compound.is_none() {
+                    batch = match batch {
+                        Some((bs, be)) if be == pfn => Some((bs, next)),
+                        Some(b) => {
+                            self.populate_sections(nid, b.0, b.1, &mut altmap, None)?;
+                            Some((pfn, next))
+                        }
+                        None => Some((pfn, next)),
+                    };
+                } else {
+                    if let Some(b) = batch.take() {
+                        self.populate_sections(nid, b.0, b.1, &mut altmap, None)?;
+                    }
+                    self.populate_sections(nid, pfn, next, &mut altmap, compound)?;
+                }
+            } else {
+                if let Some(b) = batch.take() {
+                    self.populate_sections(nid, b.0, b.1, &mut altmap, None)?;
+                }
+                self.mark_section_added(nid, pfn);
+            }
+            pfn = next;
+        }
+        if let Some(b) = batch.take() {
+            self.populate_sections(nid, b.0, b.1, &mut altmap, None)?;
+        }
+        Ok(())
+    }
+
+    /// The first half of section_activate(): the usage map and fill_subsection_map().
+    /// Returns whether the memmap has to be populated (an early section's boot memmap is
+    /// reused for a partial add).
+    fn section_activate(&mut self, nid: u16, pfn: u64, nr_pages: u64) -> Result<bool> {
+        let _ = nid;
+        let u = self.u;
+        let nr = u.section_of(Pfn(pfn));
+        if nr.0 >= self.sections.nr_sections() {
+            return Err(MmError::OutOfRange(format!(
+                "pfn {pfn:#x} is beyond NR_MEM_SECTIONS"
+            )));
+        }
+        let mask = SectionUsage::mask(
+            u.subsection_index(Pfn(pfn)),
+            u.subsection_index(Pfn(pfn + nr_pages - 1)),
+        );
+        let ms = self.sections.get_mut(nr);
+        let mut usage = ms.usage.unwrap_or_default();
+        if usage.intersects(&mask) {
+            return Err(MmError::Exists(format!(
+                "sub-sections of section {} already active (pfn {pfn:#x} + {nr_pages})",
+                nr.0
+            )));
+        }
+        usage.set(&mask);
+        ms.usage = Some(usage);
+        Ok(!(nr_pages < u.g.pages_per_section && ms.early()))
+    }
+
+    /// The end of sparse_add_section(): mark present and install the memmap.
+    fn mark_section_added(&mut self, nid: u16, pfn: u64) {
+        let nr = self.u.section_of(Pfn(pfn));
+        let ms = self.sections.get_mut(nr);
+        ms.flags |= SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP;
+        ms.nid = nid;
+    }
+
+    /// populate_section_memmap() for the sections of `[start_pfn, end_pfn)` (all activated),
+    /// then finish sparse_add_section() for each.
+    fn populate_sections(
+        &mut self,
+        nid: u16,
+        start_pfn: u64,
+        end_pfn: u64,
+        altmap: &mut Option<AltmapArg<'_>>,
+        compound: Option<Compound>,
+    ) -> Result<()> {
+        let has_altmap = altmap.is_some();
+        let arg = altmap.as_mut().map(|a| AltmapArg {
+            altmap: &mut *a.altmap,
+            origin: a.origin,
+        });
+        let res = if self.vmemmap_can_optimize(has_altmap, compound) {
+            self.populate_compound(nid, start_pfn, end_pfn, compound.expect("compound"))?
+        } else {
+            self.populate(nid, start_pfn, end_pfn, arg)?
+        };
+        let g = self.u.g;
+        let mut pfn = start_pfn;
+        while pfn < end_pfn {
+            let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
+            let nr = self.u.section_of(Pfn(pfn));
+            let pages = self.section_nr_vmemmap_pages(pfn, next - pfn, has_altmap, compound);
+            self.count_memmap(nr, pages, res.origin);
+            self.mark_section_added(nid, pfn);
+            pfn = next;
+        }
+        Ok(())
+    }
+
+    /// vmemmap_populate_compound_pages(): device-dax compound pages keep VMEMMAP_RESERVE_NR
+    /// vmemmap pages each and map the rest to the second one (mm/sparse-vmemmap.c).
+    fn populate_compound(
+        &mut self,
+        nid: u16,
+        start_pfn: u64,
+        end_pfn: u64,
+        c: Compound,
+    ) -> Result<PopulateResult> {
+        let g = self.u.g;
+        let per = c.pages * g.struct_page_size / g.page_size;
+        let a = self.vmemmap.vpn(g.vmemmap_offset(start_pfn));
+        let b = self.vmemmap.vpn(g.vmemmap_offset(end_pfn));
+        let unique = crate::vmemmap::backing_pages_for(a, b, per, VMEMMAP_RESERVE_NR);
+        let need_tables = self.vmemmap.tables_needed(a, b, Level::Pte);
+        let before = self.vmemmap.counters().table_bytes_buddy;
+        let table_pages =
+            (before + need_tables).div_ceil(g.page_size) - before.div_ceil(g.page_size);
+        if Machine::take_fault(&mut self.faults.memmap_alloc) {
+            return Err(MmError::NoMemory(
+                "vmemmap alloc failure (injected)".to_string(),
+            ));
+        }
+        self.alloc_kernel_pages(nid, unique + table_pages, "compound vmemmap")?;
+        let map = Mapping {
+            level: Level::Pte,
+            origin: Origin::Buddy,
+            sharing: Sharing::Dedup {
+                period: per,
+                unique: VMEMMAP_RESERVE_NR,
+                read_only: false,
+            },
+        };
+        self.vmemmap.map(a, b, map, false);
+        Ok(PopulateResult {
+            origin: Origin::Buddy,
+        })
+    }
+
+    /// sparse_remove_section() + section_deactivate() for `[pfn, pfn + nr_pages)` within one
+    /// section. Warns and does nothing when the sub-sections are not all active.
+    pub(crate) fn section_deactivate(
+        &mut self,
+        pfn: u64,
+        nr_pages: u64,
+        altmap: Option<&mut VmemAltmap>,
+        compound: Option<Compound>,
+    ) {
+        let u = self.u;
+        let nr = u.section_of(Pfn(pfn));
+        let ms = self.sections.state(nr);
+        if !ms.valid() {
+            self.log(format!(
+                "WARNING: sparse_remove_section: section {} is not valid",
+                nr.0
+            ));
+            return;
+        }
+        let mask = SectionUsage::mask(
+            u.subsection_index(Pfn(pfn)),
+            u.subsection_index(Pfn(pfn + nr_pages - 1)),
+        );
+        let Some(mut usage) = ms.usage.filter(|us| us.contains_all(&mask)) else {
+            self.log(format!(
+                "WARNING: section already deactivated ({pfn:#x} + {nr_pages})"
+            ));
+            return;
+        };
+        usage.clear(&mask);
+        let empty = usage.is_empty();
+        let early = ms.early();
+        {
+            let s = self.sections.get_mut(nr);
+            s.usage = Some(usage);
+            if empty {
+                s.flags &= !SECTION_HAS_MEM_MAP;
+                if !usage.boot_allocated {
+                    s.usage = None;
+                }
+            }
+        }
+        let g = u.g;
+        let has_altmap = altmap.is_some();
+        if !early {
+            let pages = self.section_nr_vmemmap_pages(pfn, nr_pages, has_altmap, compound);
+            let prefer = match &altmap {
+                Some(_) => self.altmap_origin_hint(nr),
+                None => Origin::Buddy,
+            };
+            self.uncount_memmap(nr, pages, prefer);
+            self.vmemmap_free(
+                ms.nid,
+                g.vmemmap_offset(pfn),
+                g.vmemmap_offset(pfn + nr_pages),
+                altmap,
+            );
+        } else if empty {
+            let start = u.section_start(nr).0;
+            let pages = self.section_nr_vmemmap_pages(start, g.pages_per_section, false, None);
+            self.vmstat.nr_memmap_boot_pages -= pages;
+            self.vmemmap_free(
+                ms.nid,
+                g.vmemmap_offset(start),
+                g.vmemmap_offset(start + g.pages_per_section),
+                None,
+            );
+        }
+        if empty {
+            let s = self.sections.get_mut(nr);
+            s.flags = 0;
+            s.nid = 0;
+        }
+    }
+
+    /// Which altmap counter a section's memmap was counted under.
+    fn altmap_origin_hint(&self, nr: SectionNr) -> Origin {
+        match self.section_memmap.get(&nr) {
+            Some(c) if c[2] > 0 => Origin::Device,
+            _ => Origin::Altmap,
+        }
+    }
+
+    /// vmemmap_free(): unmap the struct pages at vmemmap `[start, end)` and give back every
+    /// vmemmap page, PMD leaf or bolted chunk that no valid sub-section uses any more, to
+    /// where it came from; free page tables left empty.
+    pub(crate) fn vmemmap_free(
+        &mut self,
+        nid: u16,
+        start: u64,
+        end: u64,
+        mut altmap: Option<&mut VmemAltmap>,
+    ) {
+        let ps = self.u.g.page_size;
+        let (a, b) = (self.vmemmap.vpn(start), self.vmemmap.vpn_up(end));
+        // Pages wholly described by the pfns being removed.
+        let (full_lo, full_hi) = (self.vmemmap.vpn_up(start), self.vmemmap.vpn(end));
+        let pmd_pages = self.vmemmap.pmd_pages();
+        // Each unit (a page, a PMD leaf or a bolted chunk) touching [a, b): free it if it holds
+        // only removed struct pages, or if no valid sub-section uses it any more.
+        let mut candidates: Vec<(u64, u64, bool)> = Vec::new();
+        for (s, e, m) in self.vmemmap.iter(a, b) {
+            let unit = match m.level {
+                Level::Pte => 1,
+                Level::Pmd => pmd_pages,
+                Level::Bolted { pages } => pages,
+            };
+            let (us, ue) = (s - s % unit, e.next_multiple_of(unit));
+            let inner_lo = us.max(full_lo.next_multiple_of(unit));
+            let inner_hi = ue.min(full_hi - full_hi % unit);
+            if inner_lo < inner_hi {
+                if us < inner_lo {
+                    candidates.push((us, inner_lo, true));
+                }
+                candidates.push((inner_lo, inner_hi, false));
+                if inner_hi < ue {
+                    candidates.push((inner_hi, ue, true));
+                }
+            } else {
+                let mut u0 = us;
+                while u0 < ue {
+                    candidates.push((u0, u0 + unit, true));
+                    u0 += unit;
+                }
+            }
+        }
+        let mut to_unmap: Vec<(u64, u64)> = candidates
+            .into_iter()
+            .filter(|&(lo, hi, check)| {
+                !check || !memmap_in_use(&self.sections, &self.u, lo * ps, (hi - lo) * ps)
+            })
+            .map(|(lo, hi, _)| (lo, hi))
+            .collect();
+        to_unmap.sort_unstable();
+        to_unmap.dedup();
+        for (lo, hi) in to_unmap {
+            let (removed, tables) = self.vmemmap.unmap(lo, hi);
+            for r in removed {
+                let n = r.backing_pages();
+                match r.map.origin {
+                    Origin::Boot => self.free_boot_pages(nid, n),
+                    Origin::Buddy => self.free_kernel_pages(nid, n),
+                    Origin::Altmap | Origin::Device => {
+                        if let Some(alt) = altmap.as_deref_mut() {
+                            alt.free_pfns(n);
+                        }
+                    }
+                }
+            }
+            let after = self.vmemmap.counters().table_bytes_buddy;
+            let before = after + tables.buddy_bytes;
+            self.free_kernel_pages(nid, before.div_ceil(ps) - after.div_ceil(ps));
+            let after = self.vmemmap.counters().table_bytes_boot;
+            let before = after + tables.boot_bytes;
+            self.free_boot_pages(nid, before.div_ceil(ps) - after.div_ceil(ps));
+        }
+    }
+
+    /// Boot: sparse_init() for one run of present sections `[start_pfn, end_pfn)` on `nid`.
+    pub(crate) fn sparse_init_range(
+        &mut self,
+        nid: u16,
+        start_pfn: u64,
+        end_pfn: u64,
+    ) -> Result<()> {
+        let g = self.u.g;
+        let res = self.populate(nid, start_pfn, end_pfn, None)?;
+        debug_assert!(matches!(res.origin, Origin::Boot));
+        let mut pfn = start_pfn;
+        while pfn < end_pfn {
+            let nr = self.u.section_of(Pfn(pfn));
+            self.vmstat.nr_memmap_boot_pages +=
+                self.section_nr_vmemmap_pages(pfn, g.pages_per_section, false, None);
+            let ms = self.sections.get_mut(nr);
+            ms.flags |= SECTION_HAS_MEM_MAP | SECTION_IS_EARLY;
+            pfn += g.pages_per_section;
+        }
+        Ok(())
+    }
+}

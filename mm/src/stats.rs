@@ -1,0 +1,257 @@
+//! `m.stats()`: the model's headline numbers, and the invariant checker tests run after
+//! every operation.
+
+use crate::machine::Machine;
+use crate::memory_block::BlockState;
+use crate::vmemmap::Origin;
+
+impl Machine {
+    /// The statistics of the scripting contract (DESIGN.md), in a fixed order, then extras.
+    pub fn stats(&self) -> Vec<(&'static str, u64)> {
+        let g = &self.u.g;
+        let (mut present_secs, mut online_secs, mut early_secs) = (0u64, 0u64, 0u64);
+        for (_, s) in self.sections.present() {
+            present_secs += 1;
+            online_secs += u64::from(s.online());
+            early_secs += u64::from(s.early());
+        }
+        let zones = || self.nodes.iter().flat_map(|n| n.zones.iter());
+        let present: u64 = zones().map(|z| z.present_pages).sum();
+        let managed: u64 = zones().map(|z| z.managed_pages).sum();
+        let c = self.vmemmap.counters();
+        let v = &self.vmstat;
+        let blocks_online = self
+            .blocks
+            .values()
+            .filter(|b| b.state == BlockState::Online)
+            .count() as u64;
+        vec![
+            ("page_size", g.page_size),
+            ("section_size", g.section_size),
+            ("memory_block_size", self.u.block_size),
+            ("sections_present", present_secs),
+            ("sections_online", online_secs),
+            ("blocks", self.blocks.len() as u64),
+            ("present_pages", present),
+            ("managed_pages", managed),
+            ("mem_total_kb", self.mem_total_kb()),
+            ("mem_free_kb", self.mem_free_kb()),
+            ("memmap_pages", v.nr_memmap_boot_pages + v.nr_memmap_pages()),
+            ("memmap_boot_pages", v.nr_memmap_boot_pages),
+            ("memmap_buddy_pages", v.memmap_buddy),
+            ("memmap_altmap_pages", v.memmap_altmap),
+            ("memmap_device_pages", v.memmap_device),
+            ("vmemmap_pagetable_pages", self.vmemmap.table_pages()),
+            ("vmemmap_pmd_mappings", c.pmd_leaves),
+            ("vmemmap_pte_mappings", c.ptes),
+            ("hvo_freed_pages", self.hvo_freed_pages()),
+            ("blocks_online", blocks_online),
+            ("sections_early", early_secs),
+            ("vmemmap_bolted_mappings", c.bolted),
+            ("vmemmap_backing_boot_pages", c.backing(Origin::Boot)),
+            ("vmemmap_backing_buddy_pages", c.backing(Origin::Buddy)),
+            ("vmemmap_backing_altmap_pages", c.backing(Origin::Altmap)),
+            ("vmemmap_backing_device_pages", c.backing(Origin::Device)),
+            ("mem_section_roots", self.sections.roots_allocated()),
+            ("min_free_kbytes", self.min_free_kbytes),
+            ("hugetlb_kb", self.hugetlb_total_kb()),
+        ]
+    }
+
+    /// One statistic by name.
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        self.stats()
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Net vmemmap pages HugeTLB vmemmap optimisation saves now.
+    pub fn hvo_freed_pages(&self) -> u64 {
+        0
+    }
+
+    /// Check the model's invariants; returns the first one broken.
+    pub fn check(&self) -> Result<(), String> {
+        let u = &self.u;
+        let g = &u.g;
+        self.vmemmap.check()?;
+        let mut counted = [0u64; 3];
+        for (nr, s) in self.sections.iter_range(
+            crate::units::SectionNr(0),
+            crate::units::SectionNr(self.sections.nr_sections()),
+        ) {
+            if s.flags == 0 {
+                if s.usage.is_some_and(|x| !x.is_empty()) {
+                    return Err(format!(
+                        "section {} is not present but has active sub-sections",
+                        nr.0
+                    ));
+                }
+                continue;
+            }
+            if s.valid() && !s.present() {
+                return Err(format!("section {} has a memmap but is not present", nr.0));
+            }
+            let Some(usage) = s.usage else {
+                if s.present() {
+                    return Err(format!("present section {} has no usage map", nr.0));
+                }
+                continue;
+            };
+            if s.valid() && !s.early() && usage.is_empty() {
+                return Err(format!(
+                    "valid section {} has an empty sub-section map",
+                    nr.0
+                ));
+            }
+            // The memmap of what pfn_valid() says is valid must be mapped.
+            if s.valid() {
+                let start = u.section_start(nr).0;
+                let ranges: Vec<(u64, u64)> = if s.early() {
+                    vec![(start, start + g.pages_per_section)]
+                } else {
+                    (0..g.subsections_per_section)
+                        .filter(|i| usage.test(*i))
+                        .map(|i| {
+                            (
+                                start + i * g.pages_per_subsection,
+                                start + (i + 1) * g.pages_per_subsection,
+                            )
+                        })
+                        .collect()
+                };
+                for (a, b) in ranges {
+                    let va = self.vmemmap.vpn(g.vmemmap_offset(a));
+                    let vb = self.vmemmap.vpn_up(g.vmemmap_offset(b));
+                    if self.vmemmap.mapped_pages(va, vb) != vb - va {
+                        return Err(format!(
+                            "section {}: memmap of pfns {a:#x}-{:#x} is not fully mapped",
+                            nr.0,
+                            b - 1
+                        ));
+                    }
+                    if !self.pfn_valid(a) || !self.pfn_valid(b - 1) {
+                        return Err(format!(
+                            "pfn_valid disagrees with the sub-section map at {a:#x}"
+                        ));
+                    }
+                }
+            }
+        }
+        for c in self.section_memmap.values() {
+            for i in 0..3 {
+                counted[i] += c[i];
+            }
+        }
+        let v = &self.vmstat;
+        if counted != [v.memmap_buddy, v.memmap_altmap, v.memmap_device] {
+            return Err(format!(
+                "nr_memmap_pages by origin {:?} but sections counted {counted:?}",
+                (v.memmap_buddy, v.memmap_altmap, v.memmap_device)
+            ));
+        }
+        // Pages.
+        let mut online_pages = 0u64;
+        for b in self.blocks.values() {
+            let first = u.block_first_section(b.id);
+            for k in 0..u.sections_per_block {
+                let s = self.sections.state(crate::units::SectionNr(first.0 + k));
+                if !b.early && !s.present() {
+                    return Err(format!(
+                        "memory{} has a section that is not present",
+                        b.id.0
+                    ));
+                }
+                if !b.early && s.online() != (b.state == BlockState::Online) {
+                    return Err(format!(
+                        "memory{} is {} but section {} says online={}",
+                        b.id.0,
+                        b.state.name(),
+                        first.0 + k,
+                        s.online()
+                    ));
+                }
+            }
+            if let Some(a) = b.altmap {
+                if a.alloc + a.align > a.free {
+                    return Err(format!(
+                        "memory{}'s altmap hands out more than it has",
+                        b.id.0
+                    ));
+                }
+            }
+            if b.state == BlockState::Online {
+                online_pages += b.ram_pages;
+                let zt = b.zone.filter(|_| !b.early);
+                if let Some(zt) = zt {
+                    let z = self.nodes[b.nid as usize].zone(zt).ok_or("zone missing")?;
+                    let start = u.block_start(b.id) >> g.page_shift;
+                    if start < z.zone_start_pfn || start + u.pages_per_block() > z.end_pfn() {
+                        return Err(format!(
+                            "online memory{} lies outside zone {}'s span",
+                            b.id.0,
+                            zt.name()
+                        ));
+                    }
+                }
+            } else if b.zone.is_some() {
+                return Err(format!("offline memory{} still has a zone", b.id.0));
+            }
+            if b.state != BlockState::Online && (b.unmovable_pages + b.movable_pages) > 0 {
+                return Err(format!("offline memory{} holds allocations", b.id.0));
+            }
+        }
+        let present: u64 = self
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .filter(|z| z.ztype != arch::ZoneType::Device)
+            .map(|z| z.present_pages)
+            .sum();
+        if present != online_pages {
+            return Err(format!(
+                "zones have {present} present pages, online blocks {online_pages}"
+            ));
+        }
+        let mut kernel = 0u64;
+        for z in self.nodes.iter().flat_map(|n| &n.zones) {
+            if z.managed_pages > z.present_pages {
+                return Err(format!(
+                    "zone {} manages more than is present",
+                    z.ztype.name()
+                ));
+            }
+            if z.kernel_pages + z.script_pages + z.hugetlb_pages > z.managed_pages {
+                return Err(format!(
+                    "zone {} hands out more than it manages",
+                    z.ztype.name()
+                ));
+            }
+            if z.present_pages > 0 && z.spanned_pages < z.present_pages {
+                return Err(format!(
+                    "zone {} spans less than is present",
+                    z.ztype.name()
+                ));
+            }
+            kernel += z.kernel_pages;
+        }
+        let c = self.vmemmap.counters();
+        let want = c.backing(Origin::Buddy) + c.table_bytes_buddy.div_ceil(g.page_size);
+        if kernel != want {
+            return Err(format!(
+                "zones charge {kernel} kernel pages; the vmemmap holds {want} from the buddy"
+            ));
+        }
+        for b in self.blocks.values().filter(|b| !b.early) {
+            let s = u.block_start(b.id);
+            if self.iomem.system_ram_bytes(s, s + u.block_size) != u.block_size {
+                return Err(format!(
+                    "memory{} is not covered by a System RAM resource",
+                    b.id.0
+                ));
+            }
+        }
+        Ok(())
+    }
+}

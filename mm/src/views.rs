@@ -1,0 +1,591 @@
+//! The files a real system shows: /sys/devices/system/memory (drivers/base/memory.c),
+//! /proc/iomem (kernel/resource.c), /proc/meminfo (fs/proc/meminfo.c), /proc/zoneinfo and
+//! /proc/vmstat (mm/vmstat.c), the memory_hotplug module parameters; writes to the
+//! writable ones; and a sysfs tree on disk that `lsmem --sysroot` reads.
+
+use crate::cmdline::{kstrtobool, OnlinePolicy, OnlineType};
+use crate::error::{MmError, Result};
+use crate::machine::Machine;
+use crate::memory_block::BlockState;
+use crate::units::BlockId;
+use arch::ZoneType;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const MEMORY: &str = "/sys/devices/system/memory";
+const PARAMS: &str = "/sys/module/memory_hotplug/parameters";
+
+/// The zone stat items /proc/zoneinfo prints per populated zone (mm/vmstat.c vmstat_text,
+/// with Debian's config: ZSMALLOC; UNACCEPTED_MEMORY on x86 only).
+const ZONE_STATS: [&str; 12] = [
+    "nr_free_pages",
+    "nr_zone_inactive_anon",
+    "nr_zone_active_anon",
+    "nr_zone_inactive_file",
+    "nr_zone_active_file",
+    "nr_zone_unevictable",
+    "nr_zone_write_pending",
+    "nr_mlock",
+    "nr_bounce",
+    "nr_zspages",
+    "nr_free_cma",
+    "nr_unaccepted",
+];
+
+const NUMA_STATS: [&str; 6] = [
+    "numa_hit",
+    "numa_miss",
+    "numa_foreign",
+    "numa_interleave",
+    "numa_local",
+    "numa_other",
+];
+
+/// enum node_stat_item names (mm/vmstat.c, Debian's config).
+const NODE_STATS: [&str; 46] = [
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "nr_unevictable",
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_isolated_anon",
+    "nr_isolated_file",
+    "workingset_nodes",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_writeback_temp",
+    "nr_shmem",
+    "nr_shmem_hugepages",
+    "nr_shmem_pmdmapped",
+    "nr_file_hugepages",
+    "nr_file_pmdmapped",
+    "nr_anon_transparent_hugepages",
+    "nr_vmscan_write",
+    "nr_vmscan_immediate_reclaim",
+    "nr_dirtied",
+    "nr_written",
+    "nr_throttled_written",
+    "nr_kernel_misc_reclaimable",
+    "nr_foll_pin_acquired",
+    "nr_foll_pin_released",
+    "nr_kernel_stack",
+    "nr_page_table_pages",
+    "nr_sec_page_table_pages",
+    "nr_iommu_pages",
+    "nr_swapcached",
+    "pgpromote_success",
+    "pgpromote_candidate",
+    "pgdemote_kswapd",
+    "pgdemote_direct",
+];
+
+impl Machine {
+    /// MemTotal in kB: totalram_pages(), the managed pages of every zone.
+    pub fn mem_total_kb(&self) -> u64 {
+        let managed: u64 = self
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .map(|z| z.managed_pages)
+            .sum();
+        managed * (self.u.g.page_size >> 10)
+    }
+
+    /// MemFree in kB: the free pages of every zone.
+    pub fn mem_free_kb(&self) -> u64 {
+        let free: u64 = self
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .map(|z| z.free_pages())
+            .sum();
+        free * (self.u.g.page_size >> 10)
+    }
+
+    fn block_id_from_path<'a>(&self, rest: &'a str) -> Option<(BlockId, &'a str)> {
+        let rest = rest.strip_prefix("memory")?;
+        let (num, file) = rest.split_once('/')?;
+        if num.is_empty()
+            || !num.bytes().all(|b| b.is_ascii_digit())
+            || (num.len() > 1 && num.starts_with('0'))
+        {
+            return None;
+        }
+        let id = BlockId(num.parse().ok()?);
+        self.blocks.contains_key(&id).then_some((id, file))
+    }
+
+    /// Read a sysfs or procfs file, byte for byte as the kernel prints it.
+    pub fn read(&self, path: &str) -> Result<String> {
+        let path = path.trim_end_matches('/');
+        let nf = || MmError::NotFound(format!("{path}: No such file or directory"));
+        if let Some(rest) = path.strip_prefix(MEMORY).and_then(|r| r.strip_prefix('/')) {
+            return match rest {
+                "block_size_bytes" => Ok(format!("{:x}\n", self.u.block_size)),
+                "auto_online_blocks" => Ok(format!("{}\n", self.settings.default_online.name())),
+                _ => {
+                    let (id, file) = self.block_id_from_path(rest).ok_or_else(nf)?;
+                    let b = &self.blocks[&id];
+                    Ok(match file {
+                        "state" => format!("{}\n", b.state.name()),
+                        "online" => format!("{}\n", u8::from(b.state == BlockState::Online)),
+                        "phys_index" => format!("{:08x}\n", id.0),
+                        "phys_device" => "0\n".to_string(),
+                        "removable" => "1\n".to_string(),
+                        "valid_zones" => format!("{}\n", self.valid_zones(id).unwrap_or_default()),
+                        _ => return Err(nf()),
+                    })
+                }
+            };
+        }
+        if let Some(p) = path.strip_prefix(PARAMS).and_then(|r| r.strip_prefix('/')) {
+            return match p {
+                "memmap_on_memory" => Ok(format!("{}\n", self.cmdline.memmap_on_memory.show())),
+                "online_policy" => Ok(format!("{}\n", self.settings.online_policy.name())),
+                "auto_movable_ratio" => Ok(format!("{}\n", self.settings.auto_movable_ratio)),
+                "auto_movable_numa_aware" => Ok(format!(
+                    "{}\n",
+                    if self.settings.auto_movable_numa_aware {
+                        'Y'
+                    } else {
+                        'N'
+                    }
+                )),
+                _ => Err(nf()),
+            };
+        }
+        match path {
+            "/proc/iomem" => Ok(self.iomem.render()),
+            "/proc/meminfo" => Ok(self.meminfo()),
+            "/proc/zoneinfo" => Ok(self.zoneinfo()),
+            "/proc/vmstat" => Ok(self.vmstat_text()),
+            "/proc/cmdline" => Ok(format!("{}\n", self.cmdline.text)),
+            "/proc/sys/vm/min_free_kbytes" => Ok(format!("{}\n", self.min_free_kbytes)),
+            _ => self.read_hugetlb(path).ok_or_else(nf),
+        }
+    }
+
+    /// Write a sysfs file as `echo value > path` does.
+    pub fn write(&mut self, path: &str, value: &str) -> Result<()> {
+        let path = path.trim_end_matches('/');
+        let nf = || MmError::NotFound(format!("{path}: No such file or directory"));
+        let ro = || MmError::NotPermitted(format!("{path}: Permission denied (read-only)"));
+        if let Some(rest) = path.strip_prefix(MEMORY).and_then(|r| r.strip_prefix('/')) {
+            match rest {
+                "auto_online_blocks" => {
+                    let t = OnlineType::parse(value).ok_or_else(|| {
+                        MmError::Invalid(format!("\"{value}\" is not an online type"))
+                    })?;
+                    self.settings.default_online = t;
+                    return Ok(());
+                }
+                "block_size_bytes" => return Err(ro()),
+                _ => {}
+            }
+            let (id, file) = self.block_id_from_path(rest).ok_or_else(nf)?;
+            return match file {
+                "state" => {
+                    let t = OnlineType::parse(value).ok_or_else(|| {
+                        MmError::Invalid(format!(
+                            "\"{}\" is not one of online, online_kernel, online_movable, offline",
+                            value.trim_end()
+                        ))
+                    })?;
+                    let start = self.u.block_start(id);
+                    if t == OnlineType::Offline {
+                        self.offline(start, self.u.block_size)
+                    } else {
+                        self.online(start, self.u.block_size, t).map(|_| ())
+                    }
+                }
+                "online" => match value.trim_end() {
+                    "1" => {
+                        let start = self.u.block_start(id);
+                        if self.blocks[&id].state == BlockState::Online {
+                            return Ok(());
+                        }
+                        self.online(start, self.u.block_size, OnlineType::Online)
+                            .map(|_| ())
+                    }
+                    "0" => {
+                        if self.blocks[&id].state == BlockState::Offline {
+                            return Ok(());
+                        }
+                        let start = self.u.block_start(id);
+                        self.offline(start, self.u.block_size)
+                    }
+                    v => Err(MmError::Invalid(format!("\"{v}\" is not 0 or 1"))),
+                },
+                "phys_index" | "phys_device" | "removable" | "valid_zones" => Err(ro()),
+                _ => Err(nf()),
+            };
+        }
+        if let Some(p) = path.strip_prefix(PARAMS).and_then(|r| r.strip_prefix('/')) {
+            return match p {
+                "memmap_on_memory" => Err(ro()),
+                "online_policy" => {
+                    self.settings.online_policy = OnlinePolicy::parse(value).ok_or_else(|| {
+                        MmError::Invalid(format!(
+                            "\"{}\" is not contig-zones or auto-movable",
+                            value.trim_end()
+                        ))
+                    })?;
+                    Ok(())
+                }
+                "auto_movable_ratio" => {
+                    let v = value.trim_end();
+                    self.settings.auto_movable_ratio = v
+                        .parse::<u32>()
+                        .map_err(|_| {
+                            MmError::Invalid(format!("\"{v}\" is not an unsigned integer"))
+                        })?
+                        .into();
+                    Ok(())
+                }
+                "auto_movable_numa_aware" => {
+                    self.settings.auto_movable_numa_aware = kstrtobool(value)
+                        .ok_or_else(|| MmError::Invalid(format!("\"{value}\" is not a boolean")))?;
+                    Ok(())
+                }
+                _ => Err(nf()),
+            };
+        }
+        if self.write_hugetlb(path, value)? {
+            return Ok(());
+        }
+        match path {
+            "/proc/iomem" | "/proc/meminfo" | "/proc/zoneinfo" | "/proc/vmstat"
+            | "/proc/cmdline" => Err(ro()),
+            _ => Err(nf()),
+        }
+    }
+
+    /// /proc/meminfo (fs/proc/meminfo.c). What the model does not track reads 0.
+    pub fn meminfo(&self) -> String {
+        let mut out = String::new();
+        let kb = |out: &mut String, name: &str, v: u64| {
+            let _ = writeln!(out, "{:<16}{:>8} kB", format!("{name}:"), v);
+        };
+        let ps_kb = self.u.g.page_size >> 10;
+        let total = self.mem_total_kb();
+        let free = self.mem_free_kb();
+        let hugetlb_kb = self.hugetlb_total_kb();
+        kb(&mut out, "MemTotal", total);
+        kb(&mut out, "MemFree", free);
+        kb(&mut out, "MemAvailable", free);
+        for name in [
+            "Buffers",
+            "Cached",
+            "SwapCached",
+            "Active",
+            "Inactive",
+            "Active(anon)",
+            "Inactive(anon)",
+            "Active(file)",
+            "Inactive(file)",
+            "Unevictable",
+            "Mlocked",
+            "SwapTotal",
+            "SwapFree",
+            "Zswap",
+            "Zswapped",
+            "Dirty",
+            "Writeback",
+            "AnonPages",
+            "Mapped",
+            "Shmem",
+            "KReclaimable",
+            "Slab",
+            "SReclaimable",
+            "SUnreclaim",
+            "KernelStack",
+            "PageTables",
+            "SecPageTables",
+            "NFS_Unstable",
+            "Bounce",
+            "WritebackTmp",
+        ] {
+            kb(&mut out, name, 0);
+        }
+        // vm_commit_limit(): (totalram - hugetlb) * overcommit_ratio (50) / 100 + swap.
+        kb(
+            &mut out,
+            "CommitLimit",
+            total.saturating_sub(hugetlb_kb) / ps_kb * 50 / 100 * ps_kb,
+        );
+        kb(&mut out, "Committed_AS", 0);
+        kb(&mut out, "VmallocTotal", self.vmalloc_total_kb());
+        for name in ["VmallocUsed", "VmallocChunk", "Percpu"] {
+            kb(&mut out, name, 0);
+        }
+        let _ = writeln!(out, "HardwareCorrupted: {:>5} kB", 0);
+        for name in [
+            "AnonHugePages",
+            "ShmemHugePages",
+            "ShmemPmdMapped",
+            "FileHugePages",
+            "FilePmdMapped",
+        ] {
+            kb(&mut out, name, 0);
+        }
+        if self.arch.name().starts_with("x86_64") {
+            kb(&mut out, "Unaccepted", 0);
+        }
+        out.push_str(&self.hugetlb_meminfo());
+        if self.arch.name().starts_with("x86_64") {
+            let (k4, m2, g1) = self.direct_map_kb();
+            kb(&mut out, "DirectMap4k", k4);
+            kb(&mut out, "DirectMap2M", m2);
+            kb(&mut out, "DirectMap1G", g1);
+        }
+        out
+    }
+
+    /// VmallocTotal: VMALLOC_END - VMALLOC_START, in kB, where the model knows it (x86's 32
+    /// TiB with 4-level paging, 12800 TiB with 5-level).
+    fn vmalloc_total_kb(&self) -> u64 {
+        match self.arch.name() {
+            "x86_64" => (32u64 << 40 >> 10) - 1,
+            "x86_64-la57" => (12800u64 << 40 >> 10) - 1,
+            _ => 0,
+        }
+    }
+
+    /// DirectMap4k/2M/1G estimate: boot RAM mapped with 2 MiB pages where aligned, 4 KiB
+    /// pages at unaligned edges, hot-added memory with 2 MiB pages (no gbpages).
+    fn direct_map_kb(&self) -> (u64, u64, u64) {
+        let two_m = 2u64 << 20;
+        let (mut k4, mut m2) = (0u64, 0u64);
+        let mut ranges: Vec<(u64, u64)> = self
+            .iomem
+            .walk()
+            .into_iter()
+            .filter(|(_, r)| r.system_ram)
+            .map(|(_, r)| (r.start & !0xfff, (r.end + 1).next_multiple_of(4096)))
+            .collect();
+        ranges.sort_unstable();
+        for (s, e) in ranges {
+            let a = s.next_multiple_of(two_m).min(e);
+            let b = (e - e % two_m).max(a);
+            k4 += (a - s) + (e - b);
+            m2 += b - a;
+        }
+        (k4 >> 10, m2 >> 10, 0)
+    }
+
+    /// /proc/zoneinfo (zoneinfo_show_print()).
+    pub fn zoneinfo(&self) -> String {
+        let mut out = String::new();
+        let ncpu = 1;
+        for node in self.nodes.iter().filter(|n| n.online) {
+            let first_populated = node.zones.iter().position(|z| z.populated());
+            for (i, z) in node.zones.iter().enumerate() {
+                let _ = write!(out, "Node {}, zone {:>8}", node.nid, z.ztype.name());
+                if Some(i) == first_populated {
+                    out.push_str("\n  per-node stats");
+                    for name in NODE_STATS {
+                        let _ = write!(out, "\n      {name:<12} 0");
+                    }
+                }
+                let _ = write!(
+                    out,
+                    "\n  pages free     {}\n        boost    0\n        min      {}\n        low      {}\n        high     {}\n        promo    {}\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
+                    z.free_pages(),
+                    z.wmark_min,
+                    z.wmark_low,
+                    z.wmark_high,
+                    z.wmark_promo,
+                    z.spanned_pages,
+                    z.present_pages,
+                    z.managed_pages
+                );
+                let prot: Vec<String> = (0..node.zones.len())
+                    .map(|j| z.lowmem_reserve[j].to_string())
+                    .collect();
+                let _ = write!(out, "\n        protection: ({})", prot.join(", "));
+                if !z.populated() {
+                    out.push('\n');
+                    continue;
+                }
+                for name in ZONE_STATS {
+                    if name == "nr_unaccepted" && !self.arch.name().starts_with("x86_64") {
+                        continue;
+                    }
+                    let v = if name == "nr_free_pages" {
+                        z.free_pages()
+                    } else {
+                        0
+                    };
+                    let _ = write!(out, "\n      {name:<12} {v}");
+                }
+                for name in NUMA_STATS {
+                    let _ = write!(out, "\n      {name:<12} 0");
+                }
+                out.push_str("\n  pagesets");
+                for cpu in 0..ncpu {
+                    let _ = write!(
+                        out,
+                        "\n    cpu: {cpu}\n              count: 0\n              high:  0\n              batch: 1\n  vm stats threshold: 0"
+                    );
+                }
+                let _ = write!(
+                    out,
+                    "\n  node_unreclaimable:  0\n  start_pfn:           {}\n",
+                    z.zone_start_pfn
+                );
+            }
+        }
+        out
+    }
+
+    /// /proc/vmstat's counters (the event counters are left out).
+    pub fn vmstat_text(&self) -> String {
+        let mut out = String::new();
+        let free: u64 = self
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .map(|z| z.free_pages())
+            .sum();
+        for name in ZONE_STATS {
+            if name == "nr_unaccepted" && !self.arch.name().starts_with("x86_64") {
+                continue;
+            }
+            let v = if name == "nr_free_pages" { free } else { 0 };
+            let _ = writeln!(out, "{name} {v}");
+        }
+        for name in NUMA_STATS.iter().chain(NODE_STATS.iter()) {
+            let _ = writeln!(out, "{name} 0");
+        }
+        let _ = writeln!(out, "nr_dirty_threshold 0");
+        let _ = writeln!(out, "nr_dirty_background_threshold 0");
+        let _ = writeln!(out, "nr_memmap_pages {}", self.vmstat.nr_memmap_pages());
+        let _ = writeln!(
+            out,
+            "nr_memmap_boot_pages {}",
+            self.vmstat.nr_memmap_boot_pages
+        );
+        out
+    }
+
+    /// Write the sysfs tree `lsmem --sysroot dir` reads: dir/sys/devices/system/memory with
+    /// every block's files and its nodeN link, and dir/sys/devices/system/node.
+    pub fn export_sysfs(&self, dir: &Path) -> std::io::Result<()> {
+        let mem = dir.join("sys/devices/system/memory");
+        if mem.exists() {
+            std::fs::remove_dir_all(&mem)?;
+        }
+        std::fs::create_dir_all(&mem)?;
+        std::fs::write(
+            mem.join("block_size_bytes"),
+            self.read(&format!("{MEMORY}/block_size_bytes"))
+                .unwrap_or_default(),
+        )?;
+        std::fs::write(
+            mem.join("auto_online_blocks"),
+            self.read(&format!("{MEMORY}/auto_online_blocks"))
+                .unwrap_or_default(),
+        )?;
+        let nodes = dir.join("sys/devices/system/node");
+        for n in self.nodes.iter().filter(|n| n.online) {
+            std::fs::create_dir_all(nodes.join(format!("node{}", n.nid)))?;
+        }
+        for id in self.blocks.keys() {
+            let d = mem.join(format!("memory{}", id.0));
+            std::fs::create_dir_all(&d)?;
+            for f in [
+                "state",
+                "online",
+                "phys_index",
+                "phys_device",
+                "removable",
+                "valid_zones",
+            ] {
+                let text = self
+                    .read(&format!("{MEMORY}/memory{}/{f}", id.0))
+                    .unwrap_or_default();
+                std::fs::write(d.join(f), text)?;
+            }
+            let nid = self.blocks[id].nid;
+            let link = d.join(format!("node{nid}"));
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(format!("../../node/node{nid}"), &link)?;
+            #[cfg(not(unix))]
+            std::fs::write(&link, "")?;
+        }
+        for (name, file) in [
+            ("iomem", "/proc/iomem"),
+            ("meminfo", "/proc/meminfo"),
+            ("zoneinfo", "/proc/zoneinfo"),
+        ] {
+            let p = dir.join("proc");
+            std::fs::create_dir_all(&p)?;
+            std::fs::write(p.join(name), self.read(file).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    /// Every readable path, for completion and help.
+    pub fn readable_paths(&self) -> Vec<String> {
+        let mut v = vec![
+            format!("{MEMORY}/block_size_bytes"),
+            format!("{MEMORY}/auto_online_blocks"),
+            "/proc/iomem".to_string(),
+            "/proc/meminfo".to_string(),
+            "/proc/zoneinfo".to_string(),
+            "/proc/vmstat".to_string(),
+            "/proc/cmdline".to_string(),
+            "/proc/sys/vm/min_free_kbytes".to_string(),
+            "/proc/sys/vm/nr_hugepages".to_string(),
+        ];
+        for p in [
+            "memmap_on_memory",
+            "online_policy",
+            "auto_movable_ratio",
+            "auto_movable_numa_aware",
+        ] {
+            v.push(format!("{PARAMS}/{p}"));
+        }
+        for size in self.arch.hugepage_sizes() {
+            v.push(format!(
+                "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
+                size >> 10
+            ));
+        }
+        if let Some(id) = self.blocks.keys().next() {
+            for f in [
+                "state",
+                "online",
+                "phys_index",
+                "phys_device",
+                "removable",
+                "valid_zones",
+            ] {
+                v.push(format!("{MEMORY}/memory{}/{f}", id.0));
+            }
+        }
+        v
+    }
+
+    /// Zone of a block for display: the zone it is online in, else what "online" would pick.
+    pub fn block_zone_label(&self, id: BlockId) -> String {
+        self.valid_zones(id).unwrap_or_default()
+    }
+
+    /// Zones in /proc/zoneinfo order for node `nid`.
+    pub fn zone_types(&self) -> &'static [ZoneType] {
+        self.arch.zone_types()
+    }
+}
