@@ -384,11 +384,13 @@ impl Machine {
                         start + size - 1
                     )))
                 }
-                Some(b) if b.early => return Err(MmError::Invalid(format!(
+                Some(b) if b.early => {
+                    return Err(MmError::Invalid(format!(
                     "memory{} is boot memory: early sections are never removed (no memory device \
                          owns them)",
                     id.0
-                ))),
+                )))
+                }
                 Some(_) => {}
             }
         }

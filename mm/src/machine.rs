@@ -63,17 +63,45 @@ pub struct Settings {
     pub auto_movable_numa_aware: bool,
 }
 
-/// Where the next injected failure strikes (see Machine::inject_fault).
+/// One fault-injection point: let `skip` calls pass, then fail `count` (like fail-page-alloc's
+/// space and times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FaultPoint {
+    pub skip: u32,
+    pub count: u32,
+}
+
+impl FaultPoint {
+    /// Whether this call fails; consumes it.
+    pub fn fire(&mut self) -> bool {
+        if self.count == 0 {
+            return false;
+        }
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        self.count -= 1;
+        true
+    }
+
+    /// Whether a failure is still armed.
+    pub fn armed(&self) -> bool {
+        self.count > 0
+    }
+}
+
+/// Where the next injected failures strike (see Machine::inject_fault).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Faults {
-    /// Fail this many upcoming MEM_GOING_ONLINE notifier calls.
-    pub going_online: u32,
-    /// Fail this many upcoming MEM_GOING_OFFLINE notifier calls.
-    pub going_offline: u32,
-    /// Fail this many upcoming buddy allocations for the memmap.
-    pub memmap_alloc: u32,
-    /// Fail this many upcoming altmap allocations.
-    pub altmap_alloc: u32,
+    /// MEM_GOING_ONLINE notifier calls.
+    pub going_online: FaultPoint,
+    /// MEM_GOING_OFFLINE notifier calls.
+    pub going_offline: FaultPoint,
+    /// Buddy allocations for the memmap.
+    pub memmap_alloc: FaultPoint,
+    /// Altmap allocations.
+    pub altmap_alloc: FaultPoint,
 }
 
 /// A simulated machine.
@@ -332,6 +360,11 @@ impl Machine {
     /// injection and fail-page-alloc. Points: "going_online", "going_offline",
     /// "memmap_alloc", "altmap_alloc".
     pub fn inject_fault(&mut self, point: &str, count: u32) -> Result<()> {
+        self.inject_fault_after(point, 0, count)
+    }
+
+    /// Let `skip` calls at `point` pass, then fail the next `count`.
+    pub fn inject_fault_after(&mut self, point: &str, skip: u32, count: u32) -> Result<()> {
         let slot = match point {
             "going_online" | "MEM_GOING_ONLINE" => &mut self.faults.going_online,
             "going_offline" | "MEM_GOING_OFFLINE" => &mut self.faults.going_offline,
@@ -343,17 +376,12 @@ impl Machine {
                 )))
             }
         };
-        *slot = count;
+        *slot = FaultPoint { skip, count };
         Ok(())
     }
 
-    /// Consume one injected fault at a point, if armed.
-    pub(crate) fn take_fault(counter: &mut u32) -> bool {
-        if *counter > 0 {
-            *counter -= 1;
-            true
-        } else {
-            false
-        }
+    /// Consume one call at a fault point; true if it must fail.
+    pub(crate) fn take_fault(point: &mut FaultPoint) -> bool {
+        point.fire()
     }
 }

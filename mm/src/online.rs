@@ -416,6 +416,8 @@ impl Machine {
         let blk = self.blocks.get_mut(&id).expect("exists");
         blk.zone = Some(zone);
         blk.state = BlockState::Online;
+        // MEM_PREPARE_ONLINE made standby memory accessible (s390 sclp_mem_notifier()).
+        blk.inaccessible = false;
         self.nodes[b.nid as usize].online = true;
         self.init_per_zone_wmark_min();
         Ok(zone)
@@ -565,6 +567,8 @@ impl Machine {
             blk.state = BlockState::Offline;
             blk.zone = None;
             blk.movable_pages = 0;
+            // MEM_FINISH_OFFLINE gives standby memory back to the firmware.
+            blk.inaccessible = !blk.early && self.arch.hotplug_driver().offline_inaccessible;
         }
         self.remove_pfn_range_from_zone(b.nid, zone, start + vm, nr - vm);
         if vm > 0 {

@@ -1,0 +1,310 @@
+//! Every refusal the kernel makes, with its errno, and proof that a failed call leaves the
+//! whole machine as it was (the state hash covers sections, vmemmap, zones, blocks, iomem,
+//! counters).
+
+use mm::cmdline::OnlineType;
+use mm::{AddOptions, BootSpec, Errno, Machine, MmError};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+fn boot(arch: &str, cmdline: &str, ram: Option<u64>) -> Machine {
+    let mut spec = BootSpec::new(arch);
+    spec.cmdline = cmdline.to_string();
+    spec.ram = ram;
+    Machine::boot(&spec).unwrap()
+}
+
+/// Run a call that must fail with `errno`; the machine must not change.
+fn fails(
+    m: &mut Machine,
+    errno: Errno,
+    f: impl FnOnce(&mut Machine) -> Result<(), MmError>,
+) -> String {
+    let before = m.state_hash();
+    let e = f(m).expect_err("the call should fail");
+    assert_eq!(e.errno(), errno, "{e}");
+    assert_eq!(
+        m.state_hash(),
+        before,
+        "a failed call changed the machine: {e}"
+    );
+    m.check().unwrap();
+    e.to_string()
+}
+
+#[test]
+fn add_memory_refusals() {
+    let mut m = boot("x86_64", "memhp_default_state=offline", None);
+    // check_hotplug_memory_range(): the kernel's own message.
+    let e = fails(&mut m, Errno::EINVAL, |m| {
+        m.add_memory(4 * GIB + 4096, GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    assert!(
+        e.contains(
+            "Block size [0x8000000] unaligned hotplug range: start 0x100001000, size 0x40000000"
+        ),
+        "{e}"
+    );
+    assert!(m
+        .dmesg()
+        .last()
+        .unwrap()
+        .contains("Block size [0x8000000] unaligned hotplug range"));
+    fails(&mut m, Errno::EINVAL, |m| {
+        m.add_memory(4 * GIB, 64 * MIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    fails(&mut m, Errno::EINVAL, |m| {
+        m.add_memory(4 * GIB, 0, &AddOptions::default()).map(|_| ())
+    });
+    fails(&mut m, Errno::EINVAL, |m| {
+        m.add_memory(u64::MAX - 4095, GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    // register_memory_resource(): beyond MAX_PHYSMEM_BITS (46 on 4-level x86) is -E2BIG.
+    let e = fails(&mut m, Errno::E2BIG, |m| {
+        m.add_memory(1 << 46, GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    assert!(
+        e.contains("exceeds the maximum addressable range [0x0-0x3fffffffffff]"),
+        "{e}"
+    );
+    // Overlapping boot RAM or an earlier add: the resource request fails, -EEXIST.
+    fails(&mut m, Errno::EEXIST, |m| {
+        m.add_memory(GIB, GIB, &AddOptions::default()).map(|_| ())
+    });
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    fails(&mut m, Errno::EEXIST, |m| {
+        m.add_memory(4 * GIB + 512 * MIB, GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    // A node that is not possible.
+    let opts = AddOptions {
+        node: Some(3),
+        ..AddOptions::default()
+    };
+    let e = fails(&mut m, Errno::EINVAL, |m| {
+        m.add_memory(8 * GIB, GIB, &opts).map(|_| ())
+    });
+    assert!(e.contains("node 3 was absent from the node_possible_map"));
+}
+
+#[test]
+fn out_of_memory_for_the_memmap_changes_nothing() {
+    // A 512 MiB guest cannot hold the 1 GiB of struct pages 64 GiB of memory needs.
+    let mut m = boot("x86_64", "memhp_default_state=offline", Some(512 * MIB));
+    let e = fails(&mut m, Errno::ENOMEM, |m| {
+        m.add_memory(4 * GIB, 64 * GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    assert!(e.contains("vmemmap alloc failure"), "{e}");
+    // With memmap_on_memory nothing comes from existing memory.
+    let mut m = boot(
+        "x86_64",
+        "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
+        Some(512 * MIB),
+    );
+    m.add_memory(4 * GIB, 64 * GIB, &AddOptions::default())
+        .unwrap();
+    m.check().unwrap();
+}
+
+#[test]
+fn injected_faults_roll_back() {
+    let mut m = boot("x86_64", "memhp_default_state=offline", None);
+    // One failed PMD-sized allocation: vmemmap_populate_hugepages() falls back to base pages
+    // for that PMD (no altmap), so the add still succeeds with 512 PTEs and a PTE table.
+    m.inject_fault("memmap_alloc", 1).unwrap();
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    assert!(!m.faults().memmap_alloc.armed(), "the fault was consumed");
+    assert_eq!(m.stat("vmemmap_pte_mappings"), Some(512));
+    assert_eq!(m.stat("vmemmap_pmd_mappings"), Some(16 + 7));
+    m.check().unwrap();
+    // Two: the base-page fallback fails too, -ENOMEM, and the add is undone.
+    m.inject_fault("memmap_alloc", 2).unwrap();
+    fails(&mut m, Errno::ENOMEM, |m| {
+        m.add_memory(8 * GIB, GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    let mut m = boot(
+        "x86_64",
+        "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
+        None,
+    );
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    // The fifth block's altmap allocation fails: the four blocks added before it go too.
+    m.inject_fault_after("altmap_alloc", 4, 1).unwrap();
+    fails(&mut m, Errno::ENOMEM, |m| {
+        m.add_memory(8 * GIB, GIB, &AddOptions::default())
+            .map(|_| ())
+    });
+    assert!(!m.faults().altmap_alloc.armed());
+    m.inject_fault("going_online", 1).unwrap();
+    fails(&mut m, Errno::EPERM, |m| {
+        m.online(4 * GIB, GIB, OnlineType::Online).map(|_| ())
+    });
+    m.online(4 * GIB, GIB, OnlineType::Online).unwrap();
+    m.inject_fault("going_offline", 1).unwrap();
+    fails(&mut m, Errno::EPERM, |m| m.offline(4 * GIB, GIB));
+    assert!(m.inject_fault("nowhere", 1).is_err());
+}
+
+#[test]
+fn online_offline_refusals() {
+    let mut m = boot("x86_64", "", None);
+    // Auto-onlined memory cannot be onlined again: device_online() returns 1, -EINVAL.
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    let e = fails(&mut m, Errno::EINVAL, |m| {
+        m.online(4 * GIB, GIB, OnlineType::OnlineMovable)
+            .map(|_| ())
+    });
+    assert!(e.contains("auto_online_blocks is \"online\""), "{e}");
+    // memory0 spans ZONE_DMA and ZONE_DMA32: no zone, so memory_block_offline() says -EINVAL.
+    fails(&mut m, Errno::EINVAL, |m| m.offline(0, 128 * MIB));
+    // memory15 ends in the 132 KiB SeaBIOS keeps: offline_pages() refuses memory holes.
+    let e = fails(&mut m, Errno::EINVAL, |m| {
+        m.offline(15 * 128 * MIB, 128 * MIB)
+    });
+    assert!(e.contains("failed due to memory holes"), "{e}");
+    // Unmovable allocations in a kernel zone make offlining fail with -EBUSY.
+    m.set_block_allocations(mm::units::BlockId(33), 100, 0)
+        .unwrap();
+    let e = fails(&mut m, Errno::EBUSY, |m| m.offline(4 * GIB, GIB));
+    assert!(
+        e.contains(
+            "memory offlining [mem 0x108000000-0x10fffffff] failed due to failure to isolate range"
+        ),
+        "{e}"
+    );
+    // With 4 GiB the boot memmap sits at the top of 4-6 GiB: memory47 holds memblock
+    // reservations (PageReserved), so isolation fails.
+    let mut big = boot("x86_64", "", Some(4 * GIB));
+    let e = fails(&mut big, Errno::EBUSY, |m| {
+        m.offline(47 * 128 * MIB, 128 * MIB)
+    });
+    assert!(
+        e.contains("failure to isolate range") && e.contains("reserved by memblock"),
+        "{e}"
+    );
+    big.offline(46 * 128 * MIB, 128 * MIB).unwrap();
+    big.check().unwrap();
+    // A block without memory: no sysfs file.
+    fails(&mut m, Errno::ENOENT, |m| m.offline(64 * GIB, 128 * MIB));
+    fails(&mut m, Errno::EINVAL, |m| {
+        m.online(4 * GIB + 4096, 128 * MIB, OnlineType::Online)
+            .map(|_| ())
+    });
+    // Movable allocations migrate away; unmovable ones in ZONE_MOVABLE are pinned.
+    m.add_memory(8 * GIB, GIB, &AddOptions::default()).unwrap();
+    m.offline(8 * GIB, GIB).unwrap();
+    m.online(8 * GIB, GIB, OnlineType::OnlineMovable).unwrap();
+    m.set_block_allocations(mm::units::BlockId(64), 0, 1000)
+        .unwrap();
+    m.set_block_allocations(mm::units::BlockId(65), 10, 0)
+        .unwrap();
+    fails(&mut m, Errno::EINTR, |m| m.offline(8 * GIB, GIB));
+    m.offline(8 * GIB, 128 * MIB).unwrap();
+    m.check().unwrap();
+}
+
+#[test]
+fn remove_refusals() {
+    let mut m = boot(
+        "x86_64",
+        "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
+        None,
+    );
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    m.add_memory(
+        5 * GIB,
+        GIB,
+        &AddOptions {
+            memmap_on_memory: Some(false),
+            ..AddOptions::default()
+        },
+    )
+    .unwrap();
+    m.online(4 * GIB, 128 * MIB, OnlineType::Online).unwrap();
+    // try_remove_memory(): an online block makes it -EBUSY, with the kernel's warning.
+    let e = fails(&mut m, Errno::EBUSY, |m| m.remove_memory(4 * GIB, GIB));
+    assert!(e.contains("removing memory fails, because memory [0x0000000100000000-0x0000000107ffffff] is onlined"), "{e}");
+    m.offline(4 * GIB, 128 * MIB).unwrap();
+    // Some blocks with altmaps and some without: WARN and -EINVAL.
+    fails(&mut m, Errno::EINVAL, |m| m.remove_memory(4 * GIB, 2 * GIB));
+    // Boot memory and ranges that were never added.
+    fails(&mut m, Errno::EINVAL, |m| m.remove_memory(0, 128 * MIB));
+    fails(&mut m, Errno::EINVAL, |m| m.remove_memory(16 * GIB, GIB));
+    fails(&mut m, Errno::EINVAL, |m| {
+        m.remove_memory(4 * GIB, 100 * MIB)
+    });
+    // Removing at a finer granularity than the add is fine in mainline (per block).
+    m.remove_memory(4 * GIB + 512 * MIB, 512 * MIB).unwrap();
+    m.remove_memory(4 * GIB, 512 * MIB).unwrap();
+    m.remove_memory(5 * GIB, GIB).unwrap();
+    m.check().unwrap();
+}
+
+#[test]
+fn sysfs_writes() {
+    let mut m = boot("x86_64", "memhp_default_state=offline", None);
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    let st = "/sys/devices/system/memory/memory32/state";
+    fails(&mut m, Errno::EINVAL, |m| m.write(st, "sideways"));
+    m.write(st, "online_movable\n").unwrap();
+    assert_eq!(m.read(st).unwrap(), "online\n");
+    assert_eq!(
+        m.read("/sys/devices/system/memory/memory32/valid_zones")
+            .unwrap(),
+        "Movable\n"
+    );
+    // memory33 is offline next to a ZONE_MOVABLE block, but only a zone that spans the range
+    // counts (default_zone_for_pfn()): Normal stays the default.
+    assert_eq!(
+        m.read("/sys/devices/system/memory/memory33/valid_zones")
+            .unwrap(),
+        "Normal Movable\n"
+    );
+    // Between two Movable blocks the zone spans it: Movable becomes the default.
+    m.write(
+        "/sys/devices/system/memory/memory34/state",
+        "online_movable",
+    )
+    .unwrap();
+    assert_eq!(
+        m.read("/sys/devices/system/memory/memory33/valid_zones")
+            .unwrap(),
+        "Movable Normal\n"
+    );
+    fails(&mut m, Errno::EPERM, |m| {
+        m.write(
+            "/sys/module/memory_hotplug/parameters/memmap_on_memory",
+            "1",
+        )
+    });
+    fails(&mut m, Errno::ENOENT, |m| {
+        m.write("/sys/devices/system/memory/memory99/state", "online")
+    });
+    fails(&mut m, Errno::ENOENT, |m| {
+        m.read("/sys/devices/system/memory/memory033/state")
+            .map(|_| ())
+    });
+    fails(&mut m, Errno::EINVAL, |m| {
+        m.write("/sys/devices/system/memory/auto_online_blocks", "yes")
+    });
+    m.write(
+        "/sys/devices/system/memory/auto_online_blocks",
+        "online_movable",
+    )
+    .unwrap();
+    m.add_memory(8 * GIB, 128 * MIB, &AddOptions::default())
+        .unwrap();
+    assert_eq!(
+        m.read("/sys/devices/system/memory/memory64/valid_zones")
+            .unwrap(),
+        "Movable\n"
+    );
+    m.check().unwrap();
+}
