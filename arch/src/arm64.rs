@@ -232,7 +232,7 @@ impl Arch for Arm64 {
 
     /// QEMU virt: RAM from 1 GiB; hot-plugged memory from the next GiB after it.
     fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
-        if ram < 32 * MIB || ram % self.geometry.page_size != 0 {
+        if ram < 32 * MIB || !ram.is_multiple_of(self.geometry.page_size) {
             return Err(ArchError::Layout(format!(
                 "virt needs at least 32M of RAM in whole {} pages, not {}",
                 human(self.geometry.page_size),

@@ -237,7 +237,7 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// leaves taken from this block's altmap only.
     fn arch_supports_memmap_on_memory(&self, vmemmap_size: u64) -> Result<(), String> {
         let pmd = self.geometry().pmd_size;
-        if vmemmap_size % pmd == 0 {
+        if vmemmap_size.is_multiple_of(pmd) {
             Ok(())
         } else {
             Err(format!(
@@ -310,7 +310,7 @@ pub fn human(bytes: u64) -> String {
         return "0".to_string();
     }
     for (unit, suffix) in UNITS {
-        if bytes >= unit && bytes % unit == 0 {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{}{}", bytes / unit, suffix);
         }
     }

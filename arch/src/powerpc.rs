@@ -295,7 +295,7 @@ impl Arch for Powerpc {
 
     /// QEMU pseries: RAM from 0 in whole LMBs; hot-pluggable memory from the next GiB.
     fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
-        if ram == 0 || ram % SPAPR_LMB_SIZE != 0 {
+        if ram == 0 || !ram.is_multiple_of(SPAPR_LMB_SIZE) {
             return Err(ArchError::Layout(format!(
                 "pseries RAM must be a non-zero multiple of 256M, not {}",
                 human(ram)

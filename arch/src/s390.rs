@@ -176,7 +176,7 @@ impl Arch for S390 {
     /// QEMU s390-ccw-virtio: RAM from 0; standby memory (what `add_memory` stands for here)
     /// follows it.
     fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
-        if ram < 32 * MIB || ram % MIB != 0 {
+        if ram < 32 * MIB || !ram.is_multiple_of(MIB) {
             return Err(ArchError::Layout(format!(
                 "s390-ccw-virtio needs at least 32M of RAM in whole MiB, not {}",
                 human(ram)

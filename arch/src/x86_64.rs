@@ -175,7 +175,7 @@ impl Arch for X86 {
             )
         } else {
             let mut bz = MAX_BLOCK_SIZE;
-            while bz > min && ctx.boot_mem_end % bz != 0 {
+            while bz > min && !ctx.boot_mem_end.is_multiple_of(bz) {
                 bz >>= 1;
             }
             (
@@ -238,7 +238,7 @@ impl Arch for X86 {
     /// 32-bit PCI hole, the rest starts at 4 GiB; pc-dimm slots start at the next GiB
     /// boundary after high RAM (4 GiB when there is none).
     fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
-        if ram < 32 * MIB || ram % self.geometry.page_size != 0 {
+        if ram < 32 * MIB || !ram.is_multiple_of(self.geometry.page_size) {
             return Err(ArchError::Layout(format!(
                 "q35 needs at least 32M of RAM in whole pages, not {}",
                 human(ram)

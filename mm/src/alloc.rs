@@ -46,32 +46,41 @@ pub(crate) fn kernel_free(nodes: &[Node]) -> u64 {
         .sum()
 }
 
+/// Where the pages of one allocation came from: (node, zone, pages).
+pub(crate) type Placement = Vec<(u16, ZoneType, u64)>;
+
 /// Charge `pages` of GFP_KERNEL memory for node `nid`, falling back to lower zones and other
-/// nodes. Returns false, changing nothing, when there is not enough.
-pub(crate) fn charge_kernel(nodes: &mut [Node], nid: u16, pages: u64) -> bool {
+/// nodes. Returns where they came from, or None, changing nothing, when there is not enough.
+pub(crate) fn charge_kernel(nodes: &mut [Node], nid: u16, pages: u64) -> Option<Placement> {
     if pages == 0 {
-        return true;
+        return Some(Vec::new());
     }
     if kernel_free(nodes) < pages {
-        return false;
+        return None;
     }
     let order: Vec<usize> = node_order(nodes, nid).collect();
     let mut left = pages;
+    let mut placed = Vec::new();
     for ni in order {
         for zt in KERNEL_ZONES {
             let Some(z) = nodes[ni].zone(zt) else {
                 continue;
             };
             let take = kernel_room(&nodes[ni], z).min(left);
+            if take == 0 {
+                continue;
+            }
+            let node_id = nodes[ni].nid;
             let z = nodes[ni].zone_mut(zt).expect("zone exists");
             z.kernel_pages += take;
+            placed.push((node_id, zt, take));
             left -= take;
             if left == 0 {
-                return true;
+                return Some(placed);
             }
         }
     }
-    left == 0
+    (left == 0).then_some(placed)
 }
 
 impl Machine {
@@ -83,7 +92,7 @@ impl Machine {
     /// Allocate `pages` for the kernel on node `nid` (falling back to other nodes and lower
     /// zones) and charge them. -ENOMEM, changing nothing, if there is not enough.
     pub(crate) fn alloc_kernel_pages(&mut self, nid: u16, pages: u64, what: &str) -> Result<()> {
-        if charge_kernel(&mut self.nodes, nid, pages) {
+        if charge_kernel(&mut self.nodes, nid, pages).is_some() {
             return Ok(());
         }
         Err(MmError::NoMemory(format!(
@@ -95,8 +104,26 @@ impl Machine {
     /// Give back `pages` of kernel allocations made for node `nid`: the most recently
     /// filled zones (the lowest) first.
     pub(crate) fn free_kernel_pages(&mut self, nid: u16, pages: u64) {
-        let order: Vec<usize> = node_order(&self.nodes, nid).collect();
+        self.free_kernel_pages_to(nid, pages, None);
+    }
+
+    /// Give back `pages` of kernel allocations, to zone `hint` (where they were taken from)
+    /// first.
+    pub(crate) fn free_kernel_pages_to(
+        &mut self,
+        nid: u16,
+        pages: u64,
+        hint: Option<(u16, ZoneType)>,
+    ) {
         let mut left = pages;
+        if let Some((hn, hz)) = hint {
+            if let Some(z) = self.nodes.get_mut(hn as usize).and_then(|n| n.zone_mut(hz)) {
+                let give = z.kernel_pages.min(left);
+                z.kernel_pages -= give;
+                left -= give;
+            }
+        }
+        let order: Vec<usize> = node_order(&self.nodes, nid).collect();
         for ni in order {
             for zt in KERNEL_ZONES.iter().rev() {
                 let Some(z) = self.nodes[ni].zone_mut(*zt) else {
@@ -123,6 +150,7 @@ impl Machine {
         let zt = node.boot_reserve_zone;
         if let Some(z) = zt.and_then(|t| node.zone_mut(t)) {
             z.managed_pages += pages;
+            z.managed_early_pages += pages;
         }
     }
 }

@@ -193,7 +193,6 @@ impl Machine {
             iomem,
             groups: BTreeMap::new(),
             vmstat: VmStat::default(),
-            section_memmap: BTreeMap::new(),
             dmesg: Vec::new(),
             booting: true,
             faults: Faults::default(),
@@ -314,6 +313,7 @@ impl Machine {
             z.present_pages = present;
             z.present_early_pages = present;
             z.managed_pages = present;
+            z.managed_early_pages = present;
         }
         let node = &mut self.nodes[0];
         node.update_span();
@@ -323,7 +323,7 @@ impl Machine {
             .iter()
             .filter(|z| z.populated() && z.zone_start_pfn < node_end)
             .map(|z| z.ztype)
-            .last();
+            .next_back();
     }
 
     /// memblock's boot reservations: the low memory the arch always reserves, and the
@@ -366,7 +366,9 @@ impl Machine {
                 let n = re.min(high).saturating_sub(rs.max(low_pfn));
                 low_pfn = low_pfn.max(high);
                 if n > 0 {
-                    self.zone_mut(0, zt).managed_pages -= n;
+                    let z = self.zone_mut(0, zt);
+                    z.managed_pages -= n;
+                    z.managed_early_pages -= n;
                 }
             }
         }

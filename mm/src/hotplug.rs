@@ -102,13 +102,13 @@ impl Machine {
         }
         let size = self.memory_block_memmap_size();
         let pages = self.memory_block_memmap_on_memory_pages();
-        if size % g.page_size != 0 {
+        if !size.is_multiple_of(g.page_size) {
             return Err(format!(
                 "the block's vmemmap ({size} bytes) is not a whole number of {}-byte pages",
                 g.page_size
             ));
         }
-        if pages % g.pageblock_nr_pages != 0 {
+        if !pages.is_multiple_of(g.pageblock_nr_pages) {
             return Err(format!(
                 "the block's {pages} vmemmap pages are not a multiple of pageblock_nr_pages ({}); \
                  memory_hotplug.memmap_on_memory=force would round them up and waste {} pages per block",
@@ -166,7 +166,7 @@ impl Machine {
         self.iomem.request(start, size, name)?;
         // add_memory_resource()
         let bs = self.u.block_size;
-        if start % bs != 0 || size % bs != 0 {
+        if !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
             self.log(format!(
                 "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
             ));
@@ -366,7 +366,7 @@ impl Machine {
     pub fn remove_memory(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
         let end = start.checked_add(size).filter(|_| size > 0);
-        if end.is_none() || start % bs != 0 || size % bs != 0 {
+        if end.is_none() || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
             return Err(MmError::Invalid(format!(
                 "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
             )));
@@ -425,7 +425,9 @@ impl Machine {
         }
         self.iomem.check_release_ram(start, size)?;
         let nid = self.blocks[&ids[0]].nid;
-        let groups: Vec<u32> = ids.iter().filter_map(|id| self.blocks[id].group).collect();
+        let mut groups: Vec<u32> = ids.iter().filter_map(|id| self.blocks[id].group).collect();
+        groups.sort_unstable();
+        groups.dedup();
         let ps = self.u.g.page_shift;
         if altmaps {
             for id in &ids {
@@ -447,8 +449,10 @@ impl Machine {
             .release_ram(start, size)
             .expect("checked by check_release_ram");
         // memory_group_unregister() once the device's blocks are gone.
-        for g in groups {
-            if !self.blocks.values().any(|b| b.group == Some(g)) {
+        if !groups.is_empty() {
+            let still: std::collections::BTreeSet<u32> =
+                self.blocks.values().filter_map(|b| b.group).collect();
+            for g in groups.into_iter().filter(|g| !still.contains(g)) {
                 self.groups.remove(&g);
             }
         }

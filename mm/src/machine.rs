@@ -119,9 +119,6 @@ pub struct Machine {
     pub(crate) iomem: ResourceTree,
     pub(crate) groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
     pub(crate) vmstat: VmStat,
-    /// Per present section: nr_memmap_pages this section's populates added, by origin
-    /// (buddy, altmap, device), so that depopulating takes them back from the same place.
-    pub(crate) section_memmap: BTreeMap<SectionNr, [u64; 3]>,
     pub(crate) dmesg: Vec<String>,
     /// While boot runs, vmemmap and page tables come from memblock.
     pub(crate) booting: bool,
@@ -145,9 +142,7 @@ pub(crate) struct Footprint {
 }
 
 struct Snapshot {
-    section_range: (SectionNr, SectionNr),
     sections: SavedSections,
-    section_memmap: Vec<(SectionNr, [u64; 3])>,
     vmemmap: SavedVmemmap,
     fence: (u64, u64),
     blocks: Vec<(BlockId, MemoryBlock)>,
@@ -266,13 +261,7 @@ impl Machine {
         let b1 = BlockId(self.u.block_of_section(SectionNr(s1.0.saturating_sub(1))).0 + 1);
         let (lo, hi) = self.vmemmap_window(fp.start_pfn, fp.end_pfn);
         Snapshot {
-            section_range: (s0, s1),
             sections: self.sections.save(s0, s1),
-            section_memmap: self
-                .section_memmap
-                .range(s0..s1)
-                .map(|(k, v)| (*k, *v))
-                .collect(),
             vmemmap: self.vmemmap.save(lo, hi),
             fence: (lo, hi),
             blocks: self
@@ -292,13 +281,7 @@ impl Machine {
     }
 
     fn restore(&mut self, s: Snapshot) {
-        let (s0, s1) = s.section_range;
         self.sections.restore(s.sections);
-        let stale: Vec<SectionNr> = self.section_memmap.range(s0..s1).map(|(k, _)| *k).collect();
-        for k in stale {
-            self.section_memmap.remove(&k);
-        }
-        self.section_memmap.extend(s.section_memmap);
         self.vmemmap.restore(s.vmemmap);
         let stale: Vec<BlockId> = self
             .blocks
@@ -352,7 +335,6 @@ impl Machine {
         self.groups.hash(&mut h);
         self.hstates.hash(&mut h);
         self.vmstat.hash(&mut h);
-        self.section_memmap.hash(&mut h);
         h.finish()
     }
 

@@ -67,22 +67,17 @@ impl Machine {
         // Kernel memory inside dynamic groups allows more MOVABLE memory in that group only:
         // remove the effect of all but the current group (walk_dynamic_memory_groups()).
         let (mut req_kernel_early, mut group_movable) = (0u64, 0u64);
-        if ratio != 0 {
-            for g in self
-                .groups
-                .values()
-                .filter(|g| g.dynamic && nid.is_none_or(|x| x == g.nid))
-            {
-                if Some(g.id) == group {
-                    continue;
-                }
-                let pages =
-                    (g.present_movable_pages * 100 / ratio) as i64 - g.present_kernel_pages as i64;
-                if pages > 0 {
-                    req_kernel_early += pages as u64;
-                }
-                group_movable += g.present_movable_pages;
-            }
+        // With a ratio of 0 the kernel skips this walk (and onlines to a kernel zone anyway).
+        for g in self
+            .groups
+            .values()
+            .filter(|g| g.dynamic && Some(g.id) != group && nid.is_none_or(|x| x == g.nid))
+        {
+            let Some(needed) = (g.present_movable_pages * 100).checked_div(ratio) else {
+                break;
+            };
+            req_kernel_early += needed.saturating_sub(g.present_kernel_pages);
+            group_movable += g.present_movable_pages;
         }
         if kernel_early <= req_kernel_early {
             return false;
@@ -243,20 +238,17 @@ impl Machine {
             let hi = (sec + g.pages_per_section).min(end);
             (lo, hi)
         };
-        let online: Vec<SectionNr> = self
-            .sections
-            .iter_range(s0, s1)
-            .filter(|(_, ms)| ms.flags & SECTION_IS_ONLINE != 0 && ms.valid())
-            .map(|(n, _)| n)
-            .collect();
+        let is_online =
+            |ms: &crate::section::MemSection| ms.flags & SECTION_IS_ONLINE != 0 && ms.valid();
         if from_top {
-            for nr in online.into_iter().rev() {
+            for (nr, _) in self
+                .sections
+                .iter_range_rev(s0, s1)
+                .filter(|(_, ms)| is_online(ms))
+            {
                 let (lo, hi) = candidates(nr);
                 // The kernel steps down from end - 1 in sub-section strides.
                 let mut pfn = end - 1 - ((end - 1 - (hi - 1)).div_ceil(step)) * step;
-                if pfn >= hi {
-                    pfn -= step;
-                }
                 while pfn >= lo {
                     if check(pfn) {
                         return Some(pfn);
@@ -268,7 +260,11 @@ impl Machine {
                 }
             }
         } else {
-            for nr in online {
+            for (nr, _) in self
+                .sections
+                .iter_range(s0, s1)
+                .filter(|(_, ms)| is_online(ms))
+            {
                 let (lo, hi) = candidates(nr);
                 let mut pfn = start + (lo - start).div_ceil(step) * step;
                 while pfn < hi {
@@ -407,7 +403,11 @@ impl Machine {
         }
         // online_pages()
         self.move_pfn_range_to_zone(b.nid, zone, start + vm, nr - vm);
-        self.zone_mut(b.nid, zone).managed_pages += nr - vm - b.reserved_pages;
+        let z = self.zone_mut(b.nid, zone);
+        z.managed_pages += nr - vm - b.reserved_pages;
+        if b.early {
+            z.managed_early_pages += nr - vm - b.reserved_pages;
+        }
         self.set_sections_online(start + vm, start + nr, true);
         self.adjust_present(b.nid, zone, b.group, early, (nr - vm) as i64);
         if vm > 0 {
@@ -481,34 +481,31 @@ impl Machine {
             return 0;
         }
         let z = self.nodes[b.nid as usize].zone(zt).expect("zone");
-        if z.kernel_pages == 0 {
+        // Kernel allocations fill the zone's boot memory first (what scripts and HugeTLB took
+        // from the zone is counted against it too); only the overflow lands in hot-added
+        // blocks.
+        let early_room = z
+            .managed_early_pages
+            .saturating_sub(z.script_pages + z.hugetlb_pages);
+        let mut overflow = z.kernel_pages.saturating_sub(early_room);
+        if overflow == 0 {
             return 0;
         }
-        let hot: Vec<(BlockId, u64)> = self
-            .blocks
-            .values()
-            .filter(|x| {
-                !x.early && x.nid == b.nid && x.zone == Some(zt) && x.state == BlockState::Online
-            })
-            .map(|x| {
-                (
-                    x.id,
-                    x.usable_pages()
-                        .saturating_sub(x.unmovable_pages + x.movable_pages),
-                )
-            })
-            .collect();
-        let hot_managed: u64 = hot.iter().map(|(_, p)| p).sum();
-        let early_room = z
-            .managed_pages
-            .saturating_sub(hot_managed + z.script_pages + z.hugetlb_pages);
-        let mut overflow = z.kernel_pages.saturating_sub(early_room);
-        for (bid, room) in hot {
-            let here = overflow.min(room);
-            if bid == id {
+        for x in self.blocks.values() {
+            if x.early || x.nid != b.nid || x.zone != Some(zt) || x.state != BlockState::Online {
+                continue;
+            }
+            let here = overflow.min(
+                x.usable_pages()
+                    .saturating_sub(x.unmovable_pages + x.movable_pages),
+            );
+            if x.id == id {
                 return here;
             }
             overflow -= here;
+            if overflow == 0 {
+                return 0;
+            }
         }
         0
     }
@@ -560,7 +557,11 @@ impl Machine {
         }
         // offline_pages(): __offline_isolated_pages() takes the free pages out of the buddy.
         self.set_sections_online(start + vm, start + nr, false);
-        self.zone_mut(b.nid, zone).managed_pages -= nr - vm;
+        let z = self.zone_mut(b.nid, zone);
+        z.managed_pages -= nr - vm;
+        if b.early {
+            z.managed_early_pages -= nr - vm;
+        }
         self.adjust_present(b.nid, zone, b.group, early, -((nr - vm) as i64));
         {
             let blk = self.blocks.get_mut(&id).expect("exists");
@@ -616,7 +617,7 @@ impl Machine {
     /// The memory blocks of `[start, start + size)`, which must be block aligned and exist.
     fn blocks_in(&self, start: u64, size: u64) -> Result<Vec<BlockId>> {
         let bs = self.u.block_size;
-        if size == 0 || start % bs != 0 || size % bs != 0 || start.checked_add(size).is_none() {
+        if size == 0 || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) || start.checked_add(size).is_none() {
             return Err(MmError::Invalid(format!(
                 "[{start:#x}, +{size:#x}) is not a whole number of {bs:#x}-byte memory blocks"
             )));

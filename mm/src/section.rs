@@ -105,6 +105,12 @@ pub struct MemSection {
     pub flags: u8,
     pub nid: u16,
     pub usage: Option<SectionUsage>,
+    /// nr_memmap_pages this section's populates added, by where the pages came from
+    /// (buddy, altmap, device), so that depopulating takes them back from the same place.
+    pub memmap_counted: [u32; 3],
+    /// The zone (index in the node's zone list, plus one; 0: none) the buddy pages of this
+    /// section's memmap came from, so that freeing gives them back there.
+    pub memmap_zone: u8,
 }
 
 impl MemSection {
@@ -231,6 +237,33 @@ impl SectionTable {
                 })
             })
         })
+    }
+
+    /// Sections in `[first, end)` whose roots exist, from the top down.
+    pub fn iter_range_rev(
+        &self,
+        first: SectionNr,
+        end: SectionNr,
+    ) -> impl Iterator<Item = (SectionNr, &MemSection)> + '_ {
+        let end = end.0.min(self.nr_sections);
+        let per_root = self.per_root;
+        let first_root = first.0 / per_root;
+        let last_root = if end == 0 {
+            0
+        } else {
+            (end - 1) / per_root + 1
+        };
+        (first_root..last_root.max(first_root))
+            .rev()
+            .flat_map(move |r| {
+                let root = self.roots[r as usize].as_deref();
+                root.into_iter().flat_map(move |secs| {
+                    secs.iter().enumerate().rev().filter_map(move |(i, s)| {
+                        let nr = r * per_root + i as u64;
+                        (nr >= first.0 && nr < end).then_some((SectionNr(nr), s))
+                    })
+                })
+            })
     }
 
     /// Present sections in `[first, end)`.

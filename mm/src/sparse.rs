@@ -31,7 +31,7 @@ pub(crate) struct AltmapArg<'a> {
 }
 
 /// Charge `pages` of GFP_KERNEL memory to the zones of `nodes` (see alloc.rs).
-fn charge(nodes: &mut [Node], nid: u16, pages: u64) -> bool {
+fn charge(nodes: &mut [Node], nid: u16, pages: u64) -> Option<crate::alloc::Placement> {
     crate::alloc::charge_kernel(nodes, nid, pages)
 }
 
@@ -50,6 +50,8 @@ struct PopulateCtx<'a> {
     new_pages: [u64; 4],
     /// Why the last allocation failed.
     failure: Option<String>,
+    /// Where the buddy pages of this call came from.
+    placed: crate::alloc::Placement,
 }
 
 impl PopulateCtx<'_> {
@@ -78,7 +80,7 @@ impl PopulateCtx<'_> {
         }
         let before = self.vm.counters().table_bytes_buddy;
         let pages = (before + need).div_ceil(self.ps()) - before.div_ceil(self.ps());
-        if !charge(self.nodes, self.nid, pages) {
+        if charge(self.nodes, self.nid, pages).is_none() {
             return Err(self.fail(format!("no memory for {pages} vmemmap page-table pages")));
         }
         Ok(())
@@ -92,13 +94,18 @@ impl PopulateCtx<'_> {
         if Machine::take_fault(&mut self.faults.memmap_alloc) {
             return Err(self.fail("vmemmap alloc failure (injected)".to_string()));
         }
-        if !charge(self.nodes, self.nid, pages) {
-            let order = pages.trailing_zeros();
-            return Err(self.fail(format!(
-                "vmemmap alloc failure: order:{order} ({pages} pages)"
-            )));
+        match charge(self.nodes, self.nid, pages) {
+            Some(p) => {
+                self.placed.extend(p);
+                Ok(Origin::Buddy)
+            }
+            None => {
+                let order = pages.trailing_zeros();
+                Err(self.fail(format!(
+                    "vmemmap alloc failure: order:{order} ({pages} pages)"
+                )))
+            }
         }
-        Ok(Origin::Buddy)
     }
 
     /// Take `pages` single pages from the altmap (each request aligned to one page).
@@ -357,6 +364,8 @@ pub(crate) fn memmap_in_use(sections: &SectionTable, u: &Units, va: u64, size: u
 struct PopulateResult {
     /// The origin most new backing pages came from.
     origin: Origin,
+    /// The zone most buddy pages came from.
+    zone: Option<(u16, arch::ZoneType)>,
 }
 
 impl Machine {
@@ -387,7 +396,7 @@ impl Machine {
         let c = compound.expect("optimizable implies compound");
         if c.pages < g.pages_per_section {
             VMEMMAP_RESERVE_NR * nr_pages / c.pages
-        } else if pfn % c.pages == 0 {
+        } else if pfn.is_multiple_of(c.pages) {
             VMEMMAP_RESERVE_NR
         } else {
             0
@@ -417,6 +426,7 @@ impl Machine {
             boot_ram_bytes: self.boot.ram_bytes,
             new_pages: [0; 4],
             failure: None,
+            placed: Vec::new(),
         };
         let r = arch.vmemmap_populate(
             &mut ctx,
@@ -424,6 +434,7 @@ impl Machine {
             g.vmemmap_offset(end_pfn),
         );
         let new_pages = ctx.new_pages;
+        let placed = std::mem::take(&mut ctx.placed);
         if let Err(f) = r {
             return Err(MmError::NoMemory(format!(
                 "populating the memmap of pfns {start_pfn:#x}-{:#x}: {}",
@@ -443,7 +454,39 @@ impl Machine {
                 .max_by_key(|o| (new_pages[*o as usize], *o == Origin::Buddy))
                 .unwrap_or(Origin::Buddy)
         };
-        Ok(PopulateResult { origin })
+        // The zone most of the buddy pages came from.
+        let mut by_zone: Vec<((u16, arch::ZoneType), u64)> = Vec::new();
+        for (n, z, p) in placed {
+            match by_zone.iter_mut().find(|(k, _)| *k == (n, z)) {
+                Some(e) => e.1 += p,
+                None => by_zone.push(((n, z), p)),
+            }
+        }
+        let zone = by_zone.into_iter().max_by_key(|(_, p)| *p).map(|(k, _)| k);
+        Ok(PopulateResult { origin, zone })
+    }
+
+    /// The index (plus one) of a zone in its node's list, for MemSection::memmap_zone.
+    fn zone_code(&self, at: Option<(u16, arch::ZoneType)>) -> u8 {
+        at.and_then(|(n, z)| {
+            self.nodes
+                .get(n as usize)?
+                .zones
+                .iter()
+                .position(|x| x.ztype == z)
+        })
+        .map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The zone a section's memmap buddy pages came from.
+    pub(crate) fn section_memmap_zone(&self, nr: SectionNr) -> Option<(u16, arch::ZoneType)> {
+        let ms = self.sections.state(nr);
+        let code = ms.memmap_zone;
+        if code == 0 {
+            return None;
+        }
+        let node = self.nodes.get(ms.nid as usize)?;
+        Some((ms.nid, node.zones.get(code as usize - 1)?.ztype))
     }
 
     /// Count a populate in nr_memmap_pages (and remember it per section).
@@ -457,7 +500,7 @@ impl Machine {
             Origin::Altmap => 1,
             Origin::Device => 2,
         };
-        self.section_memmap.entry(nr).or_default()[slot] += pages;
+        self.sections.get_mut(nr).memmap_counted[slot] += pages as u32;
         match slot {
             0 => self.vmstat.memmap_buddy += pages,
             1 => self.vmstat.memmap_altmap += pages,
@@ -468,7 +511,7 @@ impl Machine {
     /// Take a depopulate back out of nr_memmap_pages, from the origins this section counted,
     /// `prefer` first.
     fn uncount_memmap(&mut self, nr: SectionNr, pages: u64, prefer: Origin) {
-        let counted = self.section_memmap.entry(nr).or_default();
+        let counted = &mut self.sections.get_mut(nr).memmap_counted;
         let first = match prefer {
             Origin::Altmap => 1,
             Origin::Device => 2,
@@ -477,13 +520,10 @@ impl Machine {
         let mut left = pages;
         let mut taken = [0u64; 3];
         for slot in [first, 0, 1, 2] {
-            let t = counted[slot].min(left);
-            counted[slot] -= t;
+            let t = u64::from(counted[slot]).min(left);
+            counted[slot] -= t as u32;
             taken[slot] += t;
             left -= t;
-        }
-        if counted.iter().all(|c| *c == 0) {
-            self.section_memmap.remove(&nr);
         }
         self.vmstat.memmap_buddy -= taken[0];
         self.vmstat.memmap_altmap -= taken[1];
@@ -515,7 +555,7 @@ impl Machine {
             }
             a.altmap.alloc = 0;
         }
-        if (start_pfn | nr_pages) % g.pages_per_subsection != 0 {
+        if !(start_pfn | nr_pages).is_multiple_of(g.pages_per_subsection) {
             self.log(format!(
                 "WARNING: Misaligned __add_pages start: {start_pfn:#x} end: {:#x}",
                 end_pfn - 1
@@ -627,6 +667,10 @@ impl Machine {
             let pages = self.section_nr_vmemmap_pages(pfn, next - pfn, has_altmap, compound);
             self.count_memmap(nr, pages, res.origin);
             self.mark_section_added(nid, pfn);
+            if res.zone.is_some() {
+                let code = self.zone_code(res.zone);
+                self.sections.get_mut(nr).memmap_zone = code;
+            }
             pfn = next;
         }
         Ok(())
@@ -668,6 +712,7 @@ impl Machine {
         self.vmemmap.map(a, b, map, false);
         Ok(PopulateResult {
             origin: Origin::Buddy,
+            zone: None,
         })
     }
 
@@ -722,11 +767,13 @@ impl Machine {
                 None => Origin::Buddy,
             };
             self.uncount_memmap(nr, pages, prefer);
+            let zone = self.section_memmap_zone(nr);
             self.vmemmap_free(
                 ms.nid,
                 g.vmemmap_offset(pfn),
                 g.vmemmap_offset(pfn + nr_pages),
                 altmap,
+                zone,
             );
         } else if empty {
             let start = u.section_start(nr).0;
@@ -737,20 +784,23 @@ impl Machine {
                 g.vmemmap_offset(start),
                 g.vmemmap_offset(start + g.pages_per_section),
                 None,
+                None,
             );
         }
         if empty {
             let s = self.sections.get_mut(nr);
             s.flags = 0;
             s.nid = 0;
+            s.memmap_zone = 0;
         }
     }
 
     /// Which altmap counter a section's memmap was counted under.
     fn altmap_origin_hint(&self, nr: SectionNr) -> Origin {
-        match self.section_memmap.get(&nr) {
-            Some(c) if c[2] > 0 => Origin::Device,
-            _ => Origin::Altmap,
+        if self.sections.state(nr).memmap_counted[2] > 0 {
+            Origin::Device
+        } else {
+            Origin::Altmap
         }
     }
 
@@ -763,6 +813,7 @@ impl Machine {
         start: u64,
         end: u64,
         mut altmap: Option<&mut VmemAltmap>,
+        zone: Option<(u16, arch::ZoneType)>,
     ) {
         let ps = self.u.g.page_size;
         let (a, b) = (self.vmemmap.vpn(start), self.vmemmap.vpn_up(end));
@@ -812,7 +863,7 @@ impl Machine {
                 let n = r.backing_pages();
                 match r.map.origin {
                     Origin::Boot => self.free_boot_pages(nid, n),
-                    Origin::Buddy => self.free_kernel_pages(nid, n),
+                    Origin::Buddy => self.free_kernel_pages_to(nid, n, zone),
                     Origin::Altmap | Origin::Device => {
                         if let Some(alt) = altmap.as_deref_mut() {
                             alt.free_pfns(n);

@@ -139,9 +139,9 @@ impl Machine {
                 }
             }
         }
-        for c in self.section_memmap.values() {
-            for i in 0..3 {
-                counted[i] += c[i];
+        for (_, s) in self.sections.present() {
+            for (i, c) in s.memmap_counted.iter().enumerate() {
+                counted[i] += u64::from(*c);
             }
         }
         let v = &self.vmstat;

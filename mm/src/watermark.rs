@@ -57,11 +57,7 @@ impl Machine {
             .map(|z| z.managed_pages)
             .sum();
         for z in self.nodes.iter_mut().flat_map(|n| n.zones.iter_mut()) {
-            let mut tmp = if lowmem == 0 {
-                0
-            } else {
-                pages_min * z.managed_pages / lowmem
-            };
+            let mut tmp = (pages_min * z.managed_pages).checked_div(lowmem).unwrap_or(0);
             z.wmark_min = if z.ztype == ZoneType::Movable {
                 (z.managed_pages / 1024).clamp(SWAP_CLUSTER_MAX, 128)
             } else {

@@ -14,6 +14,9 @@ pub struct Zone {
     /// Present pages that were there at boot (auto-movable's KERNEL_EARLY).
     pub present_early_pages: u64,
     pub managed_pages: u64,
+    /// Managed pages in boot (early) memory blocks: the model places kernel allocations
+    /// there first.
+    pub managed_early_pages: u64,
     /// Pages of managed memory the model's kernel allocations use (memmap and vmemmap page
     /// tables taken from the buddy allocator).
     pub kernel_pages: u64,
@@ -40,6 +43,7 @@ impl Zone {
             present_pages: 0,
             present_early_pages: 0,
             managed_pages: 0,
+            managed_early_pages: 0,
             kernel_pages: 0,
             script_pages: 0,
             hugetlb_pages: 0,

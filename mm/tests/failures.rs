@@ -308,3 +308,39 @@ fn sysfs_writes() {
     );
     m.check().unwrap();
 }
+
+#[test]
+fn memmap_of_later_adds_pins_hot_added_normal_memory() {
+    // A 2 GiB guest has only ZONE_DMA32. Onlined hot-added memory becomes ZONE_NORMAL, the
+    // first zone a GFP_KERNEL allocation tries: the memmap of the next DIMM is taken from
+    // it, and the block holding that memmap can no longer be offlined (the real guest of
+    // tests/fixtures/oracle-x86_64-dimm1g.txt could not offline memory32 either).
+    let mut m = boot("x86_64", "", None);
+    m.add_memory(4 * GIB, GIB, &AddOptions::default()).unwrap();
+    let dma32_free = m.nodes()[0]
+        .zone(arch::ZoneType::Dma32)
+        .unwrap()
+        .free_pages();
+    m.add_memory(5 * GIB, GIB, &AddOptions::default()).unwrap();
+    let z = m.nodes()[0].zone(arch::ZoneType::Normal).unwrap();
+    assert_eq!(
+        z.kernel_pages, 4096,
+        "the second DIMM's memmap came from ZONE_NORMAL"
+    );
+    assert_eq!(
+        m.nodes()[0]
+            .zone(arch::ZoneType::Dma32)
+            .unwrap()
+            .free_pages(),
+        dma32_free
+    );
+    assert_eq!(m.kernel_pages_on_block(mm::units::BlockId(32)), 4096);
+    let e = fails(&mut m, Errno::EBUSY, |m| m.offline(4 * GIB, 128 * MIB));
+    assert!(e.contains("4096 pages of kernel allocations"), "{e}");
+    m.offline(4 * GIB + 128 * MIB, 128 * MIB).unwrap();
+    // Removing the second DIMM frees its memmap, and memory32 can go.
+    m.offline(5 * GIB, GIB).unwrap();
+    m.remove_memory(5 * GIB, GIB).unwrap();
+    m.offline(4 * GIB, 128 * MIB).unwrap();
+    m.check().unwrap();
+}

@@ -1,0 +1,4 @@
+//! hotplug-lab: the command line, the Rhai scripting API, the headless runner and the
+//! terminal UI on top of the `mm` model and the `arch` backends.
+
+pub mod archs;
