@@ -109,11 +109,22 @@ impl Machine {
             ));
         }
         if !pages.is_multiple_of(g.pageblock_nr_pages) {
+            let rounded = pages.next_multiple_of(g.pageblock_nr_pages);
+            let hint = if rounded >= self.u.pages_per_block() {
+                "; rounded up to a pageblock (memory_hotplug.memmap_on_memory=force) they would fill the \
+                 whole block, so force does not help"
+                    .to_string()
+            } else if let Err(why) = self.arch.arch_supports_memmap_on_memory(size) {
+                format!("; with force they would be rounded up to {rounded}, but the arch still refuses: {why}")
+            } else {
+                format!(
+                    "; memory_hotplug.memmap_on_memory=force rounds them up to {rounded}, wasting {} pages per block",
+                    rounded - pages
+                )
+            };
             return Err(format!(
-                "the block's {pages} vmemmap pages are not a multiple of pageblock_nr_pages ({}); \
-                 memory_hotplug.memmap_on_memory=force would round them up and waste {} pages per block",
-                g.pageblock_nr_pages,
-                pages.next_multiple_of(g.pageblock_nr_pages) - pages
+                "the block's {pages} vmemmap pages are not a multiple of pageblock_nr_pages ({}){hint}",
+                g.pageblock_nr_pages
             ));
         }
         if pages == self.u.pages_per_block() {

@@ -617,7 +617,11 @@ impl Machine {
     /// The memory blocks of `[start, start + size)`, which must be block aligned and exist.
     fn blocks_in(&self, start: u64, size: u64) -> Result<Vec<BlockId>> {
         let bs = self.u.block_size;
-        if size == 0 || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) || start.checked_add(size).is_none() {
+        if size == 0
+            || !start.is_multiple_of(bs)
+            || !size.is_multiple_of(bs)
+            || start.checked_add(size).is_none()
+        {
             return Err(MmError::Invalid(format!(
                 "[{start:#x}, +{size:#x}) is not a whole number of {bs:#x}-byte memory blocks"
             )));

@@ -57,7 +57,9 @@ impl Machine {
             .map(|z| z.managed_pages)
             .sum();
         for z in self.nodes.iter_mut().flat_map(|n| n.zones.iter_mut()) {
-            let mut tmp = (pages_min * z.managed_pages).checked_div(lowmem).unwrap_or(0);
+            let mut tmp = (pages_min * z.managed_pages)
+                .checked_div(lowmem)
+                .unwrap_or(0);
             z.wmark_min = if z.ztype == ZoneType::Movable {
                 (z.managed_pages / 1024).clamp(SWAP_CLUSTER_MAX, 128)
             } else {

@@ -2,3 +2,6 @@
 //! terminal UI on top of the `mm` model and the `arch` backends.
 
 pub mod archs;
+pub mod repl;
+pub mod runner;
+pub mod script;

@@ -1,13 +1,15 @@
 //! The `hotplug-lab` binary.
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "hotplug-lab",
     version,
-    about = "Simulate Linux memory hotplug and the sparse vmemmap on x86_64, arm64, powerpc and s390"
+    about = "Simulate Linux 6.12 memory hotplug and the sparse vmemmap on x86_64, arm64, powerpc and s390",
+    after_help = "With no command, hotplug-lab opens the terminal UI on x86_64."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -16,6 +18,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a Rhai script headless ("-" reads it from stdin).
+    Run {
+        script: String,
+        /// An architecture, a comma-separated list, or "all" (x86_64, arm64, arm64-64k, powerpc, s390).
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// The kernel command line (the script sees it as CMDLINE; boot() uses it).
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// A /proc/iomem file to boot from (the script sees it as IOMEM).
+        #[arg(long)]
+        iomem: Option<PathBuf>,
+        /// Print one JSON array (one object per architecture) and nothing else on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Export the last machine's sysfs here (DIR/<arch> with several architectures).
+        #[arg(long, value_name = "DIR")]
+        sysfs_out: Option<PathBuf>,
+        /// Raise or lower the sandbox's operation limit.
+        #[arg(long, value_name = "N")]
+        max_operations: Option<u64>,
+    },
+    /// A line REPL on stdin/stdout with the machine bound to `m`.
+    Repl {
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        #[arg(long)]
+        iomem: Option<PathBuf>,
+    },
     /// Print the parameters of every architecture as one table.
     Archs,
 }
@@ -27,8 +60,30 @@ fn main() -> ExitCode {
             print!("{}", hotplug_lab::archs::table());
             ExitCode::SUCCESS
         }
+        Some(Command::Run {
+            script,
+            arch,
+            cmdline,
+            iomem,
+            json,
+            sysfs_out,
+            max_operations,
+        }) => hotplug_lab::runner::command(
+            &script,
+            &arch,
+            &cmdline,
+            iomem.as_deref(),
+            json,
+            sysfs_out.as_deref(),
+            max_operations,
+        ),
+        Some(Command::Repl {
+            arch,
+            cmdline,
+            iomem,
+        }) => hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref()),
         None => {
-            eprintln!("hotplug-lab: the terminal UI is not built yet; try `hotplug-lab archs`");
+            eprintln!("hotplug-lab: the terminal UI is not built yet; try `hotplug-lab run` or `hotplug-lab repl`");
             ExitCode::from(2)
         }
     }

@@ -1,0 +1,573 @@
+//! The Machine type and every function of the scripting contract, registered by topic.
+
+use super::{einval, help, throw, Host, ScriptError, Vm};
+use mm::cmdline::{parse_size, OnlineType};
+use mm::units::BlockId;
+use mm::{AddOptions, BootSpec, Machine};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+/// A non-negative script integer as u64.
+fn unsigned(v: i64, what: &str) -> Res<u64> {
+    u64::try_from(v).map_err(|_| einval(format!("{what} must not be negative (got {v})")))
+}
+
+/// A physical address or size: non-negative and within MAX_PHYSMEM_BITS.
+fn phys(m: &Machine, v: i64, what: &str) -> Res<u64> {
+    let v = unsigned(v, what)?;
+    let end = m.geometry().physmem_end;
+    if v > end + 1 {
+        return Err(einval(format!(
+            "{what} {v:#x} is beyond MAX_PHYSMEM_BITS ({} bits) of {}",
+            m.geometry().max_physmem_bits,
+            m.arch().name()
+        )));
+    }
+    Ok(v)
+}
+
+fn map_of(pairs: impl IntoIterator<Item = (&'static str, Dynamic)>) -> Map {
+    pairs.into_iter().map(|(k, v)| (k.into(), v)).collect()
+}
+
+fn int(v: u64) -> Dynamic {
+    Dynamic::from(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// A size given as an integer or a string like "4G".
+fn size_value(d: &Dynamic, what: &str) -> Res<u64> {
+    if let Ok(i) = d.as_int() {
+        return unsigned(i, what);
+    }
+    if d.is_string() {
+        let s = d.clone().into_string().unwrap_or_default();
+        return parse_size(&s)
+            .ok_or_else(|| einval(format!("{what}: \"{s}\" is not a size like \"4G\"")));
+    }
+    Err(einval(format!(
+        "{what} must be a number of bytes or a size string"
+    )))
+}
+
+fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
+    let mut spec = BootSpec::new(&host.arch);
+    spec.cmdline = host.cmdline.clone();
+    if !host.iomem.is_empty() {
+        spec.iomem = Some(host.iomem.clone());
+    }
+    for (k, v) in opts {
+        match k.as_str() {
+            "arch" => {
+                spec.arch = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| einval("boot: arch must be a string"))?
+            }
+            "cmdline" => {
+                spec.cmdline = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| einval("boot: cmdline must be a string"))?
+            }
+            "ram" => {
+                spec.ram = Some(size_value(v, "boot: ram")?);
+                spec.iomem = None;
+            }
+            "iomem" => {
+                let t = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| einval("boot: iomem must be a string"))?;
+                spec.iomem = (!t.is_empty()).then_some(t);
+            }
+            "hypervisor" => {
+                spec.hypervisor = Some(
+                    v.as_bool()
+                        .map_err(|_| einval("boot: hypervisor must be a bool"))?,
+                )
+            }
+            other => {
+                return Err(einval(format!(
+                    "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor)"
+                )))
+            }
+        }
+    }
+    if spec.arch.is_empty() {
+        spec.arch = "x86_64".to_string();
+    }
+    Ok(spec)
+}
+
+fn do_boot(host: &Host, spec: &BootSpec) -> Res<Vm> {
+    let m = Machine::boot(spec).map_err(throw)?;
+    let vm = Vm::new(m);
+    *host.last.borrow_mut() = Some(vm.clone());
+    Ok(vm)
+}
+
+fn online_type(s: &str) -> Res<OnlineType> {
+    match OnlineType::parse(s) {
+        Some(OnlineType::Offline) | None => Err(einval(format!(
+            "\"{s}\" is not online, online_kernel or online_movable"
+        ))),
+        Some(t) => Ok(t),
+    }
+}
+
+fn add_report(r: &mm::AddReport) -> Map {
+    map_of([
+        ("start", int(r.start)),
+        ("size", int(r.size)),
+        ("node", int(u64::from(r.node))),
+        (
+            "blocks",
+            Dynamic::from(r.blocks.iter().map(|b| int(b.0)).collect::<Array>()),
+        ),
+        ("memmap_on_memory", Dynamic::from(r.memmap_on_memory)),
+        (
+            "memmap_on_memory_refused",
+            r.memmap_on_memory_refused
+                .clone()
+                .map_or(Dynamic::UNIT, Dynamic::from),
+        ),
+        ("memmap_buddy_pages", int(r.memmap_buddy_pages)),
+        ("memmap_altmap_pages", int(r.memmap_altmap_pages)),
+        ("pagetable_pages", int(r.pagetable_pages)),
+        (
+            "onlined",
+            Dynamic::from(
+                r.onlined
+                    .iter()
+                    .map(|(b, z)| {
+                        Dynamic::from(map_of([
+                            ("block", int(b.0)),
+                            ("zone", Dynamic::from(z.clone())),
+                        ]))
+                    })
+                    .collect::<Array>(),
+            ),
+        ),
+    ])
+}
+
+fn section_map(m: &Machine, nr: i64) -> Res<Map> {
+    let nr = unsigned(nr, "section number")?;
+    if nr >= m.sections().nr_sections() {
+        return Err(einval(format!(
+            "section {nr} is beyond NR_MEM_SECTIONS ({})",
+            m.sections().nr_sections()
+        )));
+    }
+    let g = m.geometry();
+    let s = m.sections().state(mm::units::SectionNr(nr));
+    let start = nr << g.section_size_bits;
+    let mut out = map_of([
+        ("nr", int(nr)),
+        ("start", int(start)),
+        ("size", int(g.section_size)),
+        ("flags", Dynamic::from(s.flag_names())),
+        ("present", Dynamic::from(s.present())),
+        ("valid", Dynamic::from(s.valid())),
+        ("online", Dynamic::from(s.online())),
+        ("early", Dynamic::from(s.early())),
+        ("zone_device", Dynamic::from(s.zone_device_tainted())),
+        ("nid", int(u64::from(s.nid))),
+        (
+            "block",
+            int(m.units().block_of_section(mm::units::SectionNr(nr)).0),
+        ),
+        (
+            "subsection_map",
+            s.usage.map_or(Dynamic::UNIT, |u| {
+                Dynamic::from(u.bits(g.subsections_per_section))
+            }),
+        ),
+    ]);
+    out.insert(
+        "memmap".into(),
+        Dynamic::from(memmap_of(m, start, g.section_size)),
+    );
+    Ok(out)
+}
+
+/// How the struct pages of `[start, start + size)` are mapped: one entry per mapping extent.
+fn memmap_of(m: &Machine, start: u64, size: u64) -> Array {
+    let g = m.geometry();
+    let v = m.vmemmap();
+    let a = v.vpn(g.vmemmap_offset(start >> g.page_shift));
+    let b = v.vpn_up(g.vmemmap_offset((start + size) >> g.page_shift));
+    v.iter(a, b)
+        .map(|(s, e, map)| {
+            let level = match map.level {
+                mm::vmemmap::Level::Pmd => "PMD".to_string(),
+                mm::vmemmap::Level::Pte => "PTE".to_string(),
+                mm::vmemmap::Level::Bolted { pages } => {
+                    format!("bolted {}", arch::human(pages * g.page_size))
+                }
+            };
+            let sharing = match map.sharing {
+                mm::vmemmap::Sharing::Own => "own".to_string(),
+                mm::vmemmap::Sharing::Dedup {
+                    period,
+                    unique,
+                    read_only,
+                } => {
+                    format!(
+                        "{unique} of every {period} pages{}",
+                        if read_only { ", read-only" } else { "" }
+                    )
+                }
+            };
+            Dynamic::from(map_of([
+                ("vmemmap_pages", int(e - s)),
+                ("level", Dynamic::from(level)),
+                ("origin", Dynamic::from(map.origin.name())),
+                ("sharing", Dynamic::from(sharing)),
+            ]))
+        })
+        .collect()
+}
+
+fn block_map(m: &Machine, id: i64) -> Res<Map> {
+    let id = BlockId(unsigned(id, "block id")?);
+    let b = m
+        .blocks()
+        .get(&id)
+        .ok_or_else(|| throw(mm::MmError::NotFound(format!("no memory block {}", id.0))))?;
+    let start = m.units().block_start(id);
+    let altmap = b.altmap.map_or(Dynamic::UNIT, |a| {
+        Dynamic::from(map_of([
+            ("base_pfn", int(a.base_pfn)),
+            ("end_pfn", int(a.end_pfn)),
+            ("reserve", int(a.reserve)),
+            ("free", int(a.free)),
+            ("align", int(a.align)),
+            ("alloc", int(a.alloc)),
+            ("inaccessible", Dynamic::from(a.inaccessible)),
+        ]))
+    });
+    Ok(map_of([
+        ("id", int(id.0)),
+        ("start", int(start)),
+        ("size", int(m.block_size())),
+        ("state", Dynamic::from(b.state.name())),
+        (
+            "zone",
+            b.zone.map_or(Dynamic::UNIT, |z| Dynamic::from(z.name())),
+        ),
+        (
+            "valid_zones",
+            Dynamic::from(m.valid_zones(id).unwrap_or_default()),
+        ),
+        ("nid", int(u64::from(b.nid))),
+        ("early", Dynamic::from(b.early)),
+        ("phys_index", Dynamic::from(format!("{:08x}", id.0))),
+        ("nr_vmemmap_pages", int(b.nr_vmemmap_pages())),
+        ("altmap", altmap),
+        ("ram_pages", int(b.ram_pages)),
+        ("reserved_pages", int(b.reserved_pages)),
+        ("unmovable_pages", int(b.unmovable_pages)),
+        ("movable_pages", int(b.movable_pages)),
+        ("kernel_pages", int(m.kernel_pages_on_block(id))),
+        ("inaccessible", Dynamic::from(b.inaccessible)),
+        ("resource", Dynamic::from(b.resource)),
+        ("memmap", Dynamic::from(memmap_of(m, start, m.block_size()))),
+    ]))
+}
+
+fn stats_map(m: &Machine) -> Map {
+    m.stats()
+        .into_iter()
+        .map(|(k, v)| (k.into(), int(v)))
+        .collect()
+}
+
+/// Register everything.
+pub(super) fn register(e: &mut Engine, host: &Host) {
+    register_errors(e);
+    register_helpers(e);
+    register_boot(e, host);
+    register_hotplug(e);
+    register_views(e, host);
+}
+
+fn register_errors(e: &mut Engine) {
+    e.register_type_with_name::<ScriptError>("Error")
+        .register_get("errno", |x: &mut ScriptError| x.errno.clone())
+        .register_get("code", |x: &mut ScriptError| x.code)
+        .register_get("message", |x: &mut ScriptError| x.message.clone())
+        .register_indexer_get(|x: &mut ScriptError, k: &str| -> Res<Dynamic> {
+            match k {
+                "errno" => Ok(Dynamic::from(x.errno.clone())),
+                "code" => Ok(Dynamic::from(x.code)),
+                "message" => Ok(Dynamic::from(x.message.clone())),
+                _ => Err(einval(format!(
+                    "an error has errno, code and message, not \"{k}\""
+                ))),
+            }
+        })
+        .register_fn("to_string", |x: &mut ScriptError| x.to_string())
+        .register_fn("to_debug", |x: &mut ScriptError| x.to_string())
+        .register_fn("to_map", |x: &mut ScriptError| {
+            map_of([
+                ("errno", Dynamic::from(x.errno.clone())),
+                ("code", Dynamic::from(x.code)),
+                ("message", Dynamic::from(x.message.clone())),
+            ])
+        });
+}
+
+fn register_helpers(e: &mut Engine) {
+    e.register_fn("size", |s: &str| -> Res<i64> {
+        let v =
+            parse_size(s).ok_or_else(|| einval(format!("\"{s}\" is not a size like \"4G\"")))?;
+        i64::try_from(v).map_err(|_| einval(format!("\"{s}\" is too large")))
+    })
+    .register_fn("human", |v: i64| -> Res<String> {
+        Ok(arch::human(unsigned(v, "size")?))
+    })
+    .register_fn("hex", |v: i64| format!("{v:#x}"))
+    .register_fn("help", help::list)
+    .register_fn("help", |name: &str| {
+        help::one(name)
+            .unwrap_or_else(|| format!("no help for \"{name}\"; help() lists everything\n"))
+    });
+}
+
+fn register_boot(e: &mut Engine, host: &Host) {
+    e.register_type_with_name::<Vm>("Machine")
+        .register_fn("to_string", |vm: &mut Vm| {
+            format!("Machine({})", vm.0.borrow().arch().name())
+        })
+        .register_fn("to_debug", |vm: &mut Vm| {
+            format!("Machine({})", vm.0.borrow().arch().name())
+        })
+        .register_get("arch", |vm: &mut Vm| {
+            vm.0.borrow().arch().name().to_string()
+        })
+        .register_get("page_size", |vm: &mut Vm| {
+            vm.0.borrow().geometry().page_size as i64
+        })
+        .register_get("section_size", |vm: &mut Vm| {
+            vm.0.borrow().geometry().section_size as i64
+        })
+        .register_get("block_size", |vm: &mut Vm| {
+            vm.0.borrow().block_size() as i64
+        })
+        .register_get("hotplug_base", |vm: &mut Vm| {
+            let m = vm.0.borrow();
+            m.boot_info().hotplug_base.next_multiple_of(m.block_size()) as i64
+        })
+        .register_get("boot_ram", |vm: &mut Vm| {
+            vm.0.borrow().boot_info().ram_bytes as i64
+        })
+        .register_fn("clone", |vm: &mut Vm| Vm::new(vm.0.borrow().clone()));
+    let h = host.clone();
+    e.register_fn("boot", move || -> Res<Vm> {
+        do_boot(&h, &boot_spec(&h, &Map::new())?)
+    });
+    let h = host.clone();
+    e.register_fn("boot", move |arch: &str| -> Res<Vm> {
+        do_boot(&h, &BootSpec::new(arch))
+    });
+    let h = host.clone();
+    e.register_fn("boot", move |arch: &str, cmdline: &str| -> Res<Vm> {
+        let mut spec = BootSpec::new(arch);
+        spec.cmdline = cmdline.to_string();
+        do_boot(&h, &spec)
+    });
+    let h = host.clone();
+    e.register_fn("boot", move |opts: Map| -> Res<Vm> {
+        do_boot(&h, &boot_spec(&h, &opts)?)
+    });
+}
+
+fn register_hotplug(e: &mut Engine) {
+    e.register_fn(
+        "add_memory",
+        |vm: &mut Vm, start: i64, size: i64| -> Res<Map> {
+            let mut m = vm.0.borrow_mut();
+            let (s, n) = (unsigned(start, "start")?, unsigned(size, "size")?);
+            m.add_memory(s, n, &AddOptions::default())
+                .map(|r| add_report(&r))
+                .map_err(throw)
+        },
+    )
+    .register_fn(
+        "add_memory",
+        |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<Map> {
+            let mut m = vm.0.borrow_mut();
+            let (s, n) = (unsigned(start, "start")?, unsigned(size, "size")?);
+            let mut o = AddOptions::default();
+            for (k, v) in &opts {
+                match k.as_str() {
+                    "memmap_on_memory" => {
+                        o.memmap_on_memory = Some(
+                            v.as_bool()
+                                .map_err(|_| einval("memmap_on_memory must be true or false"))?,
+                        )
+                    }
+                    "node" => {
+                        let n = unsigned(
+                            v.as_int().map_err(|_| einval("node must be a number"))?,
+                            "node",
+                        )?;
+                        o.node = Some(
+                            u16::try_from(n)
+                                .map_err(|_| einval(format!("node {n} is out of range")))?,
+                        );
+                    }
+                    other => {
+                        return Err(einval(format!(
+                            "add_memory: unknown option \"{other}\" (memmap_on_memory, node)"
+                        )))
+                    }
+                }
+            }
+            m.add_memory(s, n, &o)
+                .map(|r| add_report(&r))
+                .map_err(throw)
+        },
+    )
+    .register_fn(
+        "remove_memory",
+        |vm: &mut Vm, start: i64, size: i64| -> Res<()> {
+            let mut m = vm.0.borrow_mut();
+            let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            m.remove_memory(s, n).map_err(throw)
+        },
+    )
+    .register_fn(
+        "online",
+        |vm: &mut Vm, start: i64, size: i64| -> Res<Array> { online(vm, start, size, "online") },
+    )
+    .register_fn("online", online)
+    .register_fn("offline", |vm: &mut Vm, start: i64, size: i64| -> Res<()> {
+        let mut m = vm.0.borrow_mut();
+        let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+        m.offline(s, n).map_err(throw)
+    })
+    .register_fn(
+        "set_allocations",
+        |vm: &mut Vm, block: i64, opts: Map| -> Res<()> {
+            let mut m = vm.0.borrow_mut();
+            let id = BlockId(unsigned(block, "block")?);
+            let (mut u, mut mv) = (0u64, 0u64);
+            for (k, v) in &opts {
+                let n = unsigned(
+                    v.as_int()
+                        .map_err(|_| einval(format!("{k} must be a number of pages")))?,
+                    k,
+                )?;
+                match k.as_str() {
+                    "unmovable" => u = n,
+                    "movable" => mv = n,
+                    other => {
+                        return Err(einval(format!(
+                            "set_allocations: unknown key \"{other}\" (unmovable, movable)"
+                        )))
+                    }
+                }
+            }
+            m.set_block_allocations(id, u, mv).map_err(throw)
+        },
+    )
+    .register_fn(
+        "inject_fault",
+        |vm: &mut Vm, point: &str, count: i64| -> Res<()> {
+            let c = u32::try_from(count)
+                .map_err(|_| einval(format!("count {count} is out of range")))?;
+            vm.0.borrow_mut().inject_fault(point, c).map_err(throw)
+        },
+    )
+    .register_fn(
+        "inject_fault",
+        |vm: &mut Vm, point: &str, skip: i64, count: i64| -> Res<()> {
+            let s =
+                u32::try_from(skip).map_err(|_| einval(format!("skip {skip} is out of range")))?;
+            let c = u32::try_from(count)
+                .map_err(|_| einval(format!("count {count} is out of range")))?;
+            vm.0.borrow_mut()
+                .inject_fault_after(point, s, c)
+                .map_err(throw)
+        },
+    );
+}
+
+fn online(vm: &mut Vm, start: i64, size: i64, kind: &str) -> Res<Array> {
+    let mut m = vm.0.borrow_mut();
+    let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+    let t = online_type(kind)?;
+    let done = m.online(s, n, t).map_err(throw)?;
+    Ok(done
+        .into_iter()
+        .map(|(b, z)| {
+            Dynamic::from(map_of([
+                ("block", int(b.0)),
+                ("zone", Dynamic::from(z.name())),
+            ]))
+        })
+        .collect())
+}
+
+fn register_views(e: &mut Engine, host: &Host) {
+    e.register_fn("read", |vm: &mut Vm, path: &str| -> Res<String> {
+        vm.0.borrow().read(path).map_err(throw)
+    })
+    .register_fn("write", |vm: &mut Vm, path: &str, value: &str| -> Res<()> {
+        vm.0.borrow_mut().write(path, value).map_err(throw)
+    })
+    .register_fn("write", |vm: &mut Vm, path: &str, value: i64| -> Res<()> {
+        vm.0.borrow_mut()
+            .write(path, &value.to_string())
+            .map_err(throw)
+    })
+    .register_fn("pfn_valid", |vm: &mut Vm, pfn: i64| -> Res<bool> {
+        Ok(vm.0.borrow().pfn_valid(unsigned(pfn, "pfn")?))
+    })
+    .register_fn("section", |vm: &mut Vm, nr: i64| -> Res<Map> {
+        section_map(&vm.0.borrow(), nr)
+    })
+    .register_fn("block", |vm: &mut Vm, id: i64| -> Res<Map> {
+        block_map(&vm.0.borrow(), id)
+    })
+    .register_fn("blocks", |vm: &mut Vm| -> Array {
+        vm.0.borrow().blocks().keys().map(|k| int(k.0)).collect()
+    })
+    .register_fn("stats", |vm: &mut Vm| stats_map(&vm.0.borrow()))
+    .register_fn("dmesg", |vm: &mut Vm| -> Array {
+        vm.0.borrow()
+            .dmesg()
+            .iter()
+            .map(|l| Dynamic::from(ImmutableString::from(l.as_str())))
+            .collect()
+    })
+    .register_fn("check", |vm: &mut Vm| -> Res<()> {
+        vm.0.borrow().check().map_err(einval)
+    });
+    let root = host.export_root.clone();
+    e.register_fn("export_sysfs", move |vm: &mut Vm, dir: &str| -> Res<()> {
+        let Some(root) = &root else {
+            return Err(throw(mm::MmError::NotPermitted(
+                "export_sysfs writes only under the directory given with --sysfs-out".to_string(),
+            )));
+        };
+        let rel = std::path::Path::new(dir);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(einval(format!(
+                "export_sysfs: \"{dir}\" must be a plain relative path under --sysfs-out"
+            )));
+        }
+        vm.0.borrow().export_sysfs(&root.join(rel)).map_err(|e| {
+            throw(mm::MmError::NotPermitted(format!(
+                "export_sysfs {dir}: {e}"
+            )))
+        })
+    });
+}

@@ -1,0 +1,232 @@
+//! The scripting API's documentation: what `help()` lists and `help("name")` explains.
+
+/// One entry of the API.
+pub struct Doc {
+    pub name: &'static str,
+    pub signature: &'static str,
+    pub summary: &'static str,
+    pub example: &'static str,
+}
+
+/// Every function and global of the scripting API, in the order help() lists them.
+pub const DOCS: &[Doc] = &[
+    Doc {
+        name: "boot",
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor }) -> Machine",
+        summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE and IOMEM (the runner's flags). \
+                  ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
+                  machine; iomem is /proc/iomem text whose \"System RAM\" lines become the boot memory; \
+                  hypervisor (default true) is X86_FEATURE_HYPERVISOR.",
+        example: "let m = boot(#{ arch: \"x86_64\", ram: \"4G\", cmdline: \"memory_hotplug.memmap_on_memory=1\" });",
+    },
+    Doc {
+        name: "add_memory",
+        signature: "m.add_memory(start, size) | m.add_memory(start, size, #{ memmap_on_memory, node }) -> map",
+        summary: "Hot-add [start, start+size) as System RAM, the way the arch's hot-add driver calls \
+                  add_memory(): block aligned, memmap_on_memory when asked for (by default when the driver \
+                  asks) and allowed, onlined if auto_online_blocks says so. Returns what happened: blocks, \
+                  memmap_on_memory (and why not), memmap pages by origin, page-table pages, onlined blocks.",
+        example: "let r = m.add_memory(4 * GiB, 1 * GiB); print(r.memmap_buddy_pages);",
+    },
+    Doc {
+        name: "remove_memory",
+        signature: "m.remove_memory(start, size)",
+        summary: "Remove hot-added memory whose blocks are all offline (try_remove_memory()).",
+        example: "m.offline(4 * GiB, 1 * GiB); m.remove_memory(4 * GiB, 1 * GiB);",
+    },
+    Doc {
+        name: "online",
+        signature: "m.online(start, size) | m.online(start, size, \"online\" | \"online_kernel\" | \"online_movable\") -> array",
+        summary: "Write the online type to the state of every memory block in the range (all must be \
+                  offline). Returns #{ block, zone } for each.",
+        example: "m.online(4 * GiB, 1 * GiB, \"online_movable\");",
+    },
+    Doc {
+        name: "offline",
+        signature: "m.offline(start, size)",
+        summary: "Write \"offline\" to the state of every memory block in the range.",
+        example: "m.offline(4 * GiB, 128 * MiB);",
+    },
+    Doc {
+        name: "read",
+        signature: "m.read(path) -> string",
+        summary: "Read a sysfs or procfs file, byte for byte as the kernel prints it: \
+                  /sys/devices/system/memory/{block_size_bytes,auto_online_blocks,memoryN/*}, /proc/iomem, \
+                  /proc/meminfo, /proc/zoneinfo, /proc/vmstat, /proc/sys/vm/nr_hugepages, \
+                  /sys/kernel/mm/hugepages/hugepages-*/nr_hugepages, /sys/module/memory_hotplug/parameters/*.",
+        example: "print(m.read(\"/sys/devices/system/memory/memory32/valid_zones\"));",
+    },
+    Doc {
+        name: "write",
+        signature: "m.write(path, value)",
+        summary: "Write a sysfs file as `echo value > path` does: memoryN/state, memoryN/online, \
+                  auto_online_blocks, online_policy, auto_movable_ratio, nr_hugepages.",
+        example: "m.write(\"/sys/devices/system/memory/memory33/state\", \"online_movable\");",
+    },
+    Doc {
+        name: "pfn_valid",
+        signature: "m.pfn_valid(pfn) -> bool",
+        summary: "pfn_valid(): whether the pfn has a memmap (an early section counts whole; otherwise \
+                  its sub-section must be active).",
+        example: "print(m.pfn_valid(0x100000));",
+    },
+    Doc {
+        name: "section",
+        signature: "m.section(nr) -> map",
+        summary: "A memory section: flags, node, the sub-section map, where its struct pages live.",
+        example: "print(m.section(32));",
+    },
+    Doc {
+        name: "block",
+        signature: "m.block(id) -> map",
+        summary: "A memory block (memoryN): state, zone, valid_zones, its altmap, allocations.",
+        example: "print(m.block(32).valid_zones);",
+    },
+    Doc {
+        name: "blocks",
+        signature: "m.blocks() -> array",
+        summary: "The ids of every memory block, ascending.",
+        example: "for id in m.blocks() { print(id); }",
+    },
+    Doc {
+        name: "stats",
+        signature: "m.stats() -> map",
+        summary: "The model's numbers: page_size, section_size, memory_block_size, sections_present, \
+                  sections_online, blocks, present_pages, managed_pages, mem_total_kb, mem_free_kb, \
+                  memmap_pages, memmap_boot_pages, memmap_buddy_pages, memmap_altmap_pages, \
+                  memmap_device_pages (the boot one is /proc/vmstat's nr_memmap_boot_pages, the other three \
+                  add up to nr_memmap_pages), vmemmap_pagetable_pages, vmemmap_pmd_mappings, \
+                  vmemmap_pte_mappings, hvo_freed_pages, and more.",
+        example: "let s = m.stats(); print(s.mem_free_kb);",
+    },
+    Doc {
+        name: "dmesg",
+        signature: "m.dmesg() -> array",
+        summary: "The kernel log, oldest first.",
+        example: "for l in m.dmesg() { print(l); }",
+    },
+    Doc {
+        name: "set_allocations",
+        signature: "m.set_allocations(block, #{ unmovable, movable })",
+        summary: "Pretend pages of an online block are allocated: unmovable kernel allocations make \
+                  offlining fail with EBUSY in a kernel zone; movable ones are migrated away.",
+        example: "m.set_allocations(32, #{ unmovable: 1 });",
+    },
+    Doc {
+        name: "inject_fault",
+        signature: "m.inject_fault(point, count) | m.inject_fault(point, skip, count)",
+        summary: "Make calls at a point fail, like notifier error injection and fail-page-alloc: \
+                  \"going_online\", \"going_offline\" (the MEM_GOING_* notifiers), \"memmap_alloc\" (buddy \
+                  allocations for the memmap), \"altmap_alloc\". With skip, that many calls pass first.",
+        example: "m.inject_fault(\"going_online\", 1);",
+    },
+    Doc {
+        name: "export_sysfs",
+        signature: "m.export_sysfs(dir)",
+        summary: "Write the sysfs tree `lsmem --sysroot` reads, into a directory under the one given \
+                  with --sysfs-out (scripts have no other file access).",
+        example: "m.export_sysfs(\"after-add\");",
+    },
+    Doc {
+        name: "check",
+        signature: "m.check()",
+        summary: "Run the model's invariant checker (sections, vmemmap, zones, blocks, counters agree); \
+                  throws EINVAL naming what is broken.",
+        example: "m.check();",
+    },
+    Doc {
+        name: "clone",
+        signature: "m.clone() -> Machine",
+        summary: "A copy of the machine (plain assignment shares it).",
+        example: "let before = m.clone();",
+    },
+    Doc {
+        name: "arch",
+        signature: "m.arch, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram",
+        summary: "The machine's architecture name, page, section and memory block sizes, where its \
+                  platform puts hot-pluggable memory (block aligned), and its boot RAM.",
+        example: "m.add_memory(m.hotplug_base, 8 * m.block_size);",
+    },
+    Doc {
+        name: "size",
+        signature: "size(string) -> int",
+        summary: "Parse a size the way the kernel's memparse() does: \"4G\", \"0x8000000\", \"512M\".",
+        example: "m.add_memory(size(\"4G\"), size(\"1G\"));",
+    },
+    Doc {
+        name: "human",
+        signature: "human(bytes) -> string",
+        summary: "Format a byte count: 128M, 2G, 0x1801.",
+        example: "print(human(m.stats().section_size));",
+    },
+    Doc {
+        name: "hex",
+        signature: "hex(n) -> string",
+        summary: "Format a number as 0x... .",
+        example: "print(hex(4 * GiB));",
+    },
+    Doc {
+        name: "KiB MiB GiB TiB",
+        signature: "KiB, MiB, GiB, TiB",
+        summary: "1024, 1024^2, 1024^3, 1024^4.",
+        example: "m.add_memory(4 * GiB, 512 * MiB);",
+    },
+    Doc {
+        name: "ARCH CMDLINE IOMEM",
+        signature: "ARCH, CMDLINE, IOMEM",
+        summary: "The runner's --arch, --cmdline and --iomem (file contents); empty strings when not given.",
+        example: "let m = boot(ARCH, CMDLINE);",
+    },
+    Doc {
+        name: "help",
+        signature: "help() | help(name)",
+        summary: "List the API, or explain one call.",
+        example: "help(\"add_memory\")",
+    },
+];
+
+/// help(): one line per entry.
+pub fn list() -> String {
+    let w = DOCS.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    let mut out = String::from("hotplug-lab scripting API (help(\"name\") for one call):\n");
+    for d in DOCS {
+        let first = d.summary.split(". ").next().unwrap_or(d.summary);
+        out.push_str(&format!(
+            "  {:w$}  {}\n",
+            d.name,
+            first.trim_end_matches('.')
+        ));
+    }
+    out
+}
+
+/// help(name): the signature, the description and an example.
+pub fn one(name: &str) -> Option<String> {
+    let d = DOCS
+        .iter()
+        .find(|d| d.name == name || d.name.split(' ').any(|n| n == name))?;
+    Some(format!(
+        "{}\n\n{}\n\nExample:\n  {}\n",
+        d.signature,
+        wrap(d.summary, 90),
+        d.example
+    ))
+}
+
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
+}

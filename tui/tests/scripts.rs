@@ -1,0 +1,74 @@
+//! Every scenario under scripts/ on every architecture of `--arch all`: its output and the
+//! final stats of the machine it booted last, as reviewed snapshots named script@arch in the
+//! top-level snapshots/ directory. Every script must run to the end on every architecture.
+
+use hotplug_lab::runner::{run_arch, RunOptions};
+use std::fmt::Write;
+use std::path::Path;
+
+fn scripts() -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("bench-")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// What a snapshot shows: the script's output, then a table of the last machine's stats.
+fn render(output: &[String], stats: &[(&str, u64)]) -> String {
+    let mut s = String::new();
+    for l in output {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s, "--- stats of the machine booted last");
+    for (k, v) in stats {
+        let _ = writeln!(s, "{k:<30} {v}");
+    }
+    s
+}
+
+#[test]
+fn every_script_on_every_arch() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let list = scripts();
+    assert!(list.len() >= 6, "scenarios are missing: {list:?}");
+    for path in list {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for arch in arch::ALL {
+            let o = RunOptions {
+                arch: arch.to_string(),
+                cmdline: String::new(),
+                iomem: String::new(),
+                export_root: None,
+                live: false,
+                max_operations: None,
+            };
+            let run = run_arch(&source, &o);
+            if let Some(e) = run.error_line(&name) {
+                panic!("{name} on {arch} failed: {e}\n{}", run.output.join("\n"));
+            }
+            let m = run
+                .machine
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name} booted no machine"));
+            m.check()
+                .unwrap_or_else(|e| panic!("{name} on {arch}: invariant broken: {e}"));
+            let text = render(&run.output, &m.stats());
+            settings.set_description(format!("hotplug-lab run scripts/{name}.rhai --arch {arch}"));
+            settings.bind(|| insta::assert_snapshot!(format!("{name}@{arch}"), text));
+        }
+    }
+}
