@@ -260,6 +260,44 @@ pub trait Arch: fmt::Debug + Send + Sync {
         false
     }
 
+    /// ZONE_DEVICE: CONFIG_ZONE_DEVICE needs ARCH_HAS_PTE_DEVMAP (mm/Kconfig), which x86_64,
+    /// arm64 and powerpc book3s64 select and s390 does not.
+    fn zone_device(&self) -> bool {
+        self.zone_types().contains(&ZoneType::Device)
+    }
+
+    /// has_transparent_hugepage(): PMD-sized THP, so device-dax and pfn devices offer
+    /// HPAGE_PMD_SIZE alignment (drivers/dax/dax-private.h dax_align_valid()).
+    fn has_transparent_hugepage(&self) -> bool {
+        true
+    }
+
+    /// CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD: PUD-sized (1 GiB) device-dax alignment.
+    /// Only x86_64 selects it in 6.12.
+    fn has_transparent_pud_hugepage(&self) -> bool {
+        false
+    }
+
+    /// memremap_compat_align(): the smallest alignment a ZONE_DEVICE range may have. The
+    /// generic version (mm/memremap.c) is SUBSECTION_SIZE.
+    fn memremap_compat_align(&self) -> u64 {
+        1 << crate::params::SUBSECTION_SHIFT
+    }
+
+    /// The alignments a device-dax instance or pfn device accepts, smallest first:
+    /// PAGE_SIZE, HPAGE_PMD_SIZE with THP, HPAGE_PUD_SIZE with PUD THP.
+    fn dax_alignments(&self) -> Vec<u64> {
+        let g = self.geometry();
+        let mut v = vec![g.page_size];
+        if self.has_transparent_hugepage() {
+            v.push(g.pmd_size);
+            if self.has_transparent_pud_hugepage() {
+                v.push(g.pud_size);
+            }
+        }
+        v
+    }
+
     /// HugeTLB page sizes the arch supports, smallest first.
     fn hugepage_sizes(&self) -> &'static [u64];
 

@@ -279,6 +279,16 @@ impl Arch for Powerpc {
         self.mmu == Mmu::Radix
     }
 
+    /// memremap_compat_align() in arch/powerpc/mm/book3s64/pgtable.c: SUBSECTION_SIZE with
+    /// radix; with hash, the page size of the linear mapping (16M where the MMU has 16M pages,
+    /// as POWER and QEMU's pseries do) when that is larger.
+    fn memremap_compat_align(&self) -> u64 {
+        match self.mmu {
+            Mmu::Radix => 2 * MIB,
+            Mmu::Hash => 16 * MIB,
+        }
+    }
+
     fn hugepage_sizes(&self) -> &'static [u64] {
         match self.mmu {
             Mmu::Radix => &[2 * MIB, GIB],

@@ -226,6 +226,11 @@ impl Arch for X86 {
         true
     }
 
+    /// arch/x86/Kconfig: HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD if X86_64.
+    fn has_transparent_pud_hugepage(&self) -> bool {
+        true
+    }
+
     fn hugepage_sizes(&self) -> &'static [u64] {
         &[2 * MIB, GIB]
     }

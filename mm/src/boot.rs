@@ -199,6 +199,7 @@ impl Machine {
             boot_reserved: Vec::new(),
             min_free_kbytes: 0,
             hstates: Vec::new(),
+            pgmaps: BTreeMap::new(),
             clock_us: 0,
         };
         m.log(format!(

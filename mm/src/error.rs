@@ -7,6 +7,7 @@ pub enum Errno {
     EPERM,
     ENOENT,
     EINTR,
+    ENXIO,
     ENOMEM,
     EBUSY,
     EEXIST,
@@ -25,6 +26,7 @@ impl Errno {
             Errno::EPERM => "EPERM",
             Errno::ENOENT => "ENOENT",
             Errno::EINTR => "EINTR",
+            Errno::ENXIO => "ENXIO",
             Errno::ENOMEM => "ENOMEM",
             Errno::EBUSY => "EBUSY",
             Errno::EEXIST => "EEXIST",
@@ -43,6 +45,7 @@ impl Errno {
             Errno::EPERM => 1,
             Errno::ENOENT => 2,
             Errno::EINTR => 4,
+            Errno::ENXIO => 6,
             Errno::E2BIG => 7,
             Errno::ENOMEM => 12,
             Errno::EBUSY => 16,
@@ -83,6 +86,8 @@ pub enum MmError {
     Interrupted(String),
     #[error("ENODEV: {0}")]
     NoDevice(String),
+    #[error("ENXIO: {0}")]
+    NoSuchAddress(String),
 }
 
 impl MmError {
@@ -101,6 +106,7 @@ impl MmError {
             MmError::OutOfRange(_) => Errno::ERANGE,
             MmError::Interrupted(_) => Errno::EINTR,
             MmError::NoDevice(_) => Errno::ENODEV,
+            MmError::NoSuchAddress(_) => Errno::ENXIO,
         }
     }
 
@@ -118,7 +124,8 @@ impl MmError {
             | MmError::NotFound(r)
             | MmError::OutOfRange(r)
             | MmError::Interrupted(r)
-            | MmError::NoDevice(r) => r,
+            | MmError::NoDevice(r)
+            | MmError::NoSuchAddress(r) => r,
         }
     }
 }
@@ -138,5 +145,6 @@ mod tests {
         assert_eq!(MmError::Busy(String::new()).errno().code(), -16);
         assert_eq!(Errno::EOPNOTSUPP.code(), -95);
         assert_eq!(Errno::E2BIG.name(), "E2BIG");
+        assert_eq!(Errno::ENXIO.code(), -6);
     }
 }

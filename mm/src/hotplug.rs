@@ -445,7 +445,7 @@ impl Machine {
                 let b = self.blocks.remove(id).expect("checked above");
                 let mut altmap = b.altmap.expect("all blocks have altmaps");
                 let bstart = self.u.block_start(*id) >> ps;
-                self.remove_pages(bstart, self.u.pages_per_block(), Some(&mut altmap));
+                self.remove_pages(bstart, self.u.pages_per_block(), Some(&mut altmap), None);
                 if altmap.alloc != 0 {
                     self.log("WARNING: Altmap not fully unmapped");
                 }
@@ -454,7 +454,7 @@ impl Machine {
             for id in &ids {
                 self.blocks.remove(id);
             }
-            self.remove_pages(start >> ps, size >> ps, None);
+            self.remove_pages(start >> ps, size >> ps, None, None);
         }
         self.iomem
             .release_ram(start, size)
@@ -477,13 +477,14 @@ impl Machine {
         start_pfn: u64,
         nr_pages: u64,
         mut altmap: Option<&mut VmemAltmap>,
+        compound: Option<crate::sparse::Compound>,
     ) {
         let g = self.u.g;
         let end = start_pfn + nr_pages;
         let mut pfn = start_pfn;
         while pfn < end {
             let next = end.min((pfn + 1).next_multiple_of(g.pages_per_section));
-            self.section_deactivate(pfn, next - pfn, altmap.as_deref_mut(), None);
+            self.section_deactivate(pfn, next - pfn, altmap.as_deref_mut(), compound);
             pfn = next;
         }
     }

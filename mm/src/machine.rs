@@ -127,6 +127,8 @@ pub struct Machine {
     pub(crate) min_free_kbytes: u64,
     /// HugeTLB hstates.
     pub(crate) hstates: Vec<crate::hugetlb::Hstate>,
+    /// ZONE_DEVICE mappings (memremap_pages()), by id.
+    pub(crate) pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
     /// pfn ranges memblock reserved at boot for the memmap and its page tables.
     pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// Monotonic clock for dmesg timestamps (microseconds).
@@ -151,6 +153,7 @@ struct Snapshot {
     iomem: ResourceTree,
     groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
     hstates: Vec<crate::hugetlb::Hstate>,
+    pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
     vmstat: VmStat,
     settings: Settings,
     dmesg_len: usize,
@@ -274,6 +277,7 @@ impl Machine {
             iomem: self.iomem.clone(),
             groups: self.groups.clone(),
             hstates: self.hstates.clone(),
+            pgmaps: self.pgmaps.clone(),
             vmstat: self.vmstat,
             settings: self.settings,
             dmesg_len: self.dmesg.len(),
@@ -296,6 +300,7 @@ impl Machine {
         self.iomem = s.iomem;
         self.groups = s.groups;
         self.hstates = s.hstates;
+        self.pgmaps = s.pgmaps;
         self.vmstat = s.vmstat;
         self.settings = s.settings;
         // Keep what the failed operation logged: the kernel prints its errors.
@@ -334,6 +339,7 @@ impl Machine {
         self.iomem.hash(&mut h);
         self.groups.hash(&mut h);
         self.hstates.hash(&mut h);
+        self.pgmaps.hash(&mut h);
         self.vmstat.hash(&mut h);
         h.finish()
     }

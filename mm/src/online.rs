@@ -279,7 +279,13 @@ impl Machine {
     }
 
     /// move_pfn_range_to_zone(): grow the zone and node spans over the range.
-    fn move_pfn_range_to_zone(&mut self, nid: u16, zt: ZoneType, start_pfn: u64, nr_pages: u64) {
+    pub(crate) fn move_pfn_range_to_zone(
+        &mut self,
+        nid: u16,
+        zt: ZoneType,
+        start_pfn: u64,
+        nr_pages: u64,
+    ) {
         let node = &mut self.nodes[nid as usize];
         node.zone_mut(zt)
             .expect("configured zone")

@@ -313,6 +313,13 @@ impl ResourceTree {
             .sum()
     }
 
+    /// Whether `[start, end]` lies inside a resource whose name starts with `prefix`.
+    pub fn contained_in_named(&self, start: u64, end: u64, prefix: &str) -> bool {
+        self.walk()
+            .into_iter()
+            .any(|(_, r)| r.name.starts_with(prefix) && r.start <= start && end <= r.end)
+    }
+
     /// Remove the resource `[start, end]` named `name` wherever it is.
     pub fn remove(&mut self, start: u64, end: u64, name: &str) -> bool {
         fn go(level: &mut Vec<Resource>, start: u64, end: u64, name: &str) -> bool {

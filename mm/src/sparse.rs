@@ -21,6 +21,9 @@ pub const VMEMMAP_RESERVE_NR: u64 = 2;
 pub struct Compound {
     /// pgmap_vmemmap_nr(): pages per compound page.
     pub pages: u64,
+    /// The first pfn of the pgmap's range: compound pages are laid out from there
+    /// (reuse_compound_section() measures offsets from the range start).
+    pub base_pfn: u64,
 }
 
 /// The altmap of one populate call and who owns it.
@@ -689,7 +692,8 @@ impl Machine {
         let per = c.pages * g.struct_page_size / g.page_size;
         let a = self.vmemmap.vpn(g.vmemmap_offset(start_pfn));
         let b = self.vmemmap.vpn(g.vmemmap_offset(end_pfn));
-        let unique = crate::vmemmap::backing_pages_for(a, b, per, VMEMMAP_RESERVE_NR);
+        let phase = self.vmemmap.vpn(g.vmemmap_offset(c.base_pfn)) % per;
+        let unique = crate::vmemmap::backing_pages_for(a, b, per, VMEMMAP_RESERVE_NR, phase);
         let need_tables = self.vmemmap.tables_needed(a, b, Level::Pte);
         let before = self.vmemmap.counters().table_bytes_buddy;
         let table_pages =
@@ -706,6 +710,7 @@ impl Machine {
             sharing: Sharing::Dedup {
                 period: per,
                 unique: VMEMMAP_RESERVE_NR,
+                phase,
                 read_only: false,
             },
         };

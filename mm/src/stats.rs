@@ -55,6 +55,11 @@ impl Machine {
             ("mem_section_roots", self.sections.roots_allocated()),
             ("min_free_kbytes", self.min_free_kbytes),
             ("hugetlb_kb", self.hugetlb_total_kb()),
+            ("pgmaps", self.pgmaps.len() as u64),
+            (
+                "zone_device_pages",
+                self.pgmaps.values().map(|p| p.size() >> g.page_shift).sum(),
+            ),
         ]
     }
 

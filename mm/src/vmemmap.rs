@@ -52,12 +52,14 @@ impl Origin {
 pub enum Sharing {
     /// Every vmemmap page has its own backing page.
     Own,
-    /// Deduplicated: in every aligned group of `period` vmemmap pages the first `unique`
-    /// have their own page and the others map a shared one (device-dax compound pages:
-    /// unique 2; HugeTLB vmemmap optimisation: unique 1, read-only).
+    /// Deduplicated: in every group of `period` vmemmap pages starting at a vmemmap page
+    /// `v` with `v % period == phase`, the first `unique` have their own page and the others
+    /// map a shared one (device-dax compound pages: unique 2; HugeTLB vmemmap optimisation:
+    /// unique 1, read-only).
     Dedup {
         period: u64,
         unique: u64,
+        phase: u64,
         read_only: bool,
     },
 }
@@ -169,15 +171,21 @@ pub struct Vmemmap {
 fn backing_pages(a: u64, b: u64, sharing: Sharing) -> u64 {
     match sharing {
         Sharing::Own => b - a,
-        Sharing::Dedup { period, unique, .. } => backing_pages_for(a, b, period, unique),
+        Sharing::Dedup {
+            period,
+            unique,
+            phase,
+            ..
+        } => backing_pages_for(a, b, period, unique, phase),
     }
 }
 
-/// Vmemmap pages `v` in `[a, b)` with `v % period < unique`: the pages with their own
-/// backing under a dedup pattern.
-pub fn backing_pages_for(a: u64, b: u64, period: u64, unique: u64) -> u64 {
+/// Vmemmap pages `v` in `[a, b)` with `(v - phase) mod period < unique`: the pages with
+/// their own backing under a dedup pattern.
+pub fn backing_pages_for(a: u64, b: u64, period: u64, unique: u64, phase: u64) -> u64 {
+    let shift = (period - phase % period) % period;
     let upto = |x: u64| (x / period) * unique + (x % period).min(unique);
-    upto(b) - upto(a)
+    upto(b + shift) - upto(a + shift)
 }
 
 impl Vmemmap {
@@ -775,6 +783,7 @@ mod tests {
         let s = Sharing::Dedup {
             period: 4096,
             unique: 2,
+            phase: 0,
             read_only: false,
         };
         assert_eq!(backing_pages(0, 4096 * 1024, s), 2048);
@@ -783,9 +792,14 @@ mod tests {
         let s8 = Sharing::Dedup {
             period: 8,
             unique: 2,
+            phase: 0,
             read_only: false,
         };
         assert_eq!(backing_pages(0, 8 * 524288, s8), 2 * 524288);
+        // A pattern that starts at vmemmap page 3: pages 3, 4, 11, 12, ... are unique.
+        assert_eq!(backing_pages_for(0, 16, 8, 2, 3), 4);
+        assert_eq!(backing_pages_for(3, 5, 8, 2, 3), 2);
+        assert_eq!(backing_pages_for(5, 11, 8, 2, 3), 0);
     }
 
     #[test]

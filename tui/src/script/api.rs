@@ -213,6 +213,7 @@ fn memmap_of(m: &Machine, start: u64, size: u64) -> Array {
                     period,
                     unique,
                     read_only,
+                    ..
                 } => {
                     format!(
                         "{unique} of every {period} pages{}",

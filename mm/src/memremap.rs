@@ -1,0 +1,483 @@
+//! ZONE_DEVICE memory: memremap_pages(), pagemap_range() and memunmap_pages() (mm/memremap.c)
+//! for a persistent-memory namespace laid out as an nvdimm pfn device does it
+//! (drivers/nvdimm/pfn_devs.c nd_pfn_init(), __nvdimm_setup_pfn(); drivers/dax/device.c).
+
+use crate::altmap::VmemAltmap;
+use crate::error::{MmError, Result};
+use crate::machine::{Footprint, Machine};
+use crate::sparse::{AltmapArg, Compound};
+use crate::vmemmap::Origin;
+use arch::{human, ZoneType};
+
+/// nd_info_block_reserve() before page alignment: the 8 KiB the info block occupies.
+const INFO_BLOCK: u64 = 8 << 10;
+
+/// MAX_STRUCT_PAGE_SIZE (drivers/nvdimm/pfn.h): what a pfn device reserves per page for
+/// the memmap, whatever the running kernel's struct page size.
+const MAX_STRUCT_PAGE_SIZE: u64 = 64;
+
+/// Where a namespace's struct pages live (ndctl's `--map`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemmapLocation {
+    /// `map=mem` (PFN_MODE_RAM): allocated from System RAM.
+    Mem,
+    /// `map=dev` (PFN_MODE_PMEM): reserved at the start of the namespace, used through a
+    /// vmem_altmap.
+    Dev,
+}
+
+impl MemmapLocation {
+    pub fn parse(s: &str) -> Result<MemmapLocation> {
+        match s {
+            "mem" | "ram" => Ok(MemmapLocation::Mem),
+            "dev" | "pmem" => Ok(MemmapLocation::Dev),
+            other => Err(MmError::Invalid(format!(
+                "map \"{other}\" is neither \"mem\" (struct pages in System RAM) nor \"dev\" \
+                 (struct pages in the namespace)"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MemmapLocation::Mem => "mem",
+            MemmapLocation::Dev => "dev",
+        }
+    }
+}
+
+/// What the namespace is used as, which decides the pgmap type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NamespaceMode {
+    /// device-dax (MEMORY_DEVICE_GENERIC): `align` sets vmemmap_shift, so the memmap is
+    /// built of compound pages.
+    DevDax,
+    /// fsdax (MEMORY_DEVICE_FS_DAX): base pages whatever the alignment.
+    FsDax,
+}
+
+impl NamespaceMode {
+    pub fn parse(s: &str) -> Result<NamespaceMode> {
+        match s {
+            "devdax" | "dax" => Ok(NamespaceMode::DevDax),
+            "fsdax" | "memory" => Ok(NamespaceMode::FsDax),
+            other => Err(MmError::Invalid(format!(
+                "mode \"{other}\" is neither \"devdax\" nor \"fsdax\""
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NamespaceMode::DevDax => "devdax",
+            NamespaceMode::FsDax => "fsdax",
+        }
+    }
+}
+
+/// Options of one memremap_pages() call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemremapOptions {
+    /// Default `dev`, as ndctl create-namespace.
+    pub map: Option<MemmapLocation>,
+    /// Default devdax.
+    pub mode: Option<NamespaceMode>,
+    /// Default HPAGE_PMD_SIZE where the arch has THP (nd_pfn_default_alignment()).
+    pub align: Option<u64>,
+    /// Default node 0.
+    pub node: Option<u16>,
+}
+
+/// One mapped namespace: struct dev_pagemap with the pfn-device layout around it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DevPagemap {
+    pub id: u32,
+    /// The namespace resource the caller gave.
+    pub res_start: u64,
+    pub res_size: u64,
+    /// pgmap->range, end exclusive: the namespace minus end_trunc.
+    pub start: u64,
+    pub end: u64,
+    pub nid: u16,
+    pub mode: NamespaceMode,
+    pub map: MemmapLocation,
+    pub align: u64,
+    /// pgmap->vmemmap_shift: log2 of the pages per compound page (0: base pages).
+    pub vmemmap_shift: u32,
+    /// pfn_sb->dataoff: where the data starts, from the namespace start.
+    pub data_offset: u64,
+    /// pfn_sb->npfns: pages of data.
+    pub npfns: u64,
+    /// pfn_sb->end_trunc: bytes cut off the end to keep it aligned.
+    pub end_trunc: u64,
+    /// pgmap->altmap (map=dev).
+    pub altmap: Option<VmemAltmap>,
+    /// Memmap pages this mapping added to nr_memmap_pages.
+    pub memmap_pages: u64,
+    /// Of those, how many came from the buddy allocator and from the device's altmap.
+    pub memmap_buddy_pages: u64,
+    pub memmap_device_pages: u64,
+    /// vmemmap page-table pages allocated for it.
+    pub pagetable_pages: u64,
+    /// Whether the compound pages' tail vmemmap pages are deduplicated.
+    pub vmemmap_optimized: bool,
+    /// Resource names: the namespace (and the dax device for devdax).
+    pub namespace: String,
+    pub dax: Option<String>,
+    /// Whether no firmware region held the range, so a "Persistent Memory" region was
+    /// made for it (and goes with it).
+    pub own_region: bool,
+}
+
+impl DevPagemap {
+    pub fn size(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// pgmap_vmemmap_nr(): pages per compound page.
+    pub fn compound_pages(&self) -> u64 {
+        1 << self.vmemmap_shift
+    }
+}
+
+/// nd_pfn_init(): where the info block, the memmap reservation and the data go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    end_trunc: u64,
+    data_offset: u64,
+    npfns: u64,
+}
+
+impl Machine {
+    /// The mapped namespaces, by id.
+    pub fn pgmaps(&self) -> &std::collections::BTreeMap<u32, DevPagemap> {
+        &self.pgmaps
+    }
+
+    /// The default device-dax / pfn-device alignment (nd_pfn_default_alignment()).
+    pub fn default_dax_align(&self) -> u64 {
+        let g = self.u.g;
+        if self.arch.has_transparent_hugepage() {
+            g.pmd_size
+        } else {
+            g.page_size
+        }
+    }
+
+    fn pfn_layout(&self, start: u64, size: u64, map: MemmapLocation, align: u64) -> Result<Layout> {
+        let g = self.u.g;
+        let compat = self.arch.memremap_compat_align();
+        let align = align.max(compat);
+        if !start.is_multiple_of(compat) {
+            return Err(MmError::Invalid(format!(
+                "namespace start {start:#x} misaligned to {compat:#x} (memremap_compat_align(); \
+                 a namespace must start on a {} sub-section boundary)",
+                human(compat)
+            )));
+        }
+        let end = start + size;
+        let end_trunc = end - end / align * align;
+        if size <= INFO_BLOCK {
+            return Err(MmError::NoSuchAddress(format!(
+                "namespace of {size} bytes has no room for its {} info block",
+                human(INFO_BLOCK)
+            )));
+        }
+        let npfns = (size - INFO_BLOCK) >> g.page_shift;
+        let data = match map {
+            MemmapLocation::Dev => start + INFO_BLOCK + MAX_STRUCT_PAGE_SIZE * npfns,
+            MemmapLocation::Mem => start + INFO_BLOCK,
+        };
+        let data_offset = data.next_multiple_of(align) - start;
+        if data_offset >= size - end_trunc {
+            return Err(MmError::NoSuchAddress(format!(
+                "namespace [{start:#x}-{:#x}] unable to satisfy requested alignment {}: \
+                 its data would start at offset {data_offset:#x}, past its aligned end",
+                end - 1,
+                human(align)
+            )));
+        }
+        Ok(Layout {
+            end_trunc,
+            data_offset,
+            npfns: (size - data_offset - end_trunc) >> g.page_shift,
+        })
+    }
+
+    /// memremap_pages() for a persistent-memory namespace `[start, start + size)`, set up
+    /// the way an nvdimm pfn device and device-dax set up their dev_pagemap: with `map=dev`
+    /// the memmap goes in the namespace through an altmap; a devdax namespace's `align`
+    /// becomes compound pages (vmemmap_shift). Returns the pgmap id.
+    pub fn memremap_pages(&mut self, start: u64, size: u64, opts: &MemremapOptions) -> Result<u32> {
+        let g = self.u.g;
+        if !self.arch.zone_device() {
+            return Err(MmError::NotSupported(format!(
+                "{} has no ZONE_DEVICE: CONFIG_ZONE_DEVICE depends on ARCH_HAS_PTE_DEVMAP, which \
+                 it does not select (mm/Kconfig)",
+                self.arch.name()
+            )));
+        }
+        let end = start
+            .checked_add(size)
+            .filter(|_| size > 0)
+            .ok_or_else(|| {
+                MmError::Invalid(format!("bad range: start {start:#x}, size {size:#x}"))
+            })?;
+        let map = opts.map.unwrap_or(MemmapLocation::Dev);
+        let mode = opts.mode.unwrap_or(NamespaceMode::DevDax);
+        let align = opts.align.unwrap_or(self.default_dax_align());
+        let aligns = self.arch.dax_alignments();
+        if !aligns.contains(&align) {
+            let list: Vec<String> = aligns.iter().map(|a| human(*a)).collect();
+            return Err(MmError::Invalid(format!(
+                "align {} is not supported on {}: it offers {} (PAGE_SIZE, HPAGE_PMD_SIZE with \
+                 THP, HPAGE_PUD_SIZE with PUD THP)",
+                human(align),
+                self.arch.name(),
+                list.join(", ")
+            )));
+        }
+        let nid = opts.node.unwrap_or(0);
+        if nid >= self.boot.nr_nodes {
+            return Err(MmError::Invalid(format!(
+                "node {nid} is not possible ({} nodes)",
+                self.boot.nr_nodes
+            )));
+        }
+        let layout = self.pfn_layout(start, size, map, align)?;
+        let range_end = end - layout.end_trunc;
+        // pagemap_range(): the range must not touch System RAM.
+        let ram = self.iomem.system_ram_bytes(start, range_end);
+        if ram > 0 {
+            let what = if ram == range_end - start {
+                "ram"
+            } else {
+                "mixed"
+            };
+            self.log(format!(
+                "WARNING: memremap_pages attempted on {what} region {start:#x}-{:#x}",
+                range_end - 1
+            ));
+            return Err(MmError::NoSuchAddress(format!(
+                "attempted on {what} region {start:#x}-{:#x}: {} of it is System RAM",
+                range_end - 1,
+                human(ram)
+            )));
+        }
+        let (lo, hi) = self.pluggable_range();
+        if start < lo || range_end - 1 > hi {
+            self.log(format!(
+                "Hotplug memory [{start:#x}-{range_end:#x}] exceeds maximum addressable range [{lo:#x}-{hi:#x}]"
+            ));
+            return Err(MmError::Invalid(format!(
+                "[{start:#x}-{range_end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}] \
+                 (mhp_range_allowed())"
+            )));
+        }
+        let fp = Footprint {
+            start_pfn: start >> g.page_shift,
+            end_pfn: range_end >> g.page_shift,
+        };
+        self.transaction(fp, |m| {
+            m.pagemap_range(start, size, range_end, layout, map, mode, align, nid)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pagemap_range(
+        &mut self,
+        start: u64,
+        size: u64,
+        range_end: u64,
+        layout: Layout,
+        map: MemmapLocation,
+        mode: NamespaceMode,
+        align: u64,
+        nid: u16,
+    ) -> Result<u32> {
+        let g = self.u.g;
+        let id = self.pgmaps.keys().next_back().map_or(0, |k| k + 1);
+        let namespace = format!("namespace{id}.0");
+        let dax = (mode == NamespaceMode::DevDax).then(|| format!("dax{id}.0"));
+        // The driver claims the namespace inside its pmem region before mapping it; a region
+        // appears for ranges no firmware region describes.
+        let own_region =
+            !self
+                .iomem
+                .contained_in_named(start, end_incl(start, size), "Persistent Memory");
+        if own_region {
+            self.iomem
+                .request(start, size, "Persistent Memory")
+                .map_err(|e| busy(start, size, e))?;
+        }
+        match &dax {
+            Some(d) => {
+                self.iomem
+                    .request(start, layout.data_offset, &namespace)
+                    .map_err(|e| busy(start, layout.data_offset, e))?;
+                let data = start + layout.data_offset;
+                self.iomem
+                    .request(data, range_end - data, d)
+                    .map_err(|e| busy(data, range_end - data, e))?;
+            }
+            None => self
+                .iomem
+                .request(start, size, &namespace)
+                .map_err(|e| busy(start, size, e))?,
+        }
+        let start_pfn = start >> g.page_shift;
+        let end_pfn = range_end >> g.page_shift;
+        if let Some(other) = self.pgmaps.values().find(|p| {
+            p.start <= start && start < p.end || p.start < range_end && range_end <= p.end
+        }) {
+            let other = other.id;
+            self.log("WARNING: Conflicting mapping in same section");
+            return Err(MmError::NoMemory(format!(
+                "Conflicting mapping in same section: pgmap {other} already maps part of \
+                 [{start:#x}-{:#x}]",
+                range_end - 1
+            )));
+        }
+        let mut altmap = (map == MemmapLocation::Dev).then(|| {
+            let reserve = INFO_BLOCK.next_multiple_of(g.page_size) >> g.page_shift;
+            VmemAltmap {
+                base_pfn: start_pfn,
+                end_pfn: end_pfn - 1,
+                reserve,
+                free: (layout.data_offset >> g.page_shift) - reserve,
+                ..VmemAltmap::default()
+            }
+        });
+        let vmemmap_shift = if mode == NamespaceMode::DevDax && align > g.page_size {
+            (align >> g.page_shift).trailing_zeros()
+        } else {
+            0
+        };
+        let compound = (vmemmap_shift > 0).then_some(Compound {
+            pages: 1 << vmemmap_shift,
+            base_pfn: start_pfn,
+        });
+        let optimized = self.vmemmap_can_optimize(altmap.is_some(), compound);
+        let before = (
+            self.vmstat,
+            self.vmemmap.table_pages(),
+            self.vmemmap.counters().backing(Origin::Buddy),
+            self.vmemmap.counters().backing(Origin::Device),
+        );
+        // arch_add_memory() with params->altmap and params->pgmap.
+        self.add_pages(
+            nid,
+            start_pfn,
+            end_pfn - start_pfn,
+            altmap.as_mut().map(|a| AltmapArg {
+                altmap: a,
+                origin: Origin::Device,
+            }),
+            compound,
+        )?;
+        self.move_pfn_range_to_zone(nid, ZoneType::Device, start_pfn, end_pfn - start_pfn);
+        let pps = g.pages_per_section;
+        if !start_pfn.is_multiple_of(pps) {
+            self.section_taint_zone_device(start_pfn);
+        }
+        if !end_pfn.is_multiple_of(pps) {
+            self.section_taint_zone_device(end_pfn);
+        }
+        if !self.nodes[nid as usize].online {
+            self.nodes[nid as usize].online = true;
+        }
+        let c = *self.vmemmap.counters();
+        let pgmap = DevPagemap {
+            id,
+            res_start: start,
+            res_size: size,
+            start,
+            end: range_end,
+            nid,
+            mode,
+            map,
+            align,
+            vmemmap_shift,
+            data_offset: layout.data_offset,
+            npfns: layout.npfns,
+            end_trunc: layout.end_trunc,
+            altmap,
+            memmap_pages: self.vmstat.nr_memmap_pages() - before.0.nr_memmap_pages(),
+            memmap_buddy_pages: c.backing(Origin::Buddy) - before.2,
+            memmap_device_pages: c.backing(Origin::Device) - before.3,
+            pagetable_pages: self.vmemmap.table_pages().saturating_sub(before.1),
+            vmemmap_optimized: optimized,
+            namespace,
+            dax,
+            own_region,
+        };
+        self.pgmaps.insert(id, pgmap);
+        Ok(id)
+    }
+
+    /// memunmap_pages(): undo the arch mapping of every section the pgmap activated, give the
+    /// memmap back to where it came from and release the namespace. ZONE_DEVICE's span is
+    /// never shrunk (remove_pfn_range_from_zone() returns early for it).
+    pub fn memunmap_pages(&mut self, id: u32) -> Result<()> {
+        let Some(p) = self.pgmaps.get(&id).cloned() else {
+            let known: Vec<String> = self.pgmaps.keys().map(|k| k.to_string()).collect();
+            return Err(MmError::Invalid(format!(
+                "no pgmap {id} (mapped: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let g = self.u.g;
+        let start_pfn = p.start >> g.page_shift;
+        let nr = (p.end - p.start) >> g.page_shift;
+        let compound = (p.vmemmap_shift > 0).then_some(Compound {
+            pages: p.compound_pages(),
+            base_pfn: start_pfn,
+        });
+        let mut altmap = p.altmap;
+        self.remove_pages(start_pfn, nr, altmap.as_mut(), compound);
+        if altmap.is_some_and(|a| a.alloc != 0) {
+            self.log("WARNING: failed to free all reserved pages");
+        }
+        let (s, size) = (p.res_start, p.res_size);
+        match &p.dax {
+            Some(d) => {
+                self.iomem.remove(s + p.data_offset, p.end - 1, d);
+                self.iomem.remove(s, s + p.data_offset - 1, &p.namespace);
+            }
+            None => {
+                self.iomem.remove(s, end_incl(s, size), &p.namespace);
+            }
+        }
+        if p.own_region {
+            self.iomem.remove(s, end_incl(s, size), "Persistent Memory");
+        }
+        self.pgmaps.remove(&id);
+        Ok(())
+    }
+
+    /// section_taint_zone_device(): the section shares ZONE_DEVICE pages with other memory.
+    /// Like the kernel, this marks the section whether or not it is present.
+    fn section_taint_zone_device(&mut self, pfn: u64) {
+        let nr = self.u.section_of(crate::units::Pfn(pfn));
+        if nr.0 < self.sections.nr_sections() {
+            self.sections.get_mut(nr).flags |= crate::section::SECTION_TAINT_ZONE_DEVICE;
+        }
+    }
+}
+
+fn end_incl(start: u64, size: u64) -> u64 {
+    start + size - 1
+}
+
+/// A driver's devm_request_mem_region() failing: -EBUSY.
+fn busy(start: u64, size: u64, e: MmError) -> MmError {
+    MmError::Busy(format!(
+        "could not reserve region [mem {start:#x}-{:#x}]: {}",
+        start + size - 1,
+        e.reason()
+    ))
+}
