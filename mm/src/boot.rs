@@ -199,6 +199,7 @@ impl Machine {
             boot_reserved: Vec::new(),
             min_free_kbytes: 0,
             hstates: Vec::new(),
+            hugetlb_optimize_vmemmap: false,
             pgmaps: BTreeMap::new(),
             clock_us: 0,
         };
@@ -238,6 +239,7 @@ impl Machine {
                 m.set_nr_hugepages(i, count);
             }
         }
+        m.report_hugepages();
         Ok(m)
     }
 
@@ -479,6 +481,7 @@ impl Machine {
                     reserved_pages,
                     unmovable_pages: 0,
                     movable_pages: 0,
+                    hugetlb_pages: 0,
                     group: None,
                     inaccessible: false,
                     resource: "System RAM",

@@ -362,6 +362,7 @@ impl Machine {
                     reserved_pages: 0,
                     unmovable_pages: 0,
                     movable_pages: 0,
+                    hugetlb_pages: 0,
                     group,
                     inaccessible,
                     resource,

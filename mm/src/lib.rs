@@ -18,6 +18,7 @@ pub mod cmdline;
 pub mod error;
 pub mod hotplug;
 pub mod hugetlb;
+pub mod hugetlb_vmemmap;
 pub mod machine;
 pub mod memory_block;
 pub mod memremap;

@@ -24,11 +24,20 @@ pub struct VmStat {
     pub memmap_altmap: u64,
     /// ... by a device's altmap (pmem map=dev).
     pub memmap_device: u64,
+    /// What HugeTLB vmemmap optimisation added to nr_memmap_pages (new head pages,
+    /// restored pages) minus the buddy-backed vmemmap pages it freed. Kept apart so that
+    /// the per-origin counts above stay the sum of what each section populated.
+    pub memmap_hvo: i64,
 }
 
 impl VmStat {
     pub fn nr_memmap_pages(&self) -> u64 {
-        self.memmap_buddy + self.memmap_altmap + self.memmap_device
+        self.memmap_buddy_pages() + self.memmap_altmap + self.memmap_device
+    }
+
+    /// nr_memmap_pages backed by ordinary memory, HVO's changes included.
+    pub fn memmap_buddy_pages(&self) -> u64 {
+        (self.memmap_buddy as i64 + self.memmap_hvo) as u64
     }
 }
 
@@ -127,6 +136,8 @@ pub struct Machine {
     pub(crate) min_free_kbytes: u64,
     /// HugeTLB hstates.
     pub(crate) hstates: Vec<crate::hugetlb::Hstate>,
+    /// vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap= at boot).
+    pub(crate) hugetlb_optimize_vmemmap: bool,
     /// ZONE_DEVICE mappings (memremap_pages()), by id.
     pub(crate) pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
     /// pfn ranges memblock reserved at boot for the memmap and its page tables.
@@ -156,6 +167,7 @@ struct Snapshot {
     pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
     vmstat: VmStat,
     settings: Settings,
+    hugetlb_optimize_vmemmap: bool,
     dmesg_len: usize,
 }
 
@@ -280,6 +292,7 @@ impl Machine {
             pgmaps: self.pgmaps.clone(),
             vmstat: self.vmstat,
             settings: self.settings,
+            hugetlb_optimize_vmemmap: self.hugetlb_optimize_vmemmap,
             dmesg_len: self.dmesg.len(),
         }
     }
@@ -303,6 +316,7 @@ impl Machine {
         self.pgmaps = s.pgmaps;
         self.vmstat = s.vmstat;
         self.settings = s.settings;
+        self.hugetlb_optimize_vmemmap = s.hugetlb_optimize_vmemmap;
         // Keep what the failed operation logged: the kernel prints its errors.
         let _ = s.dmesg_len;
     }
@@ -339,6 +353,7 @@ impl Machine {
         self.iomem.hash(&mut h);
         self.groups.hash(&mut h);
         self.hstates.hash(&mut h);
+        self.hugetlb_optimize_vmemmap.hash(&mut h);
         self.pgmaps.hash(&mut h);
         self.vmstat.hash(&mut h);
         h.finish()

@@ -46,6 +46,9 @@ pub struct MemoryBlock {
     pub unmovable_pages: u64,
     /// Pages scripts marked as movable (user) allocations in this block.
     pub movable_pages: u64,
+    /// Pages of this block in HugeTLB pages (a gigantic page counts in every block it
+    /// covers).
+    pub hugetlb_pages: u64,
     /// The memory group (a virtio-mem device or a static DIMM) this block belongs to.
     pub group: Option<u32>,
     /// The memory is inaccessible until onlined (s390 MHP_OFFLINE_INACCESSIBLE); its memmap
@@ -64,5 +67,11 @@ impl MemoryBlock {
     /// Pages the block gives to the buddy allocator when online.
     pub fn usable_pages(&self) -> u64 {
         self.ram_pages - self.nr_vmemmap_pages() - self.reserved_pages
+    }
+
+    /// Usable pages nothing the model tracks has taken (script allocations, HugeTLB).
+    pub fn free_pages(&self) -> u64 {
+        self.usable_pages()
+            .saturating_sub(self.unmovable_pages + self.movable_pages + self.hugetlb_pages)
     }
 }

@@ -492,7 +492,7 @@ impl Machine {
         // blocks.
         let early_room = z
             .managed_early_pages
-            .saturating_sub(z.script_pages + z.hugetlb_pages);
+            .saturating_sub(z.script_pages + self.early_hugetlb_pages(b.nid, zt));
         let mut overflow = z.kernel_pages.saturating_sub(early_room);
         if overflow == 0 {
             return 0;
@@ -501,10 +501,7 @@ impl Machine {
             if x.early || x.nid != b.nid || x.zone != Some(zt) || x.state != BlockState::Online {
                 continue;
             }
-            let here = overflow.min(
-                x.usable_pages()
-                    .saturating_sub(x.unmovable_pages + x.movable_pages),
-            );
+            let here = overflow.min(x.free_pages());
             if x.id == id {
                 return here;
             }
@@ -541,21 +538,38 @@ impl Machine {
             )));
         }
         // Movable pages are migrated out of the block.
-        if b.movable_pages > 0 {
-            let dest = self.migration_target(b.nid, id, b.movable_pages).ok_or_else(|| {
+        let dest = if b.movable_pages > 0 {
+            Some(
+                self.migration_target(b.nid, id, b.movable_pages)
+                    .ok_or_else(|| {
+                        let s = self.u.block_start(id);
+                        MmError::Interrupted(format!(
+                            "memory offlining [mem {s:#010x}-{:#010x}] failed due to signal backoff: no free \
+                             memory to migrate {} movable pages to; the kernel retries until a signal arrives",
+                            s + self.u.block_size - 1,
+                            b.movable_pages
+                        ))
+                    })?,
+            )
+        } else {
+            None
+        };
+        let start = self.u.block_start(id) >> self.u.g.page_shift;
+        let nr = self.u.pages_per_block();
+        // Free huge pages in the block are dissolved (all or nothing).
+        self.dissolve_free_hugetlb_folios(start, start + nr)
+            .map_err(|e| {
                 let s = self.u.block_start(id);
-                MmError::Interrupted(format!(
-                    "memory offlining [mem {s:#010x}-{:#010x}] failed due to signal backoff: no free \
-                     memory to migrate {} movable pages to; the kernel retries until a signal arrives",
+                MmError::NoMemory(format!(
+                    "memory offlining [mem {s:#010x}-{:#010x}] failed due to {}",
                     s + self.u.block_size - 1,
-                    b.movable_pages
+                    e.reason()
                 ))
             })?;
+        if let Some(dest) = dest {
             self.zone_mut(b.nid, zone).script_pages -= b.movable_pages;
             self.zone_mut(dest.0, dest.1).script_pages += b.movable_pages;
         }
-        let start = self.u.block_start(id) >> self.u.g.page_shift;
-        let nr = self.u.pages_per_block();
         let vm = b.nr_vmemmap_pages();
         let early = self.sections.state(self.u.section_of(Pfn(start))).early();
         if vm > 0 {
@@ -607,10 +621,7 @@ impl Machine {
                 let Some(z) = self.zone(n, zt) else { continue };
                 let mut free = z.free_pages();
                 if Some(zt) == own && n == b.nid {
-                    free = free.saturating_sub(
-                        b.usable_pages()
-                            .saturating_sub(b.unmovable_pages + b.movable_pages),
-                    );
+                    free = free.saturating_sub(b.free_pages());
                 }
                 if free >= pages {
                     return Some((n, zt));
@@ -714,14 +725,7 @@ impl Machine {
         // Movable pages of the range must fit elsewhere.
         let movable: u64 = ids.iter().map(|id| self.blocks[id].movable_pages).sum();
         if movable > 0 {
-            let range_free: u64 = ids
-                .iter()
-                .map(|id| {
-                    let b = &self.blocks[id];
-                    b.usable_pages()
-                        .saturating_sub(b.unmovable_pages + b.movable_pages)
-                })
-                .sum();
+            let range_free: u64 = ids.iter().map(|id| self.blocks[id].free_pages()).sum();
             let free: u64 = self
                 .nodes
                 .iter()
@@ -736,6 +740,16 @@ impl Machine {
                      movable pages to; the kernel retries until a signal arrives"
                 )));
             }
+        }
+        // Free huge pages in the range are dissolved; restoring their vmemmap needs memory.
+        let ps = self.u.g.page_shift;
+        let need = self.dissolve_need(start >> ps, (start + size) >> ps);
+        if need > self.kernel_free_pages() {
+            return Err(MmError::NoMemory(format!(
+                "memory offlining failed due to failure to dissolve huge pages: restoring their \
+                 vmemmap needs {need} pages, {} are free",
+                self.kernel_free_pages()
+            )));
         }
         let mut done = Vec::new();
         for &id in &ids {
@@ -784,7 +798,7 @@ impl Machine {
             ))
         })?;
         let (old_u, old_m, nid) = (b.unmovable_pages, b.movable_pages, b.nid);
-        let room = b.usable_pages();
+        let room = b.usable_pages() - b.hugetlb_pages;
         if unmovable + movable > room {
             return Err(MmError::NoMemory(format!(
                 "memory{} has {room} usable pages, not {}",

@@ -38,7 +38,7 @@ impl Machine {
             ("mem_free_kb", self.mem_free_kb()),
             ("memmap_pages", v.nr_memmap_boot_pages + v.nr_memmap_pages()),
             ("memmap_boot_pages", v.nr_memmap_boot_pages),
-            ("memmap_buddy_pages", v.memmap_buddy),
+            ("memmap_buddy_pages", v.memmap_buddy_pages()),
             ("memmap_altmap_pages", v.memmap_altmap),
             ("memmap_device_pages", v.memmap_device),
             ("vmemmap_pagetable_pages", self.vmemmap.table_pages()),
@@ -71,9 +71,14 @@ impl Machine {
             .map(|(_, v)| v)
     }
 
-    /// Net vmemmap pages HugeTLB vmemmap optimisation saves now.
+    /// Net vmemmap pages HugeTLB vmemmap optimisation saves now: for every optimised huge
+    /// page, the vmemmap pages freed minus the one allocated to replace them (the page
+    /// tables of split PMDs are counted in vmemmap_pagetable_pages).
     pub fn hvo_freed_pages(&self) -> u64 {
-        0
+        self.hstates
+            .iter()
+            .map(|h| h.optimized() * self.hugetlb_vmemmap_optimizable_pages(h.size))
+            .sum()
     }
 
     /// Check the model's invariants; returns the first one broken.

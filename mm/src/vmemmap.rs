@@ -522,6 +522,61 @@ impl Vmemmap {
         self.merge_around(a, b);
     }
 
+    /// PMD leaves mapping any page of `[a, b)`.
+    pub fn pmd_leaves_in(&self, a: u64, b: u64) -> u64 {
+        let p = self.pmd_pages;
+        let (pa, pb) = (a - a % p, b.next_multiple_of(p));
+        self.iter(pa, pb)
+            .filter(|(_, _, m)| m.level == Level::Pmd)
+            .map(|(s, e, _)| (e - s) / p)
+            .sum()
+    }
+
+    /// Split every PMD leaf that maps a page of `[a, b)` into a PTE table mapping the same
+    /// pages (vmemmap_split_pmd() in mm/hugetlb_vmemmap.c). Returns the tables added, all
+    /// from the buddy.
+    pub fn split_pmd(&mut self, a: u64, b: u64) -> TableChange {
+        let p = self.pmd_pages;
+        let (pa, pb) = (a - a % p, b.next_multiple_of(p));
+        self.check_fence(pa, pb);
+        let leaves: Vec<(u64, u64, Mapping)> = self
+            .iter(pa, pb)
+            .filter(|(_, _, m)| m.level == Level::Pmd)
+            .collect();
+        let mut change = TableChange::default();
+        for (s, e, old) in leaves {
+            self.split_at(s);
+            self.split_at(e);
+            self.extents.remove(&s);
+            self.count(s, e, old, false);
+            let map = Mapping {
+                level: Level::Pte,
+                ..old
+            };
+            self.count(s, e, map, true);
+            self.extents.insert(s, Extent { end: e, map });
+            self.merge_around(s, e);
+            if let Some(l) = self.levels.iter_mut().find(|l| !l.needed_by_leaves) {
+                let mut x = s;
+                while x < e {
+                    let slot = x >> l.shift;
+                    let slot_end = ((slot + 1) << l.shift).min(e);
+                    let t = l.slots.entry(slot).or_insert_with(|| {
+                        change.buddy_bytes += l.level.table_bytes;
+                        Slot {
+                            pages: 0,
+                            boot: false,
+                        }
+                    });
+                    t.pages += slot_end - x;
+                    x = slot_end;
+                }
+            }
+        }
+        self.counters.table_bytes_buddy += change.buddy_bytes;
+        change
+    }
+
     fn merge_around(&mut self, a: u64, b: u64) {
         if let Some(ne) = self.extents.get(&b).copied() {
             let cur = self.extents[&a];

@@ -1,0 +1,181 @@
+//! HugeTLB vmemmap optimisation, HVO (mm/hugetlb_vmemmap.c, Documentation/mm/vmemmap_dedup.rst):
+//! a free huge page's vmemmap is remapped so that all of it shows one freshly allocated
+//! page, read-only after the first, and the old pages are freed; freeing the huge page
+//! allocates and maps them again, which can fail.
+
+use crate::machine::Machine;
+use crate::vmemmap::{Level, Mapping, Origin, Sharing};
+
+/// HUGETLB_VMEMMAP_RESERVE_SIZE / PAGE_SIZE (mm/hugetlb_vmemmap.h): vmemmap pages a huge
+/// page keeps.
+pub const HUGETLB_VMEMMAP_RESERVE_PAGES: u64 = 1;
+
+impl Machine {
+    /// hugetlb_vmemmap_size() in pages: the vmemmap pages of one huge page.
+    pub fn hugetlb_vmemmap_size_pages(&self, size: u64) -> u64 {
+        let g = &self.u.g;
+        (size >> g.page_shift) * g.struct_page_size / g.page_size
+    }
+
+    /// hugetlb_vmemmap_optimizable_size() in pages: what HVO frees for one huge page, 0
+    /// where the arch does not select ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP (or struct page is
+    /// not a power of two).
+    pub fn hugetlb_vmemmap_optimizable_pages(&self, size: u64) -> u64 {
+        if !self.arch.hugetlb_vmemmap_optimize() || !self.u.g.struct_page_size.is_power_of_two() {
+            return 0;
+        }
+        self.hugetlb_vmemmap_size_pages(size)
+            .saturating_sub(HUGETLB_VMEMMAP_RESERVE_PAGES)
+    }
+
+    /// Whether vm.hugetlb_optimize_vmemmap exists (hugetlb_vmemmap_init() registers it when
+    /// some hstate is optimizable).
+    pub(crate) fn hugetlb_vmemmap_sysctl(&self) -> bool {
+        self.hstates
+            .iter()
+            .any(|h| self.hugetlb_vmemmap_optimizable_pages(h.size) > 0)
+    }
+
+    /// Whether huge pages allocated now get optimised.
+    pub fn hugetlb_vmemmap_enabled(&self) -> bool {
+        self.hugetlb_optimize_vmemmap
+    }
+
+    /// The vmemmap page holding the struct page of `pfn`.
+    fn vpn_of(&self, pfn: u64) -> u64 {
+        self.vmemmap.vpn(self.u.g.vmemmap_offset(pfn))
+    }
+
+    /// hugetlb_vmemmap_optimize_folios() for the `count` new huge pages of hstate `i` at
+    /// `pfn` (one unoptimised run). Pages whose vmemmap sits on the memory they describe
+    /// (memmap_on_memory) are left alone (-EOPNOTSUPP in vmemmap_pmd_entry()); so is a
+    /// group whose first page table or head page cannot be allocated (-ENOMEM).
+    pub(crate) fn hugetlb_vmemmap_optimize_run(&mut self, i: usize, pfn: u64, count: u64) {
+        let size = self.hstates[i].size;
+        if !self.hugetlb_optimize_vmemmap || self.hugetlb_vmemmap_optimizable_pages(size) == 0 {
+            return;
+        }
+        let hp = size >> self.u.g.page_shift;
+        let per = self.hugetlb_vmemmap_size_pages(size);
+        let a = self.vpn_of(pfn);
+        let b = a + count * per;
+        // Folio groups by whether their first vmemmap page is self-hosted.
+        let mut groups: Vec<(u64, u64, bool)> = Vec::new();
+        for (s, e, map) in self.vmemmap.iter(a, b) {
+            let k0 = (s - a).div_ceil(per);
+            let k1 = (e - a).div_ceil(per);
+            if k1 <= k0 {
+                continue;
+            }
+            let ok = !matches!(map.origin, Origin::Altmap | Origin::Device);
+            match groups.last_mut() {
+                Some(g) if g.2 == ok && g.0 + g.1 == k0 => g.1 += k1 - k0,
+                _ => groups.push((k0, k1 - k0, ok)),
+            }
+        }
+        let nid = self.hstates[i].runs[&pfn].nid;
+        for (k0, n, ok) in groups {
+            if !ok {
+                continue;
+            }
+            // The first folio needs a PTE table for the split and a head page; what the
+            // folios free pays for the rest.
+            if Machine::take_fault(&mut self.faults.memmap_alloc) || self.kernel_free_pages() < 2 {
+                continue;
+            }
+            let (fa, fb) = (a + k0 * per, a + (k0 + n) * per);
+            let gp = pfn + k0 * hp;
+            let zone_hint = self.section_memmap_zone(self.u.section_of(crate::units::Pfn(gp)));
+            let mut old = [0u64; 4];
+            for (s, e, map) in self.vmemmap.iter(fa, fb) {
+                debug_assert_eq!(map.sharing, Sharing::Own);
+                old[map.origin as usize] += e - s;
+            }
+            let ps = self.u.g.page_size;
+            let tables_before = self.vmemmap.counters().table_bytes_buddy.div_ceil(ps);
+            self.vmemmap.split_pmd(fa, fb);
+            let table_pages =
+                self.vmemmap.counters().table_bytes_buddy.div_ceil(ps) - tables_before;
+            self.vmemmap.remap(
+                fa,
+                fb,
+                Mapping {
+                    level: Level::Pte,
+                    origin: Origin::Buddy,
+                    sharing: Sharing::Dedup {
+                        period: per,
+                        unique: HUGETLB_VMEMMAP_RESERVE_PAGES,
+                        phase: fa % per,
+                        read_only: true,
+                    },
+                },
+            );
+            // free_vmemmap_page(): boot pages go back with free_bootmem_page() and raise the
+            // managed count; buddy pages are simply freed.
+            let boot = old[Origin::Boot as usize];
+            self.vmstat.nr_memmap_boot_pages -= boot;
+            self.free_boot_pages(nid, boot);
+            let buddy = old[Origin::Buddy as usize];
+            self.vmstat.memmap_hvo -= buddy as i64;
+            self.free_kernel_pages_to(nid, buddy, zone_hint);
+            // The new head pages and the split's page tables.
+            let charged = crate::alloc::charge_kernel(&mut self.nodes, nid, n + table_pages);
+            debug_assert!(charged.is_some(), "HVO frees more than it allocates");
+            self.vmstat.memmap_hvo += n as i64;
+            self.set_runs_optimized(i, gp, n, true);
+        }
+    }
+
+    /// Mark `n` huge pages of hstate `i` from `pfn` (inside one run) optimised or not.
+    fn set_runs_optimized(&mut self, i: usize, pfn: u64, n: u64, optimized: bool) {
+        let hp = self.hstates[i].size >> self.u.g.page_shift;
+        self.split_huge_run(i, pfn);
+        self.split_huge_run(i, pfn + n * hp);
+        if let Some(r) = self.hstates[i].runs.get_mut(&pfn) {
+            r.optimized = optimized;
+        }
+        self.merge_huge_runs(i, pfn);
+    }
+
+    /// hugetlb_vmemmap_restore_folio() for the first `count` pages of the optimised run at
+    /// `pfn`: allocate the freed vmemmap pages again and map them. Returns how many pages
+    /// were restored; the others stay optimised (the allocation failed, -ENOMEM).
+    pub(crate) fn hugetlb_vmemmap_restore_run(&mut self, i: usize, pfn: u64, count: u64) -> u64 {
+        let size = self.hstates[i].size;
+        let per = self.hugetlb_vmemmap_size_pages(size);
+        let nid = self.hstates[i].runs[&pfn].nid;
+        let need = per - HUGETLB_VMEMMAP_RESERVE_PAGES;
+        // Each folio is restored and then freed. A huge page freed into a kernel zone pays
+        // for the next folio's pages, so only the first needs memory that is already free;
+        // one freed into ZONE_MOVABLE does not help GFP_KERNEL. Injected failures strike
+        // one folio each.
+        let zone = self.hstates[i].runs[&pfn].zone;
+        let free = self.kernel_free_pages();
+        let mut done = 0;
+        if self.faults.memmap_alloc.armed() {
+            while done < count && !Machine::take_fault(&mut self.faults.memmap_alloc) {
+                done += 1;
+            }
+            done = done.min(free / need);
+        } else if zone.is_kernel_zone() {
+            if free >= need {
+                done = count;
+            }
+        } else {
+            done = count.min(free / need);
+        }
+        if done == 0 {
+            return 0;
+        }
+        let a = self.vpn_of(pfn);
+        self.vmemmap
+            .remap(a, a + done * per, Mapping::own(Level::Pte, Origin::Buddy));
+        self.vmstat.memmap_hvo += (done * need) as i64;
+        if crate::alloc::charge_kernel(&mut self.nodes, nid, done * need).is_none() {
+            // The huge pages the caller frees next make the room, in their own zone.
+            self.zone_mut(nid, zone).kernel_pages += done * need;
+        }
+        self.set_runs_optimized(i, pfn, done, false);
+        done
+    }
+}
