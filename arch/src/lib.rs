@@ -285,8 +285,12 @@ pub trait Arch: fmt::Debug + Send + Sync {
     }
 
     /// The alignments a device-dax instance or pfn device accepts, smallest first:
-    /// PAGE_SIZE, HPAGE_PMD_SIZE with THP, HPAGE_PUD_SIZE with PUD THP.
+    /// PAGE_SIZE, HPAGE_PMD_SIZE with THP, HPAGE_PUD_SIZE with PUD THP; none without
+    /// ZONE_DEVICE.
     fn dax_alignments(&self) -> Vec<u64> {
+        if !self.zone_device() {
+            return Vec::new();
+        }
         let g = self.geometry();
         let mut v = vec![g.page_size];
         if self.has_transparent_hugepage() {

@@ -1,5 +1,6 @@
-//! Scale benchmarks: booting a 64 TiB machine and cycling 60 TiB through hot-add, online,
-//! offline and remove in 128 MiB blocks. Each prints its figure; `cargo bench -p mm`.
+//! Scale benchmarks: booting a 64 TiB machine, cycling 60 TiB through hot-add, online,
+//! offline and remove in 128 MiB blocks, mapping and unmapping 1 TiB of device-dax, and
+//! HugeTLB vmemmap optimisation of a large pool. Each prints its figure; `cargo bench -p mm`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use mm::cmdline::OnlineType;
@@ -164,5 +165,88 @@ fn hotplug_cycles(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, boot_64t, hotplug_cycles);
+/// memremap_pages() + memunmap_pages() of a 1 TiB device-dax namespace on x86_64.
+fn devdax_map_unmap(c: &mut Criterion) {
+    use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
+    let mut g = c.benchmark_group("devdax 1 TiB map+unmap");
+    g.sample_size(10);
+    for (name, align, map) in [
+        ("2M compound, map=mem", 2 << 20, MemmapLocation::Mem),
+        ("1G compound, map=mem", GIB, MemmapLocation::Mem),
+        ("2M, map=dev", 2 << 20, MemmapLocation::Dev),
+    ] {
+        let m0 = Machine::boot(&spec("x86_64", 32 * GIB, "")).unwrap();
+        let o = MemremapOptions {
+            map: Some(map),
+            mode: Some(NamespaceMode::DevDax),
+            align: Some(align),
+            node: None,
+        };
+        let mut m = m0.clone();
+        let t = Instant::now();
+        let id = m.memremap_pages(TIB, TIB, &o).unwrap();
+        let mapped = t.elapsed();
+        let extents = m.vmemmap().extent_count();
+        let t = Instant::now();
+        m.memunmap_pages(id).unwrap();
+        println!(
+            "devdax 1 TiB {name}: map {:.2} ms, unmap {:.2} ms, {extents} vmemmap extents",
+            mapped.as_secs_f64() * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || m0.clone(),
+                |mut m| {
+                    let id = m.memremap_pages(TIB, TIB, &o).unwrap();
+                    m.memunmap_pages(id).unwrap();
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// Allocating and freeing 4 TiB of 2 MiB huge pages (2M pages) with HVO on.
+fn hvo_pool(c: &mut Criterion) {
+    let m0 = Machine::boot(&spec("x86_64", 4 * TIB, "hugetlb_free_vmemmap=on")).unwrap();
+    let i = m0.hstate_index(2 << 20).unwrap();
+    let n = 2 * TIB / (2 << 20);
+    let mut m = m0.clone();
+    let t = Instant::now();
+    let got = m.set_nr_hugepages(i, n);
+    let alloc = t.elapsed();
+    let saved = m.hvo_freed_pages();
+    let runs = m.hstates()[i].runs.len();
+    let t = Instant::now();
+    let left = m.set_nr_hugepages(i, 0);
+    println!(
+        "HVO 2 TiB of 2M pages on a 4 TiB machine: {got} pages in {runs} runs allocated and \
+         optimised in {:.2} ms ({saved} vmemmap pages freed), {left} left after freeing in {:.2} ms",
+        alloc.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let mut g = c.benchmark_group("hvo");
+    g.sample_size(10);
+    g.bench_function("2 TiB of 2M huge pages, allocate and free", |b| {
+        b.iter_batched(
+            || m0.clone(),
+            |mut m| {
+                m.set_nr_hugepages(i, n);
+                m.set_nr_hugepages(i, 0);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    boot_64t,
+    hotplug_cycles,
+    devdax_map_unmap,
+    hvo_pool
+);
 criterion_main!(benches);

@@ -306,24 +306,15 @@ impl Machine {
                 .iomem
                 .contained_in_named(start, end_incl(start, size), "Persistent Memory");
         if own_region {
-            self.iomem
-                .request(start, size, "Persistent Memory")
-                .map_err(|e| busy(start, size, e))?;
+            self.claim(start, size, "Persistent Memory")?;
         }
         match &dax {
             Some(d) => {
-                self.iomem
-                    .request(start, layout.data_offset, &namespace)
-                    .map_err(|e| busy(start, layout.data_offset, e))?;
+                self.claim(start, layout.data_offset, &namespace)?;
                 let data = start + layout.data_offset;
-                self.iomem
-                    .request(data, range_end - data, d)
-                    .map_err(|e| busy(data, range_end - data, e))?;
+                self.claim(data, range_end - data, d)?;
             }
-            None => self
-                .iomem
-                .request(start, size, &namespace)
-                .map_err(|e| busy(start, size, e))?,
+            None => self.claim(start, size, &namespace)?,
         }
         let start_pfn = start >> g.page_shift;
         let end_pfn = range_end >> g.page_shift;
@@ -459,6 +450,19 @@ impl Machine {
         Ok(())
     }
 
+    /// devm_request_mem_region() for a driver: -EBUSY when the range collides with anything
+    /// but a region it lies in.
+    fn claim(&mut self, start: u64, size: u64, name: &str) -> Result<()> {
+        if let Some((other, s, e)) = self.iomem.conflict(start, size) {
+            return Err(MmError::Busy(format!(
+                "could not reserve region [mem {start:#x}-{:#x}] for {name}: it overlaps \
+                 \"{other}\" [mem {s:#x}-{e:#x}]",
+                start + size - 1
+            )));
+        }
+        self.iomem.request(start, size, name)
+    }
+
     /// section_taint_zone_device(): the section shares ZONE_DEVICE pages with other memory.
     /// Like the kernel, this marks the section whether or not it is present.
     fn section_taint_zone_device(&mut self, pfn: u64) {
@@ -471,13 +475,4 @@ impl Machine {
 
 fn end_incl(start: u64, size: u64) -> u64 {
     start + size - 1
-}
-
-/// A driver's devm_request_mem_region() failing: -EBUSY.
-fn busy(start: u64, size: u64, e: MmError) -> MmError {
-    MmError::Busy(format!(
-        "could not reserve region [mem {start:#x}-{:#x}]: {}",
-        start + size - 1,
-        e.reason()
-    ))
 }

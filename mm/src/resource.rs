@@ -143,6 +143,21 @@ impl ResourceTree {
         out
     }
 
+    /// What a request for `[start, start + size)` would collide with: the resource's name
+    /// and inclusive range.
+    pub fn conflict(&self, start: u64, size: u64) -> Option<(String, u64, u64)> {
+        let end = start + size - 1;
+        let mut level = &self.top;
+        loop {
+            let c = level.iter().find(|r| r.overlaps(start, end))?;
+            if !c.busy && c.start <= start && end <= c.end {
+                level = &c.children;
+                continue;
+            }
+            return Some((c.name.clone(), c.start, c.end));
+        }
+    }
+
     /// __request_region(): insert `[start, start + size)` named `name`, descending into a
     /// conflicting resource that is not busy and contains it; -EEXIST on any other conflict.
     pub fn request(&mut self, start: u64, size: u64, name: &str) -> Result<()> {

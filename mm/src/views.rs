@@ -558,11 +558,16 @@ impl Machine {
         ] {
             v.push(format!("{PARAMS}/{p}"));
         }
+        if self.hugetlb_vmemmap_sysctl() {
+            v.push("/proc/sys/vm/hugetlb_optimize_vmemmap".to_string());
+        }
         for size in self.arch.hugepage_sizes() {
-            v.push(format!(
-                "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
-                size >> 10
-            ));
+            for f in ["nr_hugepages", "free_hugepages", "surplus_hugepages"] {
+                v.push(format!(
+                    "/sys/kernel/mm/hugepages/hugepages-{}kB/{f}",
+                    size >> 10
+                ));
+            }
         }
         if let Some(id) = self.blocks.keys().next() {
             for f in [

@@ -152,8 +152,42 @@ pub fn table() -> String {
             values: col(&|a, _| yes_no(a.hugetlb_vmemmap_optimize())),
         },
         Row {
+            label: "ZONE_DEVICE",
+            values: col(&|a, _| {
+                if a.zone_device() {
+                    format!("yes, from {}", human(a.memremap_compat_align()))
+                } else {
+                    "no".to_string()
+                }
+            }),
+        },
+        Row {
+            label: "device-dax aligns",
+            values: col(&|a, _| {
+                let v: Vec<String> = a.dax_alignments().iter().map(|x| human(*x)).collect();
+                if v.is_empty() {
+                    "-".to_string()
+                } else {
+                    v.join(" ")
+                }
+            }),
+        },
+        Row {
             label: "device-dax dedup",
-            values: col(&|a, _| yes_no(a.dax_vmemmap_optimize())),
+            values: col(&|a, _| {
+                // __vmemmap_can_optimize(): a compound page must need more than
+                // VMEMMAP_RESERVE_NR (2) vmemmap pages.
+                let g = a.geometry();
+                let gains = a.dax_alignments().iter().any(|al| {
+                    (al / g.page_size) * g.struct_page_size / g.page_size
+                        > mm::sparse::VMEMMAP_RESERVE_NR
+                });
+                match (a.dax_vmemmap_optimize(), gains) {
+                    (true, true) => "yes".to_string(),
+                    (true, false) => "selected, never gains".to_string(),
+                    _ => "no".to_string(),
+                }
+            }),
         },
         Row {
             label: "huge page sizes",

@@ -3,7 +3,7 @@
 use super::{einval, help, throw, Host, ScriptError, Vm};
 use mm::cmdline::{parse_size, OnlineType};
 use mm::units::BlockId;
-use mm::{AddOptions, BootSpec, Machine};
+use mm::{AddOptions, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -286,11 +286,140 @@ fn stats_map(m: &Machine) -> Map {
 }
 
 /// Register everything.
+/// What memremap_pages() made, for scripts.
+fn pgmap_map(p: &mm::memremap::DevPagemap) -> Map {
+    let altmap = p.altmap.map_or(Dynamic::UNIT, |a| {
+        Dynamic::from(map_of([
+            ("base_pfn", int(a.base_pfn)),
+            ("end_pfn", int(a.end_pfn)),
+            ("reserve", int(a.reserve)),
+            ("free", int(a.free)),
+            ("align", int(a.align)),
+            ("alloc", int(a.alloc)),
+        ]))
+    });
+    map_of([
+        ("id", int(u64::from(p.id))),
+        ("start", int(p.start)),
+        ("size", int(p.size())),
+        ("namespace_size", int(p.res_size)),
+        ("end_trunc", int(p.end_trunc)),
+        ("node", int(u64::from(p.nid))),
+        ("mode", Dynamic::from(p.mode.name())),
+        ("map", Dynamic::from(p.map.name())),
+        ("align", int(p.align)),
+        ("vmemmap_shift", int(u64::from(p.vmemmap_shift))),
+        ("compound_pages", int(p.compound_pages())),
+        ("vmemmap_optimized", Dynamic::from(p.vmemmap_optimized)),
+        ("data_offset", int(p.data_offset)),
+        ("npfns", int(p.npfns)),
+        ("memmap_pages", int(p.memmap_pages)),
+        ("memmap_buddy_pages", int(p.memmap_buddy_pages)),
+        ("memmap_device_pages", int(p.memmap_device_pages)),
+        ("pagetable_pages", int(p.pagetable_pages)),
+        ("altmap", altmap),
+        ("namespace", Dynamic::from(p.namespace.clone())),
+        ("dax", p.dax.clone().map_or(Dynamic::UNIT, Dynamic::from)),
+    ])
+}
+
+fn memremap_options(opts: &Map) -> Res<MemremapOptions> {
+    let mut o = MemremapOptions::default();
+    for (k, v) in opts {
+        let text = |what: &str| -> Res<String> {
+            v.clone()
+                .into_string()
+                .map_err(|_| einval(format!("{what} must be a string")))
+        };
+        match k.as_str() {
+            "map" => o.map = Some(MemmapLocation::parse(&text("map")?).map_err(throw)?),
+            "mode" => o.mode = Some(NamespaceMode::parse(&text("mode")?).map_err(throw)?),
+            "align" => o.align = Some(size_value(v, "align")?),
+            "node" => {
+                let n = size_value(v, "node")?;
+                o.node = Some(
+                    u16::try_from(n).map_err(|_| einval(format!("node {n} is out of range")))?,
+                );
+            }
+            other => {
+                return Err(einval(format!(
+                    "memremap_pages: unknown option \"{other}\" (map, mode, align, node)"
+                )))
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn register_device(e: &mut Engine) {
+    e.register_fn(
+        "memremap_pages",
+        |vm: &mut Vm, start: i64, size: i64| -> Res<i64> {
+            let mut m = vm.0.borrow_mut();
+            let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            m.memremap_pages(s, n, &MemremapOptions::default())
+                .map(i64::from)
+                .map_err(throw)
+        },
+    )
+    .register_fn(
+        "memremap_pages",
+        |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<i64> {
+            let mut m = vm.0.borrow_mut();
+            let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            let o = memremap_options(&opts)?;
+            m.memremap_pages(s, n, &o).map(i64::from).map_err(throw)
+        },
+    )
+    .register_fn("memunmap_pages", |vm: &mut Vm, id: i64| -> Res<()> {
+        let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
+        vm.0.borrow_mut().memunmap_pages(id).map_err(throw)
+    })
+    .register_fn("pgmap", |vm: &mut Vm, id: i64| -> Res<Map> {
+        let m = vm.0.borrow();
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| m.pgmaps().get(&id))
+            .map(pgmap_map)
+            .ok_or_else(|| einval(format!("no pgmap {id}")))
+    })
+    .register_fn("pgmaps", |vm: &mut Vm| -> Array {
+        vm.0.borrow()
+            .pgmaps()
+            .values()
+            .map(|p| Dynamic::from(pgmap_map(p)))
+            .collect()
+    })
+    .register_fn("hugepages", |vm: &mut Vm| -> Array {
+        let m = vm.0.borrow();
+        m.hstates()
+            .iter()
+            .map(|h| {
+                Dynamic::from(map_of([
+                    ("size", int(h.size)),
+                    ("nr_hugepages", int(h.nr)),
+                    ("surplus", int(h.surplus)),
+                    ("optimized", int(h.optimized())),
+                    (
+                        "vmemmap_pages_each",
+                        int(m.hugetlb_vmemmap_size_pages(h.size)),
+                    ),
+                    (
+                        "hvo_frees_each",
+                        int(m.hugetlb_vmemmap_optimizable_pages(h.size)),
+                    ),
+                ]))
+            })
+            .collect()
+    });
+}
+
 pub(super) fn register(e: &mut Engine, host: &Host) {
     register_errors(e);
     register_helpers(e);
     register_boot(e, host);
     register_hotplug(e);
+    register_device(e);
     register_views(e, host);
 }
 
@@ -363,6 +492,17 @@ fn register_boot(e: &mut Engine, host: &Host) {
         })
         .register_get("boot_ram", |vm: &mut Vm| {
             vm.0.borrow().boot_info().ram_bytes as i64
+        })
+        .register_get("pmd_size", |vm: &mut Vm| {
+            vm.0.borrow().geometry().pmd_size as i64
+        })
+        .register_get("dax_alignments", |vm: &mut Vm| -> Array {
+            vm.0.borrow()
+                .arch()
+                .dax_alignments()
+                .into_iter()
+                .map(int)
+                .collect()
         })
         .register_fn("clone", |vm: &mut Vm| Vm::new(vm.0.borrow().clone()));
     let h = host.clone();

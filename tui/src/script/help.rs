@@ -48,19 +48,64 @@ pub const DOCS: &[Doc] = &[
         example: "m.offline(4 * GiB, 128 * MiB);",
     },
     Doc {
+        name: "memremap_pages",
+        signature: "m.memremap_pages(start, size) | m.memremap_pages(start, size, #{ map, mode, align, node }) -> id",
+        summary: "Map a persistent-memory namespace [start, start+size) into ZONE_DEVICE as the nvdimm \
+                  pfn device and device-dax do with memremap_pages(): start on a memremap_compat_align() \
+                  boundary (2 MiB; 16 MiB on powerpc-hash), the end cut back to the alignment, sections \
+                  activated a 2 MiB sub-section at a time (sharing sections with System RAM or other \
+                  namespaces). map \"dev\" (default) puts the memmap in the namespace through an altmap, \
+                  \"mem\" takes it from System RAM. mode \"devdax\" (default) or \"fsdax\". align \
+                  (PAGE_SIZE, PMD size or, on x86_64, 1G; default PMD size) makes a devdax namespace's \
+                  memmap compound pages, whose tail vmemmap pages are shared on x86_64 when the memmap \
+                  is in RAM. Errors: EINVAL (misaligned, bad align, out of range), EBUSY (overlaps \
+                  another namespace), ENXIO (System RAM, or no room for the data), EOPNOTSUPP (s390).",
+        example: "let id = m.memremap_pages(8 * GiB, 4032 * MiB, #{ map: \"mem\", mode: \"fsdax\" }); print(m.pgmap(id).memmap_pages);",
+    },
+    Doc {
+        name: "memunmap_pages",
+        signature: "m.memunmap_pages(id)",
+        summary: "Undo a memremap_pages(): deactivate the sub-sections it activated and give its memmap \
+                  back (ZONE_DEVICE keeps its span, as in the kernel).",
+        example: "m.memunmap_pages(id);",
+    },
+    Doc {
+        name: "pgmap",
+        signature: "m.pgmap(id) -> map",
+        summary: "A mapped namespace: its range, layout (data_offset, npfns, end_trunc), mode, map, align, \
+                  vmemmap_shift, whether its vmemmap is deduplicated, memmap pages by origin, page-table \
+                  pages, and the altmap (base_pfn, reserve, free, align, alloc) with map \"dev\".",
+        example: "let p = m.pgmap(id); print(`${p.namespace}: ${p.memmap_pages} memmap pages`);",
+    },
+    Doc {
+        name: "pgmaps",
+        signature: "m.pgmaps() -> array",
+        summary: "Every mapped namespace, as m.pgmap(id) describes it.",
+        example: "for p in m.pgmaps() { print(`${p.namespace}: ${p.memmap_pages} memmap pages`); }",
+    },
+    Doc {
+        name: "hugepages",
+        signature: "m.hugepages() -> array",
+        summary: "The HugeTLB hstates: size, nr_hugepages, surplus, how many are vmemmap-optimised, \
+                  vmemmap pages per huge page and how many HVO frees of them. Allocate with \
+                  m.write(\"/proc/sys/vm/nr_hugepages\", n) or the hugepages-*kB/nr_hugepages files; \
+                  optimisation needs hugetlb_free_vmemmap=on (or vm.hugetlb_optimize_vmemmap).",
+        example: "let m = boot(\"x86_64\", \"hugetlb_free_vmemmap=on\"); m.write(\"/proc/sys/vm/nr_hugepages\", 512); print(m.stats().hvo_freed_pages);",
+    },
+    Doc {
         name: "read",
         signature: "m.read(path) -> string",
         summary: "Read a sysfs or procfs file, byte for byte as the kernel prints it: \
                   /sys/devices/system/memory/{block_size_bytes,auto_online_blocks,memoryN/*}, /proc/iomem, \
-                  /proc/meminfo, /proc/zoneinfo, /proc/vmstat, /proc/sys/vm/nr_hugepages, \
-                  /sys/kernel/mm/hugepages/hugepages-*/nr_hugepages, /sys/module/memory_hotplug/parameters/*.",
+                  /proc/meminfo, /proc/zoneinfo, /proc/vmstat, /proc/sys/vm/{nr_hugepages,hugetlb_optimize_vmemmap}, \
+                  /sys/kernel/mm/hugepages/hugepages-*/{nr,free,surplus}_hugepages, /sys/module/memory_hotplug/parameters/*.",
         example: "print(m.read(\"/sys/devices/system/memory/memory32/valid_zones\"));",
     },
     Doc {
         name: "write",
         signature: "m.write(path, value)",
         summary: "Write a sysfs file as `echo value > path` does: memoryN/state, memoryN/online, \
-                  auto_online_blocks, online_policy, auto_movable_ratio, nr_hugepages.",
+                  auto_online_blocks, online_policy, auto_movable_ratio, nr_hugepages, hugetlb_optimize_vmemmap.",
         example: "m.write(\"/sys/devices/system/memory/memory33/state\", \"online_movable\");",
     },
     Doc {
@@ -142,9 +187,10 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "arch",
-        signature: "m.arch, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram",
+        signature: "m.arch, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram, m.pmd_size, m.dax_alignments",
         summary: "The machine's architecture name, page, section and memory block sizes, where its \
-                  platform puts hot-pluggable memory (block aligned), and its boot RAM.",
+                  platform puts hot-pluggable memory (block aligned), its boot RAM, its PMD size, and \
+                  the alignments a device-dax namespace may have.",
         example: "m.add_memory(m.hotplug_base, 8 * m.block_size);",
     },
     Doc {
