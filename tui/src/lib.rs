@@ -5,3 +5,4 @@ pub mod archs;
 pub mod repl;
 pub mod runner;
 pub mod script;
+pub mod ui;

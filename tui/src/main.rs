@@ -18,6 +18,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The terminal UI (the default): a memory map, blocks, totals, dmesg and a Rhai REPL,
+    /// with an optional script to step through.
+    Tui {
+        /// A Rhai script to load into the player (n steps, r runs to the end).
+        script: Option<PathBuf>,
+        /// An architecture, or several (comma-separated, or "all") side by side.
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// The kernel command line the machines boot with.
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// A /proc/iomem file to boot from.
+        #[arg(long)]
+        iomem: Option<PathBuf>,
+    },
     /// Run a Rhai script headless ("-" reads it from stdin).
     Run {
         script: String,
@@ -82,9 +97,50 @@ fn main() -> ExitCode {
             cmdline,
             iomem,
         }) => hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref()),
-        None => {
-            eprintln!("hotplug-lab: the terminal UI is not built yet; try `hotplug-lab run` or `hotplug-lab repl`");
-            ExitCode::from(2)
-        }
+        None => tui(None, "x86_64", "", None),
+        Some(Command::Tui {
+            script,
+            arch,
+            cmdline,
+            iomem,
+        }) => tui(script.as_deref(), &arch, &cmdline, iomem.as_deref()),
     }
+}
+
+fn tui(
+    script: Option<&std::path::Path>,
+    arch: &str,
+    cmdline: &str,
+    iomem: Option<&std::path::Path>,
+) -> ExitCode {
+    let archs = match hotplug_lab::runner::arch_list(arch) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hotplug-lab tui: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let iomem = match iomem.map(std::fs::read_to_string).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("hotplug-lab tui: --iomem: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let script = match script {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(src) => Some((p.display().to_string(), src)),
+            Err(e) => {
+                eprintln!("hotplug-lab tui: {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    hotplug_lab::ui::run(hotplug_lab::ui::Options {
+        archs,
+        cmdline: cmdline.to_string(),
+        iomem,
+        script,
+    })
 }

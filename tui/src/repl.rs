@@ -33,18 +33,17 @@ pub fn eval(
     host.start();
     match engine.eval_with_scope::<Dynamic>(scope, src) {
         Ok(v) if v.is_unit() => Ok(None),
-        Ok(v) => Ok(Some(
-            if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
-                s.to_string()
-            } else {
-                show(&v)
-            },
-        )),
+        Ok(v) => Ok(Some(show_value(&v))),
         Err(e) => Err(describe(&e)),
     }
 }
 
-fn show(v: &Dynamic) -> String {
+/// How the REPL shows a value: strings as they are, errors as `EINVAL: reason`, maps and
+/// arrays as pretty JSON.
+pub fn show_value(v: &Dynamic) -> String {
+    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        return s.to_string();
+    }
     if let Some(e) = v.read_lock::<crate::script::ScriptError>() {
         return e.to_string();
     }

@@ -1,0 +1,68 @@
+//! One frame of the terminal UI for a 60 TiB machine at 200x60 (TestBackend), with the
+//! map in its overview and zoomed to one section per cell. `cargo bench -p hotplug-lab`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use hotplug_lab::ui::{self, App, Options};
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use std::time::Instant;
+
+fn big_app() -> App {
+    let mut a = App::new(Options {
+        archs: vec!["x86_64".into()],
+        cmdline: String::new(),
+        iomem: String::new(),
+        script: None,
+    });
+    a.settle();
+    // 60 TiB of boot RAM, then 2 TiB hot-added and onlined movable, and a 1 TiB namespace.
+    a.submit(
+        "m = boot(#{ arch: \"x86_64\", ram: \"60T\", cmdline: \"memhp_default_state=offline\" }); \
+         m.add_memory(61 * TiB, 2 * TiB); m.online(61 * TiB, 2 * TiB, \"online_movable\"); \
+         m.memremap_pages(63 * TiB, 512 * GiB, #{ map: \"dev\" });"
+            .to_string(),
+    );
+    a.settle();
+    a
+}
+
+fn render(c: &mut Criterion) {
+    let mut a = big_app();
+    let m = a.machine().expect("booted");
+    let present = m.stat("sections_present").unwrap();
+    let mut t = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    ui::frame(&mut t, &mut a).unwrap();
+    let s = Instant::now();
+    ui::frame(&mut t, &mut a).unwrap();
+    println!(
+        "one 200x60 frame of a 60 TiB machine ({present} present sections, {} map runs): {:.2} ms",
+        a.panes[0].view.runs.len(),
+        s.elapsed().as_secs_f64() * 1e3
+    );
+    let mut g = c.benchmark_group("render 200x60, 60 TiB");
+    g.bench_function("overview", |b| {
+        b.iter(|| ui::frame(&mut t, &mut a).unwrap())
+    });
+    // Zoom in to one section per cell around the hot-added memory.
+    a.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    a.cursor = (61u64 << 40) >> 27;
+    for _ in 0..20 {
+        a.on_key(KeyEvent::new(KeyCode::Char('+'), KeyModifiers::NONE));
+        if a.sections_per_cell() == 1 {
+            break;
+        }
+    }
+    g.bench_function("one section per cell", |b| {
+        b.iter(|| ui::frame(&mut t, &mut a).unwrap())
+    });
+    g.finish();
+    // Recomputing the view after an input (MachineView::of) on the same machine.
+    let m = a.machine().unwrap().clone();
+    c.bench_function("view of a 60 TiB machine", |b| {
+        b.iter(|| hotplug_lab::ui::view::MachineView::of(&m))
+    });
+}
+
+criterion_group!(benches, render);
+criterion_main!(benches);

@@ -1,0 +1,930 @@
+//! The UI's state and the update step that turns a key, a mouse event or a worker reply
+//! into a new state. Rendering (render.rs) only reads it.
+
+use super::keys::{self, Action};
+use super::view::MachineView;
+use super::worker::{Reply, Request, Worker};
+use mm::Machine;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+/// The panes that take keys, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Map,
+    Blocks,
+    Log,
+    Repl,
+}
+
+impl Focus {
+    const ORDER: [Focus; 4] = [Focus::Map, Focus::Blocks, Focus::Log, Focus::Repl];
+
+    fn step(self, by: isize) -> Focus {
+        let i = Focus::ORDER.iter().position(|f| *f == self).unwrap_or(0) as isize;
+        Focus::ORDER[(i + by).rem_euclid(4) as usize]
+    }
+}
+
+/// One architecture on screen.
+pub struct Pane {
+    pub arch: String,
+    pub machine: Option<Box<Machine>>,
+    pub view: MachineView,
+    /// Sections the last input changed.
+    pub changed: Vec<(u64, u64)>,
+    pub error: Option<String>,
+}
+
+/// A line of REPL output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    Input(String),
+    Text(String),
+    Error(String),
+    Note(String),
+}
+
+/// The REPL pane.
+#[derive(Debug, Default)]
+pub struct Repl {
+    /// The input, possibly several lines.
+    pub input: String,
+    /// Cursor position (bytes) in the last line of `input`.
+    pub cursor: usize,
+    pub history: Vec<String>,
+    pub hist_pos: Option<usize>,
+    pub output: Vec<(Option<usize>, Out)>,
+    /// Lines scrolled back from the end.
+    pub scroll: usize,
+}
+
+/// One top-level statement of a loaded script.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub line: usize,
+    pub text: String,
+}
+
+/// The script player.
+#[derive(Debug, Clone)]
+pub struct Player {
+    pub path: String,
+    pub source: String,
+    pub chunks: Vec<Chunk>,
+    /// The next statement to run.
+    pub next: usize,
+    /// Statements sent and not yet done.
+    pub running: usize,
+    /// Keep stepping until the end (`r`).
+    pub to_end: bool,
+    pub failed: bool,
+}
+
+/// The map's zoom: sections per cell as a power of two, or one section's sub-sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zoom {
+    Sections(u32),
+    Subsections,
+}
+
+/// Where the UI starts.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub archs: Vec<String>,
+    pub cmdline: String,
+    pub iomem: String,
+    pub script: Option<(String, String)>,
+}
+
+pub struct App {
+    pub opts: Options,
+    pub panes: Vec<Pane>,
+    /// The architecture shown alone (index into arch::NAMES order of cycling).
+    pub arch: String,
+    pub compare: bool,
+    /// Architectures compare mode shows.
+    pub compare_archs: Vec<String>,
+    pub focus: Focus,
+    pub help: bool,
+    /// Lines the help overlay is scrolled by.
+    pub help_scroll: u16,
+    pub zoom: Option<Zoom>,
+    /// The section under the map cursor.
+    pub cursor: u64,
+    pub block_row: usize,
+    pub log_scroll: usize,
+    pub show_script: bool,
+    pub repl: Repl,
+    pub player: Option<Player>,
+    /// Inputs evaluated since boot, replayed when the architecture changes.
+    pub applied: Vec<String>,
+    pub status: String,
+    pub quit: bool,
+    pub worker: Worker,
+    /// Rows of the map pane at the last draw, for page moves.
+    pub map_rows: u16,
+    pub map_cols: u16,
+}
+
+impl App {
+    pub fn new(opts: Options) -> App {
+        let archs = if opts.archs.is_empty() {
+            vec!["x86_64".to_string()]
+        } else {
+            opts.archs.clone()
+        };
+        let compare = archs.len() > 1;
+        let compare_archs = if compare {
+            archs.clone()
+        } else {
+            arch::ALL.iter().map(|s| s.to_string()).collect()
+        };
+        let mut app = App {
+            arch: archs[0].clone(),
+            compare,
+            compare_archs,
+            panes: Vec::new(),
+            focus: Focus::Repl,
+            help: false,
+            help_scroll: 0,
+            zoom: None,
+            cursor: 0,
+            block_row: 0,
+            log_scroll: 0,
+            show_script: false,
+            repl: Repl::default(),
+            player: None,
+            applied: Vec::new(),
+            status: String::new(),
+            quit: false,
+            worker: Worker::spawn(),
+            map_rows: 0,
+            map_cols: 0,
+            opts,
+        };
+        app.setup(Vec::new());
+        if let Some((path, source)) = app.opts.script.clone() {
+            app.load_script(&path, &source);
+        }
+        app.repl.output.push((
+            None,
+            Out::Note(
+                "`m` is the machine on screen. Try m.add_memory(m.hotplug_base, 1 * GiB); \
+                 help() lists the API; ? shows the keys."
+                    .into(),
+            ),
+        ));
+        app
+    }
+
+    /// The architectures on screen.
+    pub fn archs(&self) -> Vec<String> {
+        if self.compare {
+            self.compare_archs.clone()
+        } else {
+            vec![self.arch.clone()]
+        }
+    }
+
+    /// Boot a session per architecture on screen, replaying `replay`.
+    fn setup(&mut self, replay: Vec<String>) {
+        let archs = self.archs();
+        self.panes = archs
+            .iter()
+            .map(|a| Pane {
+                arch: a.clone(),
+                machine: None,
+                view: MachineView::default(),
+                changed: Vec::new(),
+                error: None,
+            })
+            .collect();
+        self.worker.send(Request::Setup {
+            archs,
+            cmdline: self.opts.cmdline.clone(),
+            iomem: self.opts.iomem.clone(),
+            replay,
+        });
+        if let Some(p) = &self.player {
+            self.worker.send(Request::Load {
+                source: p.source.clone(),
+            });
+        }
+        self.status = format!("booting {}", self.archs().join(", "));
+    }
+
+    pub fn load_script(&mut self, path: &str, source: &str) {
+        let chunks = split_statements(source);
+        self.player = Some(Player {
+            path: path.to_string(),
+            source: source.to_string(),
+            chunks,
+            next: 0,
+            running: 0,
+            to_end: false,
+            failed: false,
+        });
+        self.show_script = true;
+        self.worker.send(Request::Load {
+            source: source.to_string(),
+        });
+    }
+
+    /// Apply what the worker has sent.
+    pub fn pump(&mut self) {
+        for r in self.worker.poll() {
+            self.on_reply(r);
+        }
+    }
+
+    /// Wait until the worker is idle (tests).
+    pub fn settle(&mut self) {
+        while self.worker.busy() {
+            match self
+                .worker
+                .recv_timeout(std::time::Duration::from_secs(120))
+            {
+                Some(r) => self.on_reply(r),
+                None => break,
+            }
+        }
+        self.pump();
+    }
+
+    pub fn busy(&self) -> bool {
+        self.worker.busy()
+    }
+
+    pub fn on_reply(&mut self, r: Reply) {
+        match r {
+            Reply::Ready {
+                pane,
+                arch,
+                machine,
+                error,
+            } => {
+                if let Some(p) = self.panes.get_mut(pane) {
+                    p.arch = arch;
+                    p.view = machine.as_deref().map(MachineView::of).unwrap_or_default();
+                    p.machine = machine;
+                    p.error = error.clone();
+                    p.changed.clear();
+                }
+                if let Some(e) = error {
+                    self.repl
+                        .output
+                        .push((Some(pane), Out::Error(format!("boot: {e}"))));
+                }
+                if pane == 0 {
+                    if let Some(m) = self.panes[0].machine.as_deref() {
+                        self.cursor = first_present(m);
+                    }
+                }
+                self.status = format!("{} ready", self.archs().join(", "));
+            }
+            Reply::Line { pane, text } => {
+                self.push_out(pane, Out::Text(text));
+            }
+            Reply::Done {
+                pane,
+                outcome,
+                machine,
+            } => {
+                match outcome {
+                    Ok(Some(v)) => {
+                        for l in v.lines() {
+                            self.push_out(pane, Out::Text(l.to_string()));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.push_out(pane, Out::Error(e));
+                        if let Some(p) = self.player.as_mut() {
+                            p.failed = true;
+                            p.to_end = false;
+                        }
+                    }
+                }
+                if let (Some(p), Some(m)) = (self.panes.get_mut(pane), machine) {
+                    let view = MachineView::of(&m);
+                    p.changed = view.changed_since(&p.view);
+                    p.view = view;
+                    p.machine = Some(m);
+                }
+                if pane + 1 == self.panes.len() {
+                    if let Some(p) = self.player.as_mut() {
+                        p.running = p.running.saturating_sub(1);
+                    }
+                }
+            }
+            Reply::Idle => {
+                if !self.worker.busy() {
+                    self.status = "ready".into();
+                    let go = self
+                        .player
+                        .as_ref()
+                        .is_some_and(|p| p.to_end && !p.failed && p.running == 0);
+                    if go {
+                        self.step();
+                    }
+                }
+            }
+        }
+        self.clamp();
+    }
+
+    fn push_out(&mut self, pane: usize, o: Out) {
+        let tag = (self.panes.len() > 1).then_some(pane);
+        self.repl.output.push((tag, o));
+        // Keep the scrollback bounded.
+        let max = 5000;
+        if self.repl.output.len() > max {
+            let cut = self.repl.output.len() - max;
+            self.repl.output.drain(..cut);
+        }
+    }
+
+    /// Run REPL input on every pane.
+    pub fn submit(&mut self, src: String) {
+        let trimmed = src.trim_end().to_string();
+        if trimmed.is_empty() {
+            return;
+        }
+        for (i, l) in trimmed.lines().enumerate() {
+            let prompt = if i == 0 { "> " } else { ". " };
+            self.repl
+                .output
+                .push((None, Out::Input(format!("{prompt}{l}"))));
+        }
+        if self.repl.history.last() != Some(&trimmed) {
+            self.repl.history.push(trimmed.clone());
+        }
+        self.repl.hist_pos = None;
+        self.repl.scroll = 0;
+        self.applied.push(trimmed.clone());
+        self.worker.send(Request::Eval { src: trimmed });
+        self.status = "running… (Ctrl-C interrupts)".into();
+    }
+
+    /// The script player's next statement.
+    pub fn step(&mut self) {
+        let Some(p) = self.player.as_mut() else {
+            self.status = "no script loaded (hotplug-lab tui SCRIPT)".into();
+            return;
+        };
+        if p.next >= p.chunks.len() {
+            p.to_end = false;
+            self.status = "the script has ended (R rewinds it)".into();
+            return;
+        }
+        let c = p.chunks[p.next].clone();
+        p.next += 1;
+        p.running += 1;
+        let first = c.text.lines().next().unwrap_or("").to_string();
+        self.repl
+            .output
+            .push((None, Out::Input(format!("[{}:{}] {first}", p.path, c.line))));
+        self.applied.push(c.text.clone());
+        self.worker.send(Request::Step { src: c.text });
+        self.status = format!("step {}/{}", p.next, p.chunks.len());
+    }
+
+    fn reset(&mut self) {
+        self.worker.interrupt();
+        self.applied.clear();
+        if let Some(p) = self.player.as_mut() {
+            p.next = 0;
+            p.running = 0;
+            p.to_end = false;
+            p.failed = false;
+        }
+        self.setup(Vec::new());
+    }
+
+    pub fn on_mouse(&mut self, e: MouseEvent) {
+        match e.kind {
+            MouseEventKind::ScrollUp => self.act(Action::Up),
+            MouseEventKind::ScrollDown => self.act(Action::Down),
+            _ => {}
+        }
+    }
+
+    pub fn on_key(&mut self, e: KeyEvent) {
+        if self.help {
+            // Up and down scroll the help, q quits, any other key closes it.
+            match e.code {
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                KeyCode::Down | KeyCode::Char('j') => self.help_scroll += 1,
+                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                KeyCode::PageDown => self.help_scroll += 10,
+                KeyCode::Char('q') => self.quit = true,
+                _ => {
+                    self.help = false;
+                    self.help_scroll = 0;
+                }
+            }
+            return;
+        }
+        if self.focus == Focus::Repl {
+            self.repl_key(e);
+            return;
+        }
+        if let Some(a) = keys::action(&e) {
+            self.act(a);
+        }
+    }
+
+    fn repl_key(&mut self, e: KeyEvent) {
+        let ctrl = e.modifiers.contains(KeyModifiers::CONTROL);
+        let r = &mut self.repl;
+        match e.code {
+            KeyCode::Char('c') if ctrl => {
+                if self.worker.busy() {
+                    self.worker.interrupt();
+                    self.status = "interrupting…".into();
+                } else {
+                    r.input.clear();
+                    r.cursor = 0;
+                }
+            }
+            KeyCode::Char('d') if ctrl && r.input.is_empty() => self.quit = true,
+            KeyCode::Char('u') if ctrl => {
+                let start = last_line_start(&r.input);
+                r.input.truncate(start);
+                r.cursor = 0;
+            }
+            // `:` focuses the REPL elsewhere; here, on an empty line, it is a no-op.
+            KeyCode::Char(':') if !ctrl && r.input.is_empty() => {}
+            KeyCode::Char(c) if !ctrl => {
+                let start = last_line_start(&r.input);
+                let at = start + r.cursor;
+                r.input.insert(at, c);
+                r.cursor += c.len_utf8();
+            }
+            KeyCode::Backspace => {
+                let start = last_line_start(&r.input);
+                if r.cursor > 0 {
+                    let line = &r.input[start..];
+                    let prev = line[..r.cursor]
+                        .char_indices()
+                        .next_back()
+                        .map_or(0, |(i, _)| i);
+                    r.input.replace_range(start + prev..start + r.cursor, "");
+                    r.cursor = prev;
+                } else if start > 0 {
+                    // Join with the previous line.
+                    r.input.pop();
+                    r.cursor = r.input.len() - last_line_start(&r.input);
+                }
+            }
+            KeyCode::Left => {
+                let start = last_line_start(&r.input);
+                let line = &r.input[start..];
+                r.cursor = line[..r.cursor]
+                    .char_indices()
+                    .next_back()
+                    .map_or(0, |(i, _)| i);
+            }
+            KeyCode::Right => {
+                let start = last_line_start(&r.input);
+                let line = &r.input[start..];
+                if let Some(c) = line[r.cursor..].chars().next() {
+                    r.cursor += c.len_utf8();
+                }
+            }
+            KeyCode::Home => r.cursor = 0,
+            KeyCode::End => r.cursor = r.input.len() - last_line_start(&r.input),
+            KeyCode::Up => {
+                if r.history.is_empty() {
+                    return;
+                }
+                let i = match r.hist_pos {
+                    Some(0) => 0,
+                    Some(i) => i - 1,
+                    None => r.history.len() - 1,
+                };
+                r.hist_pos = Some(i);
+                r.input = r.history[i].clone();
+                r.cursor = r.input.len() - last_line_start(&r.input);
+            }
+            KeyCode::Down => match r.hist_pos {
+                Some(i) if i + 1 < r.history.len() => {
+                    r.hist_pos = Some(i + 1);
+                    r.input = r.history[i + 1].clone();
+                    r.cursor = r.input.len() - last_line_start(&r.input);
+                }
+                _ => {
+                    r.hist_pos = None;
+                    r.input.clear();
+                    r.cursor = 0;
+                }
+            },
+            KeyCode::PageUp => r.scroll += 5,
+            KeyCode::PageDown => r.scroll = r.scroll.saturating_sub(5),
+            KeyCode::Enter => {
+                let src = r.input.clone();
+                if incomplete(&src) {
+                    r.input.push('\n');
+                    r.cursor = 0;
+                } else {
+                    r.input.clear();
+                    r.cursor = 0;
+                    self.submit(src);
+                }
+            }
+            KeyCode::Esc | KeyCode::Tab => self.focus = Focus::Map,
+            KeyCode::BackTab => self.focus = Focus::Log,
+            KeyCode::F(1) => self.help = true,
+            _ => {}
+        }
+    }
+
+    pub fn act(&mut self, a: Action) {
+        match a {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = !self.help,
+            Action::NextPane => self.focus = self.next_focus(1),
+            Action::PrevPane => self.focus = self.next_focus(-1),
+            Action::FocusRepl => self.focus = Focus::Repl,
+            Action::Up | Action::Down | Action::Left | Action::Right => self.move_by(a),
+            Action::PageUp | Action::PageDown => {
+                let up = a == Action::PageUp;
+                match self.focus {
+                    Focus::Log => {
+                        self.log_scroll = if up {
+                            self.log_scroll + 10
+                        } else {
+                            self.log_scroll.saturating_sub(10)
+                        }
+                    }
+                    Focus::Blocks => {
+                        self.block_row = if up {
+                            self.block_row.saturating_sub(10)
+                        } else {
+                            self.block_row + 10
+                        }
+                    }
+                    _ => {
+                        let rows = u64::from(self.map_rows.max(1));
+                        for _ in 0..rows {
+                            self.move_by(if up { Action::Up } else { Action::Down });
+                        }
+                    }
+                }
+            }
+            Action::ZoomIn => self.zoom_in(),
+            Action::ZoomOut => self.zoom_out(),
+            Action::NextArch => {
+                if self.compare {
+                    self.status = "leave compare mode (c) to switch architecture".into();
+                } else {
+                    let i = arch::NAMES
+                        .iter()
+                        .position(|n| *n == self.arch)
+                        .map_or(0, |i| (i + 1) % arch::NAMES.len());
+                    self.arch = arch::NAMES[i].to_string();
+                    self.setup(self.applied.clone());
+                }
+            }
+            Action::Compare => {
+                self.compare = !self.compare;
+                if self.compare && !self.compare_archs.contains(&self.arch) {
+                    self.compare_archs.insert(0, self.arch.clone());
+                }
+                self.setup(self.applied.clone());
+            }
+            Action::Step => {
+                if let Some(p) = self.player.as_mut() {
+                    p.to_end = false;
+                }
+                if !self.worker.busy() {
+                    self.step();
+                }
+            }
+            Action::RunAll => {
+                if let Some(p) = self.player.as_mut() {
+                    p.to_end = true;
+                    p.failed = false;
+                }
+                if !self.worker.busy() {
+                    self.step();
+                }
+            }
+            Action::Reset => self.reset(),
+            Action::ToggleLog => self.show_script = !self.show_script && self.player.is_some(),
+            Action::Interrupt => {
+                if let Some(p) = self.player.as_mut() {
+                    p.to_end = false;
+                }
+                self.worker.interrupt();
+            }
+            Action::Back => {
+                if self.zoom.is_some() {
+                    self.zoom_out();
+                } else {
+                    self.focus = Focus::Map;
+                }
+            }
+        }
+        self.clamp();
+    }
+
+    fn next_focus(&self, by: isize) -> Focus {
+        let mut f = self.focus.step(by);
+        // Compare mode has no blocks pane.
+        if self.compare && f == Focus::Blocks {
+            f = f.step(by);
+        }
+        f
+    }
+
+    /// Sections per map cell of pane 0 at the current zoom (the overview fits the whole
+    /// view).
+    pub fn sections_per_cell(&self) -> u64 {
+        self.sections_per_cell_of(0)
+    }
+
+    /// Sections per map cell of pane `i`. Panes side by side share one scale in bytes, so
+    /// that their rows start at the same addresses whatever their section sizes.
+    pub fn sections_per_cell_of(&self, i: usize) -> u64 {
+        let bits = |p: &Pane| {
+            p.machine
+                .as_deref()
+                .map_or(27, |m| m.geometry().section_size_bits)
+        };
+        let Some(pane) = self.panes.get(i) else {
+            return 1;
+        };
+        let mine = bits(pane);
+        let first = self.panes.first().map_or(27, bits);
+        let bytes = match self.zoom {
+            Some(Zoom::Subsections) => return 1,
+            Some(Zoom::Sections(k)) => 1u128 << (k + first),
+            None => {
+                let end = self
+                    .panes
+                    .iter()
+                    .map(|p| u128::from(p.view.end_section.max(1)) << bits(p))
+                    .max()
+                    .unwrap_or(1);
+                let cells = u128::from(self.map_rows.max(1)) * u128::from(self.row_cells());
+                (end.div_ceil(cells)).next_power_of_two()
+            }
+        };
+        (bytes >> mine).max(1) as u64
+    }
+
+    /// The map cursor in pane `i`'s sections (the cursor is kept in pane 0's).
+    pub fn cursor_of(&self, i: usize) -> u64 {
+        let bits = |i: usize| {
+            self.panes
+                .get(i)
+                .and_then(|p| p.machine.as_deref())
+                .map_or(27, |m| m.geometry().section_size_bits)
+        };
+        let (b0, bi) = (bits(0), bits(i));
+        if b0 >= bi {
+            self.cursor << (b0 - bi)
+        } else {
+            self.cursor >> (bi - b0)
+        }
+    }
+
+    /// Cells per map row: a power of two, so that rows start at round addresses.
+    pub fn row_cells(&self) -> u64 {
+        let c = u64::from(self.map_cols.max(1));
+        1 << (63 - c.leading_zeros())
+    }
+
+    fn zoom_in(&mut self) {
+        let per = self.sections_per_cell();
+        self.zoom = Some(if per <= 1 {
+            Zoom::Subsections
+        } else {
+            Zoom::Sections((per / 2).trailing_zeros())
+        });
+    }
+
+    fn zoom_out(&mut self) {
+        self.zoom = match self.zoom {
+            Some(Zoom::Subsections) => Some(Zoom::Sections(0)),
+            Some(Zoom::Sections(k)) => {
+                let next = 1u64 << (k + 1);
+                let overview = {
+                    let z = self.zoom.take();
+                    let o = self.sections_per_cell();
+                    self.zoom = z;
+                    o
+                };
+                if next >= overview {
+                    None
+                } else {
+                    Some(Zoom::Sections(k + 1))
+                }
+            }
+            None => None,
+        };
+    }
+
+    fn move_by(&mut self, a: Action) {
+        match self.focus {
+            Focus::Blocks => match a {
+                Action::Up => self.block_row = self.block_row.saturating_sub(1),
+                Action::Down => self.block_row += 1,
+                _ => {}
+            },
+            Focus::Log => match a {
+                Action::Up => self.log_scroll += 1,
+                Action::Down => self.log_scroll = self.log_scroll.saturating_sub(1),
+                _ => {}
+            },
+            Focus::Repl => match a {
+                Action::Up => self.repl.scroll += 1,
+                Action::Down => self.repl.scroll = self.repl.scroll.saturating_sub(1),
+                _ => {}
+            },
+            Focus::Map => {
+                if self.zoom == Some(Zoom::Subsections) {
+                    // One section on screen: move by whole sections.
+                    match a {
+                        Action::Left | Action::Up => self.cursor = self.cursor.saturating_sub(1),
+                        _ => self.cursor += 1,
+                    }
+                    return;
+                }
+                let per = self.sections_per_cell();
+                let cols = self.row_cells();
+                let d = match a {
+                    Action::Left | Action::Right => per,
+                    _ => per * cols,
+                };
+                self.cursor = match a {
+                    Action::Left | Action::Up => self.cursor.saturating_sub(d),
+                    _ => self.cursor + d,
+                };
+            }
+        }
+    }
+
+    /// Keep selections inside what exists.
+    fn clamp(&mut self) {
+        if let Some(p) = self.panes.first() {
+            if let Some(m) = p.machine.as_deref() {
+                let n = m.sections().nr_sections();
+                self.cursor = self.cursor.min(n.saturating_sub(1));
+            }
+            self.block_row = self.block_row.min(p.view.rows.len().saturating_sub(1));
+        }
+    }
+
+    /// Pane 0's machine.
+    pub fn machine(&self) -> Option<&Machine> {
+        self.panes.first()?.machine.as_deref()
+    }
+}
+
+fn first_present(m: &Machine) -> u64 {
+    m.sections().present().next().map_or(0, |(n, _)| n.0)
+}
+
+fn last_line_start(s: &str) -> usize {
+    s.rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Whether REPL input stops early (an open brace or string): Enter then adds a line.
+pub fn incomplete(src: &str) -> bool {
+    let engine = rhai::Engine::new_raw();
+    let scope = rhai::Scope::new();
+    crate::repl::incomplete(&engine, &scope, src)
+}
+
+/// Split a script into its top-level statements, each with its first line: a statement
+/// ends at `;` outside brackets, or at a `}` closing a block at the top level that is not
+/// followed by `else`, `catch` or an operator. Strings and comments are skipped.
+pub fn split_statements(src: &str) -> Vec<Chunk> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut depth: i32 = 0;
+    let mut start = 0;
+    let mut i = 0;
+    let line_of = |pos: usize| src[..pos].matches('\n').count() + 1;
+    let push = |out: &mut Vec<Chunk>, s: usize, e: usize| {
+        // Leading blank and comment lines belong to no statement.
+        let mut s = s;
+        loop {
+            let rest = &src[s..e];
+            let t = rest.trim_start();
+            if t.starts_with("//") {
+                s = e - t.len() + t.find('\n').map_or(t.len(), |n| n + 1);
+            } else {
+                s = e - t.len();
+                break;
+            }
+        }
+        let text = src[s..e].trim_end();
+        if !text.is_empty() {
+            out.push(Chunk {
+                line: line_of(s),
+                text: text.to_string(),
+            });
+        }
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            q @ (b'"' | b'`' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'(' | b'[' => depth += 1,
+            b')' | b']' => depth -= 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    // Look at what follows the block.
+                    let rest = src[i + 1..].trim_start();
+                    let continues = rest.starts_with("else")
+                        || rest.starts_with("catch")
+                        || rest.starts_with(';')
+                        || rest.starts_with('.')
+                        || rest.starts_with(')')
+                        || rest.starts_with(',')
+                        || rest.starts_with("||")
+                        || rest.starts_with("&&")
+                        || rest.starts_with('+')
+                        || rest.starts_with('-')
+                        || rest.starts_with('*');
+                    if !continues {
+                        push(&mut out, start, i + 1);
+                        start = i + 1;
+                    }
+                }
+            }
+            b';' if depth == 0 => {
+                push(&mut out, start, i + 1);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < src.len() {
+        push(&mut out, start, src.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_at_the_top_level() {
+        let src = "// a comment\nlet m = boot(ARCH);\nfn f(x) {\n  x + 1\n}\nif true { print(1); } else { print(2); }\nfor i in 0..2 { print(i); }\nlet s = \"a;b}\";\nm.add_memory(4 * GiB, 1 * GiB)";
+        let c = split_statements(src);
+        let firsts: Vec<(usize, &str)> = c
+            .iter()
+            .map(|c| (c.line, c.text.lines().next().unwrap()))
+            .collect();
+        assert_eq!(
+            firsts,
+            vec![
+                (2, "let m = boot(ARCH);"),
+                (3, "fn f(x) {"),
+                (6, "if true { print(1); } else { print(2); }"),
+                (7, "for i in 0..2 { print(i); }"),
+                (8, "let s = \"a;b}\";"),
+                (9, "m.add_memory(4 * GiB, 1 * GiB)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn closures_and_try_blocks_stay_whole() {
+        let src =
+            "let f = |x| {\n x * 2\n};\ntry { m.add_memory(0, 1); } catch (e) { print(e); }\n";
+        let c = split_statements(src);
+        assert_eq!(c.len(), 2);
+        assert!(c[1].text.ends_with("}"));
+    }
+}

@@ -1,0 +1,120 @@
+//! End to end: the real binary in a real terminal (tmux), driven with send-keys and read
+//! with capture-pane: it starts, takes a command in its REPL, redraws the map, quits, and
+//! leaves the terminal as it found it. `.ci/run` installs tmux; elsewhere the test is
+//! skipped with a note when tmux is missing.
+
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn capture(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    /// Wait until the screen shows `what`.
+    fn wait_for(&self, what: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.capture();
+            if s.contains(what) {
+                return s;
+            }
+            if t.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {what:?}; the screen:\n{s}");
+            }
+            sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn the_binary_runs_in_a_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is missing on CI: .ci/run should have installed it"
+        );
+        eprintln!("tmux is not installed: skipping the end-to-end test");
+        return;
+    }
+    let t = Tmux {
+        socket: format!("hotplug-lab-e2e-{}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_hotplug-lab");
+    // A shell in the pane, so that what the terminal looks like after quitting can be seen.
+    t.cmd(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "env PS1='e2e$ ' TERM=xterm-256color sh",
+    ]);
+    t.wait_for("e2e$");
+    t.cmd(&[
+        "send-keys", "-t", "e2e",
+        &format!("{bin} --help >/dev/null; {bin} tui --cmdline memhp_default_state=offline; echo exited=$?"),
+        "Enter",
+    ]);
+    let boot = t.wait_for("memory map");
+    assert!(boot.contains("x86_64"), "{boot}");
+    assert!(
+        boot.contains("0x008000000-0x07fffffff"),
+        "boot memory blocks:\n{boot}"
+    );
+    assert!(!boot.contains("0x100000000-0x13fffffff"), "{boot}");
+    // Type into the REPL (focused at start) and run it.
+    t.cmd(&[
+        "send-keys",
+        "-t",
+        "e2e",
+        "-l",
+        "m.add_memory(4 * GiB, 1 * GiB)",
+    ]);
+    t.cmd(&["send-keys", "-t", "e2e", "Enter"]);
+    let added = t.wait_for("0x100000000-0x13fffffff");
+    assert!(added.contains("offline"), "{added}");
+    // The map's first row gained the 8 sections at 4 GiB.
+    let row = added
+        .lines()
+        .find(|l| l.contains("│     0 "))
+        .expect("the map's first row");
+    assert!(row.contains("▄▄▄▄▄▄▄▄"), "{row}");
+    // Leave the REPL, quit; the shell prompt is back and the UI is gone.
+    t.cmd(&["send-keys", "-t", "e2e", "Escape"]);
+    sleep(Duration::from_millis(200));
+    t.cmd(&["send-keys", "-t", "e2e", "q"]);
+    let after = t.wait_for("exited=0");
+    assert!(
+        !after.contains("memory map"),
+        "the alternate screen was left:\n{after}"
+    );
+    assert!(!after.contains("REPL"), "{after}");
+}
