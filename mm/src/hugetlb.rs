@@ -401,7 +401,12 @@ impl Machine {
         holes.push((start, low));
         for h in &self.hstates {
             let hp = h.size >> ps;
-            let first = start.saturating_sub(h.size >> ps);
+            // The run holding `start` may begin far below it.
+            let first = h
+                .runs
+                .range(..=start)
+                .next_back()
+                .map_or(start, |(&s, _)| s);
             for (&s, r) in h.runs.range(first..end) {
                 holes.push((s, s + r.count * hp));
             }

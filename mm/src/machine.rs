@@ -144,6 +144,9 @@ pub struct Machine {
     pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// Monotonic clock for dmesg timestamps (microseconds).
     pub(crate) clock_us: u64,
+    /// While a range operation runs: watermarks are recomputed once at its end (Some(true)
+    /// when something asked for it). Nothing in between allocates.
+    pub(crate) wmark_batch: Option<bool>,
 }
 
 /// What a transaction may touch: a pfn range (sections, blocks, vmemmap); every small
@@ -168,6 +171,7 @@ struct Snapshot {
     vmstat: VmStat,
     settings: Settings,
     hugetlb_optimize_vmemmap: bool,
+    min_free_kbytes: u64,
     dmesg_len: usize,
 }
 
@@ -293,6 +297,7 @@ impl Machine {
             vmstat: self.vmstat,
             settings: self.settings,
             hugetlb_optimize_vmemmap: self.hugetlb_optimize_vmemmap,
+            min_free_kbytes: self.min_free_kbytes,
             dmesg_len: self.dmesg.len(),
         }
     }
@@ -317,8 +322,23 @@ impl Machine {
         self.vmstat = s.vmstat;
         self.settings = s.settings;
         self.hugetlb_optimize_vmemmap = s.hugetlb_optimize_vmemmap;
+        self.min_free_kbytes = s.min_free_kbytes;
         // Keep what the failed operation logged: the kernel prints its errors.
         let _ = s.dmesg_len;
+    }
+
+    /// Run `f` with watermark updates deferred to its end: the result is the same as
+    /// recomputing them after every block, which is what the kernel does.
+    pub(crate) fn batched<T>(&mut self, f: impl FnOnce(&mut Machine) -> T) -> T {
+        let outer = self.wmark_batch.is_some();
+        if !outer {
+            self.wmark_batch = Some(false);
+        }
+        let r = f(self);
+        if !outer && self.wmark_batch.take() == Some(true) {
+            self.init_per_zone_wmark_min();
+        }
+        r
     }
 
     /// Run `f` as a transaction over `fp`: if it fails, the machine is put back as it was
@@ -356,6 +376,7 @@ impl Machine {
         self.hugetlb_optimize_vmemmap.hash(&mut h);
         self.pgmaps.hash(&mut h);
         self.vmstat.hash(&mut h);
+        self.min_free_kbytes.hash(&mut h);
         h.finish()
     }
 
@@ -381,6 +402,18 @@ impl Machine {
         };
         *slot = FaultPoint { skip, count };
         Ok(())
+    }
+
+    /// Whether one of the next `n` calls at `point` would fail: if so, consume the calls up
+    /// to and including the failing one, as making them would, and return its index.
+    pub(crate) fn fault_within(point: &mut FaultPoint, n: usize) -> Option<usize> {
+        if !point.armed() || point.skip as usize >= n {
+            return None;
+        }
+        let k = point.skip as usize;
+        point.skip = 0;
+        point.count -= 1;
+        Some(k)
     }
 
     /// Consume one call at a fault point; true if it must fail.

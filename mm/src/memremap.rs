@@ -189,7 +189,8 @@ impl Machine {
             MemmapLocation::Mem => start + INFO_BLOCK,
         };
         let data_offset = data.next_multiple_of(align) - start;
-        if data_offset >= size - end_trunc {
+        // A namespace inside one alignment unit has nothing left once its end is aligned.
+        if end_trunc >= size || data_offset >= size - end_trunc {
             return Err(MmError::NoSuchAddress(format!(
                 "namespace [{start:#x}-{:#x}] unable to satisfy requested alignment {}: \
                  its data would start at offset {data_offset:#x}, past its aligned end",

@@ -662,6 +662,15 @@ impl Machine {
         size: u64,
         t: OnlineType,
     ) -> Result<Vec<(BlockId, ZoneType)>> {
+        self.batched(|m| m.online_range(start, size, t))
+    }
+
+    fn online_range(
+        &mut self,
+        start: u64,
+        size: u64,
+        t: OnlineType,
+    ) -> Result<Vec<(BlockId, ZoneType)>> {
         if t == OnlineType::Offline {
             return self.offline(start, size).map(|_| Vec::new());
         }
@@ -685,6 +694,16 @@ impl Machine {
                 t.name()
             )));
         }
+        // Every block reaches the MEM_GOING_ONLINE notifier; if an injected failure strikes
+        // one, the range fails as a whole before anything changes (the blocks before it
+        // would have been onlined and offlined again).
+        if let Some(k) = Machine::fault_within(&mut self.faults.going_online, ids.len()) {
+            let s = self.u.block_start(ids[k]);
+            return Err(MmError::NotPermitted(format!(
+                "online_pages [mem {s:#010x}-{:#010x}] failed: a MEM_GOING_ONLINE notifier said no (injected)",
+                s + self.u.block_size - 1
+            )));
+        }
         let mut done = Vec::with_capacity(ids.len());
         for (i, &id) in ids.iter().enumerate() {
             match self.memory_block_online(id, t) {
@@ -706,6 +725,10 @@ impl Machine {
     /// Write "offline" to the state of every block in `[start, start + size)`. All must be
     /// online and offlinable.
     pub fn offline(&mut self, start: u64, size: u64) -> Result<()> {
+        self.batched(|m| m.offline_range(start, size))
+    }
+
+    fn offline_range(&mut self, start: u64, size: u64) -> Result<()> {
         let ids = self.blocks_in(start, size)?;
         if let Some(b) = ids
             .iter()
@@ -749,6 +772,13 @@ impl Machine {
                 "memory offlining failed due to failure to dissolve huge pages: restoring their \
                  vmemmap needs {need} pages, {} are free",
                 self.kernel_free_pages()
+            )));
+        }
+        if let Some(k) = Machine::fault_within(&mut self.faults.going_offline, ids.len()) {
+            let s = self.u.block_start(ids[k]);
+            return Err(MmError::NotPermitted(format!(
+                "memory offlining [mem {s:#010x}-{:#010x}] failed due to notifier failure (injected)",
+                s + self.u.block_size - 1
             )));
         }
         let mut done = Vec::new();

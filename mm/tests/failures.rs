@@ -344,3 +344,127 @@ fn memmap_of_later_adds_pins_hot_added_normal_memory() {
     m.offline(4 * GIB, 128 * MIB).unwrap();
     m.check().unwrap();
 }
+
+/// Each fault point on each operation that reaches it, on every architecture, striking the
+/// first, second or third call: the operation fails with the kernel's errno and rolls back
+/// completely, or (where the kernel carries on) succeeds in the kernel's degraded way.
+#[test]
+fn fault_injection_matrix() {
+    use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
+    for arch in arch::NAMES {
+        for skip in 0..3u32 {
+            // going_online: writing "online" to four blocks.
+            let mut m = boot(arch, "memhp_default_state=offline", Some(4 * GIB));
+            let bs = m.block_size();
+            let base = m.boot_info().hotplug_base.next_multiple_of(bs);
+            let add = m.add_memory(base, 4 * bs, &AddOptions::default());
+            if add.is_err() {
+                continue;
+            }
+            // pseries DLPAR onlines what it adds itself.
+            if m.blocks()[&m.units().block_of_phys(base)].state.name() == "online" {
+                m.offline(base, 4 * bs).unwrap();
+            }
+            m.inject_fault_after("going_online", skip, 1).unwrap();
+            fails(&mut m, Errno::EPERM, |m| {
+                m.online(base, 4 * bs, OnlineType::OnlineMovable)
+                    .map(|_| ())
+            });
+            assert!(!m.faults().going_online.armed(), "{arch}: consumed");
+            m.online(base, 4 * bs, OnlineType::OnlineMovable).unwrap();
+            // going_offline: writing "offline" to them.
+            m.inject_fault_after("going_offline", skip, 1).unwrap();
+            fails(&mut m, Errno::EPERM, |m| m.offline(base, 4 * bs));
+            m.offline(base, 4 * bs).unwrap();
+            m.remove_memory(base, 4 * bs).unwrap();
+            m.check().unwrap();
+
+            // memmap_alloc: a hot-add whose memmap comes from the buddy. Every allocation
+            // failing from the `skip`th on makes it fail (-ENOMEM), undone completely.
+            m.inject_fault_after("memmap_alloc", skip, 1_000_000)
+                .unwrap();
+            let before = m.state_hash();
+            match m.add_memory(base, 8 * bs, &AddOptions::default()) {
+                Err(e) => {
+                    assert_eq!(e.errno(), Errno::ENOMEM, "{arch}: {e}");
+                    assert_eq!(m.state_hash(), before, "{arch}: {e}");
+                }
+                // Few enough populate calls that the failures come after it.
+                Ok(_) => {
+                    m.check().unwrap();
+                }
+            }
+            m.inject_fault("memmap_alloc", 0).unwrap();
+            m.check().unwrap();
+
+            // altmap_alloc: memmap_on_memory's per-block altmaps, where the arch has it.
+            let mut m = boot(
+                arch,
+                "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
+                Some(4 * GIB),
+            );
+            if m.mhp_supports_memmap_on_memory().is_ok() {
+                m.inject_fault_after("altmap_alloc", skip, 1).unwrap();
+                if arch.starts_with("powerpc") {
+                    // radix__vmemmap_populate() falls back to RAM when the altmap fails.
+                    m.add_memory(base, 4 * bs, &AddOptions::default()).unwrap();
+                    assert!(m.stat("memmap_buddy_pages").unwrap() > 0, "{arch}");
+                    m.check().unwrap();
+                } else if arch == "s390" {
+                    // modify_pmd_table() falls back from a 1M frame to a page table whose
+                    // pages come from the altmap one by one (arch/s390/mm/vmem.c).
+                    let r = m.add_memory(base, 4 * bs, &AddOptions::default()).unwrap();
+                    assert_eq!(r.memmap_buddy_pages, 0);
+                    assert_eq!(
+                        m.stat("vmemmap_pte_mappings"),
+                        Some(256),
+                        "one segment in PTEs"
+                    );
+                    m.check().unwrap();
+                } else {
+                    fails(&mut m, Errno::ENOMEM, |m| {
+                        m.add_memory(base, 4 * bs, &AddOptions::default())
+                            .map(|_| ())
+                    });
+                    m.inject_fault("altmap_alloc", 0).unwrap();
+                    m.add_memory(base, 4 * bs, &AddOptions::default()).unwrap();
+                }
+            }
+
+            // ZONE_DEVICE: a map=dev namespace's altmap, and a map=mem one's memmap.
+            let mut m = boot(arch, "", Some(4 * GIB));
+            if !m.arch().zone_device() {
+                continue;
+            }
+            let ns = base + 64 * bs;
+            let size = 4 * bs.max(m.geometry().section_size);
+            for (point, map) in [
+                ("altmap_alloc", MemmapLocation::Dev),
+                ("memmap_alloc", MemmapLocation::Mem),
+            ] {
+                m.inject_fault_after(point, skip, 1_000_000).unwrap();
+                let o = MemremapOptions {
+                    map: Some(map),
+                    mode: Some(NamespaceMode::FsDax),
+                    align: Some(m.geometry().page_size),
+                    node: None,
+                };
+                let before = m.state_hash();
+                match m.memremap_pages(ns, size, &o) {
+                    Err(e) => {
+                        assert_eq!(e.errno(), Errno::ENOMEM, "{arch} {point}: {e}");
+                        assert_eq!(m.state_hash(), before, "{arch} {point}");
+                    }
+                    Ok(id) => {
+                        // powerpc's populate falls back to RAM when the altmap fails.
+                        m.check().unwrap();
+                        m.inject_fault(point, 0).unwrap();
+                        m.memunmap_pages(id).unwrap();
+                    }
+                }
+                m.inject_fault(point, 0).unwrap();
+                m.check().unwrap();
+            }
+        }
+    }
+}

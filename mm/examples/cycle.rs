@@ -1,0 +1,52 @@
+//! One 60 TiB add + online + offline + remove cycle, for profiling:
+//! `cargo run --release -p mm --example cycle -- [arch] [cmdline]`.
+
+use mm::cmdline::OnlineType;
+use mm::{AddOptions, BootSpec, Machine};
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let arch = args.next().unwrap_or_else(|| "x86_64".into());
+    let cmdline = args
+        .next()
+        .unwrap_or_else(|| "memhp_default_state=offline".into());
+    let ram = if cmdline.contains("memmap_on_memory=1") {
+        4u64 << 30
+    } else if arch == "x86_64" {
+        (1 << 40) + (128 << 20)
+    } else {
+        1000u64 << 30
+    };
+    let m0 = Machine::boot(&BootSpec {
+        arch: arch.clone(),
+        ram: Some(ram),
+        cmdline,
+        ..BootSpec::default()
+    })
+    .unwrap();
+    let start = m0
+        .boot_info()
+        .hotplug_base
+        .next_multiple_of(m0.block_size());
+    let size = 60u64 << 40;
+    for _ in 0..3 {
+        let mut m = m0.clone();
+        let t = Instant::now();
+        m.add_memory(start, size, &AddOptions::default()).unwrap();
+        let a = t.elapsed();
+        m.online(start, size, OnlineType::OnlineMovable).unwrap();
+        let o = t.elapsed();
+        m.offline(start, size).unwrap();
+        let f = t.elapsed();
+        m.remove_memory(start, size).unwrap();
+        let r = t.elapsed();
+        println!(
+            "{arch}: add {:.0} ms, online {:.0} ms, offline {:.0} ms, remove {:.0} ms",
+            a.as_secs_f64() * 1e3,
+            (o - a).as_secs_f64() * 1e3,
+            (f - o).as_secs_f64() * 1e3,
+            (r - f).as_secs_f64() * 1e3
+        );
+    }
+}

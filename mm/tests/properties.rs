@@ -1,0 +1,409 @@
+//! Property tests: random boot layouts and command lines, then random sequences of hotplug,
+//! ZONE_DEVICE, HugeTLB, sysfs and fault-injection operations on every architecture. After
+//! every step the invariant checker passes; a step that fails leaves the machine exactly as
+//! it was; nothing panics. Parsers get random text.
+//!
+//! CI runs a bounded number of cases; a long run: `PROPTEST_CASES=1000000 cargo test
+//! --release -p mm --test properties`.
+
+use mm::cmdline::{Cmdline, OnlineType};
+use mm::{AddOptions, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
+use proptest::prelude::*;
+
+const ARCHS: [&str; 8] = [
+    "x86_64",
+    "x86_64-la57",
+    "arm64",
+    "arm64-16k",
+    "arm64-64k",
+    "powerpc",
+    "powerpc-hash",
+    "s390",
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add {
+        at: u64,
+        n: u64,
+        mom: Option<bool>,
+        node: u16,
+    },
+    Remove {
+        at: u64,
+        n: u64,
+    },
+    Online {
+        at: u64,
+        n: u64,
+        t: u8,
+    },
+    Offline {
+        at: u64,
+        n: u64,
+    },
+    Alloc {
+        at: u64,
+        unmovable: u64,
+        movable: u64,
+    },
+    Memremap {
+        at: u64,
+        n: u64,
+        map: bool,
+        devdax: bool,
+        align: u8,
+    },
+    Memunmap {
+        i: u32,
+    },
+    Huge {
+        size: u8,
+        n: u64,
+    },
+    Write {
+        file: u8,
+        value: u8,
+    },
+    Fault {
+        point: u8,
+        skip: u32,
+        count: u32,
+    },
+    /// An operation on boot memory or beyond what exists, and misaligned ranges.
+    Wild {
+        what: u8,
+        a: u64,
+        b: u64,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u64..24, 1u64..6, prop::option::of(any::<bool>()), 0u16..3)
+            .prop_map(|(at, n, mom, node)| Op::Add { at, n, mom, node }),
+        2 => (0u64..24, 1u64..6).prop_map(|(at, n)| Op::Remove { at, n }),
+        3 => (0u64..24, 1u64..6, 0u8..4).prop_map(|(at, n, t)| Op::Online { at, n, t }),
+        3 => (0u64..24, 1u64..6).prop_map(|(at, n)| Op::Offline { at, n }),
+        1 => (0u64..24, 0u64..5000, 0u64..5000)
+            .prop_map(|(at, unmovable, movable)| Op::Alloc { at, unmovable, movable }),
+        2 => (0u64..48, 1u64..6, any::<bool>(), any::<bool>(), 0u8..4)
+            .prop_map(|(at, n, map, devdax, align)| Op::Memremap { at, n, map, devdax, align }),
+        1 => (0u32..4).prop_map(|i| Op::Memunmap { i }),
+        2 => (0u8..3, 0u64..300).prop_map(|(size, n)| Op::Huge { size, n }),
+        1 => (0u8..6, 0u8..6).prop_map(|(file, value)| Op::Write { file, value }),
+        1 => (0u8..4, 0u32..3, 1u32..3)
+            .prop_map(|(point, skip, count)| Op::Fault { point, skip, count }),
+        1 => (0u8..6, any::<u64>(), any::<u64>()).prop_map(|(what, a, b)| Op::Wild { what, a, b }),
+    ]
+}
+
+fn cmdline() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec![
+            "",
+            "memory_hotplug.memmap_on_memory=1",
+            "memory_hotplug.memmap_on_memory=force",
+        ]),
+        prop::sample::select(vec![
+            "",
+            "memhp_default_state=offline",
+            "memhp_default_state=online_movable",
+            "memhp_default_state=online_kernel",
+        ]),
+        prop::sample::select(vec![
+            "",
+            "memory_hotplug.online_policy=auto-movable",
+            "movable_node",
+        ]),
+        prop::sample::select(vec!["", "hugetlb_free_vmemmap=on"]),
+        prop::sample::select(vec!["", "hotplug_lab.nodes=2"]),
+    )
+        .prop_map(|(a, b, c, d, e)| [a, b, c, d, e].join(" "))
+}
+
+fn apply(m: &mut Machine, op: &Op) -> Result<(), mm::MmError> {
+    let bs = m.block_size();
+    let base = m.boot_info().hotplug_base.next_multiple_of(bs);
+    let ps = m.geometry().page_size;
+    match *op {
+        Op::Add { at, n, mom, node } => m
+            .add_memory(
+                base + at * bs,
+                n * bs,
+                &AddOptions {
+                    memmap_on_memory: mom,
+                    node: Some(node),
+                    ..AddOptions::default()
+                },
+            )
+            .map(|_| ()),
+        Op::Remove { at, n } => m.remove_memory(base + at * bs, n * bs),
+        Op::Online { at, n, t } => {
+            let t = [
+                OnlineType::Online,
+                OnlineType::OnlineKernel,
+                OnlineType::OnlineMovable,
+                OnlineType::Offline,
+            ][t as usize];
+            m.online(base + at * bs, n * bs, t).map(|_| ())
+        }
+        Op::Offline { at, n } => m.offline(base + at * bs, n * bs),
+        Op::Alloc {
+            at,
+            unmovable,
+            movable,
+        } => {
+            let id = m.units().block_of_phys(base + at * bs);
+            m.set_block_allocations(id, unmovable, movable)
+        }
+        Op::Memremap {
+            at,
+            n,
+            map,
+            devdax,
+            align,
+        } => {
+            // Namespaces in 2 MiB steps from 32 blocks above the hot-plug base.
+            let sub = 2 << 20;
+            let start = base + 32 * bs + at * sub;
+            let aligns = m.arch().dax_alignments();
+            let align = aligns.get(align as usize).copied();
+            m.memremap_pages(
+                start,
+                n * sub * 3,
+                &MemremapOptions {
+                    map: Some(if map {
+                        MemmapLocation::Dev
+                    } else {
+                        MemmapLocation::Mem
+                    }),
+                    mode: Some(if devdax {
+                        NamespaceMode::DevDax
+                    } else {
+                        NamespaceMode::FsDax
+                    }),
+                    align,
+                    node: None,
+                },
+            )
+            .map(|_| ())
+        }
+        Op::Memunmap { i } => {
+            let id = m.pgmaps().keys().nth(i as usize).copied().unwrap_or(99);
+            m.memunmap_pages(id)
+        }
+        Op::Huge { size, n } => {
+            let sizes: Vec<u64> = m.hstates().iter().map(|h| h.size).collect();
+            let size = sizes[size as usize % sizes.len()];
+            // Keep gigantic pools small.
+            let n = if size > bs { n % 4 } else { n };
+            m.write(
+                &format!(
+                    "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
+                    size >> 10
+                ),
+                &n.to_string(),
+            )
+        }
+        Op::Write { file, value } => {
+            let path = [
+                "/sys/devices/system/memory/auto_online_blocks",
+                "/sys/module/memory_hotplug/parameters/online_policy",
+                "/sys/module/memory_hotplug/parameters/auto_movable_ratio",
+                "/proc/sys/vm/hugetlb_optimize_vmemmap",
+                "/sys/devices/system/memory/memory1/state",
+                "/sys/devices/system/memory/block_size_bytes",
+            ][file as usize % 6];
+            let value = [
+                "online",
+                "offline",
+                "online_movable",
+                "auto-movable",
+                "301",
+                "1",
+            ][value as usize % 6];
+            m.write(path, value)
+        }
+        Op::Fault { point, skip, count } => {
+            let p = [
+                "going_online",
+                "going_offline",
+                "memmap_alloc",
+                "altmap_alloc",
+            ][point as usize];
+            m.inject_fault_after(p, skip, count)
+        }
+        Op::Wild { what, a, b } => {
+            let phys = m.geometry().physmem_end;
+            match what {
+                0 => m
+                    .add_memory(a % (phys + bs), b % (4 * bs) + 1, &AddOptions::default())
+                    .map(|_| ()),
+                1 => m.remove_memory(a % (phys + bs), b % (4 * bs) + 1),
+                2 => m
+                    .online(a % (base + 8 * bs), b % (4 * bs) + 1, OnlineType::Online)
+                    .map(|_| ()),
+                3 => m.offline(a % (base + 8 * bs), (b % 4 + 1) * bs),
+                4 => m
+                    .memremap_pages(
+                        a % (phys + bs),
+                        b % (64 * ps) + ps,
+                        &MemremapOptions::default(),
+                    )
+                    .map(|_| ()),
+                _ => m
+                    .read(&format!(
+                        "/sys/devices/system/memory/memory{}/valid_zones",
+                        a % 4096
+                    ))
+                    .map(|_| ()),
+            }
+        }
+    }
+}
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn random_operation_sequences_keep_the_invariants(
+        arch in prop::sample::select(ARCHS.to_vec()),
+        ram_gib in prop::sample::select(vec![2u64, 4, 6]),
+        cmd in cmdline(),
+        ops in prop::collection::vec(op(), 1..24),
+    ) {
+        let mut spec = BootSpec::new(arch);
+        spec.ram = Some(ram_gib << 30);
+        spec.cmdline = cmd.clone();
+        let mut m = Machine::boot(&spec).unwrap();
+        m.check().map_err(|e| TestCaseError::fail(format!("after boot: {e}")))?;
+        for (i, op) in ops.iter().enumerate() {
+            let before = m.state_hash();
+            // A copy to say what changed, when asked for (it slows the run down).
+            let copy = std::env::var_os("PROPTEST_DIFF").map(|_| m.clone());
+            match apply(&mut m, op) {
+                Ok(()) => {
+                    if let Err(e) = m.check() {
+                        return Err(TestCaseError::fail(format!(
+                            "{arch} [{cmd}] step {i} {op:?}: invariant broken: {e}"
+                        )));
+                    }
+                }
+                Err(err) => {
+                    if m.state_hash() != before {
+                        let what = copy
+                            .as_ref()
+                            .map_or("(set PROPTEST_DIFF=1 to see what)".to_string(), |c| {
+                                describe_diff(c, &m)
+                            });
+                        return Err(TestCaseError::fail(format!(
+                            "{arch} [{cmd}] step {i} {op:?} failed with {err} but changed the machine: {what}"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn command_lines_parse_or_fail_cleanly(s in "[a-z_.=!$0-9A-Zx, -]{0,80}") {
+        let _ = Cmdline::parse(&s);
+    }
+
+    #[test]
+    fn sizes_parse_or_fail_cleanly(s in "[0-9a-zA-Z.+-]{0,24}") {
+        let _ = mm::cmdline::parse_size(&s);
+        let _ = mm::cmdline::memparse(&s);
+    }
+
+    #[test]
+    fn iomem_text_boots_or_fails_cleanly(
+        lines in prop::collection::vec(
+            (any::<u32>(), any::<u32>(), 0u8..5, 0usize..3),
+            0..12,
+        ),
+        arch in prop::sample::select(ARCHS.to_vec()),
+    ) {
+        let names = ["System RAM", "Reserved", "Persistent Memory (legacy)", "PCI Bus 0000:00", "Kernel code"];
+        let text: String = lines
+            .iter()
+            .map(|&(a, b, n, d)| {
+                let (s, e) = (u64::from(a.min(b)) << 12, (u64::from(a.max(b)) << 12) | 0xfff);
+                format!("{}{s:x}-{e:x} : {}\n", "  ".repeat(d), names[n as usize])
+            })
+            .collect();
+        let mut spec = BootSpec::new(arch);
+        spec.iomem = Some(text);
+        if let Ok(m) = Machine::boot(&spec) {
+            m.check().map_err(TestCaseError::fail)?;
+        }
+    }
+
+    #[test]
+    fn sysfs_writes_fail_cleanly(
+        path in prop::sample::select(vec![
+            "/sys/devices/system/memory/auto_online_blocks",
+            "/sys/devices/system/memory/memory3/state",
+            "/sys/devices/system/memory/memory3/online",
+            "/sys/devices/system/memory/memory9999/state",
+            "/sys/module/memory_hotplug/parameters/online_policy",
+            "/sys/module/memory_hotplug/parameters/auto_movable_ratio",
+            "/proc/sys/vm/nr_hugepages",
+            "/proc/sys/vm/min_free_kbytes",
+            "/proc/iomem",
+            "/nonexistent",
+        ]),
+        value in "[a-z_0-9 -]{0,16}\n?",
+    ) {
+        let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+        let before = m.state_hash();
+        if m.write(path, &value).is_err() {
+            prop_assert_eq!(m.state_hash(), before);
+        } else {
+            m.check().map_err(TestCaseError::fail)?;
+        }
+    }
+}
+
+/// What differs between two machines, for failure messages.
+fn describe_diff(a: &Machine, b: &Machine) -> String {
+    let mut out = Vec::new();
+    if a.vmstat() != b.vmstat() {
+        out.push(format!("vmstat {:?} -> {:?}", a.vmstat(), b.vmstat()));
+    }
+    if a.nodes() != b.nodes() {
+        out.push("zones".to_string());
+    }
+    if a.blocks() != b.blocks() {
+        out.push("blocks".to_string());
+    }
+    if a.iomem() != b.iomem() {
+        out.push("iomem".to_string());
+    }
+    if a.vmemmap() != b.vmemmap() {
+        out.push("vmemmap".to_string());
+    }
+    if a.hstates() != b.hstates() {
+        out.push("hstates".to_string());
+    }
+    if a.pgmaps() != b.pgmaps() {
+        out.push("pgmaps".to_string());
+    }
+    if a.settings() != b.settings() {
+        out.push("settings".to_string());
+    }
+    out.join(", ")
+}
