@@ -202,7 +202,6 @@ impl Machine {
             hugetlb_optimize_vmemmap: false,
             pgmaps: BTreeMap::new(),
             clock_us: 0,
-            wmark_batch: None,
         };
         m.log(format!(
             "Linux version 6.12 (hotplug-lab model of {})",

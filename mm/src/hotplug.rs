@@ -163,9 +163,7 @@ impl Machine {
                 "[{start:#x}-{end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}]"
             )));
         }
-        self.transaction(fp, |m| {
-            m.batched(|m| m.add_memory_locked(start, size, opts))
-        })
+        self.transaction(fp, |m| m.add_memory_locked(start, size, opts))
     }
 
     fn add_memory_locked(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {

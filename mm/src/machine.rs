@@ -144,9 +144,6 @@ pub struct Machine {
     pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// Monotonic clock for dmesg timestamps (microseconds).
     pub(crate) clock_us: u64,
-    /// While a range operation runs: watermarks are recomputed once at its end (Some(true)
-    /// when something asked for it). Nothing in between allocates.
-    pub(crate) wmark_batch: Option<bool>,
 }
 
 /// What a transaction may touch: a pfn range (sections, blocks, vmemmap); every small
@@ -325,20 +322,6 @@ impl Machine {
         self.min_free_kbytes = s.min_free_kbytes;
         // Keep what the failed operation logged: the kernel prints its errors.
         let _ = s.dmesg_len;
-    }
-
-    /// Run `f` with watermark updates deferred to its end: the result is the same as
-    /// recomputing them after every block, which is what the kernel does.
-    pub(crate) fn batched<T>(&mut self, f: impl FnOnce(&mut Machine) -> T) -> T {
-        let outer = self.wmark_batch.is_some();
-        if !outer {
-            self.wmark_batch = Some(false);
-        }
-        let r = f(self);
-        if !outer && self.wmark_batch.take() == Some(true) {
-            self.init_per_zone_wmark_min();
-        }
-        r
     }
 
     /// Run `f` as a transaction over `fp`: if it fails, the machine is put back as it was

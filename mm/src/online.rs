@@ -662,7 +662,7 @@ impl Machine {
         size: u64,
         t: OnlineType,
     ) -> Result<Vec<(BlockId, ZoneType)>> {
-        self.batched(|m| m.online_range(start, size, t))
+        self.online_range(start, size, t)
     }
 
     fn online_range(
@@ -725,7 +725,7 @@ impl Machine {
     /// Write "offline" to the state of every block in `[start, start + size)`. All must be
     /// online and offlinable.
     pub fn offline(&mut self, start: u64, size: u64) -> Result<()> {
-        self.batched(|m| m.offline_range(start, size))
+        self.offline_range(start, size)
     }
 
     fn offline_range(&mut self, start: u64, size: u64) -> Result<()> {

@@ -37,10 +37,6 @@ fn int_sqrt(x: u64) -> u64 {
 impl Machine {
     /// init_per_zone_wmark_min().
     pub(crate) fn init_per_zone_wmark_min(&mut self) {
-        if let Some(dirty) = self.wmark_batch.as_mut() {
-            *dirty = true;
-            return;
-        }
         let ps_kb = self.u.g.page_size >> 10;
         // nr_free_buffer_pages(): managed pages above the high watermark in zones up to
         // ZONE_NORMAL.
