@@ -11,7 +11,8 @@ fn main() {
     let cmdline = args
         .next()
         .unwrap_or_else(|| "memhp_default_state=offline".into());
-    let ram = if cmdline.contains("memmap_on_memory=1") {
+    let on_memory = cmdline.contains("memmap_on_memory=1");
+    let ram = if on_memory {
         4u64 << 30
     } else if arch == "x86_64" {
         (1 << 40) + (128 << 20)
@@ -33,7 +34,11 @@ fn main() {
     for _ in 0..3 {
         let mut m = m0.clone();
         let t = Instant::now();
-        m.add_memory(start, size, &AddOptions::default()).unwrap();
+        let opts = AddOptions {
+            memmap_on_memory: Some(on_memory),
+            ..AddOptions::default()
+        };
+        m.add_memory(start, size, &opts).unwrap();
         let a = t.elapsed();
         m.online(start, size, OnlineType::OnlineMovable).unwrap();
         let o = t.elapsed();

@@ -189,7 +189,7 @@ impl Machine {
             sections: SectionTable::new(&g),
             vmemmap: Vmemmap::new(&g, arch.params().vmemmap_tables),
             nodes,
-            blocks: BTreeMap::new(),
+            blocks: crate::block_table::BlockTable::new(),
             iomem,
             groups: BTreeMap::new(),
             vmstat: VmStat::default(),

@@ -472,7 +472,8 @@ impl Machine {
         Ok(())
     }
 
-    /// __remove_pages(): sparse_remove_section() for each section of the range.
+    /// __remove_pages(): sparse_remove_section() for each section of the range. The
+    /// vmemmap_free() calls of consecutive sections are joined (see `MemmapFree`).
     pub(crate) fn remove_pages(
         &mut self,
         start_pfn: u64,
@@ -483,11 +484,28 @@ impl Machine {
         let g = self.u.g;
         let end = start_pfn + nr_pages;
         let mut pfn = start_pfn;
+        let mut pending: Option<crate::sparse::MemmapFree> = None;
         while pfn < end {
             let next = end.min((pfn + 1).next_multiple_of(g.pages_per_section));
-            self.section_deactivate(pfn, next - pfn, altmap.as_deref_mut(), compound);
+            let free = self.section_deactivate(pfn, next - pfn, altmap.as_deref(), compound);
+            if let Some(f) = free {
+                let joined = pending.as_mut().is_some_and(|p| p.join(&f));
+                if !joined {
+                    if let Some(p) = pending.replace(f) {
+                        self.run_memmap_free(p, altmap.as_deref_mut());
+                    }
+                }
+            }
             pfn = next;
         }
+        if let Some(p) = pending {
+            self.run_memmap_free(p, altmap);
+        }
+    }
+
+    fn run_memmap_free(&mut self, f: crate::sparse::MemmapFree, altmap: Option<&mut VmemAltmap>) {
+        let altmap = if f.altmap { altmap } else { None };
+        self.vmemmap_free(f.nid, f.start, f.end, altmap, f.zone);
     }
 
     /// try_offline_node(): a node with no memory left goes offline.

@@ -13,6 +13,7 @@
 
 pub mod alloc;
 pub mod altmap;
+pub mod block_table;
 pub mod boot;
 pub mod cmdline;
 pub mod error;

@@ -124,7 +124,7 @@ pub struct Machine {
     pub(crate) sections: SectionTable,
     pub(crate) vmemmap: Vmemmap,
     pub(crate) nodes: Vec<Node>,
-    pub(crate) blocks: BTreeMap<BlockId, MemoryBlock>,
+    pub(crate) blocks: crate::block_table::BlockTable,
     pub(crate) iomem: ResourceTree,
     pub(crate) groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
     pub(crate) vmstat: VmStat,
@@ -214,7 +214,7 @@ impl Machine {
         &self.nodes
     }
 
-    pub fn blocks(&self) -> &BTreeMap<BlockId, MemoryBlock> {
+    pub fn blocks(&self) -> &crate::block_table::BlockTable {
         &self.blocks
     }
 

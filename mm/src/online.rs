@@ -644,11 +644,19 @@ impl Machine {
             )));
         }
         let first = self.u.block_of_phys(start);
-        let ids: Vec<BlockId> = (0..size / bs).map(|i| BlockId(first.0 + i)).collect();
-        if let Some(id) = ids.iter().find(|id| !self.blocks.contains_key(id)) {
+        let n = size / bs;
+        let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
+        // One pass over the blocks that exist in the range finds the first missing one.
+        let mut expect = first.0;
+        for (id, _) in self.blocks.range(first..BlockId(first.0 + n)) {
+            if id.0 != expect {
+                break;
+            }
+            expect += 1;
+        }
+        if expect < first.0 + n {
             return Err(MmError::NotFound(format!(
-                "/sys/devices/system/memory/memory{} does not exist (no memory there)",
-                id.0
+                "/sys/devices/system/memory/memory{expect} does not exist (no memory there)"
             )));
         }
         Ok(ids)

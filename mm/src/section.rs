@@ -231,12 +231,21 @@ impl SectionTable {
         (first_root..last_root.max(first_root)).flat_map(move |r| {
             let root = self.roots[r as usize].as_deref();
             root.into_iter().flat_map(move |secs| {
-                secs.iter().enumerate().filter_map(move |(i, s)| {
-                    let nr = r * per_root + i as u64;
-                    (nr >= first.0 && nr < end).then_some((SectionNr(nr), s))
-                })
+                let (lo, hi) = Self::root_window(r, per_root, first.0, end);
+                secs[lo..hi]
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, s)| (SectionNr(r * per_root + (lo + i) as u64), s))
             })
         })
+    }
+
+    /// The slots of root `r` that hold sections in `[first, end)`.
+    fn root_window(r: u64, per_root: u64, first: u64, end: u64) -> (usize, usize) {
+        let base = r * per_root;
+        let lo = first.saturating_sub(base).min(per_root);
+        let hi = end.saturating_sub(base).min(per_root);
+        (lo as usize, hi.max(lo) as usize)
     }
 
     /// Sections in `[first, end)` whose roots exist, from the top down.
@@ -258,10 +267,12 @@ impl SectionTable {
             .flat_map(move |r| {
                 let root = self.roots[r as usize].as_deref();
                 root.into_iter().flat_map(move |secs| {
-                    secs.iter().enumerate().rev().filter_map(move |(i, s)| {
-                        let nr = r * per_root + i as u64;
-                        (nr >= first.0 && nr < end).then_some((SectionNr(nr), s))
-                    })
+                    let (lo, hi) = Self::root_window(r, per_root, first.0, end);
+                    secs[lo..hi]
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .map(move |(i, s)| (SectionNr(r * per_root + (lo + i) as u64), s))
                 })
             })
     }

@@ -363,6 +363,33 @@ pub(crate) fn memmap_in_use(sections: &SectionTable, u: &Units, va: u64, size: u
     false
 }
 
+/// A vmemmap_free() that section_deactivate() asks for. The caller may join the frees of
+/// consecutive sections into one call: a vmemmap unit wholly inside the joined range is
+/// freed either way (by the last per-section call that touches it), and a unit at its edges
+/// is checked against the same final section state, so the pages, tables and counters given
+/// back are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemmapFree {
+    pub nid: u16,
+    pub start: u64,
+    pub end: u64,
+    /// Whether the altmap of the caller backs this memmap.
+    pub altmap: bool,
+    pub zone: Option<(u16, arch::ZoneType)>,
+}
+
+impl MemmapFree {
+    /// `next` continues this free: same node, zone and backing, contiguous in the vmemmap.
+    pub fn join(&mut self, next: &MemmapFree) -> bool {
+        let joins = self.end == next.start
+            && (self.nid, self.altmap, self.zone) == (next.nid, next.altmap, next.zone);
+        if joins {
+            self.end = next.end;
+        }
+        joins
+    }
+}
+
 /// What populating sections through one call added, for nr_memmap_pages.
 struct PopulateResult {
     /// The origin most new backing pages came from.
@@ -722,14 +749,15 @@ impl Machine {
     }
 
     /// sparse_remove_section() + section_deactivate() for `[pfn, pfn + nr_pages)` within one
-    /// section. Warns and does nothing when the sub-sections are not all active.
+    /// section, up to the vmemmap_free() it needs, which it returns for the caller to run
+    /// (see [`MemmapFree`]). Warns and does nothing when the sub-sections are not all active.
     pub(crate) fn section_deactivate(
         &mut self,
         pfn: u64,
         nr_pages: u64,
-        altmap: Option<&mut VmemAltmap>,
+        altmap: Option<&VmemAltmap>,
         compound: Option<Compound>,
-    ) {
+    ) -> Option<MemmapFree> {
         let u = self.u;
         let nr = u.section_of(Pfn(pfn));
         let ms = self.sections.state(nr);
@@ -738,7 +766,7 @@ impl Machine {
                 "WARNING: sparse_remove_section: section {} is not valid",
                 nr.0
             ));
-            return;
+            return None;
         }
         let mask = SectionUsage::mask(
             u.subsection_index(Pfn(pfn)),
@@ -748,7 +776,7 @@ impl Machine {
             self.log(format!(
                 "WARNING: section already deactivated ({pfn:#x} + {nr_pages})"
             ));
-            return;
+            return None;
         };
         usage.clear(&mask);
         let empty = usage.is_empty();
@@ -765,6 +793,7 @@ impl Machine {
         }
         let g = u.g;
         let has_altmap = altmap.is_some();
+        let mut free = None;
         if !early {
             let pages = self.section_nr_vmemmap_pages(pfn, nr_pages, has_altmap, compound);
             let prefer = match &altmap {
@@ -773,24 +802,24 @@ impl Machine {
             };
             self.uncount_memmap(nr, pages, prefer);
             let zone = self.section_memmap_zone(nr);
-            self.vmemmap_free(
-                ms.nid,
-                g.vmemmap_offset(pfn),
-                g.vmemmap_offset(pfn + nr_pages),
-                altmap,
+            free = Some(MemmapFree {
+                nid: ms.nid,
+                start: g.vmemmap_offset(pfn),
+                end: g.vmemmap_offset(pfn + nr_pages),
+                altmap: has_altmap,
                 zone,
-            );
+            });
         } else if empty {
             let start = u.section_start(nr).0;
             let pages = self.section_nr_vmemmap_pages(start, g.pages_per_section, false, None);
             self.vmstat.nr_memmap_boot_pages -= pages;
-            self.vmemmap_free(
-                ms.nid,
-                g.vmemmap_offset(start),
-                g.vmemmap_offset(start + g.pages_per_section),
-                None,
-                None,
-            );
+            free = Some(MemmapFree {
+                nid: ms.nid,
+                start: g.vmemmap_offset(start),
+                end: g.vmemmap_offset(start + g.pages_per_section),
+                altmap: false,
+                zone: None,
+            });
         }
         if empty {
             let s = self.sections.get_mut(nr);
@@ -798,6 +827,7 @@ impl Machine {
             s.nid = 0;
             s.memmap_zone = 0;
         }
+        free
     }
 
     /// Which altmap counter a section's memmap was counted under.

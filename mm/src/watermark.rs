@@ -38,50 +38,49 @@ impl Machine {
     /// init_per_zone_wmark_min().
     pub(crate) fn init_per_zone_wmark_min(&mut self) {
         let ps_kb = self.u.g.page_size >> 10;
-        // nr_free_buffer_pages(): managed pages above the high watermark in zones up to
-        // ZONE_NORMAL.
-        let buffer_pages: u64 = self
-            .nodes
-            .iter()
-            .flat_map(|n| n.zones.iter())
-            .filter(|z| z.ztype.is_kernel_zone())
-            .map(|z| z.managed_pages.saturating_sub(z.wmark_high))
-            .sum();
+        // nr_free_buffer_pages() (managed pages above the high watermark in zones up to
+        // ZONE_NORMAL) and the managed pages outside ZONE_MOVABLE, in one pass.
+        let (mut buffer_pages, mut lowmem) = (0u64, 0u64);
+        for z in self.nodes.iter().flat_map(|n| n.zones.iter()) {
+            if z.ztype.is_kernel_zone() {
+                buffer_pages += z.managed_pages.saturating_sub(z.wmark_high);
+            }
+            if z.ztype != ZoneType::Movable {
+                lowmem += z.managed_pages;
+            }
+        }
         self.min_free_kbytes = int_sqrt(buffer_pages * ps_kb * 16).clamp(128, 262144);
         let pages_min = self.min_free_kbytes / ps_kb;
-        let lowmem: u64 = self
-            .nodes
-            .iter()
-            .flat_map(|n| n.zones.iter())
-            .filter(|z| z.ztype != ZoneType::Movable)
-            .map(|z| z.managed_pages)
-            .sum();
-        for z in self.nodes.iter_mut().flat_map(|n| n.zones.iter_mut()) {
-            let mut tmp = (pages_min * z.managed_pages)
-                .checked_div(lowmem)
-                .unwrap_or(0);
-            z.wmark_min = if z.ztype == ZoneType::Movable {
-                (z.managed_pages / 1024).clamp(SWAP_CLUSTER_MAX, 128)
-            } else {
-                tmp
-            };
-            tmp = (tmp >> 2).max(z.managed_pages * WATERMARK_SCALE_FACTOR / 10000);
-            z.wmark_low = z.wmark_min + tmp;
-            z.wmark_high = z.wmark_low + tmp;
-            z.wmark_promo = z.wmark_high + tmp;
-        }
         for node in &mut self.nodes {
-            let managed: Vec<u64> = node.zones.iter().map(|z| z.managed_pages).collect();
-            for i in 0..node.zones.len() {
-                let ratio = lowmem_reserve_ratio(node.zones[i].ztype);
-                let clear = ratio == 0 || managed[i] == 0;
+            // setup_per_zone_lowmem_reserve(): what the zones above each zone manage.
+            let n = node.zones.len();
+            let mut upper = [0u64; 8];
+            for i in (0..n.saturating_sub(1)).rev() {
+                upper[i] = upper[i + 1] + node.zones[i + 1].managed_pages;
+            }
+            for i in 0..n {
+                let z = &mut node.zones[i];
+                let mut tmp = (pages_min * z.managed_pages)
+                    .checked_div(lowmem)
+                    .unwrap_or(0);
+                z.wmark_min = if z.ztype == ZoneType::Movable {
+                    (z.managed_pages / 1024).clamp(SWAP_CLUSTER_MAX, 128)
+                } else {
+                    tmp
+                };
+                tmp = (tmp >> 2).max(z.managed_pages * WATERMARK_SCALE_FACTOR / 10000);
+                z.wmark_low = z.wmark_min + tmp;
+                z.wmark_high = z.wmark_low + tmp;
+                z.wmark_promo = z.wmark_high + tmp;
+                let ratio = lowmem_reserve_ratio(z.ztype);
+                let clear = ratio == 0 || z.managed_pages == 0;
                 let mut reserve = [0u64; 5];
-                let mut upper = 0;
-                for j in i + 1..node.zones.len() {
-                    upper += managed[j];
-                    reserve[j] = if clear { 0 } else { upper / ratio };
+                for (j, r) in reserve.iter_mut().enumerate().take(n).skip(i + 1) {
+                    // What zones i+1..=j manage.
+                    let sum = upper[i] - upper[j];
+                    *r = if clear { 0 } else { sum / ratio };
                 }
-                node.zones[i].lowmem_reserve = reserve;
+                z.lowmem_reserve = reserve;
             }
         }
     }
