@@ -31,7 +31,7 @@ fn main() {
         .hotplug_base
         .next_multiple_of(m0.block_size());
     let size = 60u64 << 40;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let mut m = m0.clone();
         let t = Instant::now();
         let opts = AddOptions {

@@ -104,7 +104,9 @@ impl Machine {
             .filter(|(_, r)| r.name == "System RAM")
             .map(|(_, r)| (r.start, r.end + 1))
             .collect();
-        ram.sort_unstable();
+        // A "System RAM" nested in another (which no kernel prints, but a hand-written
+        // iomem may hold) is the same memory: memblock_add() merges overlaps.
+        crate::resource::merge_overlapping(&mut ram);
         if let Some(limit) = cmdline.mem_limit {
             ram = apply_mem_limit(ram, limit, arch.mem_limit_is_address());
             let keep = ram.clone();
@@ -198,6 +200,7 @@ impl Machine {
             faults: Faults::default(),
             boot_reserved: Vec::new(),
             min_free_kbytes: 0,
+            wmark_memo: Default::default(),
             hstates: Vec::new(),
             hugetlb_optimize_vmemmap: false,
             pgmaps: BTreeMap::new(),

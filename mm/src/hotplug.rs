@@ -356,7 +356,7 @@ impl Machine {
                     state: BlockState::Offline,
                     nid,
                     zone: None,
-                    altmap,
+                    altmap: altmap.map(Box::new),
                     early: false,
                     ram_pages: u.pages_per_block(),
                     reserved_pages: 0,

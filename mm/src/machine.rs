@@ -134,6 +134,8 @@ pub struct Machine {
     pub(crate) faults: Faults,
     /// min_free_kbytes.
     pub(crate) min_free_kbytes: u64,
+    /// A cache for watermark recomputation (not state).
+    pub(crate) wmark_memo: crate::watermark::WmarkMemo,
     /// HugeTLB hstates.
     pub(crate) hstates: Vec<crate::hugetlb::Hstate>,
     /// vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap= at boot).

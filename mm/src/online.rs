@@ -557,15 +557,17 @@ impl Machine {
         let start = self.u.block_start(id) >> self.u.g.page_shift;
         let nr = self.u.pages_per_block();
         // Free huge pages in the block are dissolved (all or nothing).
-        self.dissolve_free_hugetlb_folios(start, start + nr)
-            .map_err(|e| {
-                let s = self.u.block_start(id);
-                MmError::NoMemory(format!(
-                    "memory offlining [mem {s:#010x}-{:#010x}] failed due to {}",
-                    s + self.u.block_size - 1,
-                    e.reason()
-                ))
-            })?;
+        if b.hugetlb_pages > 0 {
+            self.dissolve_free_hugetlb_folios(start, start + nr)
+                .map_err(|e| {
+                    let s = self.u.block_start(id);
+                    MmError::NoMemory(format!(
+                        "memory offlining [mem {s:#010x}-{:#010x}] failed due to {}",
+                        s + self.u.block_size - 1,
+                        e.reason()
+                    ))
+                })?;
+        }
         if let Some(dest) = dest {
             self.zone_mut(b.nid, zone).script_pages -= b.movable_pages;
             self.zone_mut(dest.0, dest.1).script_pages += b.movable_pages;
@@ -738,15 +740,20 @@ impl Machine {
 
     fn offline_range(&mut self, start: u64, size: u64) -> Result<()> {
         let ids = self.blocks_in(start, size)?;
-        if let Some(b) = ids
-            .iter()
-            .map(|id| &self.blocks[id])
-            .find(|b| b.state != BlockState::Online)
-        {
-            return Err(MmError::Invalid(format!(
-                "memory{} is already offline: writing \"offline\" to its state fails",
-                b.id.0
-            )));
+        // One pass over the blocks: all online, each offlinable, and what their movable
+        // pages, free pages and huge pages add up to.
+        let (mut movable, mut range_free, mut huge) = (0u64, 0u64, false);
+        for id in &ids {
+            let b = &self.blocks[id];
+            if b.state != BlockState::Online {
+                return Err(MmError::Invalid(format!(
+                    "memory{} is already offline: writing \"offline\" to its state fails",
+                    b.id.0
+                )));
+            }
+            movable += b.movable_pages;
+            range_free += b.free_pages();
+            huge |= b.hugetlb_pages > 0;
         }
         for &id in &ids {
             if let Some(e) = self.offline_blocker(id) {
@@ -754,9 +761,7 @@ impl Machine {
             }
         }
         // Movable pages of the range must fit elsewhere.
-        let movable: u64 = ids.iter().map(|id| self.blocks[id].movable_pages).sum();
         if movable > 0 {
-            let range_free: u64 = ids.iter().map(|id| self.blocks[id].free_pages()).sum();
             let free: u64 = self
                 .nodes
                 .iter()
@@ -774,7 +779,11 @@ impl Machine {
         }
         // Free huge pages in the range are dissolved; restoring their vmemmap needs memory.
         let ps = self.u.g.page_shift;
-        let need = self.dissolve_need(start >> ps, (start + size) >> ps);
+        let need = if huge {
+            self.dissolve_need(start >> ps, (start + size) >> ps)
+        } else {
+            0
+        };
         if need > self.kernel_free_pages() {
             return Err(MmError::NoMemory(format!(
                 "memory offlining failed due to failure to dissolve huge pages: restoring their \

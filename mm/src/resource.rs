@@ -356,6 +356,18 @@ impl ResourceTree {
     }
 }
 
+/// Sort `[start, end)` ranges and merge those that overlap (adjacent ones stay apart).
+pub(crate) fn merge_overlapping(ranges: &mut Vec<(u64, u64)>) {
+    ranges.sort_unstable();
+    ranges.dedup_by(|next, prev| {
+        let overlaps = next.0 < prev.1;
+        if overlaps {
+            prev.1 = prev.1.max(next.1);
+        }
+        overlaps
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,12 +166,14 @@ pub struct SectionTable {
 
 impl SectionTable {
     pub fn new(g: &Geometry) -> SectionTable {
-        SectionTable {
+        let t = SectionTable {
             roots: vec![None; g.nr_section_roots as usize],
             per_root: g.sections_per_root,
             nr_sections: g.nr_mem_sections,
             roots_allocated: 0,
-        }
+        };
+        debug_assert!(t.per_root.is_power_of_two());
+        t
     }
 
     /// NR_MEM_SECTIONS.
@@ -188,8 +190,9 @@ impl SectionTable {
         if nr.0 >= self.nr_sections {
             return None;
         }
-        let root = self.roots[(nr.0 / self.per_root) as usize].as_ref()?;
-        Some(&root[(nr.0 % self.per_root) as usize])
+        let (r, i) = self.split(nr);
+        let root = self.roots[r].as_ref()?;
+        Some(&root[i])
     }
 
     /// The section's state, or an empty section if its root does not exist.
@@ -205,13 +208,23 @@ impl SectionTable {
             "section {} beyond NR_MEM_SECTIONS",
             nr.0
         );
-        let idx = (nr.0 / self.per_root) as usize;
+        let (idx, i) = self.split(nr);
         if self.roots[idx].is_none() {
             self.roots[idx] = Some(vec![MemSection::default(); self.per_root as usize].into());
             self.roots_allocated += 1;
         }
         let root = self.roots[idx].as_mut().expect("root allocated above");
-        &mut root[(nr.0 % self.per_root) as usize]
+        &mut root[i]
+    }
+
+    /// SECTION_NR_TO_ROOT() and SECTION_ROOT_MASK: SECTIONS_PER_ROOT is a power of two
+    /// (PAGE_SIZE over sizeof(struct mem_section)), so a shift and a mask.
+    fn split(&self, nr: SectionNr) -> (usize, usize) {
+        let shift = self.per_root.trailing_zeros();
+        (
+            (nr.0 >> shift) as usize,
+            (nr.0 & (self.per_root - 1)) as usize,
+        )
     }
 
     /// Sections with `pred` true in `[first, end)`, skipping roots that were never allocated.

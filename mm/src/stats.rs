@@ -183,7 +183,7 @@ impl Machine {
                     ));
                 }
             }
-            if let Some(a) = b.altmap {
+            if let Some(a) = &b.altmap {
                 if a.alloc + a.align > a.free {
                     return Err(format!(
                         "memory{}'s altmap hands out more than it has",

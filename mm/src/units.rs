@@ -46,6 +46,7 @@ pub struct Units {
 
 impl Units {
     pub fn new(g: Geometry, block_size: u64) -> Units {
+        debug_assert!(block_size.is_power_of_two() && block_size >= g.section_size);
         Units {
             g,
             block_size,
@@ -78,7 +79,8 @@ impl Units {
 
     /// memory_block_id().
     pub fn block_of_section(&self, nr: SectionNr) -> BlockId {
-        BlockId(nr.0 / self.sections_per_block)
+        // Powers of two (the block size is checked at boot): a shift, not a division.
+        BlockId(nr.0 >> self.sections_per_block.trailing_zeros())
     }
 
     /// phys_to_block_id().
@@ -103,6 +105,6 @@ impl Units {
 
     /// The index of a pfn's sub-section within its section (subsection_map_index()).
     pub fn subsection_index(&self, pfn: Pfn) -> u64 {
-        (pfn.0 & (self.g.pages_per_section - 1)) / self.g.pages_per_subsection
+        (pfn.0 & (self.g.pages_per_section - 1)) >> self.g.pages_per_subsection.trailing_zeros()
     }
 }

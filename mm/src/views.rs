@@ -375,7 +375,7 @@ impl Machine {
             .filter(|(_, r)| r.system_ram)
             .map(|(_, r)| (r.start & !0xfff, (r.end + 1).next_multiple_of(4096)))
             .collect();
-        ranges.sort_unstable();
+        crate::resource::merge_overlapping(&mut ranges);
         for (s, e) in ranges {
             let a = s.next_multiple_of(two_m).min(e);
             let b = (e - e % two_m).max(a);

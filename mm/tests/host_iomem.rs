@@ -102,3 +102,21 @@ fn lsmem_reads_the_export_like_the_host() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Found by the long property run: a "System RAM" line nested in another counted its
+/// memory twice, so zones spanned less than was present. memblock_add() merges overlapping
+/// regions (mm/memblock.c memblock_add_range), so the nested line adds nothing.
+#[test]
+fn nested_system_ram_is_counted_once() {
+    let mut spec = BootSpec::new("x86_64");
+    spec.iomem = Some("00000000-7fffffff : System RAM\n  00000000-0000ffff : System RAM\n".into());
+    let m = Machine::boot(&spec).unwrap();
+    m.check().unwrap();
+    let flat = {
+        let mut s = BootSpec::new("x86_64");
+        s.iomem = Some("00000000-7fffffff : System RAM\n".into());
+        Machine::boot(&s).unwrap()
+    };
+    assert_eq!(m.meminfo(), flat.meminfo());
+    assert_eq!(m.nodes(), flat.nodes());
+}

@@ -238,7 +238,7 @@ fn block_map(m: &Machine, id: i64) -> Res<Map> {
         .get(&id)
         .ok_or_else(|| throw(mm::MmError::NotFound(format!("no memory block {}", id.0))))?;
     let start = m.units().block_start(id);
-    let altmap = b.altmap.map_or(Dynamic::UNIT, |a| {
+    let altmap = b.altmap.as_deref().map_or(Dynamic::UNIT, |a| {
         Dynamic::from(map_of([
             ("base_pfn", int(a.base_pfn)),
             ("end_pfn", int(a.end_pfn)),

@@ -107,7 +107,7 @@ impl MachineView {
         let ps = g.page_shift;
         let mut areas: Vec<(u64, u64)> = Vec::new();
         for b in m.blocks().values() {
-            if let Some(a) = b.altmap {
+            if let Some(a) = b.altmap.as_deref() {
                 let s = u.block_start(b.id) >> ps;
                 areas.push((s, s + a.free));
             }
