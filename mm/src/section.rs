@@ -155,13 +155,30 @@ impl MemSection {
 
 /// The mem_section array with SPARSEMEM_EXTREME: NR_SECTION_ROOTS pointers to roots of
 /// SECTIONS_PER_ROOT sections, a root allocated the first time one of its sections is used.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SectionTable {
     roots: Vec<Option<Box<[MemSection]>>>,
     per_root: u64,
     nr_sections: u64,
     /// Roots allocated so far (sparse_index_init()).
     roots_allocated: u64,
+}
+
+/// Hashes the sections that are not empty, by number (the roots array is mostly empty:
+/// NR_SECTION_ROOTS is 131072 with 5-level paging).
+impl std::hash::Hash for SectionTable {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.nr_sections.hash(h);
+        self.roots_allocated.hash(h);
+        let empty = MemSection::default();
+        for (r, root) in self.roots.iter().enumerate() {
+            let Some(secs) = root else { continue };
+            for (i, s) in secs.iter().enumerate().filter(|(_, s)| **s != empty) {
+                (r as u64 * self.per_root + i as u64).hash(h);
+                s.hash(h);
+            }
+        }
+    }
 }
 
 impl SectionTable {
