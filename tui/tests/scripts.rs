@@ -72,3 +72,28 @@ fn every_script_on_every_arch() {
         }
     }
 }
+
+/// The benchmark scripts take too long for a debug build to run, but they must compile
+/// against the API as it is (README's Performance section tells users to run them).
+#[test]
+fn bench_scripts_compile() {
+    let host = hotplug_lab::script::Host::new("x86_64", "", "");
+    let engine = host.engine();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("bench-")
+        {
+            let src = std::fs::read_to_string(&p).unwrap();
+            engine
+                .compile(&src)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "bench scripts: {n}");
+}
