@@ -63,6 +63,7 @@ impl Machine {
             cmdline.memmap.clear();
         }
         let g = *arch.geometry();
+        let design = crate::design::lookup(&cmdline.design).expect("checked by Cmdline::parse");
 
         // The firmware's view: RAM ranges and the iomem tree.
         let (mut iomem, platform, hotplug_base) = match &spec.iomem {
@@ -201,6 +202,9 @@ impl Machine {
             boot_reserved: Vec::new(),
             min_free_kbytes: 0,
             wmark_memo: Default::default(),
+            design,
+            range_altmaps: BTreeMap::new(),
+            last_free_order: Vec::new(),
             hstates: Vec::new(),
             hugetlb_optimize_vmemmap: false,
             pgmaps: BTreeMap::new(),

@@ -337,7 +337,17 @@ impl Cmdline {
                     c.default_hugepagesz =
                         Some(parse_size(&v).ok_or_else(|| bad(&key, &v, "not a size"))?);
                 }
-                "hotplug_lab.design" => c.design = need(&val)?,
+                "hotplug_lab.design" => {
+                    let v = need(&val)?;
+                    if crate::design::lookup(&v).is_none() {
+                        return Err(bad(
+                            &key,
+                            &v,
+                            &format!("designs are {}", crate::design::names().join(", ")),
+                        ));
+                    }
+                    c.design = v;
+                }
                 "hotplug_lab.block_size" => {
                     let v = need(&val)?;
                     c.firmware_block_size =

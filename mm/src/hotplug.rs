@@ -219,13 +219,27 @@ impl Machine {
             .memmap_on_memory
             .unwrap_or(driver.requests_memmap_on_memory);
         let supported = self.mhp_supports_memmap_on_memory();
-        let use_altmap = requested && supported.is_ok();
-        let refused = if requested { supported.err() } else { None };
+        let mut use_altmap = requested && supported.is_ok();
+        let mut refused = if requested { supported.err() } else { None };
+        // The seeds' designs put the memmap of every hot-add on the range itself, with one
+        // altmap for all of it, unless the arch vetoes it.
+        let placement = self.design.hotadd_memmap(driver.offline_inaccessible);
+        let whole_range = placement == crate::design::HotaddMemmap::WholeRange;
+        if let crate::design::HotaddMemmap::Vetoed(why) = placement {
+            use_altmap = false;
+            refused = Some(why);
+        } else if whole_range {
+            use_altmap = true;
+            refused = None;
+        }
         let before = (self.vmstat, self.vmemmap.table_pages());
         let start_pfn = start >> self.u.g.page_shift;
         let nr_pages = size >> self.u.g.page_shift;
         let mut blocks = Vec::new();
-        if use_altmap {
+        if whole_range {
+            self.check_no_deferred_memmap(start_pfn, nr_pages)?;
+            blocks = self.add_whole_range(nid, start_pfn, nr_pages, group, name)?;
+        } else if use_altmap {
             // create_altmaps_and_memory_blocks(): one altmap and one arch_add_memory() per block.
             let per_block = self.u.pages_per_block();
             let mut pfn = start_pfn;
@@ -328,7 +342,7 @@ impl Machine {
 
     /// create_memory_block_devices(): offline blocks for `[start_pfn, start_pfn + nr_pages)`.
     #[allow(clippy::too_many_arguments)]
-    fn create_memory_blocks(
+    pub(crate) fn create_memory_blocks(
         &mut self,
         start_pfn: u64,
         nr_pages: u64,
@@ -422,6 +436,21 @@ impl Machine {
                 s + bs - 1
             )));
         }
+        // The seeds' designs: one altmap for a whole hot-added range.
+        let ps = self.u.g.page_shift;
+        if self.whole_range_remove_check(start >> ps, size >> ps)? {
+            self.iomem.check_release_ram(start, size)?;
+            let nid = self.blocks[&ids[0]].nid;
+            for id in &ids {
+                self.blocks.remove(id);
+            }
+            self.remove_whole_range(start >> ps, size >> ps);
+            self.iomem
+                .release_ram(start, size)
+                .expect("checked by check_release_ram");
+            self.try_offline_node(nid);
+            return Ok(());
+        }
         // memory_blocks_have_altmaps()
         let with_altmap = ids
             .iter()
@@ -440,7 +469,6 @@ impl Machine {
         let mut groups: Vec<u32> = ids.iter().filter_map(|id| self.blocks[id].group).collect();
         groups.sort_unstable();
         groups.dedup();
-        let ps = self.u.g.page_shift;
         if altmaps {
             for id in &ids {
                 let b = self.blocks.remove(id).expect("checked above");

@@ -16,6 +16,7 @@ pub mod altmap;
 pub mod block_table;
 pub mod boot;
 pub mod cmdline;
+pub mod design;
 pub mod error;
 pub mod hotplug;
 pub mod hugetlb;

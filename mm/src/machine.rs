@@ -146,6 +146,12 @@ pub struct Machine {
     pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// Monotonic clock for dmesg timestamps (microseconds).
     pub(crate) clock_us: u64,
+    /// The design variant (`hotplug_lab.design=`).
+    pub(crate) design: &'static dyn crate::design::Design,
+    /// Whole-range altmaps of the rfc-2018 / v3-2019 designs, by first pfn.
+    pub(crate) range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
+    /// Sections in the order the last whole-range removal freed their memmap.
+    pub(crate) last_free_order: Vec<u64>,
 }
 
 /// What a transaction may touch: a pfn range (sections, blocks, vmemmap); every small
@@ -167,6 +173,7 @@ struct Snapshot {
     groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
     hstates: Vec<crate::hugetlb::Hstate>,
     pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
+    range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
     vmstat: VmStat,
     settings: Settings,
     hugetlb_optimize_vmemmap: bool,
@@ -293,6 +300,7 @@ impl Machine {
             groups: self.groups.clone(),
             hstates: self.hstates.clone(),
             pgmaps: self.pgmaps.clone(),
+            range_altmaps: self.range_altmaps.clone(),
             vmstat: self.vmstat,
             settings: self.settings,
             hugetlb_optimize_vmemmap: self.hugetlb_optimize_vmemmap,
@@ -318,6 +326,7 @@ impl Machine {
         self.groups = s.groups;
         self.hstates = s.hstates;
         self.pgmaps = s.pgmaps;
+        self.range_altmaps = s.range_altmaps;
         self.vmstat = s.vmstat;
         self.settings = s.settings;
         self.hugetlb_optimize_vmemmap = s.hugetlb_optimize_vmemmap;
@@ -362,6 +371,7 @@ impl Machine {
         self.pgmaps.hash(&mut h);
         self.vmstat.hash(&mut h);
         self.min_free_kbytes.hash(&mut h);
+        self.range_altmaps.hash(&mut h);
         h.finish()
     }
 

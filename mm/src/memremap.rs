@@ -245,6 +245,31 @@ impl Machine {
                 self.boot.nr_nodes
             )));
         }
+        // The pre-sub-section designs: devm_memremap_pages() widened the range to whole
+        // activation units (sections, or seed 004's 64 MiB) before asking whether it
+        // touches System RAM.
+        if let Some(unit) = self.design.device_unit(&g) {
+            let align_start = start & !(unit - 1);
+            // ALIGN(resource_size(res), unit): the size is rounded, not the end.
+            let align_size = size.next_multiple_of(unit);
+            let ram = self
+                .iomem
+                .system_ram_bytes(align_start, align_start + align_size);
+            if ram > 0 && ram < align_size {
+                let msg = format!(
+                    "devm_memremap_pages attempted on mixed region [mem {start:#010x}-{:#010x} flags 0x200]",
+                    end - 1
+                );
+                self.log(format!("WARNING: {msg}"));
+                return Err(MmError::NoSuchAddress(format!(
+                    "{msg}: {} widens it to {}-aligned [{align_start:#x}-{:#x}], which holds {} of System RAM",
+                    self.design.name(),
+                    human(unit),
+                    align_start + align_size - 1,
+                    human(ram)
+                )));
+            }
+        }
         let layout = self.pfn_layout(start, size, map, align)?;
         let range_end = end - layout.end_trunc;
         // pagemap_range(): the range must not touch System RAM.

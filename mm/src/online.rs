@@ -407,8 +407,11 @@ impl Machine {
                 self.set_sections_online(start, end, true);
             }
         }
-        // online_pages()
-        self.move_pfn_range_to_zone(b.nid, zone, start + vm, nr - vm);
+        // online_pages() (nothing to online in a block the memmap fills, which the seeds'
+        // whole-range designs make)
+        if nr > vm {
+            self.move_pfn_range_to_zone(b.nid, zone, start + vm, nr - vm);
+        }
         let z = self.zone_mut(b.nid, zone);
         z.managed_pages += nr - vm - b.reserved_pages;
         if b.early {
@@ -593,7 +596,9 @@ impl Machine {
             // MEM_FINISH_OFFLINE gives standby memory back to the firmware.
             blk.inaccessible = !blk.early && self.arch.hotplug_driver().offline_inaccessible;
         }
-        self.remove_pfn_range_from_zone(b.nid, zone, start + vm, nr - vm);
+        if nr > vm {
+            self.remove_pfn_range_from_zone(b.nid, zone, start + vm, nr - vm);
+        }
         if vm > 0 {
             // mhp_deinit_memmap_on_memory()
             if vm >= self.u.g.pages_per_section {

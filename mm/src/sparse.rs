@@ -368,8 +368,8 @@ pub(crate) fn memmap_in_use(sections: &SectionTable, u: &Units, va: u64, size: u
 /// freed either way (by the last per-section call that touches it), and a unit at its edges
 /// is checked against the same final section state, so the pages, tables and counters given
 /// back are the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MemmapFree {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MemmapFree {
     pub nid: u16,
     pub start: u64,
     pub end: u64,

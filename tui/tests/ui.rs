@@ -243,3 +243,17 @@ fn the_script_player_steps_statement_by_statement() {
     a.settle();
     assert_eq!(blocks(&a), 16);
 }
+
+#[test]
+fn design_switch_boots_the_variant_and_replays_the_inputs() {
+    let mut a = app(&["x86_64"], "memhp_default_state=offline");
+    type_line(&mut a, "m.add_memory(4 * GiB, 1 * GiB)");
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('v'));
+    a.settle();
+    let m = a.machine().unwrap();
+    assert_eq!(m.design(), "rfc-2018");
+    // Replayed under rfc-2018: the memmap of the whole GiB sits at its start.
+    assert_eq!(m.vmstat().memmap_altmap, 4096);
+    assert!(screen(&mut a, 120, 40).contains("x86_64 · design rfc-2018 · memory map"));
+}

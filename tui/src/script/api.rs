@@ -56,8 +56,16 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     if !host.iomem.is_empty() {
         spec.iomem = Some(host.iomem.clone());
     }
+    let mut design = None;
     for (k, v) in opts {
         match k.as_str() {
+            "design" => {
+                design = Some(
+                    v.clone()
+                        .into_string()
+                        .map_err(|_| einval("boot: design must be a string"))?,
+                )
+            }
             "arch" => {
                 spec.arch = v
                     .clone()
@@ -89,10 +97,17 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
             }
             other => {
                 return Err(einval(format!(
-                    "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor)"
-                )))
+                "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor, design)"
+            )))
             }
         }
+    }
+    // The design is a command-line option of hotplug-lab's own; the key wins over one in
+    // `cmdline`, as the kernel takes the last of a repeated parameter.
+    if let Some(d) = design {
+        spec.cmdline = format!("{} hotplug_lab.design={d}", spec.cmdline)
+            .trim()
+            .to_string();
     }
     if spec.arch.is_empty() {
         spec.arch = "x86_64".to_string();
@@ -121,9 +136,14 @@ fn add_report(r: &mm::AddReport) -> Map {
         ("start", int(r.start)),
         ("size", int(r.size)),
         ("node", int(u64::from(r.node))),
+        // The blocks of an add are consecutive: a range (`for b in r.blocks`, `r.blocks.start`),
+        // which stays small however many there are.
         (
             "blocks",
-            Dynamic::from(r.blocks.iter().map(|b| int(b.0)).collect::<Array>()),
+            Dynamic::from(match (r.blocks.first(), r.blocks.last()) {
+                (Some(f), Some(l)) => f.0 as i64..l.0 as i64 + 1,
+                _ => 0..0,
+            }),
         ),
         ("memmap_on_memory", Dynamic::from(r.memmap_on_memory)),
         (
@@ -137,17 +157,7 @@ fn add_report(r: &mm::AddReport) -> Map {
         ("pagetable_pages", int(r.pagetable_pages)),
         (
             "onlined",
-            Dynamic::from(
-                r.onlined
-                    .iter()
-                    .map(|(b, z)| {
-                        Dynamic::from(map_of([
-                            ("block", int(b.0)),
-                            ("zone", Dynamic::from(z.clone())),
-                        ]))
-                    })
-                    .collect::<Array>(),
-            ),
+            Dynamic::from(zone_runs(r.onlined.iter().map(|(b, z)| (b.0, z.as_str())))),
         ),
     ])
 }
@@ -459,6 +469,10 @@ fn register_helpers(e: &mut Engine) {
         Ok(arch::human(unsigned(v, "size")?))
     })
     .register_fn("hex", |v: i64| format!("{v:#x}"))
+    // Ranges (an add's `blocks`) have start, end and contains in Rhai; len as arrays do.
+    .register_fn("len", |r: &mut std::ops::Range<i64>| {
+        (r.end - r.start).max(0)
+    })
     .register_fn("help", help::list)
     .register_fn("help", |name: &str| {
         help::one(name)
@@ -476,6 +490,16 @@ fn register_boot(e: &mut Engine, host: &Host) {
         })
         .register_get("arch", |vm: &mut Vm| {
             vm.0.borrow().arch().name().to_string()
+        })
+        .register_get("design", |vm: &mut Vm| vm.0.borrow().design().to_string())
+        .register_fn("vmemmap_head", |vm: &mut Vm, start: i64| -> Res<Map> {
+            let m = vm.0.borrow();
+            let h = m.vmemmap_head(unsigned(start, "start")?).map_err(throw)?;
+            let mut out = map_of([("pfn", int(h.pfn))]);
+            for (k, v) in h.fields {
+                out.insert(k.into(), int(v));
+            }
+            Ok(out)
         })
         .register_get("page_size", |vm: &mut Vm| {
             vm.0.borrow().geometry().page_size as i64
@@ -642,15 +666,28 @@ fn online(vm: &mut Vm, start: i64, size: i64, kind: &str) -> Res<Array> {
     let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
     let t = online_type(kind)?;
     let done = m.online(s, n, t).map_err(throw)?;
-    Ok(done
-        .into_iter()
-        .map(|(b, z)| {
+    Ok(zone_runs(done.iter().map(|(b, z)| (b.0, z.name()))))
+}
+
+/// Onlined blocks as runs of consecutive blocks in one zone, `#{ first, count, zone }`:
+/// onlining 60 TiB is half a million blocks but a single run.
+fn zone_runs<'a>(blocks: impl Iterator<Item = (u64, &'a str)>) -> Array {
+    let mut runs: Vec<(u64, u64, &str)> = Vec::new();
+    for (b, z) in blocks {
+        match runs.last_mut() {
+            Some((first, count, zone)) if *zone == z && *first + *count == b => *count += 1,
+            _ => runs.push((b, 1, z)),
+        }
+    }
+    runs.into_iter()
+        .map(|(first, count, zone)| {
             Dynamic::from(map_of([
-                ("block", int(b.0)),
-                ("zone", Dynamic::from(z.name())),
+                ("first", int(first)),
+                ("count", int(count)),
+                ("zone", Dynamic::from(zone.to_string())),
             ]))
         })
-        .collect())
+        .collect()
 }
 
 fn register_views(e: &mut Engine, host: &Host) {

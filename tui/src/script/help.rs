@@ -12,11 +12,15 @@ pub struct Doc {
 pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
-        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor }) -> Machine",
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor, design }) -> Machine",
         summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE and IOMEM (the runner's flags). \
                   ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
                   machine; iomem is /proc/iomem text whose \"System RAM\" lines become the boot memory; \
-                  hypervisor (default true) is X86_FEATURE_HYPERVISOR.",
+                  hypervisor (default true) is X86_FEATURE_HYPERVISOR. design (or hotplug_lab.design= in \
+                  the command line) picks a design variant: mainline (default), rfc-2018 (seed 000: the \
+                  memmap of every hot-add on one altmap at the range's start, a refcount in the head page), \
+                  v3-2019 (seed 001: head/tail layout, remove only as added), legacy-64m and section-only \
+                  (seed 004: ZONE_DEVICE activated in 64 MiB units or whole sections); m.design says which.",
         example: "let m = boot(#{ arch: \"x86_64\", ram: \"4G\", cmdline: \"memory_hotplug.memmap_on_memory=1\" });",
     },
     Doc {
@@ -24,8 +28,9 @@ pub const DOCS: &[Doc] = &[
         signature: "m.add_memory(start, size) | m.add_memory(start, size, #{ memmap_on_memory, node }) -> map",
         summary: "Hot-add [start, start+size) as System RAM, the way the arch's hot-add driver calls \
                   add_memory(): block aligned, memmap_on_memory when asked for (by default when the driver \
-                  asks) and allowed, onlined if auto_online_blocks says so. Returns what happened: blocks, \
-                  memmap_on_memory (and why not), memmap pages by origin, page-table pages, onlined blocks.",
+                  asks) and allowed, onlined if auto_online_blocks says so. Returns what happened: blocks (a range of \
+                  block ids: r.blocks.start, for b in r.blocks), memmap_on_memory (and why not), memmap \
+                  pages by origin, page-table pages, onlined (runs of #{ first, count, zone }).",
         example: "let r = m.add_memory(4 * GiB, 1 * GiB); print(r.memmap_buddy_pages);",
     },
     Doc {
@@ -38,7 +43,7 @@ pub const DOCS: &[Doc] = &[
         name: "online",
         signature: "m.online(start, size) | m.online(start, size, \"online\" | \"online_kernel\" | \"online_movable\") -> array",
         summary: "Write the online type to the state of every memory block in the range (all must be \
-                  offline). Returns #{ block, zone } for each.",
+                  offline). Returns runs of consecutive blocks that went to one zone: #{ first, count, zone }.",
         example: "m.online(4 * GiB, 1 * GiB, \"online_movable\");",
     },
     Doc {
@@ -76,6 +81,21 @@ pub const DOCS: &[Doc] = &[
                   vmemmap_shift, whether its vmemmap is deduplicated, memmap pages by origin, page-table \
                   pages, and the altmap (base_pfn, reserve, free, align, alloc) with map \"dev\".",
         example: "let p = m.pgmap(id); print(`${p.namespace}: ${p.memmap_pages} memmap pages`);",
+    },
+    Doc {
+        name: "len",
+        signature: "range.len() -> integer",
+        summary: "How many block ids a range holds (an add's r.blocks); Rhai ranges also have start, \
+                  end and contains.",
+        example: "let r = m.add_memory(m.hotplug_base, 1 * GiB); print(r.blocks.len());",
+    },
+    Doc {
+        name: "vmemmap_head",
+        signature: "m.vmemmap_head(start) -> map",
+        summary: "The head vmemmap page's bookkeeping for hot-added memory at start: its pfn and, by \
+                  design, refcount (rfc-2018), vmemmap_pages and vmemmap_sections (v3-2019), or the \
+                  memory block's nr_vmemmap_pages (mainline).",
+        example: "let m = boot(#{ design: \"v3-2019\" }); m.add_memory(4 * GiB, 1 * GiB); print(m.vmemmap_head(4 * GiB));",
     },
     Doc {
         name: "pgmaps",

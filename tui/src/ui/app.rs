@@ -101,6 +101,8 @@ pub struct App {
     pub panes: Vec<Pane>,
     /// The architecture shown alone (index into arch::NAMES order of cycling).
     pub arch: String,
+    /// The design variant (`hotplug_lab.design=`), switched like the architecture.
+    pub design: String,
     pub compare: bool,
     /// Architectures compare mode shows.
     pub compare_archs: Vec<String>,
@@ -127,6 +129,18 @@ pub struct App {
 }
 
 impl App {
+    /// The command line machines boot with: the user's, and the design when it is not
+    /// mainline.
+    pub fn cmdline(&self) -> String {
+        if self.design == "mainline" {
+            self.opts.cmdline.clone()
+        } else {
+            format!("{} hotplug_lab.design={}", self.opts.cmdline, self.design)
+                .trim()
+                .to_string()
+        }
+    }
+
     pub fn new(opts: Options) -> App {
         let archs = if opts.archs.is_empty() {
             vec!["x86_64".to_string()]
@@ -141,6 +155,7 @@ impl App {
         };
         let mut app = App {
             arch: archs[0].clone(),
+            design: "mainline".to_string(),
             compare,
             compare_archs,
             panes: Vec::new(),
@@ -201,7 +216,7 @@ impl App {
             .collect();
         self.worker.send(Request::Setup {
             archs,
-            cmdline: self.opts.cmdline.clone(),
+            cmdline: self.cmdline(),
             iomem: self.opts.iomem.clone(),
             replay,
         });
@@ -587,6 +602,15 @@ impl App {
                     self.arch = arch::NAMES[i].to_string();
                     self.setup(self.applied.clone());
                 }
+            }
+            Action::NextDesign => {
+                let names = mm::design::names();
+                let i = names
+                    .iter()
+                    .position(|n| *n == self.design)
+                    .map_or(0, |i| (i + 1) % names.len());
+                self.design = names[i].to_string();
+                self.setup(self.applied.clone());
             }
             Action::Compare => {
                 self.compare = !self.compare;

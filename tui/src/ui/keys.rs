@@ -19,6 +19,7 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     NextArch,
+    NextDesign,
     Compare,
     Step,
     RunAll,
@@ -141,6 +142,12 @@ pub const BINDINGS: &[Binding] = &[
         shown: "a",
         help: "switch architecture (boots a fresh machine and replays the REPL's inputs)",
         action: Action::NextArch,
+    },
+    Binding {
+        keys: &[Key::Char('v')],
+        shown: "v",
+        help: "switch design: mainline, rfc-2018, v3-2019, legacy-64m, section-only",
+        action: Action::NextDesign,
     },
     Binding {
         keys: &[Key::Char('c')],

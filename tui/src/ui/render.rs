@@ -160,9 +160,14 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
         _ => format!("{per} sections per cell"),
     };
     let focused = app.focus == Focus::Map && !app.compare;
+    let design = if app.design == "mainline" {
+        String::new()
+    } else {
+        format!(" · design {}", app.design)
+    };
     let title = match &p.error {
-        Some(_) => format!(" {} · failed to boot ", p.arch),
-        None => format!(" {} · memory map, {zoom} ", p.arch),
+        Some(_) => format!(" {}{design} · failed to boot ", p.arch),
+        None => format!(" {}{design} · memory map, {zoom} ", p.arch),
     };
     let block = pane_block(title, focused);
     let inner = block.inner(area);
