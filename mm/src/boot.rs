@@ -205,6 +205,7 @@ impl Machine {
             design,
             range_altmaps: BTreeMap::new(),
             last_free_order: Vec::new(),
+            kmem: BTreeMap::new(),
             hstates: Vec::new(),
             hugetlb_optimize_vmemmap: false,
             pgmaps: BTreeMap::new(),

@@ -323,7 +323,7 @@ impl Machine {
     }
 
     /// memory_group_register_static().
-    fn register_static_group(&mut self, nid: u16, max_pages: u64) -> u32 {
+    pub(crate) fn register_static_group(&mut self, nid: u16, max_pages: u64) -> u32 {
         let id = self.groups.keys().next_back().map_or(0, |k| k + 1);
         self.groups.insert(
             id,

@@ -21,6 +21,7 @@ pub mod error;
 pub mod hotplug;
 pub mod hugetlb;
 pub mod hugetlb_vmemmap;
+pub mod kmem;
 pub mod machine;
 pub mod memory_block;
 pub mod memremap;

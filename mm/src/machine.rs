@@ -150,6 +150,8 @@ pub struct Machine {
     pub(crate) design: &'static dyn crate::design::Design,
     /// Whole-range altmaps of the rfc-2018 / v3-2019 designs, by first pfn.
     pub(crate) range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
+    /// dax devices the kmem driver added as System RAM, by pgmap id.
+    pub(crate) kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
     /// Sections in the order the last whole-range removal freed their memmap.
     pub(crate) last_free_order: Vec<u64>,
 }
@@ -372,6 +374,7 @@ impl Machine {
         self.vmstat.hash(&mut h);
         self.min_free_kbytes.hash(&mut h);
         self.range_altmaps.hash(&mut h);
+        self.kmem.hash(&mut h);
         h.finish()
     }
 

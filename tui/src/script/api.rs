@@ -361,7 +361,76 @@ fn memremap_options(opts: &Map) -> Res<MemremapOptions> {
     Ok(o)
 }
 
+fn kmem_map(d: &mm::kmem::KmemDevice) -> Map {
+    map_of([
+        ("id", int(u64::from(d.id))),
+        ("start", int(d.start)),
+        ("size", int(d.size)),
+        ("node", int(u64::from(d.nid))),
+        ("group", int(u64::from(d.group))),
+        ("memmap_on_memory", Dynamic::from(d.memmap_on_memory)),
+        (
+            "memmap_on_memory_refused",
+            d.memmap_on_memory_refused
+                .clone()
+                .map_or(Dynamic::UNIT, Dynamic::from),
+        ),
+    ])
+}
+
+fn kmem_options(opts: &Map) -> Res<mm::kmem::KmemOptions> {
+    let mut o = mm::kmem::KmemOptions {
+        memmap_on_memory: false,
+        online: Some(OnlineType::OnlineMovable),
+    };
+    for (k, v) in opts {
+        match k.as_str() {
+            "memmap_on_memory" => {
+                o.memmap_on_memory = v
+                    .as_bool()
+                    .map_err(|_| einval("memmap_on_memory must be true or false"))?
+            }
+            "online" => {
+                o.online = if v.as_bool() == Ok(false) {
+                    None
+                } else {
+                    let s = v.clone().into_string().map_err(|_| {
+                        einval("online must be false, \"online\", \"online_kernel\" or \"online_movable\"")
+                    })?;
+                    Some(online_type(&s)?)
+                }
+            }
+            other => {
+                return Err(einval(format!(
+                    "dax_kmem: unknown option \"{other}\" (memmap_on_memory, online)"
+                )))
+            }
+        }
+    }
+    Ok(o)
+}
+
 fn register_device(e: &mut Engine) {
+    e.register_fn("dax_kmem", |vm: &mut Vm, id: i64| -> Res<Map> {
+        let mut m = vm.0.borrow_mut();
+        let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
+        m.dax_kmem(id, &kmem_options(&Map::new())?)
+            .map(|d| kmem_map(&d))
+            .map_err(throw)
+    })
+    .register_fn("dax_kmem", |vm: &mut Vm, id: i64, opts: Map| -> Res<Map> {
+        let mut m = vm.0.borrow_mut();
+        let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
+        m.dax_kmem(id, &kmem_options(&opts)?)
+            .map(|d| kmem_map(&d))
+            .map_err(throw)
+    })
+    .register_fn("kmem_devices", |vm: &mut Vm| -> Array {
+        vm.0.borrow()
+            .kmem_devices()
+            .map(|d| Dynamic::from(kmem_map(d)))
+            .collect()
+    });
     e.register_fn(
         "memremap_pages",
         |vm: &mut Vm, start: i64, size: i64| -> Res<i64> {

@@ -98,6 +98,22 @@ pub const DOCS: &[Doc] = &[
         example: "let m = boot(#{ design: \"v3-2019\" }); m.add_memory(4 * GiB, 1 * GiB); print(m.vmemmap_head(4 * GiB));",
     },
     Doc {
+        name: "dax_kmem",
+        signature: "m.dax_kmem(pgmap_id) | m.dax_kmem(pgmap_id, #{ memmap_on_memory, online }) -> map",
+        summary: "Give a device-dax namespace to the page allocator as \"System RAM (kmem)\" (daxctl \
+                  reconfigure-device --mode=system-ram): its ZONE_DEVICE mapping goes, its data range \
+                  trimmed to whole memory blocks is hot-added in a static memory group, with the memmap \
+                  on the device if memmap_on_memory (and memory_hotplug.memmap_on_memory) allow it. \
+                  online: \"online_movable\" (default, as daxctl), \"online\", \"online_kernel\" or false.",
+        example: "let d = m.memremap_pages(256 * GiB, 256 * GiB); print(m.dax_kmem(d, #{ memmap_on_memory: true }));",
+    },
+    Doc {
+        name: "kmem_devices",
+        signature: "m.kmem_devices() -> array",
+        summary: "The dax devices kmem added, as m.dax_kmem returned them.",
+        example: "for d in m.kmem_devices() { print(`${hex(d.start)}: ${human(d.size)}`); }",
+    },
+    Doc {
         name: "pgmaps",
         signature: "m.pgmaps() -> array",
         summary: "Every mapped namespace, as m.pgmap(id) describes it.",

@@ -1,0 +1,117 @@
+//! dax/kmem (drivers/dax/kmem.c): a device-dax namespace handed to the page allocator as
+//! "System RAM (kmem)" (`daxctl reconfigure-device --mode=system-ram`).
+
+use crate::cmdline::OnlineType;
+use crate::error::{MmError, Result};
+use crate::hotplug::AddOptions;
+use crate::machine::Machine;
+use crate::memremap::NamespaceMode;
+
+/// What dev_dax_kmem_probe() is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KmemOptions {
+    /// The dax device's memmap_on_memory attribute: ask for MHP_MEMMAP_ON_MEMORY.
+    pub memmap_on_memory: bool,
+    /// How daxctl onlines the new blocks (it onlines them movable unless told not to);
+    /// None leaves them to auto_online_blocks.
+    pub online: Option<OnlineType>,
+}
+
+/// A dax device whose memory the kmem driver added as System RAM.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KmemDevice {
+    /// The pgmap id the device-dax namespace had.
+    pub id: u32,
+    /// The memory-block-aligned range added (dax_kmem_range()).
+    pub start: u64,
+    pub size: u64,
+    pub nid: u16,
+    /// The static memory group kmem registers for the device.
+    pub group: u32,
+    /// Whether the memmap went on the device (MHP_MEMMAP_ON_MEMORY granted).
+    pub memmap_on_memory: bool,
+    /// Why it was not, when it was asked for.
+    pub memmap_on_memory_refused: Option<String>,
+}
+
+impl Machine {
+    /// dev_dax_kmem_probe() for the device-dax namespace `id`: the device-dax mapping goes
+    /// (its ZONE_DEVICE memmap is freed), and its data range, trimmed to whole memory
+    /// blocks, is hot-added as "System RAM (kmem)" in a static memory group on the
+    /// namespace's node. Changes nothing if it fails.
+    pub fn dax_kmem(&mut self, id: u32, opts: &KmemOptions) -> Result<KmemDevice> {
+        let p = self.pgmaps.get(&id).cloned().ok_or_else(|| {
+            MmError::NoDevice(format!("no pgmap {id}: map a device-dax namespace first"))
+        })?;
+        if p.mode != NamespaceMode::DevDax {
+            return Err(MmError::Invalid(format!(
+                "pgmap {id} is a {} namespace: kmem takes a device-dax one (daxctl \
+                 reconfigure-device works on dax devices)",
+                p.mode.name()
+            )));
+        }
+        // dax_kmem_range(): the data range, start aligned up and end down to memory blocks.
+        let bs = self.u.block_size;
+        let data_start = p.res_start + p.data_offset;
+        let start = data_start.next_multiple_of(bs);
+        let end = p.end - p.end % bs;
+        if start >= end {
+            return Err(MmError::Invalid(format!(
+                "rejecting DAX region without any memory after alignment: [{data_start:#x}-{:#x}] \
+                 holds no whole {}-byte memory block",
+                p.end - 1,
+                bs
+            )));
+        }
+        let saved = self.clone();
+        let r = self.dax_kmem_locked(id, p.nid, start, end - start, opts);
+        if r.is_err() {
+            *self = saved;
+        }
+        r
+    }
+
+    fn dax_kmem_locked(
+        &mut self,
+        id: u32,
+        nid: u16,
+        start: u64,
+        size: u64,
+        opts: &KmemOptions,
+    ) -> Result<KmemDevice> {
+        self.memunmap_pages(id)?;
+        let group = self.register_static_group(nid, size >> self.u.g.page_shift);
+        let r = self.add_memory(
+            start,
+            size,
+            &AddOptions {
+                memmap_on_memory: Some(opts.memmap_on_memory),
+                node: Some(nid),
+                resource_name: Some("System RAM (kmem)"),
+                group: Some(group),
+                ..AddOptions::default()
+            },
+        )?;
+        if let Some(t) = opts.online {
+            if r.onlined.is_empty() {
+                self.online(start, size, t)?;
+            }
+        }
+        let dev = KmemDevice {
+            id,
+            start,
+            size,
+            nid,
+            group,
+            memmap_on_memory: r.memmap_on_memory,
+            memmap_on_memory_refused: r.memmap_on_memory_refused,
+        };
+        self.kmem.insert(id, dev.clone());
+        Ok(dev)
+    }
+
+    /// The dax devices kmem added as System RAM.
+    pub fn kmem_devices(&self) -> impl Iterator<Item = &KmemDevice> {
+        self.kmem.values()
+    }
+}

@@ -1,0 +1,91 @@
+//! dax/kmem (drivers/dax/kmem.c): a device-dax namespace given to the page allocator.
+
+use mm::cmdline::OnlineType;
+use mm::kmem::KmemOptions;
+use mm::{BootSpec, Errno, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
+
+const GIB: u64 = 1 << 30;
+
+fn boot(cmdline: &str) -> Machine {
+    let mut spec = BootSpec::new("x86_64");
+    spec.ram = Some(16 * GIB);
+    spec.cmdline = cmdline.into();
+    Machine::boot(&spec).unwrap()
+}
+
+fn mem_total_kb(m: &Machine) -> u64 {
+    let t = m.meminfo();
+    let l = t.lines().find(|l| l.starts_with("MemTotal:")).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn devdax(m: &mut Machine, mode: NamespaceMode) -> u32 {
+    let o = MemremapOptions {
+        map: Some(MemmapLocation::Dev),
+        mode: Some(mode),
+        align: Some(2 << 20),
+        node: None,
+    };
+    m.memremap_pages(256 * GIB, 256 * GIB, &o).unwrap()
+}
+
+/// A 256 GiB device with its struct pages in RAM (the default) and on the device
+/// (memmap_on_memory, with memory_hotplug.memmap_on_memory=1): 64 bytes per 4 KiB page,
+/// 4 GiB of memmap either way; only where it comes from differs.
+#[test]
+fn kmem_gives_a_256g_device_to_the_buddy() {
+    for on_device in [false, true] {
+        let mut m = boot("memhp_default_state=offline memory_hotplug.memmap_on_memory=1");
+        let id = devdax(&mut m, NamespaceMode::DevDax);
+        let total0 = mem_total_kb(&m);
+        let d = m
+            .dax_kmem(
+                id,
+                &KmemOptions {
+                    memmap_on_memory: on_device,
+                    online: Some(OnlineType::OnlineMovable),
+                },
+            )
+            .unwrap();
+        m.check().unwrap();
+        assert_eq!(d.memmap_on_memory, on_device);
+        assert!(m.pgmaps().is_empty());
+        // The data range, after the 2 MiB info block + altmap reserve, trimmed to blocks.
+        assert_eq!(d.start % m.block_size(), 0);
+        assert!(d.start > 256 * GIB && d.start + d.size <= 512 * GIB);
+        let blocks = d.size / m.block_size();
+        let v = m.vmstat();
+        assert_eq!(v.nr_memmap_pages(), d.size / 4096 * 64 / 4096);
+        if on_device {
+            assert_eq!(v.memmap_altmap, v.nr_memmap_pages());
+        } else {
+            assert_eq!(v.memmap_buddy, v.nr_memmap_pages());
+        }
+        assert!(m
+            .read("/proc/iomem")
+            .unwrap()
+            .contains(" : System RAM (kmem)"));
+        let group = &m.groups()[&d.group];
+        assert_eq!(group.max_pages, d.size / 4096);
+        let vm = if on_device { v.memmap_altmap } else { 0 };
+        assert_eq!(mem_total_kb(&m) - total0, (d.size / 4096 - vm) * 4);
+        // 2048 blocks of namespace; map=dev reserved 4 GiB of it (and the info block) at
+        // the front for the ZONE_DEVICE memmap, which the dax device's range starts after:
+        // 32 blocks and the partial one are lost to kmem.
+        assert_eq!(blocks, 2015);
+    }
+}
+
+#[test]
+fn kmem_takes_only_device_dax() {
+    let mut m = boot("");
+    let id = devdax(&mut m, NamespaceMode::FsDax);
+    let before = m.state_hash();
+    let e = m.dax_kmem(id, &KmemOptions::default()).unwrap_err();
+    assert_eq!(e.errno(), Errno::EINVAL);
+    assert_eq!(m.state_hash(), before);
+    assert_eq!(
+        m.dax_kmem(99, &KmemOptions::default()).unwrap_err().errno(),
+        Errno::ENODEV
+    );
+}
