@@ -178,6 +178,7 @@ mod tests {
             early: false,
             ram_pages: 0,
             reserved_pages: 0,
+            fake_offline_pages: 0,
             unmovable_pages: 0,
             movable_pages: 0,
             hugetlb_pages: 0,

@@ -299,17 +299,20 @@ impl Machine {
         // add_memory_resource() ignores them), or if the driver onlines them itself (pseries
         // DLPAR, which takes the add back when that fails).
         let auto = self.settings.default_online;
+        // Driver-managed memory (virtio-mem, kmem) is not the platform's hot-add driver's:
+        // pseries DLPAR's onlining does not apply to it.
+        let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
         for id in blocks {
             let t = if auto != OnlineType::Offline {
                 auto
-            } else if driver.onlines_added_blocks {
+            } else if driver_onlines {
                 OnlineType::Online
             } else {
                 continue;
             };
             match self.memory_block_online(id, t) {
                 Ok(z) => report.onlined.push((id, z.name().to_string())),
-                Err(e) if driver.onlines_added_blocks => {
+                Err(e) if driver_onlines => {
                     self.log(format!(
                         "Failed to online LMB at {:#x} on node {nid}",
                         self.u.block_start(id)
@@ -323,6 +326,24 @@ impl Machine {
     }
 
     /// memory_group_register_static().
+    /// memory_group_register_dynamic(): a group that grows and shrinks in `unit_pages`.
+    pub(crate) fn register_dynamic_group(&mut self, nid: u16, unit_pages: u64) -> u32 {
+        let id = self.groups.keys().next_back().map_or(0, |k| k + 1);
+        self.groups.insert(
+            id,
+            MemoryGroup {
+                id,
+                nid,
+                dynamic: true,
+                max_pages: 0,
+                unit_pages,
+                present_kernel_pages: 0,
+                present_movable_pages: 0,
+            },
+        );
+        id
+    }
+
     pub(crate) fn register_static_group(&mut self, nid: u16, max_pages: u64) -> u32 {
         let id = self.groups.keys().next_back().map_or(0, |k| k + 1);
         self.groups.insert(
@@ -374,6 +395,7 @@ impl Machine {
                     early: false,
                     ram_pages: u.pages_per_block(),
                     reserved_pages: 0,
+                    fake_offline_pages: 0,
                     unmovable_pages: 0,
                     movable_pages: 0,
                     hugetlb_pages: 0,
@@ -492,7 +514,13 @@ impl Machine {
         if !groups.is_empty() {
             let still: std::collections::BTreeSet<u32> =
                 self.blocks.values().filter_map(|b| b.group).collect();
-            for g in groups.into_iter().filter(|g| !still.contains(g)) {
+            // A dynamic group (virtio-mem) lives as long as its device, not its blocks.
+            let dynamic = |g: &u32| self.groups.get(g).is_some_and(|x| x.dynamic);
+            let gone: Vec<u32> = groups
+                .into_iter()
+                .filter(|g| !still.contains(g) && !dynamic(g))
+                .collect();
+            for g in gone {
                 self.groups.remove(&g);
             }
         }

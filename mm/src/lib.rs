@@ -32,6 +32,7 @@ pub mod sparse;
 pub mod stats;
 pub mod units;
 pub mod views;
+pub mod virtio_mem;
 pub mod vmemmap;
 pub mod watermark;
 pub mod zone;

@@ -150,6 +150,8 @@ pub struct Machine {
     pub(crate) design: &'static dyn crate::design::Design,
     /// Whole-range altmaps of the rfc-2018 / v3-2019 designs, by first pfn.
     pub(crate) range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
+    /// virtio-mem devices, by id.
+    pub(crate) virtio_mem: BTreeMap<u32, crate::virtio_mem::VirtioMem>,
     /// dax devices the kmem driver added as System RAM, by pgmap id.
     pub(crate) kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
     /// Sections in the order the last whole-range removal freed their memmap.
@@ -375,6 +377,7 @@ impl Machine {
         self.min_free_kbytes.hash(&mut h);
         self.range_altmaps.hash(&mut h);
         self.kmem.hash(&mut h);
+        self.virtio_mem.hash(&mut h);
         h.finish()
     }
 

@@ -42,6 +42,9 @@ pub struct MemoryBlock {
     /// Pages memblock reserved inside this boot block (the boot memmap and page tables sit
     /// at the top of memory): PageReserved pages make the block impossible to isolate.
     pub reserved_pages: u64,
+    /// Pages a virtio-mem device has not plugged (or has unplugged) inside this block:
+    /// PageOffline, never given to the buddy when the block is onlined.
+    pub fake_offline_pages: u64,
     /// Pages scripts marked as unmovable kernel allocations in this block.
     pub unmovable_pages: u64,
     /// Pages scripts marked as movable (user) allocations in this block.
@@ -66,7 +69,7 @@ impl MemoryBlock {
 
     /// Pages the block gives to the buddy allocator when online.
     pub fn usable_pages(&self) -> u64 {
-        self.ram_pages - self.nr_vmemmap_pages() - self.reserved_pages
+        self.ram_pages - self.nr_vmemmap_pages() - self.reserved_pages - self.fake_offline_pages
     }
 
     /// Usable pages nothing the model tracks has taken (script allocations, HugeTLB).

@@ -413,9 +413,11 @@ impl Machine {
             self.move_pfn_range_to_zone(b.nid, zone, start + vm, nr - vm);
         }
         let z = self.zone_mut(b.nid, zone);
-        z.managed_pages += nr - vm - b.reserved_pages;
+        // The online page callback gives the buddy only what a virtio-mem device plugged.
+        let given = nr - vm - b.reserved_pages - b.fake_offline_pages;
+        z.managed_pages += given;
         if b.early {
-            z.managed_early_pages += nr - vm - b.reserved_pages;
+            z.managed_early_pages += given;
         }
         self.set_sections_online(start + vm, start + nr, true);
         self.adjust_present(b.nid, zone, b.group, early, (nr - vm) as i64);
@@ -583,9 +585,9 @@ impl Machine {
         // offline_pages(): __offline_isolated_pages() takes the free pages out of the buddy.
         self.set_sections_online(start + vm, start + nr, false);
         let z = self.zone_mut(b.nid, zone);
-        z.managed_pages -= nr - vm;
+        z.managed_pages -= nr - vm - b.fake_offline_pages;
         if b.early {
-            z.managed_early_pages -= nr - vm;
+            z.managed_early_pages -= nr - vm - b.fake_offline_pages;
         }
         self.adjust_present(b.nid, zone, b.group, early, -((nr - vm) as i64));
         {
@@ -677,7 +679,10 @@ impl Machine {
         size: u64,
         t: OnlineType,
     ) -> Result<Vec<(BlockId, ZoneType)>> {
-        self.online_range(start, size, t)
+        let r = self.online_range(start, size, t)?;
+        // Memory went online: a virtio-mem device waiting on its offline threshold retries.
+        self.virtio_mem_retry_all();
+        Ok(r)
     }
 
     fn online_range(

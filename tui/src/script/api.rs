@@ -410,7 +410,82 @@ fn kmem_options(opts: &Map) -> Res<mm::kmem::KmemOptions> {
     Ok(o)
 }
 
+fn virtio_mem_map(d: &mm::virtio_mem::VirtioMem) -> Map {
+    let (mode, unit) = match d.mode {
+        mm::virtio_mem::Mode::Sbm { sb_size } => ("sbm", sb_size),
+        mm::virtio_mem::Mode::Bbm { bb_size } => ("bbm", bb_size),
+    };
+    map_of([
+        ("id", int(u64::from(d.id))),
+        ("start", int(d.start)),
+        ("region_size", int(d.region_size)),
+        ("block_size", int(d.device_block_size)),
+        ("node", int(u64::from(d.nid))),
+        ("mode", Dynamic::from(mode)),
+        ("unit", int(unit)),
+        ("group", int(u64::from(d.group))),
+        ("requested_size", int(d.requested_size)),
+        ("plugged_size", int(d.plugged_size)),
+        ("offline_threshold", int(d.offline_threshold)),
+        ("memory_blocks", int(d.blocks.len() as u64)),
+        (
+            "waiting",
+            d.waiting.clone().map_or(Dynamic::UNIT, Dynamic::from),
+        ),
+    ])
+}
+
+fn register_virtio_mem(e: &mut Engine) {
+    e.register_fn("virtio_mem_add", |vm: &mut Vm, opts: Map| -> Res<i64> {
+        let mut m = vm.0.borrow_mut();
+        let mut c = mm::virtio_mem::VirtioMemConfig::default();
+        for (k, v) in &opts {
+            let n = |what: &str| -> Res<u64> {
+                unsigned(
+                    v.as_int()
+                        .map_err(|_| einval(format!("virtio_mem_add: {what} must be a number")))?,
+                    what,
+                )
+            };
+            match k.as_str() {
+                "start" => c.start = n("start")?,
+                "region_size" => c.region_size = n("region_size")?,
+                "block_size" => c.block_size = Some(n("block_size")?),
+                "node" => {
+                    c.node = Some(
+                        u16::try_from(n("node")?).map_err(|_| einval("node is out of range"))?,
+                    )
+                }
+                other => {
+                    return Err(einval(format!(
+                        "virtio_mem_add: unknown option \"{other}\" (start, region_size, block_size, node)"
+                    )))
+                }
+            }
+        }
+        m.virtio_mem_add(&c).map(i64::from).map_err(throw)
+    })
+    .register_fn(
+        "virtio_mem_resize",
+        |vm: &mut Vm, id: i64, size: i64| -> Res<Map> {
+            let mut m = vm.0.borrow_mut();
+            let id = u32::try_from(id).map_err(|_| einval(format!("no virtio-mem device {id}")))?;
+            m.virtio_mem_resize(id, unsigned(size, "requested size")?)
+                .map_err(throw)?;
+            let d = m.virtio_mem_devices().find(|d| d.id == id).expect("exists");
+            Ok(virtio_mem_map(d))
+        },
+    )
+    .register_fn("virtio_mem_devices", |vm: &mut Vm| -> Array {
+        vm.0.borrow()
+            .virtio_mem_devices()
+            .map(|d| Dynamic::from(virtio_mem_map(d)))
+            .collect()
+    });
+}
+
 fn register_device(e: &mut Engine) {
+    register_virtio_mem(e);
     e.register_fn("dax_kmem", |vm: &mut Vm, id: i64| -> Res<Map> {
         let mut m = vm.0.borrow_mut();
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;

@@ -98,6 +98,30 @@ pub const DOCS: &[Doc] = &[
         example: "let m = boot(#{ design: \"v3-2019\" }); m.add_memory(4 * GiB, 1 * GiB); print(m.vmemmap_head(4 * GiB));",
     },
     Doc {
+        name: "virtio_mem_add",
+        signature: "m.virtio_mem_add(#{ start, region_size, block_size, node }) -> id",
+        summary: "A virtio-mem device with its region (whole memory blocks) and device block size \
+                  (default 2 MiB); nothing plugged yet. The driver picks Sub Block Mode when sub-blocks \
+                  (max(pageblock, device block)) are smaller than a memory block, Big Block Mode otherwise.",
+        example: "let v = m.virtio_mem_add(#{ start: m.hotplug_base, region_size: 8 * GiB });",
+    },
+    Doc {
+        name: "virtio_mem_resize",
+        signature: "m.virtio_mem_resize(id, requested_size) -> map",
+        summary: "The host's requested size changes: the driver plugs (adding memory blocks as \
+                  \"System RAM (virtio_mem)\", at most the offline threshold of them not yet online) or \
+                  unplugs (removing whole blocks where it can, fake-offlining sub-blocks where not) and \
+                  says what it waits for; onlining memory lets a waiting device go on. Returns the device.",
+        example: "print(m.virtio_mem_resize(v, 4 * GiB).plugged_size);",
+    },
+    Doc {
+        name: "virtio_mem_devices",
+        signature: "m.virtio_mem_devices() -> array",
+        summary: "Every virtio-mem device: region, block sizes, mode, requested and plugged sizes, \
+                  offline threshold, what it waits for.",
+        example: "for d in m.virtio_mem_devices() { print(`${human(d.plugged_size)} of ${human(d.requested_size)}`); }",
+    },
+    Doc {
         name: "dax_kmem",
         signature: "m.dax_kmem(pgmap_id) | m.dax_kmem(pgmap_id, #{ memmap_on_memory, online }) -> map",
         summary: "Give a device-dax namespace to the page allocator as \"System RAM (kmem)\" (daxctl \

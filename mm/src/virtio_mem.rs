@@ -1,0 +1,391 @@
+//! virtio-mem (drivers/virtio/virtio_mem.c, Linux 6.12): a paravirtualised device that
+//! plugs and unplugs memory in device blocks inside its region, adding Linux memory blocks
+//! as "System RAM (virtio_mem)" and waiting for them to be onlined.
+
+use crate::error::{MmError, Result};
+use crate::hotplug::AddOptions;
+use crate::machine::Machine;
+use crate::memory_block::BlockState;
+use crate::units::BlockId;
+use std::collections::BTreeMap;
+
+/// VIRTIO_MEM_DEFAULT_OFFLINE_THRESHOLD: at least 1 GiB of added memory may wait offline.
+const DEFAULT_OFFLINE_THRESHOLD: u64 = 1 << 30;
+
+/// How the driver manages the region (virtio_mem_init_hotplug()).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Sub Block Mode: device blocks smaller than a memory block; sub-blocks of
+    /// max(pageblock, device block) are plugged inside memory blocks.
+    Sbm { sb_size: u64 },
+    /// Big Block Mode: big blocks of max(device block, memory block), plugged whole.
+    Bbm { bb_size: u64 },
+}
+
+/// What `virtio_mem_add` is given: the device's config space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VirtioMemConfig {
+    pub start: u64,
+    pub region_size: u64,
+    /// The device block size; default 2 MiB (QEMU's default on x86_64 and arm64 4K).
+    pub block_size: Option<u64>,
+    pub node: Option<u16>,
+}
+
+/// One virtio-mem device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VirtioMem {
+    pub id: u32,
+    pub start: u64,
+    pub region_size: u64,
+    pub device_block_size: u64,
+    pub nid: u16,
+    pub mode: Mode,
+    /// Its dynamic memory group (MHP_NID_IS_MGID).
+    pub group: u32,
+    pub requested_size: u64,
+    pub plugged_size: u64,
+    /// max(2 x memory block size, 1 GiB): how much added memory may wait to be onlined.
+    pub offline_threshold: u64,
+    /// Bytes plugged in each memory block it added.
+    pub blocks: BTreeMap<BlockId, u64>,
+    /// Why the last resize stopped short of the request, if it did.
+    pub waiting: Option<String>,
+}
+
+impl Machine {
+    /// virtio_mem_probe(): a device with `cfg`'s region, nothing plugged yet.
+    pub fn virtio_mem_add(&mut self, cfg: &VirtioMemConfig) -> Result<u32> {
+        let g = self.u.g;
+        let bs = self.u.block_size;
+        let dev_bs = cfg.block_size.unwrap_or(2 << 20);
+        let nid = cfg.node.unwrap_or(0);
+        if !dev_bs.is_power_of_two() || dev_bs < g.page_size {
+            return Err(MmError::Invalid(format!(
+                "device block size {dev_bs:#x} is not a power of two of at least a page"
+            )));
+        }
+        let end = cfg
+            .start
+            .checked_add(cfg.region_size)
+            .filter(|_| cfg.region_size > 0);
+        let Some(end) = end else {
+            return Err(MmError::Invalid("the region is empty".into()));
+        };
+        // The driver uses only whole memory blocks of the region.
+        if !cfg.start.is_multiple_of(bs) || !end.is_multiple_of(bs) {
+            return Err(MmError::Invalid(format!(
+                "the region [{:#x}-{:#x}] is not made of whole {}-byte memory blocks",
+                cfg.start,
+                end - 1,
+                bs
+            )));
+        }
+        if nid >= self.boot.nr_nodes {
+            return Err(MmError::Invalid(format!("node {nid} is not possible")));
+        }
+        let overlap = self
+            .virtio_mem
+            .values()
+            .any(|d| d.start < end && cfg.start < d.start + d.region_size)
+            || self
+                .blocks
+                .range(self.u.block_of_phys(cfg.start)..self.u.block_of_phys(end))
+                .next()
+                .is_some();
+        if overlap {
+            return Err(MmError::Busy(format!(
+                "[{:#x}-{:#x}] overlaps memory already there",
+                cfg.start,
+                end - 1
+            )));
+        }
+        let pageblock = g.pageblock_nr_pages << g.page_shift;
+        // virtio_mem_init_hotplug(): sub-blocks of at least a pageblock (what
+        // alloc_contig_range() handles reliably), SBM when two or more fit a memory block.
+        let sb_size = dev_bs.max(pageblock);
+        let mode = if sb_size < bs {
+            Mode::Sbm { sb_size }
+        } else {
+            Mode::Bbm {
+                bb_size: dev_bs.max(bs),
+            }
+        };
+        let unit = match mode {
+            Mode::Sbm { .. } => bs,
+            Mode::Bbm { bb_size } => bb_size,
+        };
+        let group = self.register_dynamic_group(nid, unit >> g.page_shift);
+        let id = self.virtio_mem.keys().next_back().map_or(0, |k| k + 1);
+        self.virtio_mem.insert(
+            id,
+            VirtioMem {
+                id,
+                start: cfg.start,
+                region_size: cfg.region_size,
+                device_block_size: dev_bs,
+                nid,
+                mode,
+                group,
+                requested_size: 0,
+                plugged_size: 0,
+                // BBM makes sure two big blocks can be added.
+                offline_threshold: (2 * bs).max(DEFAULT_OFFLINE_THRESHOLD).max(2 * unit),
+                blocks: BTreeMap::new(),
+                waiting: None,
+            },
+        );
+        self.log(format!(
+            "virtio_mem virtio{id}: start: {:#x}, region size: {:#x}, device block size: {:#x}, {}",
+            cfg.start,
+            cfg.region_size,
+            dev_bs,
+            match mode {
+                Mode::Sbm { sb_size } => format!("subblock size: {sb_size:#x}"),
+                Mode::Bbm { bb_size } => format!("big block size: {bb_size:#x}"),
+            }
+        ));
+        Ok(id)
+    }
+
+    /// The host asks device `id` for `requested` bytes: the driver plugs or unplugs toward
+    /// it as far as it can now, and retries when memory is onlined
+    /// (`virtio_mem_retry`).
+    pub fn virtio_mem_resize(&mut self, id: u32, requested: u64) -> Result<()> {
+        let d = self
+            .virtio_mem
+            .get(&id)
+            .ok_or_else(|| MmError::NoDevice(format!("no virtio-mem device {id}")))?;
+        if requested > d.region_size || !requested.is_multiple_of(d.device_block_size) {
+            return Err(MmError::Invalid(format!(
+                "requested size {requested:#x} is not a multiple of the device block size \
+                 ({:#x}) within the region ({:#x})",
+                d.device_block_size, d.region_size
+            )));
+        }
+        self.virtio_mem.get_mut(&id).expect("exists").requested_size = requested;
+        self.virtio_mem_retry(id)
+    }
+
+    /// virtio_mem_run_wq(): plug or unplug toward the request.
+    pub fn virtio_mem_retry(&mut self, id: u32) -> Result<()> {
+        let d = self.virtio_mem[&id].clone();
+        let why = if d.requested_size > d.plugged_size {
+            self.virtio_mem_plug(id, d.requested_size - d.plugged_size)?
+        } else if d.requested_size < d.plugged_size {
+            self.virtio_mem_unplug(id, d.plugged_size - d.requested_size)?
+        } else {
+            None
+        };
+        if let Some(w) = &why {
+            self.log(format!("virtio_mem virtio{id}: {w}"));
+        }
+        self.virtio_mem.get_mut(&id).expect("exists").waiting = why;
+        Ok(())
+    }
+
+    /// Retry every device that waits (the memory notifier does it when blocks go online).
+    pub(crate) fn virtio_mem_retry_all(&mut self) {
+        let waiting: Vec<u32> = self
+            .virtio_mem
+            .values()
+            .filter(|d| d.waiting.is_some())
+            .map(|d| d.id)
+            .collect();
+        for id in waiting {
+            let _ = self.virtio_mem_retry(id);
+        }
+    }
+
+    /// Added memory of the device that is not online yet.
+    fn virtio_mem_offline_bytes(&self, id: u32) -> u64 {
+        let bs = self.u.block_size;
+        self.virtio_mem[&id]
+            .blocks
+            .keys()
+            .filter(|b| {
+                self.blocks
+                    .get(b)
+                    .is_some_and(|x| x.state != BlockState::Online)
+            })
+            .count() as u64
+            * bs
+    }
+
+    fn virtio_mem_plug(&mut self, id: u32, mut diff: u64) -> Result<Option<String>> {
+        let bs = self.u.block_size;
+        let ps = self.u.g.page_shift;
+        let d = self.virtio_mem[&id].clone();
+        let (unit, add_unit) = match d.mode {
+            Mode::Sbm { sb_size } => (sb_size, bs),
+            Mode::Bbm { bb_size } => (bb_size, bb_size),
+        };
+        // Fill the memory blocks already added (SBM), lowest first.
+        if let Mode::Sbm { .. } = d.mode {
+            for (&b, &plugged) in &d.blocks {
+                if diff == 0 {
+                    break;
+                }
+                let n = (bs - plugged).min(diff) / unit * unit;
+                if n > 0 {
+                    self.virtio_mem_plug_in_block(id, b, n >> ps);
+                    diff -= n;
+                }
+            }
+        }
+        // Then add new memory, a memory block (SBM) or a big block (BBM) at a time.
+        let mut addr = d.start;
+        while diff > 0 {
+            while addr < d.start + d.region_size
+                && self.blocks.get(&self.u.block_of_phys(addr)).is_some()
+            {
+                addr += add_unit;
+            }
+            if addr >= d.start + d.region_size {
+                return Ok(Some(format!(
+                    "the region is full: {} more bytes requested cannot be plugged",
+                    diff
+                )));
+            }
+            let offline = self.virtio_mem_offline_bytes(id);
+            if offline + add_unit > d.offline_threshold {
+                return Ok(Some(format!(
+                    "waiting for {} of added memory to be onlined before adding more (offline \
+                     threshold {})",
+                    arch::human(offline),
+                    arch::human(d.offline_threshold)
+                )));
+            }
+            let plug = diff.min(add_unit) / unit * unit;
+            // Plug first, then add: the online callback gives only plugged pages to the
+            // buddy; the rest of the block is fake-offline.
+            self.virtio_mem_add_memory(id, addr, add_unit, plug)?;
+            diff -= plug;
+            addr += add_unit;
+        }
+        Ok(None)
+    }
+
+    /// add_memory_driver_managed() of `[addr, +size)` with `plug` bytes of it plugged.
+    fn virtio_mem_add_memory(&mut self, id: u32, addr: u64, size: u64, plug: u64) -> Result<()> {
+        let d = self.virtio_mem[&id].clone();
+        let bs = self.u.block_size;
+        let ps = self.u.g.page_shift;
+        // Mark the unplugged part before onlining can happen: add without auto-online,
+        // then online as auto_online_blocks says.
+        let auto = self.settings.default_online;
+        self.settings.default_online = crate::cmdline::OnlineType::Offline;
+        let r = self.add_memory(
+            addr,
+            size,
+            &AddOptions {
+                memmap_on_memory: Some(false),
+                node: Some(d.nid),
+                resource_name: Some("System RAM (virtio_mem)"),
+                merge_resource: true,
+                group: Some(d.group),
+            },
+        );
+        self.settings.default_online = auto;
+        let r = r?;
+        let mut left = plug;
+        for b in &r.blocks {
+            let here = left.min(bs);
+            left -= here;
+            self.blocks.get_mut(b).expect("added").fake_offline_pages = (bs - here) >> ps;
+            self.virtio_mem
+                .get_mut(&id)
+                .expect("exists")
+                .blocks
+                .insert(*b, here);
+        }
+        self.virtio_mem.get_mut(&id).expect("exists").plugged_size += plug;
+        if auto != crate::cmdline::OnlineType::Offline {
+            for b in r.blocks {
+                let _ = self.memory_block_online(b, auto);
+            }
+        }
+        Ok(())
+    }
+
+    /// Plug `pages` more of an added memory block (SBM): online, they go to the buddy.
+    fn virtio_mem_plug_in_block(&mut self, id: u32, b: BlockId, pages: u64) {
+        let ps = self.u.g.page_shift;
+        let blk = self.blocks.get_mut(&b).expect("added");
+        blk.fake_offline_pages -= pages;
+        let (online, nid, zone) = (blk.state == BlockState::Online, blk.nid, blk.zone);
+        if online {
+            if let Some(z) = zone {
+                self.zone_mut(nid, z).managed_pages += pages;
+                self.init_per_zone_wmark_min();
+            }
+        }
+        let d = self.virtio_mem.get_mut(&id).expect("exists");
+        *d.blocks.get_mut(&b).expect("added") += pages << ps;
+        d.plugged_size += pages << ps;
+    }
+
+    fn virtio_mem_unplug(&mut self, id: u32, mut diff: u64) -> Result<Option<String>> {
+        let bs = self.u.block_size;
+        let ps = self.u.g.page_shift;
+        let d = self.virtio_mem[&id].clone();
+        let unit = match d.mode {
+            Mode::Sbm { sb_size } => sb_size,
+            Mode::Bbm { bb_size } => bb_size,
+        };
+        // Offline blocks first, then online ones, from the top of the region down.
+        let mut order: Vec<(BlockId, u64)> = d.blocks.iter().map(|(b, p)| (*b, *p)).collect();
+        order.reverse();
+        order.sort_by_key(|(b, _)| self.blocks[b].state == BlockState::Online);
+        for (b, plugged) in order {
+            if diff == 0 {
+                break;
+            }
+            let start = self.u.block_start(b);
+            let online = self.blocks[&b].state == BlockState::Online;
+            if diff >= plugged {
+                // The whole block goes: offline_and_remove_memory().
+                if online && self.offline(start, bs).is_err() {
+                    continue;
+                }
+                self.remove_memory(start, bs)?;
+                let dv = self.virtio_mem.get_mut(&id).expect("exists");
+                dv.blocks.remove(&b);
+                dv.plugged_size -= plugged;
+                diff -= plugged;
+            } else if matches!(d.mode, Mode::Sbm { .. }) {
+                // Unplug sub-blocks: an online block's pages are taken from the buddy
+                // (alloc_contig_range()) and become fake-offline.
+                let n = diff / unit * unit;
+                let pages = n >> ps;
+                let blk = &self.blocks[&b];
+                if online && blk.free_pages() < pages {
+                    continue;
+                }
+                let (nid, zone) = (blk.nid, blk.zone);
+                self.blocks.get_mut(&b).expect("added").fake_offline_pages += pages;
+                if online {
+                    if let Some(z) = zone {
+                        self.zone_mut(nid, z).managed_pages -= pages;
+                        self.init_per_zone_wmark_min();
+                    }
+                }
+                let dv = self.virtio_mem.get_mut(&id).expect("exists");
+                *dv.blocks.get_mut(&b).expect("added") -= n;
+                dv.plugged_size -= n;
+                diff -= n;
+            }
+        }
+        Ok((diff > 0).then(|| {
+            format!(
+                "{} could not be unplugged now (memory in use or not offlinable); retrying later",
+                arch::human(diff)
+            )
+        }))
+    }
+
+    /// The virtio-mem devices.
+    pub fn virtio_mem_devices(&self) -> impl Iterator<Item = &VirtioMem> {
+        self.virtio_mem.values()
+    }
+}
