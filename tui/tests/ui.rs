@@ -257,3 +257,28 @@ fn design_switch_boots_the_variant_and_replays_the_inputs() {
     assert_eq!(m.vmstat().memmap_altmap, 4096);
     assert!(screen(&mut a, 120, 40).contains("x86_64 · design rfc-2018 · memory map"));
 }
+
+#[test]
+fn detail_pane_shows_virtio_mem_and_kmem_devices() {
+    let mut a = app(&["x86_64"], "memhp_default_state=online_movable");
+    type_line(
+        &mut a,
+        "let v = m.virtio_mem_add(#{ start: 4 * GiB, region_size: 4 * GiB }); m.virtio_mem_resize(v, 1 * GiB + 64 * MiB);",
+    );
+    type_line(
+        &mut a,
+        "let d = m.memremap_pages(64 * GiB, 4 * GiB, #{ map: \"mem\" }); m.dax_kmem(d);",
+    );
+    key(&mut a, KeyCode::Esc);
+    // The section holding 4 GiB + 1 GiB: the partly plugged block.
+    a.cursor = (5 * 1024) / 128;
+    let s = screen(&mut a, 160, 90);
+    assert!(
+        s.contains("virtio-mem 0: region 0x100000000+4G, SBM"),
+        "{s}"
+    );
+    assert!(s.contains("plugged 1088M of 1088M requested"), "{s}");
+    a.cursor = (64 * 1024) / 128 + 8;
+    let s = screen(&mut a, 160, 90);
+    assert!(s.contains("kmem dax0: "), "{s}");
+}

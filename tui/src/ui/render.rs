@@ -511,6 +511,56 @@ fn section_detail(m: &Machine, nr: u64) -> Vec<Line<'static>> {
             )));
         }
     }
+    out.extend(device_lines(m, start, start + g.section_size));
+    out
+}
+
+/// The virtio-mem and kmem devices whose memory overlaps `[start, end)`.
+fn device_lines(m: &Machine, start: u64, end: u64) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for d in m.virtio_mem_devices() {
+        if d.start < end && start < d.start + d.region_size {
+            let mode = match d.mode {
+                mm::virtio_mem::Mode::Sbm { sb_size } => {
+                    format!("SBM, {} sub-blocks", arch::human(sb_size))
+                }
+                mm::virtio_mem::Mode::Bbm { bb_size } => {
+                    format!("BBM, {} big blocks", arch::human(bb_size))
+                }
+            };
+            out.push(Line::raw(format!(
+                "virtio-mem {}: region {:#x}+{}, {mode}",
+                d.id,
+                d.start,
+                arch::human(d.region_size)
+            )));
+            out.push(Line::raw(format!(
+                "  plugged {} of {} requested{}",
+                arch::human(d.plugged_size),
+                arch::human(d.requested_size),
+                if d.waiting.is_some() {
+                    " (waiting)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+    for k in m.kmem_devices() {
+        if k.start < end && start < k.start + k.size {
+            out.push(Line::raw(format!(
+                "kmem dax{}: {:#x}+{} as System RAM (kmem), memmap {}",
+                k.id,
+                k.start,
+                arch::human(k.size),
+                if k.memmap_on_memory {
+                    "on the device"
+                } else {
+                    "in RAM"
+                }
+            )));
+        }
+    }
     out
 }
 
@@ -538,6 +588,14 @@ fn block_detail(m: &Machine, id: u64) -> Vec<Line<'static>> {
         if b.hugetlb_pages > 0 {
             out.push(Line::raw(format!("HugeTLB {} pages", b.hugetlb_pages)));
         }
+        if b.fake_offline_pages > 0 {
+            out.push(Line::raw(format!(
+                "{} pages not plugged (fake-offline)",
+                b.fake_offline_pages
+            )));
+        }
+        let s = m.units().block_start(b.id);
+        out.extend(device_lines(m, s, s + m.block_size()));
     }
     out
 }
