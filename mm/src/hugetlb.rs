@@ -636,7 +636,9 @@ impl Machine {
             .iter()
             .map(|&(i, pfn, n)| {
                 let per = self.hugetlb_vmemmap_size_pages(self.hstates[i].size);
-                self.optimized_in(i, pfn, n) * (per - 1)
+                // Huge pages whose struct pages fit in less than a page (2 MiB on 64K-page
+                // arm64) are never optimised: nothing to restore.
+                self.optimized_in(i, pfn, n) * per.saturating_sub(1)
             })
             .sum()
     }
