@@ -247,10 +247,14 @@ impl Machine {
         // The pfns the memmap took, from the start of the range: PageVmemmap in both
         // designs, skipped by online and offline.
         let used = altmap.alloc + altmap.align;
+        // The blocks skip whole sub-sections of it when onlined and offlined: zone spans
+        // are tracked in sub-sections (find_smallest_section_pfn() steps by them), so a
+        // partial one is left unused, as mainline's pageblock rule would.
+        let skipped = used.next_multiple_of(g.pages_per_subsection);
         let per_block = self.u.pages_per_block();
         for id in &blocks {
             let bs = self.u.block_start(*id) >> g.page_shift;
-            let n = used.saturating_sub(bs - start_pfn).min(per_block);
+            let n = skipped.saturating_sub(bs - start_pfn).min(per_block);
             if n > 0 {
                 let b = self.blocks.get_mut(id).expect("just created");
                 b.altmap = Some(Box::new(VmemAltmap {

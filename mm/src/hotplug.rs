@@ -173,6 +173,22 @@ impl Machine {
                 "resource name \"{name}\" is not \"System RAM (driver)\""
             )));
         }
+        // A virtio-mem device's region is device memory only its driver adds.
+        if name != "System RAM (virtio_mem)" {
+            if let Some(d) = self
+                .virtio_mem
+                .values()
+                .find(|d| d.start < start + size && start < d.start + d.region_size)
+            {
+                return Err(MmError::Busy(format!(
+                    "[{start:#x}-{:#x}] lies in virtio-mem device {}'s region [{:#x}-{:#x}]",
+                    start + size - 1,
+                    d.id,
+                    d.start,
+                    d.start + d.region_size - 1
+                )));
+            }
+        }
         // register_memory_resource()
         self.iomem.request(start, size, name)?;
         // add_memory_resource()
@@ -223,7 +239,13 @@ impl Machine {
         let mut refused = if requested { supported.err() } else { None };
         // The seeds' designs put the memmap of every hot-add on the range itself, with one
         // altmap for all of it, unless the arch vetoes it.
-        let placement = self.design.hotadd_memmap(driver.offline_inaccessible);
+        // A caller that says no (virtio-mem, kmem without the device attribute) does not set
+        // the flag these designs act on.
+        let placement = if opts.memmap_on_memory == Some(false) {
+            crate::design::HotaddMemmap::PerBlock
+        } else {
+            self.design.hotadd_memmap(driver.offline_inaccessible)
+        };
         let whole_range = placement == crate::design::HotaddMemmap::WholeRange;
         if let crate::design::HotaddMemmap::Vetoed(why) = placement {
             use_altmap = false;
@@ -412,6 +434,29 @@ impl Machine {
     /// memmap on an altmap are removed one at a time.
     /// Every check comes first; what follows cannot fail.
     pub fn remove_memory(&mut self, start: u64, size: u64) -> Result<()> {
+        // Memory a virtio-mem device plugged goes only when the device unplugs it.
+        if let Some(end) = start.checked_add(size) {
+            let (a, b) = (
+                self.u.block_of_phys(start),
+                self.u.block_of_phys(end.saturating_sub(1)),
+            );
+            if let Some((id, _)) = self
+                .blocks
+                .range(a..=b)
+                .find(|(_, x)| x.resource == "System RAM (virtio_mem)")
+            {
+                return Err(MmError::Busy(format!(
+                    "memory{} belongs to a virtio-mem device: ask the device for less \
+                     (virtio_mem_resize) to unplug it",
+                    id.0
+                )));
+            }
+        }
+        self.remove_memory_locked(start, size)
+    }
+
+    /// remove_memory() for a caller that owns the memory (a driver, or the user for DIMMs).
+    pub(crate) fn remove_memory_locked(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
         let end = start.checked_add(size).filter(|_| size > 0);
         if end.is_none() || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {

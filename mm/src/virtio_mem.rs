@@ -257,9 +257,23 @@ impl Machine {
                 )));
             }
             let plug = diff.min(add_unit) / unit * unit;
+            if plug == 0 {
+                // virtio_mem_sbm_plug_request(): less than a sub-block cannot be plugged.
+                return Ok(Some(format!(
+                    "{} more requested is less than a {} plug unit",
+                    arch::human(diff),
+                    arch::human(unit)
+                )));
+            }
             // Plug first, then add: the online callback gives only plugged pages to the
             // buddy; the rest of the block is fake-offline.
-            self.virtio_mem_add_memory(id, addr, add_unit, plug)?;
+            if let Err(e) = self.virtio_mem_add_memory(id, addr, add_unit, plug) {
+                // The driver does not give up: it unplugs again and retries later.
+                return Ok(Some(format!(
+                    "adding [{addr:#x}-{:#x}] failed ({e}); retrying later",
+                    addr + add_unit - 1
+                )));
+            }
             diff -= plug;
             addr += add_unit;
         }
@@ -348,7 +362,12 @@ impl Machine {
                 if online && self.offline(start, bs).is_err() {
                     continue;
                 }
-                self.remove_memory(start, bs)?;
+                if let Err(e) = self.remove_memory_locked(start, bs) {
+                    return Ok(Some(format!(
+                        "removing memory{} failed ({e}); retrying later",
+                        b.0
+                    )));
+                }
                 let dv = self.virtio_mem.get_mut(&id).expect("exists");
                 dv.blocks.remove(&b);
                 dv.plugged_size -= plugged;

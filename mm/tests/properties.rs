@@ -70,6 +70,22 @@ enum Op {
         skip: u32,
         count: u32,
     },
+    /// A virtio-mem device over part of the hot-plug area, resized.
+    VirtioMem {
+        at: u64,
+        blocks: u64,
+        dev_block: u8,
+    },
+    VirtioResize {
+        i: u32,
+        size: u64,
+    },
+    /// Give a mapped namespace to the page allocator.
+    Kmem {
+        i: u32,
+        mom: bool,
+        online: bool,
+    },
     /// An operation on boot memory or beyond what exists, and misaligned ranges.
     Wild {
         what: u8,
@@ -95,6 +111,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, 0u32..3, 1u32..3)
             .prop_map(|(point, skip, count)| Op::Fault { point, skip, count }),
         1 => (0u8..6, any::<u64>(), any::<u64>()).prop_map(|(what, a, b)| Op::Wild { what, a, b }),
+        1 => (0u64..24, 1u64..9, 0u8..3)
+            .prop_map(|(at, blocks, dev_block)| Op::VirtioMem { at, blocks, dev_block }),
+        2 => (0u32..2, 0u64..40).prop_map(|(i, size)| Op::VirtioResize { i, size }),
+        1 => (0u32..4, any::<bool>(), any::<bool>()).prop_map(|(i, mom, online)| Op::Kmem { i, mom, online }),
     ]
 }
 
@@ -118,8 +138,17 @@ fn cmdline() -> impl Strategy<Value = String> {
         ]),
         prop::sample::select(vec!["", "hugetlb_free_vmemmap=on"]),
         prop::sample::select(vec!["", "hotplug_lab.nodes=2"]),
+        prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "hotplug_lab.design=rfc-2018",
+            "hotplug_lab.design=v3-2019",
+            "hotplug_lab.design=legacy-64m",
+            "hotplug_lab.design=section-only",
+        ]),
     )
-        .prop_map(|(a, b, c, d, e)| [a, b, c, d, e].join(" "))
+        .prop_map(|(a, b, c, d, e, f)| [a, b, c, d, e, f].join(" "))
 }
 
 fn apply(m: &mut Machine, op: &Op) -> Result<(), mm::MmError> {
@@ -192,6 +221,40 @@ fn apply(m: &mut Machine, op: &Op) -> Result<(), mm::MmError> {
         Op::Memunmap { i } => {
             let id = m.pgmaps().keys().nth(i as usize).copied().unwrap_or(99);
             m.memunmap_pages(id)
+        }
+        Op::VirtioMem {
+            at,
+            blocks,
+            dev_block,
+        } => m
+            .virtio_mem_add(&mm::virtio_mem::VirtioMemConfig {
+                start: base + at * bs,
+                region_size: blocks * bs,
+                block_size: Some([2 << 20, ps, 1 << 30][dev_block as usize]),
+                node: None,
+            })
+            .map(|_| ()),
+        Op::VirtioResize { i, size } => {
+            let d = m.virtio_mem_devices().nth(i as usize).cloned();
+            match d {
+                Some(d) => {
+                    let unit = d.device_block_size;
+                    let units = d.region_size / unit;
+                    m.virtio_mem_resize(d.id, (size % (units + 1)) * unit)
+                }
+                None => m.virtio_mem_resize(99, 0),
+            }
+        }
+        Op::Kmem { i, mom, online } => {
+            let id = m.pgmaps().keys().nth(i as usize).copied().unwrap_or(99);
+            m.dax_kmem(
+                id,
+                &mm::kmem::KmemOptions {
+                    memmap_on_memory: mom,
+                    online: online.then_some(OnlineType::OnlineMovable),
+                },
+            )
+            .map(|_| ())
         }
         Op::Huge { size, n } => {
             let sizes: Vec<u64> = m.hstates().iter().map(|h| h.size).collect();
