@@ -399,6 +399,10 @@ impl Machine {
                 self.kernel_pages_on_block(id)
             };
         holes.push((start, low));
+        // What a virtio-mem device has not plugged: the top of the block (see virtio_mem.rs).
+        if b.fake_offline_pages > 0 {
+            holes.push((end - b.fake_offline_pages, end));
+        }
         for h in &self.hstates {
             let hp = h.size >> ps;
             // The run holding `start` may begin far below it.

@@ -32,7 +32,9 @@ pub struct VirtioMemConfig {
     pub node: Option<u16>,
 }
 
-/// One virtio-mem device.
+/// One virtio-mem device. Within each memory block it added, the plugged part is the bottom
+/// of the block and the rest (fake-offline) the top: the driver plugs sub-blocks upward and
+/// unplugs them downward.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VirtioMem {
     pub id: u32,
@@ -378,7 +380,10 @@ impl Machine {
                 let n = diff / unit * unit;
                 let pages = n >> ps;
                 let blk = &self.blocks[&b];
-                if online && blk.free_pages() < pages {
+                // The sub-blocks go from the top of the plugged part; huge pages are placed
+                // from the top too, so a block holding any is left alone (the kernel would
+                // have to migrate or dissolve them first).
+                if online && (blk.free_pages() < pages || blk.hugetlb_pages > 0) {
                     continue;
                 }
                 let (nid, zone) = (blk.nid, blk.zone);

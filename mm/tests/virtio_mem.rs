@@ -128,3 +128,41 @@ fn sub_blocks_plug_and_unplug() {
     assert_eq!(m.vmstat().nr_memmap_pages(), 0);
     m.check().unwrap();
 }
+
+/// Found by the long property run: huge pages were placed in the unplugged (fake-offline)
+/// part of a virtio-mem block, so offlining the other blocks left the zone handing out more
+/// than it managed.
+#[test]
+fn huge_pages_stay_out_of_unplugged_memory() {
+    let mut m = boot("arm64", "memory_hotplug.online_policy=auto-movable");
+    let bs = m.block_size();
+    let base = m.boot_info().hotplug_base.next_multiple_of(bs);
+    let id = m
+        .virtio_mem_add(&VirtioMemConfig {
+            start: base + 5 * bs,
+            region_size: bs,
+            ..Default::default()
+        })
+        .unwrap();
+    m.virtio_mem_resize(id, 2 * MIB).unwrap();
+    m.add_memory(base, 3 * bs, &mm::AddOptions::default())
+        .unwrap();
+    let size = m.hstates()[0].size;
+    m.write(
+        &format!(
+            "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
+            size >> 10
+        ),
+        "33",
+    )
+    .unwrap();
+    let vblock = &m.blocks()[&BlockId((base + 5 * bs) / bs)];
+    // At most the plugged 2 MiB (512 pages) of that block can hold huge pages.
+    assert!(
+        vblock.hugetlb_pages <= 512,
+        "{} huge pages in it",
+        vblock.hugetlb_pages
+    );
+    m.offline(base, 3 * bs).unwrap();
+    m.check().unwrap();
+}
