@@ -808,8 +808,24 @@ impl Machine {
                 s + self.u.block_size - 1
             )));
         }
+        if huge {
+            // Dissolving huge pages cannot be undone by onlining again (the pool shrank), so
+            // a range holding them is offlined as a transaction.
+            let ps = self.u.g.page_shift;
+            let fp = crate::machine::Footprint {
+                start_pfn: start >> ps,
+                end_pfn: (start + size) >> ps,
+            };
+            self.transaction(fp, |m| m.offline_blocks(&ids))
+        } else {
+            self.offline_blocks(&ids)
+        }
+    }
+
+    /// memory_block_offline() for each block; on a failure, online again those done.
+    fn offline_blocks(&mut self, ids: &[BlockId]) -> Result<()> {
         let mut done = Vec::new();
-        for &id in &ids {
+        for &id in ids {
             let zone = self.blocks[&id].zone;
             match self.memory_block_offline(id) {
                 Ok(()) => done.push((id, zone)),

@@ -441,6 +441,52 @@ proptest! {
     }
 }
 
+/// Sequences the long runs found, kept as regressions.
+#[test]
+fn regressions_from_long_runs() {
+    // Offlining two blocks where the second's huge pages cannot be dissolved (an injected
+    // vmemmap allocation failure) left the first block's state changed after the rollback.
+    let mut spec = BootSpec::new("x86_64");
+    spec.ram = Some(2 << 30);
+    spec.cmdline = "   hugetlb_free_vmemmap=on  ".into();
+    let mut m = Machine::boot(&spec).unwrap();
+    let ops = [
+        Op::Add {
+            at: 15,
+            n: 5,
+            mom: None,
+            node: 0,
+        },
+        Op::Huge { size: 0, n: 1 },
+        Op::Write { file: 3, value: 1 },
+        Op::Add {
+            at: 0,
+            n: 1,
+            mom: None,
+            node: 0,
+        },
+        Op::Huge { size: 2, n: 65 },
+        Op::Fault {
+            point: 2,
+            skip: 0,
+            count: 1,
+        },
+    ];
+    for op in &ops {
+        let _ = apply(&mut m, op);
+        m.check().unwrap();
+    }
+    let before = m.state_hash();
+    assert!(apply(&mut m, &Op::Offline { at: 18, n: 2 }).is_err());
+    assert_eq!(
+        m.state_hash(),
+        before,
+        "{op:?} changed the machine",
+        op = Op::Offline { at: 18, n: 2 }
+    );
+    m.check().unwrap();
+}
+
 /// What differs between two machines, for failure messages.
 fn describe_diff(a: &Machine, b: &Machine) -> String {
     let mut out = Vec::new();
