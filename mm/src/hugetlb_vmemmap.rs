@@ -73,7 +73,15 @@ impl Machine {
                 _ => groups.push((k0, k1 - k0, ok)),
             }
         }
-        let nid = self.hstates[i].runs[&pfn].nid;
+        // The run holding `pfn` (it may have merged with a run below it).
+        let Some(nid) = self.hstates[i]
+            .runs
+            .range(..=pfn)
+            .next_back()
+            .map(|(_, r)| r.nid)
+        else {
+            return;
+        };
         for (k0, n, ok) in groups {
             if !ok {
                 continue;
@@ -143,13 +151,20 @@ impl Machine {
     pub(crate) fn hugetlb_vmemmap_restore_run(&mut self, i: usize, pfn: u64, count: u64) -> u64 {
         let size = self.hstates[i].size;
         let per = self.hugetlb_vmemmap_size_pages(size);
-        let nid = self.hstates[i].runs[&pfn].nid;
+        // The run holding `pfn` (it may have merged with a run below it).
+        let Some((nid, zone)) = self.hstates[i]
+            .runs
+            .range(..=pfn)
+            .next_back()
+            .map(|(_, r)| (r.nid, r.zone))
+        else {
+            return 0;
+        };
         let need = per - HUGETLB_VMEMMAP_RESERVE_PAGES;
         // Each folio is restored and then freed. A huge page freed into a kernel zone pays
         // for the next folio's pages, so only the first needs memory that is already free;
         // one freed into ZONE_MOVABLE does not help GFP_KERNEL. Injected failures strike
         // one folio each.
-        let zone = self.hstates[i].runs[&pfn].zone;
         let free = self.kernel_free_pages();
         let mut done = 0;
         if self.faults.memmap_alloc.armed() {

@@ -487,6 +487,38 @@ fn regressions_from_long_runs() {
     m.check().unwrap();
 }
 
+#[test]
+fn regression_virtio_mem_with_gigantic_pages() {
+    let mut spec = BootSpec::new("x86_64");
+    spec.ram = Some(2 << 30);
+    spec.cmdline = "   hugetlb_free_vmemmap=on  hotplug_lab.design=rfc-2018".into();
+    let mut m = Machine::boot(&spec).unwrap();
+    let ops = [
+        Op::VirtioMem {
+            at: 3,
+            blocks: 1,
+            dev_block: 0,
+        },
+        Op::Add {
+            at: 2,
+            n: 1,
+            mom: None,
+            node: 0,
+        },
+        Op::Huge { size: 2, n: 154 },
+        Op::VirtioResize { i: 0, size: 22 },
+        Op::Huge { size: 0, n: 171 },
+        Op::Huge { size: 2, n: 176 },
+    ];
+    for op in &ops {
+        let before = m.state_hash();
+        if apply(&mut m, op).is_err() {
+            assert_eq!(m.state_hash(), before, "{op:?}");
+        }
+        m.check().unwrap();
+    }
+}
+
 /// What differs between two machines, for failure messages.
 fn describe_diff(a: &Machine, b: &Machine) -> String {
     let mut out = Vec::new();
