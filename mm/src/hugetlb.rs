@@ -616,19 +616,34 @@ impl Machine {
             let pages = self.hstates[i].size >> self.u.g.page_shift;
             self.split_huge_run(i, pfn);
             self.split_huge_run(i, pfn + n * pages);
+            let end = pfn + n * pages;
             let mut p = pfn;
-            while p < pfn + n * pages {
+            while p < end {
+                // Restoring or freeing a run can merge or split its neighbours: find the
+                // run at (or next after) p again each time, cut to the range.
+                self.split_huge_run(i, p);
+                let Some((&q, _)) = self.hstates[i].runs.range(p..end).next() else {
+                    break;
+                };
+                p = q;
                 let r = self.hstates[i].runs[&p];
+                self.split_huge_run(i, (p + r.count * pages).min(end));
+                let r = self.hstates[i].runs[&p];
+                let cnt = r.count;
                 if r.optimized {
-                    let done = self.hugetlb_vmemmap_restore_run(i, p, r.count);
-                    debug_assert_eq!(done, r.count);
+                    let done = self.hugetlb_vmemmap_restore_run(i, p, cnt);
+                    debug_assert_eq!(done, cnt);
+                    self.split_huge_run(i, p);
+                    self.split_huge_run(i, p + cnt * pages);
                 }
-                let r = self.hstates[i].runs[&p];
-                self.free_huge_run(i, p, r.count);
+                let Some(r) = self.hstates[i].runs.get(&p).copied() else {
+                    break;
+                };
+                self.free_huge_run(i, p, r.count.min(cnt));
                 // Dissolving takes surplus pages first.
                 let h = &mut self.hstates[i];
                 h.surplus = h.surplus.min(h.nr);
-                p += r.count * pages;
+                p += r.count.min(cnt) * pages;
             }
         }
         Ok(())

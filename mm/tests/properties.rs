@@ -519,6 +519,38 @@ fn regression_virtio_mem_with_gigantic_pages() {
     }
 }
 
+#[test]
+fn regression_gigantic_then_2m_then_offline() {
+    let mut spec = BootSpec::new("x86_64");
+    spec.ram = Some(2 << 30);
+    spec.cmdline = " memhp_default_state=online_movable    ".into();
+    let mut m = Machine::boot(&spec).unwrap();
+    let ops = [
+        Op::Fault {
+            point: 0,
+            skip: 1,
+            count: 1,
+        },
+        Op::Add {
+            at: 3,
+            n: 4,
+            mom: None,
+            node: 0,
+        },
+        Op::Huge { size: 2, n: 129 },
+        Op::Write { file: 3, value: 2 },
+        Op::Huge { size: 0, n: 130 },
+        Op::Offline { at: 3, n: 1 },
+    ];
+    for op in &ops {
+        let before = m.state_hash();
+        if apply(&mut m, op).is_err() {
+            assert_eq!(m.state_hash(), before, "{op:?}");
+        }
+        m.check().unwrap();
+    }
+}
+
 /// What differs between two machines, for failure messages.
 fn describe_diff(a: &Machine, b: &Machine) -> String {
     let mut out = Vec::new();
