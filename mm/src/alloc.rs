@@ -71,7 +71,9 @@ pub(crate) fn charge_kernel(nodes: &mut [Node], nid: u16, pages: u64) -> Option<
                 continue;
             }
             let node_id = nodes[ni].nid;
-            let z = nodes[ni].zone_mut(zt).expect("zone exists");
+            let Some(z) = nodes[ni].zone_mut(zt) else {
+                continue;
+            };
             z.kernel_pages += take;
             placed.push((node_id, zt, take));
             left -= take;

@@ -154,6 +154,9 @@ impl BlockTable {
     }
 }
 
+/// `blocks[&id]` is for ids the caller has just found in the table (blocks_in(), the
+/// sysfs path lookup, a group's or device's own block list); anything that comes from
+/// outside goes through [`BlockTable::get`] and gets ENODEV/ENOENT.
 impl std::ops::Index<&BlockId> for BlockTable {
     type Output = MemoryBlock;
 

@@ -63,7 +63,12 @@ impl Machine {
             cmdline.memmap.clear();
         }
         let g = *arch.geometry();
-        let design = crate::design::lookup(&cmdline.design).expect("checked by Cmdline::parse");
+        let design = crate::design::lookup(&cmdline.design).ok_or_else(|| {
+            MmError::Invalid(format!(
+                "hotplug_lab.design={}: no such design",
+                cmdline.design
+            ))
+        })?;
 
         // The firmware's view: RAM ranges and the iomem tree.
         let (mut iomem, platform, hotplug_base) = match &spec.iomem {

@@ -256,7 +256,7 @@ impl Machine {
             let bs = self.u.block_start(*id) >> g.page_shift;
             let n = skipped.saturating_sub(bs - start_pfn).min(per_block);
             if n > 0 {
-                let b = self.blocks.get_mut(id).expect("just created");
+                let b = self.block_mut(*id)?;
                 b.altmap = Some(Box::new(VmemAltmap {
                     base_pfn: bs,
                     end_pfn: bs + per_block - 1,
@@ -287,9 +287,13 @@ impl Machine {
         Ok(blocks)
     }
 
-    /// Whether `[start_pfn, +nr_pages)` lies in a whole-range add; errors if it straddles
-    /// one, or (v3-2019) does not match the add's granularity.
-    pub(crate) fn whole_range_remove_check(&self, start_pfn: u64, nr_pages: u64) -> Result<bool> {
+    /// The whole-range add `[start_pfn, +nr_pages)` lies in (its first pfn), if any; errors
+    /// if it straddles one, or (v3-2019) does not match the add's granularity.
+    pub(crate) fn whole_range_remove_check(
+        &self,
+        start_pfn: u64,
+        nr_pages: u64,
+    ) -> Result<Option<u64>> {
         let end = start_pfn + nr_pages;
         let overlapping: Vec<&RangeAltmap> = self
             .range_altmaps
@@ -297,7 +301,7 @@ impl Machine {
             .filter(|r| r.start_pfn < end && start_pfn < r.start_pfn + r.nr_pages)
             .collect();
         let Some(r) = overlapping.first() else {
-            return Ok(false);
+            return Ok(None);
         };
         let ps = self.u.g.page_shift;
         if overlapping.len() > 1 || start_pfn < r.start_pfn || end > r.start_pfn + r.nr_pages {
@@ -325,19 +329,18 @@ impl Machine {
                 )));
             }
         }
-        Ok(true)
+        Ok(Some(r.start_pfn))
     }
 
     /// Remove sections of a whole-range add: each section drops the head's count; the
     /// vmemmap_free() calls wait until it reaches zero and then run from the last section
     /// back to the first, because the memmap (and the struct pages of the memmap itself)
     /// sits at the start of the range.
-    pub(crate) fn remove_whole_range(&mut self, start_pfn: u64, nr_pages: u64) {
-        let key = self
-            .range_altmap_of(start_pfn)
-            .expect("checked by whole_range_remove_check")
-            .start_pfn;
-        let mut rec = self.range_altmaps.remove(&key).expect("exists");
+    pub(crate) fn remove_whole_range(&mut self, key: u64, start_pfn: u64, nr_pages: u64) {
+        // `key` comes from whole_range_remove_check() in the same call.
+        let Some(mut rec) = self.range_altmaps.remove(&key) else {
+            return;
+        };
         let pps = self.u.g.pages_per_section;
         let mut pfn = start_pfn;
         while pfn < start_pfn + nr_pages {

@@ -505,24 +505,23 @@ impl Machine {
         }
         // The seeds' designs: one altmap for a whole hot-added range.
         let ps = self.u.g.page_shift;
-        if self.whole_range_remove_check(start >> ps, size >> ps)? {
+        if let Some(key) = self.whole_range_remove_check(start >> ps, size >> ps)? {
             self.iomem.check_release_ram(start, size)?;
             let nid = self.blocks[&ids[0]].nid;
             for id in &ids {
                 self.blocks.remove(id);
             }
-            self.remove_whole_range(start >> ps, size >> ps);
-            self.iomem
-                .release_ram(start, size)
-                .expect("checked by check_release_ram");
+            self.remove_whole_range(key, start >> ps, size >> ps);
+            self.iomem.release_ram(start, size)?;
             self.try_offline_node(nid);
             return Ok(());
         }
         // memory_blocks_have_altmaps()
-        let with_altmap = ids
+        let block_altmaps: Vec<(BlockId, VmemAltmap)> = ids
             .iter()
-            .filter(|id| self.blocks[id].altmap.is_some())
-            .count() as u64;
+            .filter_map(|id| Some((*id, *self.blocks[id].altmap.as_deref()?)))
+            .collect();
+        let with_altmap = block_altmaps.len() as u64;
         let altmaps = self.cmdline.memmap_on_memory != MemmapMode::Disable && with_altmap > 0;
         if altmaps && with_altmap != n {
             self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");
@@ -537,10 +536,9 @@ impl Machine {
         groups.sort_unstable();
         groups.dedup();
         if altmaps {
-            for id in &ids {
-                let b = self.blocks.remove(id).expect("checked above");
-                let mut altmap = b.altmap.expect("all blocks have altmaps");
-                let bstart = self.u.block_start(*id) >> ps;
+            for (id, mut altmap) in block_altmaps {
+                self.blocks.remove(&id);
+                let bstart = self.u.block_start(id) >> ps;
                 self.remove_pages(bstart, self.u.pages_per_block(), Some(&mut altmap), None);
                 if altmap.alloc != 0 {
                     self.log("WARNING: Altmap not fully unmapped");
@@ -552,9 +550,8 @@ impl Machine {
             }
             self.remove_pages(start >> ps, size >> ps, None, None);
         }
-        self.iomem
-            .release_ram(start, size)
-            .expect("checked by check_release_ram");
+        // Checked by check_release_ram() above, with nothing in between touching iomem.
+        self.iomem.release_ram(start, size)?;
         // memory_group_unregister() once the device's blocks are gone.
         if !groups.is_empty() {
             let still: std::collections::BTreeSet<u32> =

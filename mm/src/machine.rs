@@ -266,6 +266,16 @@ impl Machine {
         self.nodes.get(nid as usize)?.zone(t)
     }
 
+    /// A memory block to change, or ENODEV.
+    pub(crate) fn block_mut(&mut self, id: BlockId) -> Result<&mut MemoryBlock> {
+        self.blocks
+            .get_mut(&id)
+            .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))
+    }
+
+    /// The zone `t` of node `nid`. Every zone a block, a pgmap or a huge page records was
+    /// picked from the arch's configured zones (zone_for_pfn_range(), the pgmap's
+    /// ZONE_DEVICE on archs that have it), so the lookup cannot miss.
     pub(crate) fn zone_mut(&mut self, nid: u16, t: ZoneType) -> &mut crate::zone::Zone {
         self.nodes[nid as usize]
             .zone_mut(t)

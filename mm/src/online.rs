@@ -286,11 +286,8 @@ impl Machine {
         start_pfn: u64,
         nr_pages: u64,
     ) {
-        let node = &mut self.nodes[nid as usize];
-        node.zone_mut(zt)
-            .expect("configured zone")
-            .resize_range(start_pfn, nr_pages);
-        node.resize_range(start_pfn, nr_pages);
+        self.zone_mut(nid, zt).resize_range(start_pfn, nr_pages);
+        self.nodes[nid as usize].resize_range(start_pfn, nr_pages);
     }
 
     /// remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span().
@@ -305,7 +302,7 @@ impl Machine {
             return;
         }
         let end_pfn = start_pfn + nr_pages;
-        let z = *self.zone(nid, zt).expect("configured zone");
+        let z = *self.zone_mut(nid, zt);
         let (zs, ze) = (z.zone_start_pfn, z.end_pfn());
         let mut new = None;
         if zs == start_pfn {
@@ -336,10 +333,14 @@ impl Machine {
         early: bool,
         delta: i64,
     ) {
+        // Present pages only go down by what went up for the same block; the invariant
+        // checker (Machine::check) pins the totals.
         let apply = |v: &mut u64| {
-            *v = v
-                .checked_add_signed(delta)
-                .expect("present pages underflow")
+            debug_assert!(
+                v.checked_add_signed(delta).is_some(),
+                "present pages underflow"
+            );
+            *v = v.saturating_add_signed(delta);
         };
         let z = self.zone_mut(nid, zt);
         apply(&mut z.present_pages);
@@ -424,7 +425,7 @@ impl Machine {
         if vm > 0 {
             self.adjust_present(b.nid, zone, b.group, early, vm as i64);
         }
-        let blk = self.blocks.get_mut(&id).expect("exists");
+        let blk = self.block_mut(id)?;
         blk.zone = Some(zone);
         blk.state = BlockState::Online;
         // MEM_PREPARE_ONLINE made standby memory accessible (s390 sclp_mem_notifier()).
@@ -486,12 +487,16 @@ impl Machine {
     /// Pages of the model's kernel allocations that land in a hot-added block: they fill the
     /// zone's boot memory first, then hot-added blocks in address order.
     pub fn kernel_pages_on_block(&self, id: BlockId) -> u64 {
-        let b = &self.blocks[&id];
+        let Some(b) = self.blocks.get(&id) else {
+            return 0;
+        };
         let Some(zt) = b.zone else { return 0 };
         if b.early || b.state != BlockState::Online || !zt.is_kernel_zone() {
             return 0;
         }
-        let z = self.nodes[b.nid as usize].zone(zt).expect("zone");
+        let Some(z) = self.zone(b.nid, zt) else {
+            return 0;
+        };
         // Kernel allocations fill the zone's boot memory first (what scripts and HugeTLB took
         // from the zone is counted against it too); only the overflow lands in hot-added
         // blocks.
@@ -534,7 +539,12 @@ impl Machine {
         if let Some(e) = self.offline_blocker(id) {
             return Err(e);
         }
-        let zone = b.zone.expect("checked by offline_blocker");
+        let Some(zone) = b.zone else {
+            return Err(MmError::Invalid(format!(
+                "memory{} spans more than one zone and cannot be offlined",
+                id.0
+            )));
+        };
         if Machine::take_fault(&mut self.faults.going_offline) {
             let s = self.u.block_start(id);
             return Err(MmError::NotPermitted(format!(
@@ -591,12 +601,13 @@ impl Machine {
         }
         self.adjust_present(b.nid, zone, b.group, early, -((nr - vm) as i64));
         {
-            let blk = self.blocks.get_mut(&id).expect("exists");
+            let standby = self.arch.hotplug_driver().offline_inaccessible;
+            let blk = self.block_mut(id)?;
             blk.state = BlockState::Offline;
             blk.zone = None;
             blk.movable_pages = 0;
             // MEM_FINISH_OFFLINE gives standby memory back to the firmware.
-            blk.inaccessible = !blk.early && self.arch.hotplug_driver().offline_inaccessible;
+            blk.inaccessible = !blk.early && standby;
         }
         if nr > vm {
             self.remove_pfn_range_from_zone(b.nid, zone, start + vm, nr - vm);
@@ -879,7 +890,7 @@ impl Machine {
                 unmovable + movable
             )));
         }
-        let z = *self.zone(nid, zone).expect("zone");
+        let z = *self.zone_mut(nid, zone);
         let other = z.script_pages - (old_u + old_m);
         if z.kernel_pages + other + z.hugetlb_pages + unmovable + movable > z.managed_pages {
             return Err(MmError::NoMemory(format!(
@@ -889,7 +900,7 @@ impl Machine {
             )));
         }
         self.zone_mut(nid, zone).script_pages = other + unmovable + movable;
-        let blk = self.blocks.get_mut(&id).expect("exists");
+        let blk = self.block_mut(id)?;
         blk.unmovable_pages = unmovable;
         blk.movable_pages = movable;
         Ok(())

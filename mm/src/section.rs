@@ -218,7 +218,10 @@ impl SectionTable {
     }
 
     /// sparse_index_init() + __nr_to_section(): allocates the root if needed.
-    /// Panics if `nr` is beyond NR_MEM_SECTIONS: callers check ranges first.
+    /// Panics if `nr` is beyond NR_MEM_SECTIONS. Every range reaches here through a check
+    /// against MAX_PHYSMEM_BITS first: boot (RAM beyond it is ERANGE), add_memory() and
+    /// memremap_pages() (mhp_get_pluggable_range(), E2BIG); the property tests throw
+    /// ranges across the end of the physical address space at both.
     pub fn get_mut(&mut self, nr: SectionNr) -> &mut MemSection {
         assert!(
             nr.0 < self.nr_sections,
@@ -226,11 +229,11 @@ impl SectionTable {
             nr.0
         );
         let (idx, i) = self.split(nr);
-        if self.roots[idx].is_none() {
-            self.roots[idx] = Some(vec![MemSection::default(); self.per_root as usize].into());
-            self.roots_allocated += 1;
-        }
-        let root = self.roots[idx].as_mut().expect("root allocated above");
+        let (per_root, allocated) = (self.per_root, &mut self.roots_allocated);
+        let root = self.roots[idx].get_or_insert_with(|| {
+            *allocated += 1;
+            vec![MemSection::default(); per_root as usize].into()
+        });
         &mut root[i]
     }
 

@@ -402,13 +402,19 @@ impl Machine {
     /// __vmemmap_can_optimize() with the arch's vmemmap_can_optimize(): a compound devmap
     /// with no altmap, whose compound page needs more than VMEMMAP_RESERVE_NR vmemmap pages.
     pub(crate) fn vmemmap_can_optimize(&self, altmap: bool, compound: Option<Compound>) -> bool {
-        let Some(c) = compound else { return false };
+        self.optimizable_compound(altmap, compound).is_some()
+    }
+
+    /// The compound geometry when vmemmap_can_optimize() holds.
+    fn optimizable_compound(&self, altmap: bool, compound: Option<Compound>) -> Option<Compound> {
+        let c = compound?;
         let g = &self.u.g;
         let nr_vmemmap = c.pages * g.struct_page_size / g.page_size;
-        self.arch.dax_vmemmap_optimize()
+        (self.arch.dax_vmemmap_optimize()
             && g.struct_page_size.is_power_of_two()
             && !altmap
-            && nr_vmemmap > VMEMMAP_RESERVE_NR
+            && nr_vmemmap > VMEMMAP_RESERVE_NR)
+            .then_some(c)
     }
 
     /// section_nr_vmemmap_pages(): what one section's populate adds to nr_memmap_pages.
@@ -420,10 +426,9 @@ impl Machine {
         compound: Option<Compound>,
     ) -> u64 {
         let g = &self.u.g;
-        if !self.vmemmap_can_optimize(altmap, compound) {
+        let Some(c) = self.optimizable_compound(altmap, compound) else {
             return (nr_pages * g.struct_page_size).div_ceil(g.page_size);
-        }
-        let c = compound.expect("optimizable implies compound");
+        };
         if c.pages < g.pages_per_section {
             VMEMMAP_RESERVE_NR * nr_pages / c.pages
         } else if pfn.is_multiple_of(c.pages) {
@@ -684,10 +689,9 @@ impl Machine {
             altmap: &mut *a.altmap,
             origin: a.origin,
         });
-        let res = if self.vmemmap_can_optimize(has_altmap, compound) {
-            self.populate_compound(nid, start_pfn, end_pfn, compound.expect("compound"))?
-        } else {
-            self.populate(nid, start_pfn, end_pfn, arg)?
+        let res = match self.optimizable_compound(has_altmap, compound) {
+            Some(c) => self.populate_compound(nid, start_pfn, end_pfn, c)?,
+            None => self.populate(nid, start_pfn, end_pfn, arg)?,
         };
         let g = self.u.g;
         let mut pfn = start_pfn;

@@ -7,7 +7,7 @@ use crate::hotplug::AddOptions;
 use crate::machine::Machine;
 use crate::memory_block::BlockState;
 use crate::units::BlockId;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// VIRTIO_MEM_DEFAULT_OFFLINE_THRESHOLD: at least 1 GiB of added memory may wait offline.
 const DEFAULT_OFFLINE_THRESHOLD: u64 = 1 << 30;
@@ -46,11 +46,11 @@ pub struct VirtioMem {
     /// Its dynamic memory group (MHP_NID_IS_MGID).
     pub group: u32,
     pub requested_size: u64,
-    pub plugged_size: u64,
     /// max(2 x memory block size, 1 GiB): how much added memory may wait to be onlined.
     pub offline_threshold: u64,
-    /// Bytes plugged in each memory block it added.
-    pub blocks: BTreeMap<BlockId, u64>,
+    /// The memory blocks it added; what is plugged in each is the block's pages that are
+    /// not fake-offline (`MemoryBlock::fake_offline_pages`).
+    pub blocks: BTreeSet<BlockId>,
     /// Why the last resize stopped short of the request, if it did.
     pub waiting: Option<String>,
 }
@@ -130,34 +130,60 @@ impl Machine {
                 mode,
                 group,
                 requested_size: 0,
-                plugged_size: 0,
                 // BBM makes sure two big blocks can be added.
                 offline_threshold: (2 * bs).max(DEFAULT_OFFLINE_THRESHOLD).max(2 * unit),
-                blocks: BTreeMap::new(),
+                blocks: BTreeSet::new(),
                 waiting: None,
             },
         );
-        self.log(format!(
-            "virtio_mem virtio{id}: start: {:#x}, region size: {:#x}, device block size: {:#x}, {}",
-            cfg.start,
-            cfg.region_size,
-            dev_bs,
-            match mode {
-                Mode::Sbm { sb_size } => format!("subblock size: {sb_size:#x}"),
-                Mode::Bbm { bb_size } => format!("big block size: {bb_size:#x}"),
-            }
-        ));
+        // virtio_mem_init(), virtio_mem_init_hotplug(): what the driver reports.
+        let dev = format!("virtio_mem virtio{id}");
+        self.log(format!("{dev}: start address: {:#x}", cfg.start));
+        self.log(format!("{dev}: region size: {:#x}", cfg.region_size));
+        self.log(format!("{dev}: device block size: {dev_bs:#x}"));
+        if self.boot.nr_nodes > 1 {
+            self.log(format!("{dev}: nid: {nid}"));
+        }
+        self.log(format!("{dev}: memory block size: {bs:#x}"));
+        self.log(match mode {
+            Mode::Sbm { sb_size } => format!("{dev}: subblock size: {sb_size:#x}"),
+            Mode::Bbm { bb_size } => format!("{dev}: big block size: {bb_size:#x}"),
+        });
         Ok(id)
+    }
+
+    fn virtio_mem_dev(&self, id: u32) -> Result<&VirtioMem> {
+        self.virtio_mem
+            .get(&id)
+            .ok_or_else(|| MmError::NoDevice(format!("no virtio-mem device {id}")))
+    }
+
+    fn virtio_mem_dev_mut(&mut self, id: u32) -> Result<&mut VirtioMem> {
+        self.virtio_mem
+            .get_mut(&id)
+            .ok_or_else(|| MmError::NoDevice(format!("no virtio-mem device {id}")))
+    }
+
+    /// Bytes plugged in memory block `b` of a device.
+    fn virtio_mem_plugged_in(&self, b: BlockId) -> u64 {
+        self.blocks.get(&b).map_or(0, |x| {
+            (self.u.pages_per_block() - x.fake_offline_pages) << self.u.g.page_shift
+        })
+    }
+
+    /// What device `d` has plugged (vm->plugged_size).
+    pub fn virtio_mem_plugged_size(&self, d: &VirtioMem) -> u64 {
+        d.blocks
+            .iter()
+            .map(|&b| self.virtio_mem_plugged_in(b))
+            .sum()
     }
 
     /// The host asks device `id` for `requested` bytes: the driver plugs or unplugs toward
     /// it as far as it can now, and retries when memory is onlined
     /// (`virtio_mem_retry`).
     pub fn virtio_mem_resize(&mut self, id: u32, requested: u64) -> Result<()> {
-        let d = self
-            .virtio_mem
-            .get(&id)
-            .ok_or_else(|| MmError::NoDevice(format!("no virtio-mem device {id}")))?;
+        let d = self.virtio_mem_dev(id)?;
         if requested > d.region_size || !requested.is_multiple_of(d.device_block_size) {
             return Err(MmError::Invalid(format!(
                 "requested size {requested:#x} is not a multiple of the device block size \
@@ -165,24 +191,25 @@ impl Machine {
                 d.device_block_size, d.region_size
             )));
         }
-        self.virtio_mem.get_mut(&id).expect("exists").requested_size = requested;
+        self.virtio_mem_dev_mut(id)?.requested_size = requested;
         self.virtio_mem_retry(id)
     }
 
     /// virtio_mem_run_wq(): plug or unplug toward the request.
     pub fn virtio_mem_retry(&mut self, id: u32) -> Result<()> {
-        let d = self.virtio_mem[&id].clone();
-        let why = if d.requested_size > d.plugged_size {
-            self.virtio_mem_plug(id, d.requested_size - d.plugged_size)?
-        } else if d.requested_size < d.plugged_size {
-            self.virtio_mem_unplug(id, d.plugged_size - d.requested_size)?
+        let d = self.virtio_mem_dev(id)?;
+        let (requested, plugged) = (d.requested_size, self.virtio_mem_plugged_size(d));
+        let why = if requested > plugged {
+            self.virtio_mem_plug(id, requested - plugged)?
+        } else if requested < plugged {
+            self.virtio_mem_unplug(id, plugged - requested)?
         } else {
             None
         };
         if let Some(w) = &why {
             self.log(format!("virtio_mem virtio{id}: {w}"));
         }
-        self.virtio_mem.get_mut(&id).expect("exists").waiting = why;
+        self.virtio_mem_dev_mut(id)?.waiting = why;
         Ok(())
     }
 
@@ -201,36 +228,38 @@ impl Machine {
 
     /// Added memory of the device that is not online yet.
     fn virtio_mem_offline_bytes(&self, id: u32) -> u64 {
-        let bs = self.u.block_size;
-        self.virtio_mem[&id]
+        let Some(d) = self.virtio_mem.get(&id) else {
+            return 0;
+        };
+        let offline = d
             .blocks
-            .keys()
+            .iter()
             .filter(|b| {
                 self.blocks
                     .get(b)
                     .is_some_and(|x| x.state != BlockState::Online)
             })
-            .count() as u64
-            * bs
+            .count() as u64;
+        offline * self.u.block_size
     }
 
     fn virtio_mem_plug(&mut self, id: u32, mut diff: u64) -> Result<Option<String>> {
         let bs = self.u.block_size;
         let ps = self.u.g.page_shift;
-        let d = self.virtio_mem[&id].clone();
+        let d = self.virtio_mem_dev(id)?.clone();
         let (unit, add_unit) = match d.mode {
             Mode::Sbm { sb_size } => (sb_size, bs),
             Mode::Bbm { bb_size } => (bb_size, bb_size),
         };
         // Fill the memory blocks already added (SBM), lowest first.
         if let Mode::Sbm { .. } = d.mode {
-            for (&b, &plugged) in &d.blocks {
+            for &b in &d.blocks {
                 if diff == 0 {
                     break;
                 }
-                let n = (bs - plugged).min(diff) / unit * unit;
+                let n = (bs - self.virtio_mem_plugged_in(b)).min(diff) / unit * unit;
                 if n > 0 {
-                    self.virtio_mem_plug_in_block(id, b, n >> ps);
+                    self.virtio_mem_plug_in_block(b, n >> ps)?;
                     diff -= n;
                 }
             }
@@ -245,10 +274,11 @@ impl Machine {
             }
             if addr >= d.start + d.region_size {
                 return Ok(Some(format!(
-                    "the region is full: {} more bytes requested cannot be plugged",
-                    diff
+                    "the region is full: {} more requested cannot be plugged",
+                    arch::human(diff)
                 )));
             }
+            // Counted afresh: the blocks this loop adds count too.
             let offline = self.virtio_mem_offline_bytes(id);
             if offline + add_unit > d.offline_threshold {
                 return Ok(Some(format!(
@@ -269,7 +299,7 @@ impl Machine {
             }
             // Plug first, then add: the online callback gives only plugged pages to the
             // buddy; the rest of the block is fake-offline.
-            if let Err(e) = self.virtio_mem_add_memory(id, addr, add_unit, plug) {
+            if let Err(e) = self.virtio_mem_add_memory(&d, addr, add_unit, plug) {
                 // The driver does not give up: it unplugs again and retries later.
                 return Ok(Some(format!(
                     "adding [{addr:#x}-{:#x}] failed ({e}); retrying later",
@@ -283,8 +313,13 @@ impl Machine {
     }
 
     /// add_memory_driver_managed() of `[addr, +size)` with `plug` bytes of it plugged.
-    fn virtio_mem_add_memory(&mut self, id: u32, addr: u64, size: u64, plug: u64) -> Result<()> {
-        let d = self.virtio_mem[&id].clone();
+    fn virtio_mem_add_memory(
+        &mut self,
+        d: &VirtioMem,
+        addr: u64,
+        size: u64,
+        plug: u64,
+    ) -> Result<()> {
         let bs = self.u.block_size;
         let ps = self.u.g.page_shift;
         // Mark the unplugged part before onlining can happen: add without auto-online,
@@ -305,17 +340,12 @@ impl Machine {
         self.settings.default_online = auto;
         let r = r?;
         let mut left = plug;
-        for b in &r.blocks {
+        for &b in &r.blocks {
             let here = left.min(bs);
             left -= here;
-            self.blocks.get_mut(b).expect("added").fake_offline_pages = (bs - here) >> ps;
-            self.virtio_mem
-                .get_mut(&id)
-                .expect("exists")
-                .blocks
-                .insert(*b, here);
+            self.block_mut(b)?.fake_offline_pages = (bs - here) >> ps;
+            self.virtio_mem_dev_mut(d.id)?.blocks.insert(b);
         }
-        self.virtio_mem.get_mut(&id).expect("exists").plugged_size += plug;
         if auto != crate::cmdline::OnlineType::Offline {
             for b in r.blocks {
                 let _ = self.memory_block_online(b, auto);
@@ -325,40 +355,46 @@ impl Machine {
     }
 
     /// Plug `pages` more of an added memory block (SBM): online, they go to the buddy.
-    fn virtio_mem_plug_in_block(&mut self, id: u32, b: BlockId, pages: u64) {
-        let ps = self.u.g.page_shift;
-        let blk = self.blocks.get_mut(&b).expect("added");
+    fn virtio_mem_plug_in_block(&mut self, b: BlockId, pages: u64) -> Result<()> {
+        let blk = self.block_mut(b)?;
         blk.fake_offline_pages -= pages;
         let (online, nid, zone) = (blk.state == BlockState::Online, blk.nid, blk.zone);
-        if online {
-            if let Some(z) = zone {
-                self.zone_mut(nid, z).managed_pages += pages;
-                self.init_per_zone_wmark_min();
-            }
+        if let (true, Some(z)) = (online, zone) {
+            self.zone_mut(nid, z).managed_pages += pages;
+            self.init_per_zone_wmark_min();
         }
-        let d = self.virtio_mem.get_mut(&id).expect("exists");
-        *d.blocks.get_mut(&b).expect("added") += pages << ps;
-        d.plugged_size += pages << ps;
+        Ok(())
     }
 
     fn virtio_mem_unplug(&mut self, id: u32, mut diff: u64) -> Result<Option<String>> {
         let bs = self.u.block_size;
         let ps = self.u.g.page_shift;
-        let d = self.virtio_mem[&id].clone();
+        let d = self.virtio_mem_dev(id)?.clone();
         let unit = match d.mode {
             Mode::Sbm { sb_size } => sb_size,
             Mode::Bbm { bb_size } => bb_size,
         };
         // Offline blocks first, then online ones, from the top of the region down.
-        let mut order: Vec<(BlockId, u64)> = d.blocks.iter().map(|(b, p)| (*b, *p)).collect();
-        order.reverse();
-        order.sort_by_key(|(b, _)| self.blocks[b].state == BlockState::Online);
-        for (b, plugged) in order {
+        let mut order: Vec<(BlockId, bool)> = d
+            .blocks
+            .iter()
+            .rev()
+            .map(|&b| {
+                (
+                    b,
+                    self.blocks
+                        .get(&b)
+                        .is_some_and(|x| x.state == BlockState::Online),
+                )
+            })
+            .collect();
+        order.sort_by_key(|&(_, online)| online);
+        for (b, online) in order {
             if diff == 0 {
                 break;
             }
+            let plugged = self.virtio_mem_plugged_in(b);
             let start = self.u.block_start(b);
-            let online = self.blocks[&b].state == BlockState::Online;
             if diff >= plugged {
                 // The whole block goes: offline_and_remove_memory().
                 if online && self.offline(start, bs).is_err() {
@@ -370,33 +406,26 @@ impl Machine {
                         b.0
                     )));
                 }
-                let dv = self.virtio_mem.get_mut(&id).expect("exists");
-                dv.blocks.remove(&b);
-                dv.plugged_size -= plugged;
+                self.virtio_mem_dev_mut(id)?.blocks.remove(&b);
                 diff -= plugged;
             } else if matches!(d.mode, Mode::Sbm { .. }) {
                 // Unplug sub-blocks: an online block's pages are taken from the buddy
                 // (alloc_contig_range()) and become fake-offline.
                 let n = diff / unit * unit;
                 let pages = n >> ps;
-                let blk = &self.blocks[&b];
+                let blk = self.block_mut(b)?;
                 // The sub-blocks go from the top of the plugged part; huge pages are placed
                 // from the top too, so a block holding any is left alone (the kernel would
                 // have to migrate or dissolve them first).
                 if online && (blk.free_pages() < pages || blk.hugetlb_pages > 0) {
                     continue;
                 }
+                blk.fake_offline_pages += pages;
                 let (nid, zone) = (blk.nid, blk.zone);
-                self.blocks.get_mut(&b).expect("added").fake_offline_pages += pages;
-                if online {
-                    if let Some(z) = zone {
-                        self.zone_mut(nid, z).managed_pages -= pages;
-                        self.init_per_zone_wmark_min();
-                    }
+                if let (true, Some(z)) = (online, zone) {
+                    self.zone_mut(nid, z).managed_pages -= pages;
+                    self.init_per_zone_wmark_min();
                 }
-                let dv = self.virtio_mem.get_mut(&id).expect("exists");
-                *dv.blocks.get_mut(&b).expect("added") -= n;
-                dv.plugged_size -= n;
                 diff -= n;
             }
         }

@@ -53,7 +53,7 @@ fn one_gib_request_matches_the_arm64_guest() {
             m.virtio_mem_resize(id, GIB).unwrap();
             m.check().unwrap();
             let d = m.virtio_mem_devices().next().unwrap();
-            assert_eq!(d.plugged_size, GIB);
+            assert_eq!(m.virtio_mem_plugged_size(d), GIB);
             // Sub-blocks of a pageblock (2 MiB), the device block size.
             assert_eq!(d.mode, Mode::Sbm { sb_size: 2 * MIB }, "{arch}");
             let iomem = m.read("/proc/iomem").unwrap();
@@ -91,10 +91,11 @@ fn offline_threshold_stalls_until_memory_is_onlined() {
     m.virtio_mem_resize(id, 4 * GIB).unwrap();
     let d = m.virtio_mem_devices().next().unwrap().clone();
     assert_eq!(d.offline_threshold, GIB);
-    assert_eq!(d.plugged_size, GIB);
+    assert_eq!(m.virtio_mem_plugged_size(&d), GIB);
     assert!(d.waiting.unwrap().contains("waiting"));
     m.online(4 * GIB, GIB, OnlineType::OnlineMovable).unwrap();
-    assert_eq!(m.virtio_mem_devices().next().unwrap().plugged_size, 2 * GIB);
+    let d = m.virtio_mem_devices().next().unwrap().clone();
+    assert_eq!(m.virtio_mem_plugged_size(&d), 2 * GIB);
     m.check().unwrap();
 }
 

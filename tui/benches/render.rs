@@ -14,7 +14,8 @@ fn big_app() -> App {
         cmdline: String::new(),
         iomem: String::new(),
         script: None,
-    });
+    })
+    .unwrap();
     a.settle();
     // 60 TiB of boot RAM, then 2 TiB hot-added and onlined movable, and a 1 TiB namespace.
     a.submit(

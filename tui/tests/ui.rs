@@ -14,7 +14,8 @@ fn app(archs: &[&str], cmdline: &str) -> App {
         cmdline: cmdline.to_string(),
         iomem: String::new(),
         script: None,
-    });
+    })
+    .unwrap();
     a.settle();
     a
 }
@@ -222,7 +223,8 @@ fn the_script_player_steps_statement_by_statement() {
         cmdline: String::new(),
         iomem: String::new(),
         script: Some(("demo.rhai".into(), src.into())),
-    });
+    })
+    .unwrap();
     a.settle();
     key(&mut a, KeyCode::Esc);
     let blocks = |a: &App| a.machine().unwrap().blocks().len();

@@ -410,7 +410,7 @@ fn kmem_options(opts: &Map) -> Res<mm::kmem::KmemOptions> {
     Ok(o)
 }
 
-fn virtio_mem_map(d: &mm::virtio_mem::VirtioMem) -> Map {
+fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
     let (mode, unit) = match d.mode {
         mm::virtio_mem::Mode::Sbm { sb_size } => ("sbm", sb_size),
         mm::virtio_mem::Mode::Bbm { bb_size } => ("bbm", bb_size),
@@ -425,7 +425,7 @@ fn virtio_mem_map(d: &mm::virtio_mem::VirtioMem) -> Map {
         ("unit", int(unit)),
         ("group", int(u64::from(d.group))),
         ("requested_size", int(d.requested_size)),
-        ("plugged_size", int(d.plugged_size)),
+        ("plugged_size", int(m.virtio_mem_plugged_size(d))),
         ("offline_threshold", int(d.offline_threshold)),
         ("memory_blocks", int(d.blocks.len() as u64)),
         (
@@ -472,34 +472,34 @@ fn register_virtio_mem(e: &mut Engine) {
             let id = u32::try_from(id).map_err(|_| einval(format!("no virtio-mem device {id}")))?;
             m.virtio_mem_resize(id, unsigned(size, "requested size")?)
                 .map_err(throw)?;
-            let d = m.virtio_mem_devices().find(|d| d.id == id).expect("exists");
-            Ok(virtio_mem_map(d))
+            let d = m
+                .virtio_mem_devices()
+                .find(|d| d.id == id)
+                .ok_or_else(|| einval(format!("no virtio-mem device {id}")))?;
+            Ok(virtio_mem_map(&m, d))
         },
     )
     .register_fn("virtio_mem_devices", |vm: &mut Vm| -> Array {
-        vm.0.borrow()
-            .virtio_mem_devices()
-            .map(|d| Dynamic::from(virtio_mem_map(d)))
+        let m = vm.0.borrow();
+        m.virtio_mem_devices()
+            .map(|d| Dynamic::from(virtio_mem_map(&m, d)))
             .collect()
     });
 }
 
 fn register_device(e: &mut Engine) {
     register_virtio_mem(e);
-    e.register_fn("dax_kmem", |vm: &mut Vm, id: i64| -> Res<Map> {
-        let mut m = vm.0.borrow_mut();
-        let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
-        m.dax_kmem(id, &kmem_options(&Map::new())?)
-            .map(|d| kmem_map(&d))
-            .map_err(throw)
-    })
-    .register_fn("dax_kmem", |vm: &mut Vm, id: i64, opts: Map| -> Res<Map> {
+    fn dax_kmem(vm: &mut Vm, id: i64, opts: Map) -> Res<Map> {
         let mut m = vm.0.borrow_mut();
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
         m.dax_kmem(id, &kmem_options(&opts)?)
             .map(|d| kmem_map(&d))
             .map_err(throw)
+    }
+    e.register_fn("dax_kmem", |vm: &mut Vm, id: i64| {
+        dax_kmem(vm, id, Map::new())
     })
+    .register_fn("dax_kmem", dax_kmem)
     .register_fn("kmem_devices", |vm: &mut Vm| -> Array {
         vm.0.borrow()
             .kmem_devices()

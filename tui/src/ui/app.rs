@@ -141,7 +141,9 @@ impl App {
         }
     }
 
-    pub fn new(opts: Options) -> App {
+    /// The app with its machines booting on the script worker; fails only when the worker
+    /// thread cannot be started.
+    pub fn new(opts: Options) -> std::io::Result<App> {
         let archs = if opts.archs.is_empty() {
             vec!["x86_64".to_string()]
         } else {
@@ -172,7 +174,7 @@ impl App {
             applied: Vec::new(),
             status: String::new(),
             quit: false,
-            worker: Worker::spawn(),
+            worker: Worker::spawn()?,
             map_rows: 0,
             map_cols: 0,
             opts,
@@ -189,7 +191,7 @@ impl App {
                     .into(),
             ),
         ));
-        app
+        Ok(app)
     }
 
     /// The architectures on screen.

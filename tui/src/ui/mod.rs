@@ -39,9 +39,15 @@ pub fn run(opts: Options) -> ExitCode {
         let _ = execute!(stdout(), DisableMouseCapture);
         prev(info);
     }));
+    let mut app = match App::new(opts) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hotplug-lab: cannot start the script worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut term = ratatui::init();
     let _ = execute!(stdout(), EnableMouseCapture);
-    let mut app = App::new(opts);
     let result = event_loop(&mut term, &mut app);
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();

@@ -536,7 +536,7 @@ fn device_lines(m: &Machine, start: u64, end: u64) -> Vec<Line<'static>> {
             )));
             out.push(Line::raw(format!(
                 "  plugged {} of {} requested{}",
-                arch::human(d.plugged_size),
+                arch::human(m.virtio_mem_plugged_size(d)),
                 arch::human(d.requested_size),
                 if d.waiting.is_some() {
                     " (waiting)"
@@ -602,12 +602,10 @@ fn block_detail(m: &Machine, id: u64) -> Vec<Line<'static>> {
 
 fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     let focused = app.focus == Focus::Log;
-    let script = app.show_script && app.player.is_some();
-    let title = if script {
-        let pl = app.player.as_ref().expect("checked");
-        format!(" script {} ({}/{}) ", pl.path, pl.next, pl.chunks.len())
-    } else {
-        " dmesg ".to_string()
+    let player = app.player.as_ref().filter(|_| app.show_script);
+    let title = match player {
+        Some(pl) => format!(" script {} ({}/{}) ", pl.path, pl.next, pl.chunks.len()),
+        None => " dmesg ".to_string(),
     };
     let block = pane_block(title, focused);
     let inner = block.inner(area);
@@ -616,8 +614,7 @@ fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     if h == 0 {
         return;
     }
-    let lines: Vec<Line> = if script {
-        let pl = app.player.as_ref().expect("checked");
+    let lines: Vec<Line> = if let Some(pl) = player {
         let mut v = Vec::new();
         for (i, c) in pl.chunks.iter().enumerate() {
             let mark = if i + 1 == pl.next { "▶ " } else { "  " };

@@ -68,22 +68,22 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn spawn() -> Worker {
+    /// Start the thread scripts run on; fails only when the OS refuses a thread.
+    pub fn spawn() -> std::io::Result<Worker> {
         let (tx, rx_req) = channel::<Request>();
         let (tx_rep, rx) = channel::<Reply>();
         let cancel = Arc::new(AtomicBool::new(false));
         let c = cancel.clone();
         let handle = std::thread::Builder::new()
             .name("hotplug-lab-script".into())
-            .spawn(move || serve(rx_req, tx_rep, c))
-            .expect("spawn the script worker");
-        Worker {
+            .spawn(move || serve(rx_req, tx_rep, c))?;
+        Ok(Worker {
             tx: Some(tx),
             rx,
             cancel,
             pending: 0,
             handle: Some(handle),
-        }
+        })
     }
 
     pub fn send(&mut self, r: Request) {
