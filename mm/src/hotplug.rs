@@ -175,11 +175,7 @@ impl Machine {
         }
         // A virtio-mem device's region is device memory only its driver adds.
         if name != "System RAM (virtio_mem)" {
-            if let Some(d) = self
-                .virtio_mem
-                .values()
-                .find(|d| d.start < start + size && start < d.start + d.region_size)
-            {
+            if let Some(d) = self.virtio_mem_region_at(start, size) {
                 return Err(MmError::Busy(format!(
                     "[{start:#x}-{:#x}] lies in virtio-mem device {}'s region [{:#x}-{:#x}]",
                     start + size - 1,
@@ -435,22 +431,13 @@ impl Machine {
     /// Every check comes first; what follows cannot fail.
     pub fn remove_memory(&mut self, start: u64, size: u64) -> Result<()> {
         // Memory a virtio-mem device plugged goes only when the device unplugs it.
-        if let Some(end) = start.checked_add(size) {
-            let (a, b) = (
-                self.u.block_of_phys(start),
-                self.u.block_of_phys(end.saturating_sub(1)),
-            );
-            if let Some((id, _)) = self
-                .blocks
-                .range(a..=b)
-                .find(|(_, x)| x.resource == "System RAM (virtio_mem)")
-            {
-                return Err(MmError::Busy(format!(
-                    "memory{} belongs to a virtio-mem device: ask the device for less \
-                     (virtio_mem_resize) to unplug it",
-                    id.0
-                )));
-            }
+        if let Some(d) = self.virtio_mem_region_at(start, size) {
+            return Err(MmError::Busy(format!(
+                "[{start:#x}-{:#x}] lies in virtio-mem device {}'s region: ask the device for \
+                 less (virtio_mem_resize) to unplug it",
+                start.saturating_add(size.saturating_sub(1)),
+                d.id
+            )));
         }
         self.remove_memory_locked(start, size)
     }

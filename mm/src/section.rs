@@ -247,12 +247,13 @@ impl SectionTable {
         )
     }
 
-    /// Sections with `pred` true in `[first, end)`, skipping roots that were never allocated.
-    pub fn iter_range(
+    /// The allocated roots' slices of sections in `[first, end)`, each with the number of
+    /// its first section, in section order.
+    fn slices(
         &self,
         first: SectionNr,
         end: SectionNr,
-    ) -> impl Iterator<Item = (SectionNr, &MemSection)> + '_ {
+    ) -> impl DoubleEndedIterator<Item = (u64, &[MemSection])> + '_ {
         let end = end.0.min(self.nr_sections);
         let per_root = self.per_root;
         let first_root = first.0 / per_root;
@@ -261,24 +262,23 @@ impl SectionTable {
         } else {
             (end - 1) / per_root + 1
         };
-        (first_root..last_root.max(first_root)).flat_map(move |r| {
-            let root = self.roots[r as usize].as_deref();
-            root.into_iter().flat_map(move |secs| {
-                let (lo, hi) = Self::root_window(r, per_root, first.0, end);
-                secs[lo..hi]
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, s)| (SectionNr(r * per_root + (lo + i) as u64), s))
-            })
+        (first_root..last_root.max(first_root)).filter_map(move |r| {
+            let secs = self.roots[r as usize].as_deref()?;
+            let base = r * per_root;
+            let lo = first.0.saturating_sub(base).min(per_root);
+            let hi = end.saturating_sub(base).min(per_root).max(lo);
+            Some((base + lo, &secs[lo as usize..hi as usize]))
         })
     }
 
-    /// The slots of root `r` that hold sections in `[first, end)`.
-    fn root_window(r: u64, per_root: u64, first: u64, end: u64) -> (usize, usize) {
-        let base = r * per_root;
-        let lo = first.saturating_sub(base).min(per_root);
-        let hi = end.saturating_sub(base).min(per_root);
-        (lo as usize, hi.max(lo) as usize)
+    /// Sections in `[first, end)` whose roots exist, skipping roots never allocated.
+    pub fn iter_range(
+        &self,
+        first: SectionNr,
+        end: SectionNr,
+    ) -> impl Iterator<Item = (SectionNr, &MemSection)> + '_ {
+        self.slices(first, end)
+            .flat_map(|(base, secs)| (base..).map(SectionNr).zip(secs.iter()))
     }
 
     /// Sections in `[first, end)` whose roots exist, from the top down.
@@ -287,27 +287,12 @@ impl SectionTable {
         first: SectionNr,
         end: SectionNr,
     ) -> impl Iterator<Item = (SectionNr, &MemSection)> + '_ {
-        let end = end.0.min(self.nr_sections);
-        let per_root = self.per_root;
-        let first_root = first.0 / per_root;
-        let last_root = if end == 0 {
-            0
-        } else {
-            (end - 1) / per_root + 1
-        };
-        (first_root..last_root.max(first_root))
-            .rev()
-            .flat_map(move |r| {
-                let root = self.roots[r as usize].as_deref();
-                root.into_iter().flat_map(move |secs| {
-                    let (lo, hi) = Self::root_window(r, per_root, first.0, end);
-                    secs[lo..hi]
-                        .iter()
-                        .enumerate()
-                        .rev()
-                        .map(move |(i, s)| (SectionNr(r * per_root + (lo + i) as u64), s))
-                })
-            })
+        self.slices(first, end).rev().flat_map(|(base, secs)| {
+            secs.iter()
+                .enumerate()
+                .rev()
+                .map(move |(i, s)| (SectionNr(base + i as u64), s))
+        })
     }
 
     /// Present sections in `[first, end)`.

@@ -152,6 +152,15 @@ impl Machine {
         Ok(id)
     }
 
+    /// The virtio-mem device whose region overlaps `[start, +size)`: memory only its
+    /// driver adds and removes.
+    pub(crate) fn virtio_mem_region_at(&self, start: u64, size: u64) -> Option<&VirtioMem> {
+        let end = start.saturating_add(size);
+        self.virtio_mem
+            .values()
+            .find(|d| d.start < end && start < d.start + d.region_size)
+    }
+
     fn virtio_mem_dev(&self, id: u32) -> Result<&VirtioMem> {
         self.virtio_mem
             .get(&id)
