@@ -209,7 +209,6 @@ impl Machine {
             wmark_memo: Default::default(),
             design,
             range_altmaps: BTreeMap::new(),
-            last_free_order: Vec::new(),
             kmem: BTreeMap::new(),
             virtio_mem: BTreeMap::new(),
             hstates: Vec::new(),

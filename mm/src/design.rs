@@ -365,14 +365,14 @@ impl Machine {
         // Backwards: from the highest section down to the head, whatever order the
         // sections were removed in.
         rec.deferred.sort_by_key(|(nr, _)| std::cmp::Reverse(*nr));
-        let order: Vec<u64> = rec.deferred.iter().map(|(nr, _)| *nr).collect();
+        let nr = |d: Option<&(u64, MemmapFree)>| d.map_or(0, |(nr, _)| *nr);
         self.log(format!(
             "{}: the last section is gone: vmemmap_free() for sections {} down to {} ({} calls, \
              last to first)",
             self.design.name(),
-            order.first().copied().unwrap_or(0),
-            order.last().copied().unwrap_or(0),
-            order.len()
+            nr(rec.deferred.first()),
+            nr(rec.deferred.last()),
+            rec.deferred.len()
         ));
         let deferred = std::mem::take(&mut rec.deferred);
         for (_, f) in deferred {
@@ -386,12 +386,6 @@ impl Machine {
         if rec.altmap.alloc != 0 {
             self.log("WARNING: Altmap not fully unmapped");
         }
-        self.last_free_order = order;
-    }
-
-    /// The order of the vmemmap_free() calls of the last whole-range removal, by section.
-    pub fn last_vmemmap_free_order(&self) -> &[u64] {
-        &self.last_free_order
     }
 
     /// The head vmemmap page's bookkeeping for the memory at `phys` (`m.vmemmap_head`).

@@ -56,6 +56,10 @@ impl Machine {
         let start = data_start.next_multiple_of(bs);
         let end = p.end - p.end % bs;
         if start >= end {
+            let dev = p.dax.as_deref().unwrap_or("dax");
+            self.log(format!(
+                "kmem {dev}: rejecting DAX region without any memory after alignment"
+            ));
             return Err(MmError::Invalid(format!(
                 "rejecting DAX region without any memory after alignment: [{data_start:#x}-{:#x}] \
                  holds no whole {}-byte memory block",

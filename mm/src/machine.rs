@@ -154,8 +154,6 @@ pub struct Machine {
     pub(crate) virtio_mem: BTreeMap<u32, crate::virtio_mem::VirtioMem>,
     /// dax devices the kmem driver added as System RAM, by pgmap id.
     pub(crate) kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
-    /// Sections in the order the last whole-range removal freed their memmap.
-    pub(crate) last_free_order: Vec<u64>,
 }
 
 /// What a transaction may touch: a pfn range (sections, blocks, vmemmap); every small

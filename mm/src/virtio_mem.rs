@@ -215,9 +215,7 @@ impl Machine {
         } else {
             None
         };
-        if let Some(w) = &why {
-            self.log(format!("virtio_mem virtio{id}: {w}"));
-        }
+        // The driver prints nothing while it waits; scripts and the TUI read `waiting`.
         self.virtio_mem_dev_mut(id)?.waiting = why;
         Ok(())
     }

@@ -4,21 +4,12 @@
 
 mod common;
 
-use common::{load, model_zones};
-use mm::{BootSpec, Errno, Machine, MemmapLocation as Map, MemremapOptions, NamespaceMode as Mode};
+use common::{boot, load, model_zones};
+use mm::{Errno, Machine, MemmapLocation as Map, MemremapOptions, NamespaceMode as Mode};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 const TIB: u64 = 1 << 40;
-
-fn boot(arch: &str, ram: u64, cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new(arch);
-    spec.ram = Some(ram);
-    spec.cmdline = cmdline.to_string();
-    let m = Machine::boot(&spec).unwrap();
-    m.check().unwrap();
-    m
-}
 
 fn opts(map: Map, mode: Mode, align: Option<u64>) -> MemremapOptions {
     MemremapOptions {

@@ -4,20 +4,11 @@
 
 mod common;
 
-use common::{load, model_zones, Snap};
-use mm::{BootSpec, Errno, Machine};
+use common::{boot, load, model_zones, Snap};
+use mm::{Errno, Machine};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
-
-fn boot(arch: &str, ram: u64, cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new(arch);
-    spec.ram = Some(ram);
-    spec.cmdline = cmdline.to_string();
-    let m = Machine::boot(&spec).unwrap();
-    m.check().unwrap();
-    m
-}
 
 fn nr_hugepages(m: &mut Machine, n: u64) {
     m.write("/proc/sys/vm/nr_hugepages", &n.to_string())

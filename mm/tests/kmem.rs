@@ -1,22 +1,19 @@
 //! dax/kmem (drivers/dax/kmem.c): a device-dax namespace given to the page allocator.
 
+mod common;
+
 use mm::cmdline::OnlineType;
 use mm::kmem::KmemOptions;
-use mm::{BootSpec, Errno, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
+use mm::{Errno, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
 
 const GIB: u64 = 1 << 30;
 
 fn boot(cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new("x86_64");
-    spec.ram = Some(16 * GIB);
-    spec.cmdline = cmdline.into();
-    Machine::boot(&spec).unwrap()
+    common::boot("x86_64", 16 * GIB, cmdline)
 }
 
 fn mem_total_kb(m: &Machine) -> u64 {
-    let t = m.meminfo();
-    let l = t.lines().find(|l| l.starts_with("MemTotal:")).unwrap();
-    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+    common::model_meminfo_kb(m, "MemTotal")
 }
 
 fn devdax(m: &mut Machine, mode: NamespaceMode) -> u32 {
@@ -88,4 +85,26 @@ fn kmem_takes_only_device_dax() {
         m.dax_kmem(99, &KmemOptions::default()).unwrap_err().errno(),
         Errno::ENODEV
     );
+}
+
+/// dev_dax_kmem_probe() (drivers/dax/kmem.c) trims each range to whole memory blocks
+/// (dax_kmem_range()) and, when nothing is left, warns "rejecting DAX region without any
+/// memory after alignment" and returns -EINVAL.
+#[test]
+fn kmem_rejects_a_namespace_smaller_than_a_block() {
+    let mut m = boot("");
+    let o = MemremapOptions {
+        map: Some(MemmapLocation::Mem),
+        mode: Some(NamespaceMode::DevDax),
+        align: Some(2 << 20),
+        node: None,
+    };
+    let id = m.memremap_pages(256 * GIB, 64 << 20, &o).unwrap();
+    let before = m.state_hash();
+    let e = m.dax_kmem(id, &KmemOptions::default()).unwrap_err();
+    assert_eq!(e.errno(), Errno::EINVAL);
+    assert_eq!(m.state_hash(), before);
+    assert!(m.dmesg().iter().any(
+        |l| l.ends_with("kmem dax0.0: rejecting DAX region without any memory after alignment")
+    ));
 }

@@ -1,24 +1,21 @@
 //! virtio-mem (drivers/virtio/virtio_mem.c, 6.12) against what a real guest showed.
 
+mod common;
+
 use mm::cmdline::OnlineType;
 use mm::units::BlockId;
 use mm::virtio_mem::{Mode, VirtioMemConfig};
-use mm::{BootSpec, Machine};
+use mm::Machine;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
 fn boot(arch: &str, cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new(arch);
-    spec.ram = Some(2 * GIB);
-    spec.cmdline = cmdline.into();
-    Machine::boot(&spec).unwrap()
+    common::boot(arch, 2 * GIB, cmdline)
 }
 
 fn mem_total_kb(m: &Machine) -> u64 {
-    let t = m.meminfo();
-    let l = t.lines().find(|l| l.starts_with("MemTotal:")).unwrap();
-    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+    common::model_meminfo_kb(m, "MemTotal")
 }
 
 /// A Linux 6.12 arm64 guest (QEMU virt, 2 GiB, virtio-mem asked for 1 GiB) showed
@@ -76,8 +73,10 @@ fn one_gib_request_matches_the_arm64_guest() {
     }
 }
 
-/// The driver adds at most max(2 x memory block, 1 GiB) of memory that is not online, then
-/// waits; onlining lets it go on.
+/// The driver adds at most offline_threshold = max(2 x memory block size,
+/// VIRTIO_MEM_DEFAULT_OFFLINE_THRESHOLD = 1 GiB) of memory that is not online, then waits;
+/// onlining lets it go on (drivers/virtio/virtio_mem.c, virtio_mem_init_hotplug(),
+/// virtio_mem_could_add_memory()).
 #[test]
 fn offline_threshold_stalls_until_memory_is_onlined() {
     let mut m = boot("x86_64", "memhp_default_state=offline");
@@ -166,4 +165,39 @@ fn huge_pages_stay_out_of_unplugged_memory() {
     );
     m.offline(base, 3 * bs).unwrap();
     m.check().unwrap();
+}
+
+/// virtio_mem_init_hotplug(): sub-blocks are max(device block size, pageblock); Sub Block
+/// Mode when they are smaller than a memory block, else Big Block Mode with big blocks of
+/// max(device block size, memory block size) and a threshold of at least two of them. On
+/// arm64 with 64 KiB pages a pageblock is 512 MiB, a whole memory block: BBM. The probe
+/// prints the driver's dev_info() lines.
+#[test]
+fn mode_follows_the_pageblock_and_the_probe_says_so() {
+    for (arch, mode, threshold) in [
+        ("x86_64", Mode::Sbm { sb_size: 2 * MIB }, GIB),
+        ("arm64-64k", Mode::Bbm { bb_size: 512 * MIB }, GIB),
+    ] {
+        let mut m = boot(arch, "");
+        let bs = m.block_size();
+        let start = m.boot_info().hotplug_base.next_multiple_of(bs);
+        let id = m
+            .virtio_mem_add(&VirtioMemConfig {
+                start,
+                region_size: 8 * bs,
+                ..Default::default()
+            })
+            .unwrap();
+        let d = m.virtio_mem_devices().next().unwrap();
+        assert_eq!((d.mode, d.offline_threshold), (mode, threshold), "{arch}");
+        let want = [
+            format!("virtio_mem virtio{id}: start address: {start:#x}"),
+            format!("virtio_mem virtio{id}: region size: {:#x}", 8 * bs),
+            format!("virtio_mem virtio{id}: device block size: {:#x}", 2 * MIB),
+            format!("virtio_mem virtio{id}: memory block size: {bs:#x}"),
+        ];
+        for w in want {
+            assert!(m.dmesg().iter().any(|l| l.ends_with(&w)), "{arch}: {w}");
+        }
+    }
 }

@@ -180,3 +180,23 @@ pub fn model_zones(m: &mm::Machine) -> BTreeMap<String, (u64, u64, u64, Option<u
     };
     snap.zones()
 }
+
+/// Boot `arch` with `ram` bytes and `cmdline`, and check the invariants.
+pub fn boot(arch: &str, ram: u64, cmdline: &str) -> mm::Machine {
+    let mut spec = mm::BootSpec::new(arch);
+    spec.ram = Some(ram);
+    spec.cmdline = cmdline.to_string();
+    let m = mm::Machine::boot(&spec).unwrap();
+    m.check().unwrap();
+    m
+}
+
+/// A /proc/meminfo value of the model, in kB.
+pub fn model_meminfo_kb(m: &mm::Machine, key: &str) -> u64 {
+    let text = m.meminfo();
+    let line = text
+        .lines()
+        .find(|l| l.split(':').next() == Some(key))
+        .unwrap_or_else(|| panic!("no {key} in /proc/meminfo"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
