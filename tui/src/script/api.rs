@@ -248,17 +248,7 @@ fn block_map(m: &Machine, id: i64) -> Res<Map> {
         .get(&id)
         .ok_or_else(|| throw(mm::MmError::NotFound(format!("no memory block {}", id.0))))?;
     let start = m.units().block_start(id);
-    let altmap = b.altmap.as_deref().map_or(Dynamic::UNIT, |a| {
-        Dynamic::from(map_of([
-            ("base_pfn", int(a.base_pfn)),
-            ("end_pfn", int(a.end_pfn)),
-            ("reserve", int(a.reserve)),
-            ("free", int(a.free)),
-            ("align", int(a.align)),
-            ("alloc", int(a.alloc)),
-            ("inaccessible", Dynamic::from(a.inaccessible)),
-        ]))
-    });
+    let altmap = b.altmap.as_deref().map_or(Dynamic::UNIT, altmap_map);
     Ok(map_of([
         ("id", int(id.0)),
         ("start", int(start)),
@@ -295,19 +285,22 @@ fn stats_map(m: &Machine) -> Map {
         .collect()
 }
 
-/// Register everything.
+/// A vmem_altmap, for scripts.
+fn altmap_map(a: &mm::altmap::VmemAltmap) -> Dynamic {
+    Dynamic::from(map_of([
+        ("base_pfn", int(a.base_pfn)),
+        ("end_pfn", int(a.end_pfn)),
+        ("reserve", int(a.reserve)),
+        ("free", int(a.free)),
+        ("align", int(a.align)),
+        ("alloc", int(a.alloc)),
+        ("inaccessible", Dynamic::from(a.inaccessible)),
+    ]))
+}
+
 /// What memremap_pages() made, for scripts.
 fn pgmap_map(p: &mm::memremap::DevPagemap) -> Map {
-    let altmap = p.altmap.map_or(Dynamic::UNIT, |a| {
-        Dynamic::from(map_of([
-            ("base_pfn", int(a.base_pfn)),
-            ("end_pfn", int(a.end_pfn)),
-            ("reserve", int(a.reserve)),
-            ("free", int(a.free)),
-            ("align", int(a.align)),
-            ("alloc", int(a.alloc)),
-        ]))
-    });
+    let altmap = p.altmap.as_ref().map_or(Dynamic::UNIT, altmap_map);
     map_of([
         ("id", int(u64::from(p.id))),
         ("start", int(p.start)),
@@ -568,6 +561,7 @@ fn register_device(e: &mut Engine) {
     });
 }
 
+/// Register everything.
 pub(super) fn register(e: &mut Engine, host: &Host) {
     register_errors(e);
     register_helpers(e);
