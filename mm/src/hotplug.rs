@@ -24,6 +24,10 @@ pub struct AddOptions {
     pub merge_resource: bool,
     /// Add into this memory group (MHP_NID_IS_MGID) instead of the driver's default.
     pub group: Option<u32>,
+    /// Bytes from the start of the range the driver has plugged; the rest of each block
+    /// stays fake-offline when it is onlined (virtio-mem's online_page_callback gives the
+    /// buddy only plugged pages). None: all of it.
+    pub plugged: Option<u64>,
 }
 
 /// What an add did.
@@ -294,6 +298,14 @@ impl Machine {
             self.add_pages(nid, start_pfn, nr_pages, None, None)?;
             blocks =
                 self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
+        }
+        if let Some(plugged) = opts.plugged {
+            let mut left = plugged;
+            for &b in &blocks {
+                let here = left.min(bs);
+                left -= here;
+                self.block_mut(b)?.fake_offline_pages = (bs - here) >> self.u.g.page_shift;
+            }
         }
         if new_node {
             self.nodes[nid as usize].online = true;

@@ -319,7 +319,8 @@ impl Machine {
         Ok(None)
     }
 
-    /// add_memory_driver_managed() of `[addr, +size)` with `plug` bytes of it plugged.
+    /// add_memory_driver_managed() of `[addr, +size)` with `plug` bytes of it plugged:
+    /// auto_online_blocks onlines it, and only the plugged pages reach the buddy.
     fn virtio_mem_add_memory(
         &mut self,
         d: &VirtioMem,
@@ -327,12 +328,6 @@ impl Machine {
         size: u64,
         plug: u64,
     ) -> Result<()> {
-        let bs = self.u.block_size;
-        let ps = self.u.g.page_shift;
-        // Mark the unplugged part before onlining can happen: add without auto-online,
-        // then online as auto_online_blocks says.
-        let auto = self.settings.default_online;
-        self.settings.default_online = crate::cmdline::OnlineType::Offline;
         let r = self.add_memory(
             addr,
             size,
@@ -342,22 +337,10 @@ impl Machine {
                 resource_name: Some("System RAM (virtio_mem)"),
                 merge_resource: true,
                 group: Some(d.group),
+                plugged: Some(plug),
             },
-        );
-        self.settings.default_online = auto;
-        let r = r?;
-        let mut left = plug;
-        for &b in &r.blocks {
-            let here = left.min(bs);
-            left -= here;
-            self.block_mut(b)?.fake_offline_pages = (bs - here) >> ps;
-            self.virtio_mem_dev_mut(d.id)?.blocks.insert(b);
-        }
-        if auto != crate::cmdline::OnlineType::Offline {
-            for b in r.blocks {
-                let _ = self.memory_block_online(b, auto);
-            }
-        }
+        )?;
+        self.virtio_mem_dev_mut(d.id)?.blocks.extend(r.blocks);
         Ok(())
     }
 
