@@ -565,6 +565,13 @@ impl Machine {
                 self.groups.remove(&g);
             }
         }
+        // A kmem device whose memory is all gone (offline + remove, as daxctl does) is gone.
+        let u = self.u;
+        let blocks = &self.blocks;
+        self.kmem.retain(|_, k| {
+            let (a, b) = (u.block_of_phys(k.start), u.block_of_phys(k.start + k.size));
+            blocks.range(a..b).next().is_some()
+        });
         self.try_offline_node(nid);
         Ok(())
     }

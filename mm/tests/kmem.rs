@@ -108,3 +108,25 @@ fn kmem_rejects_a_namespace_smaller_than_a_block() {
         |l| l.ends_with("kmem dax0.0: rejecting DAX region without any memory after alignment")
     ));
 }
+
+/// Offlining and removing a kmem device's memory (daxctl offline-memory, then the driver's
+/// remove) leaves no kmem device behind.
+#[test]
+fn removing_kmem_memory_ends_the_device() {
+    let mut m = boot("memhp_default_state=offline");
+    let id = devdax(&mut m, NamespaceMode::DevDax);
+    let d = m
+        .dax_kmem(
+            id,
+            &KmemOptions {
+                memmap_on_memory: false,
+                online: Some(OnlineType::OnlineMovable),
+            },
+        )
+        .unwrap();
+    assert_eq!(m.kmem_devices().count(), 1);
+    m.offline(d.start, d.size).unwrap();
+    m.remove_memory(d.start, d.size).unwrap();
+    m.check().unwrap();
+    assert_eq!(m.kmem_devices().count(), 0);
+}
