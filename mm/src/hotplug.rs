@@ -502,24 +502,18 @@ impl Machine {
                 s + bs - 1
             )));
         }
-        // The seeds' designs: one altmap for a whole hot-added range.
+        // The seeds' designs: one altmap for a whole hot-added range, which is not any
+        // block's own.
         let ps = self.u.g.page_shift;
-        if let Some(key) = self.whole_range_remove_check(start >> ps, size >> ps)? {
-            self.iomem.check_release_ram(start, size)?;
-            let nid = self.blocks[&ids[0]].nid;
-            for id in &ids {
-                self.blocks.remove(id);
-            }
-            self.remove_whole_range(key, start >> ps, size >> ps);
-            self.iomem.release_ram(start, size)?;
-            self.try_offline_node(nid);
-            return Ok(());
-        }
+        let whole_range = self.whole_range_remove_check(start >> ps, size >> ps)?;
         // memory_blocks_have_altmaps()
-        let block_altmaps: Vec<(BlockId, VmemAltmap)> = ids
-            .iter()
-            .filter_map(|id| Some((*id, *self.blocks[id].altmap.as_deref()?)))
-            .collect();
+        let block_altmaps: Vec<(BlockId, VmemAltmap)> = if whole_range.is_some() {
+            Vec::new()
+        } else {
+            ids.iter()
+                .filter_map(|id| Some((*id, *self.blocks[id].altmap.as_deref()?)))
+                .collect()
+        };
         let with_altmap = block_altmaps.len() as u64;
         let altmaps = self.cmdline.memmap_on_memory != MemmapMode::Disable && with_altmap > 0;
         if altmaps && with_altmap != n {
@@ -534,7 +528,12 @@ impl Machine {
         let mut groups: Vec<u32> = ids.iter().filter_map(|id| self.blocks[id].group).collect();
         groups.sort_unstable();
         groups.dedup();
-        if altmaps {
+        if let Some(key) = whole_range {
+            for id in &ids {
+                self.blocks.remove(id);
+            }
+            self.remove_whole_range(key, start >> ps, size >> ps);
+        } else if altmaps {
             for (id, mut altmap) in block_altmaps {
                 self.blocks.remove(&id);
                 let bstart = self.u.block_start(id) >> ps;

@@ -78,6 +78,8 @@ fn rfc_2018_ten_gib_refcount_80_and_backwards_removal() {
     )));
     assert_eq!(m.vmstat().nr_memmap_pages(), 0);
     assert!(m.vmemmap_head(start).is_err());
+    // The DIMM's static memory group goes with its last block, as in mainline.
+    assert!(m.groups().is_empty(), "{:?}", m.groups());
 }
 
 /// Seed 000: s390 vetoes MHP_MEMMAP_FROM_RANGE, its memory being accessible only once
