@@ -332,26 +332,29 @@ impl Machine {
         // Driver-managed memory (virtio-mem, kmem) is not the platform's hot-add driver's:
         // pseries DLPAR's onlining does not apply to it.
         let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
-        for id in blocks {
-            let t = if auto != OnlineType::Offline {
-                auto
-            } else if driver_onlines {
-                OnlineType::Online
-            } else {
-                continue;
-            };
-            match self.memory_block_online(id, t) {
-                Ok(z) => report.onlined.push((id, z.name().to_string())),
-                Err(e) if driver_onlines => {
-                    self.log(format!(
-                        "Failed to online LMB at {:#x} on node {nid}",
-                        self.u.block_start(id)
-                    ));
-                    return Err(e);
+        self.wmark_batch(|m| {
+            for id in blocks {
+                let t = if auto != OnlineType::Offline {
+                    auto
+                } else if driver_onlines {
+                    OnlineType::Online
+                } else {
+                    continue;
+                };
+                match m.memory_block_online(id, t) {
+                    Ok(z) => report.onlined.push((id, z.name().to_string())),
+                    Err(e) if driver_onlines => {
+                        m.log(format!(
+                            "Failed to online LMB at {:#x} on node {nid}",
+                            m.u.block_start(id)
+                        ));
+                        return Err(e);
+                    }
+                    Err(_) => {}
                 }
-                Err(_) => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(report)
     }
 

@@ -343,6 +343,7 @@ impl Machine {
         self.settings = s.settings;
         self.hugetlb_optimize_vmemmap = s.hugetlb_optimize_vmemmap;
         self.min_free_kbytes = s.min_free_kbytes;
+        self.wmark_memo.reset();
         // Keep what the failed operation logged: the kernel prints its errors.
         let _ = s.dmesg_len;
     }
@@ -354,6 +355,7 @@ impl Machine {
         fp: Footprint,
         f: impl FnOnce(&mut Machine) -> Result<T>,
     ) -> Result<T> {
+        self.wmark_flush();
         let snap = self.snapshot(fp);
         self.vmemmap.fence(snap.fence.0, snap.fence.1);
         let r = f(self);

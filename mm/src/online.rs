@@ -690,7 +690,7 @@ impl Machine {
         size: u64,
         t: OnlineType,
     ) -> Result<Vec<(BlockId, ZoneType)>> {
-        let r = self.online_range(start, size, t)?;
+        let r = self.wmark_batch(|m| m.online_range(start, size, t))?;
         // Memory went online: a virtio-mem device waiting on its offline threshold retries.
         self.virtio_mem_retry_all();
         Ok(r)
@@ -756,7 +756,7 @@ impl Machine {
     /// Write "offline" to the state of every block in `[start, start + size)`. All must be
     /// online and offlinable.
     pub fn offline(&mut self, start: u64, size: u64) -> Result<()> {
-        self.offline_range(start, size)
+        self.wmark_batch(|m| m.offline_range(start, size))
     }
 
     fn offline_range(&mut self, start: u64, size: u64) -> Result<()> {

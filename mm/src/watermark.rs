@@ -48,12 +48,34 @@ fn int_sqrt(x: u64) -> u64 {
 }
 
 /// The last inputs and results of the costly steps (a square root and a division per zone),
-/// which repeat from one block to the next when a range goes online or offline. A pure
-/// cache: it changes no result.
+/// which repeat from one block to the next when a range goes online or offline, and the
+/// state of a deferred recomputation (see [`Machine::wmark_batch`]). Changes no result.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WmarkMemo {
     sqrt: Memo,
     shares: Vec<((u64, u64), u64)>,
+    /// Inside [`Machine::wmark_batch`].
+    batch: bool,
+    /// Never defer (the reference the tests compare against).
+    eager: bool,
+    /// A recomputation was deferred and is still owed.
+    pending: bool,
+    /// Managed pages of every zone, node by node, at the last full recomputation (ZONE_MOVABLE's
+    /// entries are not compared).
+    managed: Vec<u64>,
+    /// Debug builds: managed pages of every zone at the last deferred call, which the owed
+    /// call must find unchanged.
+    #[cfg(debug_assertions)]
+    deferred: Vec<u64>,
+}
+
+impl WmarkMemo {
+    /// After a failed transaction put the zones back: nothing is owed, and the next call is
+    /// made in full.
+    pub(crate) fn reset(&mut self) {
+        self.pending = false;
+        self.managed.clear();
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,8 +110,107 @@ impl WmarkMemo {
 }
 
 impl Machine {
-    /// init_per_zone_wmark_min().
+    /// Run `f`, a range operation that onlines or offlines block after block, calling
+    /// init_per_zone_wmark_min() after each as the kernel does. Within it, a call may be
+    /// deferred when it is settled (see [`Machine::wmark_settled`]): all it would change then
+    /// are ZONE_MOVABLE's watermarks and the lowmem reserves, which depend only on the zones
+    /// as they are, so the one call owed at the end writes what the last of the deferred calls
+    /// would have. The kernel zones' watermarks, which the next call reads back through
+    /// nr_free_buffer_pages(), and the lowmem reserve a kernel allocation checks are exact
+    /// throughout.
+    pub(crate) fn wmark_batch<R>(&mut self, f: impl FnOnce(&mut Machine) -> R) -> R {
+        let outer = std::mem::replace(&mut self.wmark_memo.batch, true);
+        let r = f(self);
+        self.wmark_memo.batch = outer;
+        if !outer {
+            self.wmark_flush();
+        }
+        r
+    }
+
+    /// Make a deferred recomputation now (before a transaction saves the zones, and at the
+    /// end of a batch).
+    pub(crate) fn wmark_flush(&mut self) {
+        if std::mem::take(&mut self.wmark_memo.pending) {
+            #[cfg(debug_assertions)]
+            assert!(
+                self.nodes
+                    .iter()
+                    .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
+                    .eq(self.wmark_memo.deferred.iter().copied()),
+                "managed pages changed after a deferred init_per_zone_wmark_min()"
+            );
+            self.init_per_zone_wmark_min_now();
+        }
+    }
+
+    /// Whether a call now would leave min_free_kbytes and every zone outside ZONE_MOVABLE
+    /// as they are: those zones manage what they did at the last full recomputation (so
+    /// their watermarks, and nr_free_buffer_pages() read from them, are what that call left)
+    /// and the new min_free_kbytes equals the old. ZONE_MOVABLE counts in neither
+    /// nr_free_buffer_pages() nor the lowmem total.
+    fn wmark_settled(&mut self) -> bool {
+        let ps_kb = self.u.g.page_size >> 10;
+        let memo = &mut self.wmark_memo;
+        let mut buffer_pages = 0u64;
+        let mut i = 0;
+        for z in self.nodes.iter().flat_map(|n| n.zones.iter()) {
+            if z.ztype != ZoneType::Movable && memo.managed.get(i) != Some(&z.managed_pages) {
+                return false;
+            }
+            if z.ztype.is_kernel_zone() {
+                buffer_pages += z.managed_pages.saturating_sub(z.wmark_high);
+            }
+            i += 1;
+        }
+        i == memo.managed.len()
+            && memo.sqrt.get(buffer_pages * ps_kb * 16, clamped_sqrt) == self.min_free_kbytes
+    }
+
+    /// init_per_zone_wmark_min(), deferred inside [`Machine::wmark_batch`] when settled.
     pub(crate) fn init_per_zone_wmark_min(&mut self) {
+        if self.wmark_memo.batch && !self.wmark_memo.eager && self.wmark_settled() {
+            #[cfg(debug_assertions)]
+            self.check_settled();
+            self.wmark_memo.pending = true;
+            return;
+        }
+        self.wmark_memo.pending = false;
+        self.init_per_zone_wmark_min_now();
+    }
+
+    /// Debug builds: a settled call, made in full on a copy, changes nothing outside
+    /// ZONE_MOVABLE's watermarks and the lowmem reserves for ZONE_MOVABLE allocations.
+    #[cfg(debug_assertions)]
+    fn check_settled(&mut self) {
+        let (nodes, min_free) = (self.nodes.clone(), self.min_free_kbytes);
+        let memo = self.wmark_memo.clone();
+        self.init_per_zone_wmark_min_now();
+        for (a, b) in self.nodes.iter().zip(&nodes) {
+            let movable = a.zones.iter().position(|z| z.ztype == ZoneType::Movable);
+            let below = movable.unwrap_or(a.zones.len()).min(5);
+            for (za, zb) in a.zones.iter().zip(&b.zones) {
+                if za.ztype != ZoneType::Movable {
+                    let w = |z: &crate::zone::Zone| {
+                        (z.wmark_min, z.wmark_low, z.wmark_high, z.wmark_promo)
+                    };
+                    assert_eq!(w(za), w(zb), "a deferred call would move {:?}", za.ztype);
+                }
+                assert_eq!(za.lowmem_reserve[..below], zb.lowmem_reserve[..below]);
+            }
+        }
+        assert_eq!(self.min_free_kbytes, min_free);
+        self.nodes = nodes;
+        self.wmark_memo = memo;
+        self.wmark_memo.deferred = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
+            .collect();
+    }
+
+    /// init_per_zone_wmark_min(), now.
+    fn init_per_zone_wmark_min_now(&mut self) {
         let ps_kb = self.u.g.page_size >> 10;
         // nr_free_buffer_pages() (managed pages above the high watermark in zones up to
         // ZONE_NORMAL) and the managed pages outside ZONE_MOVABLE, in one pass.
@@ -103,6 +224,12 @@ impl Machine {
             }
         }
         let memo = &mut self.wmark_memo;
+        memo.managed.clear();
+        memo.managed.extend(
+            self.nodes
+                .iter()
+                .flat_map(|n| n.zones.iter().map(|z| z.managed_pages)),
+        );
         self.min_free_kbytes = memo.sqrt.get(buffer_pages * ps_kb * 16, clamped_sqrt);
         let pages_min = self.min_free_kbytes / ps_kb;
         for (nid, node) in self.nodes.iter_mut().enumerate() {
@@ -136,6 +263,14 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// Make init_per_zone_wmark_min() in full after every block, never deferred: the
+    /// reference that tests compare range operations against.
+    #[doc(hidden)]
+    pub fn set_wmark_eager(&mut self, eager: bool) {
+        self.wmark_flush();
+        self.wmark_memo.eager = eager;
     }
 
     /// min_free_kbytes as the kernel computed it last.
