@@ -11,6 +11,8 @@ const LEAF: u64 = 256;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 struct Leaf {
+    /// Slots up to the highest one filled so far; the capacity is the whole leaf, allocated
+    /// once but written only as blocks arrive (a 60 TiB add fills half a million slots).
     slots: Vec<Option<MemoryBlock>>,
     used: u32,
 }
@@ -58,12 +60,12 @@ impl BlockTable {
 
     pub fn get(&self, id: &BlockId) -> Option<&MemoryBlock> {
         let (l, s) = split(*id);
-        self.leaves.get(l)?.as_ref()?.slots[s].as_ref()
+        self.leaves.get(l)?.as_ref()?.slots.get(s)?.as_ref()
     }
 
     pub fn get_mut(&mut self, id: &BlockId) -> Option<&mut MemoryBlock> {
         let (l, s) = split(*id);
-        self.leaves.get_mut(l)?.as_mut()?.slots[s].as_mut()
+        self.leaves.get_mut(l)?.as_mut()?.slots.get_mut(s)?.as_mut()
     }
 
     pub fn contains_key(&self, id: &BlockId) -> bool {
@@ -79,10 +81,13 @@ impl BlockTable {
         }
         let leaf = self.leaves[l].get_or_insert_with(|| {
             Box::new(Leaf {
-                slots: vec![None; LEAF as usize],
+                slots: Vec::with_capacity(LEAF as usize),
                 used: 0,
             })
         });
+        if leaf.slots.len() <= s {
+            leaf.slots.resize_with(s + 1, || None);
+        }
         let old = leaf.slots[s].replace(b);
         if old.is_none() {
             leaf.used += 1;
@@ -94,7 +99,7 @@ impl BlockTable {
     pub fn remove(&mut self, id: &BlockId) -> Option<MemoryBlock> {
         let (l, s) = split(*id);
         let leaf = self.leaves.get_mut(l)?.as_mut()?;
-        let old = leaf.slots[s].take();
+        let old = leaf.slots.get_mut(s)?.take();
         if old.is_some() {
             leaf.used -= 1;
             self.len -= 1;

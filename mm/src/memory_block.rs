@@ -62,6 +62,18 @@ pub struct MemoryBlock {
 }
 
 impl MemoryBlock {
+    /// A copy without the altmap (plain data, no allocation), with nr_vmemmap_pages(): what
+    /// onlining and offlining read while they change the block.
+    pub(crate) fn without_altmap(&self) -> (MemoryBlock, u64) {
+        (
+            MemoryBlock {
+                altmap: None,
+                ..*self
+            },
+            self.nr_vmemmap_pages(),
+        )
+    }
+
     /// The number of memmap pages the block hosts itself (altmap->free), 0 without an altmap.
     pub fn nr_vmemmap_pages(&self) -> u64 {
         self.altmap.as_ref().map_or(0, |a| a.free)

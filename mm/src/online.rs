@@ -372,11 +372,11 @@ impl Machine {
 
     /// memory_block_online() for an offline block. Changes nothing if it fails.
     pub(crate) fn memory_block_online(&mut self, id: BlockId, t: OnlineType) -> Result<ZoneType> {
-        let b = self
+        let (b, vm) = self
             .blocks
             .get(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))?
-            .clone();
+            .without_altmap();
         if b.state != BlockState::Offline {
             return Err(MmError::Invalid(format!(
                 "memory{} is already online",
@@ -390,7 +390,6 @@ impl Machine {
         };
         let start = self.u.block_start(id) >> self.u.g.page_shift;
         let nr = self.u.pages_per_block();
-        let vm = b.nr_vmemmap_pages();
         let zone = self.zone_for_pfn_range(t, b.nid, b.group, start, nr);
         if Machine::take_fault(&mut self.faults.going_online) {
             return Err(MmError::NotPermitted(format!(
@@ -525,11 +524,11 @@ impl Machine {
 
     /// memory_block_offline() for an online block. Changes nothing if it fails.
     pub(crate) fn memory_block_offline(&mut self, id: BlockId) -> Result<()> {
-        let b = self
+        let (b, vm) = self
             .blocks
             .get(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))?
-            .clone();
+            .without_altmap();
         if b.state != BlockState::Online {
             return Err(MmError::Invalid(format!(
                 "memory{} is already offline",
@@ -587,7 +586,6 @@ impl Machine {
             self.zone_mut(b.nid, zone).script_pages -= b.movable_pages;
             self.zone_mut(dest.0, dest.1).script_pages += b.movable_pages;
         }
-        let vm = b.nr_vmemmap_pages();
         let early = self.sections.state(self.u.section_of(Pfn(start))).early();
         if vm > 0 {
             self.adjust_present(b.nid, zone, b.group, early, -(vm as i64));

@@ -353,7 +353,12 @@ impl Vmemmap {
                 continue;
             }
             let (s0, s1) = (a >> l.shift, (b - 1) >> l.shift);
-            let existing = l.slots.range(s0..=s1).count() as u64;
+            // Most calls ask about one table (a PMD leaf, a memory block's memmap).
+            let existing = if s0 == s1 {
+                l.slots.contains_key(&s0) as u64
+            } else {
+                l.slots.range(s0..=s1).count() as u64
+            };
             bytes += (s1 - s0 + 1 - existing) * l.level.table_bytes;
         }
         bytes
@@ -445,8 +450,12 @@ impl Vmemmap {
         let mut removed = Vec::with_capacity(pieces.len());
         for (s, e, map) in pieces {
             self.split_at(s);
-            self.split_at(e);
-            self.extents.remove(&s);
+            // The extent now starts at s: take it out and put back what lies past e.
+            if let Some(ext) = self.extents.remove(&s) {
+                if ext.end > e {
+                    self.extents.insert(e, Extent { end: ext.end, map });
+                }
+            }
             self.count(s, e, map, false);
             removed.push(Removed {
                 start: s,
