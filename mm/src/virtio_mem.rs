@@ -403,11 +403,14 @@ impl Machine {
                 // (alloc_contig_range()) and become fake-offline.
                 let n = diff / unit * unit;
                 let pages = n >> ps;
+                // Kernel allocations (memmap, page tables) that overflowed into the block are
+                // unmovable: alloc_contig_range() cannot take those pages.
+                let pinned = self.kernel_pages_on_block(b);
                 let blk = self.block_mut(b)?;
                 // The sub-blocks go from the top of the plugged part; huge pages are placed
                 // from the top too, so a block holding any is left alone (the kernel would
                 // have to migrate or dissolve them first).
-                if online && (blk.free_pages() < pages || blk.hugetlb_pages > 0) {
+                if online && (blk.free_pages() < pages + pinned || blk.hugetlb_pages > 0) {
                     continue;
                 }
                 blk.fake_offline_pages += pages;
