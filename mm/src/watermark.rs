@@ -112,12 +112,12 @@ impl WmarkMemo {
 impl Machine {
     /// Run `f`, a range operation that onlines or offlines block after block, calling
     /// init_per_zone_wmark_min() after each as the kernel does. Within it, a call may be
-    /// deferred when it is settled (see [`Machine::wmark_settled`]): all it would change then
-    /// are ZONE_MOVABLE's watermarks and the lowmem reserves, which depend only on the zones
-    /// as they are, so the one call owed at the end writes what the last of the deferred calls
-    /// would have. The kernel zones' watermarks, which the next call reads back through
-    /// nr_free_buffer_pages(), and the lowmem reserve a kernel allocation checks are exact
-    /// throughout.
+    /// deferred when it is settled (see `wmark_settled`): all it would change then are
+    /// ZONE_MOVABLE's watermarks and the lowmem reserves held against ZONE_MOVABLE
+    /// allocations, which depend only on the zones as they are, so the one call owed at the
+    /// end writes what the last of the deferred calls would have. The kernel zones'
+    /// watermarks, which the next call reads back through nr_free_buffer_pages(), and the
+    /// lowmem reserve a kernel allocation checks are exact throughout.
     pub(crate) fn wmark_batch<R>(&mut self, f: impl FnOnce(&mut Machine) -> R) -> R {
         let outer = std::mem::replace(&mut self.wmark_memo.batch, true);
         let r = f(self);
