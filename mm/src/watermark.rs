@@ -132,8 +132,7 @@ impl Machine {
     /// end of a batch).
     pub(crate) fn wmark_flush(&mut self) {
         if std::mem::take(&mut self.wmark_memo.pending) {
-            #[cfg(debug_assertions)]
-            assert!(
+            debug_assert!(
                 self.nodes
                     .iter()
                     .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
@@ -194,12 +193,12 @@ impl Machine {
                     let w = |z: &crate::zone::Zone| {
                         (z.wmark_min, z.wmark_low, z.wmark_high, z.wmark_promo)
                     };
-                    assert_eq!(w(za), w(zb), "a deferred call would move {:?}", za.ztype);
+                    debug_assert_eq!(w(za), w(zb), "a deferred call would move {:?}", za.ztype);
                 }
-                assert_eq!(za.lowmem_reserve[..below], zb.lowmem_reserve[..below]);
+                debug_assert_eq!(za.lowmem_reserve[..below], zb.lowmem_reserve[..below]);
             }
         }
-        assert_eq!(self.min_free_kbytes, min_free);
+        debug_assert_eq!(self.min_free_kbytes, min_free);
         self.nodes = nodes;
         self.wmark_memo = memo;
         self.wmark_memo.deferred = self

@@ -500,12 +500,25 @@ fn regressions_from_long_runs() {
     m.check().unwrap();
 }
 
+/// Boot `arch` with 2 GiB and `cmdline`, then apply `ops` as the property test does: a
+/// failing op changes nothing, and the invariants hold after every op.
+fn replay(arch: &str, cmdline: &str, ops: &[Op]) -> Machine {
+    let mut spec = BootSpec::new(arch);
+    spec.ram = Some(2 << 30);
+    spec.cmdline = cmdline.into();
+    let mut m = Machine::boot(&spec).unwrap();
+    for op in ops {
+        let before = m.state_hash();
+        if apply(&mut m, op).is_err() {
+            assert_eq!(m.state_hash(), before, "{op:?}");
+        }
+        m.check().unwrap();
+    }
+    m
+}
+
 #[test]
 fn regression_virtio_mem_with_gigantic_pages() {
-    let mut spec = BootSpec::new("x86_64");
-    spec.ram = Some(2 << 30);
-    spec.cmdline = "   hugetlb_free_vmemmap=on  hotplug_lab.design=rfc-2018".into();
-    let mut m = Machine::boot(&spec).unwrap();
     let ops = [
         Op::VirtioMem {
             at: 3,
@@ -523,21 +536,15 @@ fn regression_virtio_mem_with_gigantic_pages() {
         Op::Huge { size: 0, n: 171 },
         Op::Huge { size: 2, n: 176 },
     ];
-    for op in &ops {
-        let before = m.state_hash();
-        if apply(&mut m, op).is_err() {
-            assert_eq!(m.state_hash(), before, "{op:?}");
-        }
-        m.check().unwrap();
-    }
+    replay(
+        "x86_64",
+        "   hugetlb_free_vmemmap=on  hotplug_lab.design=rfc-2018",
+        &ops,
+    );
 }
 
 #[test]
 fn regression_gigantic_then_2m_then_offline() {
-    let mut spec = BootSpec::new("x86_64");
-    spec.ram = Some(2 << 30);
-    spec.cmdline = " memhp_default_state=online_movable    ".into();
-    let mut m = Machine::boot(&spec).unwrap();
     let ops = [
         Op::Fault {
             point: 0,
@@ -555,13 +562,7 @@ fn regression_gigantic_then_2m_then_offline() {
         Op::Huge { size: 0, n: 130 },
         Op::Offline { at: 3, n: 1 },
     ];
-    for op in &ops {
-        let before = m.state_hash();
-        if apply(&mut m, op).is_err() {
-            assert_eq!(m.state_hash(), before, "{op:?}");
-        }
-        m.check().unwrap();
-    }
+    replay("x86_64", " memhp_default_state=online_movable    ", &ops);
 }
 
 /// What differs between two machines, for failure messages.
@@ -597,13 +598,10 @@ fn describe_diff(a: &Machine, b: &Machine) -> String {
 /// Found by the long run: node 1's memmap, with node 1 not yet online, came from node 0's
 /// ZONE_NORMAL, which was only a virtio-mem block's 8 MiB plugged part; unplugging 6 MiB of it
 /// then took pages that memmap sat in (the zone handed out more than it managed). Kernel
-/// allocations are unmovable: alloc_contig_range() fails on them and the driver retries later.
+/// allocations are unmovable: alloc_contig_range() fails on them and the driver retries later
+/// (drivers/virtio/virtio_mem.c, virtio_mem_sbm_unplug_sb_online()).
 #[test]
 fn regression_virtio_mem_unplug_keeps_pages_kernel_allocations_sit_in() {
-    let mut spec = BootSpec::new("s390");
-    spec.ram = Some(2 << 30);
-    spec.cmdline = " memhp_default_state=online_kernel   hotplug_lab.nodes=2 ".into();
-    let mut m = Machine::boot(&spec).unwrap();
     let ops = [
         Op::VirtioMem {
             at: 16,
@@ -618,10 +616,12 @@ fn regression_virtio_mem_unplug_keeps_pages_kernel_allocations_sit_in() {
             node: 1,
         },
     ];
-    for op in &ops {
-        apply(&mut m, op).unwrap();
-        m.check().unwrap();
-    }
+    let mut m = replay(
+        "s390",
+        "memhp_default_state=online_kernel hotplug_lab.nodes=2",
+        &ops,
+    );
+    assert_eq!(m.virtio_mem_devices().count(), 1);
     let d = m.virtio_mem_devices().next().unwrap().clone();
     let b = *d.blocks.iter().next().unwrap();
     let pinned = m.kernel_pages_on_block(b);
