@@ -132,7 +132,9 @@ impl Machine {
     /// end of a batch).
     pub(crate) fn wmark_flush(&mut self) {
         if std::mem::take(&mut self.wmark_memo.pending) {
-            debug_assert!(
+            // The memo's snapshot exists only in debug builds.
+            #[cfg(debug_assertions)]
+            assert!(
                 self.nodes
                     .iter()
                     .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
