@@ -207,6 +207,7 @@ impl Machine {
             boot_reserved: Vec::new(),
             min_free_kbytes: 0,
             wmark_memo: Default::default(),
+            per_block_reference: false,
             design,
             range_altmaps: BTreeMap::new(),
             kmem: BTreeMap::new(),

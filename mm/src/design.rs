@@ -236,14 +236,18 @@ impl Machine {
             nid,
             start_pfn,
             nr_pages,
-            Some(AltmapArg {
-                altmap: &mut altmap,
-                origin: Origin::Altmap,
-            }),
+            Some(AltmapArg::one(&mut altmap, Origin::Altmap)),
             None,
         )?;
-        let blocks =
-            self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
+        let blocks = self.create_memory_blocks(
+            start_pfn,
+            nr_pages,
+            crate::hotplug::BlockAltmaps::None,
+            group,
+            nid,
+            name,
+            false,
+        )?;
         // The pfns the memmap took, from the start of the range: PageVmemmap in both
         // designs, skipped by online and offline.
         let used = altmap.alloc + altmap.align;
@@ -257,7 +261,7 @@ impl Machine {
             let n = skipped.saturating_sub(bs - start_pfn).min(per_block);
             if n > 0 {
                 let b = self.block_mut(*id)?;
-                b.altmap = Some(Box::new(VmemAltmap {
+                b.altmap = Some(crate::memory_block::BlockAltmap::of(&VmemAltmap {
                     base_pfn: bs,
                     end_pfn: bs + per_block - 1,
                     free: n,
@@ -346,7 +350,7 @@ impl Machine {
         while pfn < start_pfn + nr_pages {
             let next = (start_pfn + nr_pages).min((pfn + 1).next_multiple_of(pps));
             let nr = self.u.section_of(crate::units::Pfn(pfn)).0;
-            if let Some(f) = self.section_deactivate(pfn, next - pfn, Some(&rec.altmap), None) {
+            if let Some(f) = self.section_deactivate(pfn, next - pfn, true, None) {
                 rec.deferred.push((nr, f));
             }
             rec.refcount -= 1;
@@ -377,7 +381,7 @@ impl Machine {
         let deferred = std::mem::take(&mut rec.deferred);
         for (_, f) in deferred {
             let altmap = if f.altmap {
-                Some(&mut rec.altmap)
+                Some(std::slice::from_mut(&mut rec.altmap))
             } else {
                 None
             };

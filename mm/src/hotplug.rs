@@ -5,7 +5,8 @@ use crate::altmap::VmemAltmap;
 use crate::cmdline::{MemmapMode, OnlineType};
 use crate::error::{MmError, Result};
 use crate::machine::{Footprint, Machine};
-use crate::memory_block::{BlockState, MemoryBlock};
+use crate::memory_block::{BlockAltmap, BlockState, MemoryBlock};
+use crate::section::SectionUsage;
 use crate::sparse::AltmapArg;
 use crate::units::{BlockId, SectionNr};
 use crate::vmemmap::Origin;
@@ -28,6 +29,17 @@ pub struct AddOptions {
     /// stays fake-offline when it is onlined (virtio-mem's online_page_callback gives the
     /// buddy only plugged pages). None: all of it.
     pub plugged: Option<u64>,
+}
+
+/// Memory blocks whose memmaps one populate or free call takes at most, when a
+/// memmap_on_memory range goes a run of blocks at a time (it bounds the altmaps held).
+const ALTMAP_RUN: u64 = 2048;
+
+/// The altmaps new memory blocks carry: none, or one per block in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BlockAltmaps<'a> {
+    None,
+    Each(&'a [VmemAltmap]),
 }
 
 /// What an add did.
@@ -264,40 +276,68 @@ impl Machine {
         } else if use_altmap {
             // create_altmaps_and_memory_blocks(): one altmap and one arch_add_memory() per block.
             let per_block = self.u.pages_per_block();
-            let mut pfn = start_pfn;
-            while pfn < start_pfn + nr_pages {
-                let mut altmap = VmemAltmap {
-                    base_pfn: pfn,
-                    end_pfn: pfn + per_block - 1,
-                    free: self.memory_block_memmap_on_memory_pages(),
-                    inaccessible: driver.offline_inaccessible,
-                    ..VmemAltmap::default()
-                };
-                self.add_pages(
-                    nid,
-                    pfn,
-                    per_block,
-                    Some(AltmapArg {
-                        altmap: &mut altmap,
+            let memmap_pages = self.memory_block_memmap_on_memory_pages();
+            let altmap_of = |pfn: u64| VmemAltmap {
+                base_pfn: pfn,
+                end_pfn: pfn + per_block - 1,
+                free: memmap_pages,
+                inaccessible: driver.offline_inaccessible,
+                ..VmemAltmap::default()
+            };
+            if self.altmap_run_ok(start_pfn, nr_pages) {
+                // The same, through one __add_pages() per run of blocks (see `altmap_run_ok`).
+                let end_pfn = start_pfn + nr_pages;
+                let mut altmaps = Vec::with_capacity(ALTMAP_RUN as usize);
+                let mut pfn = start_pfn;
+                while pfn < end_pfn {
+                    let n = (end_pfn - pfn).min(ALTMAP_RUN * per_block);
+                    altmaps.clear();
+                    altmaps.extend((pfn..pfn + n).step_by(per_block as usize).map(altmap_of));
+                    let arg = AltmapArg {
+                        altmaps: &mut altmaps,
                         origin: Origin::Altmap,
-                    }),
-                    None,
-                )?;
-                blocks.extend(self.create_memory_blocks(
-                    pfn,
-                    per_block,
-                    Some(altmap),
-                    group,
-                    nid,
-                    name,
-                    driver.offline_inaccessible,
-                )?);
-                pfn += per_block;
+                    };
+                    self.add_pages(nid, pfn, n, Some(arg), None)?;
+                    blocks.extend(self.create_memory_blocks(
+                        pfn,
+                        n,
+                        BlockAltmaps::Each(&altmaps),
+                        group,
+                        nid,
+                        name,
+                        driver.offline_inaccessible,
+                    )?);
+                    pfn += n;
+                }
+            } else {
+                let mut pfn = start_pfn;
+                while pfn < start_pfn + nr_pages {
+                    let mut altmap = altmap_of(pfn);
+                    let arg = AltmapArg::one(&mut altmap, Origin::Altmap);
+                    self.add_pages(nid, pfn, per_block, Some(arg), None)?;
+                    blocks.extend(self.create_memory_blocks(
+                        pfn,
+                        per_block,
+                        BlockAltmaps::Each(std::slice::from_ref(&altmap)),
+                        group,
+                        nid,
+                        name,
+                        driver.offline_inaccessible,
+                    )?);
+                    pfn += per_block;
+                }
             }
         } else {
             self.add_pages(nid, start_pfn, nr_pages, None, None)?;
-            blocks =
-                self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
+            blocks = self.create_memory_blocks(
+                start_pfn,
+                nr_pages,
+                BlockAltmaps::None,
+                group,
+                nid,
+                name,
+                false,
+            )?;
         }
         if let Some(plugged) = opts.plugged {
             let mut left = plugged;
@@ -394,13 +434,77 @@ impl Machine {
         id
     }
 
+    /// Make every range operation go one memory block at a time, as the kernel does:
+    /// init_per_zone_wmark_min() in full after each block (see `set_wmark_eager`) and one
+    /// memmap populate and free per memmap_on_memory block. The reference that tests compare
+    /// the range shortcuts against; results and states must not differ.
+    #[doc(hidden)]
+    pub fn set_per_block_reference(&mut self, on: bool) {
+        self.set_wmark_eager(on);
+        self.per_block_reference = on;
+    }
+
+    /// Whether a memmap_on_memory add of `[start_pfn, start_pfn + nr_pages)` may populate
+    /// its blocks through one __add_pages() with one altmap per block, instead of one
+    /// arch_add_memory() per block, and end in the same state with the same error: the
+    /// shortcut is on, the range is more than one block, no block of it exists (so the
+    /// blocks are created without error after the memmap, in either order), and each block's
+    /// memmap is a whole number of PMDs, so that every PMD leaf and vmemmap page describes
+    /// pfns of one block only and comes from that block's altmap. Failures inside the run
+    /// (page tables, armed faults) happen PMD by PMD in the kernel's order, and name the
+    /// block whose memmap was being populated.
+    fn altmap_run_ok(&self, start_pfn: u64, nr_pages: u64) -> bool {
+        let u = &self.u;
+        let per_block = u.pages_per_block();
+        let first = u.block_of_phys(start_pfn << u.g.page_shift);
+        let n = nr_pages / per_block;
+        !self.per_block_reference
+            && n > 1
+            && (per_block * u.g.struct_page_size).is_multiple_of(u.g.pmd_size)
+            && self
+                .blocks
+                .range(first..BlockId(first.0 + n))
+                .next()
+                .is_none()
+    }
+
+    /// Whether removing these consecutive memmap_on_memory blocks may free their memmaps
+    /// through one __remove_pages() with one altmap per block, instead of one
+    /// arch_remove_memory() per block, and end in the same state with the same messages: the
+    /// shortcut is on, there is more than one block (each carries an altmap spanning exactly
+    /// the block, as [`MemoryBlock::vmem_altmap`] gives it), each block's memmap is a whole number of PMDs (so no PMD leaf or vmemmap page
+    /// is shared between blocks, and each goes back to the altmap it came from), and every
+    /// section is valid and wholly active (so no section warns, and the warnings about
+    /// altmaps come last in either order).
+    fn altmap_run_removable(&self, first: BlockId, n: u64) -> bool {
+        let u = &self.u;
+        let per_block = u.pages_per_block();
+        let s0 = u.block_first_section(first).0;
+        let s1 = s0 + n * u.sections_per_block;
+        if self.per_block_reference || n < 2 {
+            return false;
+        }
+        let full = SectionUsage::mask(0, u.g.pages_per_section / u.g.pages_per_subsection - 1);
+        let mut sections = 0;
+        let active = self
+            .sections
+            .iter_range(SectionNr(s0), SectionNr(s1))
+            .all(|(_, ms)| {
+                sections += 1;
+                ms.valid() && ms.usage.is_some_and(|us| us.contains_all(&full))
+            });
+        (per_block * u.g.struct_page_size).is_multiple_of(u.g.pmd_size)
+            && active
+            && sections == s1 - s0
+    }
+
     /// create_memory_block_devices(): offline blocks for `[start_pfn, start_pfn + nr_pages)`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn create_memory_blocks(
         &mut self,
         start_pfn: u64,
         nr_pages: u64,
-        altmap: Option<VmemAltmap>,
+        altmaps: BlockAltmaps<'_>,
         group: Option<u32>,
         nid: u16,
         resource: &'static str,
@@ -416,7 +520,11 @@ impl Machine {
                 id.0
             )));
         }
-        for &id in &ids {
+        for (i, &id) in ids.iter().enumerate() {
+            let altmap = match altmaps {
+                BlockAltmaps::None => None,
+                BlockAltmaps::Each(a) => a.get(i).map(BlockAltmap::of),
+            };
             self.blocks.insert(
                 id,
                 MemoryBlock {
@@ -424,7 +532,7 @@ impl Machine {
                     state: BlockState::Offline,
                     nid,
                     zone: None,
-                    altmap: altmap.map(Box::new),
+                    altmap,
                     early: false,
                     ram_pages: u.pages_per_block(),
                     reserved_pages: 0,
@@ -469,33 +577,39 @@ impl Machine {
         let first = self.u.block_of_phys(start);
         let n = size / bs;
         let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
+        let in_range = first..BlockId(first.0 + n);
         // What the kernel's callers guarantee: the range was hot-added.
-        for id in &ids {
-            match self.blocks.get(id) {
-                None => {
-                    return Err(MmError::Invalid(format!(
-                        "memory{} does not exist: [{start:#x}-{:#x}] was not added",
-                        id.0,
-                        start + size - 1
-                    )))
-                }
-                Some(b) if b.early => {
-                    return Err(MmError::Invalid(format!(
-                    "memory{} is boot memory: early sections are never removed (no memory device \
-                         owns them)",
-                    id.0
-                )))
-                }
-                Some(_) => {}
+        let missing = |id: u64| {
+            MmError::Invalid(format!(
+                "memory{id} does not exist: [{start:#x}-{:#x}] was not added",
+                start + size - 1
+            ))
+        };
+        let mut expect = first.0;
+        for (id, b) in self.blocks.range(in_range.clone()) {
+            if id.0 != expect {
+                return Err(missing(expect));
             }
+            if b.early {
+                return Err(MmError::Invalid(format!(
+                    "memory{} is boot memory: early sections are never removed (no memory device \
+                     owns them)",
+                    id.0
+                )));
+            }
+            expect += 1;
+        }
+        if expect != first.0 + n {
+            return Err(missing(expect));
         }
         // check_memblock_offlined_cb()
-        if let Some(b) = ids
-            .iter()
-            .map(|id| &self.blocks[id])
-            .find(|b| b.state != BlockState::Offline)
-        {
-            let s = self.u.block_start(b.id);
+        let onlined = self
+            .blocks
+            .range(in_range.clone())
+            .find(|(_, b)| b.state != BlockState::Offline)
+            .map(|(&id, _)| id);
+        if let Some(id) = onlined {
+            let s = self.u.block_start(id);
             self.log(format!(
                 "removing memory fails, because memory [{s:#018x}-{:#018x}] is onlined",
                 s + bs - 1
@@ -510,14 +624,15 @@ impl Machine {
         let ps = self.u.g.page_shift;
         let whole_range = self.whole_range_remove_check(start >> ps, size >> ps)?;
         // memory_blocks_have_altmaps()
-        let block_altmaps: Vec<(BlockId, VmemAltmap)> = if whole_range.is_some() {
-            Vec::new()
+        let per_block = self.u.pages_per_block();
+        let with_altmap = if whole_range.is_none() {
+            self.blocks
+                .range(in_range.clone())
+                .filter(|(_, b)| b.altmap.is_some())
+                .count() as u64
         } else {
-            ids.iter()
-                .filter_map(|id| Some((*id, *self.blocks[id].altmap.as_deref()?)))
-                .collect()
+            0
         };
-        let with_altmap = block_altmaps.len() as u64;
         let altmaps = self.cmdline.memmap_on_memory != MemmapMode::Disable && with_altmap > 0;
         if altmaps && with_altmap != n {
             self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");
@@ -527,8 +642,12 @@ impl Machine {
             )));
         }
         self.iomem.check_release_ram(start, size)?;
-        let nid = self.blocks[&ids[0]].nid;
-        let mut groups: Vec<u32> = ids.iter().filter_map(|id| self.blocks[id].group).collect();
+        let nid = self.blocks[&first].nid;
+        let mut groups: Vec<u32> = self
+            .blocks
+            .range(in_range)
+            .filter_map(|(_, b)| b.group)
+            .collect();
         groups.sort_unstable();
         groups.dedup();
         if let Some(key) = whole_range {
@@ -536,11 +655,43 @@ impl Machine {
                 self.blocks.remove(id);
             }
             self.remove_whole_range(key, start >> ps, size >> ps);
+        } else if altmaps && self.altmap_run_removable(first, n) {
+            // The same, through one __remove_pages() per run of blocks (see
+            // `altmap_run_removable`).
+            let mut alts = Vec::with_capacity(ALTMAP_RUN as usize);
+            for run in ids.chunks(ALTMAP_RUN as usize) {
+                alts.clear();
+                for id in run {
+                    alts.extend(
+                        self.blocks
+                            .remove(id)
+                            .and_then(|b| b.vmem_altmap(per_block)),
+                    );
+                }
+                let pfn = self.u.block_start(run[0]) >> ps;
+                self.remove_pages(pfn, run.len() as u64 * per_block, Some(&mut alts), None);
+                for a in &alts {
+                    if a.alloc != 0 {
+                        self.log("WARNING: Altmap not fully unmapped");
+                    }
+                }
+            }
         } else if altmaps {
-            for (id, mut altmap) in block_altmaps {
-                self.blocks.remove(&id);
+            for &id in &ids {
+                let Some(mut altmap) = self
+                    .blocks
+                    .remove(&id)
+                    .and_then(|b| b.vmem_altmap(per_block))
+                else {
+                    continue;
+                };
                 let bstart = self.u.block_start(id) >> ps;
-                self.remove_pages(bstart, self.u.pages_per_block(), Some(&mut altmap), None);
+                self.remove_pages(
+                    bstart,
+                    self.u.pages_per_block(),
+                    Some(std::slice::from_mut(&mut altmap)),
+                    None,
+                );
                 if altmap.alloc != 0 {
                     self.log("WARNING: Altmap not fully unmapped");
                 }
@@ -584,7 +735,7 @@ impl Machine {
         &mut self,
         start_pfn: u64,
         nr_pages: u64,
-        mut altmap: Option<&mut VmemAltmap>,
+        mut altmap: Option<&mut [VmemAltmap]>,
         compound: Option<crate::sparse::Compound>,
     ) {
         let g = self.u.g;
@@ -593,7 +744,7 @@ impl Machine {
         let mut pending: Option<crate::sparse::MemmapFree> = None;
         while pfn < end {
             let next = end.min((pfn + 1).next_multiple_of(g.pages_per_section));
-            let free = self.section_deactivate(pfn, next - pfn, altmap.as_deref(), compound);
+            let free = self.section_deactivate(pfn, next - pfn, altmap.is_some(), compound);
             if let Some(f) = free {
                 let joined = pending.as_mut().is_some_and(|p| p.join(&f));
                 if !joined {
@@ -609,7 +760,7 @@ impl Machine {
         }
     }
 
-    fn run_memmap_free(&mut self, f: crate::sparse::MemmapFree, altmap: Option<&mut VmemAltmap>) {
+    fn run_memmap_free(&mut self, f: crate::sparse::MemmapFree, altmap: Option<&mut [VmemAltmap]>) {
         let altmap = if f.altmap { altmap } else { None };
         self.vmemmap_free(f.nid, f.start, f.end, altmap, f.zone);
     }

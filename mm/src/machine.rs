@@ -136,6 +136,10 @@ pub struct Machine {
     pub(crate) min_free_kbytes: u64,
     /// A cache for watermark recomputation (not state).
     pub(crate) wmark_memo: crate::watermark::WmarkMemo,
+    /// Take no shortcut over a run of memory blocks: populate and free each
+    /// memmap_on_memory block's memmap through its own call, as the kernel does (a test
+    /// knob, not state; see `set_per_block_reference`).
+    pub(crate) per_block_reference: bool,
     /// HugeTLB hstates.
     pub(crate) hstates: Vec<crate::hugetlb::Hstate>,
     /// vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap= at boot).

@@ -24,6 +24,34 @@ impl BlockState {
     }
 }
 
+/// mem->altmap as a block keeps it: a memmap_on_memory altmap always spans its block, reserves
+/// nothing and is inaccessible when the block is, so only its counts are stored (a block is
+/// one of half a million; see [`MemoryBlock::vmem_altmap`] for the whole struct).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockAltmap {
+    /// Pfns at the start of the block for its memmap (vmem_altmap.free).
+    pub free: u32,
+    /// Pfns handed out.
+    pub alloc: u32,
+    /// Pfns skipped to align allocations.
+    pub align: u32,
+}
+
+impl BlockAltmap {
+    /// The counts of a block's altmap (which fit: a block holds far fewer than 2^32 pages).
+    pub fn of(a: &VmemAltmap) -> BlockAltmap {
+        let small = |v: u64| {
+            debug_assert!(v <= u64::from(u32::MAX));
+            v.min(u64::from(u32::MAX)) as u32
+        };
+        BlockAltmap {
+            free: small(a.free),
+            alloc: small(a.alloc),
+            align: small(a.align),
+        }
+    }
+}
+
 /// One memory block device.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemoryBlock {
@@ -34,7 +62,7 @@ pub struct MemoryBlock {
     /// zones (it can never be offlined) and for offline blocks.
     pub zone: Option<ZoneType>,
     /// mem->altmap: the memmap_on_memory altmap whose `free` pages hold this block's memmap.
-    pub altmap: Option<Box<VmemAltmap>>,
+    pub altmap: Option<BlockAltmap>,
     /// Created at boot (add_boot_memory_block) rather than by hot-add.
     pub early: bool,
     /// Pages of the block that are System RAM (boot blocks can have holes).
@@ -76,7 +104,22 @@ impl MemoryBlock {
 
     /// The number of memmap pages the block hosts itself (altmap->free), 0 without an altmap.
     pub fn nr_vmemmap_pages(&self) -> u64 {
-        self.altmap.as_ref().map_or(0, |a| a.free)
+        self.altmap.map_or(0, |a| u64::from(a.free))
+    }
+
+    /// mem->altmap in full, for blocks of `pages_per_block` pages.
+    pub fn vmem_altmap(&self, pages_per_block: u64) -> Option<VmemAltmap> {
+        let a = self.altmap?;
+        let base_pfn = self.id.0 * pages_per_block;
+        Some(VmemAltmap {
+            base_pfn,
+            end_pfn: base_pfn + pages_per_block - 1,
+            reserve: 0,
+            free: a.free.into(),
+            align: a.align.into(),
+            alloc: a.alloc.into(),
+            inaccessible: self.inaccessible,
+        })
     }
 
     /// Pages the block gives to the buddy allocator when online.

@@ -386,10 +386,7 @@ impl Machine {
             nid,
             start_pfn,
             end_pfn - start_pfn,
-            altmap.as_mut().map(|a| AltmapArg {
-                altmap: a,
-                origin: Origin::Device,
-            }),
+            altmap.as_mut().map(|a| AltmapArg::one(a, Origin::Device)),
             compound,
         )?;
         self.move_pfn_range_to_zone(nid, ZoneType::Device, start_pfn, end_pfn - start_pfn);
@@ -455,7 +452,12 @@ impl Machine {
             base_pfn: start_pfn,
         });
         let mut altmap = p.altmap;
-        self.remove_pages(start_pfn, nr, altmap.as_mut(), compound);
+        self.remove_pages(
+            start_pfn,
+            nr,
+            altmap.as_mut().map(std::slice::from_mut),
+            compound,
+        );
         if altmap.is_some_and(|a| a.alloc != 0) {
             self.log("WARNING: failed to free all reserved pages");
         }

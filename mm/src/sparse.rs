@@ -26,11 +26,35 @@ pub struct Compound {
     pub base_pfn: u64,
 }
 
-/// The altmap of one populate call and who owns it.
+/// The altmaps of one populate or free call and who owns them: one altmap for the whole
+/// range, or one per memory block of a run of equal blocks added with memmap_on_memory, each
+/// block's altmap serving the vmemmap pages that describe that block's pfns (what one
+/// arch_add_memory() per block gives).
 pub(crate) struct AltmapArg<'a> {
-    pub altmap: &'a mut VmemAltmap,
+    pub altmaps: &'a mut [VmemAltmap],
     /// Altmap for a memory block's own memmap, Device for a device reservation.
     pub origin: Origin,
+}
+
+impl<'a> AltmapArg<'a> {
+    pub fn one(altmap: &'a mut VmemAltmap, origin: Origin) -> AltmapArg<'a> {
+        AltmapArg {
+            altmaps: std::slice::from_mut(altmap),
+            origin,
+        }
+    }
+}
+
+/// Which altmap of a run serves the struct page of `pfn`: the run's altmaps cover equal,
+/// consecutive pfn ranges from the first one's base_pfn.
+pub(crate) fn altmap_index(altmaps: &[VmemAltmap], pfn: u64) -> usize {
+    match altmaps {
+        [] | [_] => 0,
+        [first, ..] => {
+            let span = first.end_pfn + 1 - first.base_pfn;
+            (pfn.saturating_sub(first.base_pfn) / span).min(altmaps.len() as u64 - 1) as usize
+        }
+    }
 }
 
 /// Charge `pages` of GFP_KERNEL memory to the zones of `nodes` (see alloc.rs).
@@ -47,6 +71,8 @@ struct PopulateCtx<'a> {
     faults: &'a mut Faults,
     nid: u16,
     altmap: Option<AltmapArg<'a>>,
+    /// The altmap of the run serving the vmemmap pages being populated.
+    cur: usize,
     booting: bool,
     boot_ram_bytes: u64,
     /// New backing pages by origin in this call.
@@ -116,17 +142,19 @@ impl PopulateCtx<'_> {
         if Machine::take_fault(&mut self.faults.altmap_alloc) {
             return Err(self.fail("altmap allocation failure (injected)".to_string()));
         }
+        let cur = self.cur;
         let Some(a) = self.altmap.as_mut() else {
             return Err(self.fail("no altmap".to_string()));
         };
-        if a.altmap.nr_free() < pages {
-            let free = a.altmap.nr_free();
+        let (alt, origin) = (&mut a.altmaps[cur], a.origin);
+        if alt.nr_free() < pages {
+            let free = alt.nr_free();
             return Err(self.fail(format!(
                 "altmap exhausted: {pages} pages needed, {free} left"
             )));
         }
-        a.altmap.alloc += pages;
-        Ok(a.origin)
+        alt.alloc += pages;
+        Ok(origin)
     }
 
     /// Take one block of `pages` from the altmap (aligned to its lowest set bit).
@@ -134,13 +162,15 @@ impl PopulateCtx<'_> {
         if Machine::take_fault(&mut self.faults.altmap_alloc) {
             return Err(self.fail("altmap allocation failure (injected)".to_string()));
         }
+        let cur = self.cur;
         let Some(a) = self.altmap.as_mut() else {
             return Err(self.fail("no altmap".to_string()));
         };
-        match a.altmap.alloc_block(pages) {
-            Some(_) => Ok(a.origin),
+        let (alt, origin) = (&mut a.altmaps[cur], a.origin);
+        match alt.alloc_block(pages) {
+            Some(_) => Ok(origin),
             None => {
-                let free = a.altmap.nr_free();
+                let free = alt.nr_free();
                 Err(self.fail(format!(
                     "altmap exhausted: a {pages}-page block does not fit in {free} pages"
                 )))
@@ -150,11 +180,82 @@ impl PopulateCtx<'_> {
 
     /// The vmemmap pages `[lo, hi)` that describe only pfns inside the altmap.
     fn altmap_window(&self) -> Option<(u64, u64)> {
-        let a = self.altmap.as_ref()?;
+        let a = &self.altmap.as_ref()?.altmaps[self.cur];
         let sp = self.u.g.struct_page_size;
-        let lo = (a.altmap.base_pfn * sp).div_ceil(self.ps());
-        let hi = ((a.altmap.end_pfn + 1) * sp) / self.ps();
+        let lo = (a.base_pfn * sp).div_ceil(self.ps());
+        let hi = ((a.end_pfn + 1) * sp) / self.ps();
         Some((lo, hi.max(lo)))
+    }
+
+    /// For vmemmap pages from `s` (below `b`): the end of the piece whose struct pages one
+    /// altmap of the run serves, and that altmap's index. A single altmap serves all.
+    fn piece(&self, s: u64, b: u64) -> (u64, usize) {
+        let Some(a) = self.altmap.as_ref().filter(|a| a.altmaps.len() > 1) else {
+            return (b, 0);
+        };
+        let (sp, ps) = (self.u.g.struct_page_size, self.ps());
+        let i = altmap_index(a.altmaps, s * ps / sp);
+        if i + 1 == a.altmaps.len() {
+            return (b, i);
+        }
+        (((a.altmaps[i].end_pfn + 1) * sp / ps).clamp(s + 1, b), i)
+    }
+
+    /// Whether an armed fault would fire at an allocation of this call.
+    fn faults_armed(&self) -> bool {
+        self.faults.altmap_alloc.count > 0 || self.faults.memmap_alloc.count > 0
+    }
+
+    /// map_pmd_leaves() from altmaps, all at once, when nothing can fail part way: no fault
+    /// armed, every PMD fits in the altmap that serves it and the buddy holds every page
+    /// table. Then per-PMD calls would end in the same state: the altmaps hand out the same
+    /// blocks, and the tables (counted as they are charged, so the pages telescope) land in
+    /// the same zones, which fill in a fixed order. Returns false, changing nothing, otherwise.
+    fn map_pmd_leaves_at_once(&mut self, a: u64, b: u64) -> bool {
+        let pmd_pages = self.vm.pmd_pages();
+        if self.booting || self.faults_armed() {
+            return false;
+        }
+        let Some(origin) = self.altmap.as_ref().map(|x| x.origin) else {
+            return false;
+        };
+        // A dry run on copies of the altmaps.
+        let mut s = a;
+        let mut copy: Option<(usize, VmemAltmap)> = None;
+        while s < b {
+            let (_, i) = self.piece(s, b);
+            let alt = match copy {
+                Some((j, ref mut alt)) if j == i => alt,
+                _ => {
+                    let x = self.altmap.as_ref().map(|x| x.altmaps[i]);
+                    &mut copy.insert((i, x.unwrap_or_default())).1
+                }
+            };
+            if alt.alloc_block(pmd_pages).is_none() {
+                return false;
+            }
+            s += pmd_pages;
+        }
+        let need = self.vm.tables_needed(a, b, Level::Pmd);
+        let ps = self.ps();
+        let before = self.vm.counters().table_bytes_buddy;
+        let pages = (before + need).div_ceil(ps) - before.div_ceil(ps);
+        if crate::alloc::kernel_free(self.nodes) < pages {
+            return false;
+        }
+        if self.charge_tables(a, b, Level::Pmd).is_err() {
+            return false;
+        }
+        let mut s = a;
+        while s < b {
+            let (_, i) = self.piece(s, b);
+            if let Some(x) = self.altmap.as_mut() {
+                x.altmaps[i].alloc_block(pmd_pages);
+            }
+            s += pmd_pages;
+        }
+        self.map(a, b, Level::Pmd, origin);
+        true
     }
 
     fn map(&mut self, a: u64, b: u64, level: Level, origin: Origin) {
@@ -191,7 +292,8 @@ impl VmemmapTables for PopulateCtx<'_> {
         let sp = self.u.g.struct_page_size;
         let start_pfn = va / sp;
         let nr = size / sp;
-        start_pfn + nr - 1 > a.altmap.end_pfn || start_pfn < a.altmap.base_pfn
+        let alt = &a.altmaps[altmap_index(a.altmaps, start_pfn)];
+        start_pfn + nr - 1 > alt.end_pfn || start_pfn < alt.base_pfn
     }
 
     fn pmd_run(&self, va: u64, end: u64) -> (PmdEntry, u64) {
@@ -232,8 +334,12 @@ impl VmemmapTables for PopulateCtx<'_> {
                 Ok(())
             }
             Src::Altmap | Src::AltmapInBoundsElseRam => {
+                if self.map_pmd_leaves_at_once(a, b) {
+                    return Ok(());
+                }
                 for i in 0..n {
                     let s = a + i * pmd_pages;
+                    self.cur = self.piece(s, s + pmd_pages).1;
                     if let Err(f) = self.charge_tables(s, s + pmd_pages, Level::Pmd) {
                         return Err(stop(va + i * pmd, f));
                     }
@@ -261,7 +367,17 @@ impl VmemmapTables for PopulateCtx<'_> {
         src: Src,
     ) -> std::result::Result<(), AllocFailed> {
         let (a, b) = (self.vm.vpn(va), self.vm.vpn_up(end));
+        let mut pieces = Vec::new();
         for (s, e) in self.gaps(a, b) {
+            let mut at = s;
+            while at < e {
+                let (to, i) = self.piece(at, e);
+                pieces.push((at, to, i));
+                at = to;
+            }
+        }
+        for (s, e, cur) in pieces {
+            self.cur = cur;
             self.charge_tables(s, e, Level::Pte)?;
             match src {
                 Src::Ram => {
@@ -277,7 +393,10 @@ impl VmemmapTables for PopulateCtx<'_> {
                     let (ilo, ihi) = (s.max(wlo), e.min(whi));
                     let mut pieces = Vec::new();
                     if ilo < ihi {
-                        let free = self.altmap.as_ref().map_or(0, |x| x.altmap.nr_free());
+                        let free = self
+                            .altmap
+                            .as_ref()
+                            .map_or(0, |x| x.altmaps[self.cur].nr_free());
                         let from_altmap = free.min(ihi - ilo);
                         if s < ilo {
                             pieces.push((s, ilo, None));
@@ -313,6 +432,7 @@ impl VmemmapTables for PopulateCtx<'_> {
         if self.vm.any_mapped(a, b) {
             return Ok(());
         }
+        self.cur = self.piece(a, b).1;
         let origin = match src {
             Src::Ram => self.take_ram(pages)?,
             Src::Altmap => self.take_altmap_block(pages)?,
@@ -390,6 +510,33 @@ impl MemmapFree {
     }
 }
 
+/// Give the `n` backing pages of a removed piece back to the altmaps of the run that served
+/// them (see [`AltmapArg`]): a single altmap takes them all.
+fn free_to_altmaps(alts: &mut [VmemAltmap], r: &crate::vmemmap::Removed, n: u64, ps: u64, sp: u64) {
+    if let [alt] = alts {
+        alt.free_pfns(n);
+        return;
+    }
+    let mut s = r.start;
+    let mut i = altmap_index(alts, s * ps / sp);
+    while s < r.end {
+        let to = if i + 1 == alts.len() {
+            r.end
+        } else {
+            ((alts[i].end_pfn + 1) * sp / ps).clamp(s + 1, r.end)
+        };
+        let here = crate::vmemmap::Removed {
+            start: s,
+            end: to,
+            map: r.map,
+        }
+        .backing_pages();
+        alts[i].free_pfns(here);
+        s = to;
+        i += 1;
+    }
+}
+
 /// What populating sections through one call added, for nr_memmap_pages.
 struct PopulateResult {
     /// The origin most new backing pages came from.
@@ -457,6 +604,7 @@ impl Machine {
             faults: &mut self.faults,
             nid,
             altmap,
+            cur: 0,
             booting: self.booting,
             boot_ram_bytes: self.boot.ram_bytes,
             new_pages: [0; 4],
@@ -471,9 +619,18 @@ impl Machine {
         let new_pages = ctx.new_pages;
         let placed = std::mem::take(&mut ctx.placed);
         if let Err(f) = r {
+            // A run of blocks fails in the block whose memmap was being populated, as that
+            // block's own call would.
+            let (lo, hi) = match ctx.altmap.as_ref().filter(|a| a.altmaps.len() > 1) {
+                Some(a) => {
+                    let alt = &a.altmaps[ctx.cur];
+                    (alt.base_pfn.max(start_pfn), (alt.end_pfn + 1).min(end_pfn))
+                }
+                None => (start_pfn, end_pfn),
+            };
             return Err(MmError::NoMemory(format!(
-                "populating the memmap of pfns {start_pfn:#x}-{:#x}: {}",
-                end_pfn - 1,
+                "populating the memmap of pfns {lo:#x}-{:#x}: {}",
+                hi - 1,
                 f.reason
             )));
         }
@@ -580,15 +737,20 @@ impl Machine {
         let g = self.u.g;
         let end_pfn = start_pfn + nr_pages;
         if let Some(a) = altmap.as_mut() {
-            if a.altmap.base_pfn != start_pfn || a.altmap.offset() > nr_pages {
-                self.log("memory add fail, invalid altmap");
-                return Err(MmError::Invalid(format!(
-                    "memory add fail, invalid altmap (base_pfn {:#x}, offset {} for {start_pfn:#x} + {nr_pages})",
-                    a.altmap.base_pfn,
-                    a.altmap.offset()
-                )));
+            // A run of altmaps is a run of equal blocks, each checked as its own call would.
+            let span = nr_pages / a.altmaps.len() as u64;
+            for (i, alt) in a.altmaps.iter_mut().enumerate() {
+                let base = start_pfn + i as u64 * span;
+                if alt.base_pfn != base || alt.offset() > span {
+                    self.log("memory add fail, invalid altmap");
+                    return Err(MmError::Invalid(format!(
+                        "memory add fail, invalid altmap (base_pfn {:#x}, offset {} for {base:#x} + {span})",
+                        alt.base_pfn,
+                        alt.offset()
+                    )));
+                }
+                alt.alloc = 0;
             }
-            a.altmap.alloc = 0;
         }
         if !(start_pfn | nr_pages).is_multiple_of(g.pages_per_subsection) {
             self.log(format!(
@@ -686,7 +848,7 @@ impl Machine {
     ) -> Result<()> {
         let has_altmap = altmap.is_some();
         let arg = altmap.as_mut().map(|a| AltmapArg {
-            altmap: &mut *a.altmap,
+            altmaps: &mut *a.altmaps,
             origin: a.origin,
         });
         let res = match self.optimizable_compound(has_altmap, compound) {
@@ -759,7 +921,7 @@ impl Machine {
         &mut self,
         pfn: u64,
         nr_pages: u64,
-        altmap: Option<&VmemAltmap>,
+        has_altmap: bool,
         compound: Option<Compound>,
     ) -> Option<MemmapFree> {
         let u = self.u;
@@ -796,13 +958,13 @@ impl Machine {
             }
         }
         let g = u.g;
-        let has_altmap = altmap.is_some();
         let mut free = None;
         if !early {
             let pages = self.section_nr_vmemmap_pages(pfn, nr_pages, has_altmap, compound);
-            let prefer = match &altmap {
-                Some(_) => self.altmap_origin_hint(nr),
-                None => Origin::Buddy,
+            let prefer = if has_altmap {
+                self.altmap_origin_hint(nr)
+            } else {
+                Origin::Buddy
             };
             self.uncount_memmap(nr, pages, prefer);
             let zone = self.section_memmap_zone(nr);
@@ -851,10 +1013,10 @@ impl Machine {
         nid: u16,
         start: u64,
         end: u64,
-        mut altmap: Option<&mut VmemAltmap>,
+        mut altmap: Option<&mut [VmemAltmap]>,
         zone: Option<(u16, arch::ZoneType)>,
     ) {
-        let ps = self.u.g.page_size;
+        let (ps, sp) = (self.u.g.page_size, self.u.g.struct_page_size);
         let (a, b) = (self.vmemmap.vpn(start), self.vmemmap.vpn_up(end));
         // Pages wholly described by the pfns being removed.
         let (full_lo, full_hi) = (self.vmemmap.vpn_up(start), self.vmemmap.vpn(end));
@@ -904,8 +1066,8 @@ impl Machine {
                     Origin::Boot => self.free_boot_pages(nid, n),
                     Origin::Buddy => self.free_kernel_pages_to(nid, n, zone),
                     Origin::Altmap | Origin::Device => {
-                        if let Some(alt) = altmap.as_deref_mut() {
-                            alt.free_pfns(n);
+                        if let Some(alts) = altmap.as_deref_mut() {
+                            free_to_altmaps(alts, &r, n, ps, sp);
                         }
                     }
                 }

@@ -37,7 +37,7 @@ fn x86_1g_with_memmap_on_memory_takes_512_pages_at_the_start_of_each_block() {
     assert_eq!(m.stat("vmemmap_backing_altmap_pages"), Some(4096));
     for id in &r.blocks {
         let b = &m.blocks()[id];
-        let a = b.altmap.as_deref().copied().unwrap();
+        let a = b.vmem_altmap(m.units().pages_per_block()).unwrap();
         assert_eq!(a.base_pfn, m.units().block_start(*id) >> 12);
         assert_eq!((a.free, a.alloc, a.reserve, a.align), (512, 512, 0, 0));
         // The block's vmemmap is one PMD leaf backed by its own first 2 MiB.
@@ -194,7 +194,7 @@ fn powerpc_radix_needs_force_and_wastes_28_pages_per_lmb() {
         .unwrap();
     assert!(r.memmap_on_memory);
     let b = &m.blocks()[&r.blocks[0]];
-    let a = b.altmap.as_deref().copied().unwrap();
+    let a = b.vmem_altmap(m.units().pages_per_block()).unwrap();
     assert_eq!((a.free, a.alloc), (32, 4));
     // pseries DLPAR onlines the LMB itself; the 32 reserved pages stay out of the buddy.
     assert_eq!(b.state, mm::memory_block::BlockState::Online);
@@ -218,7 +218,7 @@ fn s390_accepts_with_the_memmap_initialised_at_online() {
     assert!(r.memmap_on_memory);
     assert_eq!(r.memmap_altmap_pages, 1024);
     let b = &m.blocks()[&r.blocks[0]];
-    assert!(b.inaccessible && b.altmap.as_deref().copied().unwrap().inaccessible);
+    assert!(b.inaccessible && b.altmap.is_some());
     assert_eq!(m.stat("vmemmap_pmd_mappings").unwrap() - 8 * 4, 4);
     m.online(base, 256 * MIB, OnlineType::OnlineMovable)
         .unwrap();

@@ -176,7 +176,9 @@ fn memmap_on_memory_cycle_matches() {
     assert!(r.memmap_on_memory);
     assert_eq!((r.memmap_altmap_pages, r.memmap_buddy_pages), (4096, 0));
     for id in &r.blocks {
-        let a = *m.blocks()[id].altmap.as_deref().unwrap();
+        let a = m.blocks()[id]
+            .vmem_altmap(m.units().pages_per_block())
+            .unwrap();
         assert_eq!((a.free, a.alloc, a.align), (512, 512, 0));
         assert_eq!(a.base_pfn, m.units().block_start(*id) >> 12);
     }

@@ -248,7 +248,10 @@ fn block_map(m: &Machine, id: i64) -> Res<Map> {
         .get(&id)
         .ok_or_else(|| throw(mm::MmError::NotFound(format!("no memory block {}", id.0))))?;
     let start = m.units().block_start(id);
-    let altmap = b.altmap.as_deref().map_or(Dynamic::UNIT, altmap_map);
+    let altmap = b
+        .vmem_altmap(m.units().pages_per_block())
+        .as_ref()
+        .map_or(Dynamic::UNIT, altmap_map);
     Ok(map_of([
         ("id", int(id.0)),
         ("start", int(start)),

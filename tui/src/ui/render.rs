@@ -493,7 +493,7 @@ fn section_detail(m: &Machine, nr: u64) -> Vec<Line<'static>> {
             id.0,
             b.state.name()
         )));
-        if let Some(al) = b.altmap.as_deref() {
+        if let Some(al) = b.altmap {
             out.push(Line::raw(format!(
                 "altmap free {} alloc {} align {}",
                 al.free, al.alloc, al.align
@@ -578,7 +578,7 @@ fn block_detail(m: &Machine, id: u64) -> Vec<Line<'static>> {
     ];
     if let Some(b) = m.blocks().get(&mm::units::BlockId(id)) {
         out.push(Line::raw(format!("resource \"{}\"", b.resource)));
-        match b.altmap.as_deref() {
+        match b.altmap {
             Some(a) => out.push(Line::raw(format!(
                 "memmap on the block: {} pages (altmap alloc {}, align {})",
                 a.free, a.alloc, a.align

@@ -107,9 +107,9 @@ impl MachineView {
         let ps = g.page_shift;
         let mut areas: Vec<(u64, u64)> = Vec::new();
         for b in m.blocks().values() {
-            if let Some(a) = b.altmap.as_deref() {
+            if let Some(a) = b.altmap {
                 let s = u.block_start(b.id) >> ps;
-                areas.push((s, s + a.free));
+                areas.push((s, s + u64::from(a.free)));
             }
         }
         for p in m.pgmaps().values() {
