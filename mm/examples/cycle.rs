@@ -13,7 +13,11 @@ fn main() {
         .unwrap_or_else(|| "memhp_default_state=offline".into());
     let on_memory = cmdline.contains("memmap_on_memory=1");
     let ram = if on_memory {
-        4u64 << 30
+        std::env::var("RAM_GIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4u64)
+            << 30
     } else if arch == "x86_64" {
         (1 << 40) + (128 << 20)
     } else {
