@@ -472,10 +472,10 @@ impl Machine {
     /// through one __remove_pages() with one altmap per block, instead of one
     /// arch_remove_memory() per block, and end in the same state with the same messages: the
     /// shortcut is on, there is more than one block (each carries an altmap spanning exactly
-    /// the block, as [`MemoryBlock::vmem_altmap`] gives it), each block's memmap is a whole number of PMDs (so no PMD leaf or vmemmap page
-    /// is shared between blocks, and each goes back to the altmap it came from), and every
-    /// section is valid and wholly active (so no section warns, and the warnings about
-    /// altmaps come last in either order).
+    /// the block, as [`MemoryBlock::vmem_altmap`] gives it), each block's memmap is a whole
+    /// number of PMDs (so no PMD leaf or vmemmap page is shared between blocks, and each goes
+    /// back to the altmap it came from), and every section is valid and wholly active (so no
+    /// section warns, and the warnings about altmaps come last in either order).
     fn altmap_run_removable(&self, first: BlockId, n: u64) -> bool {
         let u = &self.u;
         let per_block = u.pages_per_block();

@@ -134,7 +134,7 @@ impl Machine {
         if std::mem::take(&mut self.wmark_memo.pending) {
             // The memo's snapshot exists only in debug builds.
             #[cfg(debug_assertions)]
-            assert!(
+            debug_assert!(
                 self.nodes
                     .iter()
                     .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
