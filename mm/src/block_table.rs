@@ -58,6 +58,33 @@ impl BlockTable {
         self.len == 0
     }
 
+    /// The first id in `[lo, hi)` with no block, if any. A full leaf is known full by its
+    /// count, so a range of present blocks costs a look per 256 of them.
+    pub fn first_missing(&self, lo: BlockId, hi: BlockId) -> Option<BlockId> {
+        let mut id = lo.0;
+        while id < hi.0 {
+            let (l, s) = split(BlockId(id));
+            let leaf_end = (id - s as u64 + LEAF).min(hi.0);
+            match self.leaves.get(l).and_then(|x| x.as_deref()) {
+                None => return Some(BlockId(id)),
+                Some(leaf) if leaf.used as u64 == LEAF => {}
+                Some(leaf) => {
+                    let upto = (leaf_end - id) as usize;
+                    let slots = leaf.slots.get(s..).unwrap_or(&[]);
+                    match slots.iter().take(upto).position(Option::is_none) {
+                        Some(k) => return Some(BlockId(id + k as u64)),
+                        None if slots.len() < upto => {
+                            return Some(BlockId(id + slots.len() as u64))
+                        }
+                        None => {}
+                    }
+                }
+            }
+            id = leaf_end;
+        }
+        None
+    }
+
     pub fn get(&self, id: &BlockId) -> Option<&MemoryBlock> {
         let (l, s) = split(*id);
         self.leaves.get(l)?.as_ref()?.slots.get(s)?.as_ref()
@@ -85,7 +112,16 @@ impl BlockTable {
                 used: 0,
             })
         });
-        if leaf.slots.len() <= s {
+        // Blocks mostly arrive in order: append the whole slot in one write (filling a
+        // gap and then replacing it would read fresh memory before writing it, a second
+        // page fault on every page).
+        if leaf.slots.len() == s {
+            leaf.slots.push(Some(b));
+            leaf.used += 1;
+            self.len += 1;
+            return None;
+        }
+        if leaf.slots.len() < s {
             leaf.slots.resize_with(s + 1, || None);
         }
         let old = leaf.slots[s].replace(b);
@@ -144,6 +180,22 @@ impl BlockTable {
             .flat_map(|leaf| leaf.slots.iter().flatten())
             .filter(move |b| b.id.0 >= lo && b.id.0 < hi)
             .map(|b| (&b.id, b))
+    }
+
+    /// Blocks with ids in `[lo, hi)`, in order, to change.
+    pub fn range_mut(
+        &mut self,
+        lo: BlockId,
+        hi: BlockId,
+    ) -> impl Iterator<Item = &mut MemoryBlock> {
+        let (lo, hi) = (lo.0, hi.0);
+        let first_leaf = ((lo / LEAF) as usize).min(self.leaves.len());
+        let end_leaf = (hi.div_ceil(LEAF) as usize).clamp(first_leaf, self.leaves.len());
+        self.leaves[first_leaf..end_leaf]
+            .iter_mut()
+            .flatten()
+            .flat_map(|leaf| leaf.slots.iter_mut().flatten())
+            .filter(move |b| b.id.0 >= lo && b.id.0 < hi)
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&BlockId, &MemoryBlock)> + '_ {
@@ -218,5 +270,30 @@ mod tests {
         assert_eq!(t[&BlockId(255)].id, BlockId(255));
         assert!(t.get(&BlockId(5)).is_none());
         assert!(t.get(&BlockId(1 << 40)).is_none());
+    }
+
+    #[test]
+    fn first_missing_agrees_with_a_scan() {
+        let mut t = BlockTable::new();
+        // Leaf 0 full, leaf 1 with a hole at 300, leaf 2 filled up to 598 (in reverse, so
+        // the slots are not appended), then nothing.
+        for id in (0..599u64).rev().filter(|&id| id != 300) {
+            t.insert(BlockId(id), block(id));
+        }
+        let scan = |lo: u64, hi: u64| (lo..hi).find(|&id| t.get(&BlockId(id)).is_none());
+        for (lo, hi) in [
+            (0, 256),
+            (0, 300),
+            (0, 301),
+            (10, 700),
+            (301, 599),
+            (301, 600),
+            (598, 599),
+            (599, 599),
+            (700, 900),
+        ] {
+            let got = t.first_missing(BlockId(lo), BlockId(hi)).map(|b| b.0);
+            assert_eq!(got, scan(lo, hi), "[{lo}, {hi})");
+        }
     }
 }

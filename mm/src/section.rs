@@ -271,6 +271,29 @@ impl SectionTable {
         })
     }
 
+    /// Sections in `[first, end)` whose roots exist, to change, in section order.
+    pub fn iter_range_mut(
+        &mut self,
+        first: SectionNr,
+        end: SectionNr,
+    ) -> impl Iterator<Item = &mut MemSection> + '_ {
+        let end = end.0.min(self.nr_sections);
+        let per_root = self.per_root;
+        let first_root = (first.0 / per_root) as usize;
+        let end_root = (end.div_ceil(per_root) as usize).clamp(first_root, self.roots.len());
+        self.roots[first_root..end_root]
+            .iter_mut()
+            .zip(first_root as u64..)
+            .filter_map(move |(root, r)| {
+                let secs = root.as_deref_mut()?;
+                let base = r * per_root;
+                let lo = first.0.saturating_sub(base).min(per_root);
+                let hi = end.saturating_sub(base).min(per_root).max(lo);
+                Some(&mut secs[lo as usize..hi as usize])
+            })
+            .flatten()
+    }
+
     /// Sections in `[first, end)` whose roots exist, skipping roots never allocated.
     pub fn iter_range(
         &self,

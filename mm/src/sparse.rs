@@ -681,23 +681,24 @@ impl Machine {
         Some((ms.nid, node.zones.get(code as usize - 1)?.ztype))
     }
 
-    /// Count a populate in nr_memmap_pages (and remember it per section).
-    fn count_memmap(&mut self, nr: SectionNr, pages: u64, origin: Origin) {
+    /// Count a populate in nr_memmap_pages; returns the per-section counter it goes in
+    /// (none for boot memory).
+    fn count_memmap_total(&mut self, pages: u64, origin: Origin) -> Option<usize> {
         let slot = match origin {
             Origin::Boot => {
                 self.vmstat.nr_memmap_boot_pages += pages;
-                return;
+                return None;
             }
             Origin::Buddy => 0,
             Origin::Altmap => 1,
             Origin::Device => 2,
         };
-        self.sections.get_mut(nr).memmap_counted[slot] += pages as u32;
         match slot {
             0 => self.vmstat.memmap_buddy += pages,
             1 => self.vmstat.memmap_altmap += pages,
             _ => self.vmstat.memmap_device += pages,
         }
+        Some(slot)
     }
 
     /// Take a depopulate back out of nr_memmap_pages, from the origins this section counted,
@@ -856,16 +857,22 @@ impl Machine {
             None => self.populate(nid, start_pfn, end_pfn, arg)?,
         };
         let g = self.u.g;
+        let code = res.zone.map(|_| self.zone_code(res.zone));
         let mut pfn = start_pfn;
         while pfn < end_pfn {
             let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
             let nr = self.u.section_of(Pfn(pfn));
             let pages = self.section_nr_vmemmap_pages(pfn, next - pfn, has_altmap, compound);
-            self.count_memmap(nr, pages, res.origin);
-            self.mark_section_added(nid, pfn);
-            if res.zone.is_some() {
-                let code = self.zone_code(res.zone);
-                self.sections.get_mut(nr).memmap_zone = code;
+            // count_memmap() and the end of sparse_add_section(), in one visit.
+            let slot = self.count_memmap_total(pages, res.origin);
+            let ms = self.sections.get_mut(nr);
+            if let Some(slot) = slot {
+                ms.memmap_counted[slot] += pages as u32;
+            }
+            ms.flags |= SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP;
+            ms.nid = nid;
+            if let Some(code) = code {
+                ms.memmap_zone = code;
             }
             pfn = next;
         }
