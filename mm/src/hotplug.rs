@@ -373,6 +373,12 @@ impl Machine {
         // pseries DLPAR's onlining does not apply to it.
         let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
         self.wmark_batch(|m| {
+            if auto == OnlineType::OnlineMovable && m.movable_run_ok(&blocks, BlockState::Offline) {
+                for (id, z) in m.online_movable_run(&blocks) {
+                    report.onlined.push((id, z.name().to_string()));
+                }
+                return Ok(());
+            }
             for id in blocks {
                 let t = if auto != OnlineType::Offline {
                     auto
@@ -585,29 +591,43 @@ impl Machine {
                 start + size - 1
             ))
         };
+        // One pass finds the first block missing or from boot, the first one online (checked
+        // after: check_memblock_offlined_cb()), how many carry an altmap, and their groups.
         let mut expect = first.0;
-        for (id, b) in self.blocks.range(in_range.clone()) {
+        let (mut not_added, mut onlined) = (None, None);
+        let (mut with_altmap, mut groups) = (0u64, Vec::new());
+        for (id, b) in self.blocks.range(in_range) {
+            if not_added.is_some() {
+                break;
+            }
             if id.0 != expect {
-                return Err(missing(expect));
+                not_added = Some(missing(expect));
+                break;
             }
             if b.early {
-                return Err(MmError::Invalid(format!(
+                not_added = Some(MmError::Invalid(format!(
                     "memory{} is boot memory: early sections are never removed (no memory device \
                      owns them)",
                     id.0
                 )));
             }
+            if b.state != BlockState::Offline && onlined.is_none() {
+                onlined = Some(*id);
+            }
+            with_altmap += u64::from(b.altmap.is_some());
+            if let Some(g) = b.group {
+                if groups.last() != Some(&g) {
+                    groups.push(g);
+                }
+            }
             expect += 1;
         }
-        if expect != first.0 + n {
-            return Err(missing(expect));
+        if not_added.is_none() && expect != first.0 + n {
+            not_added = Some(missing(expect));
         }
-        // check_memblock_offlined_cb()
-        let onlined = self
-            .blocks
-            .range(in_range.clone())
-            .find(|(_, b)| b.state != BlockState::Offline)
-            .map(|(&id, _)| id);
+        if let Some(e) = not_added {
+            return Err(e);
+        }
         if let Some(id) = onlined {
             let s = self.u.block_start(id);
             self.log(format!(
@@ -625,14 +645,9 @@ impl Machine {
         let whole_range = self.whole_range_remove_check(start >> ps, size >> ps)?;
         // memory_blocks_have_altmaps()
         let per_block = self.u.pages_per_block();
-        let with_altmap = if whole_range.is_none() {
-            self.blocks
-                .range(in_range.clone())
-                .filter(|(_, b)| b.altmap.is_some())
-                .count() as u64
-        } else {
-            0
-        };
+        if whole_range.is_some() {
+            with_altmap = 0;
+        }
         let altmaps = self.cmdline.memmap_on_memory != MemmapMode::Disable && with_altmap > 0;
         if altmaps && with_altmap != n {
             self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");
@@ -643,11 +658,6 @@ impl Machine {
         }
         self.iomem.check_release_ram(start, size)?;
         let nid = self.blocks[&first].nid;
-        let mut groups: Vec<u32> = self
-            .blocks
-            .range(in_range)
-            .filter_map(|(_, b)| b.group)
-            .collect();
         groups.sort_unstable();
         groups.dedup();
         if let Some(key) = whole_range {

@@ -6,10 +6,25 @@
 use crate::cmdline::{OnlinePolicy, OnlineType};
 use crate::error::{MmError, Result};
 use crate::machine::Machine;
-use crate::memory_block::BlockState;
+use crate::memory_block::{BlockState, MemoryBlock};
 use crate::section::{SectionUsage, SECTION_IS_ONLINE};
 use crate::units::{BlockId, Pfn, SectionNr};
 use arch::ZoneType;
+
+/// What one pass over the blocks of a range online or offline finds.
+struct RangeScan {
+    /// The first block not in the state the operation starts from.
+    wrong_state: Option<BlockId>,
+    /// Offline: why the first block that cannot be offlined cannot (offline_pages()'s
+    /// checks); it counts only when every block is online.
+    blocker: Option<MmError>,
+    /// Movable pages to migrate, free pages, and whether huge pages sit in the range.
+    movable: u64,
+    free: u64,
+    huge: bool,
+    /// Whether the range may go as one ZONE_MOVABLE run (see `Machine::movable_run_ok`).
+    run: bool,
+}
 
 impl Machine {
     /// default_kernel_zone_for_pfn(): the first zone below ZONE_NORMAL that intersects the
@@ -358,6 +373,22 @@ impl Machine {
 
     /// online_mem_sections() / offline_mem_sections() for `[start_pfn, end_pfn)`.
     fn set_sections_online(&mut self, start_pfn: u64, end_pfn: u64, online: bool) {
+        let pps = self.u.g.pages_per_section;
+        if start_pfn.is_multiple_of(pps) && end_pfn.is_multiple_of(pps) {
+            // Whole sections, all present (their roots exist): one pass.
+            let (first, end) = (
+                self.u.section_of(Pfn(start_pfn)),
+                self.u.section_of(Pfn(end_pfn)),
+            );
+            for ms in self.sections.iter_range_mut(first, end) {
+                if online {
+                    ms.flags |= SECTION_IS_ONLINE;
+                } else {
+                    ms.flags &= !SECTION_IS_ONLINE;
+                }
+            }
+            return;
+        }
         let mut pfn = start_pfn;
         while pfn < end_pfn {
             let ms = self.sections.get_mut(self.u.section_of(Pfn(pfn)));
@@ -436,7 +467,11 @@ impl Machine {
 
     /// Why a block cannot be offlined now, with the errno offline_pages() returns.
     fn offline_blocker(&self, id: BlockId) -> Option<MmError> {
-        let b = &self.blocks[&id];
+        self.offline_blocker_of(&self.blocks[&id])
+    }
+
+    fn offline_blocker_of(&self, b: &MemoryBlock) -> Option<MmError> {
+        let id = b.id;
         let s = self.u.block_start(id);
         let e = s + self.u.block_size - 1;
         let failed =
@@ -664,15 +699,7 @@ impl Machine {
         let first = self.u.block_of_phys(start);
         let n = size / bs;
         let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
-        // One pass over the blocks that exist in the range finds the first missing one.
-        let mut expect = first.0;
-        for (id, _) in self.blocks.range(first..BlockId(first.0 + n)) {
-            if id.0 != expect {
-                break;
-            }
-            expect += 1;
-        }
-        if expect < first.0 + n {
+        if let Some(BlockId(expect)) = self.blocks.first_missing(first, BlockId(first.0 + n)) {
             return Err(MmError::NotFound(format!(
                 "/sys/devices/system/memory/memory{expect} does not exist (no memory there)"
             )));
@@ -704,11 +731,8 @@ impl Machine {
             return self.offline(start, size).map(|_| Vec::new());
         }
         let ids = self.blocks_in(start, size)?;
-        if let Some(b) = ids
-            .iter()
-            .map(|id| &self.blocks[id])
-            .find(|b| b.state != BlockState::Offline)
-        {
+        let scan = self.scan_range(&ids, BlockState::Offline, false);
+        if let Some(b) = scan.wrong_state.map(|id| &self.blocks[&id]) {
             let hint = if self.settings.default_online != OnlineType::Offline && !b.early {
                 format!(
                     " (auto_online_blocks is \"{}\", so it was onlined when it was added)",
@@ -732,6 +756,9 @@ impl Machine {
                 "online_pages [mem {s:#010x}-{:#010x}] failed: a MEM_GOING_ONLINE notifier said no (injected)",
                 s + self.u.block_size - 1
             )));
+        }
+        if t == OnlineType::OnlineMovable && scan.run {
+            return Ok(self.online_movable_run(&ids));
         }
         let mut done = Vec::with_capacity(ids.len());
         for (i, &id) in ids.iter().enumerate() {
@@ -761,24 +788,17 @@ impl Machine {
         let ids = self.blocks_in(start, size)?;
         // One pass over the blocks: all online, each offlinable, and what their movable
         // pages, free pages and huge pages add up to.
-        let (mut movable, mut range_free, mut huge) = (0u64, 0u64, false);
-        for id in &ids {
-            let b = &self.blocks[id];
-            if b.state != BlockState::Online {
-                return Err(MmError::Invalid(format!(
-                    "memory{} is already offline: writing \"offline\" to its state fails",
-                    b.id.0
-                )));
-            }
-            movable += b.movable_pages;
-            range_free += b.free_pages();
-            huge |= b.hugetlb_pages > 0;
+        let scan = self.scan_range(&ids, BlockState::Online, true);
+        if let Some(id) = scan.wrong_state {
+            return Err(MmError::Invalid(format!(
+                "memory{} is already offline: writing \"offline\" to its state fails",
+                id.0
+            )));
         }
-        for &id in &ids {
-            if let Some(e) = self.offline_blocker(id) {
-                return Err(e);
-            }
+        if let Some(e) = scan.blocker {
+            return Err(e);
         }
+        let (movable, range_free, huge) = (scan.movable, scan.free, scan.huge);
         // Movable pages of the range must fit elsewhere.
         if movable > 0 {
             let free: u64 = self
@@ -826,8 +846,146 @@ impl Machine {
                 end_pfn: (start + size) >> ps,
             };
             self.transaction(fp, |m| m.offline_blocks(&ids))
+        } else if scan.run {
+            self.offline_movable_run(&ids);
+            Ok(())
         } else {
             self.offline_blocks(&ids)
+        }
+    }
+
+    /// Whether consecutive blocks `ids`, all in `state`, may be
+    /// onlined to ZONE_MOVABLE (from Offline) or offlined from it (from Online) as one run,
+    /// ending as memory_block_online() or memory_block_offline() block after block would.
+    /// That holds when nothing can fail or differ part way: the shortcut is on, no notifier
+    /// fault is armed, and every block is a hot-added block of the same node and group,
+    /// whole (no holes, nothing reserved by memblock, not all memmap), and (to offline) in
+    /// ZONE_MOVABLE with nothing to migrate, no huge pages and no pinned pages. Then each
+    /// block moves the same counts whatever the others do; ZONE_MOVABLE's span grows to the
+    /// same hull however the blocks join it, and shrinks to the same first or last online
+    /// section however a run of consecutive blocks leaves it (shrink_zone_span() looks past
+    /// offline sections); and init_per_zone_wmark_min() made once per block after the
+    /// changes writes what the per-block calls would (see `wmark_per_block`).
+    pub(crate) fn movable_run_ok(&self, ids: &[BlockId], state: BlockState) -> bool {
+        self.scan_range(ids, state, false).run
+    }
+
+    /// One pass over the consecutive blocks `ids` (as blocks_in() gives them) for a range
+    /// online (from Offline) or offline (from Online): see [`RangeScan`].
+    fn scan_range(&self, ids: &[BlockId], state: BlockState, blockers: bool) -> RangeScan {
+        let mut scan = RangeScan {
+            wrong_state: None,
+            blocker: None,
+            movable: 0,
+            free: 0,
+            huge: false,
+            run: ids.len() > 1
+                && !self.per_block_reference
+                && !self.faults.going_online.armed()
+                && !self.faults.going_offline.armed(),
+        };
+        let Some(first) = ids.first() else {
+            return scan;
+        };
+        let (first_nid, first_group) = self
+            .blocks
+            .get(first)
+            .map_or((0, None), |b| (b.nid, b.group));
+        let nr = self.u.pages_per_block();
+        let end = BlockId(first.0 + ids.len() as u64);
+        let mut expect = first.0;
+        for (id, b) in self.blocks.range(*first..end) {
+            scan.run &= id.0 == expect;
+            expect += 1;
+            if b.state != state {
+                scan.wrong_state.get_or_insert(*id);
+                scan.run = false;
+                continue;
+            }
+            scan.movable += b.movable_pages;
+            scan.free += b.free_pages();
+            scan.huge |= b.hugetlb_pages > 0;
+            if blockers && scan.blocker.is_none() {
+                scan.blocker = self.offline_blocker_of(b);
+            }
+            if scan.run {
+                let whole = b.ram_pages == nr && b.reserved_pages == 0 && b.nr_vmemmap_pages() < nr;
+                // Only boot blocks hold early sections: hot-adding into a boot block's range
+                // finds the block there.
+                let idle = state == BlockState::Offline
+                    || (b.zone == Some(ZoneType::Movable)
+                        && b.movable_pages == 0
+                        && b.unmovable_pages == 0
+                        && b.hugetlb_pages == 0);
+                scan.run =
+                    (b.nid, b.group) == (first_nid, first_group) && whole && !b.early && idle;
+            }
+        }
+        // Every block from the first to the last is there, and `ids` names them in order.
+        scan.run &= expect == end.0 && ids.iter().zip(first.0..).all(|(id, n)| id.0 == n);
+        scan
+    }
+
+    /// memory_block_online() to ZONE_MOVABLE for each block of a run (see `movable_run_ok`).
+    pub(crate) fn online_movable_run(&mut self, ids: &[BlockId]) -> Vec<(BlockId, ZoneType)> {
+        let zone = ZoneType::Movable;
+        let nr = self.u.pages_per_block();
+        let ps = self.u.g.page_shift;
+        let start = self.u.block_start(ids[0]) >> ps;
+        let end = start + ids.len() as u64 * nr;
+        let (mut nid, mut group, mut given) = (0, None, 0);
+        let last = BlockId(ids[0].0 + ids.len() as u64);
+        for b in self.blocks.range_mut(ids[0], last) {
+            given += nr - b.nr_vmemmap_pages() - b.fake_offline_pages;
+            (nid, group) = (b.nid, b.group);
+            b.zone = Some(zone);
+            b.state = BlockState::Online;
+            b.inaccessible = false;
+        }
+        self.move_pfn_range_to_zone(nid, zone, start, end - start);
+        self.zone_mut(nid, zone).managed_pages += given;
+        self.set_sections_online(start, end, true);
+        self.adjust_present(nid, zone, group, false, (end - start) as i64);
+        self.nodes[nid as usize].online = true;
+        self.wmark_per_block(ids.len());
+        ids.iter().map(|&id| (id, zone)).collect()
+    }
+
+    /// memory_block_offline() from ZONE_MOVABLE for each block of a run (see
+    /// `movable_run_ok`).
+    fn offline_movable_run(&mut self, ids: &[BlockId]) {
+        let zone = ZoneType::Movable;
+        let nr = self.u.pages_per_block();
+        let ps = self.u.g.page_shift;
+        let start = self.u.block_start(ids[0]) >> ps;
+        let end = start + ids.len() as u64 * nr;
+        let standby = self.arch.hotplug_driver().offline_inaccessible;
+        let (mut nid, mut group, mut taken) = (0, None, 0);
+        let last = BlockId(ids[0].0 + ids.len() as u64);
+        for b in self.blocks.range_mut(ids[0], last) {
+            taken += nr - b.nr_vmemmap_pages() - b.fake_offline_pages;
+            (nid, group) = (b.nid, b.group);
+            b.state = BlockState::Offline;
+            b.zone = None;
+            b.inaccessible = standby;
+        }
+        self.set_sections_online(start, end, false);
+        self.zone_mut(nid, zone).managed_pages -= taken;
+        self.adjust_present(nid, zone, group, false, -((end - start) as i64));
+        self.remove_pfn_range_from_zone(nid, zone, start, end - start);
+        self.wmark_per_block(ids.len());
+    }
+
+    /// The init_per_zone_wmark_min() each block of a ZONE_MOVABLE run ends with. Each call
+    /// can move min_free_kbytes one step further (it reads back the high watermarks of the
+    /// kernel zones that the call before wrote), a chain ZONE_MOVABLE takes no part in; so
+    /// the run makes as many calls as it has blocks, after its changes, up to the first that
+    /// is deferred (see `Machine::wmark_batch`): the rest would be deferred too.
+    fn wmark_per_block(&mut self, blocks: usize) {
+        for _ in 0..blocks {
+            if self.init_per_zone_wmark_min_deferred() {
+                break;
+            }
         }
     }
 

@@ -170,14 +170,21 @@ impl Machine {
 
     /// init_per_zone_wmark_min(), deferred inside [`Machine::wmark_batch`] when settled.
     pub(crate) fn init_per_zone_wmark_min(&mut self) {
+        self.init_per_zone_wmark_min_deferred();
+    }
+
+    /// init_per_zone_wmark_min(); true if the call was deferred. A deferred call changes
+    /// nothing, so another call with nothing changed in between is deferred too.
+    pub(crate) fn init_per_zone_wmark_min_deferred(&mut self) -> bool {
         if self.wmark_memo.batch && !self.wmark_memo.eager && self.wmark_settled() {
             #[cfg(debug_assertions)]
             self.check_settled();
             self.wmark_memo.pending = true;
-            return;
+            return true;
         }
         self.wmark_memo.pending = false;
         self.init_per_zone_wmark_min_now();
+        false
     }
 
     /// Debug builds: a settled call, made in full on a copy, changes nothing outside

@@ -524,6 +524,50 @@ fn replay(arch: &str, cmdline: &str, ops: &[Op]) -> Machine {
     m
 }
 
+/// Replay `ops` on a machine and on its block-by-block twin (see the random test): results,
+/// dmesg and state must agree after every step.
+fn replay_both(arch: &str, ram: u64, cmdline: &str, ops: &[Op]) {
+    let mut spec = BootSpec::new(arch);
+    spec.ram = Some(ram);
+    spec.cmdline = cmdline.into();
+    let mut m = Machine::boot(&spec).unwrap();
+    let mut twin = m.clone();
+    twin.set_per_block_reference(true);
+    for op in ops {
+        let (a, b) = (apply(&mut m, op), apply(&mut twin, op));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{op:?}");
+        assert_eq!(m.dmesg(), twin.dmesg(), "{op:?}");
+        assert!(
+            m.state_hash() == twin.state_hash(),
+            "{op:?}: {}",
+            describe_diff(&twin, &m)
+        );
+        m.check().unwrap();
+    }
+}
+
+/// Found by the long run of the ZONE_MOVABLE run shortcut: auto-onlining two blocks
+/// with huge pages allocated.
+#[test]
+fn regression_movable_run_with_huge_pages() {
+    let ops = [
+        Op::Huge { size: 1, n: 1 },
+        Op::Huge { size: 0, n: 203 },
+        Op::Add {
+            at: 0,
+            n: 2,
+            mom: None,
+            node: 0,
+        },
+    ];
+    replay_both(
+        "x86_64",
+        4 << 30,
+        " memhp_default_state=online_movable  hugetlb_free_vmemmap=on hotplug_lab.nodes=2 ",
+        &ops,
+    );
+}
+
 #[test]
 fn regression_virtio_mem_with_gigantic_pages() {
     let ops = [
@@ -598,6 +642,19 @@ fn describe_diff(a: &Machine, b: &Machine) -> String {
     }
     if a.settings() != b.settings() {
         out.push("settings".to_string());
+    }
+    if a.sections() != b.sections() {
+        out.push("sections".to_string());
+    }
+    if a.groups() != b.groups() {
+        out.push("groups".to_string());
+    }
+    if a.min_free_kbytes() != b.min_free_kbytes() {
+        out.push(format!(
+            "min_free_kbytes {} -> {}",
+            a.min_free_kbytes(),
+            b.min_free_kbytes()
+        ));
     }
     out.join(", ")
 }
