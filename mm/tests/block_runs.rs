@@ -1,9 +1,13 @@
-//! A memmap_on_memory hot-add makes one altmap and one arch_add_memory() per memory block
-//! (create_altmaps_and_memory_blocks() in mm/memory_hotplug.c), and removal one
-//! arch_remove_memory() per block (remove_memory_blocks_and_altmaps()). The model populates
-//! and frees a run of such blocks through one call, each PMD from the altmap of the block
-//! whose pfns it describes. These tests hold that to the block-by-block reference: the same
-//! result and error text, the same dmesg and the same state, on every architecture.
+//! The kernel hot-adds, onlines, offlines and removes memory one memory block at a time:
+//! a memmap_on_memory hot-add makes one altmap and one arch_add_memory() per block
+//! (create_altmaps_and_memory_blocks() in mm/memory_hotplug.c) and removal one
+//! arch_remove_memory() per block; writing a range's state runs memory_block_online() or
+//! memory_block_offline() (drivers/base/memory.c) per block. The model takes runs of blocks
+//! at once where it can prove the result the same: populating and freeing the memmaps of a
+//! run, each PMD from the altmap of the block whose pfns it describes, and onlining or
+//! offlining a run to or from ZONE_MOVABLE. These tests hold the shortcuts to the
+//! block-by-block reference: the same result and error text, the same dmesg and the same
+//! state, on every architecture.
 
 use mm::cmdline::OnlineType;
 use mm::{AddOptions, BootSpec, Machine};
@@ -131,5 +135,50 @@ fn a_failure_inside_a_run_names_the_block_and_changes_nothing() {
         let b3 = (start + 3 * bs) >> ps;
         let range = format!("pfns {b3:#x}-{:#x}", b3 + (bs >> ps) - 1);
         assert!(err.contains(&range), "{arch}: {err} does not name {range}");
+    }
+}
+
+#[test]
+fn movable_runs_end_as_block_by_block_does() {
+    for arch in ARCHS {
+        for (cmdline, fault) in [
+            ("memhp_default_state=offline", None),
+            ("memhp_default_state=online_movable", None),
+            // Armed but striking later than this range: the blocks go one by one.
+            ("memhp_default_state=offline", Some(("going_offline", 100))),
+            ("memhp_default_state=offline", Some(("going_online", 3))),
+        ] {
+            let mut m = boot(arch, 4 << 30, cmdline);
+            let mut twin = m.clone();
+            twin.set_per_block_reference(true);
+            let bs = m.block_size();
+            let start = m.boot_info().hotplug_base.next_multiple_of(bs);
+            let what = format!("{arch} [{cmdline}] {fault:?}");
+            let opts = AddOptions::default();
+            same(&mut m, &mut twin, &what, |m| {
+                m.add_memory(start, 6 * bs, &opts)
+            });
+            if let Some((point, skip)) = fault {
+                m.inject_fault_after(point, skip, 1).unwrap();
+                twin.inject_fault_after(point, skip, 1).unwrap();
+            }
+            for op in 0..2 {
+                let (a, n) = (start + op * 2 * bs, 4 * bs);
+                same(&mut m, &mut twin, &what, |m| {
+                    m.online(a, n, OnlineType::OnlineMovable)
+                });
+                same(&mut m, &mut twin, &what, |m| m.offline(a, n));
+            }
+            // Kernel memory in the run: ZONE_NORMAL blocks go one by one.
+            same(&mut m, &mut twin, &what, |m| {
+                m.online(start, 2 * bs, OnlineType::OnlineKernel)
+            });
+            same(&mut m, &mut twin, &what, |m| m.offline(start, 6 * bs));
+            same(&mut m, &mut twin, &what, |m| {
+                m.online(start + 2 * bs, 4 * bs, OnlineType::OnlineMovable)
+            });
+            same(&mut m, &mut twin, &what, |m| m.offline(start, 6 * bs));
+            same(&mut m, &mut twin, &what, |m| m.remove_memory(start, 6 * bs));
+        }
     }
 }
