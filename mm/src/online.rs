@@ -910,13 +910,13 @@ impl Machine {
             }
             if scan.run {
                 let whole = b.ram_pages == nr && b.reserved_pages == 0 && b.nr_vmemmap_pages() < nr;
-                // Only boot blocks hold early sections: hot-adding into a boot block's range
-                // finds the block there.
                 let idle = state == BlockState::Offline
                     || (b.zone == Some(ZoneType::Movable)
                         && b.movable_pages == 0
                         && b.unmovable_pages == 0
                         && b.hugetlb_pages == 0);
+                // Only boot blocks hold early sections (a hot-add into a boot block's range
+                // finds the block there), so a block that is not early has none.
                 scan.run =
                     (b.nid, b.group) == (first_nid, first_group) && whole && !b.early && idle;
             }
