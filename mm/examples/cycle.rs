@@ -1,11 +1,13 @@
 //! One 60 TiB add + online + offline + remove cycle, for profiling:
-//! `cargo run --release -p mm --example cycle -- [arch] [cmdline]`.
+//! `cargo run --release -p mm --example cycle -- [arch] [cmdline]` (RAM_GIB sets the boot
+//! memory of a memmap_on_memory run; default 4).
 
 use mm::cmdline::OnlineType;
 use mm::{AddOptions, BootSpec, Machine};
+use std::io::Write;
 use std::time::Instant;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let arch = args.next().unwrap_or_else(|| "x86_64".into());
     let cmdline = args
@@ -13,11 +15,12 @@ fn main() {
         .unwrap_or_else(|| "memhp_default_state=offline".into());
     let on_memory = cmdline.contains("memmap_on_memory=1");
     let ram = if on_memory {
-        std::env::var("RAM_GIB")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(4u64)
-            << 30
+        let gib: u64 = match std::env::var("RAM_GIB") {
+            Ok(v) => v.parse().map_err(|e| format!("RAM_GIB={v}: {e}"))?,
+            Err(_) => 4,
+        };
+        gib.checked_mul(1 << 30)
+            .ok_or_else(|| format!("RAM_GIB={gib} is more bytes than fit in 64 bits"))?
     } else if arch == "x86_64" {
         (1 << 40) + (128 << 20)
     } else {
@@ -28,8 +31,7 @@ fn main() {
         ram: Some(ram),
         cmdline,
         ..BootSpec::default()
-    })
-    .unwrap();
+    })?;
     let start = m0
         .boot_info()
         .hotplug_base
@@ -42,20 +44,23 @@ fn main() {
             memmap_on_memory: Some(on_memory),
             ..AddOptions::default()
         };
-        m.add_memory(start, size, &opts).unwrap();
+        m.add_memory(start, size, &opts)?;
         let a = t.elapsed();
-        m.online(start, size, OnlineType::OnlineMovable).unwrap();
+        m.online(start, size, OnlineType::OnlineMovable)?;
         let o = t.elapsed();
-        m.offline(start, size).unwrap();
+        m.offline(start, size)?;
         let f = t.elapsed();
-        m.remove_memory(start, size).unwrap();
+        m.remove_memory(start, size)?;
         let r = t.elapsed();
-        println!(
+        // writeln!, not println!: a closed pipe (`| head`) ends the run with an error.
+        writeln!(
+            std::io::stdout(),
             "{arch}: add {:.0} ms, online {:.0} ms, offline {:.0} ms, remove {:.0} ms",
             a.as_secs_f64() * 1e3,
             (o - a).as_secs_f64() * 1e3,
             (f - o).as_secs_f64() * 1e3,
             (r - f).as_secs_f64() * 1e3
-        );
+        )?;
     }
+    Ok(())
 }
