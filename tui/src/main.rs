@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Archs) => {
-            print!("{}", hotplug_lab::archs::table());
+            hotplug_lab::runner::emit(&hotplug_lab::archs::table());
             ExitCode::SUCCESS
         }
         Some(Command::Run {

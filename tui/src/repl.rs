@@ -78,7 +78,7 @@ pub fn command(arch: &str, cmdline: &str, iomem: Option<&std::path::Path>) -> Ex
         return ExitCode::from(2);
     }
     let mut host = Host::new(arch, cmdline, &iomem_text);
-    host.on_line = Some(Rc::new(|l: &str| println!("{l}")));
+    host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     let engine = host.engine();
     let mut scope = host.scope();
     if let Err(e) = bind_machine(&engine, &mut scope) {
@@ -97,7 +97,9 @@ pub fn command(arch: &str, cmdline: &str, iomem: Option<&std::path::Path>) -> Ex
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
-    println!("hotplug-lab on {arch}: `m` is the machine; help() lists the API; Ctrl-D quits.");
+    crate::runner::emit(&format!(
+        "hotplug-lab on {arch}: `m` is the machine; help() lists the API; Ctrl-D quits.\n"
+    ));
     let mut buf = String::new();
     loop {
         let prompt = if buf.is_empty() {
@@ -118,7 +120,7 @@ pub fn command(arch: &str, cmdline: &str, iomem: Option<&std::path::Path>) -> Ex
                 let src = std::mem::take(&mut buf);
                 let _ = rl.add_history_entry(src.trim_end());
                 match eval(&host, &engine, &mut scope, &src) {
-                    Ok(Some(out)) => println!("{out}"),
+                    Ok(Some(out)) => crate::runner::emit(&format!("{out}\n")),
                     Ok(None) => {}
                     Err(e) => eprintln!("{e}"),
                 }

@@ -34,6 +34,13 @@ impl ArchRun {
     }
 }
 
+/// Write `text` to standard output. A reader that has gone (`| head`) wants nothing more:
+/// the write error is dropped rather than panicking as print! would.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// The options of `run`.
 pub struct RunOptions {
     pub arch: String,
@@ -53,7 +60,7 @@ pub fn run_arch(source: &str, o: &RunOptions) -> ArchRun {
         host.limits.max_operations = n;
     }
     if o.live {
-        host.on_line = Some(Rc::new(|l: &str| println!("{l}")));
+        host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
     }
     let engine = host.engine();
     let mut scope = host.scope();
@@ -168,12 +175,10 @@ pub fn command(
     }
     if json {
         let v: Vec<serde_json::Value> = runs.iter().map(json_of).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::Value::Array(v)).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&serde_json::Value::Array(v)).unwrap_or_default();
+        emit(&format!("{text}\n"));
     } else if several {
-        print!("{}", side_by_side(&runs, &name));
+        emit(&side_by_side(&runs, &name));
     }
     if let Some(dir) = sysfs_out {
         for r in &runs {

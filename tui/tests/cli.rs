@@ -91,6 +91,36 @@ fn an_uncaught_error_exits_1_with_line_and_column() {
     assert_eq!(lines[2], "true");
 }
 
+/// `hotplug-lab run ... | head -1`: once the reader is gone the run goes on quietly and ends
+/// with the script's own exit code (print! would panic on the closed pipe).
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let p = script(
+        "closed",
+        "for i in 0..200 { print(`line ${i}`); }\nlet m = boot(); m.add_memory(m.hotplug_base, m.block_size);",
+    );
+    for args in [
+        vec!["run", p.to_str().unwrap()],
+        vec!["run", p.to_str().unwrap(), "--arch", "all"],
+        vec!["run", p.to_str().unwrap(), "--json"],
+        vec!["archs"],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes before the first line is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn bad_usage_exits_2() {
     let p = script("usage", "1");
