@@ -12,16 +12,8 @@
 use mm::cmdline::OnlineType;
 use mm::{AddOptions, BootSpec, Machine};
 
-const ARCHS: [&str; 8] = [
-    "x86_64",
-    "x86_64-la57",
-    "arm64",
-    "arm64-16k",
-    "arm64-64k",
-    "powerpc",
-    "powerpc-hash",
-    "s390",
-];
+/// Every architecture the model has.
+const ARCHS: [&str; 8] = arch::NAMES;
 
 fn boot(arch: &str, ram: u64, cmdline: &str) -> Machine {
     let mut spec = BootSpec::new(arch);
