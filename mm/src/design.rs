@@ -239,15 +239,8 @@ impl Machine {
             Some(AltmapArg::one(&mut altmap, Origin::Altmap)),
             None,
         )?;
-        let blocks = self.create_memory_blocks(
-            start_pfn,
-            nr_pages,
-            crate::hotplug::BlockAltmaps::None,
-            group,
-            nid,
-            name,
-            false,
-        )?;
+        let blocks =
+            self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
         // The pfns the memmap took, from the start of the range: PageVmemmap in both
         // designs, skipped by online and offline.
         let used = altmap.alloc + altmap.align;

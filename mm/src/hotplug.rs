@@ -35,13 +35,6 @@ pub struct AddOptions {
 /// memmap_on_memory range goes a run of blocks at a time (it bounds the altmaps held).
 const ALTMAP_RUN: u64 = 2048;
 
-/// The altmaps new memory blocks carry: none, or one per block in order.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum BlockAltmaps<'a> {
-    None,
-    Each(&'a [VmemAltmap]),
-}
-
 /// What an add did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddReport {
@@ -301,7 +294,7 @@ impl Machine {
                     blocks.extend(self.create_memory_blocks(
                         pfn,
                         n,
-                        BlockAltmaps::Each(&altmaps),
+                        Some(&altmaps),
                         group,
                         nid,
                         name,
@@ -318,7 +311,7 @@ impl Machine {
                     blocks.extend(self.create_memory_blocks(
                         pfn,
                         per_block,
-                        BlockAltmaps::Each(std::slice::from_ref(&altmap)),
+                        Some(std::slice::from_ref(&altmap)),
                         group,
                         nid,
                         name,
@@ -329,15 +322,8 @@ impl Machine {
             }
         } else {
             self.add_pages(nid, start_pfn, nr_pages, None, None)?;
-            blocks = self.create_memory_blocks(
-                start_pfn,
-                nr_pages,
-                BlockAltmaps::None,
-                group,
-                nid,
-                name,
-                false,
-            )?;
+            blocks =
+                self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
         }
         if let Some(plugged) = opts.plugged {
             let mut left = plugged;
@@ -504,13 +490,14 @@ impl Machine {
             && sections == s1 - s0
     }
 
-    /// create_memory_block_devices(): offline blocks for `[start_pfn, start_pfn + nr_pages)`.
+    /// create_memory_block_devices(): offline blocks for `[start_pfn, start_pfn + nr_pages)`,
+    /// each carrying its altmap from `altmaps` (one per block, in order) if given.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn create_memory_blocks(
         &mut self,
         start_pfn: u64,
         nr_pages: u64,
-        altmaps: BlockAltmaps<'_>,
+        altmaps: Option<&[VmemAltmap]>,
         group: Option<u32>,
         nid: u16,
         resource: &'static str,
@@ -527,10 +514,7 @@ impl Machine {
             )));
         }
         for (i, &id) in ids.iter().enumerate() {
-            let altmap = match altmaps {
-                BlockAltmaps::None => None,
-                BlockAltmaps::Each(a) => a.get(i).map(BlockAltmap::of),
-            };
+            let altmap = altmaps.and_then(|a| a.get(i)).map(BlockAltmap::of);
             self.blocks.insert(
                 id,
                 MemoryBlock {

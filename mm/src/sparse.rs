@@ -45,6 +45,16 @@ impl<'a> AltmapArg<'a> {
     }
 }
 
+/// The end, below `end`, of the vmemmap pages from `s` whose struct pages altmap `i` of a
+/// run serves (`ps` page size, `sp` struct page size): its last pfn's page; the last altmap
+/// serves everything to `end`.
+fn run_piece_end(altmaps: &[VmemAltmap], i: usize, s: u64, end: u64, ps: u64, sp: u64) -> u64 {
+    if i + 1 >= altmaps.len() {
+        return end;
+    }
+    ((altmaps[i].end_pfn + 1) * sp / ps).clamp(s + 1, end)
+}
+
 /// Which altmap of a run serves the struct page of `pfn`: the run's altmaps cover equal,
 /// consecutive pfn ranges from the first one's base_pfn.
 pub(crate) fn altmap_index(altmaps: &[VmemAltmap], pfn: u64) -> usize {
@@ -195,10 +205,7 @@ impl PopulateCtx<'_> {
         };
         let (sp, ps) = (self.u.g.struct_page_size, self.ps());
         let i = altmap_index(a.altmaps, s * ps / sp);
-        if i + 1 == a.altmaps.len() {
-            return (b, i);
-        }
-        (((a.altmaps[i].end_pfn + 1) * sp / ps).clamp(s + 1, b), i)
+        (run_piece_end(a.altmaps, i, s, b, ps, sp), i)
     }
 
     /// Whether an armed fault would fire at an allocation of this call.
@@ -520,11 +527,7 @@ fn free_to_altmaps(alts: &mut [VmemAltmap], r: &crate::vmemmap::Removed, n: u64,
     let mut s = r.start;
     let mut i = altmap_index(alts, s * ps / sp);
     while s < r.end {
-        let to = if i + 1 == alts.len() {
-            r.end
-        } else {
-            ((alts[i].end_pfn + 1) * sp / ps).clamp(s + 1, r.end)
-        };
+        let to = run_piece_end(alts, i, s, r.end, ps, sp);
         let here = crate::vmemmap::Removed {
             start: s,
             end: to,
