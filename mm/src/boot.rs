@@ -46,9 +46,34 @@ impl BootSpec {
 /// The default boot RAM.
 pub const DEFAULT_RAM: u64 = 2 << 30;
 
-impl Machine {
-    /// Boot a machine.
-    pub fn boot(spec: &BootSpec) -> Result<Machine> {
+/// Upper bounds of the heap the model keeps per present section and per memory block
+/// (section table entry and usage map, vmemmap extents, block slot, zone and resource
+/// bookkeeping), measured on every arch with a counting allocator and rounded up: what a
+/// caller that holds the model to a memory budget reserves before it boots or hot-adds.
+pub const STATE_PER_SECTION: u64 = 96;
+pub const STATE_PER_BLOCK: u64 = 256;
+
+/// What the firmware and the command line give a machine to boot from, decided before any
+/// model state is built: the RAM, its iomem tree and the memory block size.
+#[derive(Debug, Clone)]
+pub struct BootPlan {
+    arch: &'static dyn arch::Arch,
+    cmdline: Cmdline,
+    design: &'static dyn crate::design::Design,
+    iomem: ResourceTree,
+    ram: Vec<(u64, u64)>,
+    pfn_ranges: Vec<(u64, u64)>,
+    max_pfn: u64,
+    ram_bytes: u64,
+    hypervisor: bool,
+    hotplug_base: u64,
+    platform: String,
+    block_size: arch::BlockSize,
+}
+
+impl BootPlan {
+    /// Read the spec: the arch, the command line, the firmware's RAM ranges.
+    pub fn new(spec: &BootSpec) -> Result<BootPlan> {
         let arch = arch::lookup(&spec.arch).map_err(|e| MmError::Invalid(e.to_string()))?;
         let mut cmdline = Cmdline::parse(&spec.cmdline)?;
         if !arch.has_e820_memmap() && !cmdline.memmap.is_empty() {
@@ -74,14 +99,9 @@ impl Machine {
         let (mut iomem, platform, hotplug_base) = match &spec.iomem {
             Some(text) => {
                 let tree = ResourceTree::parse(text)?;
-                let end = tree
-                    .top
-                    .iter()
-                    .filter(|r| r.name == "System RAM")
-                    .map(|r| r.end + 1)
-                    .max();
-                let base = end.unwrap_or(0).next_multiple_of(g.section_size);
-                (tree, "iomem".to_string(), base)
+                // Where hot-pluggable memory starts is decided below, from every System
+                // RAM range the tree holds, nested or not.
+                (tree, "iomem".to_string(), None)
             }
             None => {
                 let ram = spec.ram.unwrap_or(DEFAULT_RAM);
@@ -99,11 +119,26 @@ impl Machine {
                 (
                     ResourceTree { top },
                     layout.machine.to_string(),
-                    layout.hotplug_base,
+                    Some(layout.hotplug_base),
                 )
             }
         };
-        apply_memmap_options(&mut iomem, &cmdline)?;
+        apply_memmap_options(&mut iomem, &cmdline, &g)?;
+        // An inclusive end at the top of the address space has no exclusive end in u64:
+        // no architecture's MAX_PHYSMEM_BITS reaches it.
+        if let Some((_, r)) = iomem
+            .walk()
+            .into_iter()
+            .find(|(_, r)| r.name == "System RAM" && r.end >= g.physmem_end)
+        {
+            return Err(MmError::OutOfRange(format!(
+                "System RAM {:#x}-{:#x} ends beyond MAX_PHYSMEM_BITS ({} bits) of {}",
+                r.start,
+                r.end,
+                g.max_physmem_bits,
+                arch.name()
+            )));
+        }
         let mut ram: Vec<(u64, u64)> = iomem
             .walk()
             .into_iter()
@@ -146,6 +181,20 @@ impl Machine {
             .iter()
             .map(|(s, e)| (e - s) << g.page_shift)
             .sum();
+        // Booted from iomem text: hot-pluggable memory starts at the first section above
+        // all of its RAM and above every top-level resource that holds some.
+        let hotplug_base = hotplug_base.unwrap_or_else(|| {
+            let holder_end = iomem
+                .top
+                .iter()
+                .filter(|r| r.holds_ram())
+                .map(|r| r.end.saturating_add(1))
+                .max()
+                .unwrap_or(0);
+            holder_end
+                .max(max_pfn << g.page_shift)
+                .next_multiple_of(g.section_size)
+        });
         let hypervisor = cmdline.hypervisor.or(spec.hypervisor).unwrap_or(true);
 
         let firmware = cmdline
@@ -164,6 +213,73 @@ impl Machine {
                 bs.bytes
             )));
         }
+        Ok(BootPlan {
+            arch,
+            cmdline,
+            design,
+            iomem,
+            ram,
+            pfn_ranges,
+            max_pfn,
+            ram_bytes,
+            hypervisor,
+            hotplug_base,
+            platform,
+            block_size: bs,
+        })
+    }
+
+    /// Sections holding boot RAM (a section two ranges share counts twice: an upper bound).
+    pub fn present_sections(&self) -> u64 {
+        let shift = self.arch.geometry().section_size_bits - self.arch.geometry().page_shift;
+        self.pfn_ranges
+            .iter()
+            .map(|&(s, e)| ((e - 1) >> shift) - (s >> shift) + 1)
+            .sum()
+    }
+
+    /// Boot memory blocks.
+    pub fn blocks(&self) -> u64 {
+        let bs = self.block_size.bytes;
+        self.ram.iter().map(|&(s, e)| e.div_ceil(bs) - s / bs).sum()
+    }
+
+    /// An upper bound of the model state booting this plan builds.
+    pub fn state_estimate(&self) -> u64 {
+        self.present_sections()
+            .saturating_mul(STATE_PER_SECTION)
+            .saturating_add(self.blocks().saturating_mul(STATE_PER_BLOCK))
+    }
+
+    /// Boot RAM in bytes.
+    pub fn ram_bytes(&self) -> u64 {
+        self.ram_bytes
+    }
+}
+
+impl Machine {
+    /// Boot a machine.
+    pub fn boot(spec: &BootSpec) -> Result<Machine> {
+        Machine::boot_plan(BootPlan::new(spec)?)
+    }
+
+    /// Boot a machine from a plan.
+    pub fn boot_plan(plan: BootPlan) -> Result<Machine> {
+        let BootPlan {
+            arch,
+            cmdline,
+            design,
+            iomem,
+            ram,
+            pfn_ranges,
+            max_pfn,
+            ram_bytes,
+            hypervisor,
+            hotplug_base,
+            platform,
+            block_size: bs,
+        } = plan;
+        let g = *arch.geometry();
         let u = Units::new(g, bs.bytes);
         let nr_nodes = cmdline.nodes.unwrap_or(1);
         let mut nodes: Vec<Node> = (0..nr_nodes)
@@ -226,7 +342,7 @@ impl Machine {
         m.memory_present(&pfn_ranges);
         m.sparse_init()?;
         m.free_area_init(&pfn_ranges);
-        m.memblock_reserve_boot(&pfn_ranges);
+        m.memblock_reserve_boot(&pfn_ranges)?;
         m.log_boot_memory(&pfn_ranges);
         if !m.cmdline.unknown.is_empty() {
             let list = m.cmdline.unknown.join(" ");
@@ -346,7 +462,7 @@ impl Machine {
     /// memblock's boot reservations: the low memory the arch always reserves, and the
     /// memmap and its page tables, taken top-down from the end of memory. They are not
     /// managed pages, and the blocks holding them cannot be offlined.
-    fn memblock_reserve_boot(&mut self, pfn_ranges: &[(u64, u64)]) {
+    fn memblock_reserve_boot(&mut self, pfn_ranges: &[(u64, u64)]) -> Result<()> {
         let g = self.u.g;
         let c = *self.vmemmap.counters();
         let mut reserved: Vec<(u64, u64)> = Vec::new();
@@ -356,14 +472,35 @@ impl Machine {
                 reserved.push((s, e.min(low)));
             }
         }
-        let mut left = c.backing(Origin::Boot) + c.table_bytes_boot.div_ceil(g.page_size);
+        // The boot memmap and its page tables come from the top of RAM, above what the
+        // arch keeps low: when they do not fit, a real kernel panics in sparse_init().
+        let need = c.backing(Origin::Boot) + c.table_bytes_boot.div_ceil(g.page_size);
+        let mut left = need;
         for &(s, e) in pfn_ranges.iter().rev() {
-            if left == 0 {
-                break;
+            let s = s.max(low);
+            if left == 0 || s >= e {
+                continue;
             }
             let take = left.min(e - s);
             reserved.push((e - take, e));
             left -= take;
+        }
+        let total: u64 = pfn_ranges.iter().map(|(s, e)| e - s).sum();
+        let taken: u64 = reserved.iter().map(|(s, e)| e - s).sum();
+        if left > 0 || taken >= total {
+            let low_kept: u64 = pfn_ranges
+                .iter()
+                .map(|&(s, e)| e.min(low).saturating_sub(s))
+                .sum();
+            return Err(MmError::Invalid(format!(
+                "{} of boot RAM cannot hold its own memmap: the boot memmap and vmemmap page \
+                 tables need {} and {} of it is reserved low; boot with more RAM (the model \
+                 needs at least {} in these sections)",
+                arch::human(total << g.page_shift),
+                arch::human(need << g.page_shift),
+                arch::human(low_kept << g.page_shift),
+                arch::human((need + low_kept + 1) << g.page_shift)
+            )));
         }
         let ps = g.page_shift;
         let limits = self.arch.zone_limits(
@@ -390,6 +527,7 @@ impl Machine {
             }
         }
         self.boot_reserved = reserved;
+        Ok(())
     }
 
     fn log_boot_memory(&mut self, pfn_ranges: &[(u64, u64)]) {
@@ -508,9 +646,16 @@ impl Machine {
 
 /// x86 `memmap=`: PRAM and reserved ranges are cut out of System RAM (e820__range_update),
 /// usable ranges added.
-fn apply_memmap_options(iomem: &mut ResourceTree, c: &Cmdline) -> Result<()> {
+fn apply_memmap_options(iomem: &mut ResourceTree, c: &Cmdline, g: &arch::Geometry) -> Result<()> {
     for e in &c.memmap {
-        let (s, end) = (e.start, e.start + e.size);
+        // Cmdline::parse refused ranges that wrap.
+        let (s, end) = (e.start, e.start.saturating_add(e.size));
+        if end > g.physmem_end {
+            return Err(MmError::OutOfRange(format!(
+                "memmap={:#x}@{s:#x}: ends beyond MAX_PHYSMEM_BITS ({} bits)",
+                e.size, g.max_physmem_bits
+            )));
+        }
         let name = match e.kind {
             MemmapKind::Pmem => "Persistent Memory (legacy)",
             MemmapKind::Reserved => "Reserved",

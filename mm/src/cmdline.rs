@@ -199,6 +199,36 @@ pub fn parse_size(s: &str) -> Option<u64> {
     }
 }
 
+/// A whole size, or why it is not one: not a number with a K/M/G/T/P/E suffix, or one past
+/// 2^64 - 1 (simple_strtoull would wrap it; the model refuses).
+pub fn parse_size_or_why(s: &str) -> std::result::Result<u64, String> {
+    if let Some(v) = parse_size(s) {
+        return Ok(v);
+    }
+    let t = s.trim();
+    // Overflow: digits (and a suffix) that memparse reads, but whose value does not fit.
+    let (body, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    let n = body.chars().take_while(|c| c.is_digit(radix)).count();
+    let rest = &body[n..];
+    let suffix_ok = rest.is_empty() || (rest.len() == 1 && "KkMmGgTtPpEe".contains(rest));
+    if n > 0 && suffix_ok {
+        return Err(format!(
+            "{} overflows: sizes go up to 16E - 1 (0xffffffffffffffff)",
+            crate::error::quote(s)
+        ));
+    }
+    Err(format!(
+        "{} is not a size (a number with K, M, G, T, P or E, like \"4G\" or 0x100000)",
+        crate::error::quote(s)
+    ))
+}
+
 /// kstrtobool(): y/Y/1/on → true, n/N/0/off → false.
 pub fn kstrtobool(s: &str) -> Option<bool> {
     let s = s.strip_suffix('\n').unwrap_or(s);
@@ -247,7 +277,8 @@ impl Cmdline {
         };
         let bad = |p: &str, v: &str, why: &str| {
             MmError::Invalid(format!(
-                "kernel command line: bad value \"{v}\" for {p}: {why}"
+                "kernel command line: {p}={}: {why}",
+                crate::error::quote(v).trim_matches('"')
             ))
         };
         let mut pending_size: Option<u64> = None;
@@ -270,10 +301,15 @@ impl Cmdline {
                 "memmap" => {
                     let v = need(&val)?;
                     for part in v.split(',') {
-                        c.memmap
-                            .push(parse_memmap(part).ok_or_else(|| {
-                                bad(&key, part, "expected nn!ss, nn$ss or nn@ss")
-                            })?);
+                        let e = parse_memmap(part)
+                            .ok_or_else(|| bad(&key, part, "expected nn!ss, nn$ss or nn@ss"))?;
+                        if e.start.checked_add(e.size).is_none() {
+                            return Err(MmError::OutOfRange(format!(
+                                "kernel command line: {key}={part}: the range ends past the \
+                                 top of the 64-bit address space"
+                            )));
+                        }
+                        c.memmap.push(e);
                     }
                 }
                 "memory_hotplug.memmap_on_memory" => {

@@ -17,6 +17,11 @@ pub enum Errno {
     ERANGE,
     E2BIG,
     EOPNOTSUPP,
+    EIO,
+    EACCES,
+    ENOTDIR,
+    EISDIR,
+    EROFS,
 }
 
 impl Errno {
@@ -36,6 +41,11 @@ impl Errno {
             Errno::ERANGE => "ERANGE",
             Errno::E2BIG => "E2BIG",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
+            Errno::EIO => "EIO",
+            Errno::EACCES => "EACCES",
+            Errno::ENOTDIR => "ENOTDIR",
+            Errno::EISDIR => "EISDIR",
+            Errno::EROFS => "EROFS",
         }
     }
 
@@ -55,6 +65,11 @@ impl Errno {
             Errno::ENOSPC => 28,
             Errno::ERANGE => 34,
             Errno::EOPNOTSUPP => 95,
+            Errno::EIO => 5,
+            Errno::EACCES => 13,
+            Errno::ENOTDIR => 20,
+            Errno::EISDIR => 21,
+            Errno::EROFS => 30,
         })
     }
 }
@@ -88,6 +103,16 @@ pub enum MmError {
     NoDevice(String),
     #[error("ENXIO: {0}")]
     NoSuchAddress(String),
+    #[error("EIO: {0}")]
+    Io(String),
+    #[error("EACCES: {0}")]
+    AccessDenied(String),
+    #[error("ENOTDIR: {0}")]
+    NotADirectory(String),
+    #[error("EISDIR: {0}")]
+    IsADirectory(String),
+    #[error("EROFS: {0}")]
+    ReadOnly(String),
 }
 
 impl MmError {
@@ -107,6 +132,11 @@ impl MmError {
             MmError::Interrupted(_) => Errno::EINTR,
             MmError::NoDevice(_) => Errno::ENODEV,
             MmError::NoSuchAddress(_) => Errno::ENXIO,
+            MmError::Io(_) => Errno::EIO,
+            MmError::AccessDenied(_) => Errno::EACCES,
+            MmError::NotADirectory(_) => Errno::ENOTDIR,
+            MmError::IsADirectory(_) => Errno::EISDIR,
+            MmError::ReadOnly(_) => Errno::EROFS,
         }
     }
 
@@ -125,8 +155,44 @@ impl MmError {
             | MmError::OutOfRange(r)
             | MmError::Interrupted(r)
             | MmError::NoDevice(r)
-            | MmError::NoSuchAddress(r) => r,
+            | MmError::NoSuchAddress(r)
+            | MmError::Io(r)
+            | MmError::AccessDenied(r)
+            | MmError::NotADirectory(r)
+            | MmError::IsADirectory(r)
+            | MmError::ReadOnly(r) => r,
         }
+    }
+}
+
+impl MmError {
+    /// An I/O error of the host, as the errno the host's call returned, with what was being
+    /// done.
+    pub fn from_io(what: impl std::fmt::Display, e: &std::io::Error) -> MmError {
+        use std::io::ErrorKind as K;
+        let r = format!("{what}: {e}");
+        match e.kind() {
+            K::NotFound => MmError::NotFound(r),
+            K::PermissionDenied => MmError::AccessDenied(r),
+            K::AlreadyExists => MmError::Exists(r),
+            K::NotADirectory => MmError::NotADirectory(r),
+            K::IsADirectory => MmError::IsADirectory(r),
+            K::ReadOnlyFilesystem => MmError::ReadOnly(r),
+            K::StorageFull => MmError::NoSpace(r),
+            K::OutOfMemory => MmError::NoMemory(r),
+            K::InvalidInput => MmError::Invalid(r),
+            _ => MmError::Io(r),
+        }
+    }
+}
+
+/// `text` in double quotes for an error message, cut to its first 64 characters (with how
+/// long it was) when it is longer: a 30 MB line of input is not worth repeating whole.
+pub fn quote(text: &str) -> String {
+    const SHOWN: usize = 64;
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
     }
 }
 
@@ -136,6 +202,17 @@ pub type Result<T, E = MmError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_are_short() {
+        assert_eq!(quote("online "), "\"online \"");
+        let long = "x".repeat(30 << 20);
+        let q = quote(&long);
+        assert!(q.len() < 100, "{q}");
+        assert!(q.ends_with("... (31457280 bytes)"), "{q}");
+        // Cut on a character boundary.
+        assert!(quote(&"é".repeat(100)).contains("... (200 bytes)"));
+    }
 
     #[test]
     fn display_and_codes() {

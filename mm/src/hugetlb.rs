@@ -184,7 +184,10 @@ impl Machine {
         let v = value.trim_end();
         if path == "/proc/sys/vm/hugetlb_optimize_vmemmap" && self.hugetlb_vmemmap_sysctl() {
             self.hugetlb_optimize_vmemmap = crate::cmdline::kstrtobool(v).ok_or_else(|| {
-                MmError::Invalid(format!("\"{v}\" is not a boolean (proc_dobool)"))
+                MmError::Invalid(format!(
+                    "{} is not a boolean (proc_dobool)",
+                    crate::error::quote(value)
+                ))
             })?;
             return Ok(true);
         }
@@ -194,9 +197,12 @@ impl Machine {
         if !matches!(file, "max_huge_pages" | "nr_hugepages") {
             return Ok(false);
         }
-        let n: u64 = v
-            .parse()
-            .map_err(|_| MmError::Invalid(format!("\"{v}\" is not a number of huge pages")))?;
+        let n: u64 = v.parse().map_err(|_| {
+            MmError::Invalid(format!(
+                "{} is not a number of huge pages",
+                crate::error::quote(value)
+            ))
+        })?;
         self.set_nr_hugepages(i, n);
         Ok(true)
     }

@@ -18,6 +18,7 @@ pub mod boot;
 pub mod cmdline;
 pub mod design;
 pub mod error;
+pub mod export;
 pub mod hotplug;
 pub mod hugetlb;
 pub mod hugetlb_vmemmap;
@@ -37,7 +38,7 @@ pub mod vmemmap;
 pub mod watermark;
 pub mod zone;
 
-pub use boot::BootSpec;
+pub use boot::{BootPlan, BootSpec};
 pub use error::{Errno, MmError, Result};
 pub use hotplug::{AddOptions, AddReport};
 pub use machine::Machine;

@@ -370,6 +370,28 @@ impl Machine {
         r
     }
 
+    /// An upper bound of the model state that `size` bytes of new memory adds: its sections
+    /// (whole ones, as the section table keeps them) and its memory blocks.
+    pub fn state_estimate(&self, size: u64) -> u64 {
+        let g = &self.u.g;
+        let sections = size.div_ceil(g.section_size).saturating_add(1);
+        let blocks = size.div_ceil(self.u.block_size).saturating_add(1);
+        sections
+            .saturating_mul(crate::boot::STATE_PER_SECTION)
+            .saturating_add(blocks.saturating_mul(crate::boot::STATE_PER_BLOCK))
+    }
+
+    /// An upper bound of this machine's whole model state (what a copy of it costs), its
+    /// kernel log included.
+    pub fn state_footprint(&self) -> u64 {
+        let sections = self.sections.present().count() as u64;
+        let log: u64 = self.dmesg.iter().map(|l| l.len() as u64 + 24).sum();
+        sections
+            .saturating_mul(crate::boot::STATE_PER_SECTION)
+            .saturating_add((self.blocks.len() as u64).saturating_mul(crate::boot::STATE_PER_BLOCK))
+            .saturating_add(log)
+    }
+
     /// A hash of the whole model state except the kernel log, for tests that check a failed
     /// operation changed nothing.
     pub fn state_hash(&self) -> u64 {

@@ -300,6 +300,22 @@ impl Machine {
                  (mhp_range_allowed())"
             )));
         }
+        // The virtio-mem driver holds its whole region as a device resource: a namespace
+        // there cannot claim its range.
+        if let Some(d) = self
+            .virtio_mem
+            .values()
+            .find(|d| d.start < end && start < d.start + d.region_size)
+        {
+            return Err(MmError::Busy(format!(
+                "could not reserve region [mem {start:#x}-{:#x}]: it overlaps virtio-mem device \
+                 {}'s region [mem {:#x}-{:#x}]",
+                end - 1,
+                d.id,
+                d.start,
+                d.start + d.region_size - 1
+            )));
+        }
         let fp = Footprint {
             start_pfn: start >> g.page_shift,
             end_pfn: range_end >> g.page_shift,

@@ -33,6 +33,11 @@ impl Resource {
     fn overlaps(&self, start: u64, end: u64) -> bool {
         self.start <= end && start <= self.end
     }
+
+    /// Whether this resource is System RAM or holds some.
+    pub fn holds_ram(&self) -> bool {
+        self.name == "System RAM" || self.children.iter().any(Resource::holds_ram)
+    }
 }
 
 /// Which resources a parsed /proc/iomem marks busy: bridges' windows and persistent-memory
@@ -53,6 +58,9 @@ pub struct ResourceTree {
 impl ResourceTree {
     /// Parse /proc/iomem text: `start-end : name`, two spaces of indentation per level.
     pub fn parse(text: &str) -> Result<ResourceTree> {
+        /// Nesting the parser accepts: real trees nest four or five deep (a bus, a device,
+        /// its region, the RAM in it); the walks over a tree recurse once per level.
+        const MAX_DEPTH: usize = 32;
         let mut tree = ResourceTree::default();
         // The path of the last resource at each depth.
         let mut stack: Vec<usize> = Vec::new();
@@ -63,7 +71,11 @@ impl ResourceTree {
             let indent = raw.len() - raw.trim_start_matches(' ').len();
             let line = raw.trim();
             let bad = |why: &str| {
-                MmError::Invalid(format!("iomem line {}: {why}: \"{line}\"", lineno + 1))
+                MmError::Invalid(format!(
+                    "iomem line {}: {why}: {}",
+                    lineno + 1,
+                    crate::error::quote(line)
+                ))
             };
             if indent % 2 != 0 {
                 return Err(bad("indentation is not a multiple of two spaces"));
@@ -82,6 +94,11 @@ impl ResourceTree {
             }
             if depth > stack.len() {
                 return Err(bad("indented deeper than its parent"));
+            }
+            if depth >= MAX_DEPTH {
+                return Err(bad(&format!(
+                    "nested deeper than {MAX_DEPTH} levels (a kernel's tree has a handful)"
+                )));
             }
             stack.truncate(depth);
             let siblings = tree.children_at_mut(&stack);
@@ -302,6 +319,14 @@ impl ResourceTree {
     }
 
     /// Every resource, depth first, with its depth.
+    /// The first resource named `prefix...` that overlaps `[start, end)`, at any depth.
+    pub fn named_overlap(&self, start: u64, end: u64, prefix: &str) -> Option<(u64, u64)> {
+        self.walk()
+            .into_iter()
+            .find(|(_, r)| r.name.starts_with(prefix) && r.start < end && start <= r.end)
+            .map(|(_, r)| (r.start, r.end))
+    }
+
     pub fn walk(&self) -> Vec<(usize, &Resource)> {
         fn go<'a>(out: &mut Vec<(usize, &'a Resource)>, rs: &'a [Resource], d: usize) {
             for r in rs {

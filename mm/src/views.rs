@@ -10,7 +10,6 @@ use crate::memory_block::BlockState;
 use crate::units::BlockId;
 use arch::ZoneType;
 use std::fmt::Write as _;
-use std::path::Path;
 
 const MEMORY: &str = "/sys/devices/system/memory";
 const PARAMS: &str = "/sys/module/memory_hotplug/parameters";
@@ -127,9 +126,57 @@ impl Machine {
         self.blocks.contains_key(&id).then_some((id, file))
     }
 
+    /// Resolve `path` as the VFS walks it: repeated slashes and "." collapse, ".." goes up;
+    /// a directory is EISDIR, a file with a trailing slash ENOTDIR, a relative path or one
+    /// that is not there ENOENT. Returns the file's canonical path.
+    fn resolve(&self, path: &str) -> Result<String> {
+        let shown = crate::error::quote(path);
+        if !path.starts_with('/') {
+            return Err(MmError::NotFound(format!(
+                "{shown}: No such file or directory (paths start at /)"
+            )));
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for c in path.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        let canon = format!("/{}", parts.join("/"));
+        if self.is_directory(&canon) {
+            return Err(MmError::IsADirectory(format!("{shown}: Is a directory")));
+        }
+        if path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..") {
+            return Err(MmError::NotADirectory(format!("{shown}: Not a directory")));
+        }
+        Ok(canon)
+    }
+
+    /// Whether `canon` (a canonical path) is a directory of the files read() serves.
+    fn is_directory(&self, canon: &str) -> bool {
+        if canon == "/" {
+            return true;
+        }
+        let prefix = format!("{canon}/");
+        if self.readable_paths().iter().any(|f| f.starts_with(&prefix)) {
+            return true;
+        }
+        canon
+            .strip_prefix(MEMORY)
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|r| {
+                !r.contains('/') && self.block_id_from_path(&format!("{r}/state")).is_some()
+            })
+    }
+
     /// Read a sysfs or procfs file, byte for byte as the kernel prints it.
     pub fn read(&self, path: &str) -> Result<String> {
-        let path = path.trim_end_matches('/');
+        let canon = self.resolve(path)?;
+        let path = canon.as_str();
         let nf = || MmError::NotFound(format!("{path}: No such file or directory"));
         if let Some(rest) = path.strip_prefix(MEMORY).and_then(|r| r.strip_prefix('/')) {
             return match rest {
@@ -179,14 +226,18 @@ impl Machine {
 
     /// Write a sysfs file as `echo value > path` does.
     pub fn write(&mut self, path: &str, value: &str) -> Result<()> {
-        let path = path.trim_end_matches('/');
+        let canon = self.resolve(path)?;
+        let path = canon.as_str();
         let nf = || MmError::NotFound(format!("{path}: No such file or directory"));
         let ro = || MmError::NotPermitted(format!("{path}: Permission denied (read-only)"));
         if let Some(rest) = path.strip_prefix(MEMORY).and_then(|r| r.strip_prefix('/')) {
             match rest {
                 "auto_online_blocks" => {
                     let t = OnlineType::parse(value).ok_or_else(|| {
-                        MmError::Invalid(format!("\"{value}\" is not an online type"))
+                        MmError::Invalid(format!(
+                            "{} is not an online type",
+                            crate::error::quote(value)
+                        ))
                     })?;
                     self.settings.default_online = t;
                     return Ok(());
@@ -199,8 +250,8 @@ impl Machine {
                 "state" => {
                     let t = OnlineType::parse(value).ok_or_else(|| {
                         MmError::Invalid(format!(
-                            "\"{}\" is not one of online, online_kernel, online_movable, offline",
-                            value.trim_end()
+                            "{} is not one of online, online_kernel, online_movable, offline",
+                            crate::error::quote(value)
                         ))
                     })?;
                     let start = self.u.block_start(id);
@@ -226,7 +277,10 @@ impl Machine {
                         let start = self.u.block_start(id);
                         self.offline(start, self.u.block_size)
                     }
-                    v => Err(MmError::Invalid(format!("\"{v}\" is not 0 or 1"))),
+                    _ => Err(MmError::Invalid(format!(
+                        "{} is not 0 or 1",
+                        crate::error::quote(value)
+                    ))),
                 },
                 "phys_index" | "phys_device" | "removable" | "valid_zones" => Err(ro()),
                 _ => Err(nf()),
@@ -238,8 +292,8 @@ impl Machine {
                 "online_policy" => {
                     self.settings.online_policy = OnlinePolicy::parse(value).ok_or_else(|| {
                         MmError::Invalid(format!(
-                            "\"{}\" is not contig-zones or auto-movable",
-                            value.trim_end()
+                            "{} is not contig-zones or auto-movable",
+                            crate::error::quote(value)
                         ))
                     })?;
                     Ok(())
@@ -249,14 +303,18 @@ impl Machine {
                     self.settings.auto_movable_ratio = v
                         .parse::<u32>()
                         .map_err(|_| {
-                            MmError::Invalid(format!("\"{v}\" is not an unsigned integer"))
+                            MmError::Invalid(format!(
+                                "{} is not an unsigned integer",
+                                crate::error::quote(value)
+                            ))
                         })?
                         .into();
                     Ok(())
                 }
                 "auto_movable_numa_aware" => {
-                    self.settings.auto_movable_numa_aware = kstrtobool(value)
-                        .ok_or_else(|| MmError::Invalid(format!("\"{value}\" is not a boolean")))?;
+                    self.settings.auto_movable_numa_aware = kstrtobool(value).ok_or_else(|| {
+                        MmError::Invalid(format!("{} is not a boolean", crate::error::quote(value)))
+                    })?;
                     Ok(())
                 }
                 _ => Err(nf()),
@@ -478,63 +536,6 @@ impl Machine {
             self.vmstat.nr_memmap_boot_pages
         );
         out
-    }
-
-    /// Write the sysfs tree `lsmem --sysroot dir` reads: dir/sys/devices/system/memory with
-    /// every block's files and its nodeN link, and dir/sys/devices/system/node.
-    pub fn export_sysfs(&self, dir: &Path) -> std::io::Result<()> {
-        let mem = dir.join("sys/devices/system/memory");
-        if mem.exists() {
-            std::fs::remove_dir_all(&mem)?;
-        }
-        std::fs::create_dir_all(&mem)?;
-        std::fs::write(
-            mem.join("block_size_bytes"),
-            self.read(&format!("{MEMORY}/block_size_bytes"))
-                .unwrap_or_default(),
-        )?;
-        std::fs::write(
-            mem.join("auto_online_blocks"),
-            self.read(&format!("{MEMORY}/auto_online_blocks"))
-                .unwrap_or_default(),
-        )?;
-        let nodes = dir.join("sys/devices/system/node");
-        for n in self.nodes.iter().filter(|n| n.online) {
-            std::fs::create_dir_all(nodes.join(format!("node{}", n.nid)))?;
-        }
-        for id in self.blocks.keys() {
-            let d = mem.join(format!("memory{}", id.0));
-            std::fs::create_dir_all(&d)?;
-            for f in [
-                "state",
-                "online",
-                "phys_index",
-                "phys_device",
-                "removable",
-                "valid_zones",
-            ] {
-                let text = self
-                    .read(&format!("{MEMORY}/memory{}/{f}", id.0))
-                    .unwrap_or_default();
-                std::fs::write(d.join(f), text)?;
-            }
-            let nid = self.blocks[id].nid;
-            let link = d.join(format!("node{nid}"));
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(format!("../../node/node{nid}"), &link)?;
-            #[cfg(not(unix))]
-            std::fs::write(&link, "")?;
-        }
-        for (name, file) in [
-            ("iomem", "/proc/iomem"),
-            ("meminfo", "/proc/meminfo"),
-            ("zoneinfo", "/proc/zoneinfo"),
-        ] {
-            let p = dir.join("proc");
-            std::fs::create_dir_all(&p)?;
-            std::fs::write(p.join(name), self.read(file).unwrap_or_default())?;
-        }
-        Ok(())
     }
 
     /// Every readable path, for completion and help.

@@ -102,6 +102,32 @@ impl Machine {
                 end - 1
             )));
         }
+        // A device's region is a resource of its own (request_mem_region()): it cannot take
+        // a range a persistent-memory namespace or region already holds.
+        if let Some(p) = self
+            .pgmaps
+            .values()
+            .find(|p| p.start < end && cfg.start < p.start + p.res_size)
+        {
+            return Err(MmError::Busy(format!(
+                "[{:#x}-{:#x}] overlaps {} [mem {:#x}-{:#x}]",
+                cfg.start,
+                end - 1,
+                p.namespace,
+                p.start,
+                p.start + p.res_size - 1
+            )));
+        }
+        if let Some((s, e)) = self
+            .iomem
+            .named_overlap(cfg.start, end, "Persistent Memory")
+        {
+            return Err(MmError::Busy(format!(
+                "[{:#x}-{:#x}] overlaps Persistent Memory [mem {s:#x}-{e:#x}]",
+                cfg.start,
+                end - 1
+            )));
+        }
         let pageblock = g.pageblock_nr_pages << g.page_shift;
         // virtio_mem_init_hotplug(): sub-blocks of at least a pageblock (what
         // alloc_contig_range() handles reliably), SBM when two or more fit a memory block.
