@@ -14,6 +14,7 @@ fn big_app() -> App {
         cmdline: String::new(),
         iomem: String::new(),
         script: None,
+        limits: Default::default(),
     })
     .unwrap();
     a.settle();

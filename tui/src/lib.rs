@@ -2,6 +2,7 @@
 //! terminal UI on top of the `mm` model and the `arch` backends.
 
 pub mod archs;
+pub mod heap;
 pub mod repl;
 pub mod runner;
 pub mod script;

@@ -1,8 +1,11 @@
 //! The `hotplug-lab` binary.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use hotplug_lab::runner::warn;
+use hotplug_lab::script::Limits;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +35,8 @@ enum Command {
         /// A /proc/iomem file to boot from.
         #[arg(long)]
         iomem: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: Sandbox,
     },
     /// Run a Rhai script headless ("-" reads it from stdin).
     Run {
@@ -51,9 +56,8 @@ enum Command {
         /// Export the last machine's sysfs here (DIR/<arch> with several architectures).
         #[arg(long, value_name = "DIR")]
         sysfs_out: Option<PathBuf>,
-        /// Raise or lower the sandbox's operation limit.
-        #[arg(long, value_name = "N")]
-        max_operations: Option<u64>,
+        #[command(flatten)]
+        sandbox: Sandbox,
     },
     /// A line REPL on stdin/stdout with the machine bound to `m`.
     Repl {
@@ -63,9 +67,87 @@ enum Command {
         cmdline: String,
         #[arg(long)]
         iomem: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: Sandbox,
     },
     /// Print the parameters of every architecture as one table.
     Archs,
+}
+
+/// The sandbox's limits (README, "Scripts run in a sandbox"). A script that reaches one is
+/// stopped with an error that names the flag raising it.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Sandbox")]
+struct Sandbox {
+    /// Rhai operations a script may run
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_operations,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_operations: u64,
+    /// Wall-clock seconds for the whole run (every architecture of --arch all together;
+    /// each REPL input on its own)
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    max_time: Duration,
+    /// How much the heap may grow: machines and script values together (a size: 512M, 2G)
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = size)]
+    max_memory: u64,
+    /// Bytes of the strings in one value
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = size)]
+    max_string_size: u64,
+    /// Entries of the arrays (and bytes of the BLOBs) in one value
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_array_size as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_array_size: u64,
+    /// Entries of the maps in one value
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_map_size as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_map_size: u64,
+    /// How deep arrays, maps and curried functions nest in one value
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth as u64,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_depth: u64,
+    /// Function calls nested in each other
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_call_levels as u64,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    max_call_depth: u64,
+    /// Bytes of a script or an --iomem file
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = size)]
+    max_input_size: u64,
+}
+
+impl Sandbox {
+    fn limits(&self) -> Limits {
+        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Limits {
+            max_operations: self.max_operations,
+            max_time: self.max_time,
+            max_memory: self.max_memory,
+            max_string_size: n(self.max_string_size),
+            max_array_size: n(self.max_array_size),
+            max_map_size: n(self.max_map_size),
+            max_depth: n(self.max_depth),
+            max_call_levels: n(self.max_call_depth),
+            max_input: self.max_input_size,
+            ..Limits::default()
+        }
+    }
+}
+
+/// A size flag: the kernel's size syntax (memparse: 4096, 0x1000, 64K, 512M, 2G), not 0.
+fn size(s: &str) -> Result<u64, String> {
+    match mm::cmdline::parse_size(s) {
+        Some(0) => Err("must be more than 0".to_string()),
+        Some(v) => Ok(v),
+        None => Err(format!("{s:?} is not a size like 512M or 2G")),
+    }
+}
+
+/// A time flag: seconds, more than 0 (fractions allowed).
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(Duration::from_secs_f64(v)),
+        Ok(_) => Err("must be a number of seconds more than 0".to_string()),
+        Err(_) => Err(format!("{s:?} is not a number of seconds")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -82,7 +164,7 @@ fn main() -> ExitCode {
             iomem,
             json,
             sysfs_out,
-            max_operations,
+            sandbox,
         }) => hotplug_lab::runner::command(
             &script,
             &arch,
@@ -90,20 +172,28 @@ fn main() -> ExitCode {
             iomem.as_deref(),
             json,
             sysfs_out.as_deref(),
-            max_operations,
+            sandbox.limits(),
         ),
         Some(Command::Repl {
             arch,
             cmdline,
             iomem,
-        }) => hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref()),
-        None => tui(None, "x86_64", "", None),
+            sandbox,
+        }) => hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref(), sandbox.limits()),
+        None => tui(None, "x86_64", "", None, Limits::default()),
         Some(Command::Tui {
             script,
             arch,
             cmdline,
             iomem,
-        }) => tui(script.as_deref(), &arch, &cmdline, iomem.as_deref()),
+            sandbox,
+        }) => tui(
+            script.as_deref(),
+            &arch,
+            &cmdline,
+            iomem.as_deref(),
+            sandbox.limits(),
+        ),
     }
 }
 
@@ -112,26 +202,30 @@ fn tui(
     arch: &str,
     cmdline: &str,
     iomem: Option<&std::path::Path>,
+    limits: Limits,
 ) -> ExitCode {
     let archs = match hotplug_lab::runner::arch_list(arch) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("hotplug-lab tui: {e}");
+            warn(&format!("hotplug-lab tui: {e}"));
             return ExitCode::from(2);
         }
     };
-    let iomem = match iomem.map(std::fs::read_to_string).transpose() {
+    let read = |p: &std::path::Path| {
+        hotplug_lab::runner::read_input(&p.to_string_lossy(), limits.max_input)
+    };
+    let iomem = match iomem.map(read).transpose() {
         Ok(t) => t.unwrap_or_default(),
         Err(e) => {
-            eprintln!("hotplug-lab tui: --iomem: {e}");
+            warn(&format!("hotplug-lab tui: --iomem {e}"));
             return ExitCode::from(2);
         }
     };
     let script = match script {
-        Some(p) => match std::fs::read_to_string(p) {
+        Some(p) => match read(p) {
             Ok(src) => Some((p.display().to_string(), src)),
             Err(e) => {
-                eprintln!("hotplug-lab tui: {}: {e}", p.display());
+                warn(&format!("hotplug-lab tui: {e}"));
                 return ExitCode::from(2);
             }
         },
@@ -142,5 +236,6 @@ fn tui(
         cmdline: cmdline.to_string(),
         iomem,
         script,
+        limits,
     })
 }

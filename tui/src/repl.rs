@@ -1,7 +1,8 @@
 //! `hotplug-lab repl`: a line REPL on stdin/stdout with history and multi-line input, the
 //! machine booted from the flags bound to `m`.
 
-use crate::script::{describe, Host, Vm};
+use crate::runner::warn;
+use crate::script::{describe, Host, Limits, Vm};
 use rhai::{Dynamic, Engine, ParseErrorType, Scope};
 use rustyline::error::ReadlineError;
 use std::process::ExitCode;
@@ -31,7 +32,10 @@ pub fn eval(
     src: &str,
 ) -> Result<Option<String>, String> {
     host.start();
-    match engine.eval_with_scope::<Dynamic>(scope, src) {
+    let ast = engine
+        .compile_with_scope(scope, src)
+        .map_err(|e| describe(&e.into()))?;
+    match crate::script::eval_checked(engine, &host.budget, scope, &ast) {
         Ok(v) if v.is_unit() => Ok(None),
         Ok(v) => Ok(Some(show_value(&v))),
         Err(e) => Err(describe(&e)),
@@ -65,30 +69,49 @@ pub fn bind_machine(engine: &Engine, scope: &mut Scope<'static>) -> Result<(), S
     Ok(())
 }
 
-pub fn command(arch: &str, cmdline: &str, iomem: Option<&std::path::Path>) -> ExitCode {
-    let iomem_text = match iomem.map(std::fs::read_to_string).transpose() {
+pub fn command(
+    arch: &str,
+    cmdline: &str,
+    iomem: Option<&std::path::Path>,
+    limits: Limits,
+) -> ExitCode {
+    let iomem_text = match iomem
+        .map(|p| crate::runner::read_input(&p.to_string_lossy(), limits.max_input))
+        .transpose()
+    {
         Ok(t) => t.unwrap_or_default(),
         Err(e) => {
-            eprintln!("hotplug-lab repl: --iomem: {e}");
+            warn(&format!("hotplug-lab repl: --iomem {e}"));
             return ExitCode::from(2);
         }
     };
     if let Err(e) = arch::lookup(arch) {
-        eprintln!("hotplug-lab repl: {e}");
+        warn(&format!("hotplug-lab repl: {e}"));
         return ExitCode::from(2);
     }
-    let mut host = Host::new(arch, cmdline, &iomem_text);
+    let (arch, cmdline) = (arch.to_string(), cmdline.to_string());
+    // Values deep enough to need it are dropped and printed on the script stack.
+    crate::script::sandbox::on_script_thread(move || session(&arch, &cmdline, &iomem_text, limits))
+        .unwrap_or_else(|e| {
+            warn(&format!("hotplug-lab repl: {e}"));
+            ExitCode::from(2)
+        })
+}
+
+fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitCode {
+    let mut host = Host::new(arch, cmdline, iomem_text);
+    host.limits = limits;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     let engine = host.engine();
     let mut scope = host.scope();
     if let Err(e) = bind_machine(&engine, &mut scope) {
-        eprintln!("hotplug-lab repl: boot: {e}");
+        warn(&format!("hotplug-lab repl: boot: {e}"));
         return ExitCode::from(2);
     }
     let mut rl = match rustyline::DefaultEditor::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("hotplug-lab repl: {e}");
+            warn(&format!("hotplug-lab repl: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -122,7 +145,7 @@ pub fn command(arch: &str, cmdline: &str, iomem: Option<&std::path::Path>) -> Ex
                 match eval(&host, &engine, &mut scope, &src) {
                     Ok(Some(out)) => crate::runner::emit(&format!("{out}\n")),
                     Ok(None) => {}
-                    Err(e) => eprintln!("{e}"),
+                    Err(e) => warn(&e),
                 }
             }
             Err(ReadlineError::Interrupted) => {
@@ -130,7 +153,7 @@ pub fn command(arch: &str, cmdline: &str, iomem: Option<&std::path::Path>) -> Ex
             }
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("hotplug-lab repl: {e}");
+                warn(&format!("hotplug-lab repl: {e}"));
                 return ExitCode::from(2);
             }
         }

@@ -1,19 +1,53 @@
 //! `hotplug-lab run`: run a script headless on one architecture or several, print its output
 //! (side by side for several), or JSON, and export the last machine's sysfs.
 
-use crate::script::{describe, message, script_error, to_json, Host};
+use crate::script::{message, script_error, to_json, Host, Limits, ScriptError};
 use mm::Machine;
-use rhai::{Dynamic, EvalAltResult};
+use rhai::EvalAltResult;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::time::Instant;
+
+/// Why a script stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunError {
+    /// Where, in the script's own lines and columns.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// `EINVAL: reason`, or what the sandbox or Rhai said.
+    pub message: String,
+    /// The model's or the sandbox's error, when it was one.
+    pub error: Option<ScriptError>,
+}
+
+impl RunError {
+    fn of(e: &EvalAltResult) -> RunError {
+        let pos = e.position();
+        RunError {
+            line: pos.line(),
+            column: pos.position(),
+            message: message(e),
+            error: script_error(e),
+        }
+    }
+
+    /// `line L, column C: message`, as the REPL shows it.
+    pub fn describe(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("line {l}, column {c}: {}", self.message),
+            (Some(l), None) => format!("line {l}: {}", self.message),
+            _ => self.message.clone(),
+        }
+    }
+}
 
 /// What running a script on one architecture gave.
 pub struct ArchRun {
     pub arch: String,
-    /// The script's last value, or the error that ended it.
-    pub result: Result<Dynamic, Box<EvalAltResult>>,
+    /// The script's last value as JSON, or the error that ended it.
+    pub result: Result<serde_json::Value, RunError>,
     /// Lines the script printed.
     pub output: Vec<String>,
     /// The machine the script booted last.
@@ -24,12 +58,10 @@ impl ArchRun {
     /// `file:line:col: message` for a script that threw.
     pub fn error_line(&self, file: &str) -> Option<String> {
         let e = self.result.as_ref().err()?;
-        let pos = e.position();
-        let msg = message(e);
-        Some(match (pos.line(), pos.position()) {
-            (Some(l), Some(c)) => format!("{file}:{l}:{c}: {msg}"),
-            (Some(l), None) => format!("{file}:{l}: {msg}"),
-            _ => format!("{file}: {msg}"),
+        Some(match (e.line, e.column) {
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}: {}", e.message),
+            (Some(l), None) => format!("{file}:{l}: {}", e.message),
+            _ => format!("{file}: {}", e.message),
         })
     }
 }
@@ -41,45 +73,125 @@ pub fn emit(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
+/// Write a line to standard error, dropping a write error (a closed stderr) rather than
+/// panicking as eprintln! would: every diagnostic of the binary goes through here.
+pub fn warn(text: &str) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.write_all(b"\n");
+}
+
+/// Read a script or an iomem file ("-" is standard input), at most `max` bytes of UTF-8.
+pub fn read_input(path: &str, max: u64) -> Result<String, String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let got = if path == "-" {
+        std::io::stdin().lock().take(max + 1).read_to_end(&mut buf)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(max + 1).read_to_end(&mut buf))
+    };
+    let name = if path == "-" { "standard input" } else { path };
+    got.map_err(|e| format!("{name}: {e}"))?;
+    if buf.len() as u64 > max {
+        return Err(format!(
+            "{name}: file too large: more than {} (--max-input-size raises the limit)",
+            crate::script::sandbox::bytes(max)
+        ));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        format!(
+            "{name}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// The options of `run`.
+#[derive(Clone)]
 pub struct RunOptions {
     pub arch: String,
     pub cmdline: String,
     pub iomem: String,
     pub export_root: Option<PathBuf>,
+    /// Where under it this run's exports go (the arch's name with several).
+    pub export_prefix: PathBuf,
     /// Print lines as the script prints them.
     pub live: bool,
-    pub max_operations: Option<u64>,
+    pub limits: Limits,
+    /// When the run's time is up (None: the whole time limit from now).
+    pub deadline: Option<Instant>,
 }
 
-/// Run `source` on one architecture.
+impl RunOptions {
+    pub fn new(arch: &str) -> RunOptions {
+        RunOptions {
+            arch: arch.to_string(),
+            cmdline: String::new(),
+            iomem: String::new(),
+            export_root: None,
+            export_prefix: PathBuf::new(),
+            live: false,
+            limits: Limits::default(),
+            deadline: None,
+        }
+    }
+}
+
+/// Run `source` on one architecture, on a thread of its own with the sandbox's stack.
 pub fn run_arch(source: &str, o: &RunOptions) -> ArchRun {
+    let (src, opts) = (source.to_string(), o.clone());
+    crate::script::sandbox::on_script_thread(move || run_here(&src, &opts)).unwrap_or_else(|e| {
+        ArchRun {
+            arch: o.arch.clone(),
+            result: Err(RunError {
+                line: None,
+                column: None,
+                message: format!("internal error: {e}"),
+                error: None,
+            }),
+            output: Vec::new(),
+            machine: None,
+        }
+    })
+}
+
+fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     let mut host = Host::new(&o.arch, &o.cmdline, &o.iomem);
     host.export_root = o.export_root.clone();
-    if let Some(n) = o.max_operations {
-        host.limits.max_operations = n;
-    }
+    host.export_prefix = o.export_prefix.clone();
+    host.limits = o.limits;
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
     }
     let engine = host.engine();
     let mut scope = host.scope();
-    host.start();
+    host.start_until(
+        o.deadline
+            .unwrap_or_else(|| Instant::now() + o.limits.max_time),
+    );
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         engine
             .compile_with_scope(&scope, source)
             .map_err(|e| Box::new(EvalAltResult::from(e)))
-            .and_then(|ast| engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast))
+            .and_then(|ast| crate::script::eval_checked(&engine, &host.budget, &mut scope, &ast))
+            .map(|v| to_json(&v))
+            .map_err(|e| RunError::of(&e))
     }))
     .unwrap_or_else(|p| {
         let what = p
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-        Err(Box::new(EvalAltResult::ErrorSystem(
-            "internal error".into(),
-            format!("hotplug-lab panicked: {}", what.unwrap_or_default()).into(),
-        )))
+        Err(RunError {
+            line: None,
+            column: None,
+            message: format!(
+                "internal error: hotplug-lab panicked: {}",
+                what.unwrap_or_default()
+            ),
+            error: None,
+        })
     });
     let output = host.output.borrow().clone();
     let machine = host.last.borrow().as_ref().map(|vm| vm.0.borrow().clone());
@@ -113,36 +225,29 @@ pub fn command(
     iomem: Option<&Path>,
     json: bool,
     sysfs_out: Option<&Path>,
-    max_operations: Option<u64>,
+    limits: Limits,
 ) -> ExitCode {
+    let deadline = Instant::now() + limits.max_time;
     let archs = match arch_list(arch_arg) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("hotplug-lab run: {e}");
+            warn(&format!("hotplug-lab run: {e}"));
             return ExitCode::from(2);
         }
     };
-    let (name, source) = if script == "-" {
-        let mut s = String::new();
-        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
-            eprintln!("hotplug-lab run: reading the script from stdin: {e}");
+    let name = if script == "-" { "<stdin>" } else { script }.to_string();
+    let source = match read_input(script, limits.max_input) {
+        Ok(s) => s,
+        Err(e) => {
+            warn(&format!("hotplug-lab run: {e}"));
             return ExitCode::from(2);
-        }
-        ("<stdin>".to_string(), s)
-    } else {
-        match std::fs::read_to_string(script) {
-            Ok(s) => (script.to_string(), s),
-            Err(e) => {
-                eprintln!("hotplug-lab run: {script}: {e}");
-                return ExitCode::from(2);
-            }
         }
     };
     let iomem_text = match iomem {
-        Some(p) => match std::fs::read_to_string(p) {
+        Some(p) => match read_input(&p.to_string_lossy(), limits.max_input) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("hotplug-lab run: --iomem {}: {e}", p.display());
+                warn(&format!("hotplug-lab run: --iomem {e}"));
                 return ExitCode::from(2);
             }
         },
@@ -151,14 +256,15 @@ pub fn command(
     let several = archs.len() > 1;
     let mut runs = Vec::new();
     for a in &archs {
-        let root = sysfs_out.map(|d| if several { d.join(a) } else { d.to_path_buf() });
         let o = RunOptions {
             arch: a.clone(),
             cmdline: cmdline.to_string(),
             iomem: iomem_text.clone(),
-            export_root: root,
+            export_root: sysfs_out.map(Path::to_path_buf),
+            export_prefix: if several { a.into() } else { PathBuf::new() },
             live: !json && !several,
-            max_operations,
+            limits,
+            deadline: Some(deadline),
         };
         runs.push(run_arch(&source, &o));
     }
@@ -167,9 +273,9 @@ pub fn command(
         if let Some(l) = r.error_line(&name) {
             failed = true;
             if several {
-                eprintln!("{}: {l}", r.arch);
+                warn(&format!("{}: {l}", r.arch));
             } else {
-                eprintln!("{l}");
+                warn(&l);
             }
         }
     }
@@ -180,26 +286,25 @@ pub fn command(
     } else if several {
         emit(&side_by_side(&runs, &name));
     }
+    // A script that threw still has its machine exported; the exit code stays 1 then.
+    let mut code = u8::from(failed);
     if let Some(dir) = sysfs_out {
         for r in &runs {
             if let Some(m) = &r.machine {
-                let d = if several {
-                    dir.join(&r.arch)
-                } else {
-                    dir.to_path_buf()
-                };
-                if let Err(e) = m.export_sysfs(&d) {
-                    eprintln!("hotplug-lab run: --sysfs-out {}: {e}", d.display());
-                    return ExitCode::from(2);
+                let sub = if several { r.arch.as_str() } else { "" };
+                if let Err(e) = m.export_sysfs_in(dir, Path::new(sub)) {
+                    warn(&format!(
+                        "hotplug-lab run: --sysfs-out {}: {e}",
+                        dir.join(sub).display()
+                    ));
+                    if code == 0 {
+                        code = 2;
+                    }
                 }
             }
         }
     }
-    if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(code)
 }
 
 fn json_of(r: &ArchRun) -> serde_json::Value {
@@ -207,7 +312,7 @@ fn json_of(r: &ArchRun) -> serde_json::Value {
     o.insert("arch".into(), r.arch.clone().into());
     o.insert(
         "result".into(),
-        r.result.as_ref().map_or(serde_json::Value::Null, to_json),
+        r.result.clone().unwrap_or(serde_json::Value::Null),
     );
     o.insert(
         "stats".into(),
@@ -230,11 +335,11 @@ fn json_of(r: &ArchRun) -> serde_json::Value {
     );
     o.insert("output".into(), r.output.iter().cloned().collect());
     if let Err(e) = &r.result {
-        let err = match script_error(e) {
+        let err = match &e.error {
             Some(se) => {
-                serde_json::json!({ "errno": se.errno, "code": se.code, "message": se.message, "text": describe(e) })
+                serde_json::json!({ "errno": se.errno, "code": se.code, "message": se.message, "text": e.describe() })
             }
-            None => serde_json::json!({ "text": describe(e) }),
+            None => serde_json::json!({ "text": e.describe() }),
         };
         o.insert("error".into(), err);
     }

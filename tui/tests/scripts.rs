@@ -48,14 +48,7 @@ fn every_script_on_every_arch() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let source = std::fs::read_to_string(&path).unwrap();
         for arch in arch::ALL {
-            let o = RunOptions {
-                arch: arch.to_string(),
-                cmdline: String::new(),
-                iomem: String::new(),
-                export_root: None,
-                live: false,
-                max_operations: None,
-            };
+            let o = RunOptions::new(arch);
             let run = run_arch(&source, &o);
             if let Some(e) = run.error_line(&name) {
                 panic!("{name} on {arch} failed: {e}\n{}", run.output.join("\n"));
@@ -77,7 +70,7 @@ fn every_script_on_every_arch() {
 /// against the API as it is (README's Performance section tells users to run them).
 #[test]
 fn bench_scripts_compile() {
-    let host = hotplug_lab::script::Host::new("x86_64", "", "");
+    let mut host = hotplug_lab::script::Host::new("x86_64", "", "");
     let engine = host.engine();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
     let mut n = 0;

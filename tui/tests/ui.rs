@@ -14,6 +14,7 @@ fn app(archs: &[&str], cmdline: &str) -> App {
         cmdline: cmdline.to_string(),
         iomem: String::new(),
         script: None,
+        limits: Default::default(),
     })
     .unwrap();
     a.settle();
@@ -223,6 +224,7 @@ fn the_script_player_steps_statement_by_statement() {
         cmdline: String::new(),
         iomem: String::new(),
         script: Some(("demo.rhai".into(), src.into())),
+        limits: Default::default(),
     })
     .unwrap();
     a.settle();

@@ -1,10 +1,11 @@
 //! The Machine type and every function of the scripting contract, registered by topic.
 
-use super::{einval, help, throw, Host, ScriptError, Vm};
-use mm::cmdline::{parse_size, OnlineType};
+use super::{einval, help, throw, Budget, Host, ScriptError, Vm};
+use mm::cmdline::{parse_size_or_why, OnlineType};
 use mm::units::BlockId;
-use mm::{AddOptions, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
+use mm::{AddOptions, BootPlan, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
+use std::rc::Rc;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -42,8 +43,7 @@ fn size_value(d: &Dynamic, what: &str) -> Res<u64> {
     }
     if d.is_string() {
         let s = d.clone().into_string().unwrap_or_default();
-        return parse_size(&s)
-            .ok_or_else(|| einval(format!("{what}: \"{s}\" is not a size like \"4G\"")));
+        return parse_size_or_why(&s).map_err(|why| einval(format!("{what}: {why}")));
     }
     Err(einval(format!(
         "{what} must be a number of bytes or a size string"
@@ -115,8 +115,48 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     Ok(spec)
 }
 
+/// Refuse, before it starts, an operation that would grow the model by about `need` bytes
+/// past the sandbox's memory budget. An ENOMEM the script can catch: the machine is as it was.
+/// Keep the returned guard until the operation is done: its end tells the budget that what
+/// the model grew by is accounted for.
+fn reserve(budget: &Budget, what: impl FnOnce() -> String, need: u64) -> Res<Grown<'_>> {
+    budget
+        .reserve(what, need)
+        .map(|()| Grown(budget))
+        .map_err(|stop| {
+            Box::new(EvalAltResult::ErrorRuntime(
+                Dynamic::from(stop.to_script_error()),
+                rhai::Position::NONE,
+            ))
+        })
+}
+
+/// An operation on a machine that [`reserve`] let start.
+struct Grown<'b>(&'b Budget);
+
+impl Drop for Grown<'_> {
+    fn drop(&mut self) {
+        self.0.model_grown();
+    }
+}
+
+/// Refuse hot-adding `size` bytes to `m` when the model state it builds would not fit.
+fn reserve_memory<'b>(budget: &'b Budget, m: &Machine, what: &str, size: u64) -> Res<Grown<'b>> {
+    reserve(
+        budget,
+        || format!("{what} of {}", super::sandbox::bytes(size)),
+        m.state_estimate(size),
+    )
+}
+
 fn do_boot(host: &Host, spec: &BootSpec) -> Res<Vm> {
-    let m = Machine::boot(spec).map_err(throw)?;
+    let plan = BootPlan::new(spec).map_err(throw)?;
+    let _grown = reserve(
+        &host.budget,
+        || format!("booting {} of RAM", super::sandbox::bytes(plan.ram_bytes())),
+        plan.state_estimate(),
+    )?;
+    let m = Machine::boot_plan(plan).map_err(throw)?;
     let vm = Vm::new(m);
     *host.last.borrow_mut() = Some(vm.clone());
     Ok(vm)
@@ -431,7 +471,7 @@ fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
     ])
 }
 
-fn register_virtio_mem(e: &mut Engine) {
+fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
     e.register_fn("virtio_mem_add", |vm: &mut Vm, opts: Map| -> Res<i64> {
         let mut m = vm.0.borrow_mut();
         let mut c = mm::virtio_mem::VirtioMemConfig::default();
@@ -461,13 +501,16 @@ fn register_virtio_mem(e: &mut Engine) {
         }
         m.virtio_mem_add(&c).map(i64::from).map_err(throw)
     })
-    .register_fn(
+    ;
+    let b = budget.clone();
+    e.register_fn(
         "virtio_mem_resize",
-        |vm: &mut Vm, id: i64, size: i64| -> Res<Map> {
+        move |vm: &mut Vm, id: i64, size: i64| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
             let id = u32::try_from(id).map_err(|_| einval(format!("no virtio-mem device {id}")))?;
-            m.virtio_mem_resize(id, unsigned(size, "requested size")?)
-                .map_err(throw)?;
+            let size = unsigned(size, "requested size")?;
+            let _grown = reserve_memory(&b, &m, "virtio_mem_resize", size)?;
+            m.virtio_mem_resize(id, size).map_err(throw)?;
             let d = m
                 .virtio_mem_devices()
                 .find(|d| d.id == id)
@@ -483,45 +526,55 @@ fn register_virtio_mem(e: &mut Engine) {
     });
 }
 
-fn register_device(e: &mut Engine) {
-    register_virtio_mem(e);
-    fn dax_kmem(vm: &mut Vm, id: i64, opts: Map) -> Res<Map> {
+fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
+    register_virtio_mem(e, budget);
+    fn dax_kmem(b: &Budget, vm: &mut Vm, id: i64, opts: Map) -> Res<Map> {
         let mut m = vm.0.borrow_mut();
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
+        let size = m.pgmaps().get(&id).map_or(0, |p| p.size());
+        let _grown = reserve_memory(b, &m, "dax_kmem", size)?;
         m.dax_kmem(id, &kmem_options(&opts)?)
             .map(|d| kmem_map(&d))
             .map_err(throw)
     }
-    e.register_fn("dax_kmem", |vm: &mut Vm, id: i64| {
-        dax_kmem(vm, id, Map::new())
-    })
-    .register_fn("dax_kmem", dax_kmem)
-    .register_fn("kmem_devices", |vm: &mut Vm| -> Array {
+    let b = budget.clone();
+    e.register_fn("dax_kmem", move |vm: &mut Vm, id: i64| {
+        dax_kmem(&b, vm, id, Map::new())
+    });
+    let b = budget.clone();
+    e.register_fn("dax_kmem", move |vm: &mut Vm, id: i64, opts: Map| {
+        dax_kmem(&b, vm, id, opts)
+    });
+    e.register_fn("kmem_devices", |vm: &mut Vm| -> Array {
         vm.0.borrow()
             .kmem_devices()
             .map(|d| Dynamic::from(kmem_map(d)))
             .collect()
     });
+    let b = budget.clone();
     e.register_fn(
         "memremap_pages",
-        |vm: &mut Vm, start: i64, size: i64| -> Res<i64> {
+        move |vm: &mut Vm, start: i64, size: i64| -> Res<i64> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            let _grown = reserve_memory(&b, &m, "memremap_pages", n)?;
             m.memremap_pages(s, n, &MemremapOptions::default())
                 .map(i64::from)
                 .map_err(throw)
         },
-    )
-    .register_fn(
+    );
+    let b = budget.clone();
+    e.register_fn(
         "memremap_pages",
-        |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<i64> {
+        move |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<i64> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
             let o = memremap_options(&opts)?;
+            let _grown = reserve_memory(&b, &m, "memremap_pages", n)?;
             m.memremap_pages(s, n, &o).map(i64::from).map_err(throw)
         },
-    )
-    .register_fn("memunmap_pages", |vm: &mut Vm, id: i64| -> Res<()> {
+    );
+    e.register_fn("memunmap_pages", |vm: &mut Vm, id: i64| -> Res<()> {
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
         vm.0.borrow_mut().memunmap_pages(id).map_err(throw)
     })
@@ -569,8 +622,8 @@ pub(super) fn register(e: &mut Engine, host: &Host) {
     register_errors(e);
     register_helpers(e);
     register_boot(e, host);
-    register_hotplug(e);
-    register_device(e);
+    register_hotplug(e, &host.budget);
+    register_device(e, &host.budget);
     register_views(e, host);
 }
 
@@ -602,9 +655,13 @@ fn register_errors(e: &mut Engine) {
 
 fn register_helpers(e: &mut Engine) {
     e.register_fn("size", |s: &str| -> Res<i64> {
-        let v =
-            parse_size(s).ok_or_else(|| einval(format!("\"{s}\" is not a size like \"4G\"")))?;
-        i64::try_from(v).map_err(|_| einval(format!("\"{s}\" is too large")))
+        let v = parse_size_or_why(s).map_err(einval)?;
+        i64::try_from(v).map_err(|_| {
+            einval(format!(
+                "{} is {v:#x}, past the largest script integer (8E - 1, 0x7fffffffffffffff)",
+                mm::error::quote(s)
+            ))
+        })
     })
     .register_fn("human", |v: i64| -> Res<String> {
         Ok(arch::human(unsigned(v, "size")?))
@@ -668,8 +725,17 @@ fn register_boot(e: &mut Engine, host: &Host) {
                 .into_iter()
                 .map(int)
                 .collect()
-        })
-        .register_fn("clone", |vm: &mut Vm| Vm::new(vm.0.borrow().clone()));
+        });
+    let b = host.budget.clone();
+    e.register_fn("clone", move |vm: &mut Vm| -> Res<Vm> {
+        let m = vm.0.borrow();
+        let _grown = reserve(
+            &b,
+            || "copying the machine".to_string(),
+            m.state_footprint(),
+        )?;
+        Ok(Vm::new(m.clone()))
+    });
     let h = host.clone();
     e.register_fn("boot", move || -> Res<Vm> {
         do_boot(&h, &boot_spec(&h, &Map::new())?)
@@ -690,22 +756,26 @@ fn register_boot(e: &mut Engine, host: &Host) {
     });
 }
 
-fn register_hotplug(e: &mut Engine) {
+fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
+    let b = budget.clone();
     e.register_fn(
         "add_memory",
-        |vm: &mut Vm, start: i64, size: i64| -> Res<Map> {
+        move |vm: &mut Vm, start: i64, size: i64| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (unsigned(start, "start")?, unsigned(size, "size")?);
+            let _grown = reserve_memory(&b, &m, "add_memory", n)?;
             m.add_memory(s, n, &AddOptions::default())
                 .map(|r| add_report(&r))
                 .map_err(throw)
         },
-    )
-    .register_fn(
+    );
+    let b = budget.clone();
+    e.register_fn(
         "add_memory",
-        |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<Map> {
+        move |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (unsigned(start, "start")?, unsigned(size, "size")?);
+            let _grown = reserve_memory(&b, &m, "add_memory", n)?;
             let mut o = AddOptions::default();
             for (k, v) in &opts {
                 match k.as_str() {
@@ -736,8 +806,8 @@ fn register_hotplug(e: &mut Engine) {
                 .map(|r| add_report(&r))
                 .map_err(throw)
         },
-    )
-    .register_fn(
+    );
+    e.register_fn(
         "remove_memory",
         |vm: &mut Vm, start: i64, size: i64| -> Res<()> {
             let mut m = vm.0.borrow_mut();
@@ -867,26 +937,16 @@ fn register_views(e: &mut Engine, host: &Host) {
         vm.0.borrow().check().map_err(einval)
     });
     let root = host.export_root.clone();
+    let prefix = host.export_prefix.clone();
     e.register_fn("export_sysfs", move |vm: &mut Vm, dir: &str| -> Res<()> {
         let Some(root) = &root else {
             return Err(throw(mm::MmError::NotPermitted(
                 "export_sysfs writes only under the directory given with --sysfs-out".to_string(),
             )));
         };
-        let rel = std::path::Path::new(dir);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(einval(format!(
-                "export_sysfs: \"{dir}\" must be a plain relative path under --sysfs-out"
-            )));
-        }
-        vm.0.borrow().export_sysfs(&root.join(rel)).map_err(|e| {
-            throw(mm::MmError::NotPermitted(format!(
-                "export_sysfs {dir}: {e}"
-            )))
-        })
+        // The model refuses "..", absolute paths and links below the directory.
+        vm.0.borrow()
+            .export_sysfs_in(root, &prefix.join(dir))
+            .map_err(throw)
     });
 }

@@ -3,6 +3,9 @@
 
 mod api;
 pub mod help;
+pub mod sandbox;
+
+pub use sandbox::{Budget, Limits, Stop};
 
 use mm::{Machine, MmError};
 use rhai::{Dynamic, Engine, EvalAltResult, Position};
@@ -11,48 +14,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// The sandbox, in one place.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Rhai operations a script may run: an endless loop hits this in well under a second.
-    pub max_operations: u64,
-    /// Function call depth: deep recursion stops here, far from the native stack's end.
-    pub max_call_levels: usize,
-    /// Expression nesting in the script and inside functions.
-    pub max_expr_depth: usize,
-    pub max_fn_expr_depth: usize,
-    /// Bytes in one string.
-    pub max_string_size: usize,
-    /// Elements in one array (a machine with more memory blocks than this lists them in
-    /// pieces).
-    pub max_array_size: usize,
-    /// Entries in one map.
-    pub max_map_size: usize,
-    /// Variables in scope and script functions defined.
-    pub max_variables: usize,
-    pub max_functions: usize,
-    /// Wall-clock time a script may run.
-    pub max_time: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_operations: 5_000_000,
-            max_call_levels: 48,
-            max_expr_depth: 64,
-            max_fn_expr_depth: 32,
-            max_string_size: 4 << 20,
-            max_array_size: 1 << 20,
-            max_map_size: 1 << 16,
-            max_variables: 1024,
-            max_functions: 256,
-            max_time: Duration::from_secs(60),
-        }
-    }
-}
+use std::time::Instant;
 
 /// A machine as scripts hold it: assignment shares it, `m.clone()` copies it.
 #[derive(Clone)]
@@ -120,15 +82,19 @@ pub struct Host {
     pub last: Rc<RefCell<Option<Vm>>>,
     /// The only directory export_sysfs may write under.
     pub export_root: Option<PathBuf>,
+    /// Where under it (the arch's name when a run has several).
+    pub export_prefix: PathBuf,
     /// Set to stop the running script (the TUI's Ctrl-C).
     pub cancel: Arc<AtomicBool>,
-    /// When the current evaluation started (for the time limit).
-    pub started: Rc<std::cell::Cell<Instant>>,
+    /// The sandbox's limits; [`Host::engine`] puts them on the engine it makes.
     pub limits: Limits,
+    /// The budget of the session the last [`Host::engine`] started.
+    pub budget: Rc<Budget>,
 }
 
 impl Host {
     pub fn new(arch: &str, cmdline: &str, iomem: &str) -> Host {
+        let cancel = Arc::new(AtomicBool::new(false));
         Host {
             arch: arch.to_string(),
             cmdline: cmdline.to_string(),
@@ -137,33 +103,33 @@ impl Host {
             on_line: None,
             last: Rc::new(RefCell::new(None)),
             export_root: None,
-            cancel: Arc::new(AtomicBool::new(false)),
-            started: Rc::new(std::cell::Cell::new(Instant::now())),
+            export_prefix: PathBuf::new(),
+            cancel: cancel.clone(),
             limits: Limits::default(),
+            budget: Rc::new(Budget::new(Limits::default(), cancel)),
         }
     }
 
-    /// Start the clock of the time limit and clear the cancel switch.
+    /// Start one evaluation (a REPL line, a TUI step): it has the whole time budget from
+    /// now, and a fresh cancel switch.
     pub fn start(&self) {
-        self.started.set(Instant::now());
+        self.start_until(Instant::now() + self.limits.max_time);
+    }
+
+    /// Start an evaluation that must end by `deadline` (a run's budget, shared by every
+    /// architecture of `--arch all`).
+    pub fn start_until(&self, deadline: Instant) {
+        self.budget.begin(deadline);
         self.cancel.store(false, Ordering::Relaxed);
     }
 
-    /// A Rhai engine for this host: the sandbox limits, print captured, the API registered.
-    pub fn engine(&self) -> Engine {
+    /// A Rhai engine for this host, starting its session's budget: the sandbox, print
+    /// captured, the API registered.
+    pub fn engine(&mut self) -> Engine {
         let mut e = Engine::new();
-        let l = self.limits;
-        e.set_max_operations(l.max_operations)
-            .set_max_call_levels(l.max_call_levels)
-            .set_max_expr_depths(l.max_expr_depth, l.max_fn_expr_depth)
-            .set_max_string_size(l.max_string_size)
-            .set_max_array_size(l.max_array_size)
-            .set_max_map_size(l.max_map_size)
-            .set_max_variables(l.max_variables)
-            .set_max_functions(l.max_functions)
-            .set_max_modules(0)
-            .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new())
-            .set_fail_on_invalid_map_property(true);
+        self.budget = Rc::new(Budget::new(self.limits, self.cancel.clone()));
+        sandbox::install(&mut e, &self.budget);
+        e.set_fail_on_invalid_map_property(true);
         let out = self.output.clone();
         let live = self.on_line.clone();
         let print = move |s: &str| {
@@ -178,21 +144,6 @@ impl Host {
         let p2 = print.clone();
         e.on_print(move |s| p2(s));
         e.on_debug(move |s, _, pos| print(&format!("[debug {pos}] {s}")));
-        let cancel = self.cancel.clone();
-        let start = self.started.clone();
-        let max_time = l.max_time;
-        e.on_progress(move |ops| {
-            if ops % 4096 != 0 {
-                return None;
-            }
-            if cancel.load(Ordering::Relaxed) {
-                return Some("interrupted".into());
-            }
-            if start.get().elapsed() > max_time {
-                return Some(format!("ran longer than {} s", max_time.as_secs()).into());
-            }
-            None
-        });
         api::register(&mut e, self);
         e
     }
@@ -211,6 +162,23 @@ impl Host {
     }
 }
 
+/// Evaluate a compiled script in `scope`, then hold what it left (its variables and its
+/// value) to the sandbox's size limits: the limits are measured now and then while it runs,
+/// and once more at the end.
+pub fn eval_checked(
+    engine: &Engine,
+    budget: &Budget,
+    scope: &mut rhai::Scope<'static>,
+    ast: &rhai::AST,
+) -> Result<Dynamic, Box<EvalAltResult>> {
+    let v = engine.eval_ast_with_scope::<Dynamic>(scope, ast)?;
+    budget
+        .measure(scope, None)
+        .and_then(|_| budget.measure_value(&v))
+        .map_err(Stop::into_rhai)?;
+    Ok(v)
+}
+
 /// A script error's message: the model's `EINVAL: reason`, or what the sandbox or Rhai said.
 pub fn message(err: &EvalAltResult) -> String {
     match err {
@@ -218,15 +186,24 @@ pub fn message(err: &EvalAltResult) -> String {
             Some(e) => e.to_string(),
             None => format!("{d}"),
         },
-        EvalAltResult::ErrorTerminated(d, _) => format!("script stopped: {d}"),
+        EvalAltResult::ErrorTerminated(d, _) => match d.clone().try_cast::<ScriptError>() {
+            Some(e) => e.to_string(),
+            None => format!("script stopped: {d}"),
+        },
         EvalAltResult::ErrorTooManyOperations(_) => {
-            "too many operations: the script ran past the sandbox's operation limit (an endless loop?)".to_string()
+            "too many operations: the script ran past the sandbox's operation limit (an endless \
+             loop? --max-operations raises it)"
+                .to_string()
         }
         EvalAltResult::ErrorStackOverflow(_) => {
-            "stack overflow: function calls nested deeper than the sandbox allows (endless recursion?)".to_string()
+            "stack overflow: function calls nested deeper than the sandbox allows (endless \
+             recursion? --max-call-depth raises it)"
+                .to_string()
         }
         EvalAltResult::ErrorDataTooLarge(what, _) => format!("{what} too large for the sandbox"),
-        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => format!("in function {name}: {}", message(inner)),
+        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
+            format!("in function {name}: {}", message(inner))
+        }
         other => {
             // Rhai appends " (line L, position P)"; the caller says where.
             let s = other.to_string();
@@ -251,15 +228,30 @@ pub fn describe(err: &EvalAltResult) -> String {
 /// The thrown model error inside a Rhai error, if that is what it is.
 pub fn script_error(err: &EvalAltResult) -> Option<ScriptError> {
     match err {
-        EvalAltResult::ErrorRuntime(d, _) => d.clone().try_cast::<ScriptError>(),
+        EvalAltResult::ErrorRuntime(d, _) | EvalAltResult::ErrorTerminated(d, _) => {
+            d.clone().try_cast::<ScriptError>()
+        }
         EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => script_error(inner),
         _ => None,
     }
 }
 
+/// How deep [`to_json`] follows nested values: far past the sandbox's nesting limit (a
+/// script's last value may be a few levels deeper than what it kept in variables), and far
+/// from the end of the stack. Deeper values become a string saying so.
+const JSON_DEPTH: usize = 512;
+
 /// Turn a script value into JSON (maps become objects).
 pub fn to_json(d: &Dynamic) -> serde_json::Value {
+    json_at(d, 0)
+}
+
+fn json_at(d: &Dynamic, depth: usize) -> serde_json::Value {
     use serde_json::Value;
+    if depth > JSON_DEPTH {
+        return Value::String(format!("(nested deeper than {JSON_DEPTH})"));
+    }
+    let to_json = |v: &Dynamic| json_at(v, depth + 1);
     if d.is_unit() {
         return Value::Null;
     }
@@ -298,7 +290,7 @@ mod tests {
     /// that does not exist.
     #[test]
     fn help_covers_the_api() {
-        let host = Host::new("x86_64", "", "");
+        let mut host = Host::new("x86_64", "", "");
         let engine = host.engine();
         let mut names: Vec<String> = engine
             .gen_fn_signatures(false)
@@ -310,6 +302,7 @@ mod tests {
                     && n != "to_string"
                     && n != "to_debug"
                     && n != "to_map"
+                    && !sandbox::GUARDED.contains(&n.as_str())
             })
             .collect();
         names.sort();

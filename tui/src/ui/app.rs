@@ -94,6 +94,8 @@ pub struct Options {
     pub cmdline: String,
     pub iomem: String,
     pub script: Option<(String, String)>,
+    /// The sandbox every input runs in.
+    pub limits: crate::script::Limits,
 }
 
 pub struct App {
@@ -221,6 +223,7 @@ impl App {
             cmdline: self.cmdline(),
             iomem: self.opts.iomem.clone(),
             replay,
+            limits: self.opts.limits,
         });
         if let Some(p) = &self.player {
             self.worker.send(Request::Load {

@@ -42,7 +42,7 @@ pub fn run(opts: Options) -> ExitCode {
     let mut app = match App::new(opts) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("hotplug-lab: cannot start the script worker: {e}");
+            crate::runner::warn(&format!("hotplug-lab: cannot start the script worker: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -54,7 +54,7 @@ pub fn run(opts: Options) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("hotplug-lab: {e}");
+            crate::runner::warn(&format!("hotplug-lab: {e}"));
             ExitCode::FAILURE
         }
     }

@@ -6,13 +6,12 @@
 use crate::repl::bind_machine;
 use crate::script::{describe, Host, Vm};
 use mm::Machine;
-use rhai::{Dynamic, Engine, Scope, AST};
+use rhai::{Engine, Scope, AST};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 /// What the UI asks for.
 #[derive(Debug, Clone)]
@@ -24,6 +23,7 @@ pub enum Request {
         cmdline: String,
         iomem: String,
         replay: Vec<String>,
+        limits: crate::script::Limits,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
@@ -76,6 +76,7 @@ impl Worker {
         let c = cancel.clone();
         let handle = std::thread::Builder::new()
             .name("hotplug-lab-script".into())
+            .stack_size(crate::script::sandbox::SCRIPT_STACK)
             .spawn(move || serve(rx_req, tx_rep, c))?;
         Ok(Worker {
             tx: Some(tx),
@@ -155,10 +156,12 @@ fn serve(rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
                 cmdline,
                 iomem,
                 replay,
+                limits,
             } => {
                 sessions.clear();
                 for (pane, arch) in archs.iter().enumerate() {
                     let mut host = Host::new(arch, &cmdline, &iomem);
+                    host.limits = limits;
                     host.cancel = cancel.clone();
                     let t = tx.clone();
                     host.on_line = Some(Rc::new(move |l: &str| {
@@ -169,7 +172,7 @@ fn serve(rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
                     }));
                     let engine = host.engine();
                     let mut scope = host.scope();
-                    host.started.set(Instant::now());
+                    host.start();
                     let booted = bind_machine(&engine, &mut scope);
                     let mut s = Session {
                         host,
@@ -225,7 +228,7 @@ fn serve(rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
 
 /// Evaluate `src` in a session, with the loaded script's functions in reach.
 fn eval(s: &mut Session, src: &str) -> Result<Option<String>, String> {
-    s.host.started.set(Instant::now());
+    s.host.start();
     s.host.output.borrow_mut().clear();
     let ast = s
         .engine
@@ -235,7 +238,7 @@ fn eval(s: &mut Session, src: &str) -> Result<Option<String>, String> {
         Some(f) => f.merge(&ast),
         None => ast,
     };
-    match s.engine.eval_ast_with_scope::<Dynamic>(&mut s.scope, &ast) {
+    match crate::script::eval_checked(&s.engine, &s.host.budget, &mut s.scope, &ast) {
         Ok(v) if v.is_unit() => Ok(None),
         Ok(v) => Ok(Some(crate::repl::show_value(&v))),
         Err(e) => Err(describe(&e)),

@@ -1,0 +1,832 @@
+//! The sandbox every script runs in: its limits (each with the command-line flag that
+//! changes it), and how each is held.
+//!
+//! - Operations, call depth and expression depth: Rhai's own counters.
+//! - Time: one deadline for the whole run (shared by every architecture of `--arch all`),
+//!   checked from Rhai's progress callback.
+//! - Memory: the process's live heap ([`crate::heap`]) against the level it had when the
+//!   session started, checked between any two operations; operations on a machine that would
+//!   grow the model by more than what is left are refused before they start.
+//! - Value sizes and nesting: measured as Rhai counts them (a value's nested entries and
+//!   string bytes add up), on the variables in scope, after a number of variable reads that
+//!   grows with what the last measurement cost or after the heap grew by 4 MiB, so that
+//!   growing an array costs O(1) per push instead of a walk over it.
+//! - Standard functions that make a value many times larger than their arguments (pad,
+//!   blob, split, to_chars, replace, parse_json) check the result's size before they make it.
+//!   `sleep` is not available.
+
+use super::ScriptError;
+use rhai::{Array, Blob, Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, INT};
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The sandbox's limits, in one place. Every one has a flag (`flag` names it in errors).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Rhai operations a script may run (`--max-operations`).
+    pub max_operations: u64,
+    /// Wall-clock time of the whole run (`--max-time`).
+    pub max_time: Duration,
+    /// Heap the session may grow by: machines and script values together (`--max-memory`).
+    pub max_memory: u64,
+    /// Bytes of the strings in one value (`--max-string-size`).
+    pub max_string_size: usize,
+    /// Entries of the arrays (and bytes of the BLOBs) in one value (`--max-array-size`).
+    pub max_array_size: usize,
+    /// Entries of the maps in one value (`--max-map-size`).
+    pub max_map_size: usize,
+    /// How deep arrays, maps and curried functions nest in one value (`--max-depth`).
+    pub max_depth: usize,
+    /// Function call depth (`--max-call-depth`): deep recursion stops here, far from the
+    /// native stack's end.
+    pub max_call_levels: usize,
+    /// Bytes of a script or an iomem file read from a file or stdin (`--max-input-size`).
+    pub max_input: u64,
+    /// Expression nesting in the script and inside functions (the parser's own bound).
+    pub max_expr_depth: usize,
+    pub max_fn_expr_depth: usize,
+    /// Variables in scope and script functions defined.
+    pub max_variables: usize,
+    pub max_functions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5_000_000,
+            max_time: Duration::from_secs(60),
+            max_memory: 512 << 20,
+            max_string_size: 4 << 20,
+            max_array_size: 1 << 20,
+            max_map_size: 1 << 16,
+            max_depth: 64,
+            max_call_levels: 48,
+            max_input: 16 << 20,
+            max_expr_depth: 64,
+            max_fn_expr_depth: 32,
+            max_variables: 1024,
+            max_functions: 256,
+        }
+    }
+}
+
+/// The stack a script thread gets: deep enough for any value the sandbox lets a script
+/// build between two of its measurements, and for Rhai's own recursion at the call-depth
+/// limit. Only the pages a script touches are ever backed by memory.
+pub const SCRIPT_STACK: usize = 256 << 20;
+
+/// Run `f` on a thread with [`SCRIPT_STACK`] of stack and wait for it.
+pub fn on_script_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    let h = std::thread::Builder::new()
+        .name("hotplug-lab-script".into())
+        .stack_size(SCRIPT_STACK)
+        .spawn(f)?;
+    h.join()
+        .map_err(|_| std::io::Error::other("the script thread panicked"))
+}
+
+/// A byte count as a person reads it: 768 MiB, 56.3 MiB, 512 bytes.
+pub fn bytes(b: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (name, unit) in UNITS {
+        if b >= unit {
+            return if b.is_multiple_of(unit) {
+                format!("{} {name}", b / unit)
+            } else {
+                format!("{:.1} {name}", b as f64 / unit as f64)
+            };
+        }
+    }
+    format!("{b} bytes")
+}
+
+/// Why the sandbox stopped a script.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Stop {
+    #[error("the run took longer than {} s (--max-time raises it)", .0.as_secs_f64())]
+    Time(Duration),
+    #[error(
+        "the session's heap grew by {}, over the sandbox's {} (--max-memory raises it)",
+        bytes(*.used),
+        bytes(*.limit)
+    )]
+    Memory { used: u64, limit: u64 },
+    #[error(
+        "{what} would take about {} more, and {} of the sandbox's {} is left \
+         (--max-memory raises it)",
+        bytes(*.need),
+        bytes(*.left),
+        bytes(*.limit)
+    )]
+    State {
+        what: String,
+        need: u64,
+        left: u64,
+        limit: u64,
+    },
+    #[error(
+        "{what}: {size} string bytes, over the sandbox's {limit} (--max-string-size raises it)"
+    )]
+    String {
+        what: String,
+        size: usize,
+        limit: usize,
+    },
+    #[error(
+        "{what}: {size} array entries, over the sandbox's {limit} (--max-array-size raises it)"
+    )]
+    Array {
+        what: String,
+        size: usize,
+        limit: usize,
+    },
+    #[error("{what}: {size} map entries, over the sandbox's {limit} (--max-map-size raises it)")]
+    Map {
+        what: String,
+        size: usize,
+        limit: usize,
+    },
+    #[error("{what}: arrays, maps and curried functions nested deeper than {limit} (--max-depth raises it)")]
+    Depth { what: String, limit: usize },
+    #[error(
+        "script values grew by {} since the sandbox last measured them (a value that doubles \
+         in one step, or a loop in a method that only changes `this`), over the {} it lets \
+         grow unmeasured (an eighth of --max-memory)",
+        bytes(*.grown),
+        bytes(*.limit)
+    )]
+    Unseen { grown: u64, limit: u64 },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Stop {
+    /// The errno a script's error carries for this stop.
+    pub fn errno(&self) -> (&'static str, i64) {
+        match self {
+            Stop::Time(_) => ("ETIMEDOUT", -110),
+            Stop::Memory { .. } | Stop::State { .. } | Stop::Unseen { .. } => ("ENOMEM", -12),
+            Stop::String { .. } | Stop::Array { .. } | Stop::Map { .. } | Stop::Depth { .. } => {
+                ("E2BIG", -7)
+            }
+            Stop::Interrupted => ("EINTR", -4),
+        }
+    }
+
+    pub fn to_script_error(&self) -> ScriptError {
+        let (errno, code) = self.errno();
+        ScriptError {
+            errno: errno.to_string(),
+            code,
+            message: self.to_string(),
+        }
+    }
+
+    /// The stop as a Rhai error that ends the script: `try` cannot catch it.
+    pub fn into_rhai(self) -> Box<EvalAltResult> {
+        Box::new(EvalAltResult::ErrorTerminated(
+            Dynamic::from(self.to_script_error()),
+            rhai::Position::NONE,
+        ))
+    }
+}
+
+/// Heap growth after which the next variable read measures the values in scope.
+const MEASURE_AFTER_GROWTH: usize = 4 << 20;
+/// Variable reads between two measurements, at least and at most (within these bounds, as
+/// many as the last measurement visited values, so that measuring costs O(1) per read).
+const MEASURE_EVERY_MIN: u64 = 4096;
+const MEASURE_EVERY_MAX: u64 = 1 << 20;
+/// Operations between two looks at the clock.
+const CLOCK_EVERY: u64 = 1024;
+
+/// A session's budget: where its heap started, when its time ends, and when to measure the
+/// values in scope next. Shared by the engine's callbacks and the API's functions.
+#[derive(Debug)]
+pub struct Budget {
+    pub limits: Limits,
+    /// The live heap when the session started.
+    base: Cell<usize>,
+    deadline: Cell<Instant>,
+    pub cancel: Arc<AtomicBool>,
+    reads: Cell<u64>,
+    measure_every: Cell<u64>,
+    /// The heap the sandbox has accounted for: at the last measurement of the values in
+    /// scope, or at the end of the last operation that grew a machine (which
+    /// [`Budget::reserve`] bounded before it started).
+    heap_seen: Cell<usize>,
+    /// xorshift state for when to measure next.
+    rng: Cell<u64>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits, cancel: Arc<AtomicBool>) -> Budget {
+        let now = crate::heap::live();
+        Budget {
+            limits,
+            base: Cell::new(now),
+            deadline: Cell::new(Instant::now() + limits.max_time),
+            cancel,
+            reads: Cell::new(0),
+            measure_every: Cell::new(MEASURE_EVERY_MIN),
+            heap_seen: Cell::new(now),
+            rng: Cell::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64)
+                    | 1,
+            ),
+        }
+    }
+
+    fn jitter(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    /// Start an evaluation: it ends by `deadline`, and what the heap holds now (the
+    /// session's machines, the script's text and constants) is accounted for.
+    pub fn begin(&self, deadline: Instant) {
+        self.deadline.set(deadline);
+        self.heap_seen.set(crate::heap::live());
+        self.reads.set(0);
+    }
+
+    /// Count the session's heap from now (a fresh session).
+    pub fn reset_heap(&self) {
+        let now = crate::heap::live();
+        self.base.set(now);
+        self.heap_seen.set(now);
+    }
+
+    /// How much the session's heap has grown.
+    pub fn used(&self) -> u64 {
+        crate::heap::live().saturating_sub(self.base.get()) as u64
+    }
+
+    /// Memory left for the model to grow into.
+    pub fn left(&self) -> u64 {
+        self.limits.max_memory.saturating_sub(self.used())
+    }
+
+    /// Refuse an operation that would grow the model by about `need` bytes past the budget.
+    pub fn reserve(&self, what: impl FnOnce() -> String, need: u64) -> Result<(), Stop> {
+        let left = self.left();
+        if need > left {
+            return Err(Stop::State {
+                what: what(),
+                need,
+                left,
+                limit: self.limits.max_memory,
+            });
+        }
+        Ok(())
+    }
+
+    /// A machine has grown (or been made) by an operation [`Budget::reserve`] allowed:
+    /// what it took is accounted for.
+    pub fn model_grown(&self) {
+        self.heap_seen.set(crate::heap::live());
+    }
+
+    /// Growth no measurement has seen that the sandbox lets pass: an eighth of the budget.
+    fn unseen_limit(&self) -> usize {
+        usize::try_from(self.limits.max_memory / 8).unwrap_or(usize::MAX)
+    }
+
+    /// The checks made between two operations.
+    pub fn check(&self, ops: u64) -> Result<(), Stop> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Stop::Interrupted);
+        }
+        let used = self.used();
+        if used > self.limits.max_memory {
+            return Err(Stop::Memory {
+                used,
+                limit: self.limits.max_memory,
+            });
+        }
+        // Values change where variables are read, and reads measure them; a function that
+        // only touches `this` reads none, and is held to this instead.
+        let unseen = crate::heap::live().saturating_sub(self.heap_seen.get());
+        if unseen > self.unseen_limit() {
+            return Err(Stop::Unseen {
+                grown: unseen as u64,
+                limit: self.unseen_limit() as u64,
+            });
+        }
+        if ops.is_multiple_of(CLOCK_EVERY) && Instant::now() > self.deadline.get() {
+            return Err(Stop::Time(self.limits.max_time));
+        }
+        Ok(())
+    }
+
+    /// Measure the values in scope (and `this`) against the size and nesting limits; returns
+    /// how many values it visited. Run at the end of every evaluation too, so that a script
+    /// never ends holding a value over a limit it crossed after the last measurement.
+    pub fn measure(&self, scope: &rhai::Scope, this: Option<&Dynamic>) -> Result<usize, Stop> {
+        let mut m = Measure::new(&self.limits);
+        // Constants cannot grow; the host's (IOMEM, a file up to --max-input-size) are
+        // not the script's values.
+        for (name, _, v) in scope.iter_raw().filter(|(_, constant, _)| !constant) {
+            m.value(v, &|| format!("variable `{name}`"))?;
+        }
+        if let Some(t) = this {
+            m.value(t, &|| "`this`".to_string())?;
+        }
+        Ok(m.cost)
+    }
+
+    /// Measure one value, the last value of a script.
+    pub fn measure_value(&self, v: &Dynamic) -> Result<(), Stop> {
+        Measure::new(&self.limits)
+            .value(v, &|| "the script's last value".to_string())
+            .map(|_| ())
+    }
+
+    /// Called on every variable read: measure the values in scope when it is time to.
+    fn on_read(&self, scope: &rhai::Scope, this: Option<&Dynamic>) -> Result<(), Stop> {
+        let reads = self.reads.get() + 1;
+        let heap = crate::heap::live();
+        let grown = heap.saturating_sub(self.heap_seen.get());
+        if reads < self.measure_every.get()
+            && grown < MEASURE_AFTER_GROWTH.max(self.measure_every.get() as usize * 16)
+        {
+            self.reads.set(reads);
+            return Ok(());
+        }
+        let cost = self.measure(scope, this)?;
+        self.reads.set(0);
+        // The next measurement comes after between half and one and a half times as many
+        // reads as this one visited values, at a point the script cannot predict: a value
+        // moved out of its variable (`a = [take(a)]`) is missed only at some reads.
+        let every = (cost as u64).clamp(MEASURE_EVERY_MIN, MEASURE_EVERY_MAX);
+        self.measure_every.set(every / 2 + self.jitter() % every);
+        self.heap_seen.set(heap);
+        Ok(())
+    }
+}
+
+/// What one measurement found in a value: the largest string, array and map in it (each
+/// container is held to its limit on its own), the curried arguments of its functions (held
+/// together: currying a function with itself doubles them), and about how many heap bytes
+/// it takes.
+#[derive(Default, Clone, Copy)]
+struct Sizes {
+    string: usize,
+    array: usize,
+    map: usize,
+    curried: usize,
+    bytes: usize,
+}
+
+/// About what a value costs on the heap beyond its 16-byte slot: a string's shared
+/// allocation, a map entry's key and node, a function pointer's box.
+const STRING_BYTES: usize = 32;
+const MAP_ENTRY_BYTES: usize = 48;
+const FNPTR_BYTES: usize = 96;
+
+/// One measurement of values: bounded in depth by the limit, so that it cannot itself run
+/// deep; follows each shared (captured) value once.
+struct Measure<'l> {
+    limits: &'l Limits,
+    cost: usize,
+    seen: HashSet<usize>,
+}
+
+impl<'l> Measure<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Measure {
+            limits,
+            cost: 0,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Measure one top-level value, named by `what` in an error.
+    fn value(&mut self, v: &Dynamic, what: &dyn Fn() -> String) -> Result<Sizes, Stop> {
+        let mut s = Sizes::default();
+        match self.walk(v, 0, &mut s) {
+            Ok(()) => Ok(s),
+            Err((kind, size)) => Err(self.stop(kind, size, what())),
+        }
+    }
+
+    fn stop(&self, kind: Over, size: usize, what: String) -> Stop {
+        let l = self.limits;
+        match kind {
+            Over::String => Stop::String {
+                what,
+                size,
+                limit: l.max_string_size,
+            },
+            Over::Array => Stop::Array {
+                what,
+                size,
+                limit: l.max_array_size,
+            },
+            Over::Map => Stop::Map {
+                what,
+                size,
+                limit: l.max_map_size,
+            },
+            Over::Depth => Stop::Depth {
+                what,
+                limit: l.max_depth,
+            },
+        }
+    }
+
+    fn walk(&mut self, v: &Dynamic, depth: usize, s: &mut Sizes) -> Result<(), (Over, usize)> {
+        let l = self.limits;
+        let check = |n: usize, max: usize, kind: Over| {
+            if n > max {
+                Err((kind, n))
+            } else {
+                Ok(n)
+            }
+        };
+        self.cost += 1;
+        s.bytes += 16;
+        if v.is_shared() {
+            // A captured variable: the running code may hold it (then it is measured where
+            // it lives); a cycle through closures is followed once.
+            let Some(inner) = v.read_lock::<Dynamic>() else {
+                return Ok(());
+            };
+            if !self.seen.insert(&*inner as *const Dynamic as usize) {
+                return Ok(());
+            }
+            return self.walk(&inner, depth, s);
+        }
+        if let Some(text) = v.read_lock::<ImmutableString>() {
+            let n = check(text.len(), l.max_string_size, Over::String)?;
+            s.string = s.string.max(n);
+            s.bytes += n + STRING_BYTES;
+            return Ok(());
+        }
+        if let Some(b) = v.read_lock::<Blob>() {
+            let n = check(b.len(), l.max_array_size, Over::Array)?;
+            s.array = s.array.max(n);
+            s.bytes += n;
+            return Ok(());
+        }
+        let container = v.is_array() || v.is_map() || v.is_fnptr();
+        if !container {
+            return Ok(());
+        }
+        if depth >= l.max_depth {
+            return Err((Over::Depth, depth));
+        }
+        if let Some(a) = v.read_lock::<Array>() {
+            s.array = s.array.max(check(a.len(), l.max_array_size, Over::Array)?);
+            for x in a.iter() {
+                self.walk(x, depth + 1, s)?;
+            }
+        } else if let Some(m) = v.read_lock::<Map>() {
+            s.map = s.map.max(check(m.len(), l.max_map_size, Over::Map)?);
+            for (k, x) in m.iter() {
+                check(k.len(), l.max_string_size, Over::String)?;
+                s.bytes += k.len() + MAP_ENTRY_BYTES;
+                self.walk(x, depth + 1, s)?;
+            }
+        } else if let Some(f) = v.read_lock::<FnPtr>() {
+            s.curried += f.curry().len();
+            check(s.curried, l.max_array_size, Over::Array)?;
+            s.bytes += FNPTR_BYTES;
+            for x in f.iter_curry() {
+                self.walk(x, depth + 1, s)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Over {
+    String,
+    Array,
+    Map,
+    Depth,
+}
+
+/// Put the sandbox on an engine: Rhai's own limits, the callbacks that hold the budget, and
+/// the guarded standard functions.
+pub fn install(e: &mut Engine, budget: &Rc<Budget>) {
+    let l = budget.limits;
+    // Rhai's data-size limits re-measure a whole value after every call that may change it
+    // (O(n) per push, and recursive): they stay off, and `Budget` measures instead.
+    e.set_max_operations(l.max_operations)
+        .set_max_call_levels(l.max_call_levels)
+        .set_max_expr_depths(l.max_expr_depth, l.max_fn_expr_depth)
+        .set_max_string_size(0)
+        .set_max_array_size(0)
+        .set_max_map_size(0)
+        .set_max_variables(l.max_variables)
+        .set_max_functions(l.max_functions)
+        .set_max_modules(0)
+        .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    let b = budget.clone();
+    e.on_progress(move |ops| match b.check(ops) {
+        Ok(()) => None,
+        Err(stop) => Some(Dynamic::from(stop.to_script_error())),
+    });
+    let b = budget.clone();
+    // on_var is marked volatile (not deprecated) by Rhai: a variable read is where values
+    // change, which is what the sandbox needs to see.
+    #[allow(deprecated)]
+    e.on_var(move |_, _, ctx| {
+        b.on_read(ctx.scope(), ctx.this_ptr())
+            .map(|()| None)
+            .map_err(Stop::into_rhai)
+    });
+    register_guards(e, l, budget);
+}
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+fn string_limit(what: &str, size: usize, l: &Limits) -> Res<()> {
+    if size > l.max_string_size {
+        return Err(Stop::String {
+            what: what.to_string(),
+            size,
+            limit: l.max_string_size,
+        }
+        .into_rhai());
+    }
+    Ok(())
+}
+
+fn array_limit(what: &str, size: usize, l: &Limits) -> Res<()> {
+    if size > l.max_array_size {
+        return Err(Stop::Array {
+            what: what.to_string(),
+            size,
+            limit: l.max_array_size,
+        }
+        .into_rhai());
+    }
+    Ok(())
+}
+
+/// A count argument as usize; negative counts mean "nothing", as Rhai's functions take them.
+fn count(n: INT) -> usize {
+    usize::try_from(n.max(0)).unwrap_or(usize::MAX)
+}
+
+/// The standard functions the sandbox registers its own versions of (they are Rhai's, and
+/// help() does not list them).
+pub const GUARDED: [&str; 9] = [
+    "sleep",
+    "pad",
+    "blob",
+    "to_chars",
+    "to_array",
+    "split",
+    "split_rev",
+    "replace",
+    "parse_json",
+];
+
+/// The standard functions whose result can be far larger than their arguments, each
+/// checking the result's size first and then doing what Rhai's own does; and `sleep`, which
+/// would hold the script beyond every limit.
+fn register_guards(e: &mut Engine, l: Limits, budget: &Rc<Budget>) {
+    e.register_fn("sleep", |_: INT| -> Res<()> { Err(no_sleep()) })
+        .register_fn("sleep", |_: rhai::FLOAT| -> Res<()> { Err(no_sleep()) });
+
+    // Padding to a length.
+    e.register_fn(
+        "pad",
+        move |s: &mut ImmutableString, len: INT, c: char| -> Res<()> {
+            let want = count(len);
+            let have = s.chars().count();
+            if want <= have {
+                return Ok(());
+            }
+            string_limit("pad", s.len() + (want - have) * c.len_utf8(), &l)?;
+            let mut t = s.to_string();
+            t.extend(std::iter::repeat_n(c, want - have));
+            *s = t.into();
+            Ok(())
+        },
+    )
+    .register_fn(
+        "pad",
+        move |s: &mut ImmutableString, len: INT, p: &str| -> Res<()> {
+            let want = count(len);
+            let mut have = s.chars().count();
+            if want <= have || p.is_empty() {
+                return Ok(());
+            }
+            // Whole copies of `p`, then its first characters, as Rhai pads.
+            let per = p.chars().count();
+            let (whole, part) = ((want - have) / per, (want - have) % per);
+            let part_bytes: usize = p.chars().take(part).map(char::len_utf8).sum();
+            string_limit("pad", s.len() + whole * p.len() + part_bytes, &l)?;
+            let mut t = s.to_string();
+            while have + per <= want {
+                t.push_str(p);
+                have += per;
+            }
+            t.extend(p.chars().take(want - have));
+            *s = t.into();
+            Ok(())
+        },
+    )
+    .register_fn("pad", {
+        let b = budget.clone();
+        move |a: &mut Array, len: INT, item: Dynamic| -> Res<()> {
+            let want = count(len);
+            if want <= a.len() {
+                return Ok(());
+            }
+            array_limit("pad", want, &l)?;
+            // Every new entry is a copy of the item.
+            let each = Measure::new(&l)
+                .value(&item, &|| "pad's item".to_string())
+                .map_err(Stop::into_rhai)?;
+            let need = ((want - a.len()) as u64).saturating_mul(each.bytes as u64);
+            b.reserve(|| format!("pad to {want} copies"), need)
+                .map_err(Stop::into_rhai)?;
+            a.resize(want, item);
+            Ok(())
+        }
+    })
+    .register_fn("pad", move |b: &mut Blob, len: INT, v: INT| -> Res<()> {
+        let want = count(len);
+        if want <= b.len() {
+            return Ok(());
+        }
+        array_limit("pad", want, &l)?;
+        b.resize(want, (v & 0xff) as u8);
+        Ok(())
+    })
+    .register_fn("blob", move |len: INT| -> Res<Blob> {
+        array_limit("blob", count(len), &l)?;
+        Ok(vec![0; count(len)])
+    })
+    .register_fn("blob", move |len: INT, v: INT| -> Res<Blob> {
+        array_limit("blob", count(len), &l)?;
+        Ok(vec![(v & 0xff) as u8; count(len)])
+    });
+
+    // One entry per character or byte.
+    e.register_fn("to_chars", move |s: &str| -> Res<Array> {
+        array_limit("to_chars", s.chars().count(), &l)?;
+        Ok(s.chars().map(Dynamic::from).collect())
+    })
+    .register_fn("to_array", move |b: &mut Blob| -> Res<Array> {
+        array_limit("to_array", b.len(), &l)?;
+        Ok(b.iter().map(|&x| Dynamic::from(x as INT)).collect())
+    });
+
+    register_split(e, l);
+
+    // Replacing: the result can be as many times longer as there are matches.
+    e.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, find: &str, with: &str| -> Res<()> {
+            replace(s, find, with, &l)
+        },
+    )
+    .register_fn(
+        "replace",
+        move |s: &mut ImmutableString, find: char, with: &str| -> Res<()> {
+            replace(s, &find.to_string(), with, &l)
+        },
+    );
+
+    // parse_json builds a map several times the size of its text.
+    e.register_fn(
+        "parse_json",
+        move |ctx: rhai::NativeCallContext, json: &str| -> Res<Dynamic> {
+            string_limit("parse_json", json.len(), &l)?;
+            ctx.engine().parse_json(json, true).map(Dynamic::from)
+        },
+    );
+}
+
+fn no_sleep() -> Box<EvalAltResult> {
+    super::throw(mm::MmError::NotPermitted(
+        "sleep() is not available in the sandbox: scripts run as fast as they can (time them \
+         with timestamp())"
+            .to_string(),
+    ))
+}
+
+fn replace(s: &mut ImmutableString, find: &str, with: &str, l: &Limits) -> Res<()> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    // An empty pattern matches between every two characters and at both ends.
+    let matches = if find.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(find).count()
+    };
+    let size = (s.len() - matches * find.len()).saturating_add(matches.saturating_mul(with.len()));
+    string_limit("replace", size, l)?;
+    *s = s.replace(find, with).into();
+    Ok(())
+}
+
+/// Rhai's split family, each counting its pieces before it makes them.
+fn register_split(e: &mut Engine, l: Limits) {
+    fn pieces<'a>(it: impl Iterator<Item = &'a str> + Clone, l: &Limits) -> Res<Array> {
+        array_limit("split", it.clone().count(), l)?;
+        Ok(it
+            .map(|p| Dynamic::from(ImmutableString::from(p)))
+            .collect())
+    }
+    /// Rhai gives the string back whole when it is empty or has no delimiter in it.
+    fn whole(s: &ImmutableString) -> Array {
+        vec![Dynamic::from(s.clone())]
+    }
+    e.register_fn("split", move |s: ImmutableString| -> Res<Array> {
+        if s.is_empty() {
+            return Ok(whole(&s));
+        }
+        pieces(s.split_whitespace(), &l)
+    })
+    .register_fn("split", move |s: ImmutableString, d: &str| -> Res<Array> {
+        if s.is_empty() || (!d.is_empty() && !s.contains(d)) {
+            return Ok(whole(&s));
+        }
+        pieces(s.split(d), &l)
+    })
+    .register_fn("split", move |s: ImmutableString, d: char| -> Res<Array> {
+        if s.is_empty() || !s.contains(d) {
+            return Ok(whole(&s));
+        }
+        pieces(s.split(d), &l)
+    })
+    .register_fn(
+        "split",
+        move |s: ImmutableString, d: &str, n: INT| -> Res<Array> {
+            if n <= 1 || s.is_empty() || (!d.is_empty() && !s.contains(d)) {
+                return Ok(whole(&s));
+            }
+            pieces(s.splitn(count(n), d), &l)
+        },
+    )
+    .register_fn(
+        "split",
+        move |s: ImmutableString, d: char, n: INT| -> Res<Array> {
+            if n <= 1 || s.is_empty() || !s.contains(d) {
+                return Ok(whole(&s));
+            }
+            pieces(s.splitn(count(n), d), &l)
+        },
+    )
+    .register_fn(
+        "split_rev",
+        move |s: ImmutableString, d: &str| -> Res<Array> {
+            if s.is_empty() || (!d.is_empty() && !s.contains(d)) {
+                return Ok(whole(&s));
+            }
+            pieces(s.rsplit(d), &l)
+        },
+    )
+    .register_fn(
+        "split_rev",
+        move |s: ImmutableString, d: char| -> Res<Array> {
+            if s.is_empty() || !s.contains(d) {
+                return Ok(whole(&s));
+            }
+            pieces(s.rsplit(d), &l)
+        },
+    )
+    .register_fn(
+        "split_rev",
+        move |s: ImmutableString, d: &str, n: INT| -> Res<Array> {
+            if n <= 1 || s.is_empty() || (!d.is_empty() && !s.contains(d)) {
+                return Ok(whole(&s));
+            }
+            pieces(s.rsplitn(count(n), d), &l)
+        },
+    )
+    .register_fn(
+        "split_rev",
+        move |s: ImmutableString, d: char, n: INT| -> Res<Array> {
+            if n <= 1 || s.is_empty() || !s.contains(d) {
+                return Ok(whole(&s));
+            }
+            pieces(s.rsplitn(count(n), d), &l)
+        },
+    );
+}
