@@ -39,6 +39,10 @@ enum Command {
         sandbox: Sandbox,
     },
     /// Run a Rhai script headless ("-" reads it from stdin).
+    #[command(
+        after_help = "Exit status: 0 when the script finishes, 1 when it throws or the sandbox stops it \
+                      (the error on stderr as FILE:LINE:COLUMN: ERRNO: reason), 2 on bad usage."
+    )]
     Run {
         script: String,
         /// An architecture, a comma-separated list, or "all" (x86_64, arm64, arm64-64k, powerpc, s390).
@@ -90,14 +94,14 @@ struct Sandbox {
     /// How much the heap may grow: machines and script values together (a size: 512M, 2G)
     #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = size)]
     max_memory: u64,
-    /// Bytes of the strings in one value
+    /// Bytes of one string
     #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = size)]
     max_string_size: u64,
-    /// Entries of the arrays (and bytes of the BLOBs) in one value
+    /// Entries of one array (bytes of one BLOB, curried arguments of one function value)
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_array_size as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_array_size: u64,
-    /// Entries of the maps in one value
+    /// Entries of one map
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_map_size as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_map_size: u64,

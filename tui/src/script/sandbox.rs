@@ -7,10 +7,10 @@
 //! - Memory: the process's live heap ([`crate::heap`]) against the level it had when the
 //!   session started, checked between any two operations; operations on a machine that would
 //!   grow the model by more than what is left are refused before they start.
-//! - Value sizes and nesting: measured as Rhai counts them (a value's nested entries and
-//!   string bytes add up), on the variables in scope, after a number of variable reads that
-//!   grows with what the last measurement cost or after the heap grew by 4 MiB, so that
-//!   growing an array costs O(1) per push instead of a walk over it.
+//! - Value sizes and nesting: each string, array and map against its limit, on the
+//!   variables in scope, after a number of variable reads that follows what the last
+//!   measurement cost or after the heap grew by 4 MiB, and at the end of every evaluation,
+//!   so that growing an array costs O(1) per push instead of a walk over it.
 //! - Standard functions that make a value many times larger than their arguments (pad,
 //!   blob, split, to_chars, replace, parse_json) check the result's size before they make it.
 //!   `sleep` is not available.
@@ -33,11 +33,12 @@ pub struct Limits {
     pub max_time: Duration,
     /// Heap the session may grow by: machines and script values together (`--max-memory`).
     pub max_memory: u64,
-    /// Bytes of the strings in one value (`--max-string-size`).
+    /// Bytes of one string (`--max-string-size`).
     pub max_string_size: usize,
-    /// Entries of the arrays (and bytes of the BLOBs) in one value (`--max-array-size`).
+    /// Entries of one array, bytes of one BLOB, curried arguments of one function value
+    /// (`--max-array-size`).
     pub max_array_size: usize,
-    /// Entries of the maps in one value (`--max-map-size`).
+    /// Entries of one map (`--max-map-size`).
     pub max_map_size: usize,
     /// How deep arrays, maps and curried functions nest in one value (`--max-depth`).
     pub max_depth: usize,

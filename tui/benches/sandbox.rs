@@ -1,0 +1,119 @@
+//! The sandbox's figures (README, "Scripts run in a sandbox"): 300,000 pushes onto an array,
+//! and every bomb of the sandbox issue stopped, with its time and the process's peak RSS.
+//! `cargo bench -p hotplug-lab --bench sandbox`.
+//!
+//! The bombs run in the release binary, one process each (peak RSS is a process's), and
+//! print their figures first; criterion then times the pushes and two bombs in-process.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use hotplug_lab::runner::{run_arch, RunOptions};
+use hotplug_lab::script::Host;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PUSHES: &str = "let a = []; for i in 0..300000 { a.push(i); } a.len()";
+
+/// The bombs, as the issue lists them, and two variations.
+const BOMBS: [(&str, &str); 8] = [
+    ("curry doubling", "let f = |x| x; loop { f = f.curry(f); }"),
+    (
+        "64 TiB machines kept in an array",
+        "let a = []; loop { a.push(boot(#{ arch: \"x86_64-la57\", ram: \"64T\" })); }",
+    ),
+    (
+        "a = [a], 50,000 times",
+        "let a = []; for i in 0..50000 { a = [a]; }",
+    ),
+    (
+        "a = [take(a)] for ever",
+        "let a = []; loop { a = [take(a)]; }",
+    ),
+    ("string doubling", "let s = \"x\"; loop { s += s; }"),
+    ("array doubling", "let a = [0]; loop { a += a; }"),
+    (
+        "this doubling in a method",
+        "fn g() { loop { this += this; } } let a = \"xy\"; a.g();",
+    ),
+    ("endless loop", "loop { }"),
+];
+
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Run the release binary on `src`: exit code, wall time, peak RSS in MiB.
+fn run_binary(src: &str) -> (Option<i32>, Duration, u64) {
+    let dir = std::env::temp_dir().join(format!("hotplug-lab-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("bomb.rhai");
+    std::fs::write(&p, src).unwrap();
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotplug-lab"))
+        .arg("run")
+        .arg(&p)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kb) = vm_hwm_kb(child.id()) {
+            peak = peak.max(kb);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.code(), t.elapsed(), peak >> 10)
+}
+
+fn sandbox(c: &mut Criterion) {
+    for (name, src) in BOMBS {
+        let (code, took, mib) = run_binary(src);
+        println!(
+            "bomb: {name}: exit {}, stopped in {:.2} s, peak RSS {mib} MiB",
+            code.map_or("signal".to_string(), |c| c.to_string()),
+            took.as_secs_f64()
+        );
+    }
+    let (code, took, mib) = run_binary(PUSHES);
+    println!(
+        "300,000 pushes (whole process, release binary): exit {:?}, {:.3} s, peak RSS {mib} MiB",
+        code,
+        took.as_secs_f64()
+    );
+
+    let mut host = Host::new("x86_64", "", "");
+    let engine = host.engine();
+    let ast = engine.compile(PUSHES).unwrap();
+    let mut g = c.benchmark_group("sandbox");
+    g.sample_size(20);
+    g.bench_function("300,000 pushes onto one array", |b| {
+        b.iter(|| {
+            host.start();
+            let n: i64 = engine.eval_ast_with_scope(&mut host.scope(), &ast).unwrap();
+            assert_eq!(n, 300_000);
+        })
+    });
+    g.sample_size(10);
+    for (name, src) in [BOMBS[0], BOMBS[3]] {
+        g.bench_function(format!("bomb stopped: {name}"), |b| {
+            b.iter(|| {
+                let r = run_arch(src, &RunOptions::new("x86_64"));
+                assert!(r.result.is_err());
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sandbox);
+criterion_main!(benches);
