@@ -359,9 +359,38 @@ pub fn human(bytes: u64) -> String {
     format!("{bytes:#x}")
 }
 
+/// A byte count as a person reads it in a sentence: 768 MiB, 56.3 MiB, 4.0 GiB, 512 bytes.
+pub fn approx(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 5] = [
+        ("PiB", 1 << 50),
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (name, unit) in UNITS {
+        if bytes >= unit {
+            return if bytes.is_multiple_of(unit) {
+                format!("{} {name}", bytes / unit)
+            } else {
+                format!("{:.1} {name}", bytes as f64 / unit as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approx_sizes() {
+        assert_eq!(approx(768 << 20), "768 MiB");
+        assert_eq!(approx((4 << 30) + (32 << 20)), "4.0 GiB");
+        assert_eq!(approx(59 << 19), "29.5 MiB");
+        assert_eq!(approx(512), "512 bytes");
+    }
 
     #[test]
     fn every_name_resolves_to_itself() {

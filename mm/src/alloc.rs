@@ -2,7 +2,7 @@
 //! memmap and vmemmap page tables charged to zones in zonelist order, and freed back.
 
 use crate::error::{MmError, Result};
-use crate::machine::Machine;
+use crate::machine::{Faults, Machine};
 use crate::zone::Node;
 use arch::ZoneType;
 
@@ -85,6 +85,12 @@ pub(crate) fn charge_kernel(nodes: &mut [Node], nid: u16, pages: u64) -> Option<
     (left == 0).then_some(placed)
 }
 
+/// How the reason of a kernel allocation that found the zones short ends, and what a
+/// vmemmap population that found them short says (sparse.rs).
+const SHORT: &str = "free in the kernel zones";
+const VMEMMAP_SHORT: &str = "vmemmap alloc failure: order:";
+const TABLES_SHORT: &str = "vmemmap page-table pages";
+
 impl Machine {
     /// Free pages a GFP_KERNEL allocation could take.
     pub fn kernel_free_pages(&self) -> u64 {
@@ -98,9 +104,57 @@ impl Machine {
             return Ok(());
         }
         Err(MmError::NoMemory(format!(
-            "{what}: {pages} pages needed, {} free in the kernel zones",
+            "{what}: {pages} pages needed, {} {SHORT}",
             self.kernel_free_pages()
         )))
+    }
+
+    /// When `err` is a kernel allocation that found the zones short, say what the whole
+    /// operation needs (measured by running `op` on a copy whose kernel zones have room for
+    /// anything), what was free, and what would do instead. Other errors pass unchanged.
+    pub(crate) fn explain_short<R>(
+        &self,
+        err: MmError,
+        what: &str,
+        instead: &str,
+        op: impl FnOnce(&mut Machine) -> Result<R>,
+    ) -> MmError {
+        let MmError::NoMemory(why) = &err else {
+            return err;
+        };
+        if !why.ends_with(SHORT) && !why.contains(VMEMMAP_SHORT) && !why.contains(TABLES_SHORT) {
+            return err;
+        }
+        // The copy's kernel zones get room for anything: what they hand out is the need.
+        const ROOM: u64 = 1 << 36;
+        let mut twin = self.clone();
+        twin.faults = Faults::default();
+        let kernel = |m: &Machine| -> u64 {
+            m.nodes
+                .iter()
+                .flat_map(|n| &n.zones)
+                .map(|z| z.kernel_pages)
+                .sum()
+        };
+        for z in twin.nodes.iter_mut().flat_map(|n| n.zones.iter_mut()) {
+            if KERNEL_ZONES.contains(&z.ztype) && z.managed_pages > 0 {
+                z.managed_pages += ROOM;
+            }
+        }
+        let before = kernel(&twin);
+        let Ok(_) = op(&mut twin) else {
+            return err;
+        };
+        let need = kernel(&twin) - before;
+        let ps = self.u.g.page_size;
+        MmError::NoMemory(format!(
+            "{what} needs {} ({need} pages) of kernel memory for its memmap and vmemmap page \
+             tables, and {} ({} pages) is free in the kernel zones above their watermarks; \
+             {instead} (it failed at: {why})",
+            arch::approx(need * ps),
+            arch::approx(self.kernel_free_pages() * ps),
+            self.kernel_free_pages()
+        ))
     }
 
     /// Give back `pages` of kernel allocations made for node `nid`: the most recently

@@ -344,8 +344,9 @@ impl Machine {
         m.free_area_init(&pfn_ranges);
         m.memblock_reserve_boot(&pfn_ranges)?;
         m.log_boot_memory(&pfn_ranges);
-        if !m.cmdline.unknown.is_empty() {
-            let list = m.cmdline.unknown.join(" ");
+        let for_init = m.cmdline.unknown_for_init();
+        if !for_init.is_empty() {
+            let list = for_init.join(" ");
             m.log(format!(
                 "Unknown kernel command line parameters \"{list}\", will be passed to user space."
             ));

@@ -411,6 +411,65 @@ impl Cmdline {
     }
 }
 
+/// The parameters the model knows (as Cmdline::parse spells them, '-' read as '_'), for
+/// suggestions when a user misspells one.
+pub const PARAMETERS: &[&str] = &[
+    "mem",
+    "memmap",
+    "memory_hotplug.memmap_on_memory",
+    "memhp_default_state",
+    "memory_hotplug.online_policy",
+    "memory_hotplug.auto_movable_ratio",
+    "memory_hotplug.auto_movable_numa_aware",
+    "movable_node",
+    "hugetlb_free_vmemmap",
+    "hugepagesz",
+    "hugepages",
+    "default_hugepagesz",
+    "hotplug_lab.design",
+    "hotplug_lab.block_size",
+    "hotplug_lab.hypervisor",
+    "hotplug_lab.nodes",
+];
+
+/// The known parameter an unknown one is probably a misspelling of.
+pub fn did_you_mean(name: &str) -> Option<&'static str> {
+    let norm = name.replace('-', "_");
+    PARAMETERS
+        .iter()
+        .map(|p| (strsim::levenshtein(&norm, p), *p))
+        .filter(|&(d, p)| d <= 2.max(p.len() / 8))
+        .min()
+        .map(|(_, p)| p)
+}
+
+impl Cmdline {
+    /// What init/main.c's print_unknown_bootoptions() lists: the unknown parameters that
+    /// unknown_bootoption() hands to init, first those without a value (argv), then those
+    /// with one (envp, a repeated name keeping its first place and its last value). Names
+    /// with a '.' (unused module parameters) and bootloader identifiers (BOOT_IMAGE=,
+    /// kexec) are dropped without a word.
+    pub fn unknown_for_init(&self) -> Vec<String> {
+        let (mut argv, mut envp): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for p in &self.unknown {
+            let name = p.split('=').next().unwrap_or(p);
+            if name.contains('.') || p.starts_with("BOOT_IMAGE=") || p.starts_with("kexec") {
+                continue;
+            }
+            if p.contains('=') {
+                match envp.iter_mut().find(|e| e.split('=').next() == Some(name)) {
+                    Some(e) => *e = p.clone(),
+                    None => envp.push(p.clone()),
+                }
+            } else {
+                argv.push(p.clone());
+            }
+        }
+        argv.extend(envp);
+        argv
+    }
+}
+
 /// One `memmap=` entry: `nn!ss`, `nn$ss` or `nn@ss`.
 fn parse_memmap(s: &str) -> Option<MemmapEntry> {
     let (size, rest) = memparse(s)?;

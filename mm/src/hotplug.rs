@@ -172,7 +172,18 @@ impl Machine {
                 "[{start:#x}-{end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}]"
             )));
         }
-        self.transaction(fp, |m| m.add_memory_locked(start, size, opts))
+        let run = |m: &mut Machine| m.transaction(fp, |m| m.add_memory_locked(start, size, opts));
+        run(self).map_err(|e| {
+            let instead = if self.arch.memmap_on_memory_enable() {
+                "memmap_on_memory (memory_hotplug.memmap_on_memory=1, or add_memory's \
+                 memmap_on_memory: true) takes the struct pages from the added memory, or add \
+                 less at once"
+            } else {
+                "add less at once, or boot with more RAM"
+            };
+            let what = format!("adding {}", arch::approx(size));
+            self.explain_short(e, &what, instead, run)
+        })
     }
 
     fn add_memory_locked(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {

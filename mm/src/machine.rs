@@ -150,6 +150,7 @@ pub struct Machine {
     pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// Monotonic clock for dmesg timestamps (microseconds).
     pub(crate) clock_us: u64,
+
     /// The design variant (`hotplug_lab.design=`).
     pub(crate) design: &'static dyn crate::design::Design,
     /// Whole-range altmaps of the rfc-2018 / v3-2019 designs, by first pfn.

@@ -320,8 +320,21 @@ impl Machine {
             start_pfn: start >> g.page_shift,
             end_pfn: range_end >> g.page_shift,
         };
-        self.transaction(fp, |m| {
-            m.pagemap_range(start, size, range_end, layout, map, mode, align, nid)
+        let run = |m: &mut Machine| {
+            m.transaction(fp, |m| {
+                m.pagemap_range(start, size, range_end, layout, map, mode, align, nid)
+            })
+        };
+        run(self).map_err(|e| {
+            let instead = match map {
+                MemmapLocation::Mem => {
+                    "map: \"dev\" puts the struct pages in the namespace itself, a larger \
+                     align shares more of them (device-dax), or map less"
+                }
+                MemmapLocation::Dev => "map less of it, or boot with more RAM",
+            };
+            let what = format!("memremap_pages of {}", arch::approx(size));
+            self.explain_short(e, &what, instead, run)
         })
     }
 

@@ -45,9 +45,9 @@ enum Command {
     )]
     Run {
         script: String,
-        /// An architecture, a comma-separated list, or "all" (x86_64, arm64, arm64-64k, powerpc, s390).
-        #[arg(long, default_value = "x86_64")]
-        arch: String,
+        /// An architecture, a comma-separated list, or "all" (x86_64, arm64, arm64-64k, powerpc, s390) [default: x86_64]
+        #[arg(long)]
+        arch: Option<String>,
         /// The kernel command line (the script sees it as CMDLINE; boot() uses it).
         #[arg(long, default_value = "")]
         cmdline: String,
@@ -171,7 +171,7 @@ fn main() -> ExitCode {
             sandbox,
         }) => hotplug_lab::runner::command(
             &script,
-            &arch,
+            arch.as_deref(),
             &cmdline,
             iomem.as_deref(),
             json,

@@ -1,27 +1,50 @@
-//! `hotplug-lab repl`: a line REPL on stdin/stdout with history and multi-line input, the
-//! machine booted from the flags bound to `m`.
+//! `hotplug-lab repl`: a line REPL on stdin/stdout with the machine booted from the flags
+//! bound to `m`: line editing, history across sessions and completion of API names and
+//! sysfs paths on a terminal (rustyline), plain lines from a pipe; multi-line input while the
+//! parser says it is unfinished; Ctrl-C stops the statement running and keeps the session.
 
 use crate::runner::warn;
-use crate::script::{describe, Host, Limits, Vm};
+use crate::script::{describe, help, Host, Limits, Vm};
 use rhai::{Dynamic, Engine, ParseErrorType, Scope};
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use std::cell::RefCell;
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::rc::Rc;
 
-/// Whether `src` failed to parse only because it stops early (an open brace, a dangling
-/// operator): the REPL then reads another line.
+/// Whether `src` failed to parse only because it stops early (an open bracket, a dangling
+/// operator, an unfinished string): more lines could complete it. An error inside the text
+/// (a typo such as `1G)`) is reported at once.
 pub fn incomplete(engine: &Engine, scope: &Scope, src: &str) -> bool {
-    match engine.compile_with_scope(scope, src) {
-        Ok(_) => false,
-        Err(e) => match e.err_type() {
-            ParseErrorType::UnexpectedEOF => true,
-            ParseErrorType::MissingToken(..) => {
-                let lines = src.lines().count();
-                e.position().is_none() || e.position().line().is_some_and(|l| l >= lines)
-            }
-            _ => false,
-        },
+    let e = match engine.compile_with_scope(scope, src) {
+        Ok(_) => return false,
+        Err(e) => e,
+    };
+    match e.err_type() {
+        ParseErrorType::UnexpectedEOF => true,
+        ParseErrorType::MissingToken(..) | ParseErrorType::UnknownOperator(..) => {
+            at_end(src, e.position())
+        }
+        // An unterminated string or comment is an error Rhai reports where it starts.
+        ParseErrorType::BadInput(rhai::LexError::UnterminatedString) => true,
+        _ => false,
     }
+}
+
+/// Whether `pos` is past the last character of `src` (where EOF is).
+fn at_end(src: &str, pos: rhai::Position) -> bool {
+    let (Some(line), col) = (pos.line(), pos.position()) else {
+        return true;
+    };
+    let text = src.trim_end();
+    let lines = text.lines().count().max(1);
+    let last = text.lines().last().map_or(0, |l| l.chars().count());
+    line > lines || (line == lines && col.is_none_or(|c| c > last))
 }
 
 /// Evaluate one input; returns what to print.
@@ -98,30 +121,180 @@ pub fn command(
         })
 }
 
+/// Completion of API names (after `m.` too) and, inside a string, of the paths `m.read`
+/// serves; the paths are refreshed after every input.
+struct Helper {
+    paths: Rc<RefCell<Vec<String>>>,
+}
+
+impl Completer for Helper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let pair = |s: &str| Pair {
+            display: s.to_string(),
+            replacement: s.to_string(),
+        };
+        // Inside a string: a path.
+        if before.matches('"').count() % 2 == 1 {
+            let start = before.rfind('"').map_or(0, |i| i + 1);
+            let prefix = &before[start..];
+            let v = self
+                .paths
+                .borrow()
+                .iter()
+                .filter(|p| p.starts_with(prefix))
+                .map(|p| pair(p))
+                .collect();
+            return Ok((start, v));
+        }
+        let start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let prefix = &before[start..];
+        let mut names: Vec<&str> = help::DOCS
+            .iter()
+            .flat_map(|d| d.name.split(' '))
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok((start, names.into_iter().map(pair).collect()))
+    }
+}
+
+impl Hinter for Helper {
+    type Hint = String;
+}
+impl Highlighter for Helper {}
+impl Validator for Helper {}
+impl rustyline::Helper for Helper {}
+
+/// Where history is kept: $XDG_STATE_HOME/hotplug-lab/history, else
+/// ~/.local/state/hotplug-lab/history.
+fn history_file() -> Option<std::path::PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })?;
+    let dir = state.join("hotplug-lab");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("history"))
+}
+
+/// Where lines come from: an editor on a terminal, plain lines from anything else.
+enum Input {
+    Editor(Box<rustyline::Editor<Helper, DefaultHistory>>),
+    Lines(std::io::StdinLock<'static>),
+}
+
+/// What reading a line gave.
+enum Line {
+    Text(String),
+    /// Ctrl-C at the prompt.
+    Interrupted,
+    Eof,
+    /// A line that could not be read (not UTF-8): said why, and the session goes on.
+    Bad(String),
+}
+
+impl Input {
+    fn read(&mut self, prompt: &str) -> Line {
+        match self {
+            Input::Editor(rl) => match rl.readline(prompt) {
+                Ok(l) => Line::Text(l),
+                Err(ReadlineError::Interrupted) => Line::Interrupted,
+                Err(ReadlineError::Eof) => Line::Eof,
+                Err(e) => Line::Bad(e.to_string()),
+            },
+            Input::Lines(stdin) => {
+                let mut buf = Vec::new();
+                match stdin.read_until(b'\n', &mut buf) {
+                    Ok(0) => Line::Eof,
+                    Ok(_) => {
+                        if buf.last() == Some(&b'\n') {
+                            buf.pop();
+                        }
+                        match String::from_utf8(buf) {
+                            Ok(l) => Line::Text(l),
+                            Err(e) => Line::Bad(format!(
+                                "the line is not UTF-8 (invalid byte at offset {}); it was skipped",
+                                e.utf8_error().valid_up_to()
+                            )),
+                        }
+                    }
+                    Err(e) => Line::Bad(e.to_string()),
+                }
+            }
+        }
+    }
+
+    fn remember(&mut self, entry: &str) {
+        if let Input::Editor(rl) = self {
+            let _ = rl.add_history_entry(entry);
+        }
+    }
+}
+
 fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitCode {
     let mut host = Host::new(arch, cmdline, iomem_text);
     host.limits = limits;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     let engine = host.engine();
     let mut scope = host.scope();
+    host.start();
     if let Err(e) = bind_machine(&engine, &mut scope) {
         warn(&format!("hotplug-lab repl: boot: {e}"));
         return ExitCode::from(2);
     }
-    let mut rl = match rustyline::DefaultEditor::new() {
-        Ok(r) => r,
-        Err(e) => {
-            warn(&format!("hotplug-lab repl: {e}"));
-            return ExitCode::from(2);
+    for w in host.take_warnings() {
+        warn(&format!("hotplug-lab repl: warning: {w}"));
+    }
+    // Ctrl-C while a statement runs stops it (the sandbox sees the flag between two
+    // operations); a second one before it has stopped ends the process as usual.
+    let _ = signal_hook::flag::register_conditional_default(
+        signal_hook::consts::SIGINT,
+        host.cancel.clone(),
+    );
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, host.cancel.clone());
+    let paths = Rc::new(RefCell::new(Vec::new()));
+    let refresh = |scope: &Scope| {
+        if let Some(vm) = scope.get_value::<Vm>("m") {
+            *paths.borrow_mut() = vm.0.borrow().readable_paths();
         }
     };
-    let history =
-        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".hotplug_lab_history"));
-    if let Some(h) = &history {
-        let _ = rl.load_history(h);
-    }
+    refresh(&scope);
+    let history = history_file();
+    let mut input = if std::io::stdin().is_terminal() {
+        match rustyline::Editor::<Helper, DefaultHistory>::new() {
+            Ok(mut rl) => {
+                rl.set_helper(Some(Helper {
+                    paths: paths.clone(),
+                }));
+                if let Some(h) = &history {
+                    let _ = rl.load_history(h);
+                }
+                Input::Editor(Box::new(rl))
+            }
+            Err(e) => {
+                warn(&format!("hotplug-lab repl: {e}"));
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        Input::Lines(std::io::stdin().lock())
+    };
     crate::runner::emit(&format!(
-        "hotplug-lab on {arch}: `m` is the machine; help() lists the API; Ctrl-D quits.\n"
+        "hotplug-lab on {arch}: `m` is the machine; help() lists the API; Ctrl-C stops a \
+         statement; Ctrl-D quits.\n"
     ));
     let mut buf = String::new();
     loop {
@@ -130,8 +303,8 @@ fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitC
         } else {
             "...> "
         };
-        match rl.readline(prompt) {
-            Ok(line) => {
+        match input.read(prompt) {
+            Line::Text(line) => {
                 if buf.is_empty() && matches!(line.trim(), "exit" | "quit" | ":q" | ":quit") {
                     break;
                 }
@@ -141,24 +314,36 @@ fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitC
                     continue;
                 }
                 let src = std::mem::take(&mut buf);
-                let _ = rl.add_history_entry(src.trim_end());
-                match eval(&host, &engine, &mut scope, &src) {
+                input.remember(src.trim_end());
+                let out = eval(&host, &engine, &mut scope, &src);
+                host.cancel
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                for w in host.take_warnings() {
+                    warn(&format!("warning: {w}"));
+                }
+                match out {
                     Ok(Some(out)) => crate::runner::emit(&format!("{out}\n")),
                     Ok(None) => {}
                     Err(e) => warn(&e),
                 }
+                refresh(&scope);
             }
-            Err(ReadlineError::Interrupted) => {
+            Line::Interrupted => buf.clear(),
+            Line::Bad(why) => {
+                warn(&format!("hotplug-lab repl: {why}"));
                 buf.clear();
             }
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
-                warn(&format!("hotplug-lab repl: {e}"));
-                return ExitCode::from(2);
-            }
+            Line::Eof => break,
         }
     }
-    if let Some(h) = &history {
+    if !buf.trim().is_empty() {
+        warn(&format!(
+            "hotplug-lab repl: the input ended inside an unfinished statement, which did not \
+             run: {}",
+            mm::error::quote(buf.trim())
+        ));
+    }
+    if let (Input::Editor(rl), Some(h)) = (&mut input, &history) {
         let _ = rl.save_history(h);
     }
     ExitCode::SUCCESS

@@ -25,11 +25,18 @@ pub struct RunError {
 impl RunError {
     fn of(e: &EvalAltResult) -> RunError {
         let pos = e.position();
+        let message = message(e);
+        // Rhai's own errors (syntax, types, names) are EINVAL for a JSON reader.
+        let error = script_error(e).unwrap_or_else(|| ScriptError {
+            errno: "EINVAL".to_string(),
+            code: -22,
+            message: message.clone(),
+        });
         RunError {
             line: pos.line(),
             column: pos.position(),
-            message: message(e),
-            error: script_error(e),
+            message,
+            error: Some(error),
         }
     }
 
@@ -52,6 +59,10 @@ pub struct ArchRun {
     pub output: Vec<String>,
     /// The machine the script booted last.
     pub machine: Option<Machine>,
+    /// What the user should hear about the run (unknown kernel parameters, ...).
+    pub warnings: Vec<String>,
+    /// Which of the flags a boot took (script::USED_*).
+    pub used: u8,
 }
 
 impl ArchRun {
@@ -152,6 +163,8 @@ pub fn run_arch(source: &str, o: &RunOptions) -> ArchRun {
             }),
             output: Vec::new(),
             machine: None,
+            warnings: Vec::new(),
+            used: 0,
         }
     })
 }
@@ -200,6 +213,8 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
         result,
         output,
         machine,
+        warnings: host.take_warnings(),
+        used: host.used.get(),
     }
 }
 
@@ -216,11 +231,51 @@ pub fn arch_list(arg: &str) -> Result<Vec<String>, String> {
     Ok(v)
 }
 
+/// The warnings of a run, once each: what its boots said, and the flags given that no boot
+/// took.
+pub fn run_warnings(runs: &[ArchRun], arch_given: bool, cmdline: &str, iomem: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in runs.iter().flat_map(|r| &r.warnings) {
+        if !out.contains(w) {
+            out.push(w.clone());
+        }
+    }
+    let used = runs.iter().fold(0, |u, r| u | r.used);
+    let booted = runs.iter().any(|r| r.machine.is_some());
+    let unused = |flag: &str, what: &str, bit: u8, given: bool| {
+        (given && booted && used & bit == 0).then(|| {
+            format!(
+                "{flag} was not used: every boot in the script gives its own {what} \
+                 (boot(ARCH, CMDLINE) and boot() take the flags)"
+            )
+        })
+    };
+    out.extend(unused(
+        "--arch",
+        "architecture",
+        crate::script::USED_ARCH,
+        arch_given,
+    ));
+    out.extend(unused(
+        "--cmdline",
+        "command line",
+        crate::script::USED_CMDLINE,
+        !cmdline.is_empty(),
+    ));
+    out.extend(unused(
+        "--iomem",
+        "RAM or iomem",
+        crate::script::USED_IOMEM,
+        iomem,
+    ));
+    out
+}
+
 /// `run` as a command: returns the process exit code.
 #[allow(clippy::too_many_arguments)]
 pub fn command(
     script: &str,
-    arch_arg: &str,
+    arch_arg: Option<&str>,
     cmdline: &str,
     iomem: Option<&Path>,
     json: bool,
@@ -228,7 +283,7 @@ pub fn command(
     limits: Limits,
 ) -> ExitCode {
     let deadline = Instant::now() + limits.max_time;
-    let archs = match arch_list(arch_arg) {
+    let archs = match arch_list(arch_arg.unwrap_or("x86_64")) {
         Ok(a) => a,
         Err(e) => {
             warn(&format!("hotplug-lab run: {e}"));
@@ -268,6 +323,9 @@ pub fn command(
         };
         runs.push(run_arch(&source, &o));
     }
+    for w in run_warnings(&runs, arch_arg.is_some(), cmdline, iomem.is_some()) {
+        warn(&format!("hotplug-lab run: warning: {w}"));
+    }
     let mut failed = false;
     for r in &runs {
         if let Some(l) = r.error_line(&name) {
@@ -288,6 +346,14 @@ pub fn command(
     }
     // A script that threw still has its machine exported; the exit code stays 1 then.
     let mut code = u8::from(failed);
+    if let Some(dir) = sysfs_out.filter(|_| runs.iter().all(|r| r.machine.is_none())) {
+        warn(&format!(
+            "hotplug-lab run: --sysfs-out {}: the script booted no machine, so there is \
+             nothing to export",
+            dir.display()
+        ));
+        code = 1;
+    }
     if let Some(dir) = sysfs_out {
         for r in &runs {
             if let Some(m) = &r.machine {

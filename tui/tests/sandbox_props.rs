@@ -71,7 +71,7 @@ fn statement() -> impl Strategy<Value = String> {
         call.prop_map(|c| format!(
             "{{ let before = m.stats(); try {{ {c}; }} catch (e) {{ \
              if m.stats() != before {{ throw `a failed call changed the machine: {}`; }} }} }}",
-            c.replace('"', "'").replace('`', "'")
+            c.replace(['"', '`'], "'")
         )),
     ]
 }

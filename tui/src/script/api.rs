@@ -14,9 +14,10 @@ fn unsigned(v: i64, what: &str) -> Res<u64> {
     u64::try_from(v).map_err(|_| einval(format!("{what} must not be negative (got {v})")))
 }
 
-/// A physical address or size: non-negative and within MAX_PHYSMEM_BITS.
-fn phys(m: &Machine, v: i64, what: &str) -> Res<u64> {
-    let v = unsigned(v, what)?;
+/// A physical address or size (a number, or a string in the kernel's size syntax: "4G",
+/// "0x100000000"): non-negative and within MAX_PHYSMEM_BITS.
+fn phys(m: &Machine, v: &Dynamic, what: &str) -> Res<u64> {
+    let v = size_value(v, what)?;
     let end = m.geometry().physmem_end;
     if v > end + 1 {
         return Err(einval(format!(
@@ -112,7 +113,41 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     if spec.arch.is_empty() {
         spec.arch = "x86_64".to_string();
     }
+    // Which of the runner's flags reached this boot (taken, or given again as ARCH,
+    // CMDLINE, IOMEM), so that one no boot took can be named.
+    let mut took = 0;
+    if spec.arch == host.arch {
+        took |= super::USED_ARCH;
+    }
+    if spec.cmdline.contains(host.cmdline.trim()) {
+        took |= super::USED_CMDLINE;
+    }
+    if spec.iomem.as_deref() == Some(host.iomem.as_str()) {
+        took |= super::USED_IOMEM;
+    }
+    host.used.set(host.used.get() | took);
     Ok(spec)
+}
+
+/// What a user should hear about a boot: the command-line parameters it did not know.
+fn boot_warnings(host: &Host, m: &Machine) {
+    let for_init = m.cmdline().unknown_for_init();
+    for p in &m.cmdline().unknown {
+        let name = p.split('=').next().unwrap_or(p);
+        let fate = if for_init.contains(p) {
+            "the kernel passes it to user space (dmesg: \"Unknown kernel command line parameters\")"
+        } else if name.contains('.') {
+            "the kernel ignores it without a word, as an unused module parameter"
+        } else {
+            "the kernel ignores it"
+        };
+        let hint = mm::cmdline::did_you_mean(name)
+            .map_or(String::new(), |k| format!("did you mean {k}? "));
+        host.warn(format!(
+            "kernel command line: unknown parameter {}: {hint}{fate}",
+            mm::error::quote(p)
+        ));
+    }
 }
 
 /// Refuse, before it starts, an operation that would grow the model by about `need` bytes
@@ -157,6 +192,7 @@ fn do_boot(host: &Host, spec: &BootSpec) -> Res<Vm> {
         plan.state_estimate(),
     )?;
     let m = Machine::boot_plan(plan).map_err(throw)?;
+    boot_warnings(host, &m);
     let vm = Vm::new(m);
     *host.last.borrow_mut() = Some(vm.clone());
     Ok(vm)
@@ -476,13 +512,7 @@ fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
         let mut m = vm.0.borrow_mut();
         let mut c = mm::virtio_mem::VirtioMemConfig::default();
         for (k, v) in &opts {
-            let n = |what: &str| -> Res<u64> {
-                unsigned(
-                    v.as_int()
-                        .map_err(|_| einval(format!("virtio_mem_add: {what} must be a number")))?,
-                    what,
-                )
-            };
+            let n = |what: &str| -> Res<u64> { size_value(v, &format!("virtio_mem_add: {what}")) };
             match k.as_str() {
                 "start" => c.start = n("start")?,
                 "region_size" => c.region_size = n("region_size")?,
@@ -505,10 +535,10 @@ fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
     let b = budget.clone();
     e.register_fn(
         "virtio_mem_resize",
-        move |vm: &mut Vm, id: i64, size: i64| -> Res<Map> {
+        move |vm: &mut Vm, id: i64, size: Dynamic| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
             let id = u32::try_from(id).map_err(|_| einval(format!("no virtio-mem device {id}")))?;
-            let size = unsigned(size, "requested size")?;
+            let size = size_value(&size, "requested size")?;
             let _grown = reserve_memory(&b, &m, "virtio_mem_resize", size)?;
             m.virtio_mem_resize(id, size).map_err(throw)?;
             let d = m
@@ -554,9 +584,9 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
     let b = budget.clone();
     e.register_fn(
         "memremap_pages",
-        move |vm: &mut Vm, start: i64, size: i64| -> Res<i64> {
+        move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<i64> {
             let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
             let _grown = reserve_memory(&b, &m, "memremap_pages", n)?;
             m.memremap_pages(s, n, &MemremapOptions::default())
                 .map(i64::from)
@@ -566,9 +596,9 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
     let b = budget.clone();
     e.register_fn(
         "memremap_pages",
-        move |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<i64> {
+        move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<i64> {
             let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
             let o = memremap_options(&opts)?;
             let _grown = reserve_memory(&b, &m, "memremap_pages", n)?;
             m.memremap_pages(s, n, &o).map(i64::from).map_err(throw)
@@ -690,9 +720,11 @@ fn register_boot(e: &mut Engine, host: &Host) {
             vm.0.borrow().arch().name().to_string()
         })
         .register_get("design", |vm: &mut Vm| vm.0.borrow().design().to_string())
-        .register_fn("vmemmap_head", |vm: &mut Vm, start: i64| -> Res<Map> {
+        .register_fn("vmemmap_head", |vm: &mut Vm, start: Dynamic| -> Res<Map> {
             let m = vm.0.borrow();
-            let h = m.vmemmap_head(unsigned(start, "start")?).map_err(throw)?;
+            let h = m
+                .vmemmap_head(size_value(&start, "start")?)
+                .map_err(throw)?;
             let mut out = map_of([("pfn", int(h.pfn))]);
             for (k, v) in h.fields {
                 out.insert(k.into(), int(v));
@@ -740,15 +772,20 @@ fn register_boot(e: &mut Engine, host: &Host) {
     e.register_fn("boot", move || -> Res<Vm> {
         do_boot(&h, &boot_spec(&h, &Map::new())?)
     });
+    // boot(arch) and boot(arch, cmdline) take what they do not name from the flags, as
+    // boot() and boot(#{ ... }) do.
     let h = host.clone();
     e.register_fn("boot", move |arch: &str| -> Res<Vm> {
-        do_boot(&h, &BootSpec::new(arch))
+        let opts = map_of([("arch", Dynamic::from(arch.to_string()))]);
+        do_boot(&h, &boot_spec(&h, &opts)?)
     });
     let h = host.clone();
     e.register_fn("boot", move |arch: &str, cmdline: &str| -> Res<Vm> {
-        let mut spec = BootSpec::new(arch);
-        spec.cmdline = cmdline.to_string();
-        do_boot(&h, &spec)
+        let opts = map_of([
+            ("arch", Dynamic::from(arch.to_string())),
+            ("cmdline", Dynamic::from(cmdline.to_string())),
+        ]);
+        do_boot(&h, &boot_spec(&h, &opts)?)
     });
     let h = host.clone();
     e.register_fn("boot", move |opts: Map| -> Res<Vm> {
@@ -760,9 +797,9 @@ fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
     let b = budget.clone();
     e.register_fn(
         "add_memory",
-        move |vm: &mut Vm, start: i64, size: i64| -> Res<Map> {
+        move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
-            let (s, n) = (unsigned(start, "start")?, unsigned(size, "size")?);
+            let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
             let _grown = reserve_memory(&b, &m, "add_memory", n)?;
             m.add_memory(s, n, &AddOptions::default())
                 .map(|r| add_report(&r))
@@ -772,9 +809,9 @@ fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
     let b = budget.clone();
     e.register_fn(
         "add_memory",
-        move |vm: &mut Vm, start: i64, size: i64, opts: Map| -> Res<Map> {
+        move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
-            let (s, n) = (unsigned(start, "start")?, unsigned(size, "size")?);
+            let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
             let _grown = reserve_memory(&b, &m, "add_memory", n)?;
             let mut o = AddOptions::default();
             for (k, v) in &opts {
@@ -809,22 +846,27 @@ fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
     );
     e.register_fn(
         "remove_memory",
-        |vm: &mut Vm, start: i64, size: i64| -> Res<()> {
+        |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
             let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
             m.remove_memory(s, n).map_err(throw)
         },
     )
     .register_fn(
         "online",
-        |vm: &mut Vm, start: i64, size: i64| -> Res<Array> { online(vm, start, size, "online") },
+        |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Array> {
+            online(vm, start, size, "online")
+        },
     )
     .register_fn("online", online)
-    .register_fn("offline", |vm: &mut Vm, start: i64, size: i64| -> Res<()> {
-        let mut m = vm.0.borrow_mut();
-        let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
-        m.offline(s, n).map_err(throw)
-    })
+    .register_fn(
+        "offline",
+        |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
+            let mut m = vm.0.borrow_mut();
+            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
+            m.offline(s, n).map_err(throw)
+        },
+    )
     .register_fn(
         "set_allocations",
         |vm: &mut Vm, block: i64, opts: Map| -> Res<()> {
@@ -872,9 +914,9 @@ fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
     );
 }
 
-fn online(vm: &mut Vm, start: i64, size: i64, kind: &str) -> Res<Array> {
+fn online(vm: &mut Vm, start: Dynamic, size: Dynamic, kind: &str) -> Res<Array> {
     let mut m = vm.0.borrow_mut();
-    let (s, n) = (phys(&m, start, "start")?, phys(&m, size, "size")?);
+    let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
     let t = online_type(kind)?;
     let done = m.online(s, n, t).map_err(throw)?;
     Ok(zone_runs(done.iter().map(|(b, z)| (b.0, z.name()))))

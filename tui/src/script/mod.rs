@@ -3,6 +3,7 @@
 
 mod api;
 pub mod help;
+pub mod hints;
 pub mod sandbox;
 
 pub use sandbox::{Budget, Limits, Stop};
@@ -64,6 +65,11 @@ pub fn einval(msg: impl Into<String>) -> Box<EvalAltResult> {
     throw(MmError::Invalid(msg.into()))
 }
 
+/// Bits of [`Host::used`]: which of the runner's flags a boot took.
+pub const USED_ARCH: u8 = 1;
+pub const USED_CMDLINE: u8 = 2;
+pub const USED_IOMEM: u8 = 4;
+
 /// Where printed lines go as they are printed.
 pub type LineSink = Rc<dyn Fn(&str)>;
 
@@ -90,6 +96,11 @@ pub struct Host {
     pub limits: Limits,
     /// The budget of the session the last [`Host::engine`] started.
     pub budget: Rc<Budget>,
+    /// Which flags a boot took (USED_*).
+    pub used: Rc<std::cell::Cell<u8>>,
+    /// What the user should hear on stderr (or the TUI's status line): unknown kernel
+    /// parameters, flags no boot used.
+    pub warnings: Rc<RefCell<Vec<String>>>,
 }
 
 impl Host {
@@ -107,7 +118,22 @@ impl Host {
             cancel: cancel.clone(),
             limits: Limits::default(),
             budget: Rc::new(Budget::new(Limits::default(), cancel)),
+            used: Rc::new(std::cell::Cell::new(0)),
+            warnings: Rc::new(RefCell::new(Vec::new())),
         }
+    }
+
+    /// Say something to the user once (repeated boots repeat no warning).
+    pub fn warn(&self, text: String) {
+        let mut w = self.warnings.borrow_mut();
+        if !w.contains(&text) {
+            w.push(text);
+        }
+    }
+
+    /// The warnings not taken yet.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.borrow_mut())
     }
 
     /// Start one evaluation (a REPL line, a TUI step): it has the whole time budget from
@@ -201,6 +227,16 @@ pub fn message(err: &EvalAltResult) -> String {
                 .to_string()
         }
         EvalAltResult::ErrorDataTooLarge(what, _) => format!("{what} too large for the sandbox"),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => hints::function_not_found(sig),
+        EvalAltResult::ErrorVariableNotFound(name, _) => hints::variable_not_found(name),
+        EvalAltResult::ErrorPropertyNotFound(name, _) => hints::property_not_found(name, false),
+        EvalAltResult::ErrorDotExpr(s, _) if s.starts_with("Unknown property '") => {
+            let name = s["Unknown property '".len()..]
+                .split('\'')
+                .next()
+                .unwrap_or("");
+            hints::property_not_found(name, s.ends_with("type 'Machine'"))
+        }
         EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
             format!("in function {name}: {}", message(inner))
         }
@@ -278,6 +314,14 @@ fn json_at(d: &Dynamic, depth: usize) -> serde_json::Value {
     }
     if let Some(vm) = d.read_lock::<Vm>() {
         return Value::String(format!("Machine({})", vm.0.borrow().arch().name()));
+    }
+    // A run of memory blocks (an add's `blocks`), as lsmem writes one: "32-39".
+    if let Some(r) = d.read_lock::<std::ops::Range<i64>>() {
+        return Value::String(match r.end - r.start {
+            n if n <= 0 => String::new(),
+            1 => r.start.to_string(),
+            _ => format!("{}-{}", r.start, r.end - 1),
+        });
     }
     Value::String(d.to_string())
 }

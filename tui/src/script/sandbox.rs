@@ -94,22 +94,7 @@ pub fn on_script_thread<T: Send + 'static>(
 
 /// A byte count as a person reads it: 768 MiB, 56.3 MiB, 512 bytes.
 pub fn bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
-    for (name, unit) in UNITS {
-        if b >= unit {
-            return if b.is_multiple_of(unit) {
-                format!("{} {name}", b / unit)
-            } else {
-                format!("{:.1} {name}", b as f64 / unit as f64)
-            };
-        }
-    }
-    format!("{b} bytes")
+    arch::approx(b)
 }
 
 /// Why the sandbox stopped a script.

@@ -123,6 +123,8 @@ pub struct App {
     /// Inputs evaluated since boot, replayed when the architecture changes.
     pub applied: Vec<String>,
     pub status: String,
+    /// The last warning the worker sent, shown on the status line when it is idle.
+    pub warning: Option<String>,
     pub quit: bool,
     pub worker: Worker,
     /// Rows of the map pane at the last draw, for page moves.
@@ -175,6 +177,7 @@ impl App {
             player: None,
             applied: Vec::new(),
             status: String::new(),
+            warning: None,
             quit: false,
             worker: Worker::spawn()?,
             map_rows: 0,
@@ -305,6 +308,10 @@ impl App {
             Reply::Line { pane, text } => {
                 self.push_out(pane, Out::Text(text));
             }
+            Reply::Warning { pane, text } => {
+                self.push_out(pane, Out::Error(format!("warning: {text}")));
+                self.warning = Some(text);
+            }
             Reply::Done {
                 pane,
                 outcome,
@@ -339,7 +346,10 @@ impl App {
             }
             Reply::Idle => {
                 if !self.worker.busy() {
-                    self.status = "ready".into();
+                    self.status = match self.warning.take() {
+                        Some(w) => format!("ready; warning: {w}"),
+                        None => "ready".into(),
+                    };
                     let go = self
                         .player
                         .as_ref()

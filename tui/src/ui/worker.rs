@@ -52,6 +52,8 @@ pub enum Reply {
         outcome: Result<Option<String>, String>,
         machine: Option<Box<Machine>>,
     },
+    /// Something the user should hear (an unknown kernel parameter).
+    Warning { pane: usize, text: String },
     /// Every request sent so far has been handled.
     Idle,
 }
@@ -189,6 +191,9 @@ fn serve(rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
                         }
                         s.host.on_line = live;
                     }
+                    for text in s.host.take_warnings() {
+                        let _ = tx.send(Reply::Warning { pane, text });
+                    }
                     let _ = tx.send(Reply::Ready {
                         pane,
                         arch: arch.clone(),
@@ -205,6 +210,9 @@ fn serve(rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
                     } else {
                         eval(s, &src)
                     };
+                    for text in s.host.take_warnings() {
+                        let _ = tx.send(Reply::Warning { pane, text });
+                    }
                     let _ = tx.send(Reply::Done {
                         pane,
                         outcome,
