@@ -45,8 +45,32 @@ pub const NAMES: [&str; 8] = [
     "s390",
 ];
 
-/// What `--arch all` means.
+/// What `--arch all` means: one configuration of each architecture (Debian's default kernel
+/// flavour where it has one), so that a comparison shows each architecture once; the other
+/// three (x86_64-la57, arm64-16k, powerpc-hash) are variants of these, named one by one.
 pub const ALL: [&str; 5] = ["x86_64", "arm64", "arm64-64k", "powerpc", "s390"];
+
+/// The names `uname -m` prints, accepted for the architecture they mean.
+pub const ALIASES: [(&str, &str); 4] = [
+    ("aarch64", "arm64"),
+    ("ppc64le", "powerpc"),
+    ("ppc64", "powerpc"),
+    ("s390x", "s390"),
+];
+
+/// The canonical name of an architecture given by any accepted name, in any case.
+pub fn canonical(name: &str) -> Result<&'static str, ArchError> {
+    let lower = name.trim().to_ascii_lowercase();
+    let lower = lower.replace('_', "-").replace("x86-64", "x86_64");
+    if let Some(n) = NAMES.iter().find(|n| **n == lower) {
+        return Ok(n);
+    }
+    ALIASES
+        .iter()
+        .find(|(a, _)| *a == lower)
+        .map(|(_, n)| *n)
+        .ok_or_else(|| ArchError::Unknown(name.to_string()))
+}
 
 pub const KIB: u64 = 1 << 10;
 pub const MIB: u64 = 1 << 20;
@@ -56,7 +80,10 @@ pub const TIB: u64 = 1 << 40;
 /// Errors of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArchError {
-    #[error("unknown architecture \"{0}\" (known: {known})", known = NAMES.join(", "))]
+    #[error(
+        "unknown architecture \"{0}\" (known: {known}; also aarch64, ppc64le, s390x as uname -m prints them)",
+        known = NAMES.join(", ")
+    )]
     Unknown(String),
     #[error("{0}")]
     Layout(String),
@@ -64,7 +91,7 @@ pub enum ArchError {
 
 /// Look an architecture up by its name (see [`NAMES`]).
 pub fn lookup(name: &str) -> Result<&'static dyn Arch, ArchError> {
-    Ok(match name {
+    Ok(match canonical(name)? {
         "x86_64" => &x86_64::X86_64,
         "x86_64-la57" => &x86_64::X86_64_LA57,
         "arm64" => &arm64::ARM64_4K,

@@ -62,21 +62,16 @@ fn zones(a: &dyn Arch, m: Option<&Machine>) -> String {
     }
 }
 
-/// The table as text.
-pub fn table() -> String {
-    let archs: Vec<&'static dyn Arch> = arch::NAMES
-        .iter()
-        .filter_map(|n| arch::lookup(n).ok())
-        .collect();
-    let machines: Vec<Option<Machine>> = archs.iter().map(|a| boot(*a, "")).collect();
+/// The rows of the table for `archs`, and a default 2 GiB guest of each.
+fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
     let col = |f: &dyn Fn(&dyn Arch, Option<&Machine>) -> String| -> Vec<String> {
         archs
             .iter()
-            .zip(&machines)
+            .zip(machines)
             .map(|(a, m)| f(*a, m.as_ref()))
             .collect()
     };
-    let rows = vec![
+    vec![
         Row {
             label: "page size",
             values: col(&|a, _| human(a.geometry().page_size)),
@@ -214,7 +209,48 @@ pub fn table() -> String {
             label: "hot-add driver",
             values: col(&|a, _| short_driver(a)),
         },
-    ];
+    ]
+}
+
+/// The architectures `names` picks (all eight when empty), by canonical name.
+pub fn pick(names: &[String]) -> Result<Vec<&'static dyn Arch>, String> {
+    if names.is_empty() {
+        return Ok(arch::NAMES
+            .iter()
+            .filter_map(|n| arch::lookup(n).ok())
+            .collect());
+    }
+    let mut v: Vec<&'static dyn Arch> = Vec::new();
+    for n in crate::runner::arch_list(&names.join(","))? {
+        v.extend(arch::lookup(&n).ok());
+    }
+    Ok(v)
+}
+
+/// The width to lay the table out for: $COLUMNS, else the terminal's, else 100.
+pub fn width() -> usize {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return c;
+    }
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        if let Ok((w, _)) = crossterm::terminal::size() {
+            return w as usize;
+        }
+    }
+    100
+}
+
+/// Every architecture's parameters, side by side (the whole table, however wide).
+pub fn table() -> String {
+    layout(&pick(&[]).unwrap_or_default(), usize::MAX)
+}
+
+/// The parameters of `archs` laid out for `width` columns: side by side as far as they fit,
+/// in as many tables as it takes, and the per-arch notes wrapped.
+pub fn layout(archs: &[&'static dyn Arch], width: usize) -> String {
+    let machines: Vec<Option<Machine>> = archs.iter().map(|a| boot(*a, "")).collect();
+    let rows = rows(archs, &machines);
     let label_w = rows.iter().map(|r| r.label.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..archs.len())
         .map(|i| {
@@ -225,39 +261,145 @@ pub fn table() -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let mut out = String::new();
-    let _ = write!(out, "{:label_w$}", "");
-    for (a, w) in archs.iter().zip(&widths) {
-        let _ = write!(out, "  {:<w$}", a.name());
+    // Split the columns into groups that fit (at least one per group).
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut used = label_w;
+    for (i, w) in widths.iter().enumerate() {
+        match groups.last_mut() {
+            Some(g) if used + 2 + w <= width => g.push(i),
+            _ => {
+                groups.push(vec![i]);
+                used = label_w;
+            }
+        }
+        used += 2 + w;
     }
-    out.truncate(out.trim_end().len());
-    out.push('\n');
-    for r in &rows {
-        let _ = write!(out, "{:label_w$}", r.label);
-        for (v, w) in r.values.iter().zip(&widths) {
-            let _ = write!(out, "  {v:<w$}");
+    let mut out = String::new();
+    for (n, g) in groups.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{:label_w$}", "");
+        for &i in g {
+            let _ = write!(out, "  {:<w$}", archs[i].name(), w = widths[i]);
         }
         out.truncate(out.trim_end().len());
         out.push('\n');
+        for r in &rows {
+            let _ = write!(out, "{:label_w$}", r.label);
+            for &i in g {
+                let _ = write!(out, "  {:<w$}", r.values[i], w = widths[i]);
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+        }
     }
-    out.push_str("\nHow each arch decides the memory block size and maps the vmemmap:\n");
+    out.push_str("\nHow each arch picks its block size and maps the vmemmap:\n");
+    let name_w = archs
+        .iter()
+        .map(|a| a.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(13);
     for (a, m) in archs.iter().zip(&machines) {
         let how = m
             .as_ref()
             .map(|m| m.boot_info().block_size_how.clone())
             .unwrap_or_default();
-        let _ = writeln!(out, "  {:<13} {}", a.name(), a.description());
-        let _ = writeln!(out, "  {:<13} block size: {how}", "");
-        let _ = writeln!(
-            out,
-            "  {:<13} vmemmap: {}; altmap: {}",
-            "",
-            a.vmemmap_mapping(),
-            a.vmemmap_uses_altmap()
-        );
-        let _ = writeln!(out, "  {:<13} hot-add: {}", "", a.hotplug_driver().name);
+        let lines = [
+            a.description().to_string(),
+            format!("block size: {how}"),
+            format!(
+                "vmemmap: {}; altmap: {}",
+                a.vmemmap_mapping(),
+                a.vmemmap_uses_altmap()
+            ),
+            format!("hot-add: {}", a.hotplug_driver().name),
+        ];
+        for (k, l) in lines.iter().enumerate() {
+            let name = if k == 0 { a.name() } else { "" };
+            for (j, piece) in wrap(l, width.saturating_sub(name_w + 5).max(20))
+                .iter()
+                .enumerate()
+            {
+                let lead = if j == 0 { "" } else { "  " };
+                let _ = writeln!(
+                    out,
+                    "  {:<name_w$} {lead}{piece}",
+                    if j == 0 { name } else { "" }
+                );
+            }
+        }
     }
     out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (and inside a word
+/// longer than a line).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut words: Vec<String> = Vec::new();
+    for w in text.split(' ') {
+        let chars: Vec<char> = w.chars().collect();
+        words.extend(chars.chunks(width).map(|c| c.iter().collect::<String>()));
+    }
+    for word in &words {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out
+}
+
+/// The same facts as one JSON array of objects, one per architecture, with numbers as
+/// numbers (bytes) and the notes whole.
+pub fn json(archs: &[&'static dyn Arch]) -> serde_json::Value {
+    use serde_json::json;
+    let v: Vec<serde_json::Value> = archs
+        .iter()
+        .map(|a| {
+            let m = boot(*a, "");
+            let g = a.geometry();
+            json!({
+                "name": a.name(),
+                "description": a.description(),
+                "page_size": g.page_size,
+                "pmd_size": g.pmd_size,
+                "pud_size": g.pud_size,
+                "section_size_bits": g.section_size_bits,
+                "section_size": g.section_size,
+                "subsections_per_section": g.subsections_per_section,
+                "max_physmem_bits": g.max_physmem_bits,
+                "struct_page_size": g.struct_page_size,
+                "section_memmap_bytes": g.section_memmap_bytes,
+                "pageblock_order": g.pageblock_order,
+                "pageblock_bytes": g.pageblock_nr_pages * g.page_size,
+                "max_page_order": g.max_page_order,
+                "low_zones": zones(*a, m.as_ref()),
+                "memory_block_size_2g_guest": m.as_ref().map(|m| m.block_size()),
+                "block_size_how": m.as_ref().map(|m| m.boot_info().block_size_how.clone()),
+                "vmemmap_mapping": a.vmemmap_mapping(),
+                "vmemmap_uses_altmap": a.vmemmap_uses_altmap(),
+                "memmap_on_memory": memmap_on_memory(*a),
+                "hugetlb_vmemmap_optimize": a.hugetlb_vmemmap_optimize(),
+                "zone_device": a.zone_device(),
+                "memremap_compat_align": a.zone_device().then(|| a.memremap_compat_align()),
+                "dax_alignments": a.dax_alignments(),
+                "hugepage_sizes": a.hugepage_sizes(),
+                "ram_2g_guest": m.as_ref().map(|m| m.boot_info().ram.clone()),
+                "hotplug_base_2g_guest": m.as_ref().map(|m| m.boot_info().hotplug_base),
+                "hotplug_driver": a.hotplug_driver().name,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(v)
 }
 
 fn yes_no(b: bool) -> String {

@@ -19,6 +19,21 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// The architectures --arch names, for every subcommand's help.
+macro_rules! arch_names {
+    () => {
+        "x86_64, x86_64-la57, arm64, arm64-16k, arm64-64k, powerpc, powerpc-hash, s390 (or \
+         uname -m's aarch64, ppc64le, s390x)"
+    };
+}
+/// What --arch takes where several may be given.
+const ARCHS: &str = concat!(
+    "An architecture: ",
+    arch_names!(),
+    "; several comma-separated; all (x86_64, arm64, arm64-64k, powerpc, s390) or every (all \
+     eight)"
+);
+
 #[derive(Subcommand)]
 enum Command {
     /// The terminal UI (the default): a memory map, blocks, totals, dmesg and a Rhai REPL,
@@ -26,8 +41,8 @@ enum Command {
     Tui {
         /// A Rhai script to load into the player (n steps, r runs to the end).
         script: Option<PathBuf>,
-        /// An architecture, or several (comma-separated, or "all") side by side.
-        #[arg(long, default_value = "x86_64")]
+        /// Several are shown side by side.
+        #[arg(long, default_value = "x86_64", help = ARCHS)]
         arch: String,
         /// The kernel command line the machines boot with.
         #[arg(long, default_value = "")]
@@ -44,9 +59,11 @@ enum Command {
                       (the error on stderr as FILE:LINE:COLUMN: ERRNO: reason), 2 on bad usage."
     )]
     Run {
+        /// A Rhai script ("-" reads it from standard input).
         script: String,
-        /// An architecture, a comma-separated list, or "all" (x86_64, arm64, arm64-64k, powerpc, s390) [default: x86_64]
-        #[arg(long)]
+        #[arg(long, help = concat!("The script runs once on each, as ARCH. An architecture: ",
+            arch_names!(), "; several comma-separated; all (x86_64, arm64, arm64-64k, powerpc, \
+            s390) or every (all eight) [default: x86_64]"))]
         arch: Option<String>,
         /// The kernel command line (the script sees it as CMDLINE; boot() uses it).
         #[arg(long, default_value = "")]
@@ -63,19 +80,30 @@ enum Command {
         #[command(flatten)]
         sandbox: Sandbox,
     },
-    /// A line REPL on stdin/stdout with the machine bound to `m`.
+    /// A line REPL on stdin/stdout with the machine bound to `m` (history, completion with
+    /// Tab, Ctrl-C stops a statement, Ctrl-D quits).
     Repl {
-        #[arg(long, default_value = "x86_64")]
+        #[arg(long, default_value = "x86_64", help = concat!("The architecture of `m`: ", arch_names!()))]
         arch: String,
+        /// The kernel command line `m` boots with (CMDLINE in the REPL).
         #[arg(long, default_value = "")]
         cmdline: String,
+        /// A /proc/iomem file `m` boots from (IOMEM in the REPL).
         #[arg(long)]
         iomem: Option<PathBuf>,
         #[command(flatten)]
         sandbox: Sandbox,
     },
-    /// Print the parameters of every architecture as one table.
-    Archs,
+    /// Print the parameters of every architecture (or of those named) as a table that fits
+    /// the terminal ($COLUMNS, else its width, else 100 columns), or as JSON.
+    Archs {
+        /// Architectures to show (x86_64 x86_64-la57 arm64 arm64-16k arm64-64k powerpc
+        /// powerpc-hash s390, or aarch64 ppc64le s390x, all, every) [default: every]
+        names: Vec<String>,
+        /// One JSON array of objects, one per architecture, with sizes in bytes.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The sandbox's limits (README, "Scripts run in a sandbox"). A script that reaches one is
@@ -157,8 +185,21 @@ fn seconds(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Archs) => {
-            hotplug_lab::runner::emit(&hotplug_lab::archs::table());
+        Some(Command::Archs { names, json }) => {
+            let archs = match hotplug_lab::archs::pick(&names) {
+                Ok(a) => a,
+                Err(e) => {
+                    warn(&format!("hotplug-lab archs: {e}"));
+                    return ExitCode::from(2);
+                }
+            };
+            let text = if json {
+                let v = hotplug_lab::archs::json(&archs);
+                format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+            } else {
+                hotplug_lab::archs::layout(&archs, hotplug_lab::archs::width())
+            };
+            hotplug_lab::runner::emit(&text);
             ExitCode::SUCCESS
         }
         Some(Command::Run {

@@ -108,10 +108,13 @@ pub fn command(
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = arch::lookup(arch) {
-        warn(&format!("hotplug-lab repl: {e}"));
-        return ExitCode::from(2);
-    }
+    let arch = match arch::canonical(arch) {
+        Ok(a) => a,
+        Err(e) => {
+            warn(&format!("hotplug-lab repl: {e}"));
+            return ExitCode::from(2);
+        }
+    };
     let (arch, cmdline) = (arch.to_string(), cmdline.to_string());
     // Values deep enough to need it are dropped and printed on the script stack.
     crate::script::sandbox::on_script_thread(move || session(&arch, &cmdline, &iomem_text, limits))

@@ -218,15 +218,25 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     }
 }
 
-/// The architectures `--arch` names.
+/// The architectures `--arch` names: a name (or a `uname -m` alias, in any case), a
+/// comma-separated list, "all" (arch::ALL) or "every" (arch::NAMES), by canonical name,
+/// each once.
 pub fn arch_list(arg: &str) -> Result<Vec<String>, String> {
-    if arg == "all" {
-        return Ok(arch::ALL.iter().map(|s| s.to_string()).collect());
+    let mut v: Vec<String> = Vec::new();
+    for a in arg.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let names: Vec<&str> = match a.to_ascii_lowercase().as_str() {
+            "all" => arch::ALL.to_vec(),
+            "every" => arch::NAMES.to_vec(),
+            _ => vec![arch::canonical(a).map_err(|e| e.to_string())?],
+        };
+        for n in names {
+            if !v.iter().any(|x| x == n) {
+                v.push(n.to_string());
+            }
+        }
     }
-    let mut v = Vec::new();
-    for a in arg.split(',') {
-        arch::lookup(a).map_err(|e| e.to_string())?;
-        v.push(a.to_string());
+    if v.is_empty() {
+        return Err("--arch names no architecture".to_string());
     }
     Ok(v)
 }
@@ -412,7 +422,8 @@ fn json_of(r: &ArchRun) -> serde_json::Value {
     serde_json::Value::Object(o)
 }
 
-/// The stats that differ between the runs, as a table, then each run's output.
+/// Each run's output under its architecture's name, then the stats that differ between the
+/// runs' last machines, as a table.
 pub fn side_by_side(runs: &[ArchRun], name: &str) -> String {
     let mut out = String::new();
     let stats: Vec<Vec<(&'static str, u64)>> = runs
@@ -435,7 +446,19 @@ pub fn side_by_side(runs: &[ArchRun], name: &str) -> String {
             vals.windows(2).any(|w| w[0] != w[1])
         })
         .collect();
-    let _ = writeln!(out, "{name}: the stats that differ (machine booted last)");
+    for (i, r) in runs.iter().enumerate() {
+        let _ = writeln!(out, "{}== {} ==", if i == 0 { "" } else { "\n" }, r.arch);
+        for l in &r.output {
+            let _ = writeln!(out, "{l}");
+        }
+        if let Some(l) = r.error_line(name) {
+            let _ = writeln!(out, "error: {l}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n== {name}: the stats that differ between the architectures (machine booted last) =="
+    );
     let kw = differ.iter().map(|k| k.len()).max().unwrap_or(0).max(5);
     let cells: Vec<Vec<String>> = runs
         .iter()
@@ -467,15 +490,6 @@ pub fn side_by_side(runs: &[ArchRun], name: &str) -> String {
             let _ = write!(out, "  {:>w$}", c[i + 1]);
         }
         out.push('\n');
-    }
-    for r in runs {
-        let _ = writeln!(out, "\n== {} ==", r.arch);
-        for l in &r.output {
-            let _ = writeln!(out, "{l}");
-        }
-        if let Some(l) = r.error_line(name) {
-            let _ = writeln!(out, "error: {l}");
-        }
     }
     out
 }
