@@ -148,12 +148,10 @@ impl Machine {
         let need = kernel(&twin) - before;
         let ps = self.u.g.page_size;
         MmError::NoMemory(format!(
-            "{what} needs {} ({need} pages) of kernel memory for its memmap and vmemmap page \
-             tables, and {} ({} pages) is free in the kernel zones above their watermarks; \
-             {instead} (it failed at: {why})",
+            "{what} needs {} ({need} pages) of memmap and vmemmap page tables from the kernel \
+             zones, which have {} free above their watermarks; {instead} (failed at: {why})",
             arch::approx(need * ps),
             arch::approx(self.kernel_free_pages() * ps),
-            self.kernel_free_pages()
         ))
     }
 

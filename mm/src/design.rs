@@ -350,10 +350,11 @@ impl Machine {
             pfn = next;
         }
         if rec.refcount > 0 {
+            let n = rec.deferred.len();
             self.log(format!(
-                "{}: vmemmap_free() deferred ({} sections waiting); the head page's count is {}",
+                "{}: vmemmap_free() deferred ({n} section{} waiting); the head page's count is {}",
                 self.design.name(),
-                rec.deferred.len(),
+                if n == 1 { "" } else { "s" },
                 rec.refcount
             ));
             self.range_altmaps.insert(key, rec);

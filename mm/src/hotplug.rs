@@ -175,9 +175,7 @@ impl Machine {
         let run = |m: &mut Machine| m.transaction(fp, |m| m.add_memory_locked(start, size, opts));
         run(self).map_err(|e| {
             let instead = if self.arch.memmap_on_memory_enable() {
-                "memmap_on_memory (memory_hotplug.memmap_on_memory=1, or add_memory's \
-                 memmap_on_memory: true) takes the struct pages from the added memory, or add \
-                 less at once"
+                "memmap_on_memory=1 would take them from the added memory, or add less at once"
             } else {
                 "add less at once, or boot with more RAM"
             };
@@ -235,8 +233,11 @@ impl Machine {
                 "WARNING: node {nid} was absent from the node_possible_map"
             ));
             return Err(MmError::Invalid(format!(
-                "node {nid} was absent from the node_possible_map ({} possible nodes)",
-                self.boot.nr_nodes
+                "node {nid} was absent from the node_possible_map ({})",
+                match self.boot.nr_nodes {
+                    1 => "only node 0 is possible".to_string(),
+                    n => format!("nodes 0-{} are possible", n - 1),
+                }
             )));
         }
         let group = match group {

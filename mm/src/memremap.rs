@@ -287,7 +287,7 @@ impl Machine {
             return Err(MmError::NoSuchAddress(format!(
                 "attempted on {what} region {start:#x}-{:#x}: {} of it is System RAM",
                 range_end - 1,
-                human(ram)
+                arch::approx(ram)
             )));
         }
         let (lo, hi) = self.pluggable_range();
@@ -328,8 +328,8 @@ impl Machine {
         run(self).map_err(|e| {
             let instead = match map {
                 MemmapLocation::Mem => {
-                    "map: \"dev\" puts the struct pages in the namespace itself, a larger \
-                     align shares more of them (device-dax), or map less"
+                    "map: \"dev\" would put them in the namespace itself, a larger align \
+                     shares more of them, or map less"
                 }
                 MemmapLocation::Dev => "map less of it, or boot with more RAM",
             };

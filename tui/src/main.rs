@@ -56,7 +56,8 @@ enum Command {
     /// Run a Rhai script headless ("-" reads it from stdin).
     #[command(
         after_help = "Exit status: 0 when the script finishes, 1 when it throws or the sandbox stops it \
-                      (the error on stderr as FILE:LINE:COLUMN: ERRNO: reason), 2 on bad usage."
+                      or the --sysfs-out export fails (the error on stderr as FILE:LINE:COLUMN: \
+                      ERRNO: reason), 2 on bad usage."
     )]
     Run {
         /// A Rhai script ("-" reads it from standard input).
@@ -256,9 +257,7 @@ fn tui(
             return ExitCode::from(2);
         }
     };
-    let read = |p: &std::path::Path| {
-        hotplug_lab::runner::read_input(&p.to_string_lossy(), limits.max_input)
-    };
+    let read = |p: &std::path::Path| hotplug_lab::runner::read_input(&p.to_string_lossy(), &limits);
     let iomem = match iomem.map(read).transpose() {
         Ok(t) => t.unwrap_or_default(),
         Err(e) => {

@@ -99,7 +99,7 @@ pub fn command(
     limits: Limits,
 ) -> ExitCode {
     let iomem_text = match iomem
-        .map(|p| crate::runner::read_input(&p.to_string_lossy(), limits.max_input))
+        .map(|p| crate::runner::read_input(&p.to_string_lossy(), &limits))
         .transpose()
     {
         Ok(t) => t.unwrap_or_default(),
@@ -251,6 +251,7 @@ fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitC
     let mut host = Host::new(arch, cmdline, iomem_text);
     host.limits = limits;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
+    host.keep_output = false;
     let engine = host.engine();
     let mut scope = host.scope();
     host.start();

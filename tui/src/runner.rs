@@ -1,7 +1,7 @@
 //! `hotplug-lab run`: run a script headless on one architecture or several, print its output
 //! (side by side for several), or JSON, and export the last machine's sysfs.
 
-use crate::script::{message, script_error, to_json, Host, Limits, ScriptError};
+use crate::script::{script_error, to_json, Host, Limits, ScriptError};
 use mm::Machine;
 use rhai::EvalAltResult;
 use std::fmt::Write as _;
@@ -25,17 +25,11 @@ pub struct RunError {
 impl RunError {
     fn of(e: &EvalAltResult) -> RunError {
         let pos = e.position();
-        let message = message(e);
-        // Rhai's own errors (syntax, types, names) are EINVAL for a JSON reader.
-        let error = script_error(e).unwrap_or_else(|| ScriptError {
-            errno: "EINVAL".to_string(),
-            code: -22,
-            message: message.clone(),
-        });
+        let error = script_error(e);
         RunError {
             line: pos.line(),
             column: pos.position(),
-            message,
+            message: error.to_string(),
             error: Some(error),
         }
     }
@@ -93,8 +87,28 @@ pub fn warn(text: &str) {
     let _ = e.write_all(b"\n");
 }
 
-/// Read a script or an iomem file ("-" is standard input), at most `max` bytes of UTF-8.
-pub fn read_input(path: &str, max: u64) -> Result<String, String> {
+/// Read a script or an iomem file ("-" is standard input): at most `limits.max_input`
+/// bytes of UTF-8, within `limits.max_time` (a FIFO nobody writes to, a slow pipe).
+pub fn read_input(path: &str, limits: &Limits) -> Result<String, String> {
+    let (p, max) = (path.to_string(), limits.max_input);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A reader blocked for good stays behind; the process ends without it.
+    std::thread::Builder::new()
+        .name("hotplug-lab-input".into())
+        .spawn(move || {
+            let _ = tx.send(read_whole(&p, max));
+        })
+        .map_err(|e| format!("{path}: {e}"))?;
+    let name = if path == "-" { "standard input" } else { path };
+    rx.recv_timeout(limits.max_time).unwrap_or_else(|_| {
+        Err(format!(
+            "{name}: reading it took longer than {} s (--max-time); a FIFO nobody writes to?",
+            limits.max_time.as_secs_f64()
+        ))
+    })
+}
+
+fn read_whole(path: &str, max: u64) -> Result<String, String> {
     use std::io::Read;
     let mut buf = Vec::new();
     let got = if path == "-" {
@@ -176,6 +190,7 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     host.limits = o.limits;
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
+        host.keep_output = false;
     }
     let engine = host.engine();
     let mut scope = host.scope();
@@ -301,7 +316,7 @@ pub fn command(
         }
     };
     let name = if script == "-" { "<stdin>" } else { script }.to_string();
-    let source = match read_input(script, limits.max_input) {
+    let source = match read_input(script, &limits) {
         Ok(s) => s,
         Err(e) => {
             warn(&format!("hotplug-lab run: {e}"));
@@ -309,7 +324,7 @@ pub fn command(
         }
     };
     let iomem_text = match iomem {
-        Some(p) => match read_input(&p.to_string_lossy(), limits.max_input) {
+        Some(p) => match read_input(&p.to_string_lossy(), &limits) {
             Ok(t) => t,
             Err(e) => {
                 warn(&format!("hotplug-lab run: --iomem {e}"));
@@ -373,9 +388,7 @@ pub fn command(
                         "hotplug-lab run: --sysfs-out {}: {e}",
                         dir.join(sub).display()
                     ));
-                    if code == 0 {
-                        code = 2;
-                    }
+                    code = 1;
                 }
             }
         }

@@ -470,12 +470,12 @@ fn export_follows_no_link() {
         );
         assert_eq!(snapshot(&elsewhere), before, "{target}: changed outside");
     }
-    // The run's own export into a directory whose sys is a link: refused, exit 2.
+    // The run's own export into a directory whose sys is a link: refused, exit 1.
     let dir = base.join("final");
     std::fs::create_dir_all(&dir).unwrap();
     symlink(elsewhere.join("sys"), dir.join("sys")).unwrap();
     let r = script("boot()", &["--sysfs-out", dir.to_str().unwrap()]);
-    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(r.stderr.contains("EPERM"), "{}", r.stderr);
     // With several architectures, DIR/<arch> may not be a link either.
     let dir = base.join("several");
@@ -736,5 +736,111 @@ fn virtio_mem_and_pmem_do_not_overlap() {
         let r = script(src, &[]);
         assert_eq!(r.code, Some(1), "{src}: {}", r.stderr);
         assert!(r.stderr.contains("EBUSY"), "{src}: {}", r.stderr);
+    }
+}
+
+/// Copies of one string cost the heap 16 bytes each: printing, interpolating, comparing or
+/// turning into JSON a value of many copies is measured first, not built.
+#[test]
+fn shared_strings_do_not_multiply() {
+    let t = Duration::from_secs(20);
+    let build = "let s = \"ab\"; s.pad(4000000, \"a\"); let a = [s, s, s, s, s, s, s, s, s, s]; \
+                 let b = [a, a, a, a, a, a, a, a, a, a]; let c = [b, b, b];";
+    for tail in [
+        "let t = c.to_string();",
+        "print(c);",
+        "debug(c);",
+        "let t = `${c}`;",
+        "let d = #{ x: c }; let t = d.to_json();",
+    ] {
+        stopped(&format!("{build} {tail}"), &[], &["E2BIG"], t, 1024);
+    }
+    // Comparing is refused past sixteen times --max-string-size, and quick below it.
+    stopped(
+        &format!("{build} c == c"),
+        &[],
+        &["E2BIG", "compared"],
+        t,
+        1024,
+    );
+    stopped(
+        "let s = \"ab\"; s.pad(4000000, \"a\"); let a = [s, s, s, s, s, s, s, s, s, s]; a == a",
+        &[],
+        &["E2BIG", "comparing values this big"],
+        t,
+        1024,
+    );
+    let r = script(
+        "[1, \"x\", #{ y: [2] }] == [1, \"x\", #{ y: [2] }]",
+        &["--json"],
+    );
+    assert!(r.stdout.contains("\"result\": true"), "{}", r.stdout);
+    // What Rhai prints is unchanged.
+    let r = script(
+        "let m = boot(); print([1, \"x\", #{y: [2, 'c']}, ()]); print(`${#{k: m}}`)",
+        &[],
+    );
+    assert_eq!(
+        r.stdout,
+        "[1, \"x\", #{\"y\": [2, c]}, ()]\n#{\"k\": Machine(x86_64)}\n"
+    );
+}
+
+/// Printed lines are written as they come and not kept, unless --json needs them at the
+/// end; what --json keeps is bounded.
+#[test]
+fn printing_is_not_kept_without_json() {
+    let src = "let s = \"ab\"; s.pad(4000000, \"a\"); for i in 0..200 { print(s); }";
+    let r = script(src, &[]);
+    assert_eq!(r.code, Some(0), "{}", &r.stderr);
+    assert!(r.peak_kb < 300 << 10, "peak {} MiB", r.peak_kb >> 10);
+    let r = script(src, &["--json"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("a quarter of --max-memory"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Reading the script counts against --max-time: a FIFO nobody writes to does not hang.
+#[cfg(unix)]
+#[test]
+fn a_fifo_nobody_writes_to() {
+    let d = tmp("fifo");
+    let fifo = d.join("script.rhai");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let r = run(&["run", fifo.to_str().unwrap(), "--max-time", "1"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("--max-time"), "{}", r.stderr);
+    assert!(r.took < Duration::from_secs(10), "{:?}", r.took);
+}
+
+/// A range the model refuses gets the model's error, not a memory-budget one.
+#[test]
+fn impossible_ranges_get_their_own_error() {
+    for (src, want) in [
+        (
+            "let m = boot(); let big = 9223372036854775807; m.add_memory(big, big)",
+            "E2BIG: [0x",
+        ),
+        (
+            "let m = boot(); m.add_memory(m.hotplug_base, 1 << 62)",
+            "E2BIG: [0x",
+        ),
+        (
+            "let m = boot(); m.virtio_mem_resize(0, 9223372036854775807)",
+            "ENODEV",
+        ),
+        (
+            "let m = boot(); m.virtio_mem_resize(9223372036854775807, 1)",
+            "ENODEV",
+        ),
+    ] {
+        let r = script(src, &[]);
+        assert_eq!(r.code, Some(1), "{src}");
+        assert!(r.stderr.contains(want), "{src}: {}", r.stderr);
+        assert!(!r.stderr.contains("--max-memory"), "{src}: {}", r.stderr);
     }
 }

@@ -176,11 +176,24 @@ impl Drop for Grown<'_> {
 }
 
 /// Refuse hot-adding `size` bytes to `m` when the model state it builds would not fit.
-fn reserve_memory<'b>(budget: &'b Budget, m: &Machine, what: &str, size: u64) -> Res<Grown<'b>> {
+/// A range the model would refuse anyway (empty, wrapping, past MAX_PHYSMEM_BITS) is not
+/// reserved for: the model's own error says what is wrong with it.
+fn reserve_memory<'b>(
+    budget: &'b Budget,
+    m: &Machine,
+    what: &str,
+    start: u64,
+    size: u64,
+) -> Res<Grown<'b>> {
+    let plausible = size > 0
+        && start
+            .checked_add(size)
+            .is_some_and(|end| end <= m.geometry().physmem_end.saturating_add(1));
+    let need = if plausible { m.state_estimate(size) } else { 0 };
     reserve(
         budget,
         || format!("{what} of {}", super::sandbox::bytes(size)),
-        m.state_estimate(size),
+        need,
     )
 }
 
@@ -537,14 +550,24 @@ fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
         "virtio_mem_resize",
         move |vm: &mut Vm, id: i64, size: Dynamic| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
-            let id = u32::try_from(id).map_err(|_| einval(format!("no virtio-mem device {id}")))?;
+            let no_device = || throw(mm::MmError::NoDevice(format!("no virtio-mem device {id}")));
+            let id = u32::try_from(id).map_err(|_| no_device())?;
             let size = size_value(&size, "requested size")?;
-            let _grown = reserve_memory(&b, &m, "virtio_mem_resize", size)?;
+            // What plugging more would add: up to the region, past what is plugged.
+            let more = m.virtio_mem_devices().find(|d| d.id == id).map(|d| {
+                let plugged = m.virtio_mem_plugged_size(d);
+                (
+                    d.start + plugged,
+                    size.min(d.region_size).saturating_sub(plugged),
+                )
+            });
+            let (at, grow) = more.unwrap_or((0, 0));
+            let _grown = reserve_memory(&b, &m, "virtio_mem_resize", at, grow)?;
             m.virtio_mem_resize(id, size).map_err(throw)?;
             let d = m
                 .virtio_mem_devices()
                 .find(|d| d.id == id)
-                .ok_or_else(|| einval(format!("no virtio-mem device {id}")))?;
+                .ok_or_else(no_device)?;
             Ok(virtio_mem_map(&m, d))
         },
     )
@@ -561,8 +584,8 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
     fn dax_kmem(b: &Budget, vm: &mut Vm, id: i64, opts: Map) -> Res<Map> {
         let mut m = vm.0.borrow_mut();
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
-        let size = m.pgmaps().get(&id).map_or(0, |p| p.size());
-        let _grown = reserve_memory(b, &m, "dax_kmem", size)?;
+        let (start, size) = m.pgmaps().get(&id).map_or((0, 0), |p| (p.start, p.size()));
+        let _grown = reserve_memory(b, &m, "dax_kmem", start, size)?;
         m.dax_kmem(id, &kmem_options(&opts)?)
             .map(|d| kmem_map(&d))
             .map_err(throw)
@@ -587,7 +610,7 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
         move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<i64> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
-            let _grown = reserve_memory(&b, &m, "memremap_pages", n)?;
+            let _grown = reserve_memory(&b, &m, "memremap_pages", s, n)?;
             m.memremap_pages(s, n, &MemremapOptions::default())
                 .map(i64::from)
                 .map_err(throw)
@@ -600,7 +623,7 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
             let o = memremap_options(&opts)?;
-            let _grown = reserve_memory(&b, &m, "memremap_pages", n)?;
+            let _grown = reserve_memory(&b, &m, "memremap_pages", s, n)?;
             m.memremap_pages(s, n, &o).map(i64::from).map_err(throw)
         },
     );
@@ -720,6 +743,10 @@ fn register_boot(e: &mut Engine, host: &Host) {
             vm.0.borrow().arch().name().to_string()
         })
         .register_get("design", |vm: &mut Vm| vm.0.borrow().design().to_string())
+        .register_get("hotplug_driver", |vm: &mut Vm| {
+            let d = vm.0.borrow().arch().hotplug_driver().name;
+            d.split(" (").next().unwrap_or(d).to_string()
+        })
         .register_fn("vmemmap_head", |vm: &mut Vm, start: Dynamic| -> Res<Map> {
             let m = vm.0.borrow();
             let h = m
@@ -746,6 +773,10 @@ fn register_boot(e: &mut Engine, host: &Host) {
         })
         .register_get("boot_ram", |vm: &mut Vm| {
             vm.0.borrow().boot_info().ram_bytes as i64
+        })
+        .register_get("boot_ram_end", |vm: &mut Vm| {
+            let m = vm.0.borrow();
+            (m.boot_info().max_pfn * m.geometry().page_size) as i64
         })
         .register_get("pmd_size", |vm: &mut Vm| {
             vm.0.borrow().geometry().pmd_size as i64
@@ -800,7 +831,7 @@ fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
         move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
-            let _grown = reserve_memory(&b, &m, "add_memory", n)?;
+            let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
             m.add_memory(s, n, &AddOptions::default())
                 .map(|r| add_report(&r))
                 .map_err(throw)
@@ -812,7 +843,7 @@ fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
         move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<Map> {
             let mut m = vm.0.borrow_mut();
             let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
-            let _grown = reserve_memory(&b, &m, "add_memory", n)?;
+            let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
             let mut o = AddOptions::default();
             for (k, v) in &opts {
                 match k.as_str() {

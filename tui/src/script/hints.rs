@@ -5,14 +5,16 @@
 use super::help;
 
 /// The machine's properties (registered getters; `help("arch")` lists them).
-pub const PROPERTIES: [&str; 9] = [
+pub const PROPERTIES: [&str; 11] = [
     "arch",
     "design",
+    "hotplug_driver",
     "page_size",
     "section_size",
     "block_size",
     "hotplug_base",
     "boot_ram",
+    "boot_ram_end",
     "pmd_size",
     "dax_alignments",
 ];

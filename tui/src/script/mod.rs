@@ -80,8 +80,11 @@ pub struct Host {
     pub arch: String,
     pub cmdline: String,
     pub iomem: String,
-    /// Lines the script printed.
+    /// Lines the script printed (kept when `keep_output` is set).
     pub output: Rc<RefCell<Vec<String>>>,
+    /// Keep printed lines in `output` (for --json, --arch all, the UI); a live run or the
+    /// REPL writes them out and keeps nothing.
+    pub keep_output: bool,
     /// Called for each printed line as it is printed (live output).
     pub on_line: Option<LineSink>,
     /// The machine booted last.
@@ -111,6 +114,7 @@ impl Host {
             cmdline: cmdline.to_string(),
             iomem: iomem.to_string(),
             output: Rc::new(RefCell::new(Vec::new())),
+            keep_output: true,
             on_line: None,
             last: Rc::new(RefCell::new(None)),
             export_root: None,
@@ -158,12 +162,18 @@ impl Host {
         e.set_fail_on_invalid_map_property(true);
         let out = self.output.clone();
         let live = self.on_line.clone();
+        let keep = self.keep_output;
+        let budget = self.budget.clone();
         let print = move |s: &str| {
             for line in s.split('\n') {
                 if let Some(f) = &live {
                     f(line);
                 }
-                out.borrow_mut().push(line.to_string());
+                if keep {
+                    // What is kept counts against the sandbox (--json holds all of it).
+                    budget.kept_output(line.len() as u64 + 1);
+                    out.borrow_mut().push(line.to_string());
+                }
             }
         };
         let print = Rc::new(print);
@@ -207,15 +217,14 @@ pub fn eval_checked(
 
 /// A script error's message: the model's `EINVAL: reason`, or what the sandbox or Rhai said.
 pub fn message(err: &EvalAltResult) -> String {
+    script_error(err).to_string()
+}
+
+/// What a Rhai error says, without errno: the sandbox's and Rhai's own words, with hints.
+fn reason(err: &EvalAltResult) -> String {
     match err {
-        EvalAltResult::ErrorRuntime(d, _) => match d.clone().try_cast::<ScriptError>() {
-            Some(e) => e.to_string(),
-            None => format!("{d}"),
-        },
-        EvalAltResult::ErrorTerminated(d, _) => match d.clone().try_cast::<ScriptError>() {
-            Some(e) => e.to_string(),
-            None => format!("script stopped: {d}"),
-        },
+        EvalAltResult::ErrorRuntime(d, _) => format!("{d}"),
+        EvalAltResult::ErrorTerminated(d, _) => format!("script stopped: {d}"),
         EvalAltResult::ErrorTooManyOperations(_) => {
             "too many operations: the script ran past the sandbox's operation limit (an endless \
              loop? --max-operations raises it)"
@@ -236,9 +245,6 @@ pub fn message(err: &EvalAltResult) -> String {
                 .next()
                 .unwrap_or("");
             hints::property_not_found(name, s.ends_with("type 'Machine'"))
-        }
-        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
-            format!("in function {name}: {}", message(inner))
         }
         other => {
             // Rhai appends " (line L, position P)"; the caller says where.
@@ -261,14 +267,35 @@ pub fn describe(err: &EvalAltResult) -> String {
     }
 }
 
-/// The thrown model error inside a Rhai error, if that is what it is.
-pub fn script_error(err: &EvalAltResult) -> Option<ScriptError> {
+/// Every error as scripts and JSON readers see it, with an errno: the model's and the
+/// sandbox's own; E2BIG for the limits Rhai holds itself (operations, call depth); EINVAL
+/// for Rhai's (syntax, types, names).
+pub fn script_error(err: &EvalAltResult) -> ScriptError {
     match err {
         EvalAltResult::ErrorRuntime(d, _) | EvalAltResult::ErrorTerminated(d, _) => {
-            d.clone().try_cast::<ScriptError>()
+            if let Some(e) = d.clone().try_cast::<ScriptError>() {
+                return e;
+            }
         }
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => script_error(inner),
-        _ => None,
+        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
+            let e = script_error(inner);
+            return ScriptError {
+                message: format!("in function {name}: {}", e.message),
+                ..e
+            };
+        }
+        _ => {}
+    }
+    let (errno, code) = match err {
+        EvalAltResult::ErrorTooManyOperations(_)
+        | EvalAltResult::ErrorStackOverflow(_)
+        | EvalAltResult::ErrorDataTooLarge(..) => ("E2BIG", -7),
+        _ => ("EINVAL", -22),
+    };
+    ScriptError {
+        errno: errno.to_string(),
+        code,
+        message: reason(err),
     }
 }
 

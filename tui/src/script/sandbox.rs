@@ -146,6 +146,13 @@ pub enum Stop {
     #[error("{what}: arrays, maps and curried functions nested deeper than {limit} (--max-depth raises it)")]
     Depth { what: String, limit: usize },
     #[error(
+        "{what}: about {} counting every copy of its strings, over the {} a value may read \
+         (half of --max-memory)",
+        bytes(*.size),
+        bytes(*.limit)
+    )]
+    Logical { what: String, size: u64, limit: u64 },
+    #[error(
         "script values grew by {} since the sandbox last measured them (a value that doubles \
          in one step, or a loop in a method that only changes `this`), over the {} it lets \
          grow unmeasured (an eighth of --max-memory)",
@@ -153,6 +160,13 @@ pub enum Stop {
         bytes(*.limit)
     )]
     Unseen { grown: u64, limit: u64 },
+    #[error(
+        "the script printed {} that --json or --arch all keeps until the end, over the {} \
+         the sandbox keeps (a quarter of --max-memory)",
+        bytes(*.kept),
+        bytes(*.limit)
+    )]
+    Output { kept: u64, limit: u64 },
     #[error("interrupted")]
     Interrupted,
 }
@@ -162,10 +176,15 @@ impl Stop {
     pub fn errno(&self) -> (&'static str, i64) {
         match self {
             Stop::Time(_) => ("ETIMEDOUT", -110),
-            Stop::Memory { .. } | Stop::State { .. } | Stop::Unseen { .. } => ("ENOMEM", -12),
-            Stop::String { .. } | Stop::Array { .. } | Stop::Map { .. } | Stop::Depth { .. } => {
-                ("E2BIG", -7)
-            }
+            Stop::Memory { .. }
+            | Stop::State { .. }
+            | Stop::Unseen { .. }
+            | Stop::Output { .. } => ("ENOMEM", -12),
+            Stop::String { .. }
+            | Stop::Array { .. }
+            | Stop::Map { .. }
+            | Stop::Depth { .. }
+            | Stop::Logical { .. } => ("E2BIG", -7),
             Stop::Interrupted => ("EINTR", -4),
         }
     }
@@ -214,6 +233,11 @@ pub struct Budget {
     heap_seen: Cell<usize>,
     /// xorshift state for when to measure next.
     rng: Cell<u64>,
+    /// Bytes of printed output kept for the end of the run.
+    output: Cell<u64>,
+    /// A stop found where it could not be returned (inside Rhai's string interpolation,
+    /// which prints a value whole when its to_string fails): the next check reports it.
+    pending: std::cell::RefCell<Option<Stop>>,
 }
 
 impl Budget {
@@ -227,6 +251,8 @@ impl Budget {
             reads: Cell::new(0),
             measure_every: Cell::new(MEASURE_EVERY_MIN),
             heap_seen: Cell::new(now),
+            output: Cell::new(0),
+            pending: std::cell::RefCell::new(None),
             rng: Cell::new(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -251,6 +277,13 @@ impl Budget {
         self.deadline.set(deadline);
         self.heap_seen.set(crate::heap::live());
         self.reads.set(0);
+        self.output.set(0);
+        self.pending.borrow_mut().take();
+    }
+
+    /// Stop the script at its next operation with `stop`.
+    pub fn stop_soon(&self, stop: Stop) {
+        self.pending.borrow_mut().get_or_insert(stop);
     }
 
     /// Count the session's heap from now (a fresh session).
@@ -284,6 +317,12 @@ impl Budget {
         Ok(())
     }
 
+    /// Printed output kept for the end of the run; more than a quarter of the budget stops
+    /// the script at its next operation.
+    pub fn kept_output(&self, bytes: u64) {
+        self.output.set(self.output.get() + bytes);
+    }
+
     /// A machine has grown (or been made) by an operation [`Budget::reserve`] allowed:
     /// what it took is accounted for.
     pub fn model_grown(&self) {
@@ -300,11 +339,20 @@ impl Budget {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Stop::Interrupted);
         }
+        if let Some(stop) = self.pending.borrow_mut().take() {
+            return Err(stop);
+        }
         let used = self.used();
         if used > self.limits.max_memory {
             return Err(Stop::Memory {
                 used,
                 limit: self.limits.max_memory,
+            });
+        }
+        if self.output.get() > self.limits.max_memory / 4 {
+            return Err(Stop::Output {
+                kept: self.output.get(),
+                limit: self.limits.max_memory / 4,
             });
         }
         // Values change where variables are read, and reads measure them; a function that
@@ -435,7 +483,17 @@ impl<'l> Measure<'l> {
                 what,
                 limit: l.max_depth,
             },
+            Over::Logical => Stop::Logical {
+                what,
+                size: size as u64,
+                limit: self.logical_limit() as u64,
+            },
         }
+    }
+
+    /// How big a value may read, every copy of a shared string counted: half the budget.
+    fn logical_limit(&self) -> usize {
+        usize::try_from(self.limits.max_memory / 2).unwrap_or(usize::MAX)
     }
 
     fn walk(&mut self, v: &Dynamic, depth: usize, s: &mut Sizes) -> Result<(), (Over, usize)> {
@@ -464,6 +522,9 @@ impl<'l> Measure<'l> {
             let n = check(text.len(), l.max_string_size, Over::String)?;
             s.string = s.string.max(n);
             s.bytes += n + STRING_BYTES;
+            // Copies of a string share it: the heap holds it once, but printing, comparing
+            // or sorting the value works through every copy.
+            check(s.bytes, self.logical_limit(), Over::Logical)?;
             return Ok(());
         }
         if let Some(b) = v.read_lock::<Blob>() {
@@ -508,6 +569,7 @@ enum Over {
     Array,
     Map,
     Depth,
+    Logical,
 }
 
 /// Put the sandbox on an engine: Rhai's own limits, the callbacks that hold the budget, and
@@ -576,7 +638,14 @@ fn count(n: INT) -> usize {
 
 /// The standard functions the sandbox registers its own versions of (they are Rhai's, and
 /// help() does not list them).
-pub const GUARDED: [&str; 9] = [
+pub const GUARDED: [&str; 16] = [
+    "print",
+    "debug",
+    "to_string",
+    "to_debug",
+    "to_json",
+    "==",
+    "!=",
     "sleep",
     "pad",
     "blob",
@@ -682,6 +751,7 @@ fn register_guards(e: &mut Engine, l: Limits, budget: &Rc<Budget>) {
     });
 
     register_split(e, l);
+    register_text(e, l, budget);
 
     // Replacing: the result can be as many times longer as there are matches.
     e.register_fn(
@@ -729,6 +799,190 @@ fn replace(s: &mut ImmutableString, find: &str, with: &str, l: &Limits) -> Res<(
     string_limit("replace", size, l)?;
     *s = s.replace(find, with).into();
     Ok(())
+}
+
+/// How long the text of the items would be, about (every copy of a string counted), or the
+/// limit the items break. Measures at most the limit's worth before it says no.
+fn text_size(items: &mut dyn Iterator<Item = &Dynamic>, l: &Limits) -> Result<usize, Stop> {
+    let mut m = Measure::new(l);
+    let mut total = 0usize;
+    for x in items {
+        let s = m.value(x, &|| "the value".to_string())?;
+        total = total.saturating_add(s.bytes);
+        if total > l.max_string_size {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// What Rhai's print_with_func() makes of one item: its to_debug, through whatever is
+/// registered for its type (so a Machine prints as Machine(arch)).
+fn debug_text(ctx: &rhai::NativeCallContext, x: &mut Dynamic) -> String {
+    match ctx.call_native_fn_raw("to_debug", true, &mut [x]) {
+        Ok(r) if r.is_string() => r.into_string().unwrap_or_default(),
+        Ok(r) => ctx.engine().map_type_name(r.type_name()).to_string(),
+        Err(_) => ctx.engine().map_type_name(&format!("{x:?}")).to_string(),
+    }
+}
+
+/// Printing, interpolating and comparing arrays and maps, as Rhai's format_array(),
+/// format_map() and equality do, but refused (E2BIG) when the text would pass
+/// --max-string-size or the values are too big to compare: copies of a shared string cost
+/// the heap 16 bytes each and the text all of it.
+fn register_text(e: &mut Engine, l: Limits, budget: &Rc<Budget>) {
+    // Rhai prints a value whole when its to_string fails inside an interpolation: a value
+    // too big to print gives a short text saying so, and the script stops at its next step.
+    let b = budget.clone();
+    let refuse = Rc::new(
+        move |what: &str, r: Result<usize, Stop>| -> Option<ImmutableString> {
+            let stop = match r {
+                Ok(size) if size <= l.max_string_size => return None,
+                Ok(size) => Stop::String {
+                    what: format!("{what}: the text would be about"),
+                    size,
+                    limit: l.max_string_size,
+                },
+                Err(stop) => stop,
+            };
+            let text = format!("({what}: too big to print)");
+            b.stop_soon(stop);
+            Some(text.into())
+        },
+    );
+    let r = refuse.clone();
+    let format_array = move |ctx: rhai::NativeCallContext, a: &mut Array| -> Res<ImmutableString> {
+        if let Some(t) = r("printing an array", text_size(&mut a.iter(), &l)) {
+            return Ok(t);
+        }
+        let mut out = String::from("[");
+        let n = a.len();
+        for (i, x) in a.iter_mut().enumerate() {
+            out.push_str(&debug_text(&ctx, x));
+            if i + 1 < n {
+                out.push_str(", ");
+            }
+        }
+        out.push(']');
+        Ok(out.into())
+    };
+    let r = refuse.clone();
+    let format_map = move |ctx: rhai::NativeCallContext, m: &mut Map| -> Res<ImmutableString> {
+        if let Some(t) = r("printing a map", text_size(&mut m.values(), &l)) {
+            return Ok(t);
+        }
+        let mut out = String::from("#{");
+        let n = m.len();
+        for (i, (k, v)) in m.iter_mut().enumerate() {
+            out.push_str(&format!("{k:?}: {}", debug_text(&ctx, v)));
+            if i + 1 < n {
+                out.push_str(", ");
+            }
+        }
+        out.push('}');
+        Ok(out.into())
+    };
+    let (format_array, format_map) = (Rc::new(format_array), Rc::new(format_map));
+    for name in ["print", "to_string", "debug", "to_debug"] {
+        let f = format_array.clone();
+        e.register_fn(name, move |ctx: rhai::NativeCallContext, a: &mut Array| {
+            f(ctx, a)
+        });
+        let f = format_map.clone();
+        e.register_fn(name, move |ctx: rhai::NativeCallContext, m: &mut Map| {
+            f(ctx, m)
+        });
+    }
+    e.register_fn("to_json", move |m: &mut Map| -> Res<String> {
+        match text_size(&mut m.values(), &l) {
+            Ok(size) if size > l.max_string_size => Err(Stop::String {
+                what: "to_json: the text would be about".to_string(),
+                size,
+                limit: l.max_string_size,
+            }
+            .into_rhai()),
+            Err(stop) => Err(stop.into_rhai()),
+            Ok(_) => Ok(super::to_json(&Dynamic::from(m.clone())).to_string()),
+        }
+    });
+    // Equality walks both values (as Rhai's equals() do, element by element through
+    // "=="), after checking they are not too big to compare.
+    fn pair_size(a: &mut dyn Iterator<Item = &Dynamic>, l: &Limits) -> Res<()> {
+        let limit = l.max_string_size.saturating_mul(16);
+        let mut m = Measure::new(l);
+        let mut total = 0usize;
+        for x in a {
+            let s = m
+                .value(x, &|| "a value compared".to_string())
+                .map_err(Stop::into_rhai)?;
+            total = total.saturating_add(s.bytes);
+            if total > limit {
+                return Err(Stop::String {
+                    what: "comparing values this big: about".to_string(),
+                    size: total,
+                    limit,
+                }
+                .into_rhai());
+            }
+        }
+        Ok(())
+    }
+    fn equal(ctx: &rhai::NativeCallContext, a: &mut Dynamic, b: &mut Dynamic) -> Res<bool> {
+        let same_type = a.type_id() == b.type_id();
+        match ctx.call_native_fn_raw("==", true, &mut [a, b]) {
+            Ok(r) => Ok(r.as_bool().unwrap_or(false)),
+            Err(err) => match *err {
+                EvalAltResult::ErrorFunctionNotFound(ref sig, ..)
+                    if sig.starts_with("==") && !same_type =>
+                {
+                    Ok(false)
+                }
+                _ => Err(err),
+            },
+        }
+    }
+    let arrays_equal =
+        move |ctx: rhai::NativeCallContext, a: &mut Array, mut b: Array| -> Res<bool> {
+            if a.len() != b.len() {
+                return Ok(false);
+            }
+            pair_size(&mut a.iter().chain(b.iter()), &l)?;
+            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                if !equal(&ctx, x, y)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+    let maps_equal = move |ctx: rhai::NativeCallContext, a: &mut Map, mut b: Map| -> Res<bool> {
+        if a.len() != b.len() {
+            return Ok(false);
+        }
+        pair_size(&mut a.values().chain(b.values()), &l)?;
+        for (k, x) in a.iter_mut() {
+            let Some(y) = b.get_mut(k) else {
+                return Ok(false);
+            };
+            if !equal(&ctx, x, y)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    e.register_fn("==", arrays_equal)
+        .register_fn(
+            "!=",
+            move |ctx: rhai::NativeCallContext, a: &mut Array, b: Array| {
+                arrays_equal(ctx, a, b).map(|x| !x)
+            },
+        )
+        .register_fn("==", maps_equal)
+        .register_fn(
+            "!=",
+            move |ctx: rhai::NativeCallContext, a: &mut Map, b: Map| {
+                maps_equal(ctx, a, b).map(|x| !x)
+            },
+        );
 }
 
 /// Rhai's split family, each counting its pieces before it makes them.
