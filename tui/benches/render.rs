@@ -1,5 +1,6 @@
 //! One frame of the terminal UI for a 60 TiB machine at 200x60 (TestBackend), with the
-//! map in its overview and zoomed to one section per cell. `cargo bench -p hotplug-lab`.
+//! map in its overview and zoomed to one section per cell, and a key with the frame that
+//! shows it. `cargo bench -p hotplug-lab --bench render`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hotplug_lab::ui::{self, App, Options};
@@ -57,6 +58,23 @@ fn render(c: &mut Criterion) {
     }
     g.bench_function("one section per cell", |b| {
         b.iter(|| ui::frame(&mut t, &mut a).unwrap())
+    });
+    // A key as the user feels it: handled, then the frame that shows it.
+    let mut right = true;
+    g.bench_function("key (cursor move) and its frame", |b| {
+        b.iter(|| {
+            let k = if right { KeyCode::Right } else { KeyCode::Left };
+            right = !right;
+            a.on_key(KeyEvent::new(k, KeyModifiers::NONE));
+            ui::frame(&mut t, &mut a).unwrap()
+        })
+    });
+    a.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    g.bench_function("key (block row down) and its frame", |b| {
+        b.iter(|| {
+            a.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+            ui::frame(&mut t, &mut a).unwrap()
+        })
     });
     g.finish();
     // Recomputing the view after an input (MachineView::of) on the same machine.

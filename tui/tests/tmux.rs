@@ -39,6 +39,17 @@ impl Tmux {
             sleep(Duration::from_millis(100));
         }
     }
+
+    /// Wait until the screen no longer shows `what`.
+    fn wait_until_gone(&self, what: &str) {
+        let t = Instant::now();
+        while self.capture().contains(what) {
+            if t.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {what:?} to go");
+            }
+            sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Tmux {
@@ -85,10 +96,24 @@ fn the_binary_runs_in_a_terminal() {
     ]);
     // The map's title shows before the machine has booted ("booting…"): wait for the boot
     // memory blocks themselves (a loaded machine takes a while in a debug build).
-    let boot = t.wait_for("0x008000000-0x07fffffff");
+    let boot = t.wait_for("0x8000000-0x7fffffff");
     assert!(boot.contains("x86_64 · memory map"), "{boot}");
-    assert!(!boot.contains("0x100000000-0x13fffffff"), "{boot}");
-    // Type into the REPL (focused at start) and run it.
+    assert!(boot.contains("1 section per cell"), "{boot}");
+    assert!(!boot.contains("▄▄"), "nothing has changed yet: {boot}");
+    // The keyboard starts on the map; the first key the status line names, `?`, opens the
+    // help and the next key closes it.
+    let status = boot
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(status.contains("q quit  ? help"), "{status}");
+    t.cmd(&["send-keys", "-t", "e2e", "?"]);
+    t.wait_for("Keys (↑↓ scroll, any other key closes this)");
+    t.cmd(&["send-keys", "-t", "e2e", "Escape"]);
+    t.wait_until_gone("Keys (↑↓ scroll");
+    // `:` enters the REPL; type an input and run it.
+    t.cmd(&["send-keys", "-t", "e2e", ":"]);
+    t.wait_for("REPL · Enter runs, Esc leaves");
     t.cmd(&[
         "send-keys",
         "-t",
@@ -97,17 +122,21 @@ fn the_binary_runs_in_a_terminal() {
         "m.add_memory(4 * GiB, 1 * GiB)",
     ]);
     t.cmd(&["send-keys", "-t", "e2e", "Enter"]);
-    let added = t.wait_for("0x100000000-0x13fffffff");
-    assert!(added.contains("offline"), "{added}");
-    // The map's first row gained the 8 sections at 4 GiB.
+    // The map's first row gained the 8 sections at 4 GiB, marked as changed.
+    let added = t.wait_for("▄▄▄▄▄▄▄▄");
     let row = added
         .lines()
-        .find(|l| l.contains("│     0 "))
-        .expect("the map's first row");
-    assert!(row.contains("▄▄▄▄▄▄▄▄"), "{row}");
-    // Leave the REPL, quit; the shell prompt is back and the UI is gone.
+        .find(|l| l.contains("▄"))
+        .expect("a changed row");
+    assert!(row.contains("│   0 "), "the first row holds 4 GiB: {row}");
+    assert!(
+        added.contains("32-39"),
+        "the new blocks are listed: {added}"
+    );
+    // In the REPL `q` is a letter; Esc leaves it and then `q` quits. The shell prompt is
+    // back and the UI is gone.
     t.cmd(&["send-keys", "-t", "e2e", "Escape"]);
-    sleep(Duration::from_millis(200));
+    t.wait_for("REPL · : or i to type");
     t.cmd(&["send-keys", "-t", "e2e", "q"]);
     let after = t.wait_for("exited=0");
     assert!(

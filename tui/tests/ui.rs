@@ -1,6 +1,6 @@
-//! The terminal UI rendered with ratatui's TestBackend: the main screens at 120x40 and
-//! 80x24 (snapshots under snapshots/ui@*), resizing down to a few columns, and the update
-//! step driven by keys.
+//! The terminal UI rendered with ratatui's TestBackend: the main screens at 80x24, 120x40
+//! and 200x60 (reviewed snapshots under snapshots/ui@*), every size from 1x1 up, and the
+//! update step driven by keys as a user presses them.
 
 use hotplug_lab::ui::{self, App, Options};
 use ratatui::backend::TestBackend;
@@ -8,17 +8,21 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use ratatui::Terminal;
 
-fn app(archs: &[&str], cmdline: &str) -> App {
+fn app_with(archs: &[&str], cmdline: &str, script: Option<(&str, &str)>) -> App {
     let mut a = App::new(Options {
         archs: archs.iter().map(|s| s.to_string()).collect(),
         cmdline: cmdline.to_string(),
         iomem: String::new(),
-        script: None,
+        script: script.map(|(p, s)| (p.to_string(), s.to_string())),
         limits: Default::default(),
     })
     .unwrap();
     a.settle();
     a
+}
+
+fn app(archs: &[&str], cmdline: &str) -> App {
+    app_with(archs, cmdline, None)
 }
 
 /// Draw twice (the first frame tells the app its map size) and return the terminal.
@@ -37,7 +41,13 @@ fn key(app: &mut App, code: KeyCode) {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
 }
 
+fn ctrl(app: &mut App, c: char) {
+    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+}
+
+/// What a user does to run a line: `:` to the REPL, the line, Enter; then wait for it.
 fn type_line(app: &mut App, s: &str) {
+    key(app, KeyCode::Char(':'));
     for c in s.chars() {
         key(app, KeyCode::Char(c));
     }
@@ -52,35 +62,43 @@ fn settings() -> insta::Settings {
     s
 }
 
+const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 60)];
+
+/// The screens a new user sees, at three sizes: the start (keyboard on the map), the help,
+/// the REPL with an input run, a script paused after a call, compare mode with an
+/// operation that fails on one architecture, and the notice below the smallest size.
 #[test]
 fn screens() {
-    for (w, h) in [(120u16, 40u16), (80, 24)] {
-        // After boot.
+    let script = "// demo\nlet m2 = boot(#{ arch: ARCH, ram: \"4G\" });\nm2.add_memory(m2.hotplug_base, 1 * GiB);\nprint(\"done\");\n";
+    for (w, h) in SIZES {
+        let snap = |name: &str, text: String| {
+            settings().bind(|| insta::assert_snapshot!(format!("ui@{name}-{w}x{h}"), text))
+        };
         let mut a = app(
             &["x86_64"],
             "memory_hotplug.memmap_on_memory=1 memhp_default_state=offline",
         );
-        settings()
-            .bind(|| insta::assert_snapshot!(format!("ui@boot-{w}x{h}"), screen(&mut a, w, h)));
-        // After a hot-add whose memmap is on the added memory.
-        type_line(&mut a, "m.add_memory(m.hotplug_base, 1 * GiB); m.online(m.hotplug_base, 1 * GiB, \"online_movable\");");
-        settings().bind(|| {
-            insta::assert_snapshot!(
-                format!("ui@add-memmap-on-memory-{w}x{h}"),
-                screen(&mut a, w, h)
-            )
-        });
-        // The help overlay.
-        key(&mut a, KeyCode::Esc);
+        snap("start", screen(&mut a, w, h));
         key(&mut a, KeyCode::Char('?'));
-        settings()
-            .bind(|| insta::assert_snapshot!(format!("ui@help-{w}x{h}"), screen(&mut a, w, h)));
-        // Compare mode: the same input on x86_64 and arm64-64k.
-        let mut c = app(&["x86_64", "arm64-64k"], "");
-        type_line(&mut c, "m.add_memory(m.hotplug_base, 2 * GiB)");
-        settings()
-            .bind(|| insta::assert_snapshot!(format!("ui@compare-{w}x{h}"), screen(&mut c, w, h)));
+        snap("help", screen(&mut a, w, h));
+        key(&mut a, KeyCode::Esc);
+        type_line(
+            &mut a,
+            "m.add_memory(m.hotplug_base, 1 * GiB); m.online(m.hotplug_base, 1 * GiB, \"online_movable\");",
+        );
+        snap("repl", screen(&mut a, w, h));
+        let mut s = app_with(&["x86_64"], "", Some(("demo.rhai", script)));
+        key(&mut s, KeyCode::Char('n'));
+        s.settle();
+        key(&mut s, KeyCode::Char('n'));
+        s.settle();
+        snap("script-paused", screen(&mut s, w, h));
+        let mut c = app(&["x86_64", "s390"], "");
+        type_line(&mut c, "m.memremap_pages(64 * GiB, 2 * GiB)");
+        snap("compare-failing", screen(&mut c, w, h));
     }
+    let mut a = app(&["x86_64"], "");
+    settings().bind(|| insta::assert_snapshot!("ui@too-small-40x10", screen(&mut a, 40, 10)));
 }
 
 #[test]
@@ -88,25 +106,53 @@ fn any_size_draws_without_panicking() {
     let mut a = app(&["x86_64"], "");
     type_line(&mut a, "m.add_memory(m.hotplug_base, 1 * GiB)");
     let mut c = app(&["x86_64", "arm64-64k", "s390"], "");
-    for (w, h) in [
-        (1, 1),
-        (2, 3),
-        (5, 2),
-        (10, 5),
-        (19, 7),
-        (20, 8),
-        (25, 9),
-        (33, 12),
-        (61, 17),
-        (200, 60),
-        (300, 90),
-    ] {
-        screen(&mut a, w, h);
-        screen(&mut c, w, h);
-        key(&mut a, KeyCode::Char('?'));
-        screen(&mut a, w, h);
-        key(&mut a, KeyCode::Esc);
+    for w in [1u16, 2, 5, 10, 19, 20, 33, 59, 60, 61, 100, 200, 300] {
+        for h in [1u16, 2, 3, 7, 15, 16, 17, 24, 60, 90] {
+            screen(&mut a, w, h);
+            screen(&mut c, w, h);
+            key(&mut a, KeyCode::Char('?'));
+            screen(&mut a, w, h);
+            key(&mut a, KeyCode::Esc);
+        }
     }
+    let text = screen(&mut a, 40, 10);
+    assert!(text.contains("terminal too small"), "{text}");
+    assert!(text.contains("need 60 x"), "{text}");
+}
+
+/// Keys go to the map at start: `?` opens the help and `q` quits, `:` or `i` enters the
+/// REPL, Esc leaves it keeping what was typed; the status line shows the keys of the focus.
+#[test]
+fn the_keyboard_starts_on_the_map() {
+    let mut a = app(&["x86_64"], "");
+    let s = screen(&mut a, 120, 40);
+    let status = s.lines().last().unwrap().to_string();
+    assert!(
+        status.contains("? help") && status.contains("q quit"),
+        "{status}"
+    );
+    key(&mut a, KeyCode::Char('?'));
+    assert!(a.help);
+    let help = screen(&mut a, 120, 40);
+    // Keys and what they do never run together.
+    assert!(help.contains("Home End  "), "{help}");
+    key(&mut a, KeyCode::Esc);
+    assert!(!a.help);
+    key(&mut a, KeyCode::Char('i'));
+    for c in "m.sta".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    let s = screen(&mut a, 120, 40);
+    let status = s.lines().last().unwrap().to_string();
+    assert!(
+        status.contains("Enter run") && status.contains("Esc leave"),
+        "{status}"
+    );
+    assert!(!status.contains("q quit"), "{status}");
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.repl.input, "m.sta", "Esc keeps what was typed");
+    key(&mut a, KeyCode::Char('q'));
+    assert!(a.quit);
 }
 
 /// The map colours what changed, and the cell under a hot-added online_movable block is cyan.
@@ -126,10 +172,10 @@ fn the_map_shows_what_an_input_changed() {
     assert_eq!(cell.fg, Color::Cyan, "{:?}", cell);
     assert_eq!(cell.bg, Color::Yellow, "changed cells are highlighted");
     assert_ne!(before[(40, 1)].symbol(), cell.symbol());
-    // The blocks table lists the new range.
+    // The blocks table lists the new range and its zone in full.
     let text = t.backend().to_string();
-    assert!(text.contains("0x100000000-0x13fffffff"), "{text}");
     assert!(text.contains("32-39"), "{text}");
+    assert!(text.contains("Movable"), "{text}");
 }
 
 #[test]
@@ -144,20 +190,35 @@ fn repl_errors_show_in_place_and_history_recalls() {
     key(&mut a, KeyCode::Up);
     assert_eq!(a.repl.input, "m.add_memory(4 * GiB + 4096, 1 * GiB)");
     // An unfinished input continues on the next line.
-    a.repl.input.clear();
-    a.repl.cursor = 0;
+    ctrl(&mut a, 'u');
     for c in "if true {".chars() {
         key(&mut a, KeyCode::Char(c));
     }
     key(&mut a, KeyCode::Enter);
     assert_eq!(a.repl.input, "if true {\n");
-    type_line(&mut a, "print(\"inside\") }");
+    for c in "print(\"inside\") }".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    a.settle();
     assert!(screen(&mut a, 120, 40).contains("inside"));
 }
 
+/// A paste arrives whole (bracketed paste), however long, and Enter then runs it.
 #[test]
-fn a_long_script_can_be_interrupted() {
+fn a_long_paste_runs() {
     let mut a = app(&["x86_64"], "");
+    let long = format!("let s = \"{}\"; print(s.len());", "x".repeat(3000));
+    a.on_paste(&long);
+    key(&mut a, KeyCode::Enter);
+    a.settle();
+    assert!(screen(&mut a, 120, 40).contains("3000"));
+}
+
+#[test]
+fn a_long_script_can_be_interrupted_and_q_always_quits() {
+    let mut a = app(&["x86_64"], "");
+    type_line(&mut a, "");
     for c in "loop { m.stats(); }".chars() {
         key(&mut a, KeyCode::Char(c));
     }
@@ -167,20 +228,34 @@ fn a_long_script_can_be_interrupted() {
     assert!(a.busy(), "the loop is still running");
     // The UI keeps drawing while it runs.
     assert!(screen(&mut a, 80, 24).contains("running"));
-    a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    ctrl(&mut a, 'c');
     a.settle();
     assert!(!a.busy());
     assert!(screen(&mut a, 120, 40).contains("interrupted"));
+    // While something runs, q (from the map) still quits.
+    for c in "loop { m.stats(); }".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('q'));
+    assert!(a.quit);
 }
 
+/// `-` zooms out past the view that fits the machine, `+` down to one section's sub-sections.
 #[test]
-fn zoom_reaches_one_sections_sub_sections() {
+fn zoom_from_the_address_space_to_sub_sections() {
     let mut a = app(&["x86_64"], "");
     type_line(&mut a, "m.memremap_pages(m.hotplug_base + 2 * MiB, 4 * MiB, #{ map: \"mem\", mode: \"fsdax\", align: 4096 })");
     key(&mut a, KeyCode::Esc);
+    screen(&mut a, 120, 40);
+    let fit = a.sections_per_cell();
+    key(&mut a, KeyCode::Char('-'));
+    screen(&mut a, 120, 40);
+    assert!(a.sections_per_cell() > fit, "zoomed out past {fit}");
     // Move the cursor to the section and zoom all the way in.
     a.cursor = 32;
-    for _ in 0..12 {
+    for _ in 0..40 {
         key(&mut a, KeyCode::Char('+'));
     }
     let text = screen(&mut a, 120, 40);
@@ -204,48 +279,135 @@ fn zoom_reaches_one_sections_sub_sections() {
     );
 }
 
+/// The map uses the pane's width.
 #[test]
-fn architecture_switch_replays_the_inputs() {
+fn the_map_uses_its_width() {
     let mut a = app(&["x86_64"], "");
-    type_line(&mut a, "m.add_memory(m.hotplug_base, 2 * GiB)");
+    screen(&mut a, 160, 50);
+    assert!(a.map_cols >= 110, "{} cells", a.map_cols);
+    assert_eq!(a.row_cells(), u64::from(a.map_cols));
+}
+
+/// Rows hold a multiple of 8 cells, so the gutter counts in round steps the title names.
+#[test]
+fn the_gutter_counts_in_round_steps() {
+    let mut a = app(&["x86_64"], "");
+    let s = screen(&mut a, 120, 40);
+    assert_eq!(a.map_cols % 8, 0, "{} cells", a.map_cols);
+    // 80 cells of one 128 MiB section each.
+    assert!(s.contains("1 section per cell, 10G per row"), "{s}");
+    for (r, want) in ["0 ", "10G ", "20G ", "30G "].iter().enumerate() {
+        let row = s.lines().nth(1 + r).unwrap();
+        assert!(
+            row[row.find('│').unwrap() + 3..]
+                .trim_start()
+                .starts_with(want),
+            "{row}"
+        );
+    }
+}
+
+/// Log lines wrap at a space where they can and lose no character.
+#[test]
+fn log_lines_wrap_between_words() {
+    let line = "[    0.015000] HugeTLB: 16380 KiB vmemmap can be freed for a 1.00 GiB page";
+    let pieces = ui::render::wrap_chars(line, 32);
+    assert!(pieces.iter().all(|p| p.chars().count() <= 32), "{pieces:?}");
+    assert_eq!(pieces[0], "[    0.015000] HugeTLB: 16380");
+    assert!(
+        pieces[1..].iter().all(|p| p.starts_with("  ")),
+        "{pieces:?}"
+    );
+    let joined: Vec<&str> = pieces.iter().flat_map(|p| p.split_whitespace()).collect();
+    assert_eq!(joined, line.split_whitespace().collect::<Vec<_>>());
+    // A word longer than the width is cut.
+    let long = "x".repeat(70);
+    assert_eq!(
+        ui::render::wrap_chars(&long, 32).concat().replace(' ', ""),
+        long
+    );
+}
+
+#[test]
+fn architecture_switch_replays_the_inputs_and_shows_what_they_gave() {
+    let mut a = app(&["x86_64"], "");
+    type_line(&mut a, "m.add_memory(m.hotplug_base, 2 * GiB).blocks.len()");
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('a'));
     a.settle();
     assert_eq!(a.panes[0].arch, "x86_64-la57");
     let m = a.machine().unwrap();
     assert_eq!(m.blocks().values().filter(|b| !b.early).count(), 16);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("replaying 1 input on x86_64-la57"), "{s}");
+    assert!(s.contains("[x86_64-la57, replayed]"), "{s}");
 }
 
+/// After `m = ()` a new architecture still shows a machine (the one booted last), never
+/// "booting…" for ever.
 #[test]
-fn the_script_player_steps_statement_by_statement() {
-    let src = "let base = m.hotplug_base;\nm.add_memory(base, 1 * GiB);\nprint(`added ${m.stats().blocks} blocks`);\n";
-    let mut a = App::new(Options {
-        archs: vec!["x86_64".into()],
-        cmdline: String::new(),
-        iomem: String::new(),
-        script: Some(("demo.rhai".into(), src.into())),
-        limits: Default::default(),
-    })
-    .unwrap();
-    a.settle();
+fn m_that_is_no_machine_does_not_wedge_the_map() {
+    let mut a = app(&["x86_64"], "");
+    type_line(&mut a, "m = ()");
     key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('a'));
+    a.settle();
+    assert!(a.machine().is_some());
+    assert!(!screen(&mut a, 120, 40).contains("booting…"));
+}
+
+/// The script runs as a whole and pauses before each call that changes a machine; the map
+/// shows the machine that call works on (here one the script booted itself), the script
+/// pane marks the call to come, `r` runs to the end and `R` rewinds.
+#[test]
+fn the_script_player_steps_by_machine_call() {
+    let src = "let base = m.hotplug_base;\nfor i in 0..2 {\n    let k = boot(#{ arch: ARCH, ram: \"4G\" });\n    k.add_memory(k.hotplug_base, 1 * GiB);\n}\nprint(`added ${m.stats().blocks} blocks`);\n";
+    let mut a = app_with(&["x86_64"], "", Some(("scripts/demo.rhai", src)));
     let blocks = |a: &App| a.machine().unwrap().blocks().len();
     assert_eq!(blocks(&a), 16);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("demo.rhai · not started"), "{s}");
+    // n stops before the first call: the boot inside the loop, on line 3.
     key(&mut a, KeyCode::Char('n'));
     a.settle();
-    assert_eq!(blocks(&a), 16);
+    let at = a.player.as_ref().unwrap().at.clone().unwrap();
+    assert_eq!((at.line, at.call.as_str(), at.calls), (3, "boot", 0));
+    assert_eq!(blocks(&a), 16, "the boot has not run yet");
+    // n runs the boot and stops before add_memory: the map shows the 4G machine it booted.
     key(&mut a, KeyCode::Char('n'));
     a.settle();
-    assert_eq!(blocks(&a), 24);
-    let text = screen(&mut a, 120, 40);
-    assert!(text.contains("script demo.rhai (2/3)"), "{text}");
+    let at = a.player.as_ref().unwrap().at.clone().unwrap();
+    assert_eq!((at.line, at.call.as_str(), at.calls), (4, "add_memory", 1));
+    assert_eq!(blocks(&a), 32);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("demo.rhai · next call 2 at 4:"), "{s}");
+    assert!(s.contains("▶4"), "{s}");
+    assert!(s.contains("next: add_memory at 4:"), "{s}");
+    // n runs add_memory and stops before the second boot: 1 GiB more on that machine.
+    key(&mut a, KeyCode::Char('n'));
+    a.settle();
+    let at = a.player.as_ref().unwrap().at.clone().unwrap();
+    assert_eq!((at.line, at.call.as_str(), at.calls), (3, "boot", 2));
+    assert_eq!(blocks(&a), 40);
     key(&mut a, KeyCode::Char('r'));
     a.settle();
-    assert!(screen(&mut a, 120, 40).contains("added 24 blocks"));
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("added 16 blocks"), "{s}");
+    assert!(a.player.as_ref().unwrap().ended);
+    // Errors give the script's own line and column.
+    let mut b = app_with(
+        &["x86_64"],
+        "",
+        Some(("bad.rhai", "\n\nm.add_memory(1, 1);\n")),
+    );
+    key(&mut b, KeyCode::Char('r'));
+    b.settle();
+    assert!(screen(&mut b, 120, 40).contains("line 3, column 3"));
     // R reboots and rewinds.
     key(&mut a, KeyCode::Char('R'));
     a.settle();
     assert_eq!(blocks(&a), 16);
+    assert!(!a.player.as_ref().unwrap().started);
 }
 
 #[test]
@@ -269,6 +431,7 @@ fn detail_pane_shows_virtio_mem_and_kmem_devices() {
         &mut a,
         "let v = m.virtio_mem_add(#{ start: 4 * GiB, region_size: 4 * GiB }); m.virtio_mem_resize(v, 1 * GiB + 64 * MiB);",
     );
+    key(&mut a, KeyCode::Esc);
     type_line(
         &mut a,
         "let d = m.memremap_pages(64 * GiB, 4 * GiB, #{ map: \"mem\" }); m.dax_kmem(d);",
@@ -285,4 +448,19 @@ fn detail_pane_shows_virtio_mem_and_kmem_devices() {
     a.cursor = (64 * 1024) / 128 + 8;
     let s = screen(&mut a, 160, 90);
     assert!(s.contains("kmem dax0: "), "{s}");
+}
+
+/// Long dmesg lines wrap instead of being cut at the pane's edge.
+#[test]
+fn dmesg_lines_wrap() {
+    let mut a = app(&["x86_64"], "");
+    type_line(&mut a, "m.add_memory(4 * GiB + 4096, 1 * GiB)");
+    key(&mut a, KeyCode::Esc);
+    let s = screen(&mut a, 120, 40);
+    // "Block size [0x8000000] unaligned hotplug range: start 0x100001000, size 0x40000000"
+    assert!(s.contains("unaligned"), "{s}");
+    assert!(
+        s.contains("0x40000000"),
+        "the end of the line is on screen: {s}"
+    );
 }

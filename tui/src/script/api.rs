@@ -5,7 +5,6 @@ use mm::cmdline::{parse_size_or_why, OnlineType};
 use mm::units::BlockId;
 use mm::{AddOptions, BootPlan, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
-use std::rc::Rc;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -53,9 +52,9 @@ fn size_value(d: &Dynamic, what: &str) -> Res<u64> {
 
 fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     let mut spec = BootSpec::new(&host.arch);
-    spec.cmdline = host.cmdline.clone();
+    spec.cmdline = host.cmdline.to_string();
     if !host.iomem.is_empty() {
-        spec.iomem = Some(host.iomem.clone());
+        spec.iomem = Some(host.iomem.to_string());
     }
     let mut design = None;
     for (k, v) in opts {
@@ -195,6 +194,12 @@ fn reserve_memory<'b>(
         || format!("{what} of {}", super::sandbox::bytes(size)),
         need,
     )
+}
+
+/// A boot is about to make a machine: the host hears of it first.
+fn booted(host: &Host, ctx: &rhai::NativeCallContext, boot: impl FnOnce() -> Res<Vm>) -> Res<Vm> {
+    host.about_to(ctx, "boot", None);
+    boot()
 }
 
 fn do_boot(host: &Host, spec: &BootSpec) -> Res<Vm> {
@@ -520,8 +525,9 @@ fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
     ])
 }
 
-fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
-    e.register_fn("virtio_mem_add", |vm: &mut Vm, opts: Map| -> Res<i64> {
+fn register_virtio_mem(e: &mut Engine, host: &Host) {
+    let budget = &host.budget;
+    e.register_fn("virtio_mem_add", changes1(host, "virtio_mem_add", |vm: &mut Vm, opts: Map| -> Res<i64> {
         let mut m = vm.0.borrow_mut();
         let mut c = mm::virtio_mem::VirtioMemConfig::default();
         for (k, v) in &opts {
@@ -543,33 +549,38 @@ fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
             }
         }
         m.virtio_mem_add(&c).map(i64::from).map_err(throw)
-    })
+    }))
     ;
     let b = budget.clone();
     e.register_fn(
         "virtio_mem_resize",
-        move |vm: &mut Vm, id: i64, size: Dynamic| -> Res<Map> {
-            let mut m = vm.0.borrow_mut();
-            let no_device = || throw(mm::MmError::NoDevice(format!("no virtio-mem device {id}")));
-            let id = u32::try_from(id).map_err(|_| no_device())?;
-            let size = size_value(&size, "requested size")?;
-            // What plugging more would add: up to the region, past what is plugged.
-            let more = m.virtio_mem_devices().find(|d| d.id == id).map(|d| {
-                let plugged = m.virtio_mem_plugged_size(d);
-                (
-                    d.start + plugged,
-                    size.min(d.region_size).saturating_sub(plugged),
-                )
-            });
-            let (at, grow) = more.unwrap_or((0, 0));
-            let _grown = reserve_memory(&b, &m, "virtio_mem_resize", at, grow)?;
-            m.virtio_mem_resize(id, size).map_err(throw)?;
-            let d = m
-                .virtio_mem_devices()
-                .find(|d| d.id == id)
-                .ok_or_else(no_device)?;
-            Ok(virtio_mem_map(&m, d))
-        },
+        changes2(
+            host,
+            "virtio_mem_resize",
+            move |vm: &mut Vm, id: i64, size: Dynamic| -> Res<Map> {
+                let mut m = vm.0.borrow_mut();
+                let no_device =
+                    || throw(mm::MmError::NoDevice(format!("no virtio-mem device {id}")));
+                let id = u32::try_from(id).map_err(|_| no_device())?;
+                let size = size_value(&size, "requested size")?;
+                // What plugging more would add: up to the region, past what is plugged.
+                let more = m.virtio_mem_devices().find(|d| d.id == id).map(|d| {
+                    let plugged = m.virtio_mem_plugged_size(d);
+                    (
+                        d.start + plugged,
+                        size.min(d.region_size).saturating_sub(plugged),
+                    )
+                });
+                let (at, grow) = more.unwrap_or((0, 0));
+                let _grown = reserve_memory(&b, &m, "virtio_mem_resize", at, grow)?;
+                m.virtio_mem_resize(id, size).map_err(throw)?;
+                let d = m
+                    .virtio_mem_devices()
+                    .find(|d| d.id == id)
+                    .ok_or_else(no_device)?;
+                Ok(virtio_mem_map(&m, d))
+            },
+        ),
     )
     .register_fn("virtio_mem_devices", |vm: &mut Vm| -> Array {
         let m = vm.0.borrow();
@@ -579,8 +590,9 @@ fn register_virtio_mem(e: &mut Engine, budget: &Rc<Budget>) {
     });
 }
 
-fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
-    register_virtio_mem(e, budget);
+fn register_device(e: &mut Engine, host: &Host) {
+    let budget = &host.budget;
+    register_virtio_mem(e, host);
     fn dax_kmem(b: &Budget, vm: &mut Vm, id: i64, opts: Map) -> Res<Map> {
         let mut m = vm.0.borrow_mut();
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
@@ -591,13 +603,19 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
             .map_err(throw)
     }
     let b = budget.clone();
-    e.register_fn("dax_kmem", move |vm: &mut Vm, id: i64| {
-        dax_kmem(&b, vm, id, Map::new())
-    });
+    e.register_fn(
+        "dax_kmem",
+        changes1(host, "dax_kmem", move |vm: &mut Vm, id: i64| {
+            dax_kmem(&b, vm, id, Map::new())
+        }),
+    );
     let b = budget.clone();
-    e.register_fn("dax_kmem", move |vm: &mut Vm, id: i64, opts: Map| {
-        dax_kmem(&b, vm, id, opts)
-    });
+    e.register_fn(
+        "dax_kmem",
+        changes2(host, "dax_kmem", move |vm: &mut Vm, id: i64, opts: Map| {
+            dax_kmem(&b, vm, id, opts)
+        }),
+    );
     e.register_fn("kmem_devices", |vm: &mut Vm| -> Array {
         vm.0.borrow()
             .kmem_devices()
@@ -607,30 +625,41 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
     let b = budget.clone();
     e.register_fn(
         "memremap_pages",
-        move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<i64> {
-            let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
-            let _grown = reserve_memory(&b, &m, "memremap_pages", s, n)?;
-            m.memremap_pages(s, n, &MemremapOptions::default())
-                .map(i64::from)
-                .map_err(throw)
-        },
+        changes2(
+            host,
+            "memremap_pages",
+            move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<i64> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
+                let _grown = reserve_memory(&b, &m, "memremap_pages", s, n)?;
+                m.memremap_pages(s, n, &MemremapOptions::default())
+                    .map(i64::from)
+                    .map_err(throw)
+            },
+        ),
     );
     let b = budget.clone();
     e.register_fn(
         "memremap_pages",
-        move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<i64> {
-            let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
-            let o = memremap_options(&opts)?;
-            let _grown = reserve_memory(&b, &m, "memremap_pages", s, n)?;
-            m.memremap_pages(s, n, &o).map(i64::from).map_err(throw)
-        },
+        changes3(
+            host,
+            "memremap_pages",
+            move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<i64> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
+                let o = memremap_options(&opts)?;
+                let _grown = reserve_memory(&b, &m, "memremap_pages", s, n)?;
+                m.memremap_pages(s, n, &o).map(i64::from).map_err(throw)
+            },
+        ),
     );
-    e.register_fn("memunmap_pages", |vm: &mut Vm, id: i64| -> Res<()> {
-        let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
-        vm.0.borrow_mut().memunmap_pages(id).map_err(throw)
-    })
+    e.register_fn(
+        "memunmap_pages",
+        changes1(host, "memunmap_pages", |vm: &mut Vm, id: i64| -> Res<()> {
+            let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
+            vm.0.borrow_mut().memunmap_pages(id).map_err(throw)
+        }),
+    )
     .register_fn("pgmap", |vm: &mut Vm, id: i64| -> Res<Map> {
         let m = vm.0.borrow();
         u32::try_from(id)
@@ -670,13 +699,51 @@ fn register_device(e: &mut Engine, budget: &Rc<Budget>) {
     });
 }
 
+/// Calls that change a machine tell the host before they run (the UI's script player
+/// pauses there, showing the call to come), by arity after the machine.
+fn changes1<A, R>(
+    h: &Host,
+    what: &'static str,
+    f: impl Fn(&mut Vm, A) -> Res<R> + 'static,
+) -> impl Fn(rhai::NativeCallContext, &mut Vm, A) -> Res<R> + 'static {
+    let h = h.clone();
+    move |ctx, vm, a| {
+        h.about_to(&ctx, what, Some(vm));
+        f(vm, a)
+    }
+}
+
+fn changes2<A, B, R>(
+    h: &Host,
+    what: &'static str,
+    f: impl Fn(&mut Vm, A, B) -> Res<R> + 'static,
+) -> impl Fn(rhai::NativeCallContext, &mut Vm, A, B) -> Res<R> + 'static {
+    let h = h.clone();
+    move |ctx, vm, a, b| {
+        h.about_to(&ctx, what, Some(vm));
+        f(vm, a, b)
+    }
+}
+
+fn changes3<A, B, C, R>(
+    h: &Host,
+    what: &'static str,
+    f: impl Fn(&mut Vm, A, B, C) -> Res<R> + 'static,
+) -> impl Fn(rhai::NativeCallContext, &mut Vm, A, B, C) -> Res<R> + 'static {
+    let h = h.clone();
+    move |ctx, vm, a, b, c| {
+        h.about_to(&ctx, what, Some(vm));
+        f(vm, a, b, c)
+    }
+}
+
 /// Register everything.
 pub(super) fn register(e: &mut Engine, host: &Host) {
     register_errors(e);
     register_helpers(e);
     register_boot(e, host);
-    register_hotplug(e, &host.budget);
-    register_device(e, &host.budget);
+    register_hotplug(e, host);
+    register_device(e, host);
     register_views(e, host);
 }
 
@@ -800,148 +867,190 @@ fn register_boot(e: &mut Engine, host: &Host) {
         Ok(Vm::new(m.clone()))
     });
     let h = host.clone();
-    e.register_fn("boot", move || -> Res<Vm> {
-        do_boot(&h, &boot_spec(&h, &Map::new())?)
+    e.register_fn("boot", move |ctx: rhai::NativeCallContext| -> Res<Vm> {
+        booted(&h, &ctx, || do_boot(&h, &boot_spec(&h, &Map::new())?))
     });
     // boot(arch) and boot(arch, cmdline) take what they do not name from the flags, as
     // boot() and boot(#{ ... }) do.
     let h = host.clone();
-    e.register_fn("boot", move |arch: &str| -> Res<Vm> {
-        let opts = map_of([("arch", Dynamic::from(arch.to_string()))]);
-        do_boot(&h, &boot_spec(&h, &opts)?)
-    });
+    e.register_fn(
+        "boot",
+        move |ctx: rhai::NativeCallContext, arch: &str| -> Res<Vm> {
+            let opts = map_of([("arch", Dynamic::from(arch.to_string()))]);
+            booted(&h, &ctx, || do_boot(&h, &boot_spec(&h, &opts)?))
+        },
+    );
     let h = host.clone();
-    e.register_fn("boot", move |arch: &str, cmdline: &str| -> Res<Vm> {
-        let opts = map_of([
-            ("arch", Dynamic::from(arch.to_string())),
-            ("cmdline", Dynamic::from(cmdline.to_string())),
-        ]);
-        do_boot(&h, &boot_spec(&h, &opts)?)
-    });
+    e.register_fn(
+        "boot",
+        move |ctx: rhai::NativeCallContext, arch: &str, cmdline: &str| -> Res<Vm> {
+            let opts = map_of([
+                ("arch", Dynamic::from(arch.to_string())),
+                ("cmdline", Dynamic::from(cmdline.to_string())),
+            ]);
+            booted(&h, &ctx, || do_boot(&h, &boot_spec(&h, &opts)?))
+        },
+    );
     let h = host.clone();
-    e.register_fn("boot", move |opts: Map| -> Res<Vm> {
-        do_boot(&h, &boot_spec(&h, &opts)?)
-    });
+    e.register_fn(
+        "boot",
+        move |ctx: rhai::NativeCallContext, opts: Map| -> Res<Vm> {
+            booted(&h, &ctx, || do_boot(&h, &boot_spec(&h, &opts)?))
+        },
+    );
 }
 
-fn register_hotplug(e: &mut Engine, budget: &Rc<Budget>) {
+fn register_hotplug(e: &mut Engine, host: &Host) {
+    let budget = &host.budget;
     let b = budget.clone();
     e.register_fn(
         "add_memory",
-        move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Map> {
-            let mut m = vm.0.borrow_mut();
-            let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
-            let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
-            m.add_memory(s, n, &AddOptions::default())
-                .map(|r| add_report(&r))
-                .map_err(throw)
-        },
+        changes2(
+            host,
+            "add_memory",
+            move |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Map> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
+                let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
+                m.add_memory(s, n, &AddOptions::default())
+                    .map(|r| add_report(&r))
+                    .map_err(throw)
+            },
+        ),
     );
     let b = budget.clone();
     e.register_fn(
         "add_memory",
-        move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<Map> {
-            let mut m = vm.0.borrow_mut();
-            let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
-            let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
-            let mut o = AddOptions::default();
-            for (k, v) in &opts {
-                match k.as_str() {
-                    "memmap_on_memory" => {
-                        o.memmap_on_memory = Some(
-                            v.as_bool()
-                                .map_err(|_| einval("memmap_on_memory must be true or false"))?,
-                        )
-                    }
-                    "node" => {
-                        let n = unsigned(
-                            v.as_int().map_err(|_| einval("node must be a number"))?,
-                            "node",
-                        )?;
-                        o.node = Some(
-                            u16::try_from(n)
-                                .map_err(|_| einval(format!("node {n} is out of range")))?,
-                        );
-                    }
-                    other => {
-                        return Err(einval(format!(
-                            "add_memory: unknown option \"{other}\" (memmap_on_memory, node)"
-                        )))
+        changes3(
+            host,
+            "add_memory",
+            move |vm: &mut Vm, start: Dynamic, size: Dynamic, opts: Map| -> Res<Map> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
+                let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
+                let mut o = AddOptions::default();
+                for (k, v) in &opts {
+                    match k.as_str() {
+                        "memmap_on_memory" => {
+                            o.memmap_on_memory =
+                                Some(v.as_bool().map_err(|_| {
+                                    einval("memmap_on_memory must be true or false")
+                                })?)
+                        }
+                        "node" => {
+                            let n = unsigned(
+                                v.as_int().map_err(|_| einval("node must be a number"))?,
+                                "node",
+                            )?;
+                            o.node = Some(
+                                u16::try_from(n)
+                                    .map_err(|_| einval(format!("node {n} is out of range")))?,
+                            );
+                        }
+                        other => {
+                            return Err(einval(format!(
+                                "add_memory: unknown option \"{other}\" (memmap_on_memory, node)"
+                            )))
+                        }
                     }
                 }
-            }
-            m.add_memory(s, n, &o)
-                .map(|r| add_report(&r))
-                .map_err(throw)
-        },
+                m.add_memory(s, n, &o)
+                    .map(|r| add_report(&r))
+                    .map_err(throw)
+            },
+        ),
     );
     e.register_fn(
         "remove_memory",
-        |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
-            let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
-            m.remove_memory(s, n).map_err(throw)
-        },
+        changes2(
+            host,
+            "remove_memory",
+            |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
+                m.remove_memory(s, n).map_err(throw)
+            },
+        ),
     )
     .register_fn(
         "online",
-        |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Array> {
-            online(vm, start, size, "online")
-        },
+        changes2(
+            host,
+            "online",
+            |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<Array> {
+                online(vm, start, size, "online")
+            },
+        ),
     )
-    .register_fn("online", online)
+    .register_fn("online", changes3(host, "online", online))
     .register_fn(
         "offline",
-        |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
-            let mut m = vm.0.borrow_mut();
-            let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
-            m.offline(s, n).map_err(throw)
-        },
+        changes2(
+            host,
+            "offline",
+            |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
+                m.offline(s, n).map_err(throw)
+            },
+        ),
     )
     .register_fn(
         "set_allocations",
-        |vm: &mut Vm, block: i64, opts: Map| -> Res<()> {
-            let mut m = vm.0.borrow_mut();
-            let id = BlockId(unsigned(block, "block")?);
-            let (mut u, mut mv) = (0u64, 0u64);
-            for (k, v) in &opts {
-                let n = unsigned(
-                    v.as_int()
-                        .map_err(|_| einval(format!("{k} must be a number of pages")))?,
-                    k,
-                )?;
-                match k.as_str() {
-                    "unmovable" => u = n,
-                    "movable" => mv = n,
-                    other => {
-                        return Err(einval(format!(
-                            "set_allocations: unknown key \"{other}\" (unmovable, movable)"
-                        )))
+        changes2(
+            host,
+            "set_allocations",
+            |vm: &mut Vm, block: i64, opts: Map| -> Res<()> {
+                let mut m = vm.0.borrow_mut();
+                let id = BlockId(unsigned(block, "block")?);
+                let (mut u, mut mv) = (0u64, 0u64);
+                for (k, v) in &opts {
+                    let n = unsigned(
+                        v.as_int()
+                            .map_err(|_| einval(format!("{k} must be a number of pages")))?,
+                        k,
+                    )?;
+                    match k.as_str() {
+                        "unmovable" => u = n,
+                        "movable" => mv = n,
+                        other => {
+                            return Err(einval(format!(
+                                "set_allocations: unknown key \"{other}\" (unmovable, movable)"
+                            )))
+                        }
                     }
                 }
-            }
-            m.set_block_allocations(id, u, mv).map_err(throw)
-        },
+                m.set_block_allocations(id, u, mv).map_err(throw)
+            },
+        ),
     )
     .register_fn(
         "inject_fault",
-        |vm: &mut Vm, point: &str, count: i64| -> Res<()> {
-            let c = u32::try_from(count)
-                .map_err(|_| einval(format!("count {count} is out of range")))?;
-            vm.0.borrow_mut().inject_fault(point, c).map_err(throw)
-        },
+        changes2(
+            host,
+            "inject_fault",
+            |vm: &mut Vm, point: &str, count: i64| -> Res<()> {
+                let c = u32::try_from(count)
+                    .map_err(|_| einval(format!("count {count} is out of range")))?;
+                vm.0.borrow_mut().inject_fault(point, c).map_err(throw)
+            },
+        ),
     )
     .register_fn(
         "inject_fault",
-        |vm: &mut Vm, point: &str, skip: i64, count: i64| -> Res<()> {
-            let s =
-                u32::try_from(skip).map_err(|_| einval(format!("skip {skip} is out of range")))?;
-            let c = u32::try_from(count)
-                .map_err(|_| einval(format!("count {count} is out of range")))?;
-            vm.0.borrow_mut()
-                .inject_fault_after(point, s, c)
-                .map_err(throw)
-        },
+        changes3(
+            host,
+            "inject_fault",
+            |vm: &mut Vm, point: &str, skip: i64, count: i64| -> Res<()> {
+                let s = u32::try_from(skip)
+                    .map_err(|_| einval(format!("skip {skip} is out of range")))?;
+                let c = u32::try_from(count)
+                    .map_err(|_| einval(format!("count {count} is out of range")))?;
+                vm.0.borrow_mut()
+                    .inject_fault_after(point, s, c)
+                    .map_err(throw)
+            },
+        ),
     );
 }
 
@@ -978,14 +1087,28 @@ fn register_views(e: &mut Engine, host: &Host) {
     e.register_fn("read", |vm: &mut Vm, path: &str| -> Res<String> {
         vm.0.borrow().read(path).map_err(throw)
     })
-    .register_fn("write", |vm: &mut Vm, path: &str, value: &str| -> Res<()> {
-        vm.0.borrow_mut().write(path, value).map_err(throw)
-    })
-    .register_fn("write", |vm: &mut Vm, path: &str, value: i64| -> Res<()> {
-        vm.0.borrow_mut()
-            .write(path, &value.to_string())
-            .map_err(throw)
-    })
+    .register_fn(
+        "write",
+        changes2(
+            host,
+            "write",
+            |vm: &mut Vm, path: &str, value: &str| -> Res<()> {
+                vm.0.borrow_mut().write(path, value).map_err(throw)
+            },
+        ),
+    )
+    .register_fn(
+        "write",
+        changes2(
+            host,
+            "write",
+            |vm: &mut Vm, path: &str, value: i64| -> Res<()> {
+                vm.0.borrow_mut()
+                    .write(path, &value.to_string())
+                    .map_err(throw)
+            },
+        ),
+    )
     .register_fn("pfn_valid", |vm: &mut Vm, pfn: i64| -> Res<bool> {
         Ok(vm.0.borrow().pfn_valid(unsigned(pfn, "pfn")?))
     })

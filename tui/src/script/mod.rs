@@ -9,7 +9,7 @@ pub mod sandbox;
 pub use sandbox::{Budget, Limits, Stop};
 
 use mm::{Machine, MmError};
-use rhai::{Dynamic, Engine, EvalAltResult, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position};
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -73,13 +73,19 @@ pub const USED_IOMEM: u8 = 4;
 /// Where printed lines go as they are printed.
 pub type LineSink = Rc<dyn Fn(&str)>;
 
+/// Told of every call about to change a machine: where in the script, which call, and the
+/// machine as it is before the call (none for a boot); the UI's script player pauses there.
+pub type ChangeHook = Rc<dyn Fn(Position, &str, Option<&Vm>)>;
+
 /// What the runner or the REPL gives a script: the flags, where printed lines go, the last
 /// machine booted, where export_sysfs may write, and the cancel switch.
 #[derive(Clone)]
 pub struct Host {
-    pub arch: String,
-    pub cmdline: String,
-    pub iomem: String,
+    // Shared, not copied, by the many clones of a Host the API's functions hold (an
+    // --iomem file can be as large as --max-input-size).
+    pub arch: ImmutableString,
+    pub cmdline: ImmutableString,
+    pub iomem: ImmutableString,
     /// Lines the script printed (kept when `keep_output` is set).
     pub output: Rc<RefCell<Vec<String>>>,
     /// Keep printed lines in `output` (for --json, --arch all, the UI); a live run or the
@@ -104,15 +110,17 @@ pub struct Host {
     /// What the user should hear on stderr (or the TUI's status line): unknown kernel
     /// parameters, flags no boot used.
     pub warnings: Rc<RefCell<Vec<String>>>,
+    /// Called before every call that changes a machine, while set.
+    pub on_change: Rc<RefCell<Option<ChangeHook>>>,
 }
 
 impl Host {
     pub fn new(arch: &str, cmdline: &str, iomem: &str) -> Host {
         let cancel = Arc::new(AtomicBool::new(false));
         Host {
-            arch: arch.to_string(),
-            cmdline: cmdline.to_string(),
-            iomem: iomem.to_string(),
+            arch: arch.into(),
+            cmdline: cmdline.into(),
+            iomem: iomem.into(),
             output: Rc::new(RefCell::new(Vec::new())),
             keep_output: true,
             on_line: None,
@@ -124,6 +132,15 @@ impl Host {
             budget: Rc::new(Budget::new(Limits::default(), cancel)),
             used: Rc::new(std::cell::Cell::new(0)),
             warnings: Rc::new(RefCell::new(Vec::new())),
+            on_change: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// A call at `ctx` is about to change `vm` (or boot a machine).
+    pub fn about_to(&self, ctx: &rhai::NativeCallContext, what: &str, vm: Option<&Vm>) {
+        let hook = self.on_change.borrow().clone();
+        if let Some(f) = hook {
+            f(ctx.call_position(), what, vm);
         }
     }
 

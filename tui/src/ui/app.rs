@@ -3,7 +3,7 @@
 
 use super::keys::{self, Action};
 use super::view::MachineView;
-use super::worker::{Reply, Request, Worker};
+use super::worker::{Pause, Reply, Request, Worker};
 use mm::Machine;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
@@ -58,25 +58,18 @@ pub struct Repl {
     pub scroll: usize,
 }
 
-/// One top-level statement of a loaded script.
-#[derive(Debug, Clone)]
-pub struct Chunk {
-    pub line: usize,
-    pub text: String,
-}
-
-/// The script player.
+/// The script player: the script runs as a whole on each pane's session and pauses before
+/// every call that changes a machine.
 #[derive(Debug, Clone)]
 pub struct Player {
     pub path: String,
     pub source: String,
-    pub chunks: Vec<Chunk>,
-    /// The next statement to run.
-    pub next: usize,
-    /// Statements sent and not yet done.
-    pub running: usize,
-    /// Keep stepping until the end (`r`).
-    pub to_end: bool,
+    /// Where pane 0's run is paused (the call that just ran), if it is.
+    pub at: Option<Pause>,
+    /// The script has started.
+    pub started: bool,
+    /// It ran to its end, or stopped with an error.
+    pub ended: bool,
     pub failed: bool,
 }
 
@@ -165,7 +158,7 @@ impl App {
             compare,
             compare_archs,
             panes: Vec::new(),
-            focus: Focus::Repl,
+            focus: Focus::Map,
             help: false,
             help_scroll: 0,
             zoom: None,
@@ -191,8 +184,8 @@ impl App {
         app.repl.output.push((
             None,
             Out::Note(
-                "`m` is the machine on screen. Try m.add_memory(m.hotplug_base, 1 * GiB); \
-                 help() lists the API; ? shows the keys."
+                "`m` is the machine on screen. Press : to type, then try \
+                 m.add_memory(m.hotplug_base, 1 * GiB); help() lists the API; ? shows the keys."
                     .into(),
             ),
         ));
@@ -211,6 +204,17 @@ impl App {
     /// Boot a session per architecture on screen, replaying `replay`.
     fn setup(&mut self, replay: Vec<String>) {
         let archs = self.archs();
+        if !replay.is_empty() {
+            self.repl.output.push((
+                None,
+                Out::Note(format!(
+                    "replaying {} input{} on {}:",
+                    replay.len(),
+                    if replay.len() == 1 { "" } else { "s" },
+                    archs.join(", ")
+                )),
+            ));
+        }
         self.panes = archs
             .iter()
             .map(|a| Pane {
@@ -228,23 +232,25 @@ impl App {
             replay,
             limits: self.opts.limits,
         });
-        if let Some(p) = &self.player {
-            self.worker.send(Request::Load {
-                source: p.source.clone(),
-            });
+        if let Some(p) = self.player.as_mut() {
+            // A new session starts the script from its beginning.
+            p.at = None;
+            p.started = false;
+            p.ended = false;
+            p.failed = false;
+            let source = p.source.clone();
+            self.worker.send(Request::Load { source });
         }
         self.status = format!("booting {}", self.archs().join(", "));
     }
 
     pub fn load_script(&mut self, path: &str, source: &str) {
-        let chunks = split_statements(source);
         self.player = Some(Player {
             path: path.to_string(),
             source: source.to_string(),
-            chunks,
-            next: 0,
-            running: 0,
-            to_end: false,
+            at: None,
+            started: false,
+            ended: false,
             failed: false,
         });
         self.show_script = true;
@@ -308,6 +314,19 @@ impl App {
             Reply::Line { pane, text } => {
                 self.push_out(pane, Out::Text(text));
             }
+            Reply::Replayed { pane, src } => {
+                let arch = self
+                    .panes
+                    .get(pane)
+                    .map_or("?", |p| p.arch.as_str())
+                    .to_string();
+                for (i, l) in src.lines().enumerate() {
+                    let prompt = if i == 0 { "> " } else { ". " };
+                    self.repl
+                        .output
+                        .push((None, Out::Input(format!("[{arch}, replayed] {prompt}{l}"))));
+                }
+            }
             Reply::Warning { pane, text } => {
                 self.push_out(pane, Out::Error(format!("warning: {text}")));
                 self.warning = Some(text);
@@ -324,38 +343,49 @@ impl App {
                         }
                     }
                     Ok(None) => {}
-                    Err(e) => {
-                        self.push_out(pane, Out::Error(e));
-                        if let Some(p) = self.player.as_mut() {
-                            p.failed = true;
-                            p.to_end = false;
-                        }
+                    Err(e) => self.push_out(pane, Out::Error(e)),
+                }
+                self.show_machine(pane, machine);
+            }
+            Reply::Paused { pane, at, machine } => {
+                if machine.is_some() {
+                    self.show_machine(pane, machine);
+                }
+                if pane == 0 {
+                    if let Some(p) = self.player.as_mut() {
+                        self.status = format!(
+                            "next: {} at {}:{} (call {}): n runs it, r to the end",
+                            at.call,
+                            at.line,
+                            at.column,
+                            at.calls + 1
+                        );
+                        p.at = Some(at);
                     }
                 }
-                if let (Some(p), Some(m)) = (self.panes.get_mut(pane), machine) {
-                    let view = MachineView::of(&m);
-                    p.changed = view.changed_since(&p.view);
-                    p.view = view;
-                    p.machine = Some(m);
-                }
-                if pane + 1 == self.panes.len() {
+            }
+            Reply::Ended { pane, calls } => {
+                if pane == 0 {
                     if let Some(p) = self.player.as_mut() {
-                        p.running = p.running.saturating_sub(1);
+                        p.ended = true;
+                        p.at = None;
+                        self.status = format!(
+                            "the script ended after {calls} call{} that changed a machine (R rewinds it)",
+                            if calls == 1 { "" } else { "s" }
+                        );
                     }
                 }
             }
             Reply::Idle => {
                 if !self.worker.busy() {
-                    self.status = match self.warning.take() {
-                        Some(w) => format!("ready; warning: {w}"),
-                        None => "ready".into(),
-                    };
-                    let go = self
+                    let paused = self
                         .player
                         .as_ref()
-                        .is_some_and(|p| p.to_end && !p.failed && p.running == 0);
-                    if go {
-                        self.step();
+                        .is_some_and(|p| p.at.is_some() || p.ended);
+                    if let Some(w) = self.warning.take() {
+                        self.status = format!("ready; warning: {w}");
+                    } else if !paused {
+                        self.status = "ready".into();
                     }
                 }
             }
@@ -363,9 +393,19 @@ impl App {
         self.clamp();
     }
 
+    /// Add a pane's output line. With several panes, an input's lines read in pane order
+    /// whatever order the panes finish in: a line goes before the later panes' lines that
+    /// follow the input.
     fn push_out(&mut self, pane: usize, o: Out) {
         let tag = (self.panes.len() > 1).then_some(pane);
-        self.repl.output.push((tag, o));
+        let out = &mut self.repl.output;
+        let mut at = out.len();
+        if tag.is_some() {
+            while at > 0 && matches!(out[at - 1].0, Some(t) if t > pane) {
+                at -= 1;
+            }
+        }
+        out.insert(at, (tag, o));
         // Keep the scrollback bounded.
         let max = 5000;
         if self.repl.output.len() > max {
@@ -396,39 +436,59 @@ impl App {
         self.status = "running… (Ctrl-C interrupts)".into();
     }
 
-    /// The script player's next statement.
-    pub fn step(&mut self) {
+    /// Run the script to its next call that changes a machine (`to_end`: to its end).
+    pub fn step(&mut self, to_end: bool) {
         let Some(p) = self.player.as_mut() else {
             self.status = "no script loaded (hotplug-lab tui SCRIPT)".into();
             return;
         };
-        if p.next >= p.chunks.len() {
-            p.to_end = false;
+        if p.ended {
             self.status = "the script has ended (R rewinds it)".into();
             return;
         }
-        let c = p.chunks[p.next].clone();
-        p.next += 1;
-        p.running += 1;
-        let first = c.text.lines().next().unwrap_or("").to_string();
-        self.repl
-            .output
-            .push((None, Out::Input(format!("[{}:{}] {first}", p.path, c.line))));
-        self.applied.push(c.text.clone());
-        self.worker.send(Request::Step { src: c.text });
-        self.status = format!("step {}/{}", p.next, p.chunks.len());
+        if !p.started {
+            p.started = true;
+            self.repl
+                .output
+                .push((None, Out::Input(format!("[{}] started", p.path))));
+        }
+        self.worker.send(if to_end {
+            Request::RunAll
+        } else {
+            Request::Step
+        });
+        self.status = if to_end {
+            "running the script to its end… (Ctrl-C interrupts)".into()
+        } else {
+            "running to the next call that changes a machine…".into()
+        };
+    }
+
+    /// Show `machine` in pane `pane`, lighting up what changed.
+    fn show_machine(&mut self, pane: usize, machine: Option<Box<Machine>>) {
+        if let (Some(p), Some(m)) = (self.panes.get_mut(pane), machine) {
+            let view = MachineView::of(&m);
+            p.changed = view.changed_since(&p.view);
+            p.view = view;
+            p.machine = Some(m);
+        }
     }
 
     fn reset(&mut self) {
         self.worker.interrupt();
         self.applied.clear();
-        if let Some(p) = self.player.as_mut() {
-            p.next = 0;
-            p.running = 0;
-            p.to_end = false;
-            p.failed = false;
-        }
         self.setup(Vec::new());
+    }
+
+    /// Pasted text goes into the REPL's input as it is (newlines too: Enter runs it).
+    pub fn on_paste(&mut self, text: &str) {
+        self.focus = Focus::Repl;
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let r = &mut self.repl;
+        let at = last_line_start(&r.input) + r.cursor;
+        r.input.insert_str(at, &text);
+        let end = at + text.len();
+        r.cursor = end - last_line_start(&r.input[..end]);
     }
 
     pub fn on_mouse(&mut self, e: MouseEvent) {
@@ -590,10 +650,11 @@ impl App {
                         }
                     }
                     Focus::Blocks => {
+                        let rows = self.panes.first().map_or(0, |p| p.view.rows.len());
                         self.block_row = if up {
                             self.block_row.saturating_sub(10)
                         } else {
-                            self.block_row + 10
+                            (self.block_row + 10).min(rows.saturating_sub(1))
                         }
                     }
                     _ => {
@@ -635,30 +696,18 @@ impl App {
                 self.setup(self.applied.clone());
             }
             Action::Step => {
-                if let Some(p) = self.player.as_mut() {
-                    p.to_end = false;
-                }
                 if !self.worker.busy() {
-                    self.step();
+                    self.step(false);
                 }
             }
             Action::RunAll => {
-                if let Some(p) = self.player.as_mut() {
-                    p.to_end = true;
-                    p.failed = false;
-                }
                 if !self.worker.busy() {
-                    self.step();
+                    self.step(true);
                 }
             }
             Action::Reset => self.reset(),
             Action::ToggleLog => self.show_script = !self.show_script && self.player.is_some(),
-            Action::Interrupt => {
-                if let Some(p) = self.player.as_mut() {
-                    p.to_end = false;
-                }
-                self.worker.interrupt();
-            }
+            Action::Interrupt => self.worker.interrupt(),
             Action::Back => {
                 if self.zoom.is_some() {
                     self.zoom_out();
@@ -731,10 +780,18 @@ impl App {
         }
     }
 
-    /// Cells per map row: a power of two, so that rows start at round addresses.
+    /// Cells per map row: the whole width of the map.
     pub fn row_cells(&self) -> u64 {
-        let c = u64::from(self.map_cols.max(1));
-        1 << (63 - c.leading_zeros())
+        u64::from(self.map_cols.max(1))
+    }
+
+    /// The zoom level (log2 of sections per cell) at which pane 0's whole section space,
+    /// up to MAX_PHYSMEM_BITS, fits the map.
+    fn widest_zoom(&self) -> u32 {
+        let n = self.machine().map_or(1, |m| m.sections().nr_sections());
+        let cells = u64::from(self.map_rows.max(1)) * self.row_cells();
+        let per = n.div_ceil(cells.max(1)).next_power_of_two();
+        per.trailing_zeros()
     }
 
     fn zoom_in(&mut self) {
@@ -746,23 +803,21 @@ impl App {
         });
     }
 
+    /// Zoom out by a power of two, past the view that fits the machine's memory, up to the
+    /// whole physical address space (a cell then shows what most of its sections are).
     fn zoom_out(&mut self) {
+        let widest = self.widest_zoom();
+        let fit = {
+            let z = self.zoom.take();
+            let per = self.sections_per_cell();
+            self.zoom = z;
+            per.trailing_zeros()
+        };
         self.zoom = match self.zoom {
             Some(Zoom::Subsections) => Some(Zoom::Sections(0)),
-            Some(Zoom::Sections(k)) => {
-                let next = 1u64 << (k + 1);
-                let overview = {
-                    let z = self.zoom.take();
-                    let o = self.sections_per_cell();
-                    self.zoom = z;
-                    o
-                };
-                if next >= overview {
-                    None
-                } else {
-                    Some(Zoom::Sections(k + 1))
-                }
-            }
+            Some(Zoom::Sections(k)) if k + 1 == fit => None,
+            Some(Zoom::Sections(k)) => Some(Zoom::Sections((k + 1).min(widest.max(fit)))),
+            None if fit < widest => Some(Zoom::Sections(fit + 1)),
             None => None,
         };
     }
@@ -771,7 +826,10 @@ impl App {
         match self.focus {
             Focus::Blocks => match a {
                 Action::Up => self.block_row = self.block_row.saturating_sub(1),
-                Action::Down => self.block_row += 1,
+                Action::Down => {
+                    let rows = self.panes.first().map_or(0, |p| p.view.rows.len());
+                    self.block_row = (self.block_row + 1).min(rows.saturating_sub(1));
+                }
                 _ => {}
             },
             Focus::Log => match a {
@@ -837,133 +895,4 @@ pub fn incomplete(src: &str) -> bool {
     let engine = rhai::Engine::new_raw();
     let scope = rhai::Scope::new();
     crate::repl::incomplete(&engine, &scope, src)
-}
-
-/// Split a script into its top-level statements, each with its first line: a statement
-/// ends at `;` outside brackets, or at a `}` closing a block at the top level that is not
-/// followed by `else`, `catch` or an operator. Strings and comments are skipped.
-pub fn split_statements(src: &str) -> Vec<Chunk> {
-    let b = src.as_bytes();
-    let mut out = Vec::new();
-    let mut depth: i32 = 0;
-    let mut start = 0;
-    let mut i = 0;
-    let line_of = |pos: usize| src[..pos].matches('\n').count() + 1;
-    let push = |out: &mut Vec<Chunk>, s: usize, e: usize| {
-        // Leading blank and comment lines belong to no statement.
-        let mut s = s;
-        loop {
-            let rest = &src[s..e];
-            let t = rest.trim_start();
-            if t.starts_with("//") {
-                s = e - t.len() + t.find('\n').map_or(t.len(), |n| n + 1);
-            } else {
-                s = e - t.len();
-                break;
-            }
-        }
-        let text = src[s..e].trim_end();
-        if !text.is_empty() {
-            out.push(Chunk {
-                line: line_of(s),
-                text: text.to_string(),
-            });
-        }
-    };
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-                continue;
-            }
-            q @ (b'"' | b'`' | b'\'') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'{' | b'(' | b'[' => depth += 1,
-            b')' | b']' => depth -= 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    // Look at what follows the block.
-                    let rest = src[i + 1..].trim_start();
-                    let continues = rest.starts_with("else")
-                        || rest.starts_with("catch")
-                        || rest.starts_with(';')
-                        || rest.starts_with('.')
-                        || rest.starts_with(')')
-                        || rest.starts_with(',')
-                        || rest.starts_with("||")
-                        || rest.starts_with("&&")
-                        || rest.starts_with('+')
-                        || rest.starts_with('-')
-                        || rest.starts_with('*');
-                    if !continues {
-                        push(&mut out, start, i + 1);
-                        start = i + 1;
-                    }
-                }
-            }
-            b';' if depth == 0 => {
-                push(&mut out, start, i + 1);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if start < src.len() {
-        push(&mut out, start, src.len());
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_split_at_the_top_level() {
-        let src = "// a comment\nlet m = boot(ARCH);\nfn f(x) {\n  x + 1\n}\nif true { print(1); } else { print(2); }\nfor i in 0..2 { print(i); }\nlet s = \"a;b}\";\nm.add_memory(4 * GiB, 1 * GiB)";
-        let c = split_statements(src);
-        let firsts: Vec<(usize, &str)> = c
-            .iter()
-            .map(|c| (c.line, c.text.lines().next().unwrap()))
-            .collect();
-        assert_eq!(
-            firsts,
-            vec![
-                (2, "let m = boot(ARCH);"),
-                (3, "fn f(x) {"),
-                (6, "if true { print(1); } else { print(2); }"),
-                (7, "for i in 0..2 { print(i); }"),
-                (8, "let s = \"a;b}\";"),
-                (9, "m.add_memory(4 * GiB, 1 * GiB)"),
-            ]
-        );
-    }
-
-    #[test]
-    fn closures_and_try_blocks_stay_whole() {
-        let src =
-            "let f = |x| {\n x * 2\n};\ntry { m.add_memory(0, 1); } catch (e) { print(e); }\n";
-        let c = split_statements(src);
-        assert_eq!(c.len(), 2);
-        assert!(c[1].text.ends_with("}"));
-    }
 }

@@ -36,7 +36,16 @@ pub struct Binding {
     pub shown: &'static str,
     pub help: &'static str,
     pub action: Action,
+    /// What the status line says, in the panes of `panes` ("" for nothing).
+    pub hint: &'static str,
+    pub panes: u8,
 }
+
+/// Panes, as bits of `Binding::panes`.
+pub const MAP: u8 = 1;
+pub const BLOCKS: u8 = 2;
+pub const LOG: u8 = 4;
+pub const ALL: u8 = MAP | BLOCKS | LOG;
 
 /// A key as the table writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,132 +73,176 @@ pub const BINDINGS: &[Binding] = &[
         shown: "q",
         help: "quit",
         action: Action::Quit,
+        hint: "q quit",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('?'), Key::Code(KeyCode::F(1))],
         shown: "? F1",
         help: "show or hide this help",
         action: Action::Help,
+        hint: "? help",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Tab)],
         shown: "Tab",
         help: "next pane (map, blocks, log, REPL)",
         action: Action::NextPane,
+        hint: "Tab panes",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Code(KeyCode::BackTab)],
         shown: "Shift-Tab",
         help: "previous pane",
         action: Action::PrevPane,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Char(':'), Key::Char('i')],
         shown: ": i",
         help: "type into the REPL (`m` is the machine; help() lists the API)",
         action: Action::FocusRepl,
+        hint: ": type",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Up), Key::Char('k')],
         shown: "↑ k",
         help: "move up (map cursor, block row, log)",
         action: Action::Up,
+        hint: "↑↓ move",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Down), Key::Char('j')],
         shown: "↓ j",
         help: "move down",
         action: Action::Down,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Left), Key::Char('h')],
         shown: "← h",
         help: "move left on the map",
         action: Action::Left,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Right), Key::Char('l')],
         shown: "→ l",
         help: "move right on the map",
         action: Action::Right,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Code(KeyCode::PageUp)],
         shown: "PgUp",
         help: "scroll up a page",
         action: Action::PageUp,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Code(KeyCode::PageDown)],
         shown: "PgDn",
         help: "scroll down a page",
         action: Action::PageDown,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('='), Key::Code(KeyCode::Enter)],
         shown: "+ Enter",
         help: "zoom the map in around the cursor (down to one section's sub-sections)",
         action: Action::ZoomIn,
+        hint: "+/- zoom",
+        panes: MAP,
     },
     Binding {
         keys: &[Key::Char('-')],
         shown: "-",
         help: "zoom the map out",
         action: Action::ZoomOut,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Char('a')],
         shown: "a",
         help: "switch architecture (boots a fresh machine and replays the REPL's inputs)",
         action: Action::NextArch,
+        hint: "a arch",
+        panes: MAP,
     },
     Binding {
         keys: &[Key::Char('v')],
         shown: "v",
         help: "switch design: mainline, rfc-2018, v3-2019, legacy-64m, section-only",
         action: Action::NextDesign,
+        hint: "v design",
+        panes: MAP,
     },
     Binding {
         keys: &[Key::Char('c')],
         shown: "c",
         help: "compare mode: the same inputs on several architectures side by side",
         action: Action::Compare,
+        hint: "c compare",
+        panes: MAP,
     },
     Binding {
         keys: &[Key::Char('n'), Key::Char('s')],
         shown: "n s",
-        help: "script player: run the next statement",
+        help: "script player: run on, stopping before the next call that changes a machine",
         action: Action::Step,
+        hint: "n step",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('r')],
         shown: "r",
         help: "script player: run to the end",
         action: Action::RunAll,
+        hint: "r run",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('R')],
         shown: "R",
         help: "reboot and rewind the script",
         action: Action::Reset,
+        hint: "R rewind",
+        panes: LOG,
     },
     Binding {
         keys: &[Key::Char('d')],
         shown: "d",
         help: "show dmesg or the script in the log pane",
         action: Action::ToggleLog,
+        hint: "d dmesg/script",
+        panes: LOG,
     },
     Binding {
         keys: &[Key::Ctrl('c')],
         shown: "Ctrl-C",
         help: "interrupt what runs (in the REPL with nothing running: clear the input)",
         action: Action::Interrupt,
+        hint: "",
+        panes: 0,
     },
     Binding {
         keys: &[Key::Code(KeyCode::Esc)],
         shown: "Esc",
         help: "back out: close help, leave the REPL, zoom out",
         action: Action::Back,
+        hint: "",
+        panes: 0,
     },
 ];
 
@@ -201,6 +254,25 @@ pub fn action(e: &KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
+/// The status line's hints for the panes in `panes`, in table order.
+pub fn hints(panes: u8) -> Vec<&'static str> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.panes & panes != 0 && !b.hint.is_empty())
+        .map(|b| b.hint)
+        .collect()
+}
+
+/// The status line's hints while the REPL has the keyboard.
+pub const REPL_HINTS: &[&str] = &[
+    "Enter run",
+    "Esc leave",
+    "↑↓ history",
+    "PgUp/PgDn scroll",
+    "Ctrl-C interrupt or clear",
+    "F1 help",
+];
+
 /// Keys of the REPL's input line, for the help overlay.
 pub const REPL_KEYS: &[(&str, &str)] = &[
     (
@@ -209,6 +281,9 @@ pub const REPL_KEYS: &[(&str, &str)] = &[
     ),
     ("↑ ↓", "history"),
     ("← → Home End", "move in the line"),
+    ("PgUp PgDn", "scroll the output"),
     ("Ctrl-C", "interrupt, or clear the input"),
-    ("Esc Tab", "leave the REPL"),
+    ("Ctrl-U", "clear the line"),
+    ("Esc Tab", "leave the REPL (what you typed stays)"),
+    ("F1", "this help"),
 ];

@@ -2,8 +2,8 @@
 //! the map's size so that the update step can page by screenfuls.
 
 use super::app::{App, Focus, Out, Pane, Zoom};
-use super::keys::{BINDINGS, REPL_KEYS};
-use super::view::{human_bytes, subsection_cats, Cat, MachineView};
+use super::keys::{self, BINDINGS, REPL_KEYS};
+use super::view::{human_bytes, range, subsection_cats, Cat, MachineView};
 use mm::units::SectionNr;
 use mm::Machine;
 use ratatui::buffer::Buffer;
@@ -18,6 +18,11 @@ use ratatui::Frame;
 pub struct Drawn {
     pub map_rows: u16,
     pub map_cols: u16,
+    /// How far the help can scroll before its last line leaves the screen.
+    pub help_max: u16,
+    /// How far the log and the REPL output can scroll back (their oldest line at the top).
+    pub log_max: usize,
+    pub repl_max: usize,
 }
 
 pub fn colour(c: Cat) -> Color {
@@ -39,6 +44,22 @@ fn glyph(c: Cat) -> &'static str {
     }
 }
 
+/// The longest of `candidates` that fits `width`, else `last` cut to it.
+fn fit(candidates: &[String], width: usize, last: &str) -> String {
+    candidates
+        .iter()
+        .find(|c| c.chars().count() <= width)
+        .cloned()
+        .unwrap_or_else(|| {
+            format!(
+                " {} ",
+                last.chars()
+                    .take(width.saturating_sub(2))
+                    .collect::<String>()
+            )
+        })
+}
+
 fn pane_block(title: String, focused: bool) -> Block<'static> {
     let style = if focused {
         Style::default().fg(Color::Yellow)
@@ -54,11 +75,17 @@ fn pane_block(title: String, focused: bool) -> Block<'static> {
         ))
 }
 
+/// The smallest terminal the UI lays out in.
+pub const MIN_SIZE: (u16, u16) = (60, 16);
+
 pub fn draw(f: &mut Frame, app: &App) -> Drawn {
     let area = f.area();
-    if area.width < 20 || area.height < 8 {
-        let p =
-            Paragraph::new("hotplug-lab: enlarge the terminal (q quits)").wrap(Wrap { trim: true });
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let text = format!(
+            "terminal too small ({} x {}, need {} x {}); q quits",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        );
+        let p = Paragraph::new(text).wrap(Wrap { trim: true });
         f.render_widget(p, area);
         return Drawn::default();
     }
@@ -72,8 +99,9 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
         draw_single(f, app, rows[0])
     };
     draw_status(f, app, rows[1]);
+    let mut drawn = drawn;
     if app.help {
-        draw_help(f, area, app.help_scroll);
+        drawn.help_max = draw_help(f, area, app.help_scroll);
     }
     drawn
 }
@@ -105,13 +133,13 @@ fn draw_single(f: &mut Frame, app: &App, area: Rect) -> Drawn {
             draw_totals(f, app, p, top[1], None);
             draw_blocks(f, app, p, mid[0]);
             draw_detail(f, app, p, mid[1]);
-            draw_log(f, app, p, mid[2]);
-            d
+            let log_max = draw_log(f, app, p, mid[2]);
+            Drawn { log_max, ..d }
         }
         None => Drawn::default(),
     };
-    draw_repl(f, app, v[2]);
-    drawn
+    let repl_max = draw_repl(f, app, v[2]);
+    Drawn { repl_max, ..drawn }
 }
 
 fn draw_compare(f: &mut Frame, app: &App, area: Rect) -> Drawn {
@@ -137,8 +165,8 @@ fn draw_compare(f: &mut Frame, app: &App, area: Rect) -> Drawn {
         }
         draw_totals(f, app, p, h[1], Some(&app.panes));
     }
-    draw_repl(f, app, v[1]);
-    drawn
+    let repl_max = draw_repl(f, app, v[1]);
+    Drawn { repl_max, ..drawn }
 }
 
 /// Where the map's window starts (in sections) so that the cursor stays visible.
@@ -165,34 +193,71 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     } else {
         format!(" · design {}", app.design)
     };
-    let title = match &p.error {
-        Some(_) => format!(" {}{design} · failed to boot ", p.arch),
-        None => format!(" {}{design} · memory map, {zoom} ", p.arch),
+    let short = match app.zoom {
+        Some(Zoom::Subsections) => "sub-sections".to_string(),
+        _ => format!("{per}/cell"),
     };
+    // What one row of cells spans, so the gutter's addresses read as steps of it.
+    let per_row = p.machine.as_deref().and_then(|m| {
+        if app.zoom == Some(Zoom::Subsections) {
+            return None;
+        }
+        let (w, h) = (area.width.saturating_sub(2), area.height.saturating_sub(2));
+        let rows = h.saturating_sub(if h >= 5 { 1 } else { 0 });
+        let bits = m.geometry().section_size_bits;
+        let l = MapLayout::new(app, w, rows, per, app.cursor_of(i), bits);
+        let span = (per * u64::from(l.cols)).checked_shl(bits)?;
+        Some(arch::human(span))
+    });
+    let mut candidates = match &p.error {
+        Some(_) => vec![
+            format!(" {}{design} · failed to boot ", p.arch),
+            format!(" {} · failed to boot ", p.arch),
+        ],
+        None => vec![
+            format!(" {}{design} · memory map, {zoom} ", p.arch),
+            format!(" {}{design} · {zoom} ", p.arch),
+            format!(" {} · {short} ", p.arch),
+        ],
+    };
+    if let (Some(span), None) = (&per_row, &p.error) {
+        candidates.insert(
+            0,
+            format!(" {}{design} · memory map, {zoom}, {span} per row ", p.arch),
+        );
+    }
+    let title = fit(&candidates, area.width.saturating_sub(2) as usize, &p.arch);
     let block = pane_block(title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let Some(m) = p.machine.as_deref() else {
-        let msg = p.error.clone().unwrap_or_else(|| "booting…".into());
-        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
-        return Drawn::default();
-    };
     if inner.width < 4 || inner.height < 1 {
         return Drawn::default();
     }
     let legend_rows = if inner.height >= 5 { 1 } else { 0 };
-    let gutter: u16 = if inner.width >= 24 { 7 } else { 0 };
-    let avail = inner.width.saturating_sub(gutter).max(1);
-    // Rows hold a power of two of cells so that they start at round addresses.
-    let cols = 1u16 << (15 - avail.leading_zeros());
     let rows = inner.height - legend_rows;
+    let cursor = app.cursor_of(i);
+    let bits = p
+        .machine
+        .as_deref()
+        .map_or(27, |m| m.geometry().section_size_bits);
+    let layout = MapLayout::new(app, inner.width, rows, per, cursor, bits);
+    let (gutter, cols) = (layout.gutter, layout.cols);
+    let Some(m) = p.machine.as_deref() else {
+        // The map's size is known before its machine: the first machine frame fits it.
+        let msg = p.error.clone().unwrap_or_else(|| "booting…".into());
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), inner);
+        return Drawn {
+            map_rows: rows,
+            map_cols: cols,
+            ..Drawn::default()
+        };
+    };
+    let g = m.geometry();
     let buf = f.buffer_mut();
     if app.zoom == Some(Zoom::Subsections) {
-        draw_subsections(buf, m, &p.view, app.cursor_of(i), inner, rows);
+        draw_subsections(buf, m, &p.view, cursor, inner, rows);
     } else {
-        let g = m.geometry();
-        let cursor = app.cursor_of(i);
-        let start = window(app, cursor, per, u64::from(cols), u64::from(rows));
+        let start = layout.start;
         let end = m.sections().nr_sections();
         for r in 0..rows {
             let row_start = start + u64::from(r) * per * u64::from(cols);
@@ -201,10 +266,11 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
             }
             if gutter > 0 {
                 let label = short_addr(row_start << g.section_size_bits);
+                let w = usize::from(gutter - 1);
                 buf.set_string(
                     inner.x,
                     inner.y + r,
-                    format!("{label:>6} "),
+                    format!("{label:>w$} "),
                     Style::default().fg(Color::DarkGray),
                 );
             }
@@ -247,22 +313,83 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     }
     if legend_rows > 0 {
         let y = inner.y + inner.height - 1;
-        let mut spans = Vec::new();
-        for c in Cat::LEGEND {
-            spans.push(Span::styled(glyph(c), Style::default().fg(colour(c))));
-            spans.push(Span::raw(format!(" {}  ", c.label())));
-        }
-        spans.push(Span::styled(
-            "▄",
-            Style::default().fg(Color::Green).bg(Color::Yellow),
+        // As many entries as fit the width: colours first, then the marks.
+        let mut items: Vec<(Span, String)> = Cat::LEGEND
+            .iter()
+            .map(|&c| {
+                (
+                    Span::styled(glyph(c), Style::default().fg(colour(c))),
+                    format!(" {}  ", c.label()),
+                )
+            })
+            .collect();
+        items.push((
+            Span::styled("▄", Style::default().fg(Color::Green).bg(Color::Yellow)),
+            " changed  ".to_string(),
         ));
-        spans.push(Span::raw(" changed  ▓ holds vmemmap  ▒ partly populated"));
+        items.push((Span::raw("▓"), " holds vmemmap  ".to_string()));
+        items.push((Span::raw("▒"), " partly populated".to_string()));
+        let mut spans = Vec::new();
+        let mut used = 0usize;
+        for (g, label) in items {
+            let n = 1 + label.trim_end().chars().count();
+            if used + n > inner.width as usize {
+                break;
+            }
+            used += 1 + label.chars().count();
+            spans.push(g);
+            spans.push(Span::raw(label));
+        }
         let line = Line::from(spans);
         f.render_widget(Paragraph::new(line), Rect::new(inner.x, y, inner.width, 1));
     }
     Drawn {
         map_rows: rows,
-        map_cols: avail,
+        map_cols: cols,
+        ..Drawn::default()
+    }
+}
+
+/// Where the map's cells go: a gutter wide enough for every visible row's address, and a
+/// row of cells whose count is a multiple of 8 so the addresses down the gutter stay round.
+struct MapLayout {
+    gutter: u16,
+    cols: u16,
+    /// The first section shown.
+    start: u64,
+}
+
+impl MapLayout {
+    fn new(app: &App, width: u16, rows: u16, per: u64, cursor: u64, section_bits: u32) -> Self {
+        let cols_for = |gutter: u16| {
+            let avail = width.saturating_sub(gutter).max(1);
+            if avail >= 16 {
+                avail - avail % 8
+            } else {
+                avail
+            }
+        };
+        let mut gutter = if width >= 24 { 7 } else { 0 };
+        let mut cols = cols_for(gutter);
+        let mut start = window(app, cursor, per, u64::from(cols), u64::from(rows));
+        if gutter > 0 {
+            // Size the gutter to the longest label on screen, then lay the cells out again.
+            let row = per * u64::from(cols);
+            let longest = (0..u64::from(rows))
+                .map(|r| short_addr((start + r * row) << section_bits).len())
+                .max()
+                .unwrap_or(1) as u16;
+            if longest + 1 != gutter {
+                gutter = longest + 1;
+                cols = cols_for(gutter);
+                start = window(app, cursor, per, u64::from(cols), u64::from(rows));
+            }
+        }
+        Self {
+            gutter,
+            cols,
+            start,
+        }
     }
 }
 
@@ -370,34 +497,63 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     if inner.height == 0 {
         return;
     }
-    let mut lines = vec![Line::styled(
-        format!(
-            "{:<23} {:>6} {:<7} {:<9} ZONES",
-            "RANGE", "SIZE", "STATE", "BLOCK"
-        ),
-        Style::default().add_modifier(Modifier::BOLD),
-    )];
+    // Columns as wide as what they hold; RANGE goes last and goes when it does not fit.
     let visible = inner.height.saturating_sub(1) as usize;
     let first = app.block_row.saturating_sub(visible.saturating_sub(1));
-    for (i, r) in p.view.rows.iter().enumerate().skip(first).take(visible) {
-        let blocks = if r.first == r.last {
-            r.first.to_string()
-        } else {
-            format!("{}-{}", r.first, r.last)
-        };
-        let mut zone = r.zone.clone();
-        if r.memmap_on_memory {
-            zone.push_str(" (altmap)");
+    struct Cells {
+        blocks: String,
+        size: String,
+        state: &'static str,
+        zones: String,
+        range: String,
+    }
+    let cells: Vec<Cells> = p
+        .view
+        .rows
+        .iter()
+        .skip(first)
+        .take(visible)
+        .map(|r| Cells {
+            blocks: if r.first == r.last {
+                r.first.to_string()
+            } else {
+                format!("{}-{}", r.first, r.last)
+            },
+            size: arch::human(r.size),
+            state: r.state,
+            zones: if r.memmap_on_memory {
+                format!("{} (memmap on it)", r.zone)
+            } else {
+                r.zone.clone()
+            },
+            range: range(r.start, r.size),
+        })
+        .collect();
+    let w = |f: &dyn Fn(&Cells) -> usize, head: &str| {
+        cells.iter().map(f).max().unwrap_or(0).max(head.len())
+    };
+    let (wb, ws, wt, wz) = (
+        w(&|c| c.blocks.len(), "BLOCK"),
+        w(&|c| c.size.len(), "SIZE"),
+        w(&|c| c.state.len(), "STATE"),
+        w(&|c| c.zones.len(), "ZONES"),
+    );
+    let with_range = wb + ws + wt + wz + 4 + w(&|c| c.range.len(), "RANGE") <= inner.width as usize;
+    let row = |b: &str, s: &str, t: &str, z: &str, r: &str| {
+        let mut l = format!("{b:<wb$} {s:>ws$} {t:<wt$} {z:<wz$}");
+        if with_range {
+            l.push(' ');
+            l.push_str(r);
         }
-        let text = format!(
-            "{:#011x}-{:#011x} {:>6} {:<7} {:<9} {}",
-            r.start,
-            r.start + r.size - 1,
-            arch::human(r.size),
-            r.state,
-            blocks,
-            zone
-        );
+        l.trim_end().to_string()
+    };
+    let mut lines = vec![Line::styled(
+        row("BLOCK", "SIZE", "STATE", "ZONES", "RANGE"),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    for (k, (c, r)) in cells.iter().zip(p.view.rows.iter().skip(first)).enumerate() {
+        let i = first + k;
+        let text = row(&c.blocks, &c.size, c.state, &c.zones, &c.range);
         let cat = if r.state != "online" {
             Cat::Offline
         } else if r.early {
@@ -446,7 +602,7 @@ fn section_detail(m: &Machine, nr: u64) -> Vec<Line<'static>> {
     let s = m.sections().state(SectionNr(nr));
     let start = nr << g.section_size_bits;
     let mut out = vec![
-        Line::raw(format!("[{start:#x}, +{}]", arch::human(g.section_size))),
+        Line::raw(range(start, g.section_size)),
         Line::raw(format!("flags {}", s.flag_names())),
     ];
     if !s.present() {
@@ -487,9 +643,9 @@ fn section_detail(m: &Machine, nr: u64) -> Vec<Line<'static>> {
     }
     let id = m.units().block_of_section(SectionNr(nr));
     if let Some(b) = m.blocks().get(&id) {
-        let zone = b.zone.map_or("-".to_string(), |z| z.name().to_string());
+        let zones = m.valid_zones(id).unwrap_or_default();
         out.push(Line::raw(format!(
-            "memory{}: {}, zone {zone}",
+            "memory{}: {}, valid_zones {zones}",
             id.0,
             b.state.name()
         )));
@@ -600,63 +756,176 @@ fn block_detail(m: &Machine, id: u64) -> Vec<Line<'static>> {
     out
 }
 
-fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
+/// `text` cut into pieces of at most `width` characters, at a space where one falls in
+/// the second half of a piece; the pieces after the first are indented by two (a wrapped
+/// log line reads as one).
+pub fn wrap_chars(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(4);
+    let mut out = Vec::new();
+    let mut rest: &[char] = &text.chars().collect::<Vec<char>>();
+    while !rest.is_empty() || out.is_empty() {
+        let room = if out.is_empty() { width } else { width - 2 };
+        let indent = if out.is_empty() { "" } else { "  " };
+        let (piece, after) = cut_at_space(rest, room);
+        out.push(format!("{indent}{piece}"));
+        rest = after;
+    }
+    out
+}
+
+/// `text` cut into pieces of at most `width` characters, between words where it can.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut rest: &[char] = &text.chars().collect::<Vec<char>>();
+    while !rest.is_empty() || out.is_empty() {
+        let (piece, after) = cut_at_space(rest, width);
+        out.push(piece);
+        rest = after;
+    }
+    out
+}
+
+/// The first piece of `text` of at most `room` characters, cut at its last space if that
+/// is in its second half, and what follows it with leading spaces dropped.
+fn cut_at_space(text: &[char], room: usize) -> (String, &[char]) {
+    if text.len() <= room {
+        return (text.iter().collect(), &[]);
+    }
+    let cut = text[..=room]
+        .iter()
+        .rposition(|&c| c == ' ')
+        .filter(|&at| at >= room / 2 && at > 0)
+        .unwrap_or(room);
+    let piece: String = text[..cut].iter().collect();
+    let mut rest = &text[cut..];
+    while rest.first() == Some(&' ') {
+        rest = &rest[1..];
+    }
+    (piece.trim_end().to_string(), rest)
+}
+
+/// Draw dmesg or the script; returns how far dmesg can scroll back (unbounded while its
+/// oldest line is not reached).
+fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) -> usize {
+    let mut max = usize::MAX;
     let focused = app.focus == Focus::Log;
     let player = app.player.as_ref().filter(|_| app.show_script);
     let title = match player {
-        Some(pl) => format!(" script {} ({}/{}) ", pl.path, pl.next, pl.chunks.len()),
+        Some(pl) => {
+            let state = match (&pl.at, pl.started, pl.ended) {
+                (_, _, true) if pl.failed => "stopped".to_string(),
+                (_, _, true) => "ended".to_string(),
+                (Some(at), _, _) => {
+                    format!("next call {} at {}:{}", at.calls + 1, at.line, at.column)
+                }
+                (None, true, _) => "running".to_string(),
+                (None, false, _) => "not started: n stops at the first call".to_string(),
+            };
+            let name = pl.path.rsplit('/').next().unwrap_or(&pl.path);
+            format!(" {name} · {state} ")
+        }
         None => " dmesg ".to_string(),
     };
     let block = pane_block(title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let h = inner.height as usize;
-    if h == 0 {
-        return;
+    let (h, w) = (inner.height as usize, inner.width as usize);
+    if h == 0 || w == 0 {
+        return max;
     }
     let lines: Vec<Line> = if let Some(pl) = player {
+        // The line the script is paused in; before it starts, its first line of code.
+        let src: Vec<&str> = pl.source.lines().collect();
+        let current = match &pl.at {
+            Some(at) => at.line,
+            None if !pl.started => src
+                .iter()
+                .position(|l| {
+                    let t = l.trim();
+                    !t.is_empty() && !t.starts_with("//")
+                })
+                .map_or(1, |i| i + 1),
+            None => 0,
+        };
+        let num_w = src.len().to_string().len();
         let mut v = Vec::new();
-        for (i, c) in pl.chunks.iter().enumerate() {
-            let mark = if i + 1 == pl.next { "▶ " } else { "  " };
-            let style = if i + 1 == pl.next {
+        for (i, l) in src.iter().enumerate() {
+            let n = i + 1;
+            let here = n == current;
+            let style = if here {
                 Style::default()
                     .fg(Color::Yellow)
                     .add_modifier(Modifier::BOLD)
-            } else if i < pl.next {
+            } else if n < current || pl.ended {
                 Style::default().fg(Color::DarkGray)
             } else {
                 Style::default()
             };
-            for (k, l) in c.text.lines().enumerate() {
-                let prefix = if k == 0 { mark } else { "  " };
-                v.push(Line::styled(format!("{prefix}{l}"), style));
+            let mark = if here { "▶" } else { " " };
+            for (k, piece) in wrap_chars(l, w.saturating_sub(num_w + 3))
+                .into_iter()
+                .enumerate()
+            {
+                let gutter = if k == 0 {
+                    format!("{mark}{n:>num_w$} ")
+                } else {
+                    " ".repeat(num_w + 2)
+                };
+                v.push(Line::styled(format!("{gutter}{piece}"), style));
             }
         }
-        // Keep the current statement in view.
-        let cur = pl
-            .chunks
+        // Keep the current line in view, a third of the way down.
+        let at = v
             .iter()
-            .take(pl.next.saturating_sub(1))
-            .map(|c| c.text.lines().count())
-            .sum::<usize>();
-        let first = cur.saturating_sub(h / 3);
+            .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with('▶')))
+            .unwrap_or(0);
+        let first = at.saturating_sub(h / 3);
         v.into_iter().skip(first).take(h).collect()
     } else {
+        // The newest lines, wrapped, scrolled back by log_scroll wrapped lines.
         let d = p.machine.as_deref().map(|m| m.dmesg()).unwrap_or(&[]);
-        let end = d.len().saturating_sub(app.log_scroll);
-        let start = end.saturating_sub(h);
-        d[start..end].iter().map(|l| Line::raw(l.clone())).collect()
+        let mut v: Vec<String> = Vec::new();
+        let mut lines = d.iter().rev();
+        loop {
+            if v.len() > h + app.log_scroll {
+                break;
+            }
+            let Some(l) = lines.next() else {
+                max = v.len().saturating_sub(h);
+                break;
+            };
+            let mut pieces = wrap_chars(l, w);
+            pieces.reverse();
+            v.extend(pieces);
+        }
+        v.into_iter()
+            .skip(app.log_scroll.min(max))
+            .take(h)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(Line::raw)
+            .collect()
     };
     f.render_widget(Paragraph::new(lines), inner);
+    max
 }
 
-fn draw_repl(f: &mut Frame, app: &App, area: Rect) {
+/// Draw the REPL; returns how far its output can scroll back (unbounded while its oldest
+/// line is not reached).
+fn draw_repl(f: &mut Frame, app: &App, area: Rect) -> usize {
     let focused = app.focus == Focus::Repl;
-    let block = pane_block(" REPL (: to type, Enter runs) ".into(), focused);
+    let title = if focused {
+        " REPL · Enter runs, Esc leaves "
+    } else {
+        " REPL · : or i to type "
+    };
+    let block = pane_block(title.into(), focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height == 0 || inner.width == 0 {
-        return;
+        return usize::MAX;
     }
     let input_lines: Vec<&str> = if app.repl.input.is_empty() {
         vec![""]
@@ -665,10 +934,21 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) {
     };
     let in_h = (input_lines.len() as u16).min(inner.height);
     let out_h = inner.height - in_h;
-    // Output, newest at the bottom.
+    // Output, newest at the bottom, each entry wrapped to the width; only as many entries
+    // as the scrolled window needs are wrapped.
     let names: Vec<&str> = app.panes.iter().map(|p| p.arch.as_str()).collect();
+    let want = usize::from(out_h) + app.repl.scroll;
     let mut out: Vec<Line> = Vec::new();
-    for (pane, o) in &app.repl.output {
+    let mut entries = app.repl.output.iter().rev();
+    let mut max = usize::MAX;
+    loop {
+        if out.len() > want {
+            break;
+        }
+        let Some((pane, o)) = entries.next() else {
+            max = out.len().saturating_sub(usize::from(out_h));
+            break;
+        };
         let tag = pane
             .and_then(|i| names.get(i))
             .map(|a| format!("[{a}] "))
@@ -679,21 +959,33 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) {
             Out::Error(s) => (format!("{tag}{s}"), Style::default().fg(Color::Red)),
             Out::Note(s) => (s.clone(), Style::default().fg(Color::DarkGray)),
         };
-        out.push(Line::styled(text, style));
+        let pieces = wrap_words(&text, usize::from(inner.width));
+        out.extend(pieces.into_iter().rev().map(|p| Line::styled(p, style)));
     }
-    let end = out.len().saturating_sub(app.repl.scroll);
+    out.reverse();
+    let end = out.len().saturating_sub(app.repl.scroll.min(max));
     let start = end.saturating_sub(out_h as usize);
     let shown: Vec<Line> = out[start..end].to_vec();
     f.render_widget(
         Paragraph::new(shown),
         Rect::new(inner.x, inner.y, inner.width, out_h),
     );
+    // The line being typed scrolls sideways to keep the cursor in view.
+    let last = input_lines.last().copied().unwrap_or("");
+    let cursor_col = last[..app.repl.cursor.min(last.len())].chars().count();
+    let room = usize::from(inner.width).saturating_sub(3).max(1);
+    let shift = cursor_col.saturating_sub(room);
     let mut lines = Vec::new();
     for (i, l) in input_lines.iter().enumerate() {
         let prompt = if i == 0 { "> " } else { ". " };
+        let text: String = if i + 1 == input_lines.len() {
+            l.chars().skip(shift).collect()
+        } else {
+            l.to_string()
+        };
         lines.push(Line::from(vec![
             Span::styled(prompt, Style::default().fg(Color::Cyan)),
-            Span::raw(l.to_string()),
+            Span::raw(text),
         ]));
     }
     let skip = lines.len().saturating_sub(in_h as usize);
@@ -703,11 +995,11 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) {
         Rect::new(inner.x, y, inner.width, in_h),
     );
     if focused && !app.help {
-        let last = input_lines.last().copied().unwrap_or("");
-        let col = last[..app.repl.cursor.min(last.len())].chars().count() as u16 + 2;
-        let x = (inner.x + col).min(inner.x + inner.width - 1);
+        let col = u16::try_from(cursor_col - shift + 2).unwrap_or(u16::MAX);
+        let x = inner.x.saturating_add(col).min(inner.x + inner.width - 1);
         f.set_cursor_position((x, y + in_h - 1));
     }
+    max
 }
 
 fn draw_status(f: &mut Frame, app: &App, area: Rect) {
@@ -722,71 +1014,116 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     } else {
         app.status.clone()
     };
+    // The keys that work where the keyboard is, as many as fit after the state.
+    let hints: Vec<&str> = match app.focus {
+        Focus::Repl => keys::REPL_HINTS.to_vec(),
+        Focus::Map => keys::hints(keys::MAP),
+        Focus::Blocks => keys::hints(keys::BLOCKS),
+        Focus::Log => keys::hints(keys::LOG),
+    };
+    let width = area.width as usize;
+    let head = format!(" {archs} ");
+    let state = format!(" {state} ");
+    let mut room = width.saturating_sub(head.chars().count() + state.chars().count());
+    let mut shown = String::new();
+    for h in hints {
+        let piece = format!("  {h}");
+        if piece.chars().count() > room {
+            break;
+        }
+        room -= piece.chars().count();
+        shown.push_str(&piece);
+    }
     let line = Line::from(vec![
-        Span::styled(
-            format!(" {archs} "),
-            Style::default().bg(Color::Blue).fg(Color::White),
-        ),
-        Span::raw(format!(" {state} ")),
-        Span::styled(
-            "  ? help  : REPL  Tab panes  +/- zoom  a arch  c compare  q quit",
-            Style::default().fg(Color::DarkGray),
-        ),
+        Span::styled(head, Style::default().bg(Color::Blue).fg(Color::White)),
+        Span::raw(state),
+        Span::styled(shown, Style::default().fg(Color::DarkGray)),
     ]);
     f.render_widget(Paragraph::new(line), area);
 }
 
-fn draw_help(f: &mut Frame, area: Rect, scroll: u16) {
+/// Draw the key help over the screen; returns the furthest it can scroll.
+fn draw_help(f: &mut Frame, area: Rect, scroll: u16) -> u16 {
     let w = area.width.saturating_sub(4).min(86);
-    let h = area.height.saturating_sub(2).min(40);
+    let text_w = usize::from(w.saturating_sub(2));
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::styled(
+        "Keys (↑↓ scroll, any other key closes this)",
+        bold,
+    )];
+    // The key column is as wide as its widest entry, and a gap.
+    let kw = BINDINGS
+        .iter()
+        .map(|b| b.shown.chars().count())
+        .chain(REPL_KEYS.iter().map(|(k, _)| k.chars().count()))
+        .max()
+        .unwrap_or(0)
+        + 2;
+    // An entry's text wraps under itself, clear of the key column.
+    let entry = |lines: &mut Vec<Line>, key: Span<'static>, text: &str, indent: usize| {
+        let pieces = wrap_words(text, text_w.saturating_sub(indent).max(8));
+        for (k, piece) in pieces.into_iter().enumerate() {
+            let lead = if k == 0 {
+                key.clone()
+            } else {
+                Span::raw(" ".repeat(indent))
+            };
+            lines.push(Line::from(vec![lead, Span::raw(piece)]));
+        }
+    };
+    let yellow = Style::default().fg(Color::Yellow);
+    for b in BINDINGS {
+        entry(
+            &mut lines,
+            Span::styled(format!("  {:<kw$}", b.shown), yellow),
+            b.help,
+            kw + 2,
+        );
+    }
+    lines.push(Line::styled("In the REPL (: or i enters it)", bold));
+    for (k, d) in REPL_KEYS {
+        entry(
+            &mut lines,
+            Span::styled(format!("  {k:<kw$}"), yellow),
+            d,
+            kw + 2,
+        );
+    }
+    lines.push(Line::styled("Map", bold));
+    for c in Cat::LEGEND {
+        let key = Span::styled(format!("  {}  ", glyph(c)), Style::default().fg(colour(c)));
+        entry(
+            &mut lines,
+            key,
+            &format!("{:<9}{}", c.label(), c.meaning()),
+            5,
+        );
+    }
+    for (g, d) in [
+        ("▓", "a cell holding carved-out struct pages"),
+        ("▒", "partly populated"),
+        ("▄", "on yellow: changed by the last input"),
+    ] {
+        entry(&mut lines, Span::raw(format!("  {g}  ")), d, 5);
+    }
+    // As tall as the text, up to the screen.
+    let h = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(2));
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
         w,
         h,
     );
-    let mut lines = vec![Line::styled(
-        "Keys (↑↓ scroll, any other key closes this)",
-        Style::default().add_modifier(Modifier::BOLD),
-    )];
-    for b in BINDINGS {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  {:<12}", b.shown),
-                Style::default().fg(Color::Yellow),
-            ),
-            Span::raw(b.help),
-        ]));
-    }
-    lines.push(Line::styled(
-        "In the REPL",
-        Style::default().add_modifier(Modifier::BOLD),
-    ));
-    for (k, d) in REPL_KEYS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<12}"), Style::default().fg(Color::Yellow)),
-            Span::raw(*d),
-        ]));
-    }
-    lines.push(Line::styled(
-        "Map",
-        Style::default().add_modifier(Modifier::BOLD),
-    ));
-    for c in Cat::LEGEND {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {}  ", glyph(c)), Style::default().fg(colour(c))),
-            Span::raw(format!("{:<9}{}", c.label(), c.meaning())),
-        ]));
-    }
-    lines.push(Line::raw(
-        "  ▓ a cell holding carved-out struct pages, ▒ partly populated, ▄ on yellow: changed by the last input",
-    ));
+    let visible = usize::from(h.saturating_sub(2));
+    let max = u16::try_from(lines.len().saturating_sub(visible)).unwrap_or(u16::MAX);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0))
+            .scroll((scroll.min(max), 0))
             .block(pane_block(" help ".into(), true)),
         r,
     );
+    max
 }

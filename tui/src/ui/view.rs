@@ -277,7 +277,8 @@ fn block_rows(m: &Machine) -> Vec<BlockRow> {
     for b in m.blocks().values() {
         let zone = match (b.state, b.zone) {
             (BlockState::Online, Some(z)) => z.name().to_string(),
-            (BlockState::Online, None) => "mixed".to_string(),
+            // Online across zones: valid_zones says "none", as the kernel does.
+            (BlockState::Online, None) => "none".to_string(),
             _ => String::new(),
         };
         let start = u.block_start(b.id);
@@ -321,6 +322,11 @@ fn block_rows(m: &Machine) -> Vec<BlockRow> {
 
 fn kib(pages: u64, page_size: u64) -> String {
     human_bytes(pages * page_size)
+}
+
+/// A physical range as every pane writes it: inclusive, in hex, like lsmem's RANGE.
+pub fn range(start: u64, size: u64) -> String {
+    format!("{start:#x}-{:#x}", start + size.max(1) - 1)
 }
 
 /// Bytes the way the totals show them.

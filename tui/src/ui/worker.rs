@@ -1,17 +1,18 @@
-//! The script worker: a thread that owns one Rhai session (engine, scope, machine `m`) per
-//! architecture on screen, evaluates what the UI sends it and answers with printed lines,
-//! results and a copy of each machine, so that a long script never freezes the UI and
-//! Ctrl-C can stop it.
+//! The script worker: one thread per architecture on screen, each owning a Rhai session
+//! (engine, scope, the machine `m`), evaluating what the UI sends and answering with printed
+//! lines, results and a copy of the machine, so that a long script never freezes the UI and
+//! Ctrl-C can stop it. A loaded script runs as a whole and pauses after every call that
+//! changes a machine, until the UI says to go on.
 
 use crate::repl::bind_machine;
-use crate::script::{describe, Host, Vm};
+use crate::script::{describe, Host, Limits, Vm};
 use mm::Machine;
 use rhai::{Engine, Scope, AST};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// What the UI asks for.
 #[derive(Debug, Clone)]
@@ -23,14 +24,29 @@ pub enum Request {
         cmdline: String,
         iomem: String,
         replay: Vec<String>,
-        limits: crate::script::Limits,
+        limits: Limits,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
-    /// Compile a script's functions so that its statements can be stepped.
+    /// Load a script (its functions become callable from the REPL).
     Load { source: String },
-    /// Evaluate one statement of the loaded script in every session.
-    Step { src: String },
+    /// Run the loaded script to the next call that changes a machine (starting it if it
+    /// has not started).
+    Step,
+    /// Run the loaded script to its end without pausing.
+    RunAll,
+}
+
+/// Where a script is paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// The script's own line and column of the call that runs next.
+    pub line: usize,
+    pub column: usize,
+    /// That call (add_memory, boot, ...).
+    pub call: String,
+    /// Calls that changed a machine so far (the next is call `calls + 1`).
+    pub calls: usize,
 }
 
 /// What the worker answers, for pane `pane`.
@@ -45,53 +61,104 @@ pub enum Reply {
     },
     /// A line the script printed.
     Line { pane: usize, text: String },
-    /// An evaluation finished: its value (None for unit) or its error, and the machine `m`
-    /// afterwards.
+    /// An earlier input is replayed on a new session (its lines and result follow).
+    Replayed { pane: usize, src: String },
+    /// An evaluation finished: its value (None for unit) or its error, and the machine
+    /// afterwards (`m`, or the one the script booted last when `m` is not a machine).
     Done {
         pane: usize,
         outcome: Result<Option<String>, String>,
         machine: Option<Box<Machine>>,
     },
+    /// The script paused before a call that changes `machine` (none before a boot).
+    Paused {
+        pane: usize,
+        at: Pause,
+        machine: Option<Box<Machine>>,
+    },
+    /// The loaded script ran to its end (or stopped with an error, sent as Done first).
+    Ended { pane: usize, calls: usize },
     /// Something the user should hear (an unknown kernel parameter).
     Warning { pane: usize, text: String },
-    /// Every request sent so far has been handled.
+    /// A request has been handled by one session.
     Idle,
 }
 
-/// The UI's handle on the worker.
+/// The UI's handle on the session threads.
 pub struct Worker {
-    tx: Option<Sender<Request>>,
+    sessions: Vec<Sender<Request>>,
+    tx: Sender<Reply>,
     rx: Receiver<Reply>,
-    /// Set to interrupt what runs now.
+    /// Set to interrupt what runs now (shared by every session).
     pub cancel: Arc<AtomicBool>,
-    /// Requests sent and not yet answered with Idle.
+    /// Answers (Idle) still owed: one per request per session.
     pub pending: usize,
-    handle: Option<JoinHandle<()>>,
 }
 
 impl Worker {
-    /// Start the thread scripts run on; fails only when the OS refuses a thread.
+    /// The worker, with no session yet; fails only when the OS refuses a thread.
     pub fn spawn() -> std::io::Result<Worker> {
-        let (tx, rx_req) = channel::<Request>();
-        let (tx_rep, rx) = channel::<Reply>();
-        let cancel = Arc::new(AtomicBool::new(false));
-        let c = cancel.clone();
-        let handle = std::thread::Builder::new()
-            .name("hotplug-lab-script".into())
-            .stack_size(crate::script::sandbox::SCRIPT_STACK)
-            .spawn(move || serve(rx_req, tx_rep, c))?;
+        let (tx, rx) = channel::<Reply>();
         Ok(Worker {
-            tx: Some(tx),
+            sessions: Vec::new(),
+            tx,
             rx,
-            cancel,
+            cancel: Arc::new(AtomicBool::new(false)),
             pending: 0,
-            handle: Some(handle),
         })
     }
 
     pub fn send(&mut self, r: Request) {
-        if let Some(tx) = &self.tx {
-            if tx.send(r).is_ok() {
+        if let Request::Setup { archs, .. } = &r {
+            self.start_sessions(archs.len(), &r);
+            return;
+        }
+        self.cancel.store(false, Ordering::Relaxed);
+        for s in &self.sessions {
+            if s.send(r.clone()).is_ok() {
+                self.pending += 1;
+            }
+        }
+    }
+
+    /// New sessions, one thread each. The old ones are let go: a paused script sees its
+    /// channel close and stops; a running one is interrupted; none is waited for.
+    fn start_sessions(&mut self, n: usize, setup: &Request) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.sessions.clear();
+        // Drop what the old sessions still send.
+        let (tx, rx) = channel::<Reply>();
+        self.tx = tx;
+        self.rx = rx;
+        self.pending = 0;
+        self.cancel = Arc::new(AtomicBool::new(false));
+        let Request::Setup {
+            archs,
+            cmdline,
+            iomem,
+            replay,
+            limits,
+        } = setup.clone()
+        else {
+            return;
+        };
+        for (pane, arch) in archs.into_iter().enumerate().take(n) {
+            let (stx, srx) = channel::<Request>();
+            let cfg = SessionConfig {
+                pane,
+                arch,
+                cmdline: cmdline.clone(),
+                iomem: iomem.clone(),
+                replay: replay.clone(),
+                limits,
+            };
+            let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("hotplug-lab-pane{pane}"))
+                .stack_size(crate::script::sandbox::SCRIPT_STACK)
+                .spawn(move || serve(cfg, srx, tx, cancel));
+            if spawned.is_ok() {
+                self.sessions.push(stx);
                 self.pending += 1;
             }
         }
@@ -130,108 +197,217 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // The session threads end when their channels close; a thread inside a long
+        // call is not waited for (q always quits).
         self.interrupt();
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        self.sessions.clear();
     }
+}
+
+/// What a session boots from.
+struct SessionConfig {
+    pane: usize,
+    arch: String,
+    cmdline: String,
+    iomem: String,
+    replay: Vec<String>,
+    limits: Limits,
 }
 
 /// One architecture's session.
 struct Session {
+    pane: usize,
     host: Host,
     engine: Engine,
     scope: Scope<'static>,
-    /// The loaded script's functions.
-    functions: Option<AST>,
+    /// The loaded script: its source and, once compiled, its functions.
+    script: Option<(String, Option<AST>)>,
+    /// The script ran to its end.
+    ended: bool,
 }
 
-fn serve(rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
-    let mut sessions: Vec<Session> = Vec::new();
+fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
+    let pane = cfg.pane;
+    let mut host = Host::new(&cfg.arch, &cfg.cmdline, &cfg.iomem);
+    host.limits = cfg.limits;
+    host.cancel = cancel;
+    let t = tx.clone();
+    host.on_line = Some(Rc::new(move |l: &str| {
+        let _ = t.send(Reply::Line {
+            pane,
+            text: l.to_string(),
+        });
+    }));
+    let engine = host.engine();
+    let mut scope = host.scope();
+    host.start();
+    let booted = bind_machine(&engine, &mut scope);
+    let mut s = Session {
+        pane,
+        host,
+        engine,
+        scope,
+        script: None,
+        ended: false,
+    };
+    let error = booted.err();
+    let _ = tx.send(Reply::Ready {
+        pane,
+        arch: cfg.arch.clone(),
+        machine: machine_of(&s),
+        error: error.clone(),
+    });
+    if error.is_none() {
+        // Each replayed input shows what it printed and gave on this architecture.
+        for src in &cfg.replay {
+            let _ = tx.send(Reply::Replayed {
+                pane,
+                src: src.clone(),
+            });
+            let outcome = eval(&mut s, src);
+            let _ = tx.send(Reply::Done {
+                pane,
+                outcome,
+                machine: machine_of(&s),
+            });
+        }
+    }
+    warnings(&s, &tx);
+    let _ = tx.send(Reply::Idle);
+    let rx = Rc::new(rx);
     while let Ok(req) = rx.recv() {
-        // A new request after an interrupt runs normally.
-        cancel.store(false, Ordering::Relaxed);
         match req {
-            Request::Setup {
-                archs,
-                cmdline,
-                iomem,
-                replay,
-                limits,
-            } => {
-                sessions.clear();
-                for (pane, arch) in archs.iter().enumerate() {
-                    let mut host = Host::new(arch, &cmdline, &iomem);
-                    host.limits = limits;
-                    host.cancel = cancel.clone();
-                    let t = tx.clone();
-                    host.on_line = Some(Rc::new(move |l: &str| {
-                        let _ = t.send(Reply::Line {
-                            pane,
-                            text: l.to_string(),
-                        });
-                    }));
-                    let engine = host.engine();
-                    let mut scope = host.scope();
-                    host.start();
-                    let booted = bind_machine(&engine, &mut scope);
-                    let mut s = Session {
-                        host,
-                        engine,
-                        scope,
-                        functions: None,
-                    };
-                    let error = booted.err();
-                    if error.is_none() {
-                        // Replayed inputs print nothing.
-                        let live = s.host.on_line.take();
-                        for src in &replay {
-                            let _ = eval(&mut s, src);
-                        }
-                        s.host.on_line = live;
-                    }
-                    for text in s.host.take_warnings() {
-                        let _ = tx.send(Reply::Warning { pane, text });
-                    }
-                    let _ = tx.send(Reply::Ready {
-                        pane,
-                        arch: arch.clone(),
-                        machine: machine_of(&s.scope),
-                        error,
-                    });
-                    sessions.push(s);
-                }
-            }
-            Request::Eval { src } | Request::Step { src } => {
-                for (pane, s) in sessions.iter_mut().enumerate() {
-                    let outcome = if cancel.load(Ordering::Relaxed) {
-                        Err("interrupted before it ran".to_string())
-                    } else {
-                        eval(s, &src)
-                    };
-                    for text in s.host.take_warnings() {
-                        let _ = tx.send(Reply::Warning { pane, text });
-                    }
-                    let _ = tx.send(Reply::Done {
-                        pane,
-                        outcome,
-                        machine: machine_of(&s.scope),
-                    });
-                }
+            Request::Setup { .. } => {}
+            Request::Eval { src } => {
+                let outcome = if s.host.cancel.load(Ordering::Relaxed) {
+                    Err("interrupted before it ran".to_string())
+                } else {
+                    eval(&mut s, &src)
+                };
+                warnings(&s, &tx);
+                let _ = tx.send(Reply::Done {
+                    pane,
+                    outcome,
+                    machine: machine_of(&s),
+                });
             }
             Request::Load { source } => {
-                for s in sessions.iter_mut() {
-                    s.functions = s
-                        .engine
-                        .compile_with_scope(&s.scope, &source)
-                        .ok()
-                        .map(|a| a.clone_functions_only());
-                }
+                let functions = s
+                    .engine
+                    .compile_with_scope(&s.scope, &source)
+                    .ok()
+                    .map(|a| a.clone_functions_only());
+                s.script = Some((source, functions));
+                s.ended = false;
+            }
+            Request::Step | Request::RunAll => {
+                let to_end = matches!(req, Request::RunAll);
+                run_script(&mut s, &rx, &tx, to_end);
             }
         }
         let _ = tx.send(Reply::Idle);
     }
+}
+
+fn warnings(s: &Session, tx: &Sender<Reply>) {
+    for text in s.host.take_warnings() {
+        let _ = tx.send(Reply::Warning { pane: s.pane, text });
+    }
+}
+
+/// Run the loaded script from its start, pausing before every call that changes a machine
+/// unless `to_end`. While paused, the session answers the UI: Step goes on, RunAll goes on
+/// to the end, REPL input is refused (the script holds the session), a closed channel (a new
+/// setup) or an interrupt stops it.
+fn run_script(s: &mut Session, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_end: bool) {
+    let pane = s.pane;
+    let Some((source, _)) = s.script.clone() else {
+        let _ = tx.send(Reply::Done {
+            pane,
+            outcome: Err("no script loaded (hotplug-lab tui SCRIPT)".to_string()),
+            machine: machine_of(s),
+        });
+        return;
+    };
+    if s.ended {
+        let _ = tx.send(Reply::Done {
+            pane,
+            outcome: Err("the script has ended (R rewinds it)".to_string()),
+            machine: machine_of(s),
+        });
+        return;
+    }
+    let run_all = Rc::new(std::cell::Cell::new(to_end));
+    let calls = Rc::new(std::cell::Cell::new(0usize));
+    let cancel = s.host.cancel.clone();
+    let (r, t, ra, c) = (rx.clone(), tx.clone(), run_all.clone(), calls.clone());
+    // The machine the last call worked on: before a boot, the map goes on showing it as the
+    // calls since left it.
+    let last: RefCell<Option<Vm>> = RefCell::new(None);
+    let hook: crate::script::ChangeHook = Rc::new(move |pos, call, vm: Option<&Vm>| {
+        if let Some(vm) = vm {
+            *last.borrow_mut() = Some(vm.clone());
+        }
+        let done = c.get();
+        c.set(done + 1);
+        if ra.get() || cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        let at = Pause {
+            line: pos.line().unwrap_or(0),
+            column: pos.position().unwrap_or(0),
+            call: call.to_string(),
+            calls: done,
+        };
+        let machine = last
+            .borrow()
+            .as_ref()
+            .map(|vm| Box::new(vm.0.borrow().clone()));
+        let _ = t.send(Reply::Paused { pane, at, machine });
+        // The Step (or RunAll) that ran us here is answered.
+        let _ = t.send(Reply::Idle);
+        loop {
+            match r.recv() {
+                Ok(Request::Step) => return,
+                Ok(Request::RunAll) => {
+                    ra.set(true);
+                    return;
+                }
+                Ok(Request::Eval { .. }) => {
+                    let _ = t.send(Reply::Done {
+                        pane,
+                        outcome: Err("the script is paused and holds the session: n goes on, \
+                                      r runs it to the end, R rewinds"
+                            .to_string()),
+                        machine: None,
+                    });
+                    let _ = t.send(Reply::Idle);
+                }
+                Ok(Request::Load { .. }) | Ok(Request::Setup { .. }) => {
+                    let _ = t.send(Reply::Idle);
+                }
+                Err(_) => {
+                    // A new setup let this session go: stop the script.
+                    cancel.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    });
+    *s.host.on_change.borrow_mut() = Some(hook);
+    let outcome = eval(s, &source);
+    *s.host.on_change.borrow_mut() = None;
+    s.ended = true;
+    warnings(s, tx);
+    let _ = tx.send(Reply::Done {
+        pane,
+        outcome,
+        machine: machine_of(s),
+    });
+    let _ = tx.send(Reply::Ended {
+        pane,
+        calls: calls.get(),
+    });
 }
 
 /// Evaluate `src` in a session, with the loaded script's functions in reach.
@@ -242,7 +418,7 @@ fn eval(s: &mut Session, src: &str) -> Result<Option<String>, String> {
         .engine
         .compile_with_scope(&s.scope, src)
         .map_err(|e| describe(&e.into()))?;
-    let ast = match &s.functions {
+    let ast = match s.script.as_ref().and_then(|(_, f)| f.as_ref()) {
         Some(f) => f.merge(&ast),
         None => ast,
     };
@@ -253,9 +429,13 @@ fn eval(s: &mut Session, src: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// A copy of the machine bound to `m`.
-fn machine_of(scope: &Scope) -> Option<Box<Machine>> {
-    let vm = scope.get_value::<Vm>("m")?;
+/// A copy of the machine on screen: `m`, or, when `m` is no longer a machine (`m = ()`),
+/// the one booted last.
+fn machine_of(s: &Session) -> Option<Box<Machine>> {
+    let vm = s
+        .scope
+        .get_value::<Vm>("m")
+        .or_else(|| s.host.last.borrow().clone())?;
     let m = vm.0.borrow().clone();
     Some(Box::new(m))
 }
