@@ -464,3 +464,114 @@ fn dmesg_lines_wrap() {
         "the end of the line is on screen: {s}"
     );
 }
+
+/// A line longer than the REPL scrolls sideways to keep the cursor, and its end, in view.
+#[test]
+fn a_long_input_line_shows_its_end() {
+    let mut a = app(&["x86_64"], "");
+    key(&mut a, KeyCode::Char(':'));
+    let line = format!("let s = \"{}\"; s.len()", "x".repeat(2980));
+    for c in line.chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    let s = screen(&mut a, 120, 40);
+    let input = s.lines().rev().nth(2).unwrap();
+    assert!(input.contains("xx\"; s.len()"), "{input}");
+    key(&mut a, KeyCode::Home);
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.lines().rev().nth(2).unwrap().contains("> let s = \"xx"),
+        "{s}"
+    );
+}
+
+/// `n` pressed while a step runs is kept, not lost; `a` during a script re-runs it on the
+/// new architecture to the call it stood before.
+#[test]
+fn steps_queue_and_survive_an_architecture_switch() {
+    let src = "for i in 0..4 {\n    m.add_memory(m.hotplug_base + i * GiB, 1 * GiB);\n}\n";
+    let mut a = app_with(&["x86_64"], "", Some(("four.rhai", src)));
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Char('n'));
+    }
+    a.settle();
+    let at = a.player.as_ref().unwrap().at.clone().unwrap();
+    assert_eq!(
+        (at.line, at.calls),
+        (2, 2),
+        "three presses: before the third call"
+    );
+    assert_eq!(a.machine().unwrap().blocks().len(), 16 + 16);
+    key(&mut a, KeyCode::Char('a'));
+    a.settle();
+    assert_eq!(a.panes[0].arch, "x86_64-la57");
+    let at = a.player.as_ref().unwrap().at.clone().unwrap();
+    assert_eq!(at.calls, 2, "back before the third call on the new session");
+    assert_eq!(a.machine().unwrap().blocks().len(), 16 + 16);
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.contains("re-running four.rhai to call 3 on x86_64-la57"),
+        "{s}"
+    );
+}
+
+/// The map and the status line name the machine on screen, which `m = boot(...)` can make
+/// another architecture's than the session's.
+#[test]
+fn the_title_names_the_machine_on_screen() {
+    let mut a = app(&["x86_64"], "");
+    type_line(&mut a, "m = boot(\"s390\"); ()");
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("┌ s390 · memory map"), "{s}");
+    assert!(
+        s.lines().last().unwrap().contains("x86_64 (m: s390)"),
+        "{s}"
+    );
+    type_line(&mut a, "m = (); m.hotplug_base");
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("this value is not a machine"), "{s}");
+}
+
+/// The status line offers only keys that do something: no player keys without a script,
+/// no architecture switch in compare mode; `d` without a script says why it does nothing.
+#[test]
+fn the_status_line_offers_what_works() {
+    let mut a = app(&["x86_64"], "");
+    let status = |a: &mut App| screen(a, 200, 60).lines().last().unwrap().to_string();
+    let s = status(&mut a);
+    assert!(s.contains("c compare") && !s.contains("n step"), "{s}");
+    key(&mut a, KeyCode::Char('d'));
+    assert!(status(&mut a).contains("no script loaded"));
+    key(&mut a, KeyCode::Char('c'));
+    a.settle();
+    let s = status(&mut a);
+    assert!(s.contains("c one arch") && !s.contains("a arch"), "{s}");
+    let mut b = app_with(
+        &["x86_64"],
+        "",
+        Some(("s.rhai", "m.add_memory(m.hotplug_base, 1 * GiB);")),
+    );
+    let s = status(&mut b);
+    assert!(s.contains("? help  n step  r run"), "{s}");
+}
+
+/// At the widest zoom every gutter address is in one unit.
+#[test]
+fn the_gutter_keeps_one_unit() {
+    let mut a = app(&["x86_64"], "");
+    screen(&mut a, 120, 40);
+    for _ in 0..30 {
+        key(&mut a, KeyCode::Char('-'));
+    }
+    let s = screen(&mut a, 120, 40);
+    let units: std::collections::BTreeSet<char> = s
+        .lines()
+        .skip(1)
+        .take(12)
+        .filter_map(|l| {
+            let g = l.split('│').nth(1)?.split_whitespace().next()?.to_string();
+            g.chars().last().filter(|c| c.is_ascii_alphabetic())
+        })
+        .collect();
+    assert_eq!(units.len(), 1, "{s}");
+}

@@ -106,8 +106,14 @@ pub fn property_not_found(name: &str, on_machine: bool) -> String {
     };
     if on_machine {
         format!("a machine has no property {name}{hint} (help(\"arch\") lists its properties)")
+    } else if PROPERTIES.contains(&name) {
+        // A machine's property asked of something else: most often `m` is no longer one.
+        format!(
+            "no property {name}: this value is not a machine (is m still one? \
+             m = boot(ARCH, CMDLINE) makes one)"
+        )
     } else {
-        format!("no property {name} in this map{hint}")
+        format!("no property {name}: not a key of this map, nor a property of this value")
     }
 }
 

@@ -64,8 +64,11 @@ pub struct Repl {
 pub struct Player {
     pub path: String,
     pub source: String,
-    /// Where pane 0's run is paused (the call that just ran), if it is.
+    /// Where pane 0's run is paused (before the call to come), if it is.
     pub at: Option<Pause>,
+    /// Steps asked for while one was running (keys pressed ahead, or a replay on a new
+    /// session going back to where the last one stood); `usize::MAX` runs to the end.
+    pub queued: usize,
     /// The script has started.
     pub started: bool,
     /// It ran to its end, or stopped with an error.
@@ -226,20 +229,42 @@ impl App {
             })
             .collect();
         self.worker.send(Request::Setup {
-            archs,
+            archs: archs.clone(),
             cmdline: self.cmdline(),
             iomem: self.opts.iomem.clone(),
             replay,
             limits: self.opts.limits,
         });
         if let Some(p) = self.player.as_mut() {
-            // A new session starts the script from its beginning.
+            // A new session starts the script from its beginning, and runs it on to where
+            // the last one stood: to the same call, or to the end.
+            let back_to = match (&p.at, p.ended) {
+                (_, true) => Some(usize::MAX),
+                (Some(at), _) => Some(at.calls + 1),
+                (None, _) => None,
+            };
             p.at = None;
             p.started = false;
             p.ended = false;
             p.failed = false;
+            p.queued = back_to.unwrap_or(0);
             let source = p.source.clone();
+            let path = p.path.clone();
             self.worker.send(Request::Load { source });
+            if let Some(n) = back_to {
+                let to = if n == usize::MAX {
+                    "its end".to_string()
+                } else {
+                    format!("call {n}")
+                };
+                self.repl.output.push((
+                    None,
+                    Out::Note(format!(
+                        "re-running {path} to {to} on {}:",
+                        archs.join(", ")
+                    )),
+                ));
+            }
         }
         self.status = format!("booting {}", self.archs().join(", "));
     }
@@ -249,6 +274,7 @@ impl App {
             path: path.to_string(),
             source: source.to_string(),
             at: None,
+            queued: 0,
             started: false,
             ended: false,
             failed: false,
@@ -390,7 +416,25 @@ impl App {
                 }
             }
         }
+        self.run_queued();
         self.clamp();
+    }
+
+    /// Take the next queued step once the last one is done.
+    fn run_queued(&mut self) {
+        if self.worker.busy() {
+            return;
+        }
+        let Some(p) = self.player.as_mut() else {
+            return;
+        };
+        if p.queued == 0 || p.ended {
+            p.queued = 0;
+            return;
+        }
+        let to_end = p.queued == usize::MAX;
+        p.queued = if to_end { 0 } else { p.queued - 1 };
+        self.step(to_end);
     }
 
     /// Add a pane's output line. With several panes, an input's lines read in pane order
@@ -477,6 +521,12 @@ impl App {
     fn reset(&mut self) {
         self.worker.interrupt();
         self.applied.clear();
+        // Rewound: the new session starts the script from its beginning and stays there.
+        if let Some(p) = self.player.as_mut() {
+            p.at = None;
+            p.ended = false;
+            p.queued = 0;
+        }
         self.setup(Vec::new());
     }
 
@@ -695,18 +745,35 @@ impl App {
                 }
                 self.setup(self.applied.clone());
             }
-            Action::Step => {
-                if !self.worker.busy() {
-                    self.step(false);
-                }
-            }
-            Action::RunAll => {
-                if !self.worker.busy() {
-                    self.step(true);
+            // While a step runs, further steps queue (a key pressed ahead is not lost).
+            Action::Step | Action::RunAll => {
+                let to_end = a == Action::RunAll;
+                match self.player.as_mut() {
+                    Some(p) if self.worker.busy() && p.started && !p.ended => {
+                        p.queued = if to_end {
+                            usize::MAX
+                        } else {
+                            p.queued.saturating_add(1)
+                        };
+                    }
+                    _ if self.worker.busy() => {}
+                    _ => self.step(to_end),
                 }
             }
             Action::Reset => self.reset(),
-            Action::ToggleLog => self.show_script = !self.show_script && self.player.is_some(),
+            Action::ToggleLog => {
+                if self.player.is_none() {
+                    self.status = "no script loaded: the log pane shows dmesg \
+                                   (hotplug-lab tui SCRIPT plays one)"
+                        .into();
+                } else if self.compare {
+                    self.status = "compare mode has no log pane: c goes back to one \
+                                   architecture, where d shows the script"
+                        .into();
+                } else {
+                    self.show_script = !self.show_script;
+                }
+            }
             Action::Interrupt => self.worker.interrupt(),
             Action::Back => {
                 if self.zoom.is_some() {

@@ -255,12 +255,45 @@ pub fn action(e: &KeyEvent) -> Option<Action> {
 }
 
 /// The status line's hints for the panes in `panes`, in table order.
-pub fn hints(panes: u8) -> Vec<&'static str> {
-    BINDINGS
+pub fn hints(panes: u8, ctx: HintContext) -> Vec<&'static str> {
+    let applies = |b: &Binding| match b.action {
+        Action::Step | Action::RunAll | Action::Reset => ctx.script,
+        Action::ToggleLog => ctx.script && !ctx.compare,
+        Action::NextArch | Action::NextDesign => !ctx.compare,
+        _ => true,
+    };
+    let mut v: Vec<&Binding> = BINDINGS
         .iter()
-        .filter(|b| b.panes & panes != 0 && !b.hint.is_empty())
-        .map(|b| b.hint)
+        .filter(|b| b.panes & panes != 0 && !b.hint.is_empty() && applies(b))
+        .collect();
+    // With a script, its keys come right after help's: they are what the user came for.
+    if ctx.script {
+        let player = |b: &&Binding| matches!(b.action, Action::Step | Action::RunAll);
+        let (first, rest): (Vec<&Binding>, Vec<&Binding>) = v.iter().copied().partition(player);
+        let at = v
+            .iter()
+            .position(|b| b.action == Action::Help)
+            .map_or(0, |i| i + 1);
+        let mut head: Vec<&Binding> = rest[..at.min(rest.len())].to_vec();
+        head.extend(first);
+        head.extend(&rest[at.min(rest.len())..]);
+        v = head;
+    }
+    v.into_iter()
+        .map(|b| match b.action {
+            Action::Compare if ctx.compare => "c one arch",
+            _ => b.hint,
+        })
         .collect()
+}
+
+/// What decides which keys the status line offers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HintContext {
+    /// A script is loaded (the player's keys do something).
+    pub script: bool,
+    /// Compare mode (no architecture or design switch, no log pane).
+    pub compare: bool,
 }
 
 /// The status line's hints while the REPL has the keyboard.

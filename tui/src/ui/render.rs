@@ -181,6 +181,12 @@ fn window(app: &App, cursor: u64, per: u64, cols: u64, rows: u64) -> u64 {
 
 fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     let p = &app.panes[i];
+    // The machine on screen names itself: `m = boot("s390")` shows s390 whatever the
+    // session was booted as.
+    let name = p
+        .machine
+        .as_deref()
+        .map_or(p.arch.as_str(), |m| m.arch().name());
     let per = app.sections_per_cell_of(i);
     let zoom = match app.zoom {
         Some(Zoom::Subsections) => "sub-sections of one section".to_string(),
@@ -211,22 +217,22 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     });
     let mut candidates = match &p.error {
         Some(_) => vec![
-            format!(" {}{design} · failed to boot ", p.arch),
-            format!(" {} · failed to boot ", p.arch),
+            format!(" {}{design} · failed to boot ", name),
+            format!(" {} · failed to boot ", name),
         ],
         None => vec![
-            format!(" {}{design} · memory map, {zoom} ", p.arch),
-            format!(" {}{design} · {zoom} ", p.arch),
-            format!(" {} · {short} ", p.arch),
+            format!(" {}{design} · memory map, {zoom} ", name),
+            format!(" {}{design} · {zoom} ", name),
+            format!(" {} · {short} ", name),
         ],
     };
     if let (Some(span), None) = (&per_row, &p.error) {
         candidates.insert(
             0,
-            format!(" {}{design} · memory map, {zoom}, {span} per row ", p.arch),
+            format!(" {}{design} · memory map, {zoom}, {span} per row ", name),
         );
     }
-    let title = fit(&candidates, area.width.saturating_sub(2) as usize, &p.arch);
+    let title = fit(&candidates, area.width.saturating_sub(2) as usize, name);
     let block = pane_block(title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -265,7 +271,7 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
                 break;
             }
             if gutter > 0 {
-                let label = short_addr(row_start << g.section_size_bits);
+                let label = short_addr(row_start << g.section_size_bits, layout.unit);
                 let w = usize::from(gutter - 1);
                 buf.set_string(
                     inner.x,
@@ -357,6 +363,8 @@ struct MapLayout {
     cols: u16,
     /// The first section shown.
     start: u64,
+    /// The unit of the gutter's addresses.
+    unit: (&'static str, u32),
 }
 
 impl MapLayout {
@@ -372,23 +380,31 @@ impl MapLayout {
         let mut gutter = if width >= 24 { 7 } else { 0 };
         let mut cols = cols_for(gutter);
         let mut start = window(app, cursor, per, u64::from(cols), u64::from(rows));
+        let row_bytes = |cols: u16| {
+            (per * u64::from(cols))
+                .checked_shl(section_bits)
+                .unwrap_or(0)
+        };
+        let mut unit = gutter_unit(row_bytes(cols));
         if gutter > 0 {
             // Size the gutter to the longest label on screen, then lay the cells out again.
             let row = per * u64::from(cols);
             let longest = (0..u64::from(rows))
-                .map(|r| short_addr((start + r * row) << section_bits).len())
+                .map(|r| short_addr((start + r * row) << section_bits, unit).len())
                 .max()
                 .unwrap_or(1) as u16;
             if longest + 1 != gutter {
                 gutter = longest + 1;
                 cols = cols_for(gutter);
                 start = window(app, cursor, per, u64::from(cols), u64::from(rows));
+                unit = gutter_unit(row_bytes(cols));
             }
         }
         Self {
             gutter,
             cols,
             start,
+            unit,
         }
     }
 }
@@ -431,18 +447,21 @@ fn draw_subsections(
     }
 }
 
-/// A compact address for the map's gutter.
-fn short_addr(a: u64) -> String {
+/// The unit the gutter writes addresses in: the largest that divides a row's span, so that
+/// every row's address is a whole number of it.
+fn gutter_unit(row_bytes: u64) -> (&'static str, u32) {
     const U: [(&str, u32); 4] = [("P", 50), ("T", 40), ("G", 30), ("M", 20)];
-    for (s, sh) in U {
-        if a >= 1 << sh && a.is_multiple_of(1 << sh) {
-            return format!("{}{s}", a >> sh);
-        }
-    }
+    U.into_iter()
+        .find(|&(_, sh)| row_bytes >= 1 << sh && row_bytes.is_multiple_of(1 << sh))
+        .unwrap_or(("M", 20))
+}
+
+/// A row's address in the gutter's unit.
+fn short_addr(a: u64, (suffix, shift): (&str, u32)) -> String {
     if a == 0 {
         "0".into()
     } else {
-        format!("{}M", a >> 20)
+        format!("{}{suffix}", a >> shift)
     }
 }
 
@@ -760,14 +779,24 @@ fn block_detail(m: &Machine, id: u64) -> Vec<Line<'static>> {
 /// the second half of a piece; the pieces after the first are indented by two (a wrapped
 /// log line reads as one).
 pub fn wrap_chars(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(4);
+    wrap_hanging(text, width.max(4), 2)
+}
+
+/// `text` cut as [`wrap_chars`] does, the pieces after the first indented by `indent`.
+pub fn wrap_hanging(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let width = width.max(1);
+    let indent = if indent + 2 > width { 0 } else { indent };
+    let pad = " ".repeat(indent);
     let mut out = Vec::new();
     let mut rest: &[char] = &text.chars().collect::<Vec<char>>();
     while !rest.is_empty() || out.is_empty() {
-        let room = if out.is_empty() { width } else { width - 2 };
-        let indent = if out.is_empty() { "" } else { "  " };
+        let (room, lead) = if out.is_empty() {
+            (width, "")
+        } else {
+            (width - indent, pad.as_str())
+        };
         let (piece, after) = cut_at_space(rest, room);
-        out.push(format!("{indent}{piece}"));
+        out.push(format!("{lead}{piece}"));
         rest = after;
     }
     out
@@ -813,17 +842,33 @@ fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) -> usize {
     let player = app.player.as_ref().filter(|_| app.show_script);
     let title = match player {
         Some(pl) => {
-            let state = match (&pl.at, pl.started, pl.ended) {
-                (_, _, true) if pl.failed => "stopped".to_string(),
-                (_, _, true) => "ended".to_string(),
-                (Some(at), _, _) => {
-                    format!("next call {} at {}:{}", at.calls + 1, at.line, at.column)
-                }
-                (None, true, _) => "running".to_string(),
-                (None, false, _) => "not started: n stops at the first call".to_string(),
+            // The state in a long and a short form; the title drops the file's name, then
+            // the long form, before it cuts anything.
+            let (long, short) = match (&pl.at, pl.started, pl.ended) {
+                (_, _, true) if pl.failed => ("stopped".to_string(), "stopped".to_string()),
+                (_, _, true) => ("ended".to_string(), "ended".to_string()),
+                (Some(at), _, _) => (
+                    format!("next call {} at {}:{}", at.calls + 1, at.line, at.column),
+                    format!("call {} · {}:{}", at.calls + 1, at.line, at.column),
+                ),
+                (None, true, _) => ("running".to_string(), "running".to_string()),
+                (None, false, _) => (
+                    "not started: n stops at the first call".to_string(),
+                    "not started".to_string(),
+                ),
             };
             let name = pl.path.rsplit('/').next().unwrap_or(&pl.path);
-            format!(" {name} · {state} ")
+            let candidates = [
+                format!(" {name} · {long} "),
+                format!(" {name} · {short} "),
+                format!(" {long} "),
+                format!(" {short} "),
+            ];
+            fit(
+                &candidates,
+                usize::from(area.width.saturating_sub(2)),
+                &short,
+            )
         }
         None => " dmesg ".to_string(),
     };
@@ -835,19 +880,10 @@ fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) -> usize {
         return max;
     }
     let lines: Vec<Line> = if let Some(pl) = player {
-        // The line the script is paused in; before it starts, its first line of code.
+        // The line of the call to come; none before the script starts (which call comes
+        // first is known only once it runs).
         let src: Vec<&str> = pl.source.lines().collect();
-        let current = match &pl.at {
-            Some(at) => at.line,
-            None if !pl.started => src
-                .iter()
-                .position(|l| {
-                    let t = l.trim();
-                    !t.is_empty() && !t.starts_with("//")
-                })
-                .map_or(1, |i| i + 1),
-            None => 0,
-        };
+        let current = pl.at.as_ref().map_or(0, |at| at.line);
         let num_w = src.len().to_string().len();
         let mut v = Vec::new();
         for (i, l) in src.iter().enumerate() {
@@ -959,7 +995,9 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) -> usize {
             Out::Error(s) => (format!("{tag}{s}"), Style::default().fg(Color::Red)),
             Out::Note(s) => (s.clone(), Style::default().fg(Color::DarkGray)),
         };
-        let pieces = wrap_words(&text, usize::from(inner.width));
+        // A wrapped line goes on under its own indentation.
+        let lead = text.len() - text.trim_start_matches(' ').len();
+        let pieces = wrap_hanging(&text, usize::from(inner.width), lead);
         out.extend(pieces.into_iter().rev().map(|p| Line::styled(p, style)));
     }
     out.reverse();
@@ -1006,7 +1044,10 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let archs = app
         .panes
         .iter()
-        .map(|p| p.arch.as_str())
+        .map(|p| match p.machine.as_deref().map(|m| m.arch().name()) {
+            Some(on) if on != p.arch => format!("{} (m: {on})", p.arch),
+            _ => p.arch.clone(),
+        })
         .collect::<Vec<_>>()
         .join(" | ");
     let state = if app.busy() {
@@ -1015,11 +1056,15 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         app.status.clone()
     };
     // The keys that work where the keyboard is, as many as fit after the state.
+    let ctx = keys::HintContext {
+        script: app.player.is_some(),
+        compare: app.compare,
+    };
     let hints: Vec<&str> = match app.focus {
         Focus::Repl => keys::REPL_HINTS.to_vec(),
-        Focus::Map => keys::hints(keys::MAP),
-        Focus::Blocks => keys::hints(keys::BLOCKS),
-        Focus::Log => keys::hints(keys::LOG),
+        Focus::Map => keys::hints(keys::MAP, ctx),
+        Focus::Blocks => keys::hints(keys::BLOCKS, ctx),
+        Focus::Log => keys::hints(keys::LOG, ctx),
     };
     let width = area.width as usize;
     let head = format!(" {archs} ");
