@@ -13,7 +13,7 @@ use mm::cmdline::OnlineType;
 use mm::{AddOptions, BootSpec, Machine};
 
 /// Every architecture the model has.
-const ARCHS: [&str; 8] = arch::NAMES;
+const ARCHS: &[&str] = arch::NAMES;
 
 fn boot(arch: &str, ram: u64, cmdline: &str) -> Machine {
     let mut spec = BootSpec::new(arch);
@@ -40,7 +40,7 @@ fn same<T: std::fmt::Debug>(
 
 #[test]
 fn a_run_of_blocks_ends_as_block_by_block_does() {
-    for arch in ARCHS {
+    for &arch in ARCHS {
         for cmdline in [
             "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
             "memhp_default_state=offline memory_hotplug.memmap_on_memory=force",
@@ -132,7 +132,7 @@ fn a_failure_inside_a_run_names_the_block_and_changes_nothing() {
 
 #[test]
 fn movable_runs_end_as_block_by_block_does() {
-    for arch in ARCHS {
+    for &arch in ARCHS {
         for (cmdline, fault) in [
             ("memhp_default_state=offline", None),
             ("memhp_default_state=online_movable", None),

@@ -351,7 +351,7 @@ fn memmap_of_later_adds_pins_hot_added_normal_memory() {
 #[test]
 fn fault_injection_matrix() {
     use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
-    for arch in arch::NAMES {
+    for &arch in arch::NAMES {
         for skip in 0..3u32 {
             // going_online: writing "online" to four blocks.
             let mut m = boot(arch, "memhp_default_state=offline", Some(4 * GIB));
