@@ -262,6 +262,16 @@ impl Arch for Arm64 {
         (memstart + (1u64 << 47) - 1).min(self.geometry.physmem_end)
     }
 
+    /// VmallocTotal for the 48-bit kernel VA this configuration has.
+    fn vmalloc_size(&self, _ident_map_size: u64) -> u64 {
+        vmalloc_size(self.params.page_shift, 48, 48)
+    }
+
+    /// arm64 selects ARCH_SUPPORTS_MEMORY_FAILURE (arch/arm64/Kconfig).
+    fn memory_failure(&self) -> bool {
+        true
+    }
+
     fn hotplug_driver(&self) -> HotplugDriver {
         HotplugDriver {
             name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c; Debian's arm64 kernel \
@@ -272,6 +282,29 @@ impl Arch for Arm64 {
             static_memory_group: true,
         }
     }
+}
+
+/// VMALLOC_END - VMALLOC_START (asm/pgtable.h, asm/memory.h) for a kernel built with
+/// `va_bits` (CONFIG_ARM64_VA_BITS) running with `vabits_actual` (52 only on a CPU with
+/// LPA2/LVA). vmalloc runs from the end of the 2 GiB module area at _PAGE_END(VA_BITS_MIN)
+/// to 8 MiB below the vmemmap, which ends 1 GiB below the top and is sized for the whole
+/// VA_BITS linear map; on a 52-bit kernel the part of the vmemmap for the linear map a
+/// 48-bit CPU cannot use goes to vmalloc.
+pub fn vmalloc_size(page_shift: u32, va_bits: u32, vabits_actual: u32) -> u64 {
+    let va_bits_min = match (va_bits > 48, page_shift) {
+        (true, 14) => 47,
+        (true, _) => 48,
+        (false, _) => va_bits,
+    };
+    let struct_page = 64;
+    let page_end = 1u64 << (va_bits_min - 1);
+    let vmemmap_size = ((1u64 << va_bits) - page_end) >> page_shift << 6;
+    let unused = if va_bits == va_bits_min {
+        0
+    } else {
+        ((1u64 << va_bits) - (1u64 << vabits_actual)) >> page_shift
+    };
+    page_end - 2 * GIB - GIB - vmemmap_size - 8 * MIB + unused * struct_page
 }
 
 #[cfg(test)]

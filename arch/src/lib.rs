@@ -22,6 +22,7 @@
 //! ```
 
 pub mod arm64;
+pub mod direct_map;
 pub mod params;
 pub mod powerpc;
 pub mod s390;
@@ -30,6 +31,7 @@ pub mod x86_64;
 
 use std::fmt;
 
+pub use direct_map::DirectMap;
 pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
 pub use vmemmap::{AllocFailed, PmdEntry, Src, Stopped, VmemmapTables};
 
@@ -362,6 +364,31 @@ pub trait Arch: fmt::Debug + Send + Sync {
     fn mappable_end(&self, dram_start: u64) -> u64 {
         let _ = dram_start;
         self.geometry().physmem_end
+    }
+
+    /// VMALLOC_END - VMALLOC_START in bytes, /proc/meminfo's VmallocTotal. `ident_map_size`
+    /// is the end of the memory the identity map covers (s390 sizes vmalloc from it).
+    fn vmalloc_size(&self, ident_map_size: u64) -> u64;
+
+    /// arch_report_meminfo(): the DirectMap lines of /proc/meminfo for a linear map of `ram`
+    /// (sorted, disjoint, page-aligned `[start, end)` ranges: all memory added so far,
+    /// online or not) with memory blocks of `block_size`. The generic (__weak) version prints
+    /// nothing.
+    fn report_meminfo(&self, ram: &[(u64, u64)], block_size: u64) -> Vec<DirectMap> {
+        let _ = (ram, block_size);
+        Vec::new()
+    }
+
+    /// CONFIG_MEMORY_FAILURE, which needs ARCH_SUPPORTS_MEMORY_FAILURE: /proc/meminfo then
+    /// has HardwareCorrupted (fs/proc/meminfo.c).
+    fn memory_failure(&self) -> bool {
+        false
+    }
+
+    /// CONFIG_UNACCEPTED_MEMORY (selected by confidential-guest support): /proc/meminfo
+    /// then has Unaccepted, and /proc/vmstat and /proc/zoneinfo nr_unaccepted.
+    fn unaccepted_memory(&self) -> bool {
+        false
     }
 }
 

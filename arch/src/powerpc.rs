@@ -3,9 +3,10 @@
 //! arch/powerpc/include/asm/pgtable.h, QEMU's pseries machine.
 
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
+use crate::{direct_map, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
-    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, MIB,
+    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
 };
 
 /// Which MMU the kernel runs with (chosen at boot; `disable_radix` picks hash).
@@ -319,6 +320,53 @@ impl Arch for Powerpc {
         })
     }
 
+    /// RADIX_VMALLOC_SIZE (book3s/64/radix.h) and H_VMALLOC_SIZE (book3s/64/hash.h with
+    /// hash-64k.h's MAX_EA_BITS_PER_CONTEXT 49) are both 2^49 with 64K pages.
+    fn vmalloc_size(&self, _ident_map_size: u64) -> u64 {
+        1 << 49
+    }
+
+    /// arch_report_meminfo() in arch/powerpc/mm/book3s64/pgtable.c: radix prints
+    /// DirectMap4k/64k/2M/1G (the 64k name shifts its column by one), hash prints nothing.
+    /// create_physical_mapping() (book3s64/radix_pgtable.c) maps boot and hot-added memory
+    /// with the largest of 1 GiB, 2 MiB and the 64 KiB base page that the address's
+    /// alignment and the rest of the range allow, and never more than memory_block_size at
+    /// a time: with pseries' 256 MiB LMBs no 1 GiB page is used.
+    fn report_meminfo(&self, ram: &[(u64, u64)], block_size: u64) -> Vec<DirectMap> {
+        if self.mmu == Mmu::Hash {
+            return Vec::new();
+        }
+        let sizes: Vec<u64> = [64 * KIB, 2 * MIB, GIB]
+            .into_iter()
+            .filter(|&s| s == 64 * KIB || s <= block_size)
+            .collect();
+        let b = direct_map::split(ram, &sizes);
+        let at = |size: u64| sizes.iter().position(|&s| s == size).map_or(0, |i| b[i]);
+        vec![
+            DirectMap {
+                name: "DirectMap4k",
+                bytes: 0,
+            },
+            DirectMap {
+                name: "DirectMap64k",
+                bytes: at(64 * KIB),
+            },
+            DirectMap {
+                name: "DirectMap2M",
+                bytes: at(2 * MIB),
+            },
+            DirectMap {
+                name: "DirectMap1G",
+                bytes: at(GIB),
+            },
+        ]
+    }
+
+    /// PPC_BOOK3S_64 selects ARCH_SUPPORTS_MEMORY_FAILURE (arch/powerpc/Kconfig).
+    fn memory_failure(&self) -> bool {
+        true
+    }
+
     fn hotplug_driver(&self) -> HotplugDriver {
         HotplugDriver {
             name: "pseries DLPAR (arch/powerpc/platforms/pseries/hotplug-memory.c)",
@@ -333,6 +381,22 @@ impl Arch for Powerpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_map_pages_are_capped_at_the_memory_block_size() {
+        // create_physical_mapping(): 1 GiB pages only where memory_block_size allows them.
+        let ram = [(0, 4 * GIB + 64 * KIB)];
+        let kb = |b: u64| -> Vec<u64> {
+            POWERPC_RADIX
+                .report_meminfo(&ram, b)
+                .iter()
+                .map(|l| l.bytes >> 10)
+                .collect()
+        };
+        assert_eq!(kb(256 * MIB), vec![0, 64, 4 << 20, 0]);
+        assert_eq!(kb(GIB), vec![0, 64, 0, 4 << 20]);
+        assert!(POWERPC_HASH.report_meminfo(&ram, GIB).is_empty());
+    }
 
     #[test]
     fn geometry() {

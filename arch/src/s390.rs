@@ -2,6 +2,7 @@
 //! arch/s390/include/asm/sparsemem.h, drivers/s390/char/sclp_cmd.c, QEMU's s390-ccw-virtio.
 
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
+use crate::{direct_map, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
     RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
@@ -189,6 +190,42 @@ impl Arch for S390 {
             hotplug_base: ram.div_ceil(sec) * sec,
             machine: "QEMU s390-ccw-virtio",
         })
+    }
+
+    /// setup_vmalloc_size() in arch/s390/boot/startup.c: an eighth of the identity map,
+    /// rounded up to a segment, and at least VMALLOC_DEFAULT_SIZE (512 GiB less the 2 GiB
+    /// MODULES_LEN, asm/pgtable.h).
+    fn vmalloc_size(&self, ident_map_size: u64) -> u64 {
+        (ident_map_size / 8)
+            .next_multiple_of(MIB)
+            .max(512 * GIB - 2 * GIB)
+    }
+
+    /// arch_report_meminfo() in arch/s390/mm/pageattr.c: DirectMap4k/1M/2G. With EDAT1 the
+    /// identity map uses 1 MiB segments where aligned (arch/s390/boot/vmem.c at boot,
+    /// arch/s390/mm/vmem.c on hot-add) and no 2 GiB regions, which need EDAT2; the lowcore's
+    /// 8 KiB at 0 is mapped apart and not counted (boot/vmem.c setup_vmem()).
+    fn report_meminfo(&self, ram: &[(u64, u64)], _block_size: u64) -> Vec<DirectMap> {
+        const LOWCORE: u64 = 8 * KIB;
+        let ident: Vec<(u64, u64)> = ram
+            .iter()
+            .map(|&(s, e)| (if s == 0 { LOWCORE.min(e) } else { s }, e))
+            .collect();
+        let b = direct_map::split(&ident, &[4 * KIB, MIB]);
+        vec![
+            DirectMap {
+                name: "DirectMap4k",
+                bytes: b[0],
+            },
+            DirectMap {
+                name: "DirectMap1M",
+                bytes: b[1],
+            },
+            DirectMap {
+                name: "DirectMap2G",
+                bytes: 0,
+            },
+        ]
     }
 
     fn hotplug_driver(&self) -> HotplugDriver {

@@ -2,9 +2,10 @@
 //! arch/x86/include/asm/sparsemem.h, arch/x86/mm/init.c (zones), QEMU's q35 machine.
 
 use crate::vmemmap::{vmemmap_populate_hugepages, AllocFailed, Src, VmemmapTables};
+use crate::{direct_map, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
-    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, MIB,
+    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
 };
 
 const TABLES_4LEVEL: &[TableLevel] = &[
@@ -81,6 +82,8 @@ const PARAMS_5LEVEL: ArchParams = params(52, TABLES_5LEVEL);
 pub struct X86 {
     name: &'static str,
     description: &'static str,
+    /// VMALLOC_SIZE_TB (asm/pgtable_64_types.h): 32 with 4-level paging, 12800 with 5-level.
+    vmalloc_size_tb: u64,
     params: ArchParams,
     geometry: Geometry,
 }
@@ -89,6 +92,7 @@ pub struct X86 {
 pub static X86_64: X86 = X86 {
     name: "x86_64",
     description: "x86_64, 4 KiB pages, 4-level paging (46-bit physical addresses)",
+    vmalloc_size_tb: 32,
     params: PARAMS_4LEVEL,
     geometry: Geometry::new(&PARAMS_4LEVEL),
 };
@@ -97,6 +101,7 @@ pub static X86_64: X86 = X86 {
 pub static X86_64_LA57: X86 = X86 {
     name: "x86_64-la57",
     description: "x86_64, 4 KiB pages, 5-level paging (52-bit physical addresses)",
+    vmalloc_size_tb: 12800,
     params: PARAMS_5LEVEL,
     geometry: Geometry::new(&PARAMS_5LEVEL),
 };
@@ -288,6 +293,44 @@ impl Arch for X86 {
     }
 
     fn has_e820_memmap(&self) -> bool {
+        true
+    }
+
+    /// VMALLOC_END is VMALLOC_START + VMALLOC_SIZE_TB TiB - 1 (asm/pgtable_64_types.h).
+    fn vmalloc_size(&self, _ident_map_size: u64) -> u64 {
+        (self.vmalloc_size_tb << 40) - 1
+    }
+
+    /// arch_report_meminfo() in arch/x86/mm/pat/set_memory.c: DirectMap4k and 2M, and 1G
+    /// when direct_gbpages is set. The model maps the linear map with 2 MiB pages where
+    /// aligned and 4 KiB pages at the edges, and (though it prints the 1G line) no 1 GiB
+    /// pages.
+    fn report_meminfo(&self, ram: &[(u64, u64)], _block_size: u64) -> Vec<DirectMap> {
+        let b = direct_map::split(ram, &[4 * KIB, 2 * MIB]);
+        vec![
+            DirectMap {
+                name: "DirectMap4k",
+                bytes: b[0],
+            },
+            DirectMap {
+                name: "DirectMap2M",
+                bytes: b[1],
+            },
+            DirectMap {
+                name: "DirectMap1G",
+                bytes: 0,
+            },
+        ]
+    }
+
+    /// X86_64 selects ARCH_SUPPORTS_MEMORY_FAILURE (arch/x86/Kconfig).
+    fn memory_failure(&self) -> bool {
+        true
+    }
+
+    /// INTEL_TDX_GUEST and AMD_MEM_ENCRYPT select UNACCEPTED_MEMORY (arch/x86/Kconfig), and
+    /// Debian's kernel has both.
+    fn unaccepted_memory(&self) -> bool {
         true
     }
 

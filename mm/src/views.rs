@@ -388,7 +388,9 @@ impl Machine {
         for name in ["VmallocUsed", "VmallocChunk", "Percpu"] {
             kb(&mut out, name, 0);
         }
-        let _ = writeln!(out, "HardwareCorrupted: {:>5} kB", 0);
+        if self.arch.memory_failure() {
+            let _ = writeln!(out, "HardwareCorrupted: {:>5} kB", 0);
+        }
         for name in [
             "AnonHugePages",
             "ShmemHugePages",
@@ -398,49 +400,41 @@ impl Machine {
         ] {
             kb(&mut out, name, 0);
         }
-        if self.arch.name().starts_with("x86_64") {
+        if self.arch.unaccepted_memory() {
             kb(&mut out, "Unaccepted", 0);
         }
         out.push_str(&self.hugetlb_meminfo());
-        if self.arch.name().starts_with("x86_64") {
-            let (k4, m2, g1) = self.direct_map_kb();
-            kb(&mut out, "DirectMap4k", k4);
-            kb(&mut out, "DirectMap2M", m2);
-            kb(&mut out, "DirectMap1G", g1);
+        for line in self
+            .arch
+            .report_meminfo(&self.linear_map(), self.u.block_size)
+        {
+            // The arch's own format: the name, four spaces, eight columns.
+            let _ = writeln!(out, "{}:    {:>8} kB", line.name, line.bytes >> 10);
         }
         out
     }
 
-    /// VmallocTotal: VMALLOC_END - VMALLOC_START, in kB, where the model knows it (x86's 32
-    /// TiB with 4-level paging, 12800 TiB with 5-level).
+    /// VmallocTotal: VMALLOC_END - VMALLOC_START in kB; the identity map covers boot RAM
+    /// (standby memory the model adds later is not known at boot).
     fn vmalloc_total_kb(&self) -> u64 {
-        match self.arch.name() {
-            "x86_64" => (32u64 << 40 >> 10) - 1,
-            "x86_64-la57" => (12800u64 << 40 >> 10) - 1,
-            _ => 0,
-        }
+        self.arch
+            .vmalloc_size(self.boot.max_pfn << self.u.g.page_shift)
+            >> 10
     }
 
-    /// DirectMap4k/2M/1G estimate: boot RAM mapped with 2 MiB pages where aligned, 4 KiB
-    /// pages at unaligned edges, hot-added memory with 2 MiB pages (no gbpages).
-    fn direct_map_kb(&self) -> (u64, u64, u64) {
-        let two_m = 2u64 << 20;
-        let (mut k4, mut m2) = (0u64, 0u64);
+    /// What the linear map covers: every System RAM resource (added memory, online or not),
+    /// widened to whole pages and merged.
+    fn linear_map(&self) -> Vec<(u64, u64)> {
+        let ps = self.u.g.page_size;
         let mut ranges: Vec<(u64, u64)> = self
             .iomem
             .walk()
             .into_iter()
             .filter(|(_, r)| r.system_ram)
-            .map(|(_, r)| (r.start & !0xfff, (r.end + 1).next_multiple_of(4096)))
+            .map(|(_, r)| (r.start - r.start % ps, (r.end + 1).next_multiple_of(ps)))
             .collect();
         crate::resource::merge_overlapping(&mut ranges);
-        for (s, e) in ranges {
-            let a = s.next_multiple_of(two_m).min(e);
-            let b = (e - e % two_m).max(a);
-            k4 += (a - s) + (e - b);
-            m2 += b - a;
-        }
-        (k4 >> 10, m2 >> 10, 0)
+        ranges
     }
 
     /// /proc/zoneinfo (zoneinfo_show_print()).
@@ -478,7 +472,7 @@ impl Machine {
                     continue;
                 }
                 for name in ZONE_STATS {
-                    if name == "nr_unaccepted" && !self.arch.name().starts_with("x86_64") {
+                    if name == "nr_unaccepted" && !self.arch.unaccepted_memory() {
                         continue;
                     }
                     let v = if name == "nr_free_pages" {
@@ -518,7 +512,7 @@ impl Machine {
             .map(|z| z.free_pages())
             .sum();
         for name in ZONE_STATS {
-            if name == "nr_unaccepted" && !self.arch.name().starts_with("x86_64") {
+            if name == "nr_unaccepted" && !self.arch.unaccepted_memory() {
                 continue;
             }
             let v = if name == "nr_free_pages" { free } else { 0 };
