@@ -4,23 +4,12 @@
 //! without removing anything through one.
 
 use crate::error::{MmError, Result};
+use crate::files::{BLOCK_FILES, MACHINE_FILES};
 use crate::machine::Machine;
 use std::io::Write as _;
 #[cfg(unix)]
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Component, Path, PathBuf};
-
-const MEMORY: &str = "/sys/devices/system/memory";
-
-/// The per-block attributes lsmem reads.
-const BLOCK_FILES: [&str; 6] = [
-    "state",
-    "online",
-    "phys_index",
-    "phys_device",
-    "removable",
-    "valid_zones",
-];
 
 impl Machine {
     /// Write the tree into `dir` (created if missing; the directory itself is the caller's
@@ -57,14 +46,11 @@ impl Machine {
                 }
             }
             // Every place the export writes, checked before the first write.
-            for path in [
-                &["sys", "devices", "system", "memory"][..],
-                &["sys", "devices", "system", "node"],
-                &["proc", "iomem"],
-                &["proc", "meminfo"],
-                &["proc", "zoneinfo"],
-            ] {
-                dir.check(path)?;
+            dir.check(&["sys", "devices", "system", "memory"])?;
+            dir.check(&["sys", "devices", "system", "node"])?;
+            for path in self.exported_files() {
+                let parts: Vec<&str> = path.split('/').collect();
+                dir.check(&parts)?;
             }
             let node_dir = ["sys", "devices", "system", "node"];
             for n in self.nodes.iter().filter(|n| n.online) {
@@ -77,37 +63,46 @@ impl Machine {
         }
     }
 
+    /// The machine files the export writes, relative to the export's root.
+    fn exported_files(&self) -> impl Iterator<Item = &'static str> + '_ {
+        MACHINE_FILES
+            .iter()
+            .filter(|a| a.export && (a.present)(self))
+            .map(|a| a.name.trim_start_matches('/'))
+    }
+
     #[cfg(unix)]
     fn write_tree(&self, dir: &Tree) -> Result<()> {
         let devices = dir.dir("sys")?.dir("devices")?.dir("system")?;
+        // The memory directory is replaced whole, so no block of an earlier export stays.
         let mem = devices.fresh_dir("memory")?;
-        mem.file(
-            "block_size_bytes",
-            &self.sysfs(&format!("{MEMORY}/block_size_bytes")),
-        )?;
-        mem.file(
-            "auto_online_blocks",
-            &self.sysfs(&format!("{MEMORY}/auto_online_blocks")),
-        )?;
         let nodes = devices.dir("node")?;
         for n in self.nodes.iter().filter(|n| n.online) {
             nodes.dir(format!("node{}", n.nid))?;
         }
+        for rel in self.exported_files() {
+            let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            let text = self.sysfs(&format!("/{rel}"));
+            if parent == "sys/devices/system/memory" {
+                mem.file(name, &text)?;
+            } else if parent.is_empty() {
+                dir.file(name, &text)?;
+            } else {
+                let mut parts = parent.split('/');
+                let mut d = dir.dir(parts.next().unwrap_or(parent))?;
+                for c in parts {
+                    d = d.dir(c)?;
+                }
+                d.file(name, &text)?;
+            }
+        }
         for id in self.blocks.keys() {
             let d = mem.dir(format!("memory{}", id.0))?;
-            for f in BLOCK_FILES {
-                d.file(f, &self.sysfs(&format!("{MEMORY}/memory{}/{f}", id.0)))?;
+            for a in BLOCK_FILES.iter().filter(|a| a.export && (a.present)(self)) {
+                d.file(a.name, &(a.show)(self, *id))?;
             }
             let nid = self.blocks[id].nid;
             d.link(&format!("node{nid}"), &format!("../../node/node{nid}"))?;
-        }
-        let proc = dir.dir("proc")?;
-        for (name, file) in [
-            ("iomem", "/proc/iomem"),
-            ("meminfo", "/proc/meminfo"),
-            ("zoneinfo", "/proc/zoneinfo"),
-        ] {
-            proc.file(name, &self.sysfs(file))?;
         }
         Ok(())
     }

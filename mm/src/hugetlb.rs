@@ -122,7 +122,7 @@ impl Machine {
         self.hstates.iter().position(|h| h.size == size)
     }
 
-    fn default_hstate(&self) -> usize {
+    pub(crate) fn default_hstate(&self) -> usize {
         let want = self
             .cmdline
             .default_hugepagesz
@@ -149,62 +149,6 @@ impl Machine {
             h.size >> 10,
             self.hugetlb_total_kb()
         )
-    }
-
-    /// The hstate and file of a HugeTLB path.
-    fn hugetlb_file<'p>(&self, path: &'p str) -> Option<(usize, &'p str)> {
-        if path == "/proc/sys/vm/nr_hugepages" {
-            return Some((self.default_hstate(), "max_huge_pages"));
-        }
-        let rest = path.strip_prefix("/sys/kernel/mm/hugepages/")?;
-        let (dir, file) = rest.split_once('/')?;
-        let i = self.hstates.iter().position(|h| h.dir_name() == dir)?;
-        Some((i, file))
-    }
-
-    pub(crate) fn read_hugetlb(&self, path: &str) -> Option<String> {
-        if path == "/proc/sys/vm/hugetlb_optimize_vmemmap" && self.hugetlb_vmemmap_sysctl() {
-            return Some(format!("{}\n", u8::from(self.hugetlb_optimize_vmemmap)));
-        }
-        let (i, file) = self.hugetlb_file(path)?;
-        let h = &self.hstates[i];
-        let v = match file {
-            "max_huge_pages" => h.persistent(),
-            "nr_hugepages" => h.nr,
-            "free_hugepages" => h.nr,
-            "surplus_hugepages" => h.surplus,
-            "resv_hugepages" | "nr_overcommit_hugepages" => 0,
-            _ => return None,
-        };
-        Some(format!("{v}\n"))
-    }
-
-    /// Returns Ok(false) when the path is not a HugeTLB file.
-    pub(crate) fn write_hugetlb(&mut self, path: &str, value: &str) -> Result<bool> {
-        let v = value.trim_end();
-        if path == "/proc/sys/vm/hugetlb_optimize_vmemmap" && self.hugetlb_vmemmap_sysctl() {
-            self.hugetlb_optimize_vmemmap = crate::cmdline::kstrtobool(v).ok_or_else(|| {
-                MmError::Invalid(format!(
-                    "{} is not a boolean (proc_dobool)",
-                    crate::error::quote(value)
-                ))
-            })?;
-            return Ok(true);
-        }
-        let Some((i, file)) = self.hugetlb_file(path) else {
-            return Ok(false);
-        };
-        if !matches!(file, "max_huge_pages" | "nr_hugepages") {
-            return Ok(false);
-        }
-        let n: u64 = v.parse().map_err(|_| {
-            MmError::Invalid(format!(
-                "{} is not a number of huge pages",
-                crate::error::quote(value)
-            ))
-        })?;
-        self.set_nr_hugepages(i, n);
-        Ok(true)
     }
 
     /// set_max_huge_pages(): grow the pool as far as memory allows, or shrink it. Returns

@@ -19,6 +19,7 @@ pub mod cmdline;
 pub mod design;
 pub mod error;
 pub mod export;
+pub mod files;
 pub mod hotplug;
 pub mod hugetlb;
 pub mod hugetlb_vmemmap;

@@ -3,16 +3,11 @@
 //! /proc/vmstat (mm/vmstat.c), the memory_hotplug module parameters; writes to the
 //! writable ones; and a sysfs tree on disk that `lsmem --sysroot` reads.
 
-use crate::cmdline::{kstrtobool, OnlinePolicy, OnlineType};
 use crate::error::{MmError, Result};
 use crate::machine::Machine;
-use crate::memory_block::BlockState;
 use crate::units::BlockId;
 use arch::ZoneType;
 use std::fmt::Write as _;
-
-const MEMORY: &str = "/sys/devices/system/memory";
-const PARAMS: &str = "/sys/module/memory_hotplug/parameters";
 
 /// The zone stat items /proc/zoneinfo prints per populated zone (mm/vmstat.c vmstat_text,
 /// with Debian's config: ZSMALLOC; UNACCEPTED_MEMORY on x86 only).
@@ -90,6 +85,19 @@ const NODE_STATS: [&str; 46] = [
     "pgdemote_direct",
 ];
 
+/// Writing a file that has no store: kernfs refuses to open a sysfs file without one for
+/// writing and sysctl a read-only entry (EACCES, fs/kernfs/file.c, fs/proc/proc_sysctl.c);
+/// a /proc seq file opens, and the write fails with EIO (pde_write(), fs/proc/inode.c).
+fn read_only(canon: &str) -> MmError {
+    if canon.starts_with("/proc/") && !canon.starts_with("/proc/sys/") {
+        MmError::Io(format!(
+            "{canon}: Input/output error (the file has no write handler)"
+        ))
+    } else {
+        MmError::AccessDenied(format!("{canon}: Permission denied (read-only)"))
+    }
+}
+
 impl Machine {
     /// MemTotal in kB: totalram_pages(), the managed pages of every zone.
     pub fn mem_total_kb(&self) -> u64 {
@@ -111,19 +119,6 @@ impl Machine {
             .map(|z| z.free_pages())
             .sum();
         free * (self.u.g.page_size >> 10)
-    }
-
-    fn block_id_from_path<'a>(&self, rest: &'a str) -> Option<(BlockId, &'a str)> {
-        let rest = rest.strip_prefix("memory")?;
-        let (num, file) = rest.split_once('/')?;
-        if num.is_empty()
-            || !num.bytes().all(|b| b.is_ascii_digit())
-            || (num.len() > 1 && num.starts_with('0'))
-        {
-            return None;
-        }
-        let id = BlockId(num.parse().ok()?);
-        self.blocks.contains_key(&id).then_some((id, file))
     }
 
     /// Resolve `path` as the VFS walks it: repeated slashes and "." collapse, ".." goes up;
@@ -156,178 +151,23 @@ impl Machine {
         Ok(canon)
     }
 
-    /// Whether `canon` (a canonical path) is a directory of the files read() serves.
-    fn is_directory(&self, canon: &str) -> bool {
-        if canon == "/" {
-            return true;
-        }
-        let prefix = format!("{canon}/");
-        if self.readable_paths().iter().any(|f| f.starts_with(&prefix)) {
-            return true;
-        }
-        canon
-            .strip_prefix(MEMORY)
-            .and_then(|r| r.strip_prefix('/'))
-            .is_some_and(|r| {
-                !r.contains('/') && self.block_id_from_path(&format!("{r}/state")).is_some()
-            })
-    }
-
     /// Read a sysfs or procfs file, byte for byte as the kernel prints it.
     pub fn read(&self, path: &str) -> Result<String> {
         let canon = self.resolve(path)?;
-        let path = canon.as_str();
-        let nf = || MmError::NotFound(format!("{path}: No such file or directory"));
-        if let Some(rest) = path.strip_prefix(MEMORY).and_then(|r| r.strip_prefix('/')) {
-            return match rest {
-                "block_size_bytes" => Ok(format!("{:x}\n", self.u.block_size)),
-                "auto_online_blocks" => Ok(format!("{}\n", self.settings.default_online.name())),
-                _ => {
-                    let (id, file) = self.block_id_from_path(rest).ok_or_else(nf)?;
-                    let b = &self.blocks[&id];
-                    Ok(match file {
-                        "state" => format!("{}\n", b.state.name()),
-                        "online" => format!("{}\n", u8::from(b.state == BlockState::Online)),
-                        "phys_index" => format!("{:08x}\n", id.0),
-                        "phys_device" => "0\n".to_string(),
-                        "removable" => "1\n".to_string(),
-                        "valid_zones" => format!("{}\n", self.valid_zones(id).unwrap_or_default()),
-                        _ => return Err(nf()),
-                    })
-                }
-            };
-        }
-        if let Some(p) = path.strip_prefix(PARAMS).and_then(|r| r.strip_prefix('/')) {
-            return match p {
-                "memmap_on_memory" => Ok(format!("{}\n", self.cmdline.memmap_on_memory.show())),
-                "online_policy" => Ok(format!("{}\n", self.settings.online_policy.name())),
-                "auto_movable_ratio" => Ok(format!("{}\n", self.settings.auto_movable_ratio)),
-                "auto_movable_numa_aware" => Ok(format!(
-                    "{}\n",
-                    if self.settings.auto_movable_numa_aware {
-                        'Y'
-                    } else {
-                        'N'
-                    }
-                )),
-                _ => Err(nf()),
-            };
-        }
-        match path {
-            "/proc/iomem" => Ok(self.iomem.render()),
-            "/proc/meminfo" => Ok(self.meminfo()),
-            "/proc/zoneinfo" => Ok(self.zoneinfo()),
-            "/proc/vmstat" => Ok(self.vmstat_text()),
-            "/proc/cmdline" => Ok(format!("{}\n", self.cmdline.text)),
-            "/proc/sys/vm/min_free_kbytes" => Ok(format!("{}\n", self.min_free_kbytes)),
-            _ => self.read_hugetlb(path).ok_or_else(nf),
-        }
+        let file = self
+            .file(&canon)
+            .ok_or_else(|| MmError::NotFound(format!("{canon}: No such file or directory")))?;
+        Ok(file.show(self))
     }
 
-    /// Write a sysfs file as `echo value > path` does.
+    /// Write a sysfs or procfs file as `echo value > path` does.
     pub fn write(&mut self, path: &str, value: &str) -> Result<()> {
         let canon = self.resolve(path)?;
-        let path = canon.as_str();
-        let nf = || MmError::NotFound(format!("{path}: No such file or directory"));
-        let ro = || MmError::NotPermitted(format!("{path}: Permission denied (read-only)"));
-        if let Some(rest) = path.strip_prefix(MEMORY).and_then(|r| r.strip_prefix('/')) {
-            match rest {
-                "auto_online_blocks" => {
-                    let t = OnlineType::parse(value).ok_or_else(|| {
-                        MmError::Invalid(format!(
-                            "{} is not an online type",
-                            crate::error::quote(value)
-                        ))
-                    })?;
-                    self.settings.default_online = t;
-                    return Ok(());
-                }
-                "block_size_bytes" => return Err(ro()),
-                _ => {}
-            }
-            let (id, file) = self.block_id_from_path(rest).ok_or_else(nf)?;
-            return match file {
-                "state" => {
-                    let t = OnlineType::parse(value).ok_or_else(|| {
-                        MmError::Invalid(format!(
-                            "{} is not one of online, online_kernel, online_movable, offline",
-                            crate::error::quote(value)
-                        ))
-                    })?;
-                    let start = self.u.block_start(id);
-                    if t == OnlineType::Offline {
-                        self.offline(start, self.u.block_size)
-                    } else {
-                        self.online(start, self.u.block_size, t).map(|_| ())
-                    }
-                }
-                "online" => match value.trim_end() {
-                    "1" => {
-                        let start = self.u.block_start(id);
-                        if self.blocks[&id].state == BlockState::Online {
-                            return Ok(());
-                        }
-                        self.online(start, self.u.block_size, OnlineType::Online)
-                            .map(|_| ())
-                    }
-                    "0" => {
-                        if self.blocks[&id].state == BlockState::Offline {
-                            return Ok(());
-                        }
-                        let start = self.u.block_start(id);
-                        self.offline(start, self.u.block_size)
-                    }
-                    _ => Err(MmError::Invalid(format!(
-                        "{} is not 0 or 1",
-                        crate::error::quote(value)
-                    ))),
-                },
-                "phys_index" | "phys_device" | "removable" | "valid_zones" => Err(ro()),
-                _ => Err(nf()),
-            };
-        }
-        if let Some(p) = path.strip_prefix(PARAMS).and_then(|r| r.strip_prefix('/')) {
-            return match p {
-                "memmap_on_memory" => Err(ro()),
-                "online_policy" => {
-                    self.settings.online_policy = OnlinePolicy::parse(value).ok_or_else(|| {
-                        MmError::Invalid(format!(
-                            "{} is not contig-zones or auto-movable",
-                            crate::error::quote(value)
-                        ))
-                    })?;
-                    Ok(())
-                }
-                "auto_movable_ratio" => {
-                    let v = value.trim_end();
-                    self.settings.auto_movable_ratio = v
-                        .parse::<u32>()
-                        .map_err(|_| {
-                            MmError::Invalid(format!(
-                                "{} is not an unsigned integer",
-                                crate::error::quote(value)
-                            ))
-                        })?
-                        .into();
-                    Ok(())
-                }
-                "auto_movable_numa_aware" => {
-                    self.settings.auto_movable_numa_aware = kstrtobool(value).ok_or_else(|| {
-                        MmError::Invalid(format!("{} is not a boolean", crate::error::quote(value)))
-                    })?;
-                    Ok(())
-                }
-                _ => Err(nf()),
-            };
-        }
-        if self.write_hugetlb(path, value)? {
-            return Ok(());
-        }
-        match path {
-            "/proc/iomem" | "/proc/meminfo" | "/proc/zoneinfo" | "/proc/vmstat"
-            | "/proc/cmdline" => Err(ro()),
-            _ => Err(nf()),
-        }
+        let file = self
+            .file(&canon)
+            .ok_or_else(|| MmError::NotFound(format!("{canon}: No such file or directory")))?;
+        file.store(self, value)
+            .unwrap_or_else(|| Err(read_only(&canon)))
     }
 
     /// /proc/meminfo (fs/proc/meminfo.c). What the model does not track reads 0.
@@ -530,53 +370,6 @@ impl Machine {
             self.vmstat.nr_memmap_boot_pages
         );
         out
-    }
-
-    /// Every readable path, for completion and help.
-    pub fn readable_paths(&self) -> Vec<String> {
-        let mut v = vec![
-            format!("{MEMORY}/block_size_bytes"),
-            format!("{MEMORY}/auto_online_blocks"),
-            "/proc/iomem".to_string(),
-            "/proc/meminfo".to_string(),
-            "/proc/zoneinfo".to_string(),
-            "/proc/vmstat".to_string(),
-            "/proc/cmdline".to_string(),
-            "/proc/sys/vm/min_free_kbytes".to_string(),
-            "/proc/sys/vm/nr_hugepages".to_string(),
-        ];
-        for p in [
-            "memmap_on_memory",
-            "online_policy",
-            "auto_movable_ratio",
-            "auto_movable_numa_aware",
-        ] {
-            v.push(format!("{PARAMS}/{p}"));
-        }
-        if self.hugetlb_vmemmap_sysctl() {
-            v.push("/proc/sys/vm/hugetlb_optimize_vmemmap".to_string());
-        }
-        for size in self.arch.hugepage_sizes() {
-            for f in ["nr_hugepages", "free_hugepages", "surplus_hugepages"] {
-                v.push(format!(
-                    "/sys/kernel/mm/hugepages/hugepages-{}kB/{f}",
-                    size >> 10
-                ));
-            }
-        }
-        if let Some(id) = self.blocks.keys().next() {
-            for f in [
-                "state",
-                "online",
-                "phys_index",
-                "phys_device",
-                "removable",
-                "valid_zones",
-            ] {
-                v.push(format!("{MEMORY}/memory{}/{f}", id.0));
-            }
-        }
-        v
     }
 
     /// Zone of a block for display: the zone it is online in, else what "online" would pick.

@@ -278,12 +278,15 @@ fn sysfs_writes() {
             .unwrap(),
         "Movable Normal\n"
     );
-    fails(&mut m, Errno::EPERM, |m| {
+    // The parameter is 0444 (mm/memory_hotplug.c): kernfs refuses to open it for writing.
+    fails(&mut m, Errno::EACCES, |m| {
         m.write(
             "/sys/module/memory_hotplug/parameters/memmap_on_memory",
             "1",
         )
     });
+    // A /proc seq file without proc_write opens, and the write fails (fs/proc/inode.c).
+    fails(&mut m, Errno::EIO, |m| m.write("/proc/meminfo", "1"));
     fails(&mut m, Errno::ENOENT, |m| {
         m.write("/sys/devices/system/memory/memory99/state", "online")
     });

@@ -155,17 +155,16 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "read",
         signature: "m.read(path) -> string",
-        summary: "Read a sysfs or procfs file, byte for byte as the kernel prints it: \
-                  /sys/devices/system/memory/{block_size_bytes,auto_online_blocks,memoryN/*}, /proc/iomem, \
-                  /proc/meminfo, /proc/zoneinfo, /proc/vmstat, /proc/sys/vm/{nr_hugepages,hugetlb_optimize_vmemmap}, \
-                  /sys/kernel/mm/hugepages/hugepages-*/{nr,free,surplus}_hugepages, /sys/module/memory_hotplug/parameters/*.",
+        summary: "Read a sysfs or procfs file, byte for byte as the kernel prints it. Files that \
+                  this machine lacks (a HugeTLB size its arch has not, the HVO sysctl where HVO \
+                  frees nothing) are ENOENT.",
         example: "print(m.read(\"/sys/devices/system/memory/memory32/valid_zones\"));",
     },
     Doc {
         name: "write",
         signature: "m.write(path, value)",
-        summary: "Write a sysfs file as `echo value > path` does: memoryN/state, memoryN/online, \
-                  auto_online_blocks, online_policy, auto_movable_ratio, nr_hugepages, hugetlb_optimize_vmemmap.",
+        summary: "Write a sysfs or procfs file as `echo value > path` does; a read-only sysfs or \
+                  sysctl file is EACCES, a /proc file without a write handler EIO.",
         example: "m.write(\"/sys/devices/system/memory/memory33/state\", \"online_movable\");",
     },
     Doc {
@@ -313,12 +312,28 @@ pub fn one(name: &str) -> Option<String> {
     let d = DOCS
         .iter()
         .find(|d| d.name == name || d.name.split(' ').any(|n| n == name))?;
+    let files = match d.name {
+        "read" => files(false),
+        "write" => files(true),
+        _ => String::new(),
+    };
     Some(format!(
-        "{}\n\n{}\n\nExample:\n  {}\n",
+        "{}\n\n{}\n{files}\nExample:\n  {}\n",
         d.signature,
         wrap(d.summary, 90),
         d.example
     ))
+}
+
+/// The files m.read (or, `writable`, m.write) serves, from mm's one table of them.
+fn files(writable: bool) -> String {
+    let mut out = String::from("\nFiles:\n");
+    for f in mm::files::patterns() {
+        if f.writable || !writable {
+            out.push_str(&format!("  {}\n", f.path));
+        }
+    }
+    out
 }
 
 fn wrap(text: &str, width: usize) -> String {

@@ -1,0 +1,438 @@
+//! Every sysfs and procfs file the model serves, declared once, the way drivers/base/memory.c
+//! and mm/hugetlb.c declare their attribute groups: its path, how it is shown, whether and
+//! how a write stores it, and whether the sysfs export writes it. read, write, the export,
+//! directory lookups and path completion all walk these tables.
+
+use crate::cmdline::{kstrtobool, OnlinePolicy, OnlineType};
+use crate::error::{quote, MmError, Result};
+use crate::machine::Machine;
+use crate::memory_block::BlockState;
+use crate::units::BlockId;
+
+pub(crate) const MEMORY: &str = "/sys/devices/system/memory";
+pub(crate) const HUGEPAGES: &str = "/sys/kernel/mm/hugepages";
+
+/// How a write to a file of object `K` is stored.
+pub(crate) type Store<K> = fn(&mut Machine, K, &str) -> Result<()>;
+
+/// One file. `K` says which object it belongs to: `()` for the machine, a [`BlockId`] for a
+/// file in `memoryN/`, an hstate index for one in `hugepages-<size>kB/`.
+pub(crate) struct Attr<K: 'static> {
+    /// The full path for a machine file; the name within the object's directory otherwise.
+    pub name: &'static str,
+    pub show: fn(&Machine, K) -> String,
+    /// None: the file is read-only (mode 0444).
+    pub store: Option<Store<K>>,
+    /// Whether the sysfs export (what `lsmem --sysroot` reads) writes it.
+    pub export: bool,
+    /// Whether this kernel configuration has the file at all.
+    pub present: fn(&Machine) -> bool,
+}
+
+fn always(_: &Machine) -> bool {
+    true
+}
+
+fn line(v: impl std::fmt::Display) -> String {
+    format!("{v}\n")
+}
+
+/// Files that exist once per machine.
+pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
+    Attr {
+        name: "/sys/devices/system/memory/block_size_bytes",
+        show: |m, ()| format!("{:x}\n", m.u.block_size),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "/sys/devices/system/memory/auto_online_blocks",
+        show: |m, ()| line(m.settings.default_online.name()),
+        store: Some(|m, (), v| {
+            m.settings.default_online = OnlineType::parse(v)
+                .ok_or_else(|| MmError::Invalid(format!("{} is not an online type", quote(v))))?;
+            Ok(())
+        }),
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "/sys/module/memory_hotplug/parameters/memmap_on_memory",
+        show: |m, ()| line(m.cmdline.memmap_on_memory.show()),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "/sys/module/memory_hotplug/parameters/online_policy",
+        show: |m, ()| line(m.settings.online_policy.name()),
+        store: Some(|m, (), v| {
+            m.settings.online_policy = OnlinePolicy::parse(v).ok_or_else(|| {
+                MmError::Invalid(format!("{} is not contig-zones or auto-movable", quote(v)))
+            })?;
+            Ok(())
+        }),
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "/sys/module/memory_hotplug/parameters/auto_movable_ratio",
+        show: |m, ()| line(m.settings.auto_movable_ratio),
+        store: Some(|m, (), v| {
+            m.settings.auto_movable_ratio = v
+                .trim_end()
+                .parse::<u32>()
+                .map_err(|_| MmError::Invalid(format!("{} is not an unsigned integer", quote(v))))?
+                .into();
+            Ok(())
+        }),
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "/sys/module/memory_hotplug/parameters/auto_movable_numa_aware",
+        show: |m, ()| {
+            line(if m.settings.auto_movable_numa_aware {
+                'Y'
+            } else {
+                'N'
+            })
+        },
+        store: Some(|m, (), v| {
+            m.settings.auto_movable_numa_aware = kstrtobool(v)
+                .ok_or_else(|| MmError::Invalid(format!("{} is not a boolean", quote(v))))?;
+            Ok(())
+        }),
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "/proc/iomem",
+        show: |m, ()| m.iomem.render(),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "/proc/meminfo",
+        show: |m, ()| m.meminfo(),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "/proc/zoneinfo",
+        show: |m, ()| m.zoneinfo(),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "/proc/vmstat",
+        show: |m, ()| m.vmstat_text(),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "/proc/cmdline",
+        show: |m, ()| line(&m.cmdline.text),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "/proc/sys/vm/min_free_kbytes",
+        show: |m, ()| line(m.min_free_kbytes),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        // The default hstate's max_huge_pages (hugetlb_sysctl_handler()).
+        name: "/proc/sys/vm/nr_hugepages",
+        show: |m, ()| {
+            m.hstates
+                .get(m.default_hstate())
+                .map_or_else(String::new, |h| line(h.persistent()))
+        },
+        store: Some(|m, (), v| {
+            let i = m.default_hstate();
+            store_nr_hugepages(m, i, v)
+        }),
+        export: false,
+        present: |m| !m.hstates.is_empty(),
+    },
+    Attr {
+        name: "/proc/sys/vm/hugetlb_optimize_vmemmap",
+        show: |m, ()| line(u8::from(m.hugetlb_optimize_vmemmap)),
+        store: Some(|m, (), v| {
+            m.hugetlb_optimize_vmemmap = kstrtobool(v.trim_end()).ok_or_else(|| {
+                MmError::Invalid(format!("{} is not a boolean (proc_dobool)", quote(v)))
+            })?;
+            Ok(())
+        }),
+        export: false,
+        present: Machine::hugetlb_vmemmap_sysctl,
+    },
+];
+
+/// The attributes of each memory block (memory_memblk_attrs and the device core's
+/// `online`), all of which the export writes for lsmem.
+pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
+    Attr {
+        name: "state",
+        show: |m, id| line(m.blocks[&id].state.name()),
+        store: Some(store_state),
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "online",
+        show: |m, id| line(u8::from(m.blocks[&id].state == BlockState::Online)),
+        store: Some(store_online),
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "phys_index",
+        show: |_, id| format!("{:08x}\n", id.0),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "phys_device",
+        show: |_, _| line(0),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "removable",
+        show: |_, _| line(1),
+        store: None,
+        export: true,
+        present: always,
+    },
+    Attr {
+        name: "valid_zones",
+        show: |m, id| line(m.valid_zones(id).unwrap_or_default()),
+        store: None,
+        export: true,
+        present: always,
+    },
+];
+
+/// The attributes of each HugeTLB page size (hstate_attrs in mm/hugetlb.c). The model
+/// has no reservations and no overcommit, and every page in the pool is free.
+pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
+    Attr {
+        name: "nr_hugepages",
+        show: |m, i| line(m.hstates[i].nr),
+        store: Some(store_nr_hugepages),
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "nr_overcommit_hugepages",
+        show: |_, _| line(0),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "free_hugepages",
+        show: |m, i| line(m.hstates[i].nr),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "resv_hugepages",
+        show: |_, _| line(0),
+        store: None,
+        export: false,
+        present: always,
+    },
+    Attr {
+        name: "surplus_hugepages",
+        show: |m, i| line(m.hstates[i].surplus),
+        store: None,
+        export: false,
+        present: always,
+    },
+];
+
+fn store_state(m: &mut Machine, id: BlockId, v: &str) -> Result<()> {
+    let t = OnlineType::parse(v).ok_or_else(|| {
+        MmError::Invalid(format!(
+            "{} is not one of online, online_kernel, online_movable, offline",
+            quote(v)
+        ))
+    })?;
+    let start = m.u.block_start(id);
+    if t == OnlineType::Offline {
+        m.offline(start, m.u.block_size)
+    } else {
+        m.online(start, m.u.block_size, t).map(|_| ())
+    }
+}
+
+/// The device core's `online`: 1 onlines with the default type, 0 offlines; a block already
+/// in the asked state is left alone.
+fn store_online(m: &mut Machine, id: BlockId, v: &str) -> Result<()> {
+    let want = match v.trim_end() {
+        "1" => BlockState::Online,
+        "0" => BlockState::Offline,
+        _ => return Err(MmError::Invalid(format!("{} is not 0 or 1", quote(v)))),
+    };
+    if m.blocks[&id].state == want {
+        return Ok(());
+    }
+    let start = m.u.block_start(id);
+    if want == BlockState::Online {
+        m.online(start, m.u.block_size, OnlineType::Online)
+            .map(|_| ())
+    } else {
+        m.offline(start, m.u.block_size)
+    }
+}
+
+fn store_nr_hugepages(m: &mut Machine, i: usize, v: &str) -> Result<()> {
+    let n: u64 = v
+        .trim_end()
+        .parse()
+        .map_err(|_| MmError::Invalid(format!("{} is not a number of huge pages", quote(v))))?;
+    m.set_nr_hugepages(i, n);
+    Ok(())
+}
+
+/// A file found by its canonical path, with the object it belongs to.
+pub(crate) enum File {
+    Machine(&'static Attr<()>),
+    Block(&'static Attr<BlockId>, BlockId),
+    Hstate(&'static Attr<usize>, usize),
+}
+
+impl File {
+    pub fn show(&self, m: &Machine) -> String {
+        match *self {
+            File::Machine(a) => (a.show)(m, ()),
+            File::Block(a, id) => (a.show)(m, id),
+            File::Hstate(a, i) => (a.show)(m, i),
+        }
+    }
+
+    /// None when the file is read-only.
+    pub fn store(&self, m: &mut Machine, v: &str) -> Option<Result<()>> {
+        Some(match *self {
+            File::Machine(a) => (a.store?)(m, (), v),
+            File::Block(a, id) => (a.store?)(m, id, v),
+            File::Hstate(a, i) => (a.store?)(m, i, v),
+        })
+    }
+}
+
+impl Machine {
+    /// The file at canonical path `canon`, if this machine has it.
+    pub(crate) fn file(&self, canon: &str) -> Option<File> {
+        if let Some(a) = MACHINE_FILES
+            .iter()
+            .find(|a| a.name == canon && (a.present)(self))
+        {
+            return Some(File::Machine(a));
+        }
+        let (dir, name) = canon.rsplit_once('/')?;
+        if let Some(id) = self.block_dir(dir) {
+            let a = BLOCK_FILES
+                .iter()
+                .find(|a| a.name == name && (a.present)(self))?;
+            return Some(File::Block(a, id));
+        }
+        let i = self.hstate_dir(dir)?;
+        let a = HSTATE_FILES
+            .iter()
+            .find(|a| a.name == name && (a.present)(self))?;
+        Some(File::Hstate(a, i))
+    }
+
+    /// The block whose directory `dir` is (`/sys/devices/system/memory/memoryN`).
+    pub(crate) fn block_dir(&self, dir: &str) -> Option<BlockId> {
+        let num = dir.strip_prefix(MEMORY)?.strip_prefix("/memory")?;
+        if num.is_empty()
+            || !num.bytes().all(|b| b.is_ascii_digit())
+            || (num.len() > 1 && num.starts_with('0'))
+        {
+            return None;
+        }
+        let id = BlockId(num.parse().ok()?);
+        self.blocks.contains_key(&id).then_some(id)
+    }
+
+    /// The hstate whose directory `dir` is (`/sys/kernel/mm/hugepages/hugepages-<kB>kB`).
+    fn hstate_dir(&self, dir: &str) -> Option<usize> {
+        let name = dir.strip_prefix(HUGEPAGES)?.strip_prefix('/')?;
+        self.hstates.iter().position(|h| h.dir_name() == name)
+    }
+
+    /// Whether `canon` (a canonical path) is a directory that holds some file.
+    pub(crate) fn is_directory(&self, canon: &str) -> bool {
+        if canon == "/" || self.block_dir(canon).is_some() || self.hstate_dir(canon).is_some() {
+            return true;
+        }
+        let prefix = format!("{canon}/");
+        MACHINE_FILES
+            .iter()
+            .any(|a| (a.present)(self) && a.name.starts_with(&prefix))
+            || (!self.hstates.is_empty() && (HUGEPAGES == canon || HUGEPAGES.starts_with(&prefix)))
+    }
+
+    /// Every readable path, for completion and help: the machine's files, each hstate's,
+    /// and those of the first memory block (each block has the same).
+    pub fn readable_paths(&self) -> Vec<String> {
+        let mut v: Vec<String> = MACHINE_FILES
+            .iter()
+            .filter(|a| (a.present)(self))
+            .map(|a| a.name.to_string())
+            .collect();
+        for h in &self.hstates {
+            for a in HSTATE_FILES.iter().filter(|a| (a.present)(self)) {
+                v.push(format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
+            }
+        }
+        if let Some(id) = self.blocks.keys().next() {
+            for a in BLOCK_FILES.iter().filter(|a| (a.present)(self)) {
+                v.push(format!("{MEMORY}/memory{}/{}", id.0, a.name));
+            }
+        }
+        v
+    }
+}
+
+/// One file of the tables, its path written with `memoryN` and `hugepages-<size>kB` for the
+/// per-object directories (what `help("read")` and `help("write")` list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePattern {
+    pub path: String,
+    pub writable: bool,
+}
+
+/// Every file any machine may have, in table order: the machine's, then one block's, then
+/// one hstate's.
+pub fn patterns() -> Vec<FilePattern> {
+    let machine = MACHINE_FILES.iter().map(|a| FilePattern {
+        path: a.name.to_string(),
+        writable: a.store.is_some(),
+    });
+    let block = BLOCK_FILES.iter().map(|a| FilePattern {
+        path: format!("{MEMORY}/memoryN/{}", a.name),
+        writable: a.store.is_some(),
+    });
+    let hstate = HSTATE_FILES.iter().map(|a| FilePattern {
+        path: format!("{HUGEPAGES}/hugepages-<size>kB/{}", a.name),
+        writable: a.store.is_some(),
+    });
+    machine.chain(block).chain(hstate).collect()
+}

@@ -1,0 +1,121 @@
+//! The sysfs and procfs files, declared once in mm/src/files.rs: every path the machine
+//! lists reads, its directories are directories, what is not declared is not there, and
+//! the export writes the declared files.
+
+mod common;
+
+use mm::{BootSpec, Errno, Machine};
+
+#[test]
+fn every_listed_path_reads_and_its_directories_are_directories() {
+    for &arch in arch::NAMES {
+        let m = Machine::boot(&BootSpec::new(arch)).unwrap();
+        let paths = m.readable_paths();
+        assert!(paths.len() > 20, "{arch}: {paths:?}");
+        for p in &paths {
+            let text = m.read(p).unwrap_or_else(|e| panic!("{arch} {p}: {e}"));
+            assert!(text.ends_with('\n'), "{arch} {p}: {text:?}");
+            let mut dir = p.as_str();
+            while let Some((parent, _)) = dir.rsplit_once('/') {
+                if parent.is_empty() {
+                    break;
+                }
+                let err = m.read(parent).unwrap_err();
+                assert_eq!(err.errno(), Errno::EISDIR, "{arch} {parent}");
+                dir = parent;
+            }
+        }
+        // One entry per hstate the arch has (sysfs hugepages-<size>kB directories).
+        for &size in m.arch().hugepage_sizes() {
+            let p = format!(
+                "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
+                size >> 10
+            );
+            assert!(paths.contains(&p), "{arch}: no {p}");
+        }
+    }
+}
+
+/// Only what the kernel has: hstate_attrs (mm/hugetlb.c) has no max_huge_pages file, the
+/// memory block directory has no "size", and a hugepages size the arch lacks is absent.
+#[test]
+fn what_is_not_declared_is_not_there() {
+    let m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    for p in [
+        "/sys/kernel/mm/hugepages/hugepages-2048kB/max_huge_pages",
+        "/sys/devices/system/memory/memory0/size",
+        "/sys/kernel/mm/hugepages/hugepages-64kB/nr_hugepages",
+        "/proc/sys/vm/nr_overcommit",
+    ] {
+        assert_eq!(m.read(p).unwrap_err().errno(), Errno::ENOENT, "{p}");
+    }
+    for f in mm::files::patterns() {
+        let listed = f
+            .path
+            .replace("memoryN", "memory0")
+            .replace("<size>", "2048");
+        if listed.contains("hugetlb_optimize_vmemmap") {
+            continue; // present only where HVO frees something (hugetlb_vmemmap.c)
+        }
+        assert!(m.read(&listed).is_ok(), "{listed}");
+    }
+}
+
+/// Read-only files refuse writes the way their filesystem does, and leave the machine as
+/// it was; writable ones are the ones the table says.
+#[test]
+fn read_only_files_refuse_writes() {
+    let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let before = m.state_hash();
+    for (p, errno) in [
+        ("/sys/devices/system/memory/block_size_bytes", Errno::EACCES),
+        (
+            "/sys/devices/system/memory/memory0/phys_index",
+            Errno::EACCES,
+        ),
+        (
+            "/sys/devices/system/memory/memory0/valid_zones",
+            Errno::EACCES,
+        ),
+        (
+            "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+            Errno::EACCES,
+        ),
+        ("/proc/iomem", Errno::EIO),
+        ("/proc/zoneinfo", Errno::EIO),
+    ] {
+        assert_eq!(m.write(p, "1").unwrap_err().errno(), errno, "{p}");
+    }
+    assert_eq!(m.state_hash(), before);
+    let writable: Vec<String> = mm::files::patterns()
+        .into_iter()
+        .filter(|f| f.writable)
+        .map(|f| f.path)
+        .collect();
+    assert!(writable.contains(&"/sys/devices/system/memory/memoryN/state".to_string()));
+    assert!(writable.contains(&"/proc/sys/vm/nr_hugepages".to_string()));
+    assert!(!writable.iter().any(|p| p.starts_with("/proc/meminfo")));
+}
+
+/// The export writes the files the table marks for it, with the text read() serves.
+#[cfg(unix)]
+#[test]
+fn the_export_writes_the_declared_files() {
+    let m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let dir = std::env::temp_dir().join(format!("hl-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    m.export_sysfs(&dir).unwrap();
+    for p in [
+        "/sys/devices/system/memory/block_size_bytes",
+        "/sys/devices/system/memory/auto_online_blocks",
+        "/sys/devices/system/memory/memory0/valid_zones",
+        "/proc/iomem",
+        "/proc/meminfo",
+        "/proc/zoneinfo",
+    ] {
+        let on_disk = std::fs::read_to_string(dir.join(&p[1..])).unwrap();
+        assert_eq!(on_disk, m.read(p).unwrap(), "{p}");
+    }
+    assert!(!dir.join("proc/vmstat").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
