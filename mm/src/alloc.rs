@@ -94,13 +94,13 @@ const TABLES_SHORT: &str = "vmemmap page-table pages";
 impl Machine {
     /// Free pages a GFP_KERNEL allocation could take.
     pub fn kernel_free_pages(&self) -> u64 {
-        kernel_free(&self.nodes)
+        kernel_free(&self.state.nodes)
     }
 
     /// Allocate `pages` for the kernel on node `nid` (falling back to other nodes and lower
     /// zones) and charge them. -ENOMEM, changing nothing, if there is not enough.
     pub(crate) fn alloc_kernel_pages(&mut self, nid: u16, pages: u64, what: &str) -> Result<()> {
-        if charge_kernel(&mut self.nodes, nid, pages).is_some() {
+        if charge_kernel(&mut self.state.nodes, nid, pages).is_some() {
             return Ok(());
         }
         Err(MmError::NoMemory(format!(
@@ -130,13 +130,14 @@ impl Machine {
         let mut twin = self.clone();
         twin.faults = Faults::default();
         let kernel = |m: &Machine| -> u64 {
-            m.nodes
+            m.state
+                .nodes
                 .iter()
                 .flat_map(|n| &n.zones)
                 .map(|z| z.kernel_pages)
                 .sum()
         };
-        for z in twin.nodes.iter_mut().flat_map(|n| n.zones.iter_mut()) {
+        for z in twin.state.nodes.iter_mut().flat_map(|n| n.zones.iter_mut()) {
             if KERNEL_ZONES.contains(&z.ztype) && z.managed_pages > 0 {
                 z.managed_pages += ROOM;
             }
@@ -171,16 +172,21 @@ impl Machine {
     ) {
         let mut left = pages;
         if let Some((hn, hz)) = hint {
-            if let Some(z) = self.nodes.get_mut(hn as usize).and_then(|n| n.zone_mut(hz)) {
+            if let Some(z) = self
+                .state
+                .nodes
+                .get_mut(hn as usize)
+                .and_then(|n| n.zone_mut(hz))
+            {
                 let give = z.kernel_pages.min(left);
                 z.kernel_pages -= give;
                 left -= give;
             }
         }
-        let order: Vec<usize> = node_order(&self.nodes, nid).collect();
+        let order: Vec<usize> = node_order(&self.state.nodes, nid).collect();
         for ni in order {
             for zt in KERNEL_ZONES.iter().rev() {
-                let Some(z) = self.nodes[ni].zone_mut(*zt) else {
+                let Some(z) = self.state.nodes[ni].zone_mut(*zt) else {
                     continue;
                 };
                 let give = z.kernel_pages.min(left);
@@ -200,7 +206,7 @@ impl Machine {
         if pages == 0 {
             return;
         }
-        let node = &mut self.nodes[nid as usize];
+        let node = &mut self.state.nodes[nid as usize];
         let zt = node.boot_reserve_zone;
         if let Some(z) = zt.and_then(|t| node.zone_mut(t)) {
             z.managed_pages += pages;

@@ -4,7 +4,7 @@
 
 use crate::cmdline::{Cmdline, MemmapKind, OnlineType};
 use crate::error::{MmError, Result};
-use crate::machine::{BootInfo, Faults, Machine, Settings, VmStat};
+use crate::machine::{BootInfo, Faults, Machine, Settings, State, VmStat};
 use crate::memory_block::{BlockState, MemoryBlock};
 use crate::resource::{Resource, ResourceTree};
 use crate::section::{SectionTable, SectionUsage, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT};
@@ -289,16 +289,15 @@ impl Machine {
         let default_online = cmdline
             .memhp_default_state
             .unwrap_or(KCONFIG_DEFAULT_ONLINE);
+        let (cmdline_online_policy, cmdline_ratio, cmdline_numa_aware) = (
+            cmdline.online_policy,
+            cmdline.auto_movable_ratio,
+            cmdline.auto_movable_numa_aware,
+        );
 
         let mut m = Machine {
             arch,
             u,
-            settings: Settings {
-                default_online,
-                online_policy: cmdline.online_policy,
-                auto_movable_ratio: cmdline.auto_movable_ratio,
-                auto_movable_numa_aware: cmdline.auto_movable_numa_aware,
-            },
             boot: BootInfo {
                 ram: ram.clone(),
                 max_pfn,
@@ -310,27 +309,35 @@ impl Machine {
                 nr_nodes,
             },
             cmdline,
-            sections: SectionTable::new(&g),
-            vmemmap: Vmemmap::new(&g, arch.params().vmemmap_tables),
-            nodes,
-            blocks: crate::block_table::BlockTable::new(),
-            iomem,
-            groups: BTreeMap::new(),
-            vmstat: VmStat::default(),
+            design,
+            state: State {
+                settings: Settings {
+                    default_online,
+                    online_policy: cmdline_online_policy,
+                    auto_movable_ratio: cmdline_ratio,
+                    auto_movable_numa_aware: cmdline_numa_aware,
+                },
+                sections: SectionTable::new(&g),
+                vmemmap: Vmemmap::new(&g, arch.params().vmemmap_tables),
+                nodes,
+                blocks: crate::block_table::BlockTable::new(),
+                iomem,
+                groups: BTreeMap::new(),
+                vmstat: VmStat::default(),
+                min_free_kbytes: 0,
+                hstates: Vec::new(),
+                hugetlb_optimize_vmemmap: false,
+                pgmaps: BTreeMap::new(),
+                boot_reserved: Vec::new(),
+                range_altmaps: BTreeMap::new(),
+                virtio_mem: BTreeMap::new(),
+                kmem: BTreeMap::new(),
+            },
             dmesg: Vec::new(),
             booting: true,
             faults: Faults::default(),
-            boot_reserved: Vec::new(),
-            min_free_kbytes: 0,
             wmark_memo: Default::default(),
             per_block_reference: false,
-            design,
-            range_altmaps: BTreeMap::new(),
-            kmem: BTreeMap::new(),
-            virtio_mem: BTreeMap::new(),
-            hstates: Vec::new(),
-            hugetlb_optimize_vmemmap: false,
-            pgmaps: BTreeMap::new(),
             clock_us: 0,
         };
         m.log(format!(
@@ -366,7 +373,7 @@ impl Machine {
         }
         for (size, count) in m.cmdline.hugepages.clone() {
             let size = size.unwrap_or(m.arch.default_hugepage_size());
-            if let Some(i) = m.hstates.iter().position(|h| h.size == size) {
+            if let Some(i) = m.state.hstates.iter().position(|h| h.size == size) {
                 m.set_nr_hugepages(i, count);
             }
         }
@@ -384,7 +391,7 @@ impl Machine {
                 let nr = u.section_of(Pfn(pfn));
                 let sec_end = u.section_start(SectionNr(nr.0 + 1)).0;
                 let last = e.min(sec_end) - 1;
-                let ms = self.sections.get_mut(nr);
+                let ms = self.state.sections.get_mut(nr);
                 ms.flags |= SECTION_MARKED_PRESENT | SECTION_IS_ONLINE;
                 let mut usage = ms.usage.unwrap_or(SectionUsage {
                     boot_allocated: true,
@@ -402,7 +409,7 @@ impl Machine {
 
     /// sparse_init(): the boot memmap of every present section, from memblock.
     fn sparse_init(&mut self) -> Result<()> {
-        let present: Vec<SectionNr> = self.sections.present().map(|(n, _)| n).collect();
+        let present: Vec<SectionNr> = self.state.sections.present().map(|(n, _)| n).collect();
         let mut i = 0;
         while i < present.len() {
             let mut j = i + 1;
@@ -449,7 +456,7 @@ impl Machine {
             z.managed_pages = present;
             z.managed_early_pages = present;
         }
-        let node = &mut self.nodes[0];
+        let node = &mut self.state.nodes[0];
         node.update_span();
         // Where memblock's top-down allocations land.
         node.boot_reserve_zone = node
@@ -465,7 +472,7 @@ impl Machine {
     /// managed pages, and the blocks holding them cannot be offlined.
     fn memblock_reserve_boot(&mut self, pfn_ranges: &[(u64, u64)]) -> Result<()> {
         let g = self.u.g;
-        let c = *self.vmemmap.counters();
+        let c = *self.state.vmemmap.counters();
         let mut reserved: Vec<(u64, u64)> = Vec::new();
         let low = self.arch.boot_reserved_low() >> g.page_shift;
         for &(s, e) in pfn_ranges {
@@ -527,14 +534,14 @@ impl Machine {
                 }
             }
         }
-        self.boot_reserved = reserved;
+        self.state.boot_reserved = reserved;
         Ok(())
     }
 
     fn log_boot_memory(&mut self, pfn_ranges: &[(u64, u64)]) {
         let ps = self.u.g.page_shift;
         let mut lines = vec!["Zone ranges:".to_string()];
-        let node = self.nodes[0].clone();
+        let node = self.state.nodes[0].clone();
         for z in &node.zones {
             if z.ztype == ZoneType::Movable {
                 continue;
@@ -563,8 +570,9 @@ impl Machine {
         for l in lines {
             self.log(l);
         }
-        let present: u64 = self.nodes.iter().map(|n| n.present_pages()).sum();
+        let present: u64 = self.state.nodes.iter().map(|n| n.present_pages()).sum();
         let managed: u64 = self
+            .state
             .nodes
             .iter()
             .flat_map(|n| &n.zones)
@@ -584,16 +592,16 @@ impl Machine {
     /// several do: early_node_zone_for_memory_block()).
     fn memory_dev_init(&mut self) {
         let u = self.u;
-        let present: Vec<SectionNr> = self.sections.present().map(|(n, _)| n).collect();
+        let present: Vec<SectionNr> = self.state.sections.present().map(|(n, _)| n).collect();
         let mut ids: Vec<BlockId> = present.iter().map(|n| u.block_of_section(*n)).collect();
         ids.dedup();
         let ram = self.boot.ram.clone();
-        let reserved = self.boot_reserved.clone();
+        let reserved = self.state.boot_reserved.clone();
         let ps = u.g.page_shift;
         for id in ids {
             let start_pfn = u.block_start(id) >> ps;
             let nr = u.pages_per_block();
-            let zones: Vec<ZoneType> = self.nodes[0]
+            let zones: Vec<ZoneType> = self.state.nodes[0]
                 .zones
                 .iter()
                 .filter(|z| z.populated() && z.intersects(start_pfn, nr))
@@ -621,7 +629,7 @@ impl Machine {
                 })
                 .sum();
             let reserved_pages = overlap(&reserved, 0);
-            self.blocks.insert(
+            self.state.blocks.insert(
                 id,
                 MemoryBlock {
                     id,

@@ -186,7 +186,8 @@ impl Machine {
 
     /// The whole-range altmap holding `pfn`, if any.
     fn range_altmap_of(&self, pfn: u64) -> Option<&RangeAltmap> {
-        self.range_altmaps
+        self.state
+            .range_altmaps
             .range(..=pfn)
             .next_back()
             .map(|(_, r)| r)
@@ -195,10 +196,10 @@ impl Machine {
 
     /// Refuse a hot-add over sections whose memmap a whole-range altmap still maps.
     pub(crate) fn check_no_deferred_memmap(&self, start_pfn: u64, nr_pages: u64) -> Result<()> {
-        let hit = self
-            .range_altmaps
-            .values()
-            .find(|r| r.start_pfn < start_pfn + nr_pages && start_pfn < r.start_pfn + r.nr_pages);
+        let hit =
+            self.state.range_altmaps.values().find(|r| {
+                r.start_pfn < start_pfn + nr_pages && start_pfn < r.start_pfn + r.nr_pages
+            });
         match hit {
             Some(r) => Err(MmError::Busy(format!(
                 "{}: the memmap of [{:#x}-{:#x}] is still mapped from its own range: vmemmap_free() \
@@ -269,7 +270,7 @@ impl Machine {
             self.design.name(),
             start_pfn + used - 1
         ));
-        self.range_altmaps.insert(
+        self.state.range_altmaps.insert(
             start_pfn,
             RangeAltmap {
                 start_pfn,
@@ -293,6 +294,7 @@ impl Machine {
     ) -> Result<Option<u64>> {
         let end = start_pfn + nr_pages;
         let overlapping: Vec<&RangeAltmap> = self
+            .state
             .range_altmaps
             .values()
             .filter(|r| r.start_pfn < end && start_pfn < r.start_pfn + r.nr_pages)
@@ -335,7 +337,7 @@ impl Machine {
     /// sits at the start of the range.
     pub(crate) fn remove_whole_range(&mut self, key: u64, start_pfn: u64, nr_pages: u64) {
         // `key` comes from whole_range_remove_check() in the same call.
-        let Some(mut rec) = self.range_altmaps.remove(&key) else {
+        let Some(mut rec) = self.state.range_altmaps.remove(&key) else {
             return;
         };
         let pps = self.u.g.pages_per_section;
@@ -357,7 +359,7 @@ impl Machine {
                 if n == 1 { "" } else { "s" },
                 rec.refcount
             ));
-            self.range_altmaps.insert(key, rec);
+            self.state.range_altmaps.insert(key, rec);
             return;
         }
         // Backwards: from the highest section down to the head, whatever order the
@@ -403,7 +405,7 @@ impl Machine {
             });
         }
         let id = self.u.block_of_phys(phys);
-        let b = self.blocks.get(&id).ok_or_else(|| {
+        let b = self.state.blocks.get(&id).ok_or_else(|| {
             MmError::NotFound(format!(
                 "no memory block holds {phys:#x}: nothing was added there"
             ))

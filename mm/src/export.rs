@@ -53,7 +53,7 @@ impl Machine {
                 dir.check(&parts)?;
             }
             let node_dir = ["sys", "devices", "system", "node"];
-            for n in self.nodes.iter().filter(|n| n.online) {
+            for n in self.state.nodes.iter().filter(|n| n.online) {
                 let name = format!("node{}", n.nid);
                 let mut p: Vec<&str> = node_dir.to_vec();
                 p.push(&name);
@@ -77,7 +77,7 @@ impl Machine {
         // The memory directory is replaced whole, so no block of an earlier export stays.
         let mem = devices.fresh_dir("memory")?;
         let nodes = devices.dir("node")?;
-        for n in self.nodes.iter().filter(|n| n.online) {
+        for n in self.state.nodes.iter().filter(|n| n.online) {
             nodes.dir(format!("node{}", n.nid))?;
         }
         for rel in self.exported_files() {
@@ -96,12 +96,12 @@ impl Machine {
                 d.file(name, &text)?;
             }
         }
-        for id in self.blocks.keys() {
+        for id in self.state.blocks.keys() {
             let d = mem.dir(format!("memory{}", id.0))?;
             for a in BLOCK_FILES.iter().filter(|a| a.export && (a.present)(self)) {
                 d.file(a.name, &(a.show)(self, *id))?;
             }
-            let nid = self.blocks[id].nid;
+            let nid = self.state.blocks[id].nid;
             d.link(&format!("node{nid}"), &format!("../../node/node{nid}"))?;
         }
         Ok(())

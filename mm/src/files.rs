@@ -48,9 +48,9 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     },
     Attr {
         name: "/sys/devices/system/memory/auto_online_blocks",
-        show: |m, ()| line(m.settings.default_online.name()),
+        show: |m, ()| line(m.state.settings.default_online.name()),
         store: Some(|m, (), v| {
-            m.settings.default_online = OnlineType::parse(v)
+            m.state.settings.default_online = OnlineType::parse(v)
                 .ok_or_else(|| MmError::Invalid(format!("{} is not an online type", quote(v))))?;
             Ok(())
         }),
@@ -66,9 +66,9 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/online_policy",
-        show: |m, ()| line(m.settings.online_policy.name()),
+        show: |m, ()| line(m.state.settings.online_policy.name()),
         store: Some(|m, (), v| {
-            m.settings.online_policy = OnlinePolicy::parse(v).ok_or_else(|| {
+            m.state.settings.online_policy = OnlinePolicy::parse(v).ok_or_else(|| {
                 MmError::Invalid(format!("{} is not contig-zones or auto-movable", quote(v)))
             })?;
             Ok(())
@@ -78,9 +78,9 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/auto_movable_ratio",
-        show: |m, ()| line(m.settings.auto_movable_ratio),
+        show: |m, ()| line(m.state.settings.auto_movable_ratio),
         store: Some(|m, (), v| {
-            m.settings.auto_movable_ratio = v
+            m.state.settings.auto_movable_ratio = v
                 .trim_end()
                 .parse::<u32>()
                 .map_err(|_| MmError::Invalid(format!("{} is not an unsigned integer", quote(v))))?
@@ -93,14 +93,14 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     Attr {
         name: "/sys/module/memory_hotplug/parameters/auto_movable_numa_aware",
         show: |m, ()| {
-            line(if m.settings.auto_movable_numa_aware {
+            line(if m.state.settings.auto_movable_numa_aware {
                 'Y'
             } else {
                 'N'
             })
         },
         store: Some(|m, (), v| {
-            m.settings.auto_movable_numa_aware = kstrtobool(v)
+            m.state.settings.auto_movable_numa_aware = kstrtobool(v)
                 .ok_or_else(|| MmError::Invalid(format!("{} is not a boolean", quote(v))))?;
             Ok(())
         }),
@@ -109,7 +109,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     },
     Attr {
         name: "/proc/iomem",
-        show: |m, ()| m.iomem.render(),
+        show: |m, ()| m.state.iomem.render(),
         store: None,
         export: true,
         present: always,
@@ -144,7 +144,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     },
     Attr {
         name: "/proc/sys/vm/min_free_kbytes",
-        show: |m, ()| line(m.min_free_kbytes),
+        show: |m, ()| line(m.state.min_free_kbytes),
         store: None,
         export: false,
         present: always,
@@ -153,7 +153,8 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         // The default hstate's max_huge_pages (hugetlb_sysctl_handler()).
         name: "/proc/sys/vm/nr_hugepages",
         show: |m, ()| {
-            m.hstates
+            m.state
+                .hstates
                 .get(m.default_hstate())
                 .map_or_else(String::new, |h| line(h.persistent()))
         },
@@ -162,13 +163,13 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
             store_nr_hugepages(m, i, v)
         }),
         export: false,
-        present: |m| !m.hstates.is_empty(),
+        present: |m| !m.state.hstates.is_empty(),
     },
     Attr {
         name: "/proc/sys/vm/hugetlb_optimize_vmemmap",
-        show: |m, ()| line(u8::from(m.hugetlb_optimize_vmemmap)),
+        show: |m, ()| line(u8::from(m.state.hugetlb_optimize_vmemmap)),
         store: Some(|m, (), v| {
-            m.hugetlb_optimize_vmemmap = kstrtobool(v.trim_end()).ok_or_else(|| {
+            m.state.hugetlb_optimize_vmemmap = kstrtobool(v.trim_end()).ok_or_else(|| {
                 MmError::Invalid(format!("{} is not a boolean (proc_dobool)", quote(v)))
             })?;
             Ok(())
@@ -183,14 +184,14 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
 pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
     Attr {
         name: "state",
-        show: |m, id| line(m.blocks[&id].state.name()),
+        show: |m, id| line(m.state.blocks[&id].state.name()),
         store: Some(store_state),
         export: true,
         present: always,
     },
     Attr {
         name: "online",
-        show: |m, id| line(u8::from(m.blocks[&id].state == BlockState::Online)),
+        show: |m, id| line(u8::from(m.state.blocks[&id].state == BlockState::Online)),
         store: Some(store_online),
         export: true,
         present: always,
@@ -230,7 +231,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
 pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
     Attr {
         name: "nr_hugepages",
-        show: |m, i| line(m.hstates[i].nr),
+        show: |m, i| line(m.state.hstates[i].nr),
         store: Some(store_nr_hugepages),
         export: false,
         present: always,
@@ -244,7 +245,7 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
     },
     Attr {
         name: "free_hugepages",
-        show: |m, i| line(m.hstates[i].nr),
+        show: |m, i| line(m.state.hstates[i].nr),
         store: None,
         export: false,
         present: always,
@@ -258,7 +259,7 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
     },
     Attr {
         name: "surplus_hugepages",
-        show: |m, i| line(m.hstates[i].surplus),
+        show: |m, i| line(m.state.hstates[i].surplus),
         store: None,
         export: false,
         present: always,
@@ -288,7 +289,7 @@ fn store_online(m: &mut Machine, id: BlockId, v: &str) -> Result<()> {
         "0" => BlockState::Offline,
         _ => return Err(MmError::Invalid(format!("{} is not 0 or 1", quote(v)))),
     };
-    if m.blocks[&id].state == want {
+    if m.state.blocks[&id].state == want {
         return Ok(());
     }
     let start = m.u.block_start(id);
@@ -368,13 +369,13 @@ impl Machine {
             return None;
         }
         let id = BlockId(num.parse().ok()?);
-        self.blocks.contains_key(&id).then_some(id)
+        self.state.blocks.contains_key(&id).then_some(id)
     }
 
     /// The hstate whose directory `dir` is (`/sys/kernel/mm/hugepages/hugepages-<kB>kB`).
     fn hstate_dir(&self, dir: &str) -> Option<usize> {
         let name = dir.strip_prefix(HUGEPAGES)?.strip_prefix('/')?;
-        self.hstates.iter().position(|h| h.dir_name() == name)
+        self.state.hstates.iter().position(|h| h.dir_name() == name)
     }
 
     /// Whether `canon` (a canonical path) is a directory that holds some file.
@@ -386,7 +387,8 @@ impl Machine {
         MACHINE_FILES
             .iter()
             .any(|a| (a.present)(self) && a.name.starts_with(&prefix))
-            || (!self.hstates.is_empty() && (HUGEPAGES == canon || HUGEPAGES.starts_with(&prefix)))
+            || (!self.state.hstates.is_empty()
+                && (HUGEPAGES == canon || HUGEPAGES.starts_with(&prefix)))
     }
 
     /// Every readable path, for completion and help: the machine's files, each hstate's,
@@ -397,12 +399,12 @@ impl Machine {
             .filter(|a| (a.present)(self))
             .map(|a| a.name.to_string())
             .collect();
-        for h in &self.hstates {
+        for h in &self.state.hstates {
             for a in HSTATE_FILES.iter().filter(|a| (a.present)(self)) {
                 v.push(format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
             }
         }
-        if let Some(id) = self.blocks.keys().next() {
+        if let Some(id) = self.state.blocks.keys().next() {
             for a in BLOCK_FILES.iter().filter(|a| (a.present)(self)) {
                 v.push(format!("{MEMORY}/memory{}/{}", id.0, a.name));
             }

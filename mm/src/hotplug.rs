@@ -204,7 +204,7 @@ impl Machine {
             }
         }
         // register_memory_resource()
-        self.iomem.request(start, size, name)?;
+        self.state.iomem.request(start, size, name)?;
         // add_memory_resource()
         let bs = self.u.block_size;
         if !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
@@ -220,6 +220,7 @@ impl Machine {
         let group = match opts.group {
             Some(g) => {
                 let grp = self
+                    .state
                     .groups
                     .get(&g)
                     .ok_or_else(|| MmError::Invalid(format!("no memory group {g}")))?;
@@ -247,7 +248,7 @@ impl Machine {
             }
             None => None,
         };
-        let new_node = !self.nodes[nid as usize].online;
+        let new_node = !self.state.nodes[nid as usize].online;
         let requested = opts
             .memmap_on_memory
             .unwrap_or(driver.requests_memmap_on_memory);
@@ -271,7 +272,7 @@ impl Machine {
             use_altmap = true;
             refused = None;
         }
-        let before = (self.vmstat, self.vmemmap.table_pages());
+        let before = (self.state.vmstat, self.state.vmemmap.table_pages());
         let start_pfn = start >> self.u.g.page_shift;
         let nr_pages = size >> self.u.g.page_shift;
         let mut blocks = Vec::new();
@@ -346,10 +347,10 @@ impl Machine {
             }
         }
         if new_node {
-            self.nodes[nid as usize].online = true;
+            self.state.nodes[nid as usize].online = true;
         }
         if opts.merge_resource {
-            self.iomem.merge_system_ram(start);
+            self.state.iomem.merge_system_ram(start);
         }
         let mut report = AddReport {
             start,
@@ -358,15 +359,15 @@ impl Machine {
             blocks: blocks.clone(),
             memmap_on_memory: use_altmap,
             memmap_on_memory_refused: refused,
-            memmap_buddy_pages: self.vmstat.memmap_buddy - before.0.memmap_buddy,
-            memmap_altmap_pages: self.vmstat.memmap_altmap - before.0.memmap_altmap,
-            pagetable_pages: self.vmemmap.table_pages().saturating_sub(before.1),
+            memmap_buddy_pages: self.state.vmstat.memmap_buddy - before.0.memmap_buddy,
+            memmap_altmap_pages: self.state.vmstat.memmap_altmap - before.0.memmap_altmap,
+            pagetable_pages: self.state.vmemmap.table_pages().saturating_sub(before.1),
             onlined: Vec::new(),
         };
         // Online the new blocks if auto_online_blocks says so (failures are ignored, as
         // add_memory_resource() ignores them), or if the driver onlines them itself (pseries
         // DLPAR, which takes the add back when that fails).
-        let auto = self.settings.default_online;
+        let auto = self.state.settings.default_online;
         // Driver-managed memory (virtio-mem, kmem) is not the platform's hot-add driver's:
         // pseries DLPAR's onlining does not apply to it.
         let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
@@ -405,8 +406,8 @@ impl Machine {
     /// memory_group_register_static().
     /// memory_group_register_dynamic(): a group that grows and shrinks in `unit_pages`.
     pub(crate) fn register_dynamic_group(&mut self, nid: u16, unit_pages: u64) -> u32 {
-        let id = self.groups.keys().next_back().map_or(0, |k| k + 1);
-        self.groups.insert(
+        let id = self.state.groups.keys().next_back().map_or(0, |k| k + 1);
+        self.state.groups.insert(
             id,
             MemoryGroup {
                 id,
@@ -422,8 +423,8 @@ impl Machine {
     }
 
     pub(crate) fn register_static_group(&mut self, nid: u16, max_pages: u64) -> u32 {
-        let id = self.groups.keys().next_back().map_or(0, |k| k + 1);
-        self.groups.insert(
+        let id = self.state.groups.keys().next_back().map_or(0, |k| k + 1);
+        self.state.groups.insert(
             id,
             MemoryGroup {
                 id,
@@ -466,6 +467,7 @@ impl Machine {
             && n > 1
             && (per_block * u.g.struct_page_size).is_multiple_of(u.g.pmd_size)
             && self
+                .state
                 .blocks
                 .range(first..BlockId(first.0 + n))
                 .next()
@@ -491,6 +493,7 @@ impl Machine {
         let full = SectionUsage::mask(0, u.g.pages_per_section / u.g.pages_per_subsection - 1);
         let mut sections = 0;
         let active = self
+            .state
             .sections
             .iter_range(SectionNr(s0), SectionNr(s1))
             .all(|(_, ms)| {
@@ -519,7 +522,7 @@ impl Machine {
         let first = u.block_of_phys(start_pfn << u.g.page_shift);
         let n = nr_pages / u.pages_per_block();
         let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
-        if let Some(id) = ids.iter().find(|id| self.blocks.contains_key(id)) {
+        if let Some(id) = ids.iter().find(|id| self.state.blocks.contains_key(id)) {
             return Err(MmError::Exists(format!(
                 "memory block {} already exists",
                 id.0
@@ -527,7 +530,7 @@ impl Machine {
         }
         for (i, &id) in ids.iter().enumerate() {
             let altmap = altmaps.and_then(|a| a.get(i)).map(BlockAltmap::of);
-            self.blocks.insert(
+            self.state.blocks.insert(
                 id,
                 MemoryBlock {
                     id,
@@ -592,7 +595,7 @@ impl Machine {
         let mut expect = first.0;
         let (mut not_added, mut onlined) = (None, None);
         let (mut with_altmap, mut groups) = (0u64, Vec::new());
-        for (id, b) in self.blocks.range(in_range) {
+        for (id, b) in self.state.blocks.range(in_range) {
             if not_added.is_some() {
                 break;
             }
@@ -652,13 +655,13 @@ impl Machine {
                  the rest do not"
             )));
         }
-        self.iomem.check_release_ram(start, size)?;
-        let nid = self.blocks[&first].nid;
+        self.state.iomem.check_release_ram(start, size)?;
+        let nid = self.state.blocks[&first].nid;
         groups.sort_unstable();
         groups.dedup();
         if let Some(key) = whole_range {
             for id in &ids {
-                self.blocks.remove(id);
+                self.state.blocks.remove(id);
             }
             self.remove_whole_range(key, start >> ps, size >> ps);
         } else if altmaps && self.altmap_run_removable(first, n) {
@@ -669,7 +672,8 @@ impl Machine {
                 alts.clear();
                 for id in run {
                     alts.extend(
-                        self.blocks
+                        self.state
+                            .blocks
                             .remove(id)
                             .and_then(|b| b.vmem_altmap(per_block)),
                     );
@@ -685,6 +689,7 @@ impl Machine {
         } else if altmaps {
             for &id in &ids {
                 let Some(mut altmap) = self
+                    .state
                     .blocks
                     .remove(&id)
                     .and_then(|b| b.vmem_altmap(per_block))
@@ -704,30 +709,30 @@ impl Machine {
             }
         } else {
             for id in &ids {
-                self.blocks.remove(id);
+                self.state.blocks.remove(id);
             }
             self.remove_pages(start >> ps, size >> ps, None, None);
         }
         // Checked by check_release_ram() above, with nothing in between touching iomem.
-        self.iomem.release_ram(start, size)?;
+        self.state.iomem.release_ram(start, size)?;
         // memory_group_unregister() once the device's blocks are gone.
         if !groups.is_empty() {
             let still: std::collections::BTreeSet<u32> =
-                self.blocks.values().filter_map(|b| b.group).collect();
+                self.state.blocks.values().filter_map(|b| b.group).collect();
             // A dynamic group (virtio-mem) lives as long as its device, not its blocks.
-            let dynamic = |g: &u32| self.groups.get(g).is_some_and(|x| x.dynamic);
+            let dynamic = |g: &u32| self.state.groups.get(g).is_some_and(|x| x.dynamic);
             let gone: Vec<u32> = groups
                 .into_iter()
                 .filter(|g| !still.contains(g) && !dynamic(g))
                 .collect();
             for g in gone {
-                self.groups.remove(&g);
+                self.state.groups.remove(&g);
             }
         }
         // A kmem device whose memory is all gone (offline + remove, as daxctl does) is gone.
         let u = self.u;
-        let blocks = &self.blocks;
-        self.kmem.retain(|_, k| {
+        let blocks = &self.state.blocks;
+        self.state.kmem.retain(|_, k| {
             let (a, b) = (u.block_of_phys(k.start), u.block_of_phys(k.start + k.size));
             blocks.range(a..b).next().is_some()
         });
@@ -776,13 +781,13 @@ impl Machine {
         if nid == 0 {
             return;
         }
-        let node = &self.nodes[nid as usize];
-        if node.node_spanned_pages != 0 || self.blocks.values().any(|b| b.nid == nid) {
+        let node = &self.state.nodes[nid as usize];
+        if node.node_spanned_pages != 0 || self.state.blocks.values().any(|b| b.nid == nid) {
             return;
         }
-        let present = self.sections.present().any(|(_, s)| s.nid == nid);
+        let present = self.state.sections.present().any(|(_, s)| s.nid == nid);
         if !present {
-            self.nodes[nid as usize].online = false;
+            self.state.nodes[nid as usize].online = false;
         }
     }
 
@@ -793,7 +798,7 @@ impl Machine {
     }
 
     pub fn groups(&self) -> &BTreeMap<u32, MemoryGroup> {
-        &self.groups
+        &self.state.groups
     }
 
     /// The first section of a block, typed.

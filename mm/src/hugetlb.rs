@@ -80,7 +80,7 @@ impl Machine {
     /// hugetlb_init(): the hstates, reported largest first as hugetlb_add_hstate() registers
     /// them, with what HugeTLB vmemmap optimisation could free for each.
     pub(crate) fn init_hstates(&mut self) {
-        self.hstates = self
+        self.state.hstates = self
             .arch
             .hugepage_sizes()
             .iter()
@@ -91,13 +91,13 @@ impl Machine {
                 runs: BTreeMap::new(),
             })
             .collect();
-        self.hugetlb_optimize_vmemmap = self.cmdline.hugetlb_free_vmemmap.unwrap_or(false);
+        self.state.hugetlb_optimize_vmemmap = self.cmdline.hugetlb_free_vmemmap.unwrap_or(false);
     }
 
     /// report_hugepages().
     pub(crate) fn report_hugepages(&mut self) {
         let mut lines = Vec::new();
-        for h in self.hstates.iter().rev() {
+        for h in self.state.hstates.iter().rev() {
             let s = size_string(h.size);
             lines.push(format!(
                 "HugeTLB: registered {s} page size, pre-allocated {} pages",
@@ -114,12 +114,12 @@ impl Machine {
     }
 
     pub fn hstates(&self) -> &[Hstate] {
-        &self.hstates
+        &self.state.hstates
     }
 
     /// The index of the hstate of `size` bytes.
     pub fn hstate_index(&self, size: u64) -> Option<usize> {
-        self.hstates.iter().position(|h| h.size == size)
+        self.state.hstates.iter().position(|h| h.size == size)
     }
 
     pub(crate) fn default_hstate(&self) -> usize {
@@ -132,12 +132,16 @@ impl Machine {
 
     /// Total HugeTLB memory in kB.
     pub fn hugetlb_total_kb(&self) -> u64 {
-        self.hstates.iter().map(|h| h.nr * (h.size >> 10)).sum()
+        self.state
+            .hstates
+            .iter()
+            .map(|h| h.nr * (h.size >> 10))
+            .sum()
     }
 
     /// The HugePages_* and Hugetlb lines of /proc/meminfo (hugetlb_report_meminfo()).
     pub(crate) fn hugetlb_meminfo(&self) -> String {
-        let Some(h) = self.hstates.get(self.default_hstate()) else {
+        let Some(h) = self.state.hstates.get(self.default_hstate()) else {
             return String::new();
         };
         format!(
@@ -155,10 +159,10 @@ impl Machine {
     /// the number of persistent huge pages afterwards.
     pub fn set_nr_hugepages(&mut self, i: usize, n: u64) -> u64 {
         // Surplus pages become persistent first.
-        let h = &mut self.hstates[i];
+        let h = &mut self.state.hstates[i];
         let take = h.surplus.min(n.saturating_sub(h.persistent()));
         h.surplus -= take;
-        let persistent = self.hstates[i].persistent();
+        let persistent = self.state.hstates[i].persistent();
         if n > persistent {
             let new = self.alloc_huge_pages(i, n - persistent);
             for (pfn, count, nid, zone) in new {
@@ -168,15 +172,15 @@ impl Machine {
         } else if n < persistent {
             self.shrink_pool(i, persistent - n);
         }
-        self.hstates[i].persistent()
+        self.state.hstates[i].persistent()
     }
 
     /// Record `count` new huge pages at `pfn` in the pool, the zone and the blocks.
     fn add_huge_run(&mut self, i: usize, pfn: u64, count: u64, nid: u16, zone: ZoneType) {
-        let size_pages = self.hstates[i].size >> self.u.g.page_shift;
+        let size_pages = self.state.hstates[i].size >> self.u.g.page_shift;
         self.zone_mut(nid, zone).hugetlb_pages += count * size_pages;
         self.charge_blocks(pfn, count * size_pages, true);
-        let h = &mut self.hstates[i];
+        let h = &mut self.state.hstates[i];
         h.nr += count;
         h.runs.insert(
             pfn,
@@ -199,7 +203,7 @@ impl Machine {
             let id = u.block_of_phys(p << ps);
             let bend = (u.block_start(id) >> ps) + u.pages_per_block();
             let n = bend.min(end) - p;
-            if let Some(b) = self.blocks.get_mut(&id) {
+            if let Some(b) = self.state.blocks.get_mut(&id) {
                 if add {
                     b.hugetlb_pages += n;
                 } else {
@@ -212,8 +216,8 @@ impl Machine {
 
     /// Merge the run at `pfn` with equal neighbours.
     pub(crate) fn merge_huge_runs(&mut self, i: usize, pfn: u64) {
-        let pages = self.hstates[i].size >> self.u.g.page_shift;
-        let runs = &mut self.hstates[i].runs;
+        let pages = self.state.hstates[i].size >> self.u.g.page_shift;
+        let runs = &mut self.state.hstates[i].runs;
         let Some(mut cur) = runs.get(&pfn).copied() else {
             return;
         };
@@ -240,8 +244,8 @@ impl Machine {
 
     /// Split runs so that one starts at `pfn` (a huge page boundary inside a run).
     pub(crate) fn split_huge_run(&mut self, i: usize, pfn: u64) {
-        let pages = self.hstates[i].size >> self.u.g.page_shift;
-        let runs = &mut self.hstates[i].runs;
+        let pages = self.state.hstates[i].size >> self.u.g.page_shift;
+        let runs = &mut self.state.hstates[i].runs;
         if let Some((&s, r)) = runs.range(..pfn).next_back() {
             let r = *r;
             let end = s + r.count * pages;
@@ -264,12 +268,13 @@ impl Machine {
     /// free aligned ranges from the top down, as long as the zone stays above its high
     /// watermark. Returns new runs (pfn, count, nid, zone).
     fn alloc_huge_pages(&mut self, i: usize, want: u64) -> Vec<(u64, u64, u16, ZoneType)> {
-        let size = self.hstates[i].size;
+        let size = self.state.hstates[i].size;
         let pages = size >> self.u.g.page_shift;
         let gigantic = size > self.u.block_size;
         let mut out = Vec::new();
         let mut left = want;
         let nids: Vec<u16> = self
+            .state
             .nodes
             .iter()
             .filter(|n| n.online)
@@ -322,7 +327,7 @@ impl Machine {
     fn block_free_intervals(&self, id: BlockId) -> Vec<(u64, u64)> {
         let u = self.u;
         let ps = u.g.page_shift;
-        let b = &self.blocks[&id];
+        let b = &self.state.blocks[&id];
         let start = u.block_start(id) >> ps;
         let end = start + u.pages_per_block();
         let mut iv: Vec<(u64, u64)> = if b.early {
@@ -337,7 +342,7 @@ impl Machine {
         };
         let mut holes: Vec<(u64, u64)> = Vec::new();
         if b.early {
-            holes.extend(self.boot_reserved.iter().copied());
+            holes.extend(self.state.boot_reserved.iter().copied());
         }
         let low = start
             + b.nr_vmemmap_pages()
@@ -353,7 +358,7 @@ impl Machine {
         if b.fake_offline_pages > 0 {
             holes.push((end - b.fake_offline_pages, end));
         }
-        for h in &self.hstates {
+        for h in &self.state.hstates {
             let hp = h.size >> ps;
             // The run holding `start` may begin far below it.
             let first = h
@@ -390,7 +395,7 @@ impl Machine {
     fn huge_slots(&self, nid: u16, zt: ZoneType, pages: u64, want: u64) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         let mut left = want;
-        for (id, b) in self.blocks.iter().rev() {
+        for (id, b) in self.state.blocks.iter().rev() {
             if left == 0 {
                 break;
             }
@@ -428,7 +433,7 @@ impl Machine {
             let lo = w - pages;
             let free = (0..pages / u.pages_per_block()).all(|k| {
                 let id = u.block_of_phys((lo + k * u.pages_per_block()) << ps);
-                self.blocks.get(&id).is_some_and(|b| {
+                self.state.blocks.get(&id).is_some_and(|b| {
                     b.nid == nid
                         && b.zone == Some(zt)
                         && b.state == BlockState::Online
@@ -453,10 +458,10 @@ impl Machine {
     /// (remove_pool_hugetlb_folio() + update_and_free_pages_bulk()). Pages whose vmemmap
     /// cannot be restored stay in the pool as surplus pages.
     fn shrink_pool(&mut self, i: usize, n: u64) {
-        let pages = self.hstates[i].size >> self.u.g.page_shift;
+        let pages = self.state.hstates[i].size >> self.u.g.page_shift;
         let mut plan = Vec::new();
         let mut left = n;
-        for (&s, r) in &self.hstates[i].runs {
+        for (&s, r) in &self.state.hstates[i].runs {
             if left == 0 {
                 break;
             }
@@ -473,14 +478,14 @@ impl Machine {
             while p < pfn + take * pages {
                 self.split_huge_run(i, p);
                 self.split_huge_run(i, p + step * pages);
-                let r = self.hstates[i].runs[&p];
+                let r = self.state.hstates[i].runs[&p];
                 let restored = if r.optimized {
                     self.hugetlb_vmemmap_restore_run(i, p, step)
                 } else {
                     step
                 };
                 self.free_huge_run(i, p, restored);
-                self.hstates[i].surplus += step - restored;
+                self.state.hstates[i].surplus += step - restored;
                 p += step * pages;
             }
         }
@@ -491,13 +496,13 @@ impl Machine {
         if count == 0 {
             return;
         }
-        let pages = self.hstates[i].size >> self.u.g.page_shift;
-        let r = self.hstates[i].runs[&pfn];
+        let pages = self.state.hstates[i].size >> self.u.g.page_shift;
+        let r = self.state.hstates[i].runs[&pfn];
         if count < r.count {
             self.split_huge_run(i, pfn + count * pages);
         }
-        self.hstates[i].runs.remove(&pfn);
-        self.hstates[i].nr -= count;
+        self.state.hstates[i].runs.remove(&pfn);
+        self.state.hstates[i].nr -= count;
         self.zone_mut(r.nid, r.zone).hugetlb_pages -= count * pages;
         self.charge_blocks(pfn, count * pages, false);
     }
@@ -510,7 +515,8 @@ impl Machine {
         if z.hugetlb_pages == 0 {
             return 0;
         }
-        self.blocks
+        self.state
+            .blocks
             .values()
             .filter(|b| b.early && b.nid == nid && b.zone == Some(zt))
             .map(|b| b.hugetlb_pages)
@@ -520,7 +526,7 @@ impl Machine {
     /// The huge pages (hstate, first pfn, count) with any page in `[start_pfn, end_pfn)`.
     fn huge_pages_in(&self, start_pfn: u64, end_pfn: u64) -> Vec<(usize, u64, u64)> {
         let mut out = Vec::new();
-        for (i, h) in self.hstates.iter().enumerate() {
+        for (i, h) in self.state.hstates.iter().enumerate() {
             let hp = h.size >> self.u.g.page_shift;
             let from = h
                 .runs
@@ -563,7 +569,7 @@ impl Machine {
             )));
         }
         for (i, pfn, n) in found {
-            let pages = self.hstates[i].size >> self.u.g.page_shift;
+            let pages = self.state.hstates[i].size >> self.u.g.page_shift;
             self.split_huge_run(i, pfn);
             self.split_huge_run(i, pfn + n * pages);
             let end = pfn + n * pages;
@@ -572,13 +578,13 @@ impl Machine {
                 // Restoring or freeing a run can merge or split its neighbours: find the
                 // run at (or next after) p again each time, cut to the range.
                 self.split_huge_run(i, p);
-                let Some((&q, _)) = self.hstates[i].runs.range(p..end).next() else {
+                let Some((&q, _)) = self.state.hstates[i].runs.range(p..end).next() else {
                     break;
                 };
                 p = q;
-                let r = self.hstates[i].runs[&p];
+                let r = self.state.hstates[i].runs[&p];
                 self.split_huge_run(i, (p + r.count * pages).min(end));
-                let r = self.hstates[i].runs[&p];
+                let r = self.state.hstates[i].runs[&p];
                 let cnt = r.count;
                 if r.optimized {
                     let done = self.hugetlb_vmemmap_restore_run(i, p, cnt);
@@ -586,12 +592,12 @@ impl Machine {
                     self.split_huge_run(i, p);
                     self.split_huge_run(i, p + cnt * pages);
                 }
-                let Some(r) = self.hstates[i].runs.get(&p).copied() else {
+                let Some(r) = self.state.hstates[i].runs.get(&p).copied() else {
                     break;
                 };
                 self.free_huge_run(i, p, r.count.min(cnt));
                 // Dissolving takes surplus pages first.
-                let h = &mut self.hstates[i];
+                let h = &mut self.state.hstates[i];
                 h.surplus = h.surplus.min(h.nr);
                 p += r.count.min(cnt) * pages;
             }
@@ -604,7 +610,7 @@ impl Machine {
         self.huge_pages_in(start_pfn, end_pfn)
             .iter()
             .map(|&(i, pfn, n)| {
-                let per = self.hugetlb_vmemmap_size_pages(self.hstates[i].size);
+                let per = self.hugetlb_vmemmap_size_pages(self.state.hstates[i].size);
                 // Huge pages whose struct pages fit in less than a page (2 MiB on 64K-page
                 // arm64) are never optimised: nothing to restore.
                 self.optimized_in(i, pfn, n) * per.saturating_sub(1)
@@ -614,7 +620,7 @@ impl Machine {
 
     /// Optimised huge pages among `n` pages of hstate `i` from `pfn`.
     fn optimized_in(&self, i: usize, pfn: u64, n: u64) -> u64 {
-        let h = &self.hstates[i];
+        let h = &self.state.hstates[i];
         let hp = h.size >> self.u.g.page_shift;
         let end = pfn + n * hp;
         let from = h.runs.range(..=pfn).next_back().map_or(pfn, |(&s, _)| s);

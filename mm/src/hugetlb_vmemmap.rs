@@ -31,19 +31,20 @@ impl Machine {
     /// Whether vm.hugetlb_optimize_vmemmap exists (hugetlb_vmemmap_init() registers it when
     /// some hstate is optimizable).
     pub(crate) fn hugetlb_vmemmap_sysctl(&self) -> bool {
-        self.hstates
+        self.state
+            .hstates
             .iter()
             .any(|h| self.hugetlb_vmemmap_optimizable_pages(h.size) > 0)
     }
 
     /// Whether huge pages allocated now get optimised.
     pub fn hugetlb_vmemmap_enabled(&self) -> bool {
-        self.hugetlb_optimize_vmemmap
+        self.state.hugetlb_optimize_vmemmap
     }
 
     /// The vmemmap page holding the struct page of `pfn`.
     fn vpn_of(&self, pfn: u64) -> u64 {
-        self.vmemmap.vpn(self.u.g.vmemmap_offset(pfn))
+        self.state.vmemmap.vpn(self.u.g.vmemmap_offset(pfn))
     }
 
     /// hugetlb_vmemmap_optimize_folios() for the `count` new huge pages of hstate `i` at
@@ -51,8 +52,9 @@ impl Machine {
     /// (memmap_on_memory) are left alone (-EOPNOTSUPP in vmemmap_pmd_entry()); so is a
     /// group whose first page table or head page cannot be allocated (-ENOMEM).
     pub(crate) fn hugetlb_vmemmap_optimize_run(&mut self, i: usize, pfn: u64, count: u64) {
-        let size = self.hstates[i].size;
-        if !self.hugetlb_optimize_vmemmap || self.hugetlb_vmemmap_optimizable_pages(size) == 0 {
+        let size = self.state.hstates[i].size;
+        if !self.state.hugetlb_optimize_vmemmap || self.hugetlb_vmemmap_optimizable_pages(size) == 0
+        {
             return;
         }
         let hp = size >> self.u.g.page_shift;
@@ -61,7 +63,7 @@ impl Machine {
         let b = a + count * per;
         // Folio groups by whether their first vmemmap page is self-hosted.
         let mut groups: Vec<(u64, u64, bool)> = Vec::new();
-        for (s, e, map) in self.vmemmap.iter(a, b) {
+        for (s, e, map) in self.state.vmemmap.iter(a, b) {
             let k0 = (s - a).div_ceil(per);
             let k1 = (e - a).div_ceil(per);
             if k1 <= k0 {
@@ -74,7 +76,7 @@ impl Machine {
             }
         }
         // The run holding `pfn` (it may have merged with a run below it).
-        let Some(nid) = self.hstates[i]
+        let Some(nid) = self.state.hstates[i]
             .runs
             .range(..=pfn)
             .next_back()
@@ -95,16 +97,16 @@ impl Machine {
             let gp = pfn + k0 * hp;
             let zone_hint = self.section_memmap_zone(self.u.section_of(crate::units::Pfn(gp)));
             let mut old = [0u64; 4];
-            for (s, e, map) in self.vmemmap.iter(fa, fb) {
+            for (s, e, map) in self.state.vmemmap.iter(fa, fb) {
                 debug_assert_eq!(map.sharing, Sharing::Own);
                 old[map.origin as usize] += e - s;
             }
             let ps = self.u.g.page_size;
-            let tables_before = self.vmemmap.counters().table_bytes_buddy.div_ceil(ps);
-            self.vmemmap.split_pmd(fa, fb);
+            let tables_before = self.state.vmemmap.counters().table_bytes_buddy.div_ceil(ps);
+            self.state.vmemmap.split_pmd(fa, fb);
             let table_pages =
-                self.vmemmap.counters().table_bytes_buddy.div_ceil(ps) - tables_before;
-            self.vmemmap.remap(
+                self.state.vmemmap.counters().table_bytes_buddy.div_ceil(ps) - tables_before;
+            self.state.vmemmap.remap(
                 fa,
                 fb,
                 Mapping {
@@ -121,25 +123,25 @@ impl Machine {
             // free_vmemmap_page(): boot pages go back with free_bootmem_page() and raise the
             // managed count; buddy pages are simply freed.
             let boot = old[Origin::Boot as usize];
-            self.vmstat.nr_memmap_boot_pages -= boot;
+            self.state.vmstat.nr_memmap_boot_pages -= boot;
             self.free_boot_pages(nid, boot);
             let buddy = old[Origin::Buddy as usize];
-            self.vmstat.memmap_hvo -= buddy as i64;
+            self.state.vmstat.memmap_hvo -= buddy as i64;
             self.free_kernel_pages_to(nid, buddy, zone_hint);
             // The new head pages and the split's page tables.
-            let charged = crate::alloc::charge_kernel(&mut self.nodes, nid, n + table_pages);
+            let charged = crate::alloc::charge_kernel(&mut self.state.nodes, nid, n + table_pages);
             debug_assert!(charged.is_some(), "HVO frees more than it allocates");
-            self.vmstat.memmap_hvo += n as i64;
+            self.state.vmstat.memmap_hvo += n as i64;
             self.set_runs_optimized(i, gp, n, true);
         }
     }
 
     /// Mark `n` huge pages of hstate `i` from `pfn` (inside one run) optimised or not.
     fn set_runs_optimized(&mut self, i: usize, pfn: u64, n: u64, optimized: bool) {
-        let hp = self.hstates[i].size >> self.u.g.page_shift;
+        let hp = self.state.hstates[i].size >> self.u.g.page_shift;
         self.split_huge_run(i, pfn);
         self.split_huge_run(i, pfn + n * hp);
-        if let Some(r) = self.hstates[i].runs.get_mut(&pfn) {
+        if let Some(r) = self.state.hstates[i].runs.get_mut(&pfn) {
             r.optimized = optimized;
         }
         self.merge_huge_runs(i, pfn);
@@ -149,10 +151,10 @@ impl Machine {
     /// `pfn`: allocate the freed vmemmap pages again and map them. Returns how many pages
     /// were restored; the others stay optimised (the allocation failed, -ENOMEM).
     pub(crate) fn hugetlb_vmemmap_restore_run(&mut self, i: usize, pfn: u64, count: u64) -> u64 {
-        let size = self.hstates[i].size;
+        let size = self.state.hstates[i].size;
         let per = self.hugetlb_vmemmap_size_pages(size);
         // The run holding `pfn` (it may have merged with a run below it).
-        let Some((nid, zone)) = self.hstates[i]
+        let Some((nid, zone)) = self.state.hstates[i]
             .runs
             .range(..=pfn)
             .next_back()
@@ -183,10 +185,11 @@ impl Machine {
             return 0;
         }
         let a = self.vpn_of(pfn);
-        self.vmemmap
+        self.state
+            .vmemmap
             .remap(a, a + done * per, Mapping::own(Level::Pte, Origin::Buddy));
-        self.vmstat.memmap_hvo += (done * need) as i64;
-        if crate::alloc::charge_kernel(&mut self.nodes, nid, done * need).is_none() {
+        self.state.vmstat.memmap_hvo += (done * need) as i64;
+        if crate::alloc::charge_kernel(&mut self.state.nodes, nid, done * need).is_none() {
             // The huge pages the caller frees next make the room, in their own zone.
             self.zone_mut(nid, zone).kernel_pages += done * need;
         }

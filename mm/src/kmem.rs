@@ -40,7 +40,7 @@ impl Machine {
     /// blocks, is hot-added as "System RAM (kmem)" in a static memory group on the
     /// namespace's node. Changes nothing if it fails.
     pub fn dax_kmem(&mut self, id: u32, opts: &KmemOptions) -> Result<KmemDevice> {
-        let p = self.pgmaps.get(&id).cloned().ok_or_else(|| {
+        let p = self.state.pgmaps.get(&id).cloned().ok_or_else(|| {
             MmError::NoDevice(format!("no pgmap {id}: map a device-dax namespace first"))
         })?;
         if p.mode != NamespaceMode::DevDax {
@@ -110,12 +110,12 @@ impl Machine {
             memmap_on_memory: r.memmap_on_memory,
             memmap_on_memory_refused: r.memmap_on_memory_refused,
         };
-        self.kmem.insert(id, dev.clone());
+        self.state.kmem.insert(id, dev.clone());
         Ok(dev)
     }
 
     /// The dax devices kmem added as System RAM.
     pub fn kmem_devices(&self) -> impl Iterator<Item = &KmemDevice> {
-        self.kmem.values()
+        self.state.kmem.values()
     }
 }

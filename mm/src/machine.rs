@@ -113,14 +113,38 @@ pub struct Faults {
     pub altmap_alloc: FaultPoint,
 }
 
-/// A simulated machine.
+/// A simulated machine: its configuration (fixed at boot), its [`State`], its kernel log
+/// and the knobs and caches that are not state.
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub(crate) arch: &'static dyn Arch,
     pub(crate) u: Units,
     pub(crate) cmdline: Cmdline,
-    pub(crate) settings: Settings,
     pub(crate) boot: BootInfo,
+    /// The design variant (`hotplug_lab.design=`).
+    pub(crate) design: &'static dyn crate::design::Design,
+    /// Everything an operation changes, and a failing one must leave as it was.
+    pub(crate) state: State,
+    pub(crate) dmesg: Vec<String>,
+    /// While boot runs, vmemmap and page tables come from memblock.
+    pub(crate) booting: bool,
+    pub(crate) faults: Faults,
+    /// A cache for watermark recomputation (not state).
+    pub(crate) wmark_memo: crate::watermark::WmarkMemo,
+    /// Take no shortcut over a run of memory blocks: populate and free each
+    /// memmap_on_memory block's memmap through its own call, as the kernel does (a test
+    /// knob, not state; see `set_per_block_reference`).
+    pub(crate) per_block_reference: bool,
+    /// Monotonic clock for dmesg timestamps (microseconds).
+    pub(crate) clock_us: u64,
+}
+
+/// The machine's state: what rollback restores, [`Machine::state_hash`] hashes and
+/// [`Machine::state_diff`] compares. A field added here is one all three see (they take it
+/// apart without `..`, so the compiler names any that forgets it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct State {
+    pub(crate) settings: Settings,
     pub(crate) sections: SectionTable,
     pub(crate) vmemmap: Vmemmap,
     pub(crate) nodes: Vec<Node>,
@@ -128,18 +152,8 @@ pub struct Machine {
     pub(crate) iomem: ResourceTree,
     pub(crate) groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
     pub(crate) vmstat: VmStat,
-    pub(crate) dmesg: Vec<String>,
-    /// While boot runs, vmemmap and page tables come from memblock.
-    pub(crate) booting: bool,
-    pub(crate) faults: Faults,
     /// min_free_kbytes.
     pub(crate) min_free_kbytes: u64,
-    /// A cache for watermark recomputation (not state).
-    pub(crate) wmark_memo: crate::watermark::WmarkMemo,
-    /// Take no shortcut over a run of memory blocks: populate and free each
-    /// memmap_on_memory block's memmap through its own call, as the kernel does (a test
-    /// knob, not state; see `set_per_block_reference`).
-    pub(crate) per_block_reference: bool,
     /// HugeTLB hstates.
     pub(crate) hstates: Vec<crate::hugetlb::Hstate>,
     /// vm.hugetlb_optimize_vmemmap (hugetlb_free_vmemmap= at boot).
@@ -148,11 +162,6 @@ pub struct Machine {
     pub(crate) pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
     /// pfn ranges memblock reserved at boot for the memmap and its page tables.
     pub(crate) boot_reserved: Vec<(u64, u64)>,
-    /// Monotonic clock for dmesg timestamps (microseconds).
-    pub(crate) clock_us: u64,
-
-    /// The design variant (`hotplug_lab.design=`).
-    pub(crate) design: &'static dyn crate::design::Design,
     /// Whole-range altmaps of the rfc-2018 / v3-2019 designs, by first pfn.
     pub(crate) range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
     /// virtio-mem devices, by id.
@@ -169,23 +178,27 @@ pub(crate) struct Footprint {
     pub end_pfn: u64,
 }
 
+/// A saved [`State`]: the per-pfn tables (sections, vmemmap, blocks) only within a
+/// transaction's footprint, everything else whole.
 struct Snapshot {
     sections: SavedSections,
     vmemmap: SavedVmemmap,
     fence: (u64, u64),
     blocks: Vec<(BlockId, MemoryBlock)>,
     block_range: (BlockId, BlockId),
+    settings: Settings,
     nodes: Vec<Node>,
     iomem: ResourceTree,
     groups: BTreeMap<u32, crate::hotplug::MemoryGroup>,
-    hstates: Vec<crate::hugetlb::Hstate>,
-    pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
-    range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
     vmstat: VmStat,
-    settings: Settings,
-    hugetlb_optimize_vmemmap: bool,
     min_free_kbytes: u64,
-    dmesg_len: usize,
+    hstates: Vec<crate::hugetlb::Hstate>,
+    hugetlb_optimize_vmemmap: bool,
+    pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
+    boot_reserved: Vec<(u64, u64)>,
+    range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
+    virtio_mem: BTreeMap<u32, crate::virtio_mem::VirtioMem>,
+    kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
 }
 
 impl Machine {
@@ -211,7 +224,7 @@ impl Machine {
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.state.settings
     }
 
     pub fn boot_info(&self) -> &BootInfo {
@@ -219,27 +232,27 @@ impl Machine {
     }
 
     pub fn sections(&self) -> &SectionTable {
-        &self.sections
+        &self.state.sections
     }
 
     pub fn vmemmap(&self) -> &Vmemmap {
-        &self.vmemmap
+        &self.state.vmemmap
     }
 
     pub fn nodes(&self) -> &[Node] {
-        &self.nodes
+        &self.state.nodes
     }
 
     pub fn blocks(&self) -> &crate::block_table::BlockTable {
-        &self.blocks
+        &self.state.blocks
     }
 
     pub fn iomem(&self) -> &ResourceTree {
-        &self.iomem
+        &self.state.iomem
     }
 
     pub fn vmstat(&self) -> &VmStat {
-        &self.vmstat
+        &self.state.vmstat
     }
 
     /// The kernel log, oldest first.
@@ -266,12 +279,13 @@ impl Machine {
     }
 
     pub(crate) fn zone(&self, nid: u16, t: ZoneType) -> Option<&crate::zone::Zone> {
-        self.nodes.get(nid as usize)?.zone(t)
+        self.state.nodes.get(nid as usize)?.zone(t)
     }
 
     /// A memory block to change, or ENODEV.
     pub(crate) fn block_mut(&mut self, id: BlockId) -> Result<&mut MemoryBlock> {
-        self.blocks
+        self.state
+            .blocks
             .get_mut(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))
     }
@@ -280,7 +294,7 @@ impl Machine {
     /// picked from the arch's configured zones (zone_for_pfn_range(), the pgmap's
     /// ZONE_DEVICE on archs that have it), so the lookup cannot miss.
     pub(crate) fn zone_mut(&mut self, nid: u16, t: ZoneType) -> &mut crate::zone::Zone {
-        self.nodes[nid as usize]
+        self.state.nodes[nid as usize]
             .zone_mut(t)
             .expect("zone type configured for this arch")
     }
@@ -291,8 +305,8 @@ impl Machine {
     pub(crate) fn vmemmap_window(&self, start_pfn: u64, end_pfn: u64) -> (u64, u64) {
         let g = &self.u.g;
         let unit = (g.pmd_size.max(16 << 20)) >> g.page_shift;
-        let lo = self.vmemmap.vpn(g.vmemmap_offset(start_pfn));
-        let hi = self.vmemmap.vpn_up(g.vmemmap_offset(end_pfn));
+        let lo = self.state.vmemmap.vpn(g.vmemmap_offset(start_pfn));
+        let hi = self.state.vmemmap.vpn_up(g.vmemmap_offset(end_pfn));
         (lo - lo % unit, hi.next_multiple_of(unit))
     }
 
@@ -302,55 +316,96 @@ impl Machine {
         let b0 = self.u.block_of_section(s0);
         let b1 = BlockId(self.u.block_of_section(SectionNr(s1.0.saturating_sub(1))).0 + 1);
         let (lo, hi) = self.vmemmap_window(fp.start_pfn, fp.end_pfn);
+        // Taken apart without `..`: a field added to State must be saved here.
+        let State {
+            settings,
+            sections,
+            vmemmap,
+            nodes,
+            blocks,
+            iomem,
+            groups,
+            vmstat,
+            min_free_kbytes,
+            hstates,
+            hugetlb_optimize_vmemmap,
+            pgmaps,
+            boot_reserved,
+            range_altmaps,
+            virtio_mem,
+            kmem,
+        } = &self.state;
         Snapshot {
-            sections: self.sections.save(s0, s1),
-            vmemmap: self.vmemmap.save(lo, hi),
+            sections: sections.save(s0, s1),
+            vmemmap: vmemmap.save(lo, hi),
             fence: (lo, hi),
-            blocks: self
-                .blocks
-                .range(b0..b1)
-                .map(|(k, v)| (*k, v.clone()))
-                .collect(),
+            blocks: blocks.range(b0..b1).map(|(k, v)| (*k, v.clone())).collect(),
             block_range: (b0, b1),
-            nodes: self.nodes.clone(),
-            iomem: self.iomem.clone(),
-            groups: self.groups.clone(),
-            hstates: self.hstates.clone(),
-            pgmaps: self.pgmaps.clone(),
-            range_altmaps: self.range_altmaps.clone(),
-            vmstat: self.vmstat,
-            settings: self.settings,
-            hugetlb_optimize_vmemmap: self.hugetlb_optimize_vmemmap,
-            min_free_kbytes: self.min_free_kbytes,
-            dmesg_len: self.dmesg.len(),
+            settings: *settings,
+            nodes: nodes.clone(),
+            iomem: iomem.clone(),
+            groups: groups.clone(),
+            vmstat: *vmstat,
+            min_free_kbytes: *min_free_kbytes,
+            hstates: hstates.clone(),
+            hugetlb_optimize_vmemmap: *hugetlb_optimize_vmemmap,
+            pgmaps: pgmaps.clone(),
+            boot_reserved: boot_reserved.clone(),
+            range_altmaps: range_altmaps.clone(),
+            virtio_mem: virtio_mem.clone(),
+            kmem: kmem.clone(),
         }
     }
 
+    /// Put the state back as `s` saved it. The kernel log keeps what the failed operation
+    /// printed: the kernel prints its errors.
     fn restore(&mut self, s: Snapshot) {
-        self.sections.restore(s.sections);
-        self.vmemmap.restore(s.vmemmap);
-        let stale: Vec<BlockId> = self
+        let Snapshot {
+            sections: saved_sections,
+            vmemmap: saved_vmemmap,
+            fence: _,
+            blocks: saved_blocks,
+            block_range,
+            settings,
+            nodes,
+            iomem,
+            groups,
+            vmstat,
+            min_free_kbytes,
+            hstates,
+            hugetlb_optimize_vmemmap,
+            pgmaps,
+            boot_reserved,
+            range_altmaps,
+            virtio_mem,
+            kmem,
+        } = s;
+        let st = &mut self.state;
+        st.sections.restore(saved_sections);
+        st.vmemmap.restore(saved_vmemmap);
+        let stale: Vec<BlockId> = st
             .blocks
-            .range(s.block_range.0..s.block_range.1)
+            .range(block_range.0..block_range.1)
             .map(|(k, _)| *k)
             .collect();
         for k in stale {
-            self.blocks.remove(&k);
+            st.blocks.remove(&k);
         }
-        self.blocks.extend(s.blocks);
-        self.nodes = s.nodes;
-        self.iomem = s.iomem;
-        self.groups = s.groups;
-        self.hstates = s.hstates;
-        self.pgmaps = s.pgmaps;
-        self.range_altmaps = s.range_altmaps;
-        self.vmstat = s.vmstat;
-        self.settings = s.settings;
-        self.hugetlb_optimize_vmemmap = s.hugetlb_optimize_vmemmap;
-        self.min_free_kbytes = s.min_free_kbytes;
+        st.blocks.extend(saved_blocks);
+        st.settings = settings;
+        st.nodes = nodes;
+        st.iomem = iomem;
+        st.groups = groups;
+        st.vmstat = vmstat;
+        st.min_free_kbytes = min_free_kbytes;
+        st.hstates = hstates;
+        st.hugetlb_optimize_vmemmap = hugetlb_optimize_vmemmap;
+        st.pgmaps = pgmaps;
+        st.boot_reserved = boot_reserved;
+        st.range_altmaps = range_altmaps;
+        st.virtio_mem = virtio_mem;
+        st.kmem = kmem;
         self.wmark_memo.reset();
-        // Keep what the failed operation logged: the kernel prints its errors.
-        let _ = s.dmesg_len;
     }
 
     /// Run `f` as a transaction over `fp`: if it fails, the machine is put back as it was
@@ -362,9 +417,9 @@ impl Machine {
     ) -> Result<T> {
         self.wmark_flush();
         let snap = self.snapshot(fp);
-        self.vmemmap.fence(snap.fence.0, snap.fence.1);
+        self.state.vmemmap.fence(snap.fence.0, snap.fence.1);
         let r = f(self);
-        self.vmemmap.unfence();
+        self.state.vmemmap.unfence();
         if r.is_err() {
             self.restore(snap);
         }
@@ -385,37 +440,77 @@ impl Machine {
     /// An upper bound of this machine's whole model state (what a copy of it costs), its
     /// kernel log included.
     pub fn state_footprint(&self) -> u64 {
-        let sections = self.sections.present().count() as u64;
+        let sections = self.state.sections.present().count() as u64;
         let log: u64 = self.dmesg.iter().map(|l| l.len() as u64 + 24).sum();
         sections
             .saturating_mul(crate::boot::STATE_PER_SECTION)
-            .saturating_add((self.blocks.len() as u64).saturating_mul(crate::boot::STATE_PER_BLOCK))
+            .saturating_add(
+                (self.state.blocks.len() as u64).saturating_mul(crate::boot::STATE_PER_BLOCK),
+            )
             .saturating_add(log)
     }
 
-    /// A hash of the whole model state except the kernel log, for tests that check a failed
-    /// operation changed nothing.
+    /// A hash of the configuration and the whole [`State`] (not the kernel log), for tests
+    /// that check a failed operation changed nothing.
     pub fn state_hash(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.arch.name().hash(&mut h);
         self.cmdline.hash(&mut h);
-        self.settings.hash(&mut h);
         self.boot.hash(&mut h);
-        self.sections.hash(&mut h);
-        self.vmemmap.hash(&mut h);
-        self.nodes.hash(&mut h);
-        self.blocks.hash(&mut h);
-        self.iomem.hash(&mut h);
-        self.groups.hash(&mut h);
-        self.hstates.hash(&mut h);
-        self.hugetlb_optimize_vmemmap.hash(&mut h);
-        self.pgmaps.hash(&mut h);
-        self.vmstat.hash(&mut h);
-        self.min_free_kbytes.hash(&mut h);
-        self.range_altmaps.hash(&mut h);
-        self.kmem.hash(&mut h);
-        self.virtio_mem.hash(&mut h);
+        self.state.hash(&mut h);
         h.finish()
+    }
+
+    /// The names of the [`State`] fields in which `other` differs from this machine.
+    pub fn state_diff(&self, other: &Machine) -> Vec<&'static str> {
+        let o = &other.state;
+        let mut diff = Vec::new();
+        // Taken apart without `..`, and every binding compared: a field added to State
+        // is a compile error (or an unused variable) until it is compared here.
+        let State {
+            settings,
+            sections,
+            vmemmap,
+            nodes,
+            blocks,
+            iomem,
+            groups,
+            vmstat,
+            min_free_kbytes,
+            hstates,
+            hugetlb_optimize_vmemmap,
+            pgmaps,
+            boot_reserved,
+            range_altmaps,
+            virtio_mem,
+            kmem,
+        } = &self.state;
+        macro_rules! compare {
+            ($($f:ident),* $(,)?) => {
+                $(if *$f != o.$f {
+                    diff.push(stringify!($f));
+                })*
+            };
+        }
+        compare!(
+            settings,
+            sections,
+            vmemmap,
+            nodes,
+            blocks,
+            iomem,
+            groups,
+            vmstat,
+            min_free_kbytes,
+            hstates,
+            hugetlb_optimize_vmemmap,
+            pgmaps,
+            boot_reserved,
+            range_altmaps,
+            virtio_mem,
+            kmem,
+        );
+        diff
     }
 
     /// Make the next `count` calls at `point` fail, like the kernel's notifier error

@@ -151,7 +151,7 @@ struct Layout {
 impl Machine {
     /// The mapped namespaces, by id.
     pub fn pgmaps(&self) -> &std::collections::BTreeMap<u32, DevPagemap> {
-        &self.pgmaps
+        &self.state.pgmaps
     }
 
     /// The default device-dax / pfn-device alignment (nd_pfn_default_alignment()).
@@ -253,6 +253,7 @@ impl Machine {
             // ALIGN(resource_size(res), unit): the size is rounded, not the end.
             let align_size = size.next_multiple_of(unit);
             let ram = self
+                .state
                 .iomem
                 .system_ram_bytes(align_start, align_start + align_size);
             if ram > 0 && ram < align_size {
@@ -273,7 +274,7 @@ impl Machine {
         let layout = self.pfn_layout(start, size, map, align)?;
         let range_end = end - layout.end_trunc;
         // pagemap_range(): the range must not touch System RAM.
-        let ram = self.iomem.system_ram_bytes(start, range_end);
+        let ram = self.state.iomem.system_ram_bytes(start, range_end);
         if ram > 0 {
             let what = if ram == range_end - start {
                 "ram"
@@ -303,6 +304,7 @@ impl Machine {
         // The virtio-mem driver holds its whole region as a device resource: a namespace
         // there cannot claim its range.
         if let Some(d) = self
+            .state
             .virtio_mem
             .values()
             .find(|d| d.start < end && start < d.start + d.region_size)
@@ -351,13 +353,14 @@ impl Machine {
         nid: u16,
     ) -> Result<u32> {
         let g = self.u.g;
-        let id = self.pgmaps.keys().next_back().map_or(0, |k| k + 1);
+        let id = self.state.pgmaps.keys().next_back().map_or(0, |k| k + 1);
         let namespace = format!("namespace{id}.0");
         let dax = (mode == NamespaceMode::DevDax).then(|| format!("dax{id}.0"));
         // The driver claims the namespace inside its pmem region before mapping it; a region
         // appears for ranges no firmware region describes.
         let own_region =
             !self
+                .state
                 .iomem
                 .contained_in_named(start, end_incl(start, size), "Persistent Memory");
         if own_region {
@@ -373,7 +376,7 @@ impl Machine {
         }
         let start_pfn = start >> g.page_shift;
         let end_pfn = range_end >> g.page_shift;
-        if let Some(other) = self.pgmaps.values().find(|p| {
+        if let Some(other) = self.state.pgmaps.values().find(|p| {
             p.start <= start && start < p.end || p.start < range_end && range_end <= p.end
         }) {
             let other = other.id;
@@ -405,10 +408,10 @@ impl Machine {
         });
         let optimized = self.vmemmap_can_optimize(altmap.is_some(), compound);
         let before = (
-            self.vmstat,
-            self.vmemmap.table_pages(),
-            self.vmemmap.counters().backing(Origin::Buddy),
-            self.vmemmap.counters().backing(Origin::Device),
+            self.state.vmstat,
+            self.state.vmemmap.table_pages(),
+            self.state.vmemmap.counters().backing(Origin::Buddy),
+            self.state.vmemmap.counters().backing(Origin::Device),
         );
         // arch_add_memory() with params->altmap and params->pgmap.
         self.add_pages(
@@ -426,10 +429,10 @@ impl Machine {
         if !end_pfn.is_multiple_of(pps) {
             self.section_taint_zone_device(end_pfn);
         }
-        if !self.nodes[nid as usize].online {
-            self.nodes[nid as usize].online = true;
+        if !self.state.nodes[nid as usize].online {
+            self.state.nodes[nid as usize].online = true;
         }
-        let c = *self.vmemmap.counters();
+        let c = *self.state.vmemmap.counters();
         let pgmap = DevPagemap {
             id,
             res_start: start,
@@ -445,16 +448,16 @@ impl Machine {
             npfns: layout.npfns,
             end_trunc: layout.end_trunc,
             altmap,
-            memmap_pages: self.vmstat.nr_memmap_pages() - before.0.nr_memmap_pages(),
+            memmap_pages: self.state.vmstat.nr_memmap_pages() - before.0.nr_memmap_pages(),
             memmap_buddy_pages: c.backing(Origin::Buddy) - before.2,
             memmap_device_pages: c.backing(Origin::Device) - before.3,
-            pagetable_pages: self.vmemmap.table_pages().saturating_sub(before.1),
+            pagetable_pages: self.state.vmemmap.table_pages().saturating_sub(before.1),
             vmemmap_optimized: optimized,
             namespace,
             dax,
             own_region,
         };
-        self.pgmaps.insert(id, pgmap);
+        self.state.pgmaps.insert(id, pgmap);
         Ok(id)
     }
 
@@ -462,8 +465,8 @@ impl Machine {
     /// memmap back to where it came from and release the namespace. ZONE_DEVICE's span is
     /// never shrunk (remove_pfn_range_from_zone() returns early for it).
     pub fn memunmap_pages(&mut self, id: u32) -> Result<()> {
-        let Some(p) = self.pgmaps.get(&id).cloned() else {
-            let known: Vec<String> = self.pgmaps.keys().map(|k| k.to_string()).collect();
+        let Some(p) = self.state.pgmaps.get(&id).cloned() else {
+            let known: Vec<String> = self.state.pgmaps.keys().map(|k| k.to_string()).collect();
             return Err(MmError::Invalid(format!(
                 "no pgmap {id} (mapped: {})",
                 if known.is_empty() {
@@ -493,39 +496,43 @@ impl Machine {
         let (s, size) = (p.res_start, p.res_size);
         match &p.dax {
             Some(d) => {
-                self.iomem.remove(s + p.data_offset, p.end - 1, d);
-                self.iomem.remove(s, s + p.data_offset - 1, &p.namespace);
+                self.state.iomem.remove(s + p.data_offset, p.end - 1, d);
+                self.state
+                    .iomem
+                    .remove(s, s + p.data_offset - 1, &p.namespace);
             }
             None => {
-                self.iomem.remove(s, end_incl(s, size), &p.namespace);
+                self.state.iomem.remove(s, end_incl(s, size), &p.namespace);
             }
         }
         if p.own_region {
-            self.iomem.remove(s, end_incl(s, size), "Persistent Memory");
+            self.state
+                .iomem
+                .remove(s, end_incl(s, size), "Persistent Memory");
         }
-        self.pgmaps.remove(&id);
+        self.state.pgmaps.remove(&id);
         Ok(())
     }
 
     /// devm_request_mem_region() for a driver: -EBUSY when the range collides with anything
     /// but a region it lies in.
     fn claim(&mut self, start: u64, size: u64, name: &str) -> Result<()> {
-        if let Some((other, s, e)) = self.iomem.conflict(start, size) {
+        if let Some((other, s, e)) = self.state.iomem.conflict(start, size) {
             return Err(MmError::Busy(format!(
                 "could not reserve region [mem {start:#x}-{:#x}] for {name}: it overlaps \
                  \"{other}\" [mem {s:#x}-{e:#x}]",
                 start + size - 1
             )));
         }
-        self.iomem.request(start, size, name)
+        self.state.iomem.request(start, size, name)
     }
 
     /// section_taint_zone_device(): the section shares ZONE_DEVICE pages with other memory.
     /// Like the kernel, this marks the section whether or not it is present.
     fn section_taint_zone_device(&mut self, pfn: u64) {
         let nr = self.u.section_of(crate::units::Pfn(pfn));
-        if nr.0 < self.sections.nr_sections() {
-            self.sections.get_mut(nr).flags |= crate::section::SECTION_TAINT_ZONE_DEVICE;
+        if nr.0 < self.state.sections.nr_sections() {
+            self.state.sections.get_mut(nr).flags |= crate::section::SECTION_TAINT_ZONE_DEVICE;
         }
     }
 }

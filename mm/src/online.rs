@@ -68,9 +68,14 @@ impl Machine {
         group: Option<u32>,
         nr_pages: u64,
     ) -> bool {
-        let ratio = self.settings.auto_movable_ratio;
+        let ratio = self.state.settings.auto_movable_ratio;
         let (mut kernel_early, mut movable) = (0u64, 0u64);
-        for node in self.nodes.iter().filter(|n| nid.is_none_or(|x| x == n.nid)) {
+        for node in self
+            .state
+            .nodes
+            .iter()
+            .filter(|n| nid.is_none_or(|x| x == n.nid))
+        {
             for z in node.zones.iter().filter(|z| z.populated()) {
                 if z.ztype == ZoneType::Movable {
                     movable += z.present_pages;
@@ -84,6 +89,7 @@ impl Machine {
         let (mut req_kernel_early, mut group_movable) = (0u64, 0u64);
         // With a ratio of 0 the kernel skips this walk (and onlines to a kernel zone anyway).
         for g in self
+            .state
             .groups
             .values()
             .filter(|g| g.dynamic && Some(g.id) != group && nid.is_none_or(|x| x == g.nid))
@@ -100,7 +106,7 @@ impl Machine {
         kernel_early -= req_kernel_early;
         movable -= group_movable.min(movable);
         if let Some(g) = group
-            .and_then(|g| self.groups.get(&g))
+            .and_then(|g| self.state.groups.get(&g))
             .filter(|g| g.dynamic)
         {
             kernel_early += g.present_kernel_pages;
@@ -117,10 +123,10 @@ impl Machine {
         nr_pages: u64,
     ) -> ZoneType {
         let kernel = || self.default_kernel_zone(nid, start_pfn, nr_pages);
-        if self.settings.auto_movable_ratio == 0 {
+        if self.state.settings.auto_movable_ratio == 0 {
             return kernel();
         }
-        let grp = group.and_then(|g| self.groups.get(&g));
+        let grp = group.and_then(|g| self.state.groups.get(&g));
         let (max_pages, online_pages) = match grp {
             Some(g) if !g.dynamic => {
                 // If anything of a static group is not MOVABLE, online the rest not MOVABLE.
@@ -150,7 +156,7 @@ impl Machine {
         if !self.auto_movable_can_online_movable(None, group, want) {
             return kernel();
         }
-        if self.settings.auto_movable_numa_aware
+        if self.state.settings.auto_movable_numa_aware
             && !self.auto_movable_can_online_movable(Some(nid), group, want)
         {
             return kernel();
@@ -170,7 +176,7 @@ impl Machine {
         match t {
             OnlineType::OnlineKernel => self.default_kernel_zone(nid, start_pfn, nr_pages),
             OnlineType::OnlineMovable => ZoneType::Movable,
-            _ if self.settings.online_policy == OnlinePolicy::AutoMovable => {
+            _ if self.state.settings.online_policy == OnlinePolicy::AutoMovable => {
                 self.auto_movable_zone(nid, group, start_pfn, nr_pages)
             }
             _ => self.default_zone(nid, start_pfn, nr_pages),
@@ -180,7 +186,7 @@ impl Machine {
     /// valid_zones_show(): an online block's zone ("none" if it spans several); for an
     /// offline block the zone "online" would pick, then the other zones it could go to.
     pub fn valid_zones(&self, id: BlockId) -> Option<String> {
-        let b = self.blocks.get(&id)?;
+        let b = self.state.blocks.get(&id)?;
         if b.state == BlockState::Online {
             return Some(b.zone.map_or("none".to_string(), |z| z.name().to_string()));
         }
@@ -201,7 +207,7 @@ impl Machine {
     /// The zone of an online pfn (pfn_to_online_page() + page_zone()), with its node.
     pub(crate) fn online_zone_of(&self, pfn: u64) -> Option<(u16, ZoneType)> {
         let nr = self.u.section_of(Pfn(pfn));
-        let ms = self.sections.get(nr)?;
+        let ms = self.state.sections.get(nr)?;
         if !ms.online() || !ms.valid() {
             return None;
         }
@@ -212,7 +218,7 @@ impl Machine {
         {
             return None;
         }
-        let b = self.blocks.get(&self.u.block_of_section(nr))?;
+        let b = self.state.blocks.get(&self.u.block_of_section(nr))?;
         if b.state != BlockState::Online {
             return None;
         }
@@ -220,6 +226,7 @@ impl Machine {
             Some(z) => Some((b.nid, z)),
             // A boot block spanning zones: the zone the boot layout gives this pfn.
             None => self
+                .state
                 .nodes
                 .get(b.nid as usize)?
                 .zones
@@ -257,6 +264,7 @@ impl Machine {
             |ms: &crate::section::MemSection| ms.flags & SECTION_IS_ONLINE != 0 && ms.valid();
         if from_top {
             for (nr, _) in self
+                .state
                 .sections
                 .iter_range_rev(s0, s1)
                 .filter(|(_, ms)| is_online(ms))
@@ -276,6 +284,7 @@ impl Machine {
             }
         } else {
             for (nr, _) in self
+                .state
                 .sections
                 .iter_range(s0, s1)
                 .filter(|(_, ms)| is_online(ms))
@@ -302,7 +311,7 @@ impl Machine {
         nr_pages: u64,
     ) {
         self.zone_mut(nid, zt).resize_range(start_pfn, nr_pages);
-        self.nodes[nid as usize].resize_range(start_pfn, nr_pages);
+        self.state.nodes[nid as usize].resize_range(start_pfn, nr_pages);
     }
 
     /// remove_pfn_range_from_zone(): shrink_zone_span() and update_pgdat_span().
@@ -336,7 +345,7 @@ impl Machine {
             zone.zone_start_pfn = s;
             zone.spanned_pages = n;
         }
-        self.nodes[nid as usize].update_span();
+        self.state.nodes[nid as usize].update_span();
     }
 
     /// adjust_present_page_count().
@@ -362,7 +371,7 @@ impl Machine {
         if early {
             apply(&mut z.present_early_pages);
         }
-        if let Some(g) = group.and_then(|g| self.groups.get_mut(&g)) {
+        if let Some(g) = group.and_then(|g| self.state.groups.get_mut(&g)) {
             if zt == ZoneType::Movable {
                 apply(&mut g.present_movable_pages);
             } else {
@@ -380,7 +389,7 @@ impl Machine {
                 self.u.section_of(Pfn(start_pfn)),
                 self.u.section_of(Pfn(end_pfn)),
             );
-            for ms in self.sections.iter_range_mut(first, end) {
+            for ms in self.state.sections.iter_range_mut(first, end) {
                 if online {
                     ms.flags |= SECTION_IS_ONLINE;
                 } else {
@@ -391,7 +400,7 @@ impl Machine {
         }
         let mut pfn = start_pfn;
         while pfn < end_pfn {
-            let ms = self.sections.get_mut(self.u.section_of(Pfn(pfn)));
+            let ms = self.state.sections.get_mut(self.u.section_of(Pfn(pfn)));
             if online {
                 ms.flags |= SECTION_IS_ONLINE;
             } else {
@@ -404,6 +413,7 @@ impl Machine {
     /// memory_block_online() for an offline block. Changes nothing if it fails.
     pub(crate) fn memory_block_online(&mut self, id: BlockId, t: OnlineType) -> Result<ZoneType> {
         let (b, vm) = self
+            .state
             .blocks
             .get(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))?
@@ -429,7 +439,11 @@ impl Machine {
                 ((start + nr) << self.u.g.page_shift) - 1
             )));
         }
-        let early = self.sections.state(self.u.section_of(Pfn(start))).early();
+        let early = self
+            .state
+            .sections
+            .state(self.u.section_of(Pfn(start)))
+            .early();
         if vm > 0 {
             // mhp_init_memmap_on_memory(): the vmemmap pages join the block's zone.
             self.move_pfn_range_to_zone(b.nid, zone, start, vm);
@@ -460,14 +474,14 @@ impl Machine {
         blk.state = BlockState::Online;
         // MEM_PREPARE_ONLINE made standby memory accessible (s390 sclp_mem_notifier()).
         blk.inaccessible = false;
-        self.nodes[b.nid as usize].online = true;
+        self.state.nodes[b.nid as usize].online = true;
         self.init_per_zone_wmark_min();
         Ok(zone)
     }
 
     /// Why a block cannot be offlined now, with the errno offline_pages() returns.
     fn offline_blocker(&self, id: BlockId) -> Option<MmError> {
-        self.offline_blocker_of(&self.blocks[&id])
+        self.offline_blocker_of(&self.state.blocks[&id])
     }
 
     fn offline_blocker_of(&self, b: &MemoryBlock) -> Option<MmError> {
@@ -521,7 +535,7 @@ impl Machine {
     /// Pages of the model's kernel allocations that land in a hot-added block: they fill the
     /// zone's boot memory first, then hot-added blocks in address order.
     pub fn kernel_pages_on_block(&self, id: BlockId) -> u64 {
-        let Some(b) = self.blocks.get(&id) else {
+        let Some(b) = self.state.blocks.get(&id) else {
             return 0;
         };
         let Some(zt) = b.zone else { return 0 };
@@ -541,7 +555,7 @@ impl Machine {
         if overflow == 0 {
             return 0;
         }
-        for x in self.blocks.values() {
+        for x in self.state.blocks.values() {
             if x.early || x.nid != b.nid || x.zone != Some(zt) || x.state != BlockState::Online {
                 continue;
             }
@@ -560,6 +574,7 @@ impl Machine {
     /// memory_block_offline() for an online block. Changes nothing if it fails.
     pub(crate) fn memory_block_offline(&mut self, id: BlockId) -> Result<()> {
         let (b, vm) = self
+            .state
             .blocks
             .get(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no memory block {}", id.0)))?
@@ -621,7 +636,11 @@ impl Machine {
             self.zone_mut(b.nid, zone).script_pages -= b.movable_pages;
             self.zone_mut(dest.0, dest.1).script_pages += b.movable_pages;
         }
-        let early = self.sections.state(self.u.section_of(Pfn(start))).early();
+        let early = self
+            .state
+            .sections
+            .state(self.u.section_of(Pfn(start)))
+            .early();
         if vm > 0 {
             self.adjust_present(b.nid, zone, b.group, early, -(vm as i64));
         }
@@ -660,10 +679,10 @@ impl Machine {
     /// A zone (on any node, `nid` first) with room for `pages` migrated movable pages,
     /// outside block `except`.
     fn migration_target(&self, nid: u16, except: BlockId, pages: u64) -> Option<(u16, ZoneType)> {
-        let b = &self.blocks[&except];
+        let b = &self.state.blocks[&except];
         let own = b.zone;
         let mut order: Vec<u16> = vec![nid];
-        order.extend(self.nodes.iter().map(|n| n.nid).filter(|&n| n != nid));
+        order.extend(self.state.nodes.iter().map(|n| n.nid).filter(|&n| n != nid));
         for n in order {
             for zt in [
                 ZoneType::Movable,
@@ -699,7 +718,8 @@ impl Machine {
         let first = self.u.block_of_phys(start);
         let n = size / bs;
         let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
-        if let Some(BlockId(expect)) = self.blocks.first_missing(first, BlockId(first.0 + n)) {
+        if let Some(BlockId(expect)) = self.state.blocks.first_missing(first, BlockId(first.0 + n))
+        {
             return Err(MmError::NotFound(format!(
                 "/sys/devices/system/memory/memory{expect} does not exist (no memory there)"
             )));
@@ -732,11 +752,11 @@ impl Machine {
         }
         let ids = self.blocks_in(start, size)?;
         let scan = self.scan_range(&ids, BlockState::Offline, false);
-        if let Some(b) = scan.wrong_state.map(|id| &self.blocks[&id]) {
-            let hint = if self.settings.default_online != OnlineType::Offline && !b.early {
+        if let Some(b) = scan.wrong_state.map(|id| &self.state.blocks[&id]) {
+            let hint = if self.state.settings.default_online != OnlineType::Offline && !b.early {
                 format!(
                     " (auto_online_blocks is \"{}\", so it was onlined when it was added)",
-                    self.settings.default_online.name()
+                    self.state.settings.default_online.name()
                 )
             } else {
                 String::new()
@@ -802,6 +822,7 @@ impl Machine {
         // Movable pages of the range must fit elsewhere.
         if movable > 0 {
             let free: u64 = self
+                .state
                 .nodes
                 .iter()
                 .flat_map(|n| n.zones.iter())
@@ -888,13 +909,14 @@ impl Machine {
             return scan;
         };
         let (first_nid, first_group) = self
+            .state
             .blocks
             .get(first)
             .map_or((0, None), |b| (b.nid, b.group));
         let nr = self.u.pages_per_block();
         let end = BlockId(first.0 + ids.len() as u64);
         let mut expect = first.0;
-        for (id, b) in self.blocks.range(*first..end) {
+        for (id, b) in self.state.blocks.range(*first..end) {
             scan.run &= id.0 == expect;
             expect += 1;
             if b.state != state {
@@ -935,7 +957,7 @@ impl Machine {
         let end = start + ids.len() as u64 * nr;
         let (mut nid, mut group, mut given) = (0, None, 0);
         let last = BlockId(ids[0].0 + ids.len() as u64);
-        for b in self.blocks.range_mut(ids[0], last) {
+        for b in self.state.blocks.range_mut(ids[0], last) {
             given += nr - b.nr_vmemmap_pages() - b.fake_offline_pages;
             (nid, group) = (b.nid, b.group);
             b.zone = Some(zone);
@@ -946,7 +968,7 @@ impl Machine {
         self.zone_mut(nid, zone).managed_pages += given;
         self.set_sections_online(start, end, true);
         self.adjust_present(nid, zone, group, false, (end - start) as i64);
-        self.nodes[nid as usize].online = true;
+        self.state.nodes[nid as usize].online = true;
         self.wmark_per_block(ids.len());
         ids.iter().map(|&id| (id, zone)).collect()
     }
@@ -962,7 +984,7 @@ impl Machine {
         let standby = self.arch.hotplug_driver().offline_inaccessible;
         let (mut nid, mut group, mut taken) = (0, None, 0);
         let last = BlockId(ids[0].0 + ids.len() as u64);
-        for b in self.blocks.range_mut(ids[0], last) {
+        for b in self.state.blocks.range_mut(ids[0], last) {
             taken += nr - b.nr_vmemmap_pages() - b.fake_offline_pages;
             (nid, group) = (b.nid, b.group);
             b.state = BlockState::Offline;
@@ -993,7 +1015,7 @@ impl Machine {
     fn offline_blocks(&mut self, ids: &[BlockId]) -> Result<()> {
         let mut done = Vec::new();
         for &id in ids {
-            let zone = self.blocks[&id].zone;
+            let zone = self.state.blocks[&id].zone;
             match self.memory_block_offline(id) {
                 Ok(()) => done.push((id, zone)),
                 Err(e) => {
@@ -1022,6 +1044,7 @@ impl Machine {
         movable: u64,
     ) -> Result<()> {
         let b = self
+            .state
             .blocks
             .get(&id)
             .ok_or_else(|| MmError::NotFound(format!("no memory block {}", id.0)))?;
@@ -1070,7 +1093,7 @@ impl Machine {
             return false;
         }
         let nr = self.u.section_of(Pfn(pfn));
-        let Some(ms) = self.sections.get(nr) else {
+        let Some(ms) = self.state.sections.get(nr) else {
             return false;
         };
         if !ms.valid() {

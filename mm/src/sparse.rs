@@ -600,10 +600,10 @@ impl Machine {
         let had_altmap = altmap.as_ref().map(|a| a.origin);
         let arch = self.arch;
         let mut ctx = PopulateCtx {
-            vm: &mut self.vmemmap,
-            sections: &self.sections,
+            vm: &mut self.state.vmemmap,
+            sections: &self.state.sections,
             u: &self.u,
-            nodes: &mut self.nodes,
+            nodes: &mut self.state.nodes,
             faults: &mut self.faults,
             nid,
             altmap,
@@ -664,7 +664,8 @@ impl Machine {
     /// The index (plus one) of a zone in its node's list, for MemSection::memmap_zone.
     fn zone_code(&self, at: Option<(u16, arch::ZoneType)>) -> u8 {
         at.and_then(|(n, z)| {
-            self.nodes
+            self.state
+                .nodes
                 .get(n as usize)?
                 .zones
                 .iter()
@@ -675,12 +676,12 @@ impl Machine {
 
     /// The zone a section's memmap buddy pages came from.
     pub(crate) fn section_memmap_zone(&self, nr: SectionNr) -> Option<(u16, arch::ZoneType)> {
-        let ms = self.sections.state(nr);
+        let ms = self.state.sections.state(nr);
         let code = ms.memmap_zone;
         if code == 0 {
             return None;
         }
-        let node = self.nodes.get(ms.nid as usize)?;
+        let node = self.state.nodes.get(ms.nid as usize)?;
         Some((ms.nid, node.zones.get(code as usize - 1)?.ztype))
     }
 
@@ -689,7 +690,7 @@ impl Machine {
     fn count_memmap_total(&mut self, pages: u64, origin: Origin) -> Option<usize> {
         let slot = match origin {
             Origin::Boot => {
-                self.vmstat.nr_memmap_boot_pages += pages;
+                self.state.vmstat.nr_memmap_boot_pages += pages;
                 return None;
             }
             Origin::Buddy => 0,
@@ -697,9 +698,9 @@ impl Machine {
             Origin::Device => 2,
         };
         match slot {
-            0 => self.vmstat.memmap_buddy += pages,
-            1 => self.vmstat.memmap_altmap += pages,
-            _ => self.vmstat.memmap_device += pages,
+            0 => self.state.vmstat.memmap_buddy += pages,
+            1 => self.state.vmstat.memmap_altmap += pages,
+            _ => self.state.vmstat.memmap_device += pages,
         }
         Some(slot)
     }
@@ -707,7 +708,7 @@ impl Machine {
     /// Take a depopulate back out of nr_memmap_pages, from the origins this section counted,
     /// `prefer` first.
     fn uncount_memmap(&mut self, nr: SectionNr, pages: u64, prefer: Origin) {
-        let counted = &mut self.sections.get_mut(nr).memmap_counted;
+        let counted = &mut self.state.sections.get_mut(nr).memmap_counted;
         let first = match prefer {
             Origin::Altmap => 1,
             Origin::Device => 2,
@@ -721,9 +722,9 @@ impl Machine {
             taken[slot] += t;
             left -= t;
         }
-        self.vmstat.memmap_buddy -= taken[0];
-        self.vmstat.memmap_altmap -= taken[1];
-        self.vmstat.memmap_device -= taken[2];
+        self.state.vmstat.memmap_buddy -= taken[0];
+        self.state.vmstat.memmap_altmap -= taken[1];
+        self.state.vmstat.memmap_device -= taken[2];
     }
 
     /// __add_pages() (mm/memory_hotplug.c): validate the altmap and the span, then
@@ -810,7 +811,7 @@ impl Machine {
         let _ = nid;
         let u = self.u;
         let nr = u.section_of(Pfn(pfn));
-        if nr.0 >= self.sections.nr_sections() {
+        if nr.0 >= self.state.sections.nr_sections() {
             return Err(MmError::OutOfRange(format!(
                 "pfn {pfn:#x} is beyond NR_MEM_SECTIONS"
             )));
@@ -819,7 +820,7 @@ impl Machine {
             u.subsection_index(Pfn(pfn)),
             u.subsection_index(Pfn(pfn + nr_pages - 1)),
         );
-        let ms = self.sections.get_mut(nr);
+        let ms = self.state.sections.get_mut(nr);
         let mut usage = ms.usage.unwrap_or_default();
         if usage.intersects(&mask) {
             return Err(MmError::Exists(format!(
@@ -835,7 +836,7 @@ impl Machine {
     /// The end of sparse_add_section(): mark present and install the memmap.
     fn mark_section_added(&mut self, nid: u16, pfn: u64) {
         let nr = self.u.section_of(Pfn(pfn));
-        let ms = self.sections.get_mut(nr);
+        let ms = self.state.sections.get_mut(nr);
         ms.flags |= SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP;
         ms.nid = nid;
     }
@@ -868,7 +869,7 @@ impl Machine {
             let pages = self.section_nr_vmemmap_pages(pfn, next - pfn, has_altmap, compound);
             // count_memmap() and the end of sparse_add_section(), in one visit.
             let slot = self.count_memmap_total(pages, res.origin);
-            let ms = self.sections.get_mut(nr);
+            let ms = self.state.sections.get_mut(nr);
             if let Some(slot) = slot {
                 ms.memmap_counted[slot] += pages as u32;
             }
@@ -893,12 +894,12 @@ impl Machine {
     ) -> Result<PopulateResult> {
         let g = self.u.g;
         let per = c.pages * g.struct_page_size / g.page_size;
-        let a = self.vmemmap.vpn(g.vmemmap_offset(start_pfn));
-        let b = self.vmemmap.vpn(g.vmemmap_offset(end_pfn));
-        let phase = self.vmemmap.vpn(g.vmemmap_offset(c.base_pfn)) % per;
+        let a = self.state.vmemmap.vpn(g.vmemmap_offset(start_pfn));
+        let b = self.state.vmemmap.vpn(g.vmemmap_offset(end_pfn));
+        let phase = self.state.vmemmap.vpn(g.vmemmap_offset(c.base_pfn)) % per;
         let unique = crate::vmemmap::backing_pages_for(a, b, per, VMEMMAP_RESERVE_NR, phase);
-        let need_tables = self.vmemmap.tables_needed(a, b, Level::Pte);
-        let before = self.vmemmap.counters().table_bytes_buddy;
+        let need_tables = self.state.vmemmap.tables_needed(a, b, Level::Pte);
+        let before = self.state.vmemmap.counters().table_bytes_buddy;
         let table_pages =
             (before + need_tables).div_ceil(g.page_size) - before.div_ceil(g.page_size);
         if Machine::take_fault(&mut self.faults.memmap_alloc) {
@@ -917,7 +918,7 @@ impl Machine {
                 read_only: false,
             },
         };
-        self.vmemmap.map(a, b, map, false);
+        self.state.vmemmap.map(a, b, map, false);
         Ok(PopulateResult {
             origin: Origin::Buddy,
             zone: None,
@@ -936,7 +937,7 @@ impl Machine {
     ) -> Option<MemmapFree> {
         let u = self.u;
         let nr = u.section_of(Pfn(pfn));
-        let ms = self.sections.state(nr);
+        let ms = self.state.sections.state(nr);
         if !ms.valid() {
             self.log(format!(
                 "WARNING: sparse_remove_section: section {} is not valid",
@@ -958,7 +959,7 @@ impl Machine {
         let empty = usage.is_empty();
         let early = ms.early();
         {
-            let s = self.sections.get_mut(nr);
+            let s = self.state.sections.get_mut(nr);
             s.usage = Some(usage);
             if empty {
                 s.flags &= !SECTION_HAS_MEM_MAP;
@@ -988,7 +989,7 @@ impl Machine {
         } else if empty {
             let start = u.section_start(nr).0;
             let pages = self.section_nr_vmemmap_pages(start, g.pages_per_section, false, None);
-            self.vmstat.nr_memmap_boot_pages -= pages;
+            self.state.vmstat.nr_memmap_boot_pages -= pages;
             free = Some(MemmapFree {
                 nid: ms.nid,
                 start: g.vmemmap_offset(start),
@@ -998,7 +999,7 @@ impl Machine {
             });
         }
         if empty {
-            let s = self.sections.get_mut(nr);
+            let s = self.state.sections.get_mut(nr);
             s.flags = 0;
             s.nid = 0;
             s.memmap_zone = 0;
@@ -1008,7 +1009,7 @@ impl Machine {
 
     /// Which altmap counter a section's memmap was counted under.
     fn altmap_origin_hint(&self, nr: SectionNr) -> Origin {
-        if self.sections.state(nr).memmap_counted[2] > 0 {
+        if self.state.sections.state(nr).memmap_counted[2] > 0 {
             Origin::Device
         } else {
             Origin::Altmap
@@ -1027,14 +1028,20 @@ impl Machine {
         zone: Option<(u16, arch::ZoneType)>,
     ) {
         let (ps, sp) = (self.u.g.page_size, self.u.g.struct_page_size);
-        let (a, b) = (self.vmemmap.vpn(start), self.vmemmap.vpn_up(end));
+        let (a, b) = (
+            self.state.vmemmap.vpn(start),
+            self.state.vmemmap.vpn_up(end),
+        );
         // Pages wholly described by the pfns being removed.
-        let (full_lo, full_hi) = (self.vmemmap.vpn_up(start), self.vmemmap.vpn(end));
-        let pmd_pages = self.vmemmap.pmd_pages();
+        let (full_lo, full_hi) = (
+            self.state.vmemmap.vpn_up(start),
+            self.state.vmemmap.vpn(end),
+        );
+        let pmd_pages = self.state.vmemmap.pmd_pages();
         // Each unit (a page, a PMD leaf or a bolted chunk) touching [a, b): free it if it holds
         // only removed struct pages, or if no valid sub-section uses it any more.
         let mut candidates: Vec<(u64, u64, bool)> = Vec::new();
-        for (s, e, m) in self.vmemmap.iter(a, b) {
+        for (s, e, m) in self.state.vmemmap.iter(a, b) {
             let unit = match m.level {
                 Level::Pte => 1,
                 Level::Pmd => pmd_pages,
@@ -1062,14 +1069,14 @@ impl Machine {
         let mut to_unmap: Vec<(u64, u64)> = candidates
             .into_iter()
             .filter(|&(lo, hi, check)| {
-                !check || !memmap_in_use(&self.sections, &self.u, lo * ps, (hi - lo) * ps)
+                !check || !memmap_in_use(&self.state.sections, &self.u, lo * ps, (hi - lo) * ps)
             })
             .map(|(lo, hi, _)| (lo, hi))
             .collect();
         to_unmap.sort_unstable();
         to_unmap.dedup();
         for (lo, hi) in to_unmap {
-            let (removed, tables) = self.vmemmap.unmap(lo, hi);
+            let (removed, tables) = self.state.vmemmap.unmap(lo, hi);
             for r in removed {
                 let n = r.backing_pages();
                 match r.map.origin {
@@ -1082,10 +1089,10 @@ impl Machine {
                     }
                 }
             }
-            let after = self.vmemmap.counters().table_bytes_buddy;
+            let after = self.state.vmemmap.counters().table_bytes_buddy;
             let before = after + tables.buddy_bytes;
             self.free_kernel_pages(nid, before.div_ceil(ps) - after.div_ceil(ps));
-            let after = self.vmemmap.counters().table_bytes_boot;
+            let after = self.state.vmemmap.counters().table_bytes_boot;
             let before = after + tables.boot_bytes;
             self.free_boot_pages(nid, before.div_ceil(ps) - after.div_ceil(ps));
         }
@@ -1104,9 +1111,9 @@ impl Machine {
         let mut pfn = start_pfn;
         while pfn < end_pfn {
             let nr = self.u.section_of(Pfn(pfn));
-            self.vmstat.nr_memmap_boot_pages +=
+            self.state.vmstat.nr_memmap_boot_pages +=
                 self.section_nr_vmemmap_pages(pfn, g.pages_per_section, false, None);
-            let ms = self.sections.get_mut(nr);
+            let ms = self.state.sections.get_mut(nr);
             ms.flags |= SECTION_HAS_MEM_MAP | SECTION_IS_EARLY;
             pfn += g.pages_per_section;
         }

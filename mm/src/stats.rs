@@ -10,17 +10,18 @@ impl Machine {
     pub fn stats(&self) -> Vec<(&'static str, u64)> {
         let g = &self.u.g;
         let (mut present_secs, mut online_secs, mut early_secs) = (0u64, 0u64, 0u64);
-        for (_, s) in self.sections.present() {
+        for (_, s) in self.state.sections.present() {
             present_secs += 1;
             online_secs += u64::from(s.online());
             early_secs += u64::from(s.early());
         }
-        let zones = || self.nodes.iter().flat_map(|n| n.zones.iter());
+        let zones = || self.state.nodes.iter().flat_map(|n| n.zones.iter());
         let present: u64 = zones().map(|z| z.present_pages).sum();
         let managed: u64 = zones().map(|z| z.managed_pages).sum();
-        let c = self.vmemmap.counters();
-        let v = &self.vmstat;
+        let c = self.state.vmemmap.counters();
+        let v = &self.state.vmstat;
         let blocks_online = self
+            .state
             .blocks
             .values()
             .filter(|b| b.state == BlockState::Online)
@@ -31,7 +32,7 @@ impl Machine {
             ("memory_block_size", self.u.block_size),
             ("sections_present", present_secs),
             ("sections_online", online_secs),
-            ("blocks", self.blocks.len() as u64),
+            ("blocks", self.state.blocks.len() as u64),
             ("present_pages", present),
             ("managed_pages", managed),
             ("mem_total_kb", self.mem_total_kb()),
@@ -41,7 +42,7 @@ impl Machine {
             ("memmap_buddy_pages", v.memmap_buddy_pages()),
             ("memmap_altmap_pages", v.memmap_altmap),
             ("memmap_device_pages", v.memmap_device),
-            ("vmemmap_pagetable_pages", self.vmemmap.table_pages()),
+            ("vmemmap_pagetable_pages", self.state.vmemmap.table_pages()),
             ("vmemmap_pmd_mappings", c.pmd_leaves),
             ("vmemmap_pte_mappings", c.ptes),
             ("hvo_freed_pages", self.hvo_freed_pages()),
@@ -52,13 +53,17 @@ impl Machine {
             ("vmemmap_backing_buddy_pages", c.backing(Origin::Buddy)),
             ("vmemmap_backing_altmap_pages", c.backing(Origin::Altmap)),
             ("vmemmap_backing_device_pages", c.backing(Origin::Device)),
-            ("mem_section_roots", self.sections.roots_allocated()),
-            ("min_free_kbytes", self.min_free_kbytes),
+            ("mem_section_roots", self.state.sections.roots_allocated()),
+            ("min_free_kbytes", self.state.min_free_kbytes),
             ("hugetlb_kb", self.hugetlb_total_kb()),
-            ("pgmaps", self.pgmaps.len() as u64),
+            ("pgmaps", self.state.pgmaps.len() as u64),
             (
                 "zone_device_pages",
-                self.pgmaps.values().map(|p| p.size() >> g.page_shift).sum(),
+                self.state
+                    .pgmaps
+                    .values()
+                    .map(|p| p.size() >> g.page_shift)
+                    .sum(),
             ),
         ]
     }
@@ -75,7 +80,8 @@ impl Machine {
     /// page, the vmemmap pages freed minus the one allocated to replace them (the page
     /// tables of split PMDs are counted in vmemmap_pagetable_pages).
     pub fn hvo_freed_pages(&self) -> u64 {
-        self.hstates
+        self.state
+            .hstates
             .iter()
             .map(|h| h.optimized() * self.hugetlb_vmemmap_optimizable_pages(h.size))
             .sum()
@@ -85,11 +91,11 @@ impl Machine {
     pub fn check(&self) -> Result<(), String> {
         let u = &self.u;
         let g = &u.g;
-        self.vmemmap.check()?;
+        self.state.vmemmap.check()?;
         let mut counted = [0u64; 3];
-        for (nr, s) in self.sections.iter_range(
+        for (nr, s) in self.state.sections.iter_range(
             crate::units::SectionNr(0),
-            crate::units::SectionNr(self.sections.nr_sections()),
+            crate::units::SectionNr(self.state.sections.nr_sections()),
         ) {
             if s.flags == 0 {
                 if s.usage.is_some_and(|x| !x.is_empty()) {
@@ -132,9 +138,9 @@ impl Machine {
                         .collect()
                 };
                 for (a, b) in ranges {
-                    let va = self.vmemmap.vpn(g.vmemmap_offset(a));
-                    let vb = self.vmemmap.vpn_up(g.vmemmap_offset(b));
-                    if self.vmemmap.mapped_pages(va, vb) != vb - va {
+                    let va = self.state.vmemmap.vpn(g.vmemmap_offset(a));
+                    let vb = self.state.vmemmap.vpn_up(g.vmemmap_offset(b));
+                    if self.state.vmemmap.mapped_pages(va, vb) != vb - va {
                         return Err(format!(
                             "section {}: memmap of pfns {a:#x}-{:#x} is not fully mapped",
                             nr.0,
@@ -149,12 +155,12 @@ impl Machine {
                 }
             }
         }
-        for (_, s) in self.sections.present() {
+        for (_, s) in self.state.sections.present() {
             for (i, c) in s.memmap_counted.iter().enumerate() {
                 counted[i] += u64::from(*c);
             }
         }
-        let v = &self.vmstat;
+        let v = &self.state.vmstat;
         if counted != [v.memmap_buddy, v.memmap_altmap, v.memmap_device] {
             return Err(format!(
                 "nr_memmap_pages by origin {:?} but sections counted {counted:?}",
@@ -163,10 +169,13 @@ impl Machine {
         }
         // Pages.
         let mut online_pages = 0u64;
-        for b in self.blocks.values() {
+        for b in self.state.blocks.values() {
             let first = u.block_first_section(b.id);
             for k in 0..u.sections_per_block {
-                let s = self.sections.state(crate::units::SectionNr(first.0 + k));
+                let s = self
+                    .state
+                    .sections
+                    .state(crate::units::SectionNr(first.0 + k));
                 if !b.early && !s.present() {
                     return Err(format!(
                         "memory{} has a section that is not present",
@@ -195,7 +204,9 @@ impl Machine {
                 online_pages += b.ram_pages;
                 let zt = b.zone.filter(|_| !b.early);
                 if let Some(zt) = zt {
-                    let z = self.nodes[b.nid as usize].zone(zt).ok_or("zone missing")?;
+                    let z = self.state.nodes[b.nid as usize]
+                        .zone(zt)
+                        .ok_or("zone missing")?;
                     let start = u.block_start(b.id) >> g.page_shift;
                     if start < z.zone_start_pfn || start + u.pages_per_block() > z.end_pfn() {
                         return Err(format!(
@@ -213,6 +224,7 @@ impl Machine {
             }
         }
         let present: u64 = self
+            .state
             .nodes
             .iter()
             .flat_map(|n| &n.zones)
@@ -225,7 +237,7 @@ impl Machine {
             ));
         }
         let mut kernel = 0u64;
-        for z in self.nodes.iter().flat_map(|n| &n.zones) {
+        for z in self.state.nodes.iter().flat_map(|n| &n.zones) {
             if z.managed_pages > z.present_pages {
                 return Err(format!(
                     "zone {} manages more than is present",
@@ -246,16 +258,16 @@ impl Machine {
             }
             kernel += z.kernel_pages;
         }
-        let c = self.vmemmap.counters();
+        let c = self.state.vmemmap.counters();
         let want = c.backing(Origin::Buddy) + c.table_bytes_buddy.div_ceil(g.page_size);
         if kernel != want {
             return Err(format!(
                 "zones charge {kernel} kernel pages; the vmemmap holds {want} from the buddy"
             ));
         }
-        for b in self.blocks.values().filter(|b| !b.early) {
+        for b in self.state.blocks.values().filter(|b| !b.early) {
             let s = u.block_start(b.id);
-            if self.iomem.system_ram_bytes(s, s + u.block_size) != u.block_size {
+            if self.state.iomem.system_ram_bytes(s, s + u.block_size) != u.block_size {
                 return Err(format!(
                     "memory{} is not covered by a System RAM resource",
                     b.id.0

@@ -102,6 +102,7 @@ impl Machine {
     /// MemTotal in kB: totalram_pages(), the managed pages of every zone.
     pub fn mem_total_kb(&self) -> u64 {
         let managed: u64 = self
+            .state
             .nodes
             .iter()
             .flat_map(|n| &n.zones)
@@ -113,6 +114,7 @@ impl Machine {
     /// MemFree in kB: the free pages of every zone.
     pub fn mem_free_kb(&self) -> u64 {
         let free: u64 = self
+            .state
             .nodes
             .iter()
             .flat_map(|n| &n.zones)
@@ -267,6 +269,7 @@ impl Machine {
     fn linear_map(&self) -> Vec<(u64, u64)> {
         let ps = self.u.g.page_size;
         let mut ranges: Vec<(u64, u64)> = self
+            .state
             .iomem
             .walk()
             .into_iter()
@@ -281,7 +284,7 @@ impl Machine {
     pub fn zoneinfo(&self) -> String {
         let mut out = String::new();
         let ncpu = 1;
-        for node in self.nodes.iter().filter(|n| n.online) {
+        for node in self.state.nodes.iter().filter(|n| n.online) {
             let first_populated = node.zones.iter().position(|z| z.populated());
             for (i, z) in node.zones.iter().enumerate() {
                 let _ = write!(out, "Node {}, zone {:>8}", node.nid, z.ztype.name());
@@ -346,6 +349,7 @@ impl Machine {
     pub fn vmstat_text(&self) -> String {
         let mut out = String::new();
         let free: u64 = self
+            .state
             .nodes
             .iter()
             .flat_map(|n| &n.zones)
@@ -363,11 +367,15 @@ impl Machine {
         }
         let _ = writeln!(out, "nr_dirty_threshold 0");
         let _ = writeln!(out, "nr_dirty_background_threshold 0");
-        let _ = writeln!(out, "nr_memmap_pages {}", self.vmstat.nr_memmap_pages());
+        let _ = writeln!(
+            out,
+            "nr_memmap_pages {}",
+            self.state.vmstat.nr_memmap_pages()
+        );
         let _ = writeln!(
             out,
             "nr_memmap_boot_pages {}",
-            self.vmstat.nr_memmap_boot_pages
+            self.state.vmstat.nr_memmap_boot_pages
         );
         out
     }

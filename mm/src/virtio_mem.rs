@@ -87,10 +87,12 @@ impl Machine {
             return Err(MmError::Invalid(format!("node {nid} is not possible")));
         }
         let overlap = self
+            .state
             .virtio_mem
             .values()
             .any(|d| d.start < end && cfg.start < d.start + d.region_size)
             || self
+                .state
                 .blocks
                 .range(self.u.block_of_phys(cfg.start)..self.u.block_of_phys(end))
                 .next()
@@ -105,6 +107,7 @@ impl Machine {
         // A device's region is a resource of its own (request_mem_region()): it cannot take
         // a range a persistent-memory namespace or region already holds.
         if let Some(p) = self
+            .state
             .pgmaps
             .values()
             .find(|p| p.start < end && cfg.start < p.start + p.res_size)
@@ -119,6 +122,7 @@ impl Machine {
             )));
         }
         if let Some((s, e)) = self
+            .state
             .iomem
             .named_overlap(cfg.start, end, "Persistent Memory")
         {
@@ -144,8 +148,13 @@ impl Machine {
             Mode::Bbm { bb_size } => bb_size,
         };
         let group = self.register_dynamic_group(nid, unit >> g.page_shift);
-        let id = self.virtio_mem.keys().next_back().map_or(0, |k| k + 1);
-        self.virtio_mem.insert(
+        let id = self
+            .state
+            .virtio_mem
+            .keys()
+            .next_back()
+            .map_or(0, |k| k + 1);
+        self.state.virtio_mem.insert(
             id,
             VirtioMem {
                 id,
@@ -182,26 +191,29 @@ impl Machine {
     /// driver adds and removes.
     pub(crate) fn virtio_mem_region_at(&self, start: u64, size: u64) -> Option<&VirtioMem> {
         let end = start.saturating_add(size);
-        self.virtio_mem
+        self.state
+            .virtio_mem
             .values()
             .find(|d| d.start < end && start < d.start + d.region_size)
     }
 
     fn virtio_mem_dev(&self, id: u32) -> Result<&VirtioMem> {
-        self.virtio_mem
+        self.state
+            .virtio_mem
             .get(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no virtio-mem device {id}")))
     }
 
     fn virtio_mem_dev_mut(&mut self, id: u32) -> Result<&mut VirtioMem> {
-        self.virtio_mem
+        self.state
+            .virtio_mem
             .get_mut(&id)
             .ok_or_else(|| MmError::NoDevice(format!("no virtio-mem device {id}")))
     }
 
     /// Bytes plugged in memory block `b` of a device.
     fn virtio_mem_plugged_in(&self, b: BlockId) -> u64 {
-        self.blocks.get(&b).map_or(0, |x| {
+        self.state.blocks.get(&b).map_or(0, |x| {
             (self.u.pages_per_block() - x.fake_offline_pages) << self.u.g.page_shift
         })
     }
@@ -249,6 +261,7 @@ impl Machine {
     /// Retry every device that waits (the memory notifier does it when blocks go online).
     pub(crate) fn virtio_mem_retry_all(&mut self) {
         let waiting: Vec<u32> = self
+            .state
             .virtio_mem
             .values()
             .filter(|d| d.waiting.is_some())
@@ -261,14 +274,15 @@ impl Machine {
 
     /// Added memory of the device that is not online yet.
     fn virtio_mem_offline_bytes(&self, id: u32) -> u64 {
-        let Some(d) = self.virtio_mem.get(&id) else {
+        let Some(d) = self.state.virtio_mem.get(&id) else {
             return 0;
         };
         let offline = d
             .blocks
             .iter()
             .filter(|b| {
-                self.blocks
+                self.state
+                    .blocks
                     .get(b)
                     .is_some_and(|x| x.state != BlockState::Online)
             })
@@ -301,7 +315,7 @@ impl Machine {
         let mut addr = d.start;
         while diff > 0 {
             while addr < d.start + d.region_size
-                && self.blocks.get(&self.u.block_of_phys(addr)).is_some()
+                && self.state.blocks.get(&self.u.block_of_phys(addr)).is_some()
             {
                 addr += add_unit;
             }
@@ -398,7 +412,8 @@ impl Machine {
             .map(|&b| {
                 (
                     b,
-                    self.blocks
+                    self.state
+                        .blocks
                         .get(&b)
                         .is_some_and(|x| x.state == BlockState::Online),
                 )
@@ -458,6 +473,6 @@ impl Machine {
 
     /// The virtio-mem devices.
     pub fn virtio_mem_devices(&self) -> impl Iterator<Item = &VirtioMem> {
-        self.virtio_mem.values()
+        self.state.virtio_mem.values()
     }
 }

@@ -135,7 +135,8 @@ impl Machine {
             // The memo's snapshot exists only in debug builds.
             #[cfg(debug_assertions)]
             debug_assert!(
-                self.nodes
+                self.state
+                    .nodes
                     .iter()
                     .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
                     .eq(self.wmark_memo.deferred.iter().copied()),
@@ -155,7 +156,7 @@ impl Machine {
         let memo = &mut self.wmark_memo;
         let mut buffer_pages = 0u64;
         let mut i = 0;
-        for z in self.nodes.iter().flat_map(|n| n.zones.iter()) {
+        for z in self.state.nodes.iter().flat_map(|n| n.zones.iter()) {
             if z.ztype != ZoneType::Movable && memo.managed.get(i) != Some(&z.managed_pages) {
                 return false;
             }
@@ -165,7 +166,7 @@ impl Machine {
             i += 1;
         }
         i == memo.managed.len()
-            && memo.sqrt.get(buffer_pages * ps_kb * 16, clamped_sqrt) == self.min_free_kbytes
+            && memo.sqrt.get(buffer_pages * ps_kb * 16, clamped_sqrt) == self.state.min_free_kbytes
     }
 
     /// init_per_zone_wmark_min(), deferred inside [`Machine::wmark_batch`] when settled.
@@ -191,10 +192,10 @@ impl Machine {
     /// ZONE_MOVABLE's watermarks and the lowmem reserves for ZONE_MOVABLE allocations.
     #[cfg(debug_assertions)]
     fn check_settled(&mut self) {
-        let (nodes, min_free) = (self.nodes.clone(), self.min_free_kbytes);
+        let (nodes, min_free) = (self.state.nodes.clone(), self.state.min_free_kbytes);
         let memo = self.wmark_memo.clone();
         self.init_per_zone_wmark_min_now();
-        for (a, b) in self.nodes.iter().zip(&nodes) {
+        for (a, b) in self.state.nodes.iter().zip(&nodes) {
             let movable = a.zones.iter().position(|z| z.ztype == ZoneType::Movable);
             let below = movable.unwrap_or(a.zones.len()).min(5);
             for (za, zb) in a.zones.iter().zip(&b.zones) {
@@ -207,10 +208,11 @@ impl Machine {
                 debug_assert_eq!(za.lowmem_reserve[..below], zb.lowmem_reserve[..below]);
             }
         }
-        debug_assert_eq!(self.min_free_kbytes, min_free);
-        self.nodes = nodes;
+        debug_assert_eq!(self.state.min_free_kbytes, min_free);
+        self.state.nodes = nodes;
         self.wmark_memo = memo;
         self.wmark_memo.deferred = self
+            .state
             .nodes
             .iter()
             .flat_map(|n| n.zones.iter().map(|z| z.managed_pages))
@@ -223,7 +225,7 @@ impl Machine {
         // nr_free_buffer_pages() (managed pages above the high watermark in zones up to
         // ZONE_NORMAL) and the managed pages outside ZONE_MOVABLE, in one pass.
         let (mut buffer_pages, mut lowmem) = (0u64, 0u64);
-        for z in self.nodes.iter().flat_map(|n| n.zones.iter()) {
+        for z in self.state.nodes.iter().flat_map(|n| n.zones.iter()) {
             if z.ztype.is_kernel_zone() {
                 buffer_pages += z.managed_pages.saturating_sub(z.wmark_high);
             }
@@ -234,13 +236,14 @@ impl Machine {
         let memo = &mut self.wmark_memo;
         memo.managed.clear();
         memo.managed.extend(
-            self.nodes
+            self.state
+                .nodes
                 .iter()
                 .flat_map(|n| n.zones.iter().map(|z| z.managed_pages)),
         );
-        self.min_free_kbytes = memo.sqrt.get(buffer_pages * ps_kb * 16, clamped_sqrt);
-        let pages_min = self.min_free_kbytes / ps_kb;
-        for (nid, node) in self.nodes.iter_mut().enumerate() {
+        self.state.min_free_kbytes = memo.sqrt.get(buffer_pages * ps_kb * 16, clamped_sqrt);
+        let pages_min = self.state.min_free_kbytes / ps_kb;
+        for (nid, node) in self.state.nodes.iter_mut().enumerate() {
             // setup_per_zone_lowmem_reserve(): what the zones above each zone manage.
             let n = node.zones.len();
             let mut upper = [0u64; 8];
@@ -283,7 +286,7 @@ impl Machine {
 
     /// min_free_kbytes as the kernel computed it last.
     pub fn min_free_kbytes(&self) -> u64 {
-        self.min_free_kbytes
+        self.state.min_free_kbytes
     }
 }
 

@@ -471,3 +471,34 @@ fn fault_injection_matrix() {
         }
     }
 }
+
+/// The state is one type: the hash, the diff and the rollback see the same fields.
+#[test]
+fn state_diff_names_what_changed_and_a_failure_changes_nothing() {
+    let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let before = m.clone();
+    m.write("/sys/devices/system/memory/auto_online_blocks", "offline")
+        .unwrap();
+    assert_eq!(m.state_diff(&before), vec!["settings"]);
+    assert_ne!(m.state_hash(), before.state_hash());
+    let base = m.boot_info().hotplug_base;
+    m.add_memory(base, 1 << 30, &Default::default()).unwrap();
+    let diff = m.state_diff(&before);
+    for f in [
+        "settings", "sections", "vmemmap", "nodes", "blocks", "iomem", "groups",
+    ] {
+        assert!(diff.contains(&f), "{f} not in {diff:?}");
+    }
+    // A failing add (overlapping what is there) leaves every field as it was.
+    let added = m.clone();
+    let e = m
+        .add_memory(base, 1 << 30, &Default::default())
+        .unwrap_err();
+    assert_eq!(e.errno(), Errno::EEXIST);
+    assert!(
+        m.state_diff(&added).is_empty(),
+        "{:?}",
+        m.state_diff(&added)
+    );
+    assert_eq!(m.state_hash(), added.state_hash());
+}

@@ -605,45 +605,19 @@ fn regression_gigantic_then_2m_then_offline() {
 
 /// What differs between two machines, for failure messages.
 fn describe_diff(a: &Machine, b: &Machine) -> String {
-    let mut out = Vec::new();
-    if a.vmstat() != b.vmstat() {
-        out.push(format!("vmstat {:?} -> {:?}", a.vmstat(), b.vmstat()));
-    }
-    if a.nodes() != b.nodes() {
-        out.push("zones".to_string());
-    }
-    if a.blocks() != b.blocks() {
-        out.push("blocks".to_string());
-    }
-    if a.iomem() != b.iomem() {
-        out.push("iomem".to_string());
-    }
-    if a.vmemmap() != b.vmemmap() {
-        out.push("vmemmap".to_string());
-    }
-    if a.hstates() != b.hstates() {
-        out.push("hstates".to_string());
-    }
-    if a.pgmaps() != b.pgmaps() {
-        out.push("pgmaps".to_string());
-    }
-    if a.settings() != b.settings() {
-        out.push("settings".to_string());
-    }
-    if a.sections() != b.sections() {
-        out.push("sections".to_string());
-    }
-    if a.groups() != b.groups() {
-        out.push("groups".to_string());
-    }
-    if a.min_free_kbytes() != b.min_free_kbytes() {
-        out.push(format!(
-            "min_free_kbytes {} -> {}",
-            a.min_free_kbytes(),
-            b.min_free_kbytes()
-        ));
-    }
-    out.join(", ")
+    a.state_diff(b)
+        .into_iter()
+        .map(|f| match f {
+            "vmstat" => format!("vmstat {:?} -> {:?}", a.vmstat(), b.vmstat()),
+            "min_free_kbytes" => format!(
+                "min_free_kbytes {} -> {}",
+                a.min_free_kbytes(),
+                b.min_free_kbytes()
+            ),
+            f => f.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Found by the long run: node 1's memmap, with node 1 not yet online, came from node 0's
