@@ -35,6 +35,31 @@ pub struct AddOptions {
 /// memmap_on_memory range goes a run of blocks at a time (it bounds the altmaps held).
 const ALTMAP_RUN: u64 = 2048;
 
+/// Where one add's memmap comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Memmap {
+    /// The buddy allocator (struct pages in existing RAM).
+    Buddy,
+    /// MHP_MEMMAP_ON_MEMORY: each block's own altmap.
+    PerBlockAltmap,
+    /// The seeds' designs: one altmap for the whole range.
+    WholeRange,
+}
+
+/// [`Memmap`] and, when memmap_on_memory was asked for and not used, why.
+struct Placement {
+    how: Memmap,
+    refused: Option<String>,
+}
+
+/// What try_remove_memory()'s walk found in the range.
+struct RemovedBlocks {
+    /// Blocks carrying their memmap on an altmap.
+    with_altmap: u64,
+    /// Their memory groups, sorted.
+    groups: Vec<u32>,
+}
+
 /// What an add did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddReport {
@@ -184,7 +209,65 @@ impl Machine {
         })
     }
 
+    /// add_memory_driver_managed() / __add_memory(): register the resource, then
+    /// add_memory_resource()'s steps in the kernel's order.
     fn add_memory_locked(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {
+        let name = self.check_driver_range(start, size, opts)?;
+        // register_memory_resource()
+        self.state.iomem.request(start, size, name)?;
+        // add_memory_resource()
+        self.check_hotplug_memory_range(start, size)?;
+        let (nid, group) = self.hotplug_node_and_group(opts, size)?;
+        let new_node = !self.state.nodes[nid as usize].online;
+        let driver = self.arch.hotplug_driver();
+        let placement = self.memmap_placement(opts);
+        let before = (self.state.vmstat, self.state.vmemmap.table_pages());
+        let start_pfn = start >> self.u.g.page_shift;
+        let nr_pages = size >> self.u.g.page_shift;
+        let blocks = match placement.how {
+            Memmap::WholeRange => {
+                self.check_no_deferred_memmap(start_pfn, nr_pages)?;
+                self.add_whole_range(nid, start_pfn, nr_pages, group, name)?
+            }
+            Memmap::PerBlockAltmap => {
+                self.create_altmaps_and_memory_blocks(nid, group, start_pfn, nr_pages, name)?
+            }
+            Memmap::Buddy => {
+                self.arch_add_memory(nid, start_pfn, nr_pages, None)?;
+                self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?
+            }
+        };
+        if let Some(plugged) = opts.plugged {
+            self.mark_unplugged_parts(&blocks, plugged)?;
+        }
+        if new_node {
+            self.state.nodes[nid as usize].online = true;
+        }
+        if opts.merge_resource {
+            self.state.iomem.merge_system_ram(start);
+        }
+        let mut report = AddReport {
+            start,
+            size,
+            node: nid,
+            blocks: blocks.clone(),
+            memmap_on_memory: placement.how != Memmap::Buddy,
+            memmap_on_memory_refused: placement.refused,
+            memmap_buddy_pages: self.state.vmstat.memmap_buddy - before.0.memmap_buddy,
+            memmap_altmap_pages: self.state.vmstat.memmap_altmap - before.0.memmap_altmap,
+            pagetable_pages: self.state.vmemmap.table_pages().saturating_sub(before.1),
+            onlined: Vec::new(),
+        };
+        // Driver-managed memory (virtio-mem, kmem) is not the platform's hot-add driver's:
+        // pseries DLPAR's onlining does not apply to it.
+        let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
+        report.onlined = self.online_added_blocks(blocks, nid, driver_onlines)?;
+        Ok(report)
+    }
+
+    /// What the caller may add: a "System RAM" or "System RAM (driver)" resource, and not in
+    /// a virtio-mem device's region unless it is that driver. Returns the resource name.
+    fn check_driver_range(&self, start: u64, size: u64, opts: &AddOptions) -> Result<&'static str> {
         let name = opts.resource_name.unwrap_or("System RAM");
         if name != "System RAM" && !(name.starts_with("System RAM (") && name.ends_with(')')) {
             return Err(MmError::Invalid(format!(
@@ -203,32 +286,38 @@ impl Machine {
                 )));
             }
         }
-        // register_memory_resource()
-        self.state.iomem.request(start, size, name)?;
-        // add_memory_resource()
+        Ok(name)
+    }
+
+    /// check_hotplug_memory_range(): whole memory blocks only.
+    fn check_hotplug_memory_range(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
-        if !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
-            self.log(format!(
-                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
-            ));
-            return Err(MmError::Invalid(format!(
-                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
-            )));
+        if start.is_multiple_of(bs) && size.is_multiple_of(bs) {
+            return Ok(());
         }
-        let driver = self.arch.hotplug_driver();
+        let why = format!(
+            "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
+        );
+        self.log(why.clone());
+        Err(MmError::Invalid(why))
+    }
+
+    /// The node (MHP_NID_IS_MGID: the group's) and memory group of an add, registering the
+    /// driver's static group (ACPI memory devices) when it has one.
+    fn hotplug_node_and_group(
+        &mut self,
+        opts: &AddOptions,
+        size: u64,
+    ) -> Result<(u16, Option<u32>)> {
         let mut nid = opts.node.unwrap_or(0);
-        let group = match opts.group {
-            Some(g) => {
-                let grp = self
-                    .state
-                    .groups
-                    .get(&g)
-                    .ok_or_else(|| MmError::Invalid(format!("no memory group {g}")))?;
-                nid = grp.nid;
-                Some(g)
-            }
-            None => None,
-        };
+        if let Some(g) = opts.group {
+            let grp = self
+                .state
+                .groups
+                .get(&g)
+                .ok_or_else(|| MmError::Invalid(format!("no memory group {g}")))?;
+            nid = grp.nid;
+        }
         if nid >= self.boot.nr_nodes {
             self.log(format!(
                 "WARNING: node {nid} was absent from the node_possible_map"
@@ -241,140 +330,155 @@ impl Machine {
                 }
             )));
         }
-        let group = match group {
+        let group = match opts.group {
             Some(g) => Some(g),
-            None if driver.static_memory_group => {
+            None if self.arch.hotplug_driver().static_memory_group => {
                 Some(self.register_static_group(nid, size >> self.u.g.page_shift))
             }
             None => None,
         };
-        let new_node = !self.state.nodes[nid as usize].online;
+        Ok((nid, group))
+    }
+
+    /// Where this add's memmap goes: MHP_MEMMAP_ON_MEMORY if the caller (by default the
+    /// arch's hotplug driver) asks and mhp_supports_memmap_on_memory() agrees, or what the
+    /// design variant decides; and why memmap_on_memory was refused when it was asked for.
+    fn memmap_placement(&self, opts: &AddOptions) -> Placement {
+        let driver = self.arch.hotplug_driver();
         let requested = opts
             .memmap_on_memory
             .unwrap_or(driver.requests_memmap_on_memory);
         let supported = self.mhp_supports_memmap_on_memory();
-        let mut use_altmap = requested && supported.is_ok();
-        let mut refused = if requested { supported.err() } else { None };
-        // The seeds' designs put the memmap of every hot-add on the range itself, with one
-        // altmap for all of it, unless the arch vetoes it.
         // A caller that says no (virtio-mem, kmem without the device attribute) does not set
-        // the flag these designs act on.
-        let placement = if opts.memmap_on_memory == Some(false) {
+        // the flag the seeds' designs act on.
+        let design = if opts.memmap_on_memory == Some(false) {
             crate::design::HotaddMemmap::PerBlock
         } else {
             self.design.hotadd_memmap(driver.offline_inaccessible)
         };
-        let whole_range = placement == crate::design::HotaddMemmap::WholeRange;
-        if let crate::design::HotaddMemmap::Vetoed(why) = placement {
-            use_altmap = false;
-            refused = Some(why);
-        } else if whole_range {
-            use_altmap = true;
-            refused = None;
+        match design {
+            // The seeds' designs put the memmap of every hot-add on the range itself, with
+            // one altmap for all of it, unless the arch vetoes it.
+            crate::design::HotaddMemmap::WholeRange => Placement {
+                how: Memmap::WholeRange,
+                refused: None,
+            },
+            crate::design::HotaddMemmap::Vetoed(why) => Placement {
+                how: Memmap::Buddy,
+                refused: Some(why),
+            },
+            crate::design::HotaddMemmap::PerBlock => match supported {
+                Ok(()) if requested => Placement {
+                    how: Memmap::PerBlockAltmap,
+                    refused: None,
+                },
+                Err(why) if requested => Placement {
+                    how: Memmap::Buddy,
+                    refused: Some(why),
+                },
+                _ => Placement {
+                    how: Memmap::Buddy,
+                    refused: None,
+                },
+            },
         }
-        let before = (self.state.vmstat, self.state.vmemmap.table_pages());
-        let start_pfn = start >> self.u.g.page_shift;
-        let nr_pages = size >> self.u.g.page_shift;
-        let mut blocks = Vec::new();
-        if whole_range {
-            self.check_no_deferred_memmap(start_pfn, nr_pages)?;
-            blocks = self.add_whole_range(nid, start_pfn, nr_pages, group, name)?;
-        } else if use_altmap {
-            // create_altmaps_and_memory_blocks(): one altmap and one arch_add_memory() per block.
-            let per_block = self.u.pages_per_block();
-            let memmap_pages = self.memory_block_memmap_on_memory_pages();
-            let altmap_of = |pfn: u64| VmemAltmap {
-                base_pfn: pfn,
-                end_pfn: pfn + per_block - 1,
-                free: memmap_pages,
-                inaccessible: driver.offline_inaccessible,
-                ..VmemAltmap::default()
-            };
-            if self.altmap_run_ok(start_pfn, nr_pages) {
-                // The same, through one __add_pages() per run of blocks (see `altmap_run_ok`).
-                let end_pfn = start_pfn + nr_pages;
-                let mut altmaps = Vec::with_capacity(ALTMAP_RUN as usize);
-                let mut pfn = start_pfn;
-                while pfn < end_pfn {
-                    let n = (end_pfn - pfn).min(ALTMAP_RUN * per_block);
-                    altmaps.clear();
-                    altmaps.extend((pfn..pfn + n).step_by(per_block as usize).map(altmap_of));
-                    let arg = AltmapArg {
-                        altmaps: &mut altmaps,
-                        origin: Origin::Altmap,
-                    };
-                    self.add_pages(nid, pfn, n, Some(arg), None)?;
-                    blocks.extend(self.create_memory_blocks(
-                        pfn,
-                        n,
-                        Some(&altmaps),
-                        group,
-                        nid,
-                        name,
-                        driver.offline_inaccessible,
-                    )?);
-                    pfn += n;
-                }
-            } else {
-                let mut pfn = start_pfn;
-                while pfn < start_pfn + nr_pages {
-                    let mut altmap = altmap_of(pfn);
-                    let arg = AltmapArg::one(&mut altmap, Origin::Altmap);
-                    self.add_pages(nid, pfn, per_block, Some(arg), None)?;
-                    blocks.extend(self.create_memory_blocks(
-                        pfn,
-                        per_block,
-                        Some(std::slice::from_ref(&altmap)),
-                        group,
-                        nid,
-                        name,
-                        driver.offline_inaccessible,
-                    )?);
-                    pfn += per_block;
-                }
-            }
-        } else {
-            self.add_pages(nid, start_pfn, nr_pages, None, None)?;
-            blocks =
-                self.create_memory_blocks(start_pfn, nr_pages, None, group, nid, name, false)?;
-        }
-        if let Some(plugged) = opts.plugged {
-            let mut left = plugged;
-            for &b in &blocks {
-                let here = left.min(bs);
-                left -= here;
-                self.block_mut(b)?.fake_offline_pages = (bs - here) >> self.u.g.page_shift;
-            }
-        }
-        if new_node {
-            self.state.nodes[nid as usize].online = true;
-        }
-        if opts.merge_resource {
-            self.state.iomem.merge_system_ram(start);
-        }
-        let mut report = AddReport {
-            start,
-            size,
-            node: nid,
-            blocks: blocks.clone(),
-            memmap_on_memory: use_altmap,
-            memmap_on_memory_refused: refused,
-            memmap_buddy_pages: self.state.vmstat.memmap_buddy - before.0.memmap_buddy,
-            memmap_altmap_pages: self.state.vmstat.memmap_altmap - before.0.memmap_altmap,
-            pagetable_pages: self.state.vmemmap.table_pages().saturating_sub(before.1),
-            onlined: Vec::new(),
+    }
+
+    /// create_altmaps_and_memory_blocks(): for each memory block an altmap over the block,
+    /// arch_add_memory() with it, and the block device carrying it. `chunk` blocks go
+    /// through one arch_add_memory() call with one altmap per block where that ends the same
+    /// way (see `altmap_run_ok`); the per-block reference and every other add take one.
+    fn create_altmaps_and_memory_blocks(
+        &mut self,
+        nid: u16,
+        group: Option<u32>,
+        start_pfn: u64,
+        nr_pages: u64,
+        name: &'static str,
+    ) -> Result<Vec<BlockId>> {
+        let inaccessible = self.arch.hotplug_driver().offline_inaccessible;
+        let per_block = self.u.pages_per_block();
+        let memmap_pages = self.memory_block_memmap_on_memory_pages();
+        let altmap_of = |pfn: u64| VmemAltmap {
+            base_pfn: pfn,
+            end_pfn: pfn + per_block - 1,
+            free: memmap_pages,
+            inaccessible,
+            ..VmemAltmap::default()
         };
-        // Online the new blocks if auto_online_blocks says so (failures are ignored, as
-        // add_memory_resource() ignores them), or if the driver onlines them itself (pseries
-        // DLPAR, which takes the add back when that fails).
+        let chunk = if self.altmap_run_ok(start_pfn, nr_pages) {
+            ALTMAP_RUN
+        } else {
+            1
+        };
+        let end_pfn = start_pfn + nr_pages;
+        let mut blocks = Vec::with_capacity((nr_pages / per_block) as usize);
+        let mut altmaps = Vec::with_capacity(chunk as usize);
+        let mut pfn = start_pfn;
+        while pfn < end_pfn {
+            let n = (end_pfn - pfn).min(chunk * per_block);
+            altmaps.clear();
+            altmaps.extend((pfn..pfn + n).step_by(per_block as usize).map(altmap_of));
+            let arg = AltmapArg {
+                altmaps: &mut altmaps,
+                origin: Origin::Altmap,
+            };
+            self.arch_add_memory(nid, pfn, n, Some(arg))?;
+            blocks.extend(self.create_memory_blocks(
+                pfn,
+                n,
+                Some(&altmaps),
+                group,
+                nid,
+                name,
+                inaccessible,
+            )?);
+            pfn += n;
+        }
+        Ok(blocks)
+    }
+
+    /// arch_add_memory(): the linear map (which /proc/meminfo's DirectMap lines derive from
+    /// the System RAM resources) and __add_pages().
+    fn arch_add_memory(
+        &mut self,
+        nid: u16,
+        start_pfn: u64,
+        nr_pages: u64,
+        altmap: Option<AltmapArg<'_>>,
+    ) -> Result<()> {
+        self.add_pages(nid, start_pfn, nr_pages, altmap, None)
+    }
+
+    /// What a driver has not plugged of the blocks it added stays fake-offline when they
+    /// are onlined (virtio-mem's online_page_callback gives the buddy only plugged pages).
+    fn mark_unplugged_parts(&mut self, blocks: &[BlockId], plugged: u64) -> Result<()> {
+        let bs = self.u.block_size;
+        let mut left = plugged;
+        for &b in blocks {
+            let here = left.min(bs);
+            left -= here;
+            self.block_mut(b)?.fake_offline_pages = (bs - here) >> self.u.g.page_shift;
+        }
+        Ok(())
+    }
+
+    /// The end of add_memory_resource(): online the new blocks if auto_online_blocks says so
+    /// (failures are ignored, as online_memory_block() failures are), or if the driver
+    /// onlines them itself (pseries DLPAR, which takes the add back when that fails).
+    /// Returns the blocks onlined, with their zones.
+    fn online_added_blocks(
+        &mut self,
+        blocks: Vec<BlockId>,
+        nid: u16,
+        driver_onlines: bool,
+    ) -> Result<Vec<(BlockId, String)>> {
         let auto = self.state.settings.default_online;
-        // Driver-managed memory (virtio-mem, kmem) is not the platform's hot-add driver's:
-        // pseries DLPAR's onlining does not apply to it.
-        let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
+        let mut onlined = Vec::new();
         self.wmark_batch(|m| {
             if auto == OnlineType::OnlineMovable && m.movable_run_ok(&blocks, BlockState::Offline) {
                 for (id, z) in m.online_movable_run(&blocks) {
-                    report.onlined.push((id, z.name().to_string()));
+                    onlined.push((id, z.name().to_string()));
                 }
                 return Ok(());
             }
@@ -387,7 +491,7 @@ impl Machine {
                     continue;
                 };
                 match m.memory_block_online(id, t) {
-                    Ok(z) => report.onlined.push((id, z.name().to_string())),
+                    Ok(z) => onlined.push((id, z.name().to_string())),
                     Err(e) if driver_onlines => {
                         m.log(format!(
                             "Failed to online LMB at {:#x} on node {nid}",
@@ -400,7 +504,7 @@ impl Machine {
             }
             Ok(())
         })?;
-        Ok(report)
+        Ok(onlined)
     }
 
     /// memory_group_register_static().
@@ -570,7 +674,8 @@ impl Machine {
         self.remove_memory_locked(start, size)
     }
 
-    /// remove_memory() for a caller that owns the memory (a driver, or the user for DIMMs).
+    /// remove_memory() for a caller that owns the memory (a driver, or the user for DIMMs):
+    /// try_remove_memory()'s checks, every one before anything changes, then its steps.
     pub(crate) fn remove_memory_locked(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
         let end = start.checked_add(size).filter(|_| size > 0);
@@ -581,21 +686,59 @@ impl Machine {
         }
         let first = self.u.block_of_phys(start);
         let n = size / bs;
-        let ids: Vec<BlockId> = (0..n).map(|i| BlockId(first.0 + i)).collect();
-        let in_range = first..BlockId(first.0 + n);
-        // What the kernel's callers guarantee: the range was hot-added.
+        let blocks = self.check_memblocks_offlined(start, size)?;
+        // The seeds' designs: one altmap for a whole hot-added range, which is not any
+        // block's own.
+        let ps = self.u.g.page_shift;
+        let whole_range = self.whole_range_remove_check(start >> ps, size >> ps)?;
+        let altmaps = whole_range.is_none() && self.memory_blocks_have_altmaps(&blocks, n)?;
+        self.state.iomem.check_release_ram(start, size)?;
+        // Nothing below fails.
+        let nid = self.state.blocks[&first].nid;
+        if let Some(key) = whole_range {
+            self.remove_memory_block_devices(first, n);
+            self.remove_whole_range(key, start >> ps, size >> ps);
+        } else if altmaps {
+            self.remove_memory_blocks_and_altmaps(first, n);
+        } else {
+            self.remove_memory_block_devices(first, n);
+            self.arch_remove_memory(start >> ps, size >> ps);
+        }
+        // Checked by check_release_ram() above, with nothing in between touching iomem.
+        self.state.iomem.release_ram(start, size)?;
+        self.unregister_emptied_groups(blocks.groups);
+        // A kmem device whose memory is all gone (offline + remove, as daxctl does) is gone.
+        let u = self.u;
+        let present = &self.state.blocks;
+        self.state.kmem.retain(|_, k| {
+            let (a, b) = (u.block_of_phys(k.start), u.block_of_phys(k.start + k.size));
+            present.range(a..b).next().is_some()
+        });
+        self.try_offline_node(nid);
+        Ok(())
+    }
+
+    /// The walk of try_remove_memory()'s checks over the range's blocks: each must exist and
+    /// have been hot-added (what the kernel's callers guarantee), then each must be offline
+    /// (check_memblock_offlined_cb()). Counts the blocks that carry an altmap and collects
+    /// their groups.
+    fn check_memblocks_offlined(&mut self, start: u64, size: u64) -> Result<RemovedBlocks> {
+        let bs = self.u.block_size;
+        let first = self.u.block_of_phys(start);
+        let n = size / bs;
         let missing = |id: u64| {
             MmError::Invalid(format!(
                 "memory{id} does not exist: [{start:#x}-{:#x}] was not added",
                 start + size - 1
             ))
         };
-        // One pass finds the first block missing or from boot, the first one online (checked
-        // after: check_memblock_offlined_cb()), how many carry an altmap, and their groups.
         let mut expect = first.0;
         let (mut not_added, mut onlined) = (None, None);
-        let (mut with_altmap, mut groups) = (0u64, Vec::new());
-        for (id, b) in self.state.blocks.range(in_range) {
+        let mut found = RemovedBlocks {
+            with_altmap: 0,
+            groups: Vec::new(),
+        };
+        for (id, b) in self.state.blocks.range(first..BlockId(first.0 + n)) {
             if not_added.is_some() {
                 break;
             }
@@ -613,10 +756,10 @@ impl Machine {
             if b.state != BlockState::Offline && onlined.is_none() {
                 onlined = Some(*id);
             }
-            with_altmap += u64::from(b.altmap.is_some());
+            found.with_altmap += u64::from(b.altmap.is_some());
             if let Some(g) = b.group {
-                if groups.last() != Some(&g) {
-                    groups.push(g);
+                if found.groups.last() != Some(&g) {
+                    found.groups.push(g);
                 }
             }
             expect += 1;
@@ -629,115 +772,99 @@ impl Machine {
         }
         if let Some(id) = onlined {
             let s = self.u.block_start(id);
-            self.log(format!(
+            let why = format!(
                 "removing memory fails, because memory [{s:#018x}-{:#018x}] is onlined",
                 s + bs - 1
-            ));
-            return Err(MmError::Busy(format!(
-                "removing memory fails, because memory [{s:#018x}-{:#018x}] is onlined",
-                s + bs - 1
-            )));
+            );
+            self.log(why.clone());
+            return Err(MmError::Busy(why));
         }
-        // The seeds' designs: one altmap for a whole hot-added range, which is not any
-        // block's own.
-        let ps = self.u.g.page_shift;
-        let whole_range = self.whole_range_remove_check(start >> ps, size >> ps)?;
-        // memory_blocks_have_altmaps()
-        let per_block = self.u.pages_per_block();
-        if whole_range.is_some() {
-            with_altmap = 0;
+        found.groups.sort_unstable();
+        found.groups.dedup();
+        Ok(found)
+    }
+
+    /// memory_blocks_have_altmaps(): whether the `n` blocks carry their memmaps on altmaps;
+    /// some but not all is an error.
+    fn memory_blocks_have_altmaps(&mut self, blocks: &RemovedBlocks, n: u64) -> Result<bool> {
+        let with_altmap = blocks.with_altmap;
+        if self.cmdline.memmap_on_memory == MemmapMode::Disable || with_altmap == 0 {
+            return Ok(false);
         }
-        let altmaps = self.cmdline.memmap_on_memory != MemmapMode::Disable && with_altmap > 0;
-        if altmaps && with_altmap != n {
+        if with_altmap != n {
             self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");
             return Err(MmError::Invalid(format!(
                 "{with_altmap} of the {n} memory blocks in the range carry their memmap on an altmap; \
                  the rest do not"
             )));
         }
-        self.state.iomem.check_release_ram(start, size)?;
-        let nid = self.state.blocks[&first].nid;
-        groups.sort_unstable();
-        groups.dedup();
-        if let Some(key) = whole_range {
-            for id in &ids {
-                self.state.blocks.remove(id);
-            }
-            self.remove_whole_range(key, start >> ps, size >> ps);
-        } else if altmaps && self.altmap_run_removable(first, n) {
-            // The same, through one __remove_pages() per run of blocks (see
-            // `altmap_run_removable`).
-            let mut alts = Vec::with_capacity(ALTMAP_RUN as usize);
-            for run in ids.chunks(ALTMAP_RUN as usize) {
-                alts.clear();
-                for id in run {
-                    alts.extend(
-                        self.state
-                            .blocks
-                            .remove(id)
-                            .and_then(|b| b.vmem_altmap(per_block)),
-                    );
-                }
-                let pfn = self.u.block_start(run[0]) >> ps;
-                self.remove_pages(pfn, run.len() as u64 * per_block, Some(&mut alts), None);
-                for a in &alts {
-                    if a.alloc != 0 {
-                        self.log("WARNING: Altmap not fully unmapped");
-                    }
-                }
-            }
-        } else if altmaps {
-            for &id in &ids {
-                let Some(mut altmap) = self
-                    .state
-                    .blocks
-                    .remove(&id)
-                    .and_then(|b| b.vmem_altmap(per_block))
-                else {
-                    continue;
-                };
-                let bstart = self.u.block_start(id) >> ps;
-                self.remove_pages(
-                    bstart,
-                    self.u.pages_per_block(),
-                    Some(std::slice::from_mut(&mut altmap)),
-                    None,
+        Ok(true)
+    }
+
+    /// remove_memory_block_devices().
+    fn remove_memory_block_devices(&mut self, first: BlockId, n: u64) {
+        for i in 0..n {
+            self.state.blocks.remove(&BlockId(first.0 + i));
+        }
+    }
+
+    /// arch_remove_memory(): __remove_pages() (the linear map goes with the resource).
+    fn arch_remove_memory(&mut self, start_pfn: u64, nr_pages: u64) {
+        self.remove_pages(start_pfn, nr_pages, None, None);
+    }
+
+    /// remove_memory_blocks_and_altmaps(): for each block, remove its device and
+    /// arch_remove_memory() with its altmap, warning if the altmap still holds pages.
+    /// `chunk` blocks go through one __remove_pages() with one altmap per block where that
+    /// ends the same way (see `altmap_run_removable`); the per-block reference takes one.
+    fn remove_memory_blocks_and_altmaps(&mut self, first: BlockId, n: u64) {
+        let per_block = self.u.pages_per_block();
+        let chunk = if self.altmap_run_removable(first, n) {
+            ALTMAP_RUN
+        } else {
+            1
+        };
+        let mut alts = Vec::with_capacity(chunk as usize);
+        let mut done = 0;
+        while done < n {
+            let run = (n - done).min(chunk);
+            let id0 = BlockId(first.0 + done);
+            alts.clear();
+            for i in 0..run {
+                alts.extend(
+                    self.state
+                        .blocks
+                        .remove(&BlockId(id0.0 + i))
+                        .and_then(|b| b.vmem_altmap(per_block)),
                 );
-                if altmap.alloc != 0 {
+            }
+            let pfn = self.u.block_start(id0) >> self.u.g.page_shift;
+            self.remove_pages(pfn, run * per_block, Some(&mut alts), None);
+            for a in &alts {
+                if a.alloc != 0 {
                     self.log("WARNING: Altmap not fully unmapped");
                 }
             }
-        } else {
-            for id in &ids {
-                self.state.blocks.remove(id);
-            }
-            self.remove_pages(start >> ps, size >> ps, None, None);
+            done += run;
         }
-        // Checked by check_release_ram() above, with nothing in between touching iomem.
-        self.state.iomem.release_ram(start, size)?;
-        // memory_group_unregister() once the device's blocks are gone.
-        if !groups.is_empty() {
-            let still: std::collections::BTreeSet<u32> =
-                self.state.blocks.values().filter_map(|b| b.group).collect();
-            // A dynamic group (virtio-mem) lives as long as its device, not its blocks.
-            let dynamic = |g: &u32| self.state.groups.get(g).is_some_and(|x| x.dynamic);
-            let gone: Vec<u32> = groups
-                .into_iter()
-                .filter(|g| !still.contains(g) && !dynamic(g))
-                .collect();
-            for g in gone {
-                self.state.groups.remove(&g);
-            }
+    }
+
+    /// memory_group_unregister() for the static groups whose blocks are all gone; a dynamic
+    /// group (virtio-mem) lives as long as its device, not its blocks.
+    fn unregister_emptied_groups(&mut self, groups: Vec<u32>) {
+        if groups.is_empty() {
+            return;
         }
-        // A kmem device whose memory is all gone (offline + remove, as daxctl does) is gone.
-        let u = self.u;
-        let blocks = &self.state.blocks;
-        self.state.kmem.retain(|_, k| {
-            let (a, b) = (u.block_of_phys(k.start), u.block_of_phys(k.start + k.size));
-            blocks.range(a..b).next().is_some()
-        });
-        self.try_offline_node(nid);
-        Ok(())
+        let still: std::collections::BTreeSet<u32> =
+            self.state.blocks.values().filter_map(|b| b.group).collect();
+        let dynamic = |g: &u32| self.state.groups.get(g).is_some_and(|x| x.dynamic);
+        let gone: Vec<u32> = groups
+            .into_iter()
+            .filter(|g| !still.contains(g) && !dynamic(g))
+            .collect();
+        for g in gone {
+            self.state.groups.remove(&g);
+        }
     }
 
     /// __remove_pages(): sparse_remove_section() for each section of the range. The

@@ -661,6 +661,36 @@ impl Machine {
         Ok(PopulateResult { origin, zone })
     }
 
+    /// When a populate from `start_pfn` allocated nothing because its memmap starts inside a
+    /// vmemmap unit (base page, PMD leaf, bolted chunk) the section below already mapped
+    /// (powerpc's 16 KiB section memmaps share 64 KiB pages), its pages came from that
+    /// section's zone. Whether sections are populated one call each or a run per call, each
+    /// then records the same zone.
+    fn shared_memmap_zone(&self, start_pfn: u64) -> Option<u8> {
+        let g = self.u.g;
+        let off = g.vmemmap_offset(start_pfn);
+        if start_pfn == 0 || off == 0 {
+            return None;
+        }
+        let vm = &self.state.vmemmap;
+        let (here, below) = (vm.vpn(off), vm.vpn(off - 1));
+        let (s, _, m) = vm.iter(here, here + 1).next()?;
+        let unit = match m.level {
+            Level::Pte => 1,
+            Level::Pmd => vm.pmd_pages(),
+            Level::Bolted { pages } => pages,
+        };
+        let unit_start = s - s % unit;
+        if below < unit_start {
+            return None;
+        }
+        let prev = self
+            .state
+            .sections
+            .state(self.u.section_of(Pfn(start_pfn - 1)));
+        (prev.memmap_zone != 0).then_some(prev.memmap_zone)
+    }
+
     /// The index (plus one) of a zone in its node's list, for MemSection::memmap_zone.
     fn zone_code(&self, at: Option<(u16, arch::ZoneType)>) -> u8 {
         at.and_then(|(n, z)| {
@@ -861,7 +891,10 @@ impl Machine {
             None => self.populate(nid, start_pfn, end_pfn, arg)?,
         };
         let g = self.u.g;
-        let code = res.zone.map(|_| self.zone_code(res.zone));
+        let code = match res.zone {
+            Some(_) => Some(self.zone_code(res.zone)),
+            None => self.shared_memmap_zone(start_pfn),
+        };
         let mut pfn = start_pfn;
         while pfn < end_pfn {
             let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));

@@ -33,7 +33,12 @@ fn same<T: std::fmt::Debug>(
     let (a, b) = (format!("{a:?}"), format!("{b:?}"));
     assert_eq!(a, b, "{what}: results differ");
     assert_eq!(m.dmesg(), twin.dmesg(), "{what}: dmesg differs");
-    assert_eq!(m.state_hash(), twin.state_hash(), "{what}: states differ");
+    assert_eq!(
+        m.state_hash(),
+        twin.state_hash(),
+        "{what}: states differ in {:?}",
+        m.state_diff(twin)
+    );
     m.check().unwrap_or_else(|e| panic!("{what}: {e}"));
     a
 }
