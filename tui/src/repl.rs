@@ -4,7 +4,7 @@
 //! parser says it is unfinished; Ctrl-C stops the statement running and keeps the session.
 
 use crate::runner::warn;
-use crate::script::{describe, help, Host, Limits, Vm};
+use crate::script::{help, Host, Limits, Session, Vm};
 use rhai::{Dynamic, Engine, ParseErrorType, Scope};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -48,20 +48,11 @@ fn at_end(src: &str, pos: rhai::Position) -> bool {
 }
 
 /// Evaluate one input; returns what to print.
-pub fn eval(
-    host: &Host,
-    engine: &Engine,
-    scope: &mut Scope<'static>,
-    src: &str,
-) -> Result<Option<String>, String> {
-    host.start();
-    let ast = engine
-        .compile_with_scope(scope, src)
-        .map_err(|e| describe(&e.into()))?;
-    match crate::script::eval_checked(engine, &host.budget, scope, &ast) {
+pub fn eval(session: &mut Session, src: &str) -> Result<Option<String>, String> {
+    match session.eval(src) {
         Ok(v) if v.is_unit() => Ok(None),
         Ok(v) => Ok(Some(show_value(&v))),
-        Err(e) => Err(describe(&e)),
+        Err(e) => Err(e.describe()),
     }
 }
 
@@ -84,11 +75,13 @@ pub fn show_value(v: &Dynamic) -> String {
 }
 
 /// Boot the machine the flags describe and bind it to `m`.
-pub fn bind_machine(engine: &Engine, scope: &mut Scope<'static>) -> Result<(), String> {
-    let vm: Vm = engine
-        .eval_with_scope(scope, "boot()")
-        .map_err(|e| describe(&e))?;
-    scope.push("m", vm);
+pub fn bind_machine(session: &mut Session) -> Result<(), String> {
+    let vm: Vm = session
+        .eval("boot()")
+        .map_err(|e| e.describe())?
+        .try_cast()
+        .ok_or_else(|| "boot() did not give a machine".to_string())?;
+    session.scope.push("m", vm);
     Ok(())
 }
 
@@ -252,30 +245,29 @@ fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitC
     host.limits = limits;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     host.keep_output = false;
-    let engine = host.engine();
-    let mut scope = host.scope();
-    host.start();
-    if let Err(e) = bind_machine(&engine, &mut scope) {
+    let mut session = Session::new(host);
+    if let Err(e) = bind_machine(&mut session) {
         warn(&format!("hotplug-lab repl: boot: {e}"));
         return ExitCode::from(2);
     }
-    for w in host.take_warnings() {
+    for w in session.host.take_warnings() {
         warn(&format!("hotplug-lab repl: warning: {w}"));
     }
     // Ctrl-C while a statement runs stops it (the sandbox sees the flag between two
     // operations); a second one before it has stopped ends the process as usual.
+    let cancel = session.host.cancel.clone();
     let _ = signal_hook::flag::register_conditional_default(
         signal_hook::consts::SIGINT,
-        host.cancel.clone(),
+        cancel.clone(),
     );
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, host.cancel.clone());
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.clone());
     let paths = Rc::new(RefCell::new(Vec::new()));
     let refresh = |scope: &Scope| {
         if let Some(vm) = scope.get_value::<Vm>("m") {
             *paths.borrow_mut() = vm.0.borrow().readable_paths();
         }
     };
-    refresh(&scope);
+    refresh(&session.scope);
     let history = history_file();
     let mut input = if std::io::stdin().is_terminal() {
         match rustyline::Editor::<Helper, DefaultHistory>::new() {
@@ -314,15 +306,14 @@ fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitC
                 }
                 buf.push_str(&line);
                 buf.push('\n');
-                if incomplete(&engine, &scope, &buf) {
+                if incomplete(&session.engine, &session.scope, &buf) {
                     continue;
                 }
                 let src = std::mem::take(&mut buf);
                 input.remember(src.trim_end());
-                let out = eval(&host, &engine, &mut scope, &src);
-                host.cancel
-                    .store(false, std::sync::atomic::Ordering::Relaxed);
-                for w in host.take_warnings() {
+                let out = eval(&mut session, &src);
+                cancel.store(false, std::sync::atomic::Ordering::Relaxed);
+                for w in session.host.take_warnings() {
                     warn(&format!("warning: {w}"));
                 }
                 match out {
@@ -330,7 +321,7 @@ fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitC
                     Ok(None) => {}
                     Err(e) => warn(&e),
                 }
-                refresh(&scope);
+                refresh(&session.scope);
             }
             Line::Interrupted => buf.clear(),
             Line::Bad(why) => {

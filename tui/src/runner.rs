@@ -1,7 +1,7 @@
 //! `hotplug-lab run`: run a script headless on one architecture or several, print its output
 //! (side by side for several), or JSON, and export the last machine's sysfs.
 
-use crate::script::{script_error, to_json, Host, Limits, ScriptError};
+use crate::script::{script_error, to_json, Failure, Host, Limits, ScriptError, Session};
 use mm::Machine;
 use rhai::EvalAltResult;
 use std::fmt::Write as _;
@@ -192,35 +192,21 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
         host.keep_output = false;
     }
-    let engine = host.engine();
-    let mut scope = host.scope();
-    host.start_until(
-        o.deadline
-            .unwrap_or_else(|| Instant::now() + o.limits.max_time),
-    );
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        engine
-            .compile_with_scope(&scope, source)
-            .map_err(|e| Box::new(EvalAltResult::from(e)))
-            .and_then(|ast| crate::script::eval_checked(&engine, &host.budget, &mut scope, &ast))
-            .map(|v| to_json(&v))
-            .map_err(|e| RunError::of(&e))
-    }))
-    .unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-        Err(RunError {
+    let mut session = Session::new(host);
+    let deadline = o
+        .deadline
+        .unwrap_or_else(|| Instant::now() + o.limits.max_time);
+    let result = match session.eval_until(source, deadline) {
+        Ok(v) => Ok(to_json(&v)),
+        Err(Failure::Script(e)) => Err(RunError::of(&e)),
+        Err(Failure::Panic(what)) => Err(RunError {
             line: None,
             column: None,
-            message: format!(
-                "internal error: hotplug-lab panicked: {}",
-                what.unwrap_or_default()
-            ),
+            message: Failure::panic_message(&what),
             error: None,
-        })
-    });
+        }),
+    };
+    let host = &session.host;
     let output = host.output.borrow().clone();
     let machine = host.last.borrow().as_ref().map(|vm| vm.0.borrow().clone());
     ArchRun {

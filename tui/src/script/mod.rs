@@ -5,8 +5,10 @@ mod api;
 pub mod help;
 pub mod hints;
 pub mod sandbox;
+pub mod session;
 
 pub use sandbox::{Budget, Limits, Stop};
+pub use session::{Failure, Session};
 
 use mm::{Machine, MmError};
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Position};

@@ -56,6 +56,14 @@ pub fn run(opts: Options) -> ExitCode {
     // Mouse capture goes off before ratatui's own hook restores the screen and prints.
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // A pane's session catches its own panics and shows them in the pane's log: the UI
+        // goes on, and nothing may be written over the screen.
+        let pane = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with(worker::PANE_THREAD));
+        if pane {
+            return;
+        }
         let _ = execute!(stdout(), DisableMouseCapture, DisableBracketedPaste);
         prev(info);
     }));

@@ -5,9 +5,8 @@
 //! changes a machine, until the UI says to go on.
 
 use crate::repl::bind_machine;
-use crate::script::{describe, Host, Limits, Vm};
+use crate::script::{Host, Limits, Session, Vm};
 use mm::Machine;
-use rhai::{Engine, Scope, AST};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,7 +153,7 @@ impl Worker {
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
             let spawned = std::thread::Builder::new()
-                .name(format!("hotplug-lab-pane{pane}"))
+                .name(format!("{PANE_THREAD}{pane}"))
                 .stack_size(crate::script::sandbox::SCRIPT_STACK)
                 .spawn(move || serve(cfg, srx, tx, cancel));
             if spawned.is_ok() {
@@ -204,6 +203,9 @@ impl Drop for Worker {
     }
 }
 
+/// The name of every pane's session thread, followed by the pane's number.
+pub(crate) const PANE_THREAD: &str = "hotplug-lab-pane";
+
 /// What a session boots from.
 struct SessionConfig {
     pane: usize,
@@ -214,14 +216,12 @@ struct SessionConfig {
     limits: Limits,
 }
 
-/// One architecture's session.
-struct Session {
+/// One architecture's session: the shared scripting session and the script it plays.
+struct Pane {
     pane: usize,
-    host: Host,
-    engine: Engine,
-    scope: Scope<'static>,
-    /// The loaded script: its source and, once compiled, its functions.
-    script: Option<(String, Option<AST>)>,
+    s: Session,
+    /// The loaded script's source.
+    script: Option<String>,
     /// The script ran to its end.
     ended: bool,
 }
@@ -238,15 +238,11 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
             text: l.to_string(),
         });
     }));
-    let engine = host.engine();
-    let mut scope = host.scope();
-    host.start();
-    let booted = bind_machine(&engine, &mut scope);
-    let mut s = Session {
+    let mut session = Session::new(host);
+    let booted = bind_machine(&mut session);
+    let mut s = Pane {
         pane,
-        host,
-        engine,
-        scope,
+        s: session,
         script: None,
         ended: false,
     };
@@ -279,7 +275,7 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
         match req {
             Request::Setup { .. } => {}
             Request::Eval { src } => {
-                let outcome = if s.host.cancel.load(Ordering::Relaxed) {
+                let outcome = if s.s.host.cancel.load(Ordering::Relaxed) {
                     Err("interrupted before it ran".to_string())
                 } else {
                     eval(&mut s, &src)
@@ -292,12 +288,8 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
                 });
             }
             Request::Load { source } => {
-                let functions = s
-                    .engine
-                    .compile_with_scope(&s.scope, &source)
-                    .ok()
-                    .map(|a| a.clone_functions_only());
-                s.script = Some((source, functions));
+                s.s.load_functions(&source);
+                s.script = Some(source);
                 s.ended = false;
             }
             Request::Step | Request::RunAll => {
@@ -309,8 +301,8 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
     }
 }
 
-fn warnings(s: &Session, tx: &Sender<Reply>) {
-    for text in s.host.take_warnings() {
+fn warnings(s: &Pane, tx: &Sender<Reply>) {
+    for text in s.s.host.take_warnings() {
         let _ = tx.send(Reply::Warning { pane: s.pane, text });
     }
 }
@@ -319,9 +311,9 @@ fn warnings(s: &Session, tx: &Sender<Reply>) {
 /// unless `to_end`. While paused, the session answers the UI: Step goes on, RunAll goes on
 /// to the end, REPL input is refused (the script holds the session), a closed channel (a new
 /// setup) or an interrupt stops it.
-fn run_script(s: &mut Session, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_end: bool) {
+fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_end: bool) {
     let pane = s.pane;
-    let Some((source, _)) = s.script.clone() else {
+    let Some(source) = s.script.clone() else {
         let _ = tx.send(Reply::Done {
             pane,
             outcome: Err("no script loaded (hotplug-lab tui SCRIPT)".to_string()),
@@ -339,7 +331,7 @@ fn run_script(s: &mut Session, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, t
     }
     let run_all = Rc::new(std::cell::Cell::new(to_end));
     let calls = Rc::new(std::cell::Cell::new(0usize));
-    let cancel = s.host.cancel.clone();
+    let cancel = s.s.host.cancel.clone();
     let (r, t, ra, c) = (rx.clone(), tx.clone(), run_all.clone(), calls.clone());
     // The machine the last call worked on: before a boot, the map goes on showing it as the
     // calls since left it.
@@ -394,9 +386,9 @@ fn run_script(s: &mut Session, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, t
             }
         }
     });
-    *s.host.on_change.borrow_mut() = Some(hook);
+    *s.s.host.on_change.borrow_mut() = Some(hook);
     let outcome = eval(s, &source);
-    *s.host.on_change.borrow_mut() = None;
+    *s.s.host.on_change.borrow_mut() = None;
     s.ended = true;
     warnings(s, tx);
     let _ = tx.send(Reply::Done {
@@ -410,32 +402,19 @@ fn run_script(s: &mut Session, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, t
     });
 }
 
-/// Evaluate `src` in a session, with the loaded script's functions in reach.
-fn eval(s: &mut Session, src: &str) -> Result<Option<String>, String> {
-    s.host.start();
-    s.host.output.borrow_mut().clear();
-    let ast = s
-        .engine
-        .compile_with_scope(&s.scope, src)
-        .map_err(|e| describe(&e.into()))?;
-    let ast = match s.script.as_ref().and_then(|(_, f)| f.as_ref()) {
-        Some(f) => f.merge(&ast),
-        None => ast,
-    };
-    match crate::script::eval_checked(&s.engine, &s.host.budget, &mut s.scope, &ast) {
-        Ok(v) if v.is_unit() => Ok(None),
-        Ok(v) => Ok(Some(crate::repl::show_value(&v))),
-        Err(e) => Err(describe(&e)),
-    }
+/// Evaluate `src` in a pane's session, with the loaded script's functions in reach.
+fn eval(s: &mut Pane, src: &str) -> Result<Option<String>, String> {
+    s.s.host.output.borrow_mut().clear();
+    crate::repl::eval(&mut s.s, src)
 }
 
 /// A copy of the machine on screen: `m`, or, when `m` is no longer a machine (`m = ()`),
 /// the one booted last.
-fn machine_of(s: &Session) -> Option<Box<Machine>> {
-    let vm = s
-        .scope
-        .get_value::<Vm>("m")
-        .or_else(|| s.host.last.borrow().clone())?;
+fn machine_of(s: &Pane) -> Option<Box<Machine>> {
+    let vm =
+        s.s.scope
+            .get_value::<Vm>("m")
+            .or_else(|| s.s.host.last.borrow().clone())?;
     let m = vm.0.borrow().clone();
     Some(Box::new(m))
 }

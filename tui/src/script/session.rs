@@ -1,0 +1,145 @@
+//! One scripting session, as the runner, the line REPL and the TUI's workers all hold it: a
+//! [`Host`], the engine made for it and the scope its inputs share. Every input goes through
+//! [`Session::eval`], which runs it under the sandbox's budget and turns a panic in the model
+//! into an error instead of a dead session.
+
+use super::{describe, Host};
+use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use std::time::Instant;
+
+/// Why an input did not give a value.
+#[derive(Debug)]
+pub enum Failure {
+    /// The script's own error, the model's or the sandbox's.
+    Script(Box<EvalAltResult>),
+    /// hotplug-lab itself failed (a bug): what the panic said.
+    Panic(String),
+}
+
+impl Failure {
+    /// `line L, column C: message`, as the REPL and the TUI show it.
+    pub fn describe(&self) -> String {
+        match self {
+            Failure::Script(e) => describe(e),
+            Failure::Panic(what) => Failure::panic_message(what),
+        }
+    }
+
+    /// The message of a panic, with what the user can do about it.
+    pub fn panic_message(what: &str) -> String {
+        format!(
+            "internal error: hotplug-lab panicked: {what} (a bug in hotplug-lab: please report \
+             it with the input that caused it; the machine may be left part way through that \
+             call)"
+        )
+    }
+}
+
+/// A host, its engine and scope, and the functions of a loaded script.
+pub struct Session {
+    pub host: Host,
+    pub engine: Engine,
+    pub scope: Scope<'static>,
+    /// The functions a loaded script defines, in reach of every later input.
+    pub functions: Option<AST>,
+}
+
+impl Session {
+    /// A session on `host`: its engine (sandbox, print capture, API) and the globals.
+    pub fn new(mut host: Host) -> Session {
+        let engine = host.engine();
+        let scope = host.scope();
+        Session {
+            host,
+            engine,
+            scope,
+            functions: None,
+        }
+    }
+
+    /// Compile and run `src` in the session's scope with the whole time budget from now.
+    pub fn eval(&mut self, src: &str) -> Result<Dynamic, Failure> {
+        self.eval_until(src, Instant::now() + self.host.limits.max_time)
+    }
+
+    /// The same, ending by `deadline` (a run's budget, which every architecture of
+    /// `--arch all` shares).
+    pub fn eval_until(&mut self, src: &str, deadline: Instant) -> Result<Dynamic, Failure> {
+        self.host.start_until(deadline);
+        let Session {
+            host,
+            engine,
+            scope,
+            functions,
+        } = self;
+        let run = std::panic::AssertUnwindSafe(|| {
+            let ast = engine
+                .compile_with_scope(scope, src)
+                .map_err(|e| Box::new(EvalAltResult::from(e)))?;
+            let ast = match functions.as_ref() {
+                Some(f) => f.merge(&ast),
+                None => ast,
+            };
+            super::eval_checked(engine, &host.budget, scope, &ast)
+        });
+        match std::panic::catch_unwind(run) {
+            Ok(r) => r.map_err(Failure::Script),
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(Failure::Panic(what))
+            }
+        }
+    }
+
+    /// Load a script whose functions later inputs may call (what fails to compile gives none).
+    pub fn load_functions(&mut self, source: &str) {
+        self.functions = self
+            .engine
+            .compile_with_scope(&self.scope, source)
+            .ok()
+            .map(|a| a.clone_functions_only());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside a call is an error of that input; the session, its scope and its
+    /// machine go on (the TUI worker used to stay on "running..." for good).
+    #[test]
+    fn a_panic_is_an_error_and_the_session_goes_on() {
+        let mut s = Session::new(Host::new("x86_64", "", ""));
+        s.engine
+            .register_fn("boom", || -> i64 { panic!("boom at the test's request") });
+        let _ = s.eval("let m = boot(); let n = 41;").unwrap();
+        match s.eval("n + boom()") {
+            Err(Failure::Panic(what)) => assert!(what.contains("boom at"), "{what}"),
+            other => panic!("{other:?}"),
+        }
+        let msg = s.eval("boom()").unwrap_err().describe();
+        assert!(
+            msg.starts_with("internal error: hotplug-lab panicked: boom"),
+            "{msg}"
+        );
+        assert_eq!(s.eval("n + 1").unwrap().as_int(), Ok(42));
+        assert_eq!(s.eval("m.blocks().len() > 0").unwrap().as_bool(), Ok(true));
+    }
+
+    /// A script error stays the script's, with its position.
+    #[test]
+    fn script_errors_keep_their_position() {
+        let mut s = Session::new(Host::new("x86_64", "", ""));
+        let e = s.eval("let m = boot();\nm.add_memory(1, 2);").unwrap_err();
+        assert!(matches!(e, Failure::Script(_)));
+        assert!(
+            e.describe().starts_with("line 2, column"),
+            "{}",
+            e.describe()
+        );
+    }
+}
