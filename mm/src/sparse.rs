@@ -208,6 +208,60 @@ impl PopulateCtx<'_> {
         (run_piece_end(a.altmaps, i, s, b, ps, sp), i)
     }
 
+    /// Populate vmemmap pages `[s, e)` with base pages from `src` (the altmap of `cur`).
+    fn populate_basepage_piece(
+        &mut self,
+        s: u64,
+        e: u64,
+        src: Src,
+    ) -> std::result::Result<(), AllocFailed> {
+        self.charge_tables(s, e, Level::Pte)?;
+        match src {
+            Src::Ram => {
+                let o = self.take_ram(e - s)?;
+                self.map(s, e, Level::Pte, o);
+            }
+            Src::Altmap => {
+                let o = self.take_altmap_pages(e - s)?;
+                self.map(s, e, Level::Pte, o);
+            }
+            Src::AltmapInBoundsElseRam => {
+                let (wlo, whi) = self.altmap_window().unwrap_or((0, 0));
+                let (ilo, ihi) = (s.max(wlo), e.min(whi));
+                let mut pieces = Vec::new();
+                if ilo < ihi {
+                    let free = self
+                        .altmap
+                        .as_ref()
+                        .map_or(0, |x| x.altmaps[self.cur].nr_free());
+                    let from_altmap = free.min(ihi - ilo);
+                    if s < ilo {
+                        pieces.push((s, ilo, None));
+                    }
+                    if from_altmap > 0 {
+                        pieces.push((ilo, ilo + from_altmap, Some(())));
+                    }
+                    if ilo + from_altmap < e {
+                        pieces.push((ilo + from_altmap, e, None));
+                    }
+                } else {
+                    pieces.push((s, e, None));
+                }
+                for (ps, pe, alt) in pieces {
+                    let o = match alt {
+                        Some(()) => match self.take_altmap_pages(pe - ps) {
+                            Ok(o) => o,
+                            Err(_) => self.take_ram(pe - ps)?,
+                        },
+                        None => self.take_ram(pe - ps)?,
+                    };
+                    self.map(ps, pe, Level::Pte, o);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether an armed fault would fire at an allocation of this call.
     fn faults_armed(&self) -> bool {
         self.faults.altmap_alloc.count > 0 || self.faults.memmap_alloc.count > 0
@@ -316,27 +370,46 @@ impl VmemmapTables for PopulateCtx<'_> {
         let stop = |at: u64, failure: AllocFailed| Stopped { at, failure };
         match src {
             Src::Ram => {
-                // The buddy may run dry part way: map as many PMDs as fit, then stop.
-                let fit = if self.booting {
-                    n
+                // The kernel allocates each PMD apart (vmemmap_alloc_block_buf()): with a
+                // fault armed, go PMD by PMD so that each counts as one call; otherwise a
+                // run at once.
+                let step = if self.faults.memmap_alloc.count > 0 {
+                    1
                 } else {
-                    let free = crate::alloc::kernel_free(self.nodes);
-                    let tables = self.vm.tables_needed(a, b, Level::Pmd).div_ceil(self.ps());
-                    (free.saturating_sub(tables) / pmd_pages).min(n)
+                    n.max(1)
                 };
-                if fit > 0 {
-                    let end_fit = a + fit * pmd_pages;
-                    self.charge_tables(a, end_fit, Level::Pmd)
-                        .map_err(|f| stop(va, f))?;
-                    let origin = self.take_ram(fit * pmd_pages).map_err(|f| stop(va, f))?;
-                    self.map(a, end_fit, Level::Pmd, origin);
-                }
-                if fit < n {
-                    let f = self.fail(format!(
-                        "vmemmap alloc failure: order:{} (no free PMD-sized block)",
-                        pmd_pages.trailing_zeros()
-                    ));
-                    return Err(stop(va + fit * pmd, f));
+                let mut done = 0;
+                while done < n {
+                    let k = step.min(n - done);
+                    let s0 = a + done * pmd_pages;
+                    let s1 = if k == n { b } else { s0 + k * pmd_pages };
+                    let at = va + done * pmd;
+                    // The buddy may run dry part way: map as many PMDs as fit, then stop.
+                    let fit = if self.booting {
+                        k
+                    } else {
+                        let free = crate::alloc::kernel_free(self.nodes);
+                        let tables = self
+                            .vm
+                            .tables_needed(s0, s1, Level::Pmd)
+                            .div_ceil(self.ps());
+                        (free.saturating_sub(tables) / pmd_pages).min(k)
+                    };
+                    if fit > 0 {
+                        let end_fit = s0 + fit * pmd_pages;
+                        self.charge_tables(s0, end_fit, Level::Pmd)
+                            .map_err(|f| stop(at, f))?;
+                        let origin = self.take_ram(fit * pmd_pages).map_err(|f| stop(at, f))?;
+                        self.map(s0, end_fit, Level::Pmd, origin);
+                    }
+                    if fit < k {
+                        let f = self.fail(format!(
+                            "vmemmap alloc failure: order:{} (no free PMD-sized block)",
+                            pmd_pages.trailing_zeros()
+                        ));
+                        return Err(stop(at + fit * pmd, f));
+                    }
+                    done += k;
                 }
                 Ok(())
             }
@@ -383,51 +456,17 @@ impl VmemmapTables for PopulateCtx<'_> {
                 at = to;
             }
         }
+        // The kernel allocates each base page apart (vmemmap_pte_populate()): with a fault
+        // armed, go page by page so that each counts as one call; otherwise a piece at once.
+        let one_by_one = self.faults_armed();
         for (s, e, cur) in pieces {
             self.cur = cur;
-            self.charge_tables(s, e, Level::Pte)?;
-            match src {
-                Src::Ram => {
-                    let o = self.take_ram(e - s)?;
-                    self.map(s, e, Level::Pte, o);
+            if one_by_one {
+                for p in s..e {
+                    self.populate_basepage_piece(p, p + 1, src)?;
                 }
-                Src::Altmap => {
-                    let o = self.take_altmap_pages(e - s)?;
-                    self.map(s, e, Level::Pte, o);
-                }
-                Src::AltmapInBoundsElseRam => {
-                    let (wlo, whi) = self.altmap_window().unwrap_or((0, 0));
-                    let (ilo, ihi) = (s.max(wlo), e.min(whi));
-                    let mut pieces = Vec::new();
-                    if ilo < ihi {
-                        let free = self
-                            .altmap
-                            .as_ref()
-                            .map_or(0, |x| x.altmaps[self.cur].nr_free());
-                        let from_altmap = free.min(ihi - ilo);
-                        if s < ilo {
-                            pieces.push((s, ilo, None));
-                        }
-                        if from_altmap > 0 {
-                            pieces.push((ilo, ilo + from_altmap, Some(())));
-                        }
-                        if ilo + from_altmap < e {
-                            pieces.push((ilo + from_altmap, e, None));
-                        }
-                    } else {
-                        pieces.push((s, e, None));
-                    }
-                    for (ps, pe, alt) in pieces {
-                        let o = match alt {
-                            Some(()) => match self.take_altmap_pages(pe - ps) {
-                                Ok(o) => o,
-                                Err(_) => self.take_ram(pe - ps)?,
-                            },
-                            None => self.take_ram(pe - ps)?,
-                        };
-                        self.map(ps, pe, Level::Pte, o);
-                    }
-                }
+            } else {
+                self.populate_basepage_piece(s, e, src)?;
             }
         }
         Ok(())
@@ -622,15 +661,10 @@ impl Machine {
         let new_pages = ctx.new_pages;
         let placed = std::mem::take(&mut ctx.placed);
         if let Err(f) = r {
-            // A run of blocks fails in the block whose memmap was being populated, as that
-            // block's own call would.
-            let (lo, hi) = match ctx.altmap.as_ref().filter(|a| a.altmaps.len() > 1) {
-                Some(a) => {
-                    let alt = &a.altmaps[ctx.cur];
-                    (alt.base_pfn.max(start_pfn), (alt.end_pfn + 1).min(end_pfn))
-                }
-                None => (start_pfn, end_pfn),
-            };
+            // The kernel populates one section per call (populate_section_memmap()): a run
+            // fails in the section whose memmap was being mapped, the first whose vmemmap
+            // pages are not all mapped yet, as that section's own call would.
+            let (lo, hi) = self.unpopulated_section(start_pfn, end_pfn);
             return Err(MmError::NoMemory(format!(
                 "populating the memmap of pfns {lo:#x}-{:#x}: {}",
                 hi - 1,
@@ -661,34 +695,66 @@ impl Machine {
         Ok(PopulateResult { origin, zone })
     }
 
-    /// When a populate from `start_pfn` allocated nothing because its memmap starts inside a
-    /// vmemmap unit (base page, PMD leaf, bolted chunk) the section below already mapped
-    /// (powerpc's 16 KiB section memmaps share 64 KiB pages), its pages came from that
-    /// section's zone. Whether sections are populated one call each or a run per call, each
-    /// then records the same zone.
-    fn shared_memmap_zone(&self, start_pfn: u64) -> Option<u8> {
+    /// The pfns of the first section of `[start_pfn, end_pfn)` (clipped to it) whose
+    /// struct pages are not all mapped: where a populate that failed part way stopped.
+    fn unpopulated_section(&self, start_pfn: u64, end_pfn: u64) -> (u64, u64) {
         let g = self.u.g;
-        let off = g.vmemmap_offset(start_pfn);
-        if start_pfn == 0 || off == 0 {
-            return None;
-        }
         let vm = &self.state.vmemmap;
-        let (here, below) = (vm.vpn(off), vm.vpn(off - 1));
+        let mut pfn = start_pfn;
+        while pfn < end_pfn {
+            let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
+            let (a, b) = (
+                vm.vpn(g.vmemmap_offset(pfn)),
+                vm.vpn_up(g.vmemmap_offset(next)),
+            );
+            if vm.mapped_pages(a, b) < b - a {
+                return (pfn, next);
+            }
+            pfn = next;
+        }
+        (start_pfn, end_pfn)
+    }
+
+    /// Whether two sections' memmaps can share one vmemmap unit (a base page, a PMD leaf, a
+    /// bolted chunk): powerpc's 16 KiB section memmaps share 64 KiB pages, 2 MiB leaves and
+    /// 16 MiB chunks; a memmap of whole PMDs (x86, arm64 4K, s390) shares nothing.
+    fn memmaps_may_share(&self) -> bool {
+        let g = self.u.g;
+        !g.section_memmap_bytes.is_multiple_of(g.pmd_size)
+    }
+
+    /// Whether the vmemmap page holding the first struct page of `pfn` is mapped now.
+    fn memmap_start_mapped(&self, pfn: u64) -> bool {
+        let vm = &self.state.vmemmap;
+        let v = vm.vpn(self.u.g.vmemmap_offset(pfn));
+        vm.any_mapped(v, v + 1)
+    }
+
+    /// The zone code of the vmemmap unit holding the first struct page of `pfn`, mapped
+    /// before by another section (whose memmap_zone says where its pages came from): a
+    /// section whose memmap starts in it took nothing of its own.
+    fn shared_memmap_zone(&self, pfn: u64) -> Option<u8> {
+        let g = self.u.g;
+        let vm = &self.state.vmemmap;
+        let here = vm.vpn(g.vmemmap_offset(pfn));
         let (s, _, m) = vm.iter(here, here + 1).next()?;
         let unit = match m.level {
             Level::Pte => 1,
             Level::Pmd => vm.pmd_pages(),
             Level::Bolted { pages } => pages,
         };
-        let unit_start = s - s % unit;
-        if below < unit_start {
-            return None;
-        }
-        let prev = self
-            .state
+        let us = s - s % unit;
+        let (sp, ps) = (g.struct_page_size, g.page_size);
+        let first = self.u.section_of(Pfn(us * ps / sp));
+        let last = self
+            .u
+            .section_of(Pfn(((us + unit) * ps / sp).saturating_sub(1)));
+        let mine = self.u.section_of(Pfn(pfn));
+        self.state
             .sections
-            .state(self.u.section_of(Pfn(start_pfn - 1)));
-        (prev.memmap_zone != 0).then_some(prev.memmap_zone)
+            .iter_range(first, SectionNr(last.0 + 1))
+            .find(|(nr, ms)| *nr != mine && ms.memmap_zone != 0)
+            .map(|(_, ms)| ms.memmap_zone)
     }
 
     /// The index (plus one) of a zone in its node's list, for MemSection::memmap_zone.
@@ -886,19 +952,34 @@ impl Machine {
             altmaps: &mut *a.altmaps,
             origin: a.origin,
         });
+        let g = self.u.g;
+        // The sections whose memmap starts in a vmemmap unit mapped before this call: their
+        // pages came from that unit's zone, not from this call's allocations, whether the
+        // sections are populated one per call or a run at once.
+        let mut shared = Vec::new();
+        if self.memmaps_may_share() {
+            let mut pfn = start_pfn;
+            while pfn < end_pfn {
+                shared.push(self.memmap_start_mapped(pfn));
+                pfn = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
+            }
+        }
         let res = match self.optimizable_compound(has_altmap, compound) {
             Some(c) => self.populate_compound(nid, start_pfn, end_pfn, c)?,
             None => self.populate(nid, start_pfn, end_pfn, arg)?,
         };
-        let g = self.u.g;
-        let code = match res.zone {
-            Some(_) => Some(self.zone_code(res.zone)),
-            None => self.shared_memmap_zone(start_pfn),
-        };
+        let code = res.zone.map(|_| self.zone_code(res.zone));
         let mut pfn = start_pfn;
+        let mut i = 0;
         while pfn < end_pfn {
             let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
             let nr = self.u.section_of(Pfn(pfn));
+            let code = if shared.get(i).copied().unwrap_or(false) {
+                self.shared_memmap_zone(pfn)
+            } else {
+                code
+            };
+            i += 1;
             let pages = self.section_nr_vmemmap_pages(pfn, next - pfn, has_altmap, compound);
             // count_memmap() and the end of sparse_add_section(), in one visit.
             let slot = self.count_memmap_total(pages, res.origin);

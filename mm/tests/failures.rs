@@ -502,3 +502,27 @@ fn state_diff_names_what_changed_and_a_failure_changes_nothing() {
     );
     assert_eq!(m.state_hash(), added.state_hash());
 }
+
+/// vmemmap_populate_hugepages() allocates each PMD apart (vmemmap_alloc_block_buf()), so an
+/// injected failure of the second allocation strikes the second section's PMD, which falls
+/// back to base pages (mm/sparse-vmemmap.c), however many sections the model populates
+/// through one call.
+#[test]
+fn an_injected_memmap_failure_counts_each_pmd() {
+    let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let base = m.boot_info().hotplug_base;
+    let (pmds, ptes) = (
+        m.stat("vmemmap_pmd_mappings").unwrap(),
+        m.stat("vmemmap_pte_mappings").unwrap(),
+    );
+    m.inject_fault_after("memmap_alloc", 1, 1).unwrap();
+    let opts = AddOptions {
+        memmap_on_memory: Some(false),
+        ..AddOptions::default()
+    };
+    m.add_memory(base, 2 << 27, &opts).unwrap();
+    assert_eq!(m.stat("vmemmap_pmd_mappings").unwrap(), pmds + 1);
+    // The second section's 2 MiB of struct pages in 4 KiB pages.
+    assert_eq!(m.stat("vmemmap_pte_mappings").unwrap(), ptes + 512);
+    m.check().unwrap();
+}
