@@ -309,6 +309,7 @@ impl Machine {
                 nr_nodes,
             },
             cmdline,
+            boot_reserved: Vec::new(),
             design,
             state: State {
                 settings: Settings {
@@ -328,7 +329,6 @@ impl Machine {
                 hstates: Vec::new(),
                 hugetlb_optimize_vmemmap: false,
                 pgmaps: BTreeMap::new(),
-                boot_reserved: Vec::new(),
                 range_altmaps: BTreeMap::new(),
                 virtio_mem: BTreeMap::new(),
                 kmem: BTreeMap::new(),
@@ -534,7 +534,7 @@ impl Machine {
                 }
             }
         }
-        self.state.boot_reserved = reserved;
+        self.boot_reserved = reserved;
         Ok(())
     }
 
@@ -596,7 +596,7 @@ impl Machine {
         let mut ids: Vec<BlockId> = present.iter().map(|n| u.block_of_section(*n)).collect();
         ids.dedup();
         let ram = self.boot.ram.clone();
-        let reserved = self.state.boot_reserved.clone();
+        let reserved = self.boot_reserved.clone();
         let ps = u.g.page_shift;
         for id in ids {
             let start_pfn = u.block_start(id) >> ps;

@@ -342,7 +342,7 @@ impl Machine {
         };
         let mut holes: Vec<(u64, u64)> = Vec::new();
         if b.early {
-            holes.extend(self.state.boot_reserved.iter().copied());
+            holes.extend(self.boot_reserved.iter().copied());
         }
         let low = start
             + b.nr_vmemmap_pages()

@@ -121,6 +121,9 @@ pub struct Machine {
     pub(crate) u: Units,
     pub(crate) cmdline: Cmdline,
     pub(crate) boot: BootInfo,
+    /// pfn ranges memblock reserved at boot for the memmap and its page tables (fixed at
+    /// boot).
+    pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// The design variant (`hotplug_lab.design=`).
     pub(crate) design: &'static dyn crate::design::Design,
     /// Everything an operation changes, and a failing one must leave as it was.
@@ -160,8 +163,6 @@ pub struct State {
     pub(crate) hugetlb_optimize_vmemmap: bool,
     /// ZONE_DEVICE mappings (memremap_pages()), by id.
     pub(crate) pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
-    /// pfn ranges memblock reserved at boot for the memmap and its page tables.
-    pub(crate) boot_reserved: Vec<(u64, u64)>,
     /// Whole-range altmaps of the rfc-2018 / v3-2019 designs, by first pfn.
     pub(crate) range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
     /// virtio-mem devices, by id.
@@ -195,7 +196,6 @@ struct Snapshot {
     hstates: Vec<crate::hugetlb::Hstate>,
     hugetlb_optimize_vmemmap: bool,
     pgmaps: BTreeMap<u32, crate::memremap::DevPagemap>,
-    boot_reserved: Vec<(u64, u64)>,
     range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
     virtio_mem: BTreeMap<u32, crate::virtio_mem::VirtioMem>,
     kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
@@ -330,7 +330,6 @@ impl Machine {
             hstates,
             hugetlb_optimize_vmemmap,
             pgmaps,
-            boot_reserved,
             range_altmaps,
             virtio_mem,
             kmem,
@@ -350,7 +349,6 @@ impl Machine {
             hstates: hstates.clone(),
             hugetlb_optimize_vmemmap: *hugetlb_optimize_vmemmap,
             pgmaps: pgmaps.clone(),
-            boot_reserved: boot_reserved.clone(),
             range_altmaps: range_altmaps.clone(),
             virtio_mem: virtio_mem.clone(),
             kmem: kmem.clone(),
@@ -375,7 +373,6 @@ impl Machine {
             hstates,
             hugetlb_optimize_vmemmap,
             pgmaps,
-            boot_reserved,
             range_altmaps,
             virtio_mem,
             kmem,
@@ -401,7 +398,6 @@ impl Machine {
         st.hstates = hstates;
         st.hugetlb_optimize_vmemmap = hugetlb_optimize_vmemmap;
         st.pgmaps = pgmaps;
-        st.boot_reserved = boot_reserved;
         st.range_altmaps = range_altmaps;
         st.virtio_mem = virtio_mem;
         st.kmem = kmem;
@@ -480,7 +476,6 @@ impl Machine {
             hstates,
             hugetlb_optimize_vmemmap,
             pgmaps,
-            boot_reserved,
             range_altmaps,
             virtio_mem,
             kmem,
@@ -505,7 +500,6 @@ impl Machine {
             hstates,
             hugetlb_optimize_vmemmap,
             pgmaps,
-            boot_reserved,
             range_altmaps,
             virtio_mem,
             kmem,
