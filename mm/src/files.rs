@@ -145,7 +145,13 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     Attr {
         name: "/proc/sys/vm/min_free_kbytes",
         show: |m, ()| line(m.state.min_free_kbytes),
-        store: None,
+        store: Some(|_, (), _| {
+            Err(MmError::NotSupported(
+                "writing min_free_kbytes is not modelled: the model keeps the value \
+                 init_per_zone_wmark_min() computes (the kernel's file is writable, 0644)"
+                    .to_string(),
+            ))
+        }),
         export: false,
         present: always,
     },
@@ -160,7 +166,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         },
         store: Some(|m, (), v| {
             let i = m.default_hstate();
-            store_nr_hugepages(m, i, v)
+            store_sysctl_nr_hugepages(m, i, v)
         }),
         export: false,
         present: |m| !m.state.hstates.is_empty(),
@@ -239,7 +245,13 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
     Attr {
         name: "nr_overcommit_hugepages",
         show: |_, _| line(0),
-        store: None,
+        store: Some(|_, _, _| {
+            Err(MmError::NotSupported(
+                "writing nr_overcommit_hugepages is not modelled: the model has no \
+                 overcommitted surplus pages (the kernel's file is writable, 0644)"
+                    .to_string(),
+            ))
+        }),
         export: false,
         present: always,
     },
@@ -301,13 +313,54 @@ fn store_online(m: &mut Machine, id: BlockId, v: &str) -> Result<()> {
     }
 }
 
+/// hstate's nr_hugepages: kstrtoul(buf, 10) (mm/hugetlb_sysfs via __nr_hugepages_store_common).
 fn store_nr_hugepages(m: &mut Machine, i: usize, v: &str) -> Result<()> {
-    let n: u64 = v
-        .trim_end()
-        .parse()
-        .map_err(|_| MmError::Invalid(format!("{} is not a number of huge pages", quote(v))))?;
+    let n = kstrtoul10(v).ok_or_else(|| {
+        MmError::Invalid(format!(
+            "{} is not a number of huge pages (decimal digits, then at most a newline)",
+            quote(v)
+        ))
+    })?;
     m.set_nr_hugepages(i, n);
     Ok(())
+}
+
+/// vm.nr_hugepages: proc_doulongvec_minmax() (kernel/sysctl.c).
+fn store_sysctl_nr_hugepages(m: &mut Machine, i: usize, v: &str) -> Result<()> {
+    let n = proc_get_ulong(v)
+        .ok_or_else(|| MmError::Invalid(format!("{} is not a number of huge pages", quote(v))))?;
+    m.set_nr_hugepages(i, n);
+    Ok(())
+}
+
+/// kstrtoul(s, 10): an optional '+', decimal digits, then at most one newline.
+pub(crate) fn kstrtoul10(v: &str) -> Option<u64> {
+    let s = v.strip_suffix('\n').unwrap_or(v);
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// proc_get_long() for one unsigned value: leading white space skipped, the base taken from
+/// the prefix (0x hex, 0 octal), a white-space character or the end after the number; what
+/// follows the first value is ignored.
+pub(crate) fn proc_get_ulong(v: &str) -> Option<u64> {
+    let s = v.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let end = s.find(|c: char| c.is_ascii_whitespace()).unwrap_or(s.len());
+    let tok = &s[..end];
+    let (digits, radix) = if let Some(h) = tok.strip_prefix("0x").or(tok.strip_prefix("0X")) {
+        (h, 16)
+    } else if tok.len() > 1 && tok.starts_with('0') {
+        (&tok[1..], 8)
+    } else {
+        (tok, 10)
+    };
+    if digits.is_empty() || digits.starts_with('+') {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
 }
 
 /// A file found by its canonical path, with the object it belongs to.
@@ -437,4 +490,32 @@ pub fn patterns() -> Vec<FilePattern> {
         writable: a.store.is_some(),
     });
     machine.chain(block).chain(hstate).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysfs_numbers_are_kstrtoul_base_10() {
+        // lib/kstrtox.c: an optional '+', digits, at most one trailing newline.
+        assert_eq!(kstrtoul10("3\n"), Some(3));
+        assert_eq!(kstrtoul10("+3"), Some(3));
+        for bad in ["3 ", " 3", "0x5", "", "\n", "3\n\n", "-1"] {
+            assert_eq!(kstrtoul10(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sysctl_numbers_are_proc_get_long() {
+        // kernel/sysctl.c: spaces skipped, base from the prefix, the first value taken.
+        assert_eq!(proc_get_ulong(" 3 "), Some(3));
+        assert_eq!(proc_get_ulong("0x4\n"), Some(4));
+        assert_eq!(proc_get_ulong("010"), Some(8));
+        assert_eq!(proc_get_ulong("0"), Some(0));
+        assert_eq!(proc_get_ulong("5 junk"), Some(5));
+        for bad in ["", " ", "x", "0x", "+5", "1.5"] {
+            assert_eq!(proc_get_ulong(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -156,18 +156,24 @@ impl Machine {
     /// Read a sysfs or procfs file, byte for byte as the kernel prints it.
     pub fn read(&self, path: &str) -> Result<String> {
         let canon = self.resolve(path)?;
-        let file = self
-            .file(&canon)
-            .ok_or_else(|| MmError::NotFound(format!("{canon}: No such file or directory")))?;
+        let file = self.file(&canon).ok_or_else(|| {
+            MmError::NotFound(format!(
+                "{}: No such file or directory",
+                crate::error::quote(path)
+            ))
+        })?;
         Ok(file.show(self))
     }
 
     /// Write a sysfs or procfs file as `echo value > path` does.
     pub fn write(&mut self, path: &str, value: &str) -> Result<()> {
         let canon = self.resolve(path)?;
-        let file = self
-            .file(&canon)
-            .ok_or_else(|| MmError::NotFound(format!("{canon}: No such file or directory")))?;
+        let file = self.file(&canon).ok_or_else(|| {
+            MmError::NotFound(format!(
+                "{}: No such file or directory",
+                crate::error::quote(path)
+            ))
+        })?;
         file.store(self, value)
             .unwrap_or_else(|| Err(read_only(&canon)))
     }
