@@ -217,11 +217,12 @@ impl Arch for Arm64 {
         "yes, for PMD leaves and base pages"
     }
 
+    /// hugetlbpage_init() in arch/arm64/mm/hugetlbpage.c: CONT_PTE, PMD and CONT_PMD sizes,
+    /// and PUD only where pud_sect_supported() (asm/pgtable.h: 4K pages only).
     fn hugepage_sizes(&self) -> &'static [u64] {
-        // arch/arm64/mm/hugetlbpage.c: CONT_PTE, PMD, CONT_PMD, PUD sizes.
         match self.granule {
             Granule::K4 => &[64 * KIB, 2 * MIB, 32 * MIB, GIB],
-            Granule::K16 => &[2 * MIB, 32 * MIB, GIB, 64 * GIB],
+            Granule::K16 => &[2 * MIB, 32 * MIB, GIB],
             Granule::K64 => &[2 * MIB, 512 * MIB, 16 * GIB],
         }
     }
@@ -279,6 +280,7 @@ impl Arch for Arm64 {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: false,
+            lmb_drc_base: None,
             static_memory_group: true,
         }
     }
@@ -310,6 +312,15 @@ pub fn vmalloc_size(page_shift: u32, va_bits: u32, vabits_actual: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hugetlb_sizes_have_a_pud_size_with_4k_pages_only() {
+        // pud_sect_supported() is PAGE_SIZE == SZ_4K: 16K pages have no 64 GiB size.
+        assert_eq!(ARM64_4K.hugepage_sizes().last(), Some(&GIB));
+        assert!(!ARM64_16K.hugepage_sizes().contains(&(64 * GIB)));
+        assert_eq!(ARM64_16K.hugepage_sizes(), &[2 * MIB, 32 * MIB, GIB]);
+        assert_eq!(ARM64_64K.hugepage_sizes(), &[2 * MIB, 512 * MIB, 16 * GIB]);
+    }
 
     #[test]
     fn geometries() {
