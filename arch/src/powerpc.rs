@@ -373,6 +373,7 @@ impl Arch for Powerpc {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: true,
+            lmb_drc_base: Some(0x8000_0000),
             static_memory_group: false,
         }
     }

@@ -340,6 +340,7 @@ impl Arch for X86 {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: false,
+            lmb_drc_base: None,
             static_memory_group: true,
         }
     }

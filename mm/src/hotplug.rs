@@ -197,7 +197,22 @@ impl Machine {
                 "[{start:#x}-{end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}]"
             )));
         }
-        let run = |m: &mut Machine| m.transaction(fp, |m| m.add_memory_locked(start, size, opts));
+        // pseries adds a DIMM an LMB at a time (see mm/src/dlpar.rs).
+        let bs = self.u.block_size;
+        let dlpar = self.lmb_drc_index(start).is_some()
+            && opts.resource_name.is_none()
+            && opts.group.is_none()
+            && start.is_multiple_of(bs)
+            && size.is_multiple_of(bs);
+        let run = |m: &mut Machine| {
+            m.transaction(fp, |m| {
+                if dlpar {
+                    m.dlpar_memory_add_by_ic(start, size, opts)
+                } else {
+                    m.add_memory_locked(start, size, opts)
+                }
+            })
+        };
         run(self).map_err(|e| {
             let instead = if self.arch.memmap_on_memory_enable() {
                 "memmap_on_memory=1 would take them from the added memory, or add less at once"
@@ -211,7 +226,12 @@ impl Machine {
 
     /// add_memory_driver_managed() / __add_memory(): register the resource, then
     /// add_memory_resource()'s steps in the kernel's order.
-    fn add_memory_locked(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {
+    pub(crate) fn add_memory_locked(
+        &mut self,
+        start: u64,
+        size: u64,
+        opts: &AddOptions,
+    ) -> Result<AddReport> {
         let name = self.check_driver_range(start, size, opts)?;
         // register_memory_resource()
         self.state.iomem.request(start, size, name)?;
@@ -493,9 +513,13 @@ impl Machine {
                 match m.memory_block_online(id, t) {
                     Ok(z) => onlined.push((id, z.name().to_string())),
                     Err(e) if driver_onlines => {
+                        let at = m.u.block_start(id);
+                        let what = match m.lmb_drc_index(at) {
+                            Some(drc) => format!("{drc:#x}"),
+                            None => format!("at {at:#x}"),
+                        };
                         m.log(format!(
-                            "Failed to online LMB at {:#x} on node {nid}",
-                            m.u.block_start(id)
+                            "pseries-hotplug-mem: Failed to online LMB {what} on node {nid}"
                         ));
                         return Err(e);
                     }
@@ -670,6 +694,15 @@ impl Machine {
                 start.saturating_add(size.saturating_sub(1)),
                 d.id
             )));
+        }
+        let bs = self.u.block_size;
+        let dlpar = self.lmb_drc_index(start).is_some()
+            && size > 0
+            && start.checked_add(size).is_some()
+            && start.is_multiple_of(bs)
+            && size.is_multiple_of(bs);
+        if dlpar {
+            return self.dlpar_memory_remove_by_ic(start, size);
         }
         self.remove_memory_locked(start, size)
     }

@@ -17,6 +17,7 @@ pub mod block_table;
 pub mod boot;
 pub mod cmdline;
 pub mod design;
+mod dlpar;
 pub mod error;
 pub mod export;
 pub mod files;

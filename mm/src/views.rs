@@ -35,8 +35,9 @@ const NUMA_STATS: [&str; 6] = [
     "numa_other",
 ];
 
-/// enum node_stat_item names (mm/vmstat.c, Debian's config).
-const NODE_STATS: [&str; 46] = [
+/// enum node_stat_item names, in mm/vmstat.c vmstat_text order (Debian's configs: SWAP,
+/// NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off).
+const NODE_STATS: [&str; 47] = [
     "nr_inactive_anon",
     "nr_active_anon",
     "nr_inactive_file",
@@ -83,6 +84,7 @@ const NODE_STATS: [&str; 46] = [
     "pgpromote_candidate",
     "pgdemote_kswapd",
     "pgdemote_direct",
+    "pgdemote_khugepaged",
 ];
 
 /// Writing a file that has no store: kernfs refuses to open a sysfs file without one for

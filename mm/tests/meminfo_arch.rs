@@ -167,3 +167,94 @@ fn arm64_vmalloc_total() {
         135_288_315_904
     );
 }
+
+/// /proc/vmstat's counters up to the event counters (which the model leaves out), in
+/// vmstat_text order (mm/vmstat.c, 6.12) for Debian's configs: ZSMALLOC, NUMA, SWAP,
+/// NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off, UNACCEPTED_MEMORY on x86.
+#[test]
+fn vmstat_counters_are_vmstat_texts_in_order() {
+    let zone = "nr_free_pages nr_zone_inactive_anon nr_zone_active_anon nr_zone_inactive_file \
+        nr_zone_active_file nr_zone_unevictable nr_zone_write_pending nr_mlock nr_bounce \
+        nr_zspages nr_free_cma";
+    let numa = "numa_hit numa_miss numa_foreign numa_interleave numa_local numa_other";
+    let node = "nr_inactive_anon nr_active_anon nr_inactive_file nr_active_file nr_unevictable \
+        nr_slab_reclaimable nr_slab_unreclaimable nr_isolated_anon nr_isolated_file \
+        workingset_nodes workingset_refault_anon workingset_refault_file \
+        workingset_activate_anon workingset_activate_file workingset_restore_anon \
+        workingset_restore_file workingset_nodereclaim nr_anon_pages nr_mapped nr_file_pages \
+        nr_dirty nr_writeback nr_writeback_temp nr_shmem nr_shmem_hugepages \
+        nr_shmem_pmdmapped nr_file_hugepages nr_file_pmdmapped nr_anon_transparent_hugepages \
+        nr_vmscan_write nr_vmscan_immediate_reclaim nr_dirtied nr_written \
+        nr_throttled_written nr_kernel_misc_reclaimable nr_foll_pin_acquired \
+        nr_foll_pin_released nr_kernel_stack nr_page_table_pages nr_sec_page_table_pages \
+        nr_iommu_pages nr_swapcached pgpromote_success pgpromote_candidate pgdemote_kswapd \
+        pgdemote_direct pgdemote_khugepaged";
+    let vm = "nr_dirty_threshold nr_dirty_background_threshold nr_memmap_pages \
+        nr_memmap_boot_pages";
+    for (arch, unaccepted) in [("x86_64", true), ("arm64", false), ("s390", false)] {
+        let m = boot(arch, 2 * GIB, "");
+        let names: Vec<String> = m
+            .read("/proc/vmstat")
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect();
+        let mut want: Vec<&str> = zone.split_whitespace().collect();
+        if unaccepted {
+            want.push("nr_unaccepted");
+        }
+        want.extend(numa.split_whitespace());
+        want.extend(node.split_whitespace());
+        want.extend(vm.split_whitespace());
+        assert_eq!(names, want, "{arch}");
+    }
+}
+
+/// pseries adds a DIMM an LMB at a time (dlpar_memory_add_by_ic(), dlpar_add_lmb() in
+/// arch/powerpc/platforms/pseries/hotplug-memory.c): each LMB has its own "System RAM"
+/// resource, and the driver logs each, as the real 6.12 guest does
+/// (tests/fixtures/oracle-powerpc-64k-dimm1g.txt); removal goes LMB by LMB too.
+#[test]
+fn pseries_adds_and_removes_a_dimm_an_lmb_at_a_time() {
+    let (snaps, _) = load("oracle-powerpc-64k-dimm1g.txt");
+    let ram = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains("System RAM"))
+            .cloned()
+            .collect()
+    };
+    let texts = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains("pseries-hotplug-mem"))
+            .map(|l| {
+                l.split_once("] ")
+                    .map_or(l.as_str(), |(_, t)| t)
+                    .to_string()
+            })
+            .collect()
+    };
+    let mut m = boot("powerpc", 2 * GIB, "");
+    let base = m.boot_info().hotplug_base;
+    m.add_memory(base, GIB, &AddOptions::default()).unwrap();
+    let iomem: Vec<String> = m
+        .read("/proc/iomem")
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(ram(&iomem), ram(snaps["added"].lines("iomem")));
+    assert_eq!(iomem.iter().filter(|l| l.contains("System RAM")).count(), 5);
+    let real = texts(snaps["added"].lines("dmesg"));
+    assert_eq!(texts(m.dmesg()), real);
+    assert_eq!(real.len(), 5, "{real:?}");
+    // Offline and remove, as the oracle did (the fixture keeps the removal's dmesg lines).
+    m.offline(base, GIB).unwrap();
+    m.remove_memory(base, GIB).unwrap();
+    let removed: Vec<String> = texts(m.dmesg()).into_iter().skip(5).collect();
+    assert_eq!(removed, texts(snaps["removed-dmesg"].lines("dmesg")));
+    assert_eq!(removed.len(), 5);
+    let after = m.read("/proc/iomem").unwrap();
+    assert_eq!(after.matches("System RAM").count(), 1, "{after}");
+}
