@@ -390,6 +390,12 @@ pub trait Arch: fmt::Debug + Send + Sync {
         false
     }
 
+    /// CONFIG_VIRTIO_MEM can be built: it depends on X86_64 || ARM64 || RISCV
+    /// (drivers/virtio/Kconfig, 6.12).
+    fn virtio_mem(&self) -> bool {
+        false
+    }
+
     /// CONFIG_UNACCEPTED_MEMORY (selected by confidential-guest support): /proc/meminfo
     /// then has Unaccepted, and /proc/vmstat and /proc/zoneinfo nr_unaccepted.
     fn unaccepted_memory(&self) -> bool {

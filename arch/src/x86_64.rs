@@ -334,6 +334,11 @@ impl Arch for X86 {
         true
     }
 
+    /// VIRTIO_MEM depends on X86_64 || ARM64 || RISCV (drivers/virtio/Kconfig).
+    fn virtio_mem(&self) -> bool {
+        true
+    }
+
     fn hotplug_driver(&self) -> HotplugDriver {
         HotplugDriver {
             name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c)",

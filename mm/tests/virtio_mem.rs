@@ -201,3 +201,26 @@ fn mode_follows_the_pageblock_and_the_probe_says_so() {
         }
     }
 }
+
+/// CONFIG_VIRTIO_MEM depends on X86_64 || ARM64 || RISCV (drivers/virtio/Kconfig, 6.12): the
+/// powerpc and s390 kernels have no virtio-mem driver, so there is no device to add.
+#[test]
+fn virtio_mem_exists_where_its_kconfig_builds() {
+    for &arch in arch::NAMES {
+        let mut m = boot(arch, "");
+        let before = m.state_hash();
+        let start = m.boot_info().hotplug_base.next_multiple_of(GIB);
+        let r = m.virtio_mem_add(&VirtioMemConfig {
+            start,
+            region_size: 4 * GIB,
+            ..Default::default()
+        });
+        let builds = arch.starts_with("x86_64") || arch.starts_with("arm64");
+        assert_eq!(r.is_ok(), builds, "{arch}: {r:?}");
+        if let Err(e) = r {
+            assert_eq!(e.errno(), mm::Errno::EOPNOTSUPP);
+            assert!(e.reason().contains("X86_64 || ARM64 || RISCV"), "{e}");
+            assert_eq!(m.state_hash(), before, "{arch}");
+        }
+    }
+}

@@ -185,6 +185,16 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
             }),
         },
         Row {
+            label: "virtio-mem",
+            values: col(&|a, _| {
+                if a.virtio_mem() {
+                    "yes".to_string()
+                } else {
+                    "no (Kconfig)".to_string()
+                }
+            }),
+        },
+        Row {
             label: "huge page sizes",
             values: col(&|a, _| {
                 a.hugepage_sizes()
@@ -396,6 +406,7 @@ pub fn json(archs: &[&'static dyn Arch]) -> serde_json::Value {
                 "ram_2g_guest": m.as_ref().map(|m| m.boot_info().ram.clone()),
                 "hotplug_base_2g_guest": m.as_ref().map(|m| m.boot_info().hotplug_base),
                 "hotplug_driver": a.hotplug_driver().name,
+                "virtio_mem": a.virtio_mem(),
             })
         })
         .collect();
