@@ -306,8 +306,9 @@ pub trait Arch: fmt::Debug + Send + Sync {
         true
     }
 
-    /// CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD: PUD-sized (1 GiB) device-dax alignment.
-    /// Only x86_64 selects it in 6.12.
+    /// has_transparent_pud_hugepage() (with CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD):
+    /// PUD-sized (1 GiB) device-dax and pfn device alignment. x86_64 and powerpc book3s64
+    /// select it in 6.12; the generic answer is no.
     fn has_transparent_pud_hugepage(&self) -> bool {
         false
     }

@@ -280,6 +280,15 @@ impl Arch for Powerpc {
         self.mmu == Mmu::Radix
     }
 
+    /// PPC_THP selects HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD (platforms/Kconfig.cputype), and
+    /// has_transparent_pud_hugepage() holds with radix's 1 GiB pages at the PUD level
+    /// (book3s/64/radix.h); with hash it is 0, so pfn devices offer no 1 GiB alignment
+    /// (drivers/nvdimm/pfn_devs.c). A 1 GiB compound page of 64 KiB pages has 16 vmemmap
+    /// pages, of which device-dax deduplication keeps 2.
+    fn has_transparent_pud_hugepage(&self) -> bool {
+        self.mmu == Mmu::Radix
+    }
+
     /// memremap_compat_align() in arch/powerpc/mm/book3s64/pgtable.c: SUBSECTION_SIZE with
     /// radix; with hash, the page size of the linear mapping (16M where the MMU has 16M pages,
     /// as POWER and QEMU's pseries do) when that is larger.

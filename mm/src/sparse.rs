@@ -599,11 +599,16 @@ impl Machine {
         let c = compound?;
         let g = &self.u.g;
         let nr_vmemmap = c.pages * g.struct_page_size / g.page_size;
+        // The model deduplicates whole vmemmap pages a section at a time; where a section's
+        // memmap is a fraction of a page (powerpc: 16 KiB of 64 KiB), the kernel uses radix's
+        // own vmemmap_populate_compound_pages(), which the model does not have: it maps
+        // such compound pages in full.
         (self.arch.dax_vmemmap_optimize()
             && g.struct_page_size.is_power_of_two()
             && !altmap
-            && nr_vmemmap > VMEMMAP_RESERVE_NR)
-            .then_some(c)
+            && nr_vmemmap > VMEMMAP_RESERVE_NR
+            && g.section_memmap_bytes.is_multiple_of(g.page_size))
+        .then_some(c)
     }
 
     /// section_nr_vmemmap_pages(): what one section's populate adds to nr_memmap_pages.

@@ -442,3 +442,37 @@ fn failed_memmap_allocation_rolls_back() {
         .unwrap();
     m.check().unwrap();
 }
+
+/// powerpc book3s64 selects HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD (PPC_THP in
+/// platforms/Kconfig.cputype) and radix has 1 GiB pages at the PUD level
+/// (radix__has_transparent_pud_hugepage()): device-dax takes 1 GiB alignment there, not on
+/// hash. The model maps such a namespace's memmap in full (the kernel's radix
+/// vmemmap_populate_compound_pages() for 16 KiB section memmaps is not modelled).
+#[test]
+fn powerpc_radix_takes_1g_device_dax_alignment() {
+    use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
+    const GIB: u64 = 1 << 30;
+    assert!(arch::lookup("powerpc")
+        .unwrap()
+        .dax_alignments()
+        .contains(&GIB));
+    assert!(!arch::lookup("powerpc-hash")
+        .unwrap()
+        .dax_alignments()
+        .contains(&GIB));
+    let mut spec = mm::BootSpec::new("powerpc");
+    spec.ram = Some(4 * GIB);
+    let mut m = mm::Machine::boot(&spec).unwrap();
+    let before = m.vmstat().nr_memmap_pages();
+    let opts = MemremapOptions {
+        mode: Some(NamespaceMode::DevDax),
+        align: Some(GIB),
+        map: Some(MemmapLocation::Mem),
+        ..Default::default()
+    };
+    m.memremap_pages(64 * GIB, 16 * GIB, &opts).unwrap();
+    // 1024 sections of 16 MiB, each counting its 16 KiB memmap as one whole 64 KiB page
+    // (section_nr_vmemmap_pages() rounds up per section, mm/sparse.c).
+    assert_eq!(m.vmstat().nr_memmap_pages() - before, 1024);
+    m.check().unwrap();
+}
