@@ -32,6 +32,8 @@ pub struct BootSpec {
     pub iomem: Option<String>,
     /// Whether the CPU reports a hypervisor (default: yes, a QEMU guest).
     pub hypervisor: Option<bool>,
+    /// Refuse a malformed value of a known parameter, which the kernel ignores.
+    pub strict: bool,
 }
 
 impl BootSpec {
@@ -75,7 +77,11 @@ impl BootPlan {
     /// Read the spec: the arch, the command line, the firmware's RAM ranges.
     pub fn new(spec: &BootSpec) -> Result<BootPlan> {
         let arch = arch::lookup(&spec.arch).map_err(|e| MmError::Invalid(e.to_string()))?;
-        let mut cmdline = Cmdline::parse(&spec.cmdline)?;
+        let mut cmdline = if spec.strict {
+            Cmdline::parse_strict(&spec.cmdline)?
+        } else {
+            Cmdline::parse(&spec.cmdline)?
+        };
         if !arch.has_e820_memmap() && !cmdline.memmap.is_empty() {
             // memmap= is an x86 parameter: elsewhere the kernel does not know it.
             let unknown: Vec<String> = spec
@@ -346,6 +352,15 @@ impl Machine {
         ));
         let text = m.cmdline.text.clone();
         m.log(format!("Command line: {text}"));
+        let refused: Vec<String> = m
+            .cmdline
+            .malformed
+            .iter()
+            .filter_map(|p| p.log.clone())
+            .collect();
+        for line in refused {
+            m.log(line);
+        }
         m.memory_present(&pfn_ranges);
         m.sparse_init()?;
         m.free_area_init(&pfn_ranges);

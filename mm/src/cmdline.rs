@@ -135,6 +135,20 @@ pub struct Cmdline {
     pub nodes: Option<u16>,
     /// Parameters the kernel does not know; ignored.
     pub unknown: Vec<String>,
+    /// Known parameters with a value their handler refused; the default stays.
+    pub malformed: Vec<Malformed>,
+}
+
+/// A known parameter whose value its handler refused: the kernel keeps the default and
+/// goes on booting, saying so in its log or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Malformed {
+    /// `param=value` as given.
+    pub arg: String,
+    /// What was expected.
+    pub why: String,
+    /// The kernel's log line, if its handler prints one.
+    pub log: Option<String>,
 }
 
 impl Default for Cmdline {
@@ -157,6 +171,7 @@ impl Default for Cmdline {
             hypervisor: None,
             nodes: None,
             unknown: Vec::new(),
+            malformed: Vec::new(),
         }
     }
 }
@@ -282,6 +297,14 @@ impl Cmdline {
             ))
         };
         let mut pending_size: Option<u64> = None;
+        // parse_args() (kernel/params.c) for module and core parameters: the handler's error
+        // is logged and the default stays.
+        let invalid_param = |param: &str, v: &str| {
+            Some(format!(
+                "Booting kernel: `{v}' invalid for parameter `{param}'"
+            ))
+        };
+        let mut malformed: Vec<Malformed> = Vec::new();
         for arg in split_args(text) {
             let (key, val) = match arg.split_once('=') {
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),
@@ -313,49 +336,83 @@ impl Cmdline {
                     }
                 }
                 "memory_hotplug.memmap_on_memory" => {
-                    let v = need(&val)?;
-                    c.memmap_on_memory = if v == "force" || v == "FORCE" {
-                        MemmapMode::Force
+                    let v = val.clone().unwrap_or_default();
+                    let mode = if v == "force" || v == "FORCE" {
+                        Some(MemmapMode::Force)
                     } else {
-                        match kstrtobool(&v) {
-                            Some(true) => MemmapMode::Enable,
-                            Some(false) => MemmapMode::Disable,
-                            None => return Err(bad(&key, &v, "expected a boolean or \"force\"")),
-                        }
+                        kstrtobool(&v).map(|on| {
+                            if on {
+                                MemmapMode::Enable
+                            } else {
+                                MemmapMode::Disable
+                            }
+                        })
                     };
+                    match mode {
+                        Some(m) => c.memmap_on_memory = m,
+                        None => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "expected a boolean or \"force\"".into(),
+                            log: invalid_param(&key, &v),
+                        }),
+                    }
                 }
                 "memhp_default_state" => {
-                    let v = need(&val)?;
-                    c.memhp_default_state = Some(OnlineType::parse(&v).ok_or_else(|| {
-                        bad(
-                            &key,
-                            &v,
-                            "expected online, online_kernel, online_movable or offline",
-                        )
-                    })?);
+                    // setup_memhp_default_state() keeps the default without a word.
+                    let v = val.clone().unwrap_or_default();
+                    match OnlineType::parse(&v) {
+                        Some(t) => c.memhp_default_state = Some(t),
+                        None => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "expected online, online_kernel, online_movable or offline".into(),
+                            log: None,
+                        }),
+                    }
                 }
                 "memory_hotplug.online_policy" => {
-                    let v = need(&val)?;
-                    c.online_policy = OnlinePolicy::parse(&v)
-                        .ok_or_else(|| bad(&key, &v, "expected contig-zones or auto-movable"))?;
+                    let v = val.clone().unwrap_or_default();
+                    match OnlinePolicy::parse(&v) {
+                        Some(p) => c.online_policy = p,
+                        None => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "expected contig-zones or auto-movable".into(),
+                            log: invalid_param(&key, &v),
+                        }),
+                    }
                 }
                 "memory_hotplug.auto_movable_ratio" => {
-                    let v = need(&val)?;
-                    c.auto_movable_ratio = v
-                        .parse::<u32>()
-                        .map_err(|_| bad(&key, &v, "expected an unsigned integer"))?
-                        .into();
+                    let v = val.clone().unwrap_or_default();
+                    match v.parse::<u32>() {
+                        Ok(r) => c.auto_movable_ratio = r.into(),
+                        Err(_) => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "expected an unsigned integer".into(),
+                            log: invalid_param(&key, &v),
+                        }),
+                    }
                 }
                 "memory_hotplug.auto_movable_numa_aware" => {
-                    let v = need(&val)?;
-                    c.auto_movable_numa_aware =
-                        kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected a boolean"))?;
+                    // param_set_bool(): no value means true.
+                    match val.as_deref().map_or(Some(true), kstrtobool) {
+                        Some(b) => c.auto_movable_numa_aware = b,
+                        None => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "expected a boolean".into(),
+                            log: invalid_param(&key, val.as_deref().unwrap_or("")),
+                        }),
+                    }
                 }
                 "movable_node" => c.movable_node = true,
                 "hugetlb_free_vmemmap" => {
-                    let v = need(&val)?;
-                    c.hugetlb_free_vmemmap =
-                        Some(kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected on or off"))?);
+                    // A core_param bool (mm/hugetlb_vmemmap.c): no value means on.
+                    match val.as_deref().map_or(Some(true), kstrtobool) {
+                        Some(b) => c.hugetlb_free_vmemmap = Some(b),
+                        None => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "expected on or off".into(),
+                            log: invalid_param(&key, val.as_deref().unwrap_or("")),
+                        }),
+                    }
                 }
                 "hugepagesz" => {
                     let v = need(&val)?;
@@ -407,7 +464,23 @@ impl Cmdline {
                 _ => c.unknown.push(arg.clone()),
             }
         }
+        c.malformed = malformed;
         Ok(c)
+    }
+
+    /// Parse as [`Cmdline::parse`], and make a malformed value of a known parameter an error
+    /// (`--strict`), where the kernel would keep the default.
+    pub fn parse_strict(text: &str) -> Result<Cmdline> {
+        let c = Cmdline::parse(text)?;
+        match c.malformed.first() {
+            Some(m) => Err(MmError::Invalid(format!(
+                "kernel command line: {}: {} (the kernel would keep the default; --strict \
+                 makes it an error)",
+                crate::error::quote(&m.arg),
+                m.why
+            ))),
+            None => Ok(c),
+        }
     }
 }
 
@@ -547,13 +620,42 @@ mod tests {
     }
 
     #[test]
-    fn malformed_known_values_are_errors() {
-        assert!(Cmdline::parse("memory_hotplug.memmap_on_memory=maybe").is_err());
-        assert!(Cmdline::parse("memhp_default_state=sometimes").is_err());
+    fn malformed_known_values_keep_the_default_as_the_kernel_does() {
+        // A module or core parameter's refused value: parse_args() logs it, the default
+        // stays (kernel/params.c).
+        let c =
+            Cmdline::parse("memory_hotplug.memmap_on_memory=2 memhp_default_state=onlin").unwrap();
+        assert_eq!(c.memmap_on_memory, MemmapMode::Disable);
+        assert_eq!(c.memhp_default_state, None);
+        assert_eq!(c.malformed.len(), 2);
+        assert_eq!(
+            c.malformed[0].log.as_deref(),
+            Some("Booting kernel: `2' invalid for parameter `memory_hotplug.memmap_on_memory'")
+        );
+        // setup_memhp_default_state() says nothing (mm/memory_hotplug.c).
+        assert_eq!(c.malformed[1].log, None);
+        let c = Cmdline::parse("memory_hotplug.auto_movable_ratio=-1 hugetlb_free_vmemmap=maybe")
+            .unwrap();
+        assert_eq!(c.auto_movable_ratio, Cmdline::default().auto_movable_ratio);
+        assert_eq!(c.hugetlb_free_vmemmap, None);
+        assert_eq!(c.malformed.len(), 2);
+        // A bool parameter without a value is true (param_set_bool()).
+        let c = Cmdline::parse("hugetlb_free_vmemmap").unwrap();
+        assert_eq!(c.hugetlb_free_vmemmap, Some(true));
+        // --strict refuses them.
+        let e = Cmdline::parse_strict("memory_hotplug.memmap_on_memory=maybe").unwrap_err();
+        assert!(e.to_string().contains("--strict"), "{e}");
+        assert!(Cmdline::parse_strict("memory_hotplug.memmap_on_memory=force").is_ok());
+    }
+
+    #[test]
+    fn malformed_values_the_model_cannot_place_are_errors() {
+        // Arch early parameters and hugetlb's boot allocation stay errors (not yet modelled
+        // per arch), as do hotplug-lab's own options.
         assert!(Cmdline::parse("mem=lots").is_err());
         assert!(Cmdline::parse("memmap=4G").is_err());
-        assert!(Cmdline::parse("memory_hotplug.auto_movable_ratio=-1").is_err());
         assert!(Cmdline::parse("mem").is_err());
+        assert!(Cmdline::parse("hotplug_lab.nodes=0").is_err());
         // Unknown parameters, even odd ones, are ignored.
         assert!(Cmdline::parse("whatever=%% \"a b\"").is_ok());
     }

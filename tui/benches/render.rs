@@ -16,6 +16,7 @@ fn big_app() -> App {
         iomem: String::new(),
         script: None,
         limits: Default::default(),
+        strict: false,
     })
     .unwrap();
     a.settle();

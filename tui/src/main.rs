@@ -50,6 +50,10 @@ enum Command {
         /// A /proc/iomem file to boot from.
         #[arg(long)]
         iomem: Option<PathBuf>,
+        /// A malformed value of a known kernel parameter fails the boot (the kernel logs it
+        /// and keeps the default).
+        #[arg(long)]
+        strict: bool,
         #[command(flatten)]
         sandbox: Sandbox,
     },
@@ -72,6 +76,10 @@ enum Command {
         /// A /proc/iomem file to boot from (the script sees it as IOMEM).
         #[arg(long)]
         iomem: Option<PathBuf>,
+        /// A malformed value of a known kernel parameter fails the boot (the kernel logs it
+        /// and keeps the default).
+        #[arg(long)]
+        strict: bool,
         /// Print one JSON array (one object per architecture) and nothing else on stdout.
         #[arg(long)]
         json: bool,
@@ -92,6 +100,10 @@ enum Command {
         /// A /proc/iomem file `m` boots from (IOMEM in the REPL).
         #[arg(long)]
         iomem: Option<PathBuf>,
+        /// A malformed value of a known kernel parameter fails the boot (the kernel logs it
+        /// and keeps the default).
+        #[arg(long)]
+        strict: bool,
         #[command(flatten)]
         sandbox: Sandbox,
     },
@@ -208,6 +220,7 @@ fn main() -> ExitCode {
             arch,
             cmdline,
             iomem,
+            strict,
             json,
             sysfs_out,
             sandbox,
@@ -219,19 +232,24 @@ fn main() -> ExitCode {
             json,
             sysfs_out.as_deref(),
             sandbox.limits(),
+            strict,
         ),
         Some(Command::Repl {
             arch,
             cmdline,
             iomem,
+            strict,
             sandbox,
-        }) => hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref(), sandbox.limits()),
-        None => tui(None, "x86_64", "", None, Limits::default()),
+        }) => {
+            hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref(), sandbox.limits(), strict)
+        }
+        None => tui(None, "x86_64", "", None, Limits::default(), false),
         Some(Command::Tui {
             script,
             arch,
             cmdline,
             iomem,
+            strict,
             sandbox,
         }) => tui(
             script.as_deref(),
@@ -239,6 +257,7 @@ fn main() -> ExitCode {
             &cmdline,
             iomem.as_deref(),
             sandbox.limits(),
+            strict,
         ),
     }
 }
@@ -249,6 +268,7 @@ fn tui(
     cmdline: &str,
     iomem: Option<&std::path::Path>,
     limits: Limits,
+    strict: bool,
 ) -> ExitCode {
     let archs = match hotplug_lab::runner::arch_list(arch) {
         Ok(a) => a,
@@ -281,5 +301,6 @@ fn tui(
         iomem,
         script,
         limits,
+        strict,
     })
 }

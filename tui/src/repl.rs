@@ -90,6 +90,7 @@ pub fn command(
     cmdline: &str,
     iomem: Option<&std::path::Path>,
     limits: Limits,
+    strict: bool,
 ) -> ExitCode {
     let iomem_text = match iomem
         .map(|p| crate::runner::read_input(&p.to_string_lossy(), &limits))
@@ -110,11 +111,13 @@ pub fn command(
     };
     let (arch, cmdline) = (arch.to_string(), cmdline.to_string());
     // Values deep enough to need it are dropped and printed on the script stack.
-    crate::script::sandbox::on_script_thread(move || session(&arch, &cmdline, &iomem_text, limits))
-        .unwrap_or_else(|e| {
-            warn(&format!("hotplug-lab repl: {e}"));
-            ExitCode::from(2)
-        })
+    crate::script::sandbox::on_script_thread(move || {
+        session(&arch, &cmdline, &iomem_text, limits, strict)
+    })
+    .unwrap_or_else(|e| {
+        warn(&format!("hotplug-lab repl: {e}"));
+        ExitCode::from(2)
+    })
 }
 
 /// Completion of API names (after `m.` too) and, inside a string, of the paths `m.read`
@@ -240,9 +243,10 @@ impl Input {
     }
 }
 
-fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits) -> ExitCode {
+fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits, strict: bool) -> ExitCode {
     let mut host = Host::new(arch, cmdline, iomem_text);
     host.limits = limits;
+    host.strict = strict;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     host.keep_output = false;
     let mut session = Session::new(host);

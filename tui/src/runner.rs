@@ -146,6 +146,8 @@ pub struct RunOptions {
     pub limits: Limits,
     /// When the run's time is up (None: the whole time limit from now).
     pub deadline: Option<Instant>,
+    /// `--strict`: a malformed kernel parameter fails the boot.
+    pub strict: bool,
 }
 
 impl RunOptions {
@@ -159,6 +161,7 @@ impl RunOptions {
             live: false,
             limits: Limits::default(),
             deadline: None,
+            strict: false,
         }
     }
 }
@@ -188,6 +191,7 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     host.export_root = o.export_root.clone();
     host.export_prefix = o.export_prefix.clone();
     host.limits = o.limits;
+    host.strict = o.strict;
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
         host.keep_output = false;
@@ -292,6 +296,7 @@ pub fn command(
     json: bool,
     sysfs_out: Option<&Path>,
     limits: Limits,
+    strict: bool,
 ) -> ExitCode {
     let deadline = Instant::now() + limits.max_time;
     let archs = match arch_list(arch_arg.unwrap_or("x86_64")) {
@@ -331,6 +336,7 @@ pub fn command(
             live: !json && !several,
             limits,
             deadline: Some(deadline),
+            strict,
         };
         runs.push(run_arch(&source, &o));
     }

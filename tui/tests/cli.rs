@@ -294,3 +294,53 @@ fn repl_evaluates_lines_with_m_bound() {
         text(&out.stderr)
     );
 }
+
+/// A malformed value of a known parameter boots as the kernel boots: the default stays,
+/// parse_args() logs "`2' invalid for parameter" (kernel/params.c), stderr warns; --strict
+/// (and the boot key) makes it an error.
+#[test]
+fn malformed_parameters_boot_as_the_kernel_does_unless_strict() {
+    let p = script(
+        "malformed",
+        "let m = boot();\nprint(m.read(\"/sys/module/memory_hotplug/parameters/memmap_on_memory\"));\nfor l in m.dmesg() { if l.contains(\"invalid for\") { print(l); } }",
+    );
+    let args = [
+        "run",
+        p.to_str().unwrap(),
+        "--cmdline",
+        "memory_hotplug.memmap_on_memory=2 memhp_default_state=onlin",
+    ];
+    let (out, _) = run(&args, None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("N\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Booting kernel: `2' invalid for parameter `memory_hotplug.memmap_on_memory'"
+        ),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("\"memhp_default_state=onlin\""), "{stderr}");
+    assert!(stderr.contains("without a word"), "{stderr}");
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    let (out, _) = run(&strict, None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("EINVAL"),
+        "{}",
+        text(&out.stderr)
+    );
+    let p = script(
+        "malformed-key",
+        "let m = boot(#{ cmdline: \"memhp_default_state=onlin\", strict: true });",
+    );
+    let (out, _) = run(&["run", p.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--strict"),
+        "{}",
+        text(&out.stderr)
+    );
+}

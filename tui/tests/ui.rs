@@ -15,6 +15,7 @@ fn app_with(archs: &[&str], cmdline: &str, script: Option<(&str, &str)>) -> App 
         iomem: String::new(),
         script: script.map(|(p, s)| (p.to_string(), s.to_string())),
         limits: Default::default(),
+        strict: false,
     })
     .unwrap();
     a.settle();

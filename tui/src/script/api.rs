@@ -53,6 +53,7 @@ fn size_value(d: &Dynamic, what: &str) -> Res<u64> {
 fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     let mut spec = BootSpec::new(&host.arch);
     spec.cmdline = host.cmdline.to_string();
+    spec.strict = host.strict;
     if !host.iomem.is_empty() {
         spec.iomem = Some(host.iomem.to_string());
     }
@@ -95,9 +96,14 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
                         .map_err(|_| einval("boot: hypervisor must be a bool"))?,
                 )
             }
+            "strict" => {
+                spec.strict = v
+                    .as_bool()
+                    .map_err(|_| einval("boot: strict must be a bool"))?
+            }
             other => {
                 return Err(einval(format!(
-                "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor, design)"
+                "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor, design, strict)"
             )))
             }
         }
@@ -128,8 +134,20 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     Ok(spec)
 }
 
-/// What a user should hear about a boot: the command-line parameters it did not know.
+/// What a user should hear about a boot: the command-line parameters it did not know, and
+/// the known ones whose value the kernel would ignore.
 fn boot_warnings(host: &Host, m: &Machine) {
+    for p in &m.cmdline().malformed {
+        let fate = match &p.log {
+            Some(line) => format!("the kernel logs \"{line}\" and keeps the default"),
+            None => "the kernel keeps the default without a word".to_string(),
+        };
+        host.warn(format!(
+            "kernel command line: {}: {}; {fate} (--strict makes it an error)",
+            mm::error::quote(&p.arg),
+            p.why
+        ));
+    }
     let for_init = m.cmdline().unknown_for_init();
     for p in &m.cmdline().unknown {
         let name = p.split('=').next().unwrap_or(p);

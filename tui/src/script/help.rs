@@ -12,7 +12,7 @@ pub struct Doc {
 pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
-        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor, design }) -> Machine",
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor, design, strict }) -> Machine",
         summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE and IOMEM (the runner's flags). \
                   ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
                   machine; iomem is /proc/iomem text whose \"System RAM\" lines become the boot memory; \
@@ -20,7 +20,10 @@ pub const DOCS: &[Doc] = &[
                   the command line) picks a design variant: mainline (default), rfc-2018 (seed 000: the \
                   memmap of every hot-add on one altmap at the range's start, a refcount in the head page), \
                   v3-2019 (seed 001: head/tail layout, remove only as added), legacy-64m and section-only \
-                  (seed 004: ZONE_DEVICE activated in 64 MiB units or whole sections); m.design says which.",
+                  (seed 004: ZONE_DEVICE activated in 64 MiB units or whole sections); m.design says which. \
+                  A known parameter with a bad value (memhp_default_state=onlin) boots as the kernel \
+                  boots, keeping the default, with the kernel's log line and a warning; strict: true \
+                  (or --strict) makes it an error.",
         example: "let m = boot(#{ arch: \"x86_64\", ram: \"4G\", cmdline: \"memory_hotplug.memmap_on_memory=1\" });",
     },
     Doc {

@@ -114,6 +114,8 @@ pub struct Host {
     pub warnings: Rc<RefCell<Vec<String>>>,
     /// Called before every call that changes a machine, while set.
     pub on_change: Rc<RefCell<Option<ChangeHook>>>,
+    /// `--strict`: a malformed value of a known kernel parameter fails the boot.
+    pub strict: bool,
 }
 
 impl Host {
@@ -135,6 +137,7 @@ impl Host {
             used: Rc::new(std::cell::Cell::new(0)),
             warnings: Rc::new(RefCell::new(Vec::new())),
             on_change: Rc::new(RefCell::new(None)),
+            strict: false,
         }
     }
 

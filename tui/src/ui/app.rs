@@ -92,6 +92,8 @@ pub struct Options {
     pub script: Option<(String, String)>,
     /// The sandbox every input runs in.
     pub limits: crate::script::Limits,
+    /// `--strict`: a malformed kernel parameter fails the boot.
+    pub strict: bool,
 }
 
 pub struct App {
@@ -234,6 +236,7 @@ impl App {
             iomem: self.opts.iomem.clone(),
             replay,
             limits: self.opts.limits,
+            strict: self.opts.strict,
         });
         if let Some(p) = self.player.as_mut() {
             // A new session starts the script from its beginning, and runs it on to where

@@ -24,6 +24,7 @@ pub enum Request {
         iomem: String,
         replay: Vec<String>,
         limits: Limits,
+        strict: bool,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
@@ -137,6 +138,7 @@ impl Worker {
             iomem,
             replay,
             limits,
+            strict,
         } = setup.clone()
         else {
             return;
@@ -150,6 +152,7 @@ impl Worker {
                 iomem: iomem.clone(),
                 replay: replay.clone(),
                 limits,
+                strict,
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
             let spawned = std::thread::Builder::new()
@@ -214,6 +217,7 @@ struct SessionConfig {
     iomem: String,
     replay: Vec<String>,
     limits: Limits,
+    strict: bool,
 }
 
 /// One architecture's session: the shared scripting session and the script it plays.
@@ -230,6 +234,7 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
     let pane = cfg.pane;
     let mut host = Host::new(&cfg.arch, &cfg.cmdline, &cfg.iomem);
     host.limits = cfg.limits;
+    host.strict = cfg.strict;
     host.cancel = cancel;
     let t = tx.clone();
     host.on_line = Some(Rc::new(move |l: &str| {
