@@ -224,3 +224,64 @@ fn virtio_mem_exists_where_its_kconfig_builds() {
         }
     }
 }
+
+/// A real Debian 6.12 arm64 guest with 16K pages (tests/fixtures/oracle-arm64-16k-virtio-mem.txt)
+/// plugs 1 GiB of a 4 GiB virtio-mem device at 0xc0000000 as eight 128 MiB blocks, online
+/// in ZONE_NORMAL (Debian's default online type); zones and the MemTotal delta must match.
+#[test]
+fn one_gib_request_matches_the_arm64_16k_guest() {
+    let (snaps, _) = common::load("oracle-arm64-16k-virtio-mem.txt");
+    let (boot_snap, plugged) = (&snaps["boot"], &snaps["plugged"]);
+    let mut m = boot("arm64-16k", "");
+    assert_eq!(common::model_blocks(&m), boot_snap.blocks());
+    let total0 = mem_total_kb(&m);
+    let id = m
+        .virtio_mem_add(&VirtioMemConfig {
+            start: 0xc000_0000,
+            region_size: 4 * GIB,
+            ..Default::default()
+        })
+        .unwrap();
+    m.virtio_mem_resize(id, GIB).unwrap();
+    assert_eq!(common::model_blocks(&m), plugged.blocks());
+    assert_eq!(
+        mem_total_kb(&m) - total0,
+        plugged.meminfo_kb("MemTotal") - boot_snap.meminfo_kb("MemTotal")
+    );
+    let (model, real) = (common::model_zones(&m), plugged.zones());
+    for (name, r) in &real {
+        let z = model.get(name).copied().unwrap_or_default();
+        assert_eq!((z.0, z.1), (r.0, r.1), "zone {name} spanned/present");
+    }
+    assert_eq!(model["Normal"].2, real["Normal"].2, "Normal managed");
+}
+
+/// Its HugeTLB sizes, as the boot log registers them (hugetlbpage_init(): no PUD size with
+/// 16K pages), and its VmallocTotal: Debian builds 16K with 52-bit VA, run here on an LPA2
+/// CPU.
+#[test]
+fn arm64_16k_hugetlb_sizes_and_vmalloc_match_the_guest() {
+    let (snaps, _) = common::load("oracle-arm64-16k-virtio-mem.txt");
+    let boot_snap = &snaps["boot"];
+    let mut real: Vec<u64> = boot_snap
+        .lines("dmesg")
+        .iter()
+        .filter_map(|l| {
+            let t = l.split_once("HugeTLB: registered ")?.1;
+            let (n, unit) = t.split_once(' ')?;
+            let n: f64 = n.parse().ok()?;
+            let mul = match unit.split(' ').next()? {
+                "MiB" => MIB,
+                "GiB" => GIB,
+                _ => return None,
+            };
+            Some((n * mul as f64) as u64)
+        })
+        .collect();
+    real.sort_unstable();
+    assert_eq!(real, arch::lookup("arm64-16k").unwrap().hugepage_sizes());
+    assert_eq!(
+        arch::arm64::vmalloc_size(14, 52, 52) >> 10,
+        boot_snap.meminfo_kb("VmallocTotal")
+    );
+}
