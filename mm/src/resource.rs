@@ -178,7 +178,22 @@ impl ResourceTree {
     /// __request_region(): insert `[start, start + size)` named `name`, descending into a
     /// conflicting resource that is not busy and contains it; -EEXIST on any other conflict.
     pub fn request(&mut self, start: u64, size: u64, name: &str) -> Result<()> {
-        let end = start + size - 1;
+        self.insert(Resource::new(start, start + size - 1, name))
+    }
+
+    /// A resource that others nest inside (a device's region with IORESOURCE_BUSY cleared,
+    /// as virtio_mem_create_resource() leaves it): neither busy nor System RAM itself.
+    pub fn request_container(&mut self, start: u64, size: u64, name: &str) -> Result<()> {
+        let mut r = Resource::new(start, start + size - 1, name);
+        r.busy = false;
+        r.system_ram = false;
+        self.insert(r)
+    }
+
+    /// __request_region(): insert `new` at the deepest non-busy resource that holds it.
+    fn insert(&mut self, new: Resource) -> Result<()> {
+        let (start, end) = (new.start, new.end);
+        let size = end - start + 1;
         let mut level = &mut self.top;
         loop {
             let conflict = level.iter().position(|r| r.overlaps(start, end));
@@ -188,7 +203,7 @@ impl ResourceTree {
                         .iter()
                         .position(|r| r.start > end)
                         .unwrap_or(level.len());
-                    level.insert(pos, Resource::new(start, end, name));
+                    level.insert(pos, new);
                     return Ok(());
                 }
                 Some(i) => {

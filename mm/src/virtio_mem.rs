@@ -154,13 +154,20 @@ impl Machine {
             Mode::Sbm { .. } => bs,
             Mode::Bbm { bb_size } => bb_size,
         };
-        let group = self.register_dynamic_group(nid, unit >> g.page_shift);
         let id = self
             .state
             .virtio_mem
             .keys()
             .next_back()
             .map_or(0, |k| k + 1);
+        // virtio_mem_create_resource(): the device's region as a resource of its own, not
+        // busy, so that the System RAM (virtio_mem) the driver adds nests inside it; it stays
+        // while the device does, plugged or not (the model names the device virtioN after
+        // its own count: a guest's other virtio devices would take numbers too).
+        self.state
+            .iomem
+            .request_container(cfg.start, cfg.region_size, &format!("virtio{id}"))?;
+        let group = self.register_dynamic_group(nid, unit >> g.page_shift);
         self.state.virtio_mem.insert(
             id,
             VirtioMem {

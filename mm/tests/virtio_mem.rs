@@ -254,6 +254,21 @@ fn one_gib_request_matches_the_arm64_16k_guest() {
         assert_eq!((z.0, z.1), (r.0, r.1), "zone {name} spanned/present");
     }
     assert_eq!(model["Normal"].2, real["Normal"].2, "Normal managed");
+    // The device's own resource, with the plugged RAM nested in it (virtio_mem_create_resource()).
+    let ram_lines = |text: Vec<String>| -> Vec<String> {
+        text.into_iter()
+            .filter(|l| l.contains("virtio0") || l.contains("System RAM"))
+            .collect()
+    };
+    let iomem = m.read("/proc/iomem").unwrap();
+    let model_lines = ram_lines(iomem.lines().map(String::from).collect());
+    assert_eq!(model_lines, ram_lines(plugged.lines("iomem").to_vec()));
+    assert_eq!(model_lines[1], "c0000000-1bfffffff : virtio0");
+    // Unplugged again, the device's resource stays.
+    m.virtio_mem_resize(id, 0).unwrap();
+    let after = m.read("/proc/iomem").unwrap();
+    assert!(after.contains("c0000000-1bfffffff : virtio0\n"), "{after}");
+    assert!(!after.contains("virtio_mem)"), "{after}");
 }
 
 /// Its HugeTLB sizes, as the boot log registers them (hugetlbpage_init(): no PUD size with
