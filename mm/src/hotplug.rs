@@ -740,13 +740,22 @@ impl Machine {
         // Checked by check_release_ram() above, with nothing in between touching iomem.
         self.state.iomem.release_ram(start, size)?;
         self.unregister_emptied_groups(blocks.groups);
-        // A kmem device whose memory is all gone (offline + remove, as daxctl does) is gone.
+        // A kmem device whose memory is all gone (offline + remove, as daxctl does) is gone,
+        // and with it the resources it held.
         let u = self.u;
         let present = &self.state.blocks;
+        let mut gone = Vec::new();
         self.state.kmem.retain(|_, k| {
             let (a, b) = (u.block_of_phys(k.start), u.block_of_phys(k.start + k.size));
-            present.range(a..b).next().is_some()
+            let keep = present.range(a..b).next().is_some();
+            if !keep {
+                gone.extend(k.resources.clone());
+            }
+            keep
         });
+        for (s, e, name) in gone {
+            self.state.iomem.remove(s, e, &name);
+        }
         self.try_offline_node(nid);
         Ok(())
     }

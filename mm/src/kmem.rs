@@ -32,6 +32,10 @@ pub struct KmemDevice {
     pub memmap_on_memory: bool,
     /// Why it was not, when it was asked for.
     pub memmap_on_memory_refused: Option<String>,
+    /// The resources that stay while kmem holds the device, innermost first: kmem's own
+    /// dax resource over the added range, the namespace, and the region the driver made
+    /// when no firmware region described it ((start, end inclusive, name)).
+    pub resources: Vec<(u64, u64, String)>,
 }
 
 impl Machine {
@@ -83,7 +87,29 @@ impl Machine {
         size: u64,
         opts: &KmemOptions,
     ) -> Result<KmemDevice> {
-        self.memunmap_pages(id)?;
+        let p = self.state.pgmaps[&id].clone();
+        // The device-dax driver unbinds: its mapping and its dax resource go; the namespace
+        // stays claimed (drivers/dax/bus.c, drivers/dax/pmem.c).
+        self.memunmap_pages_keeping(id, true)?;
+        // dev_dax_kmem_probe(): kmem requests the aligned range under the device's name and
+        // the memory it adds nests inside (drivers/dax/kmem.c).
+        let dax = p.dax.clone().unwrap_or_else(|| format!("dax{id}.0"));
+        self.state.iomem.request_container(start, size, &dax)?;
+        let mut resources = vec![(start, start + size - 1, dax)];
+        if p.data_offset > 0 {
+            resources.push((
+                p.res_start,
+                p.res_start + p.data_offset - 1,
+                p.namespace.clone(),
+            ));
+        }
+        if p.own_region {
+            resources.push((
+                p.res_start,
+                p.res_start + p.res_size - 1,
+                "Persistent Memory".to_string(),
+            ));
+        }
         let group = self.register_static_group(nid, size >> self.u.g.page_shift);
         let r = self.add_memory(
             start,
@@ -109,6 +135,7 @@ impl Machine {
             group,
             memmap_on_memory: r.memmap_on_memory,
             memmap_on_memory_refused: r.memmap_on_memory_refused,
+            resources,
         };
         self.state.kmem.insert(id, dev.clone());
         Ok(dev)

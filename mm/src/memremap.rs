@@ -465,6 +465,13 @@ impl Machine {
     /// memmap back to where it came from and release the namespace. ZONE_DEVICE's span is
     /// never shrunk (remove_pfn_range_from_zone() returns early for it).
     pub fn memunmap_pages(&mut self, id: u32) -> Result<()> {
+        self.memunmap_pages_keeping(id, false)
+    }
+
+    /// memunmap_pages(); with `keep_namespace`, the device-dax driver lets go of its mapping
+    /// and its dax resource, and the namespace (and its region) stay claimed by the pmem
+    /// driver below it, as when kmem takes the device over.
+    pub(crate) fn memunmap_pages_keeping(&mut self, id: u32, keep_namespace: bool) -> Result<()> {
         let Some(p) = self.state.pgmaps.get(&id).cloned() else {
             let known: Vec<String> = self.state.pgmaps.keys().map(|k| k.to_string()).collect();
             return Err(MmError::Invalid(format!(
@@ -497,15 +504,17 @@ impl Machine {
         match &p.dax {
             Some(d) => {
                 self.state.iomem.remove(s + p.data_offset, p.end - 1, d);
-                self.state
-                    .iomem
-                    .remove(s, s + p.data_offset - 1, &p.namespace);
+                if !keep_namespace {
+                    self.state
+                        .iomem
+                        .remove(s, s + p.data_offset - 1, &p.namespace);
+                }
             }
             None => {
                 self.state.iomem.remove(s, end_incl(s, size), &p.namespace);
             }
         }
-        if p.own_region {
+        if p.own_region && !keep_namespace {
             self.state
                 .iomem
                 .remove(s, end_incl(s, size), "Persistent Memory");

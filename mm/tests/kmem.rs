@@ -130,3 +130,48 @@ fn removing_kmem_memory_ends_the_device() {
     m.check().unwrap();
     assert_eq!(m.kmem_devices().count(), 0);
 }
+
+/// /proc/iomem as the drivers build it: the pmem driver keeps the namespace claimed, kmem
+/// requests the memory-block-aligned data range under the dax device's name and the RAM
+/// nests inside it (drivers/dax/kmem.c dev_dax_kmem_probe(), drivers/dax/bus.c). The
+/// expected lines are a real x86_64 6.12 guest's with memmap=0xfc000000!8G, quoted in
+/// issue 20 (not re-run here: this machine has no x86_64 oracle build). Once the memory is
+/// offlined and removed, kmem lets go and the namespace with it.
+#[test]
+fn kmem_nests_the_ram_in_its_dax_resource() {
+    let mut m = common::boot("x86_64", 4 * GIB, "memmap=0xfc000000!8G");
+    let o = MemremapOptions {
+        map: Some(MemmapLocation::Mem),
+        mode: Some(NamespaceMode::DevDax),
+        align: None,
+        node: None,
+    };
+    let id = m.memremap_pages(8 * GIB, 0xfc00_0000, &o).unwrap();
+    let k = m.dax_kmem(id, &KmemOptions::default()).unwrap();
+    let iomem = m.read("/proc/iomem").unwrap();
+    let tree: Vec<&str> = iomem
+        .lines()
+        .skip_while(|l| !l.contains("Persistent Memory"))
+        .take(4)
+        .collect();
+    assert_eq!(
+        tree,
+        [
+            "200000000-2fbffffff : Persistent Memory (legacy)",
+            "  200000000-2001fffff : namespace0.0",
+            "  208000000-2f7ffffff : dax0.0",
+            "    208000000-2f7ffffff : System RAM (kmem)",
+        ]
+    );
+    m.offline(k.start, k.size).unwrap();
+    m.remove_memory(k.start, k.size).unwrap();
+    let after = m.read("/proc/iomem").unwrap();
+    assert!(after.contains("200000000-2fbffffff : Persistent Memory (legacy)\n"));
+    assert!(
+        !after.contains("namespace0.0") && !after.contains("dax0.0"),
+        "{after}"
+    );
+    // The range can be mapped again.
+    m.memremap_pages(8 * GIB, 0xfc00_0000, &o).unwrap();
+    m.check().unwrap();
+}
