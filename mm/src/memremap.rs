@@ -80,7 +80,8 @@ impl NamespaceMode {
 pub struct MemremapOptions {
     /// Default `dev`, as ndctl create-namespace.
     pub map: Option<MemmapLocation>,
-    /// Default devdax.
+    /// Default fsdax, as ndctl create-namespace (struct pages for every page, no
+    /// vmemmap_shift); devdax is asked for.
     pub mode: Option<NamespaceMode>,
     /// Default HPAGE_PMD_SIZE where the arch has THP (nd_pfn_default_alignment()).
     pub align: Option<u64>,
@@ -225,7 +226,8 @@ impl Machine {
                 MmError::Invalid(format!("bad range: start {start:#x}, size {size:#x}"))
             })?;
         let map = opts.map.unwrap_or(MemmapLocation::Dev);
-        let mode = opts.mode.unwrap_or(NamespaceMode::DevDax);
+        // ndctl create-namespace makes an fsdax namespace unless told otherwise.
+        let mode = opts.mode.unwrap_or(NamespaceMode::FsDax);
         let align = opts.align.unwrap_or(self.default_dax_align());
         let aligns = self.arch.dax_alignments();
         if !aligns.contains(&align) {
@@ -328,12 +330,16 @@ impl Machine {
             })
         };
         run(self).map_err(|e| {
-            let instead = match map {
-                MemmapLocation::Mem => {
+            let instead = match (map, mode) {
+                (MemmapLocation::Mem, NamespaceMode::DevDax) => {
                     "map: \"dev\" would put them in the namespace itself, a larger align \
                      shares more of them, or map less"
                 }
-                MemmapLocation::Dev => "map less of it, or boot with more RAM",
+                (MemmapLocation::Mem, NamespaceMode::FsDax) => {
+                    "map: \"dev\" would put them in the namespace itself, mode: \"devdax\" with \
+                     a large align shares most of them, or map less"
+                }
+                (MemmapLocation::Dev, _) => "map less of it, or boot with more RAM",
             };
             let what = format!("memremap_pages of {}", arch::approx(size));
             self.explain_short(e, &what, instead, run)

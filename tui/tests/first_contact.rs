@@ -169,8 +169,13 @@ fn errors_say_what_to_write() {
         ("m.add_memory(0, 1)", "let m = boot(ARCH, CMDLINE);"),
         ("let m = boot(); m.arhc", "did you mean m.arch?"),
         (
-            "let m = boot(); m.memremap_pages(1 * TiB, 1 * TiB, #{ map: \"mem\" })",
+            "let m = boot(); m.memremap_pages(1 * TiB, 1 * TiB, #{ map: \"mem\", mode: \"devdax\" })",
             "memremap_pages of 1 TiB needs 4.0 GiB",
+        ),
+        // fsdax (ndctl's default) has a struct page for every page: 16 GiB.
+        (
+            "let m = boot(); m.memremap_pages(1 * TiB, 1 * TiB, #{ map: \"mem\" })",
+            "memremap_pages of 1 TiB needs 16.0 GiB",
         ),
         (
             "let m = boot(); m.add_memory(m.hotplug_base, 4 * TiB)",
@@ -185,7 +190,7 @@ fn errors_say_what_to_write() {
         assert!(err.contains(want), "{src}: {err}");
     }
     let out = run(
-        "let m = boot(); m.memremap_pages(1 * TiB, 1 * TiB, #{ map: \"mem\" })",
+        "let m = boot(); m.memremap_pages(1 * TiB, 1 * TiB, #{ map: \"mem\", mode: \"devdax\" })",
         &[],
     );
     let err = text(&out.stderr);

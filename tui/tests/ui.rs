@@ -435,7 +435,7 @@ fn detail_pane_shows_virtio_mem_and_kmem_devices() {
     key(&mut a, KeyCode::Esc);
     type_line(
         &mut a,
-        "let d = m.memremap_pages(64 * GiB, 4 * GiB, #{ map: \"mem\" }); m.dax_kmem(d);",
+        "let d = m.memremap_pages(64 * GiB, 4 * GiB, #{ map: \"mem\", mode: \"devdax\" }); m.dax_kmem(d);",
     );
     key(&mut a, KeyCode::Esc);
     // The section holding 4 GiB + 1 GiB: the partly plugged block.

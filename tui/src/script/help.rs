@@ -63,10 +63,10 @@ pub const DOCS: &[Doc] = &[
                   boundary (2 MiB; 16 MiB on powerpc-hash), the end cut back to the alignment, sections \
                   activated a 2 MiB sub-section at a time (sharing sections with System RAM or other \
                   namespaces). map \"dev\" (default) puts the memmap in the namespace through an altmap, \
-                  \"mem\" takes it from System RAM. mode \"devdax\" (default) or \"fsdax\". align \
-                  (PAGE_SIZE, PMD size or, on x86_64, 1G; default PMD size) makes a devdax namespace's \
-                  memmap compound pages, whose tail vmemmap pages are shared on x86_64 when the memmap \
-                  is in RAM. Errors: EINVAL (misaligned, bad align, out of range), EBUSY (overlaps \
+                  \"mem\" takes it from System RAM. mode \"fsdax\" (default, as ndctl create-namespace: a struct page for every page) or \
+                  \"devdax\". align (PAGE_SIZE, PMD size or, with PUD THP on x86_64 and powerpc radix, \
+                  1G; default PMD size) makes a devdax namespace's memmap compound pages, whose tail \
+                  vmemmap pages are shared on x86_64 when the memmap is in RAM. Errors: EINVAL (misaligned, bad align, out of range), EBUSY (overlaps \
                   another namespace), ENXIO (System RAM, or no room for the data), EOPNOTSUPP (s390).",
         example: "let id = m.memremap_pages(8 * GiB, 4032 * MiB, #{ map: \"mem\", mode: \"fsdax\" }); print(m.pgmap(id).memmap_pages);",
     },
@@ -132,7 +132,7 @@ pub const DOCS: &[Doc] = &[
                   trimmed to whole memory blocks is hot-added in a static memory group, with the memmap \
                   on the device if memmap_on_memory (and memory_hotplug.memmap_on_memory) allow it. \
                   online: \"online_movable\" (default, as daxctl), \"online\", \"online_kernel\" or false.",
-        example: "let d = m.memremap_pages(256 * GiB, 256 * GiB); print(m.dax_kmem(d, #{ memmap_on_memory: true }));",
+        example: "let d = m.memremap_pages(256 * GiB, 256 * GiB, #{ mode: \"devdax\" }); print(m.dax_kmem(d, #{ memmap_on_memory: true }));",
     },
     Doc {
         name: "kmem_devices",
