@@ -285,6 +285,7 @@ impl Arch for Arm64 {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: false,
+            adds_per_block: false,
             lmb_drc_base: None,
             static_memory_group: true,
         }

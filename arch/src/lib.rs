@@ -197,9 +197,12 @@ pub struct HotplugDriver {
     pub offline_inaccessible: bool,
     /// Whether the driver onlines each block itself right after adding it (pseries DLPAR).
     pub onlines_added_blocks: bool,
-    /// pseries DLPAR: every memory block is an LMB that the driver adds (and removes) through
-    /// its own add_memory() call, with its own "System RAM" resource; its DRC index is this
-    /// base plus the LMB's number (QEMU's SPAPR_DR_CONNECTOR_TYPE_LMB << 28, which the real
+    /// Whether the driver adds (and removes) memory one memory block per add_memory() call,
+    /// each with its own "System RAM" resource: pseries DLPAR (an LMB at a time) and s390's
+    /// standby memory (add_memory_merged() in drivers/s390/char/sclp_cmd.c, 6.12).
+    pub adds_per_block: bool,
+    /// pseries DLPAR: every memory block is an LMB; its DRC index is this base plus the
+    /// LMB's number (QEMU's SPAPR_DR_CONNECTOR_TYPE_LMB << 28, which the real
     /// guest's "drc index 80000008" for the LMB at 2 GiB shows).
     pub lmb_drc_base: Option<u32>,
     /// Whether each device is registered as a static memory group (ACPI:

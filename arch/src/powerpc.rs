@@ -382,6 +382,7 @@ impl Arch for Powerpc {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: true,
+            adds_per_block: true,
             lmb_drc_base: Some(0x8000_0000),
             static_memory_group: false,
         }

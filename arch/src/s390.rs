@@ -235,6 +235,7 @@ impl Arch for S390 {
             requests_memmap_on_memory: true,
             offline_inaccessible: true,
             onlines_added_blocks: false,
+            adds_per_block: true,
             lmb_drc_base: None,
             static_memory_group: false,
         }

@@ -345,6 +345,7 @@ impl Arch for X86 {
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
             onlines_added_blocks: false,
+            adds_per_block: false,
             lmb_drc_base: None,
             static_memory_group: true,
         }

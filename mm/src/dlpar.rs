@@ -1,14 +1,77 @@
-//! pseries DLPAR memory (arch/powerpc/platforms/pseries/hotplug-memory.c): a DIMM comes and
-//! goes as a run of LMBs, each added with its own __add_memory() and onlined before the next
-//! (dlpar_memory_add_by_ic(), dlpar_add_lmb()), each removed with its own __remove_memory().
+//! Platforms that add memory a block per add_memory() call. pseries DLPAR
+//! (arch/powerpc/platforms/pseries/hotplug-memory.c): a DIMM comes and goes as a run of LMBs,
+//! each added with its own __add_memory() and onlined before the next (dlpar_memory_add_by_ic(),
+//! dlpar_add_lmb()), each removed with its own __remove_memory(). s390 standby memory
+//! (add_memory_merged() in drivers/s390/char/sclp_cmd.c): each block of a run of standby
+//! increments is its own add_memory().
 
 use crate::error::{MmError, Result};
 use crate::hotplug::{AddOptions, AddReport};
 use crate::machine::Machine;
+use crate::memory_block::BlockState;
 
 const PREFIX: &str = "pseries-hotplug-mem: ";
 
 impl Machine {
+    /// Whether the platform's driver adds `[start, start + size)` a memory block per call.
+    pub(crate) fn adds_per_block(&self, start: u64, size: u64) -> bool {
+        let bs = self.u.block_size;
+        self.arch.hotplug_driver().adds_per_block
+            && size > 0
+            && start.checked_add(size).is_some()
+            && start.is_multiple_of(bs)
+            && size.is_multiple_of(bs)
+    }
+
+    /// Whether the RAM resource holding `start` is the platform driver's plain "System RAM"
+    /// (not a driver-managed one such as kmem's).
+    pub(crate) fn platform_ram_at(&self, start: u64) -> bool {
+        self.state
+            .iomem
+            .walk()
+            .into_iter()
+            .filter(|(_, r)| r.system_ram && r.start <= start && start <= r.end)
+            .last()
+            .is_some_and(|(_, r)| r.name == "System RAM")
+    }
+
+    /// add_memory() once per memory block of `[start, start + size)`, each block with its own
+    /// resource (s390's add_memory_merged()). Runs inside the caller's transaction.
+    pub(crate) fn add_memory_per_block(
+        &mut self,
+        start: u64,
+        size: u64,
+        opts: &AddOptions,
+    ) -> Result<AddReport> {
+        let bs = self.u.block_size;
+        let mut total: Option<AddReport> = None;
+        for i in 0..size / bs {
+            let r = self.add_memory_locked(start + i * bs, bs, opts)?;
+            match total.as_mut() {
+                None => total = Some(r),
+                Some(t) => t.absorb(r),
+            }
+        }
+        total.ok_or_else(|| MmError::Invalid("no memory block to add".to_string()))
+    }
+
+    /// remove_memory() once per memory block, so that each block's resource goes whole; all
+    /// or nothing. Last block first: no kernel path removes s390 standby memory, so the order
+    /// is the model's, and taking resources off the end of their list keeps it linear.
+    pub(crate) fn remove_memory_per_block(&mut self, start: u64, size: u64) -> Result<()> {
+        let bs = self.u.block_size;
+        let ps = self.u.g.page_shift;
+        let fp = crate::machine::Footprint {
+            start_pfn: start >> ps,
+            end_pfn: (start + size) >> ps,
+        };
+        self.transaction(fp, |m| {
+            (0..size / bs)
+                .rev()
+                .try_for_each(|i| m.remove_memory_locked(start + i * bs, bs))
+        })
+    }
+
     /// The DRC index of the LMB at `addr`, where the platform adds memory an LMB at a time.
     pub(crate) fn lmb_drc_index(&self, addr: u64) -> Option<u32> {
         let base = self.arch.hotplug_driver().lmb_drc_base?;
@@ -50,14 +113,7 @@ impl Machine {
                 })?;
             match total.as_mut() {
                 None => total = Some(r),
-                Some(t) => {
-                    t.size += r.size;
-                    t.blocks.extend(r.blocks);
-                    t.memmap_buddy_pages += r.memmap_buddy_pages;
-                    t.memmap_altmap_pages += r.memmap_altmap_pages;
-                    t.pagetable_pages += r.pagetable_pages;
-                    t.onlined.extend(r.onlined);
-                }
+                Some(t) => t.absorb(r),
             }
         }
         for i in 0..n {
@@ -91,10 +147,12 @@ impl Machine {
         r
     }
 
-    /// dlpar_memory_remove_by_ic(): remove `[start, start + size)` LMB by LMB, each through
-    /// its own __remove_memory(), so that each LMB's resource goes whole. If one cannot go,
-    /// the driver adds back the ones it removed: a transaction over the range does that here,
-    /// and the failing LMB's own error is returned.
+    /// dlpar_memory_remove_by_ic(): remove `[start, start + size)` LMB by LMB: each is
+    /// offlined by the driver itself if it is online (dlpar_remove_lmb() calls
+    /// dlpar_offline_lmb(), a device_offline()), then goes through its own __remove_memory(),
+    /// so that each LMB's resource goes whole. If one cannot go, the driver adds back the
+    /// ones it removed: a transaction over the range does that here, and the failing LMB's
+    /// own error is returned.
     pub(crate) fn dlpar_memory_remove_by_ic(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
         let n = size / bs;
@@ -109,7 +167,15 @@ impl Machine {
         };
         self.transaction(fp, |m| {
             for i in 0..n {
-                m.remove_memory_locked(start + i * bs, bs)
+                let at = start + i * bs;
+                let online = m
+                    .state
+                    .blocks
+                    .get(&m.u.block_of_phys(at))
+                    .is_some_and(|b| b.state == BlockState::Online);
+                let offline = |m: &mut Machine| if online { m.offline(at, bs) } else { Ok(()) };
+                offline(m)
+                    .and_then(|()| m.remove_memory_locked(at, bs))
                     .inspect_err(|_| {
                         m.log(format!(
                             "{PREFIX}Memory indexed-count-remove failed, adding any removed LMBs"

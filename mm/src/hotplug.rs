@@ -80,6 +80,22 @@ pub struct AddReport {
     pub onlined: Vec<(BlockId, String)>,
 }
 
+impl AddReport {
+    /// Fold in the report of the next add of the same request (an LMB or a block at a time).
+    pub(crate) fn absorb(&mut self, r: AddReport) {
+        self.size += r.size;
+        self.blocks.extend(r.blocks);
+        self.memmap_buddy_pages += r.memmap_buddy_pages;
+        self.memmap_altmap_pages += r.memmap_altmap_pages;
+        self.pagetable_pages += r.pagetable_pages;
+        self.onlined.extend(r.onlined);
+        self.memmap_on_memory &= r.memmap_on_memory;
+        if self.memmap_on_memory_refused.is_none() {
+            self.memmap_on_memory_refused = r.memmap_on_memory_refused;
+        }
+    }
+}
+
 /// A memory group (drivers/base/memory.c struct memory_group).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemoryGroup {
@@ -197,17 +213,17 @@ impl Machine {
                 "[{start:#x}-{end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}]"
             )));
         }
-        // pseries adds a DIMM an LMB at a time (see mm/src/dlpar.rs).
-        let bs = self.u.block_size;
-        let dlpar = self.lmb_drc_index(start).is_some()
+        // pseries and s390 add a block at a time (see mm/src/dlpar.rs).
+        let per_block = self.adds_per_block(start, size)
             && opts.resource_name.is_none()
-            && opts.group.is_none()
-            && start.is_multiple_of(bs)
-            && size.is_multiple_of(bs);
+            && opts.group.is_none();
+        let dlpar = per_block && self.lmb_drc_index(start).is_some();
         let run = |m: &mut Machine| {
             m.transaction(fp, |m| {
                 if dlpar {
                     m.dlpar_memory_add_by_ic(start, size, opts)
+                } else if per_block {
+                    m.add_memory_per_block(start, size, opts)
                 } else {
                     m.add_memory_locked(start, size, opts)
                 }
@@ -695,14 +711,12 @@ impl Machine {
                 d.id
             )));
         }
-        let bs = self.u.block_size;
-        let dlpar = self.lmb_drc_index(start).is_some()
-            && size > 0
-            && start.checked_add(size).is_some()
-            && start.is_multiple_of(bs)
-            && size.is_multiple_of(bs);
-        if dlpar {
-            return self.dlpar_memory_remove_by_ic(start, size);
+        if self.adds_per_block(start, size) && self.platform_ram_at(start) {
+            return if self.lmb_drc_index(start).is_some() {
+                self.dlpar_memory_remove_by_ic(start, size)
+            } else {
+                self.remove_memory_per_block(start, size)
+            };
         }
         self.remove_memory_locked(start, size)
     }

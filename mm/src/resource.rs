@@ -166,7 +166,11 @@ impl ResourceTree {
         let end = start + size - 1;
         let mut level = &self.top;
         loop {
-            let c = level.iter().find(|r| r.overlaps(start, end))?;
+            // Each level is sorted and its resources disjoint: the first one ending at or
+            // after `start` is the only candidate that can overlap first.
+            let c = level
+                .get(level.partition_point(|r| r.end < start))
+                .filter(|r| r.overlaps(start, end))?;
             if !c.busy && c.start <= start && end <= c.end {
                 level = &c.children;
                 continue;
@@ -196,13 +200,12 @@ impl ResourceTree {
         let size = end - start + 1;
         let mut level = &mut self.top;
         loop {
-            let conflict = level.iter().position(|r| r.overlaps(start, end));
-            match conflict {
+            // Sorted and disjoint, as in conflict(): a binary search finds both the first
+            // overlap and the insertion point, so adding a block at a time stays linear.
+            let pos = level.partition_point(|r| r.end < start);
+            let conflict = level.get(pos).is_some_and(|r| r.overlaps(start, end));
+            match conflict.then_some(pos) {
                 None => {
-                    let pos = level
-                        .iter()
-                        .position(|r| r.start > end)
-                        .unwrap_or(level.len());
                     level.insert(pos, new);
                     return Ok(());
                 }
@@ -226,34 +229,47 @@ impl ResourceTree {
 
     /// Whether [`ResourceTree::release_ram`] would succeed.
     pub fn check_release_ram(&self, start: u64, size: u64) -> Result<()> {
-        self.clone().release_ram(start, size)
+        self.locate_ram(start, size).map(|_| ())
+    }
+
+    /// The path of indices to the System RAM resource that holds `[start, start + size)`,
+    /// with nothing nested inside it in that range. A binary search per level (each level
+    /// is sorted and disjoint), so a block-at-a-time removal stays linear.
+    fn locate_ram(&self, start: u64, size: u64) -> Result<Vec<usize>> {
+        let end = start + size - 1;
+        let mut path = Vec::new();
+        let mut level = &self.top;
+        loop {
+            let i = level.partition_point(|r| r.end < start);
+            let r = level
+                .get(i)
+                .filter(|r| r.start <= start && end <= r.end)
+                .ok_or_else(|| {
+                    MmError::Invalid(format!("no System RAM resource holds {start:#x}-{end:#x}"))
+                })?;
+            path.push(i);
+            if !r.system_ram {
+                level = &r.children;
+                continue;
+            }
+            if r.children.iter().any(|c| c.overlaps(start, end)) {
+                return Err(MmError::Busy(format!(
+                    "System RAM {start:#x}-{end:#x} still has child resources"
+                )));
+            }
+            return Ok(path);
+        }
     }
 
     /// release_mem_region_adjustable(): take `[start, start + size)` out of the System RAM
     /// resource holding it, trimming or splitting that resource.
     pub fn release_ram(&mut self, start: u64, size: u64) -> Result<()> {
         let end = start + size - 1;
-        fn find(
-            level: &mut Vec<Resource>,
-            start: u64,
-            end: u64,
-        ) -> Option<(&mut Vec<Resource>, usize)> {
-            let i = level
-                .iter()
-                .position(|r| r.start <= start && end <= r.end)?;
-            if level[i].system_ram {
-                return Some((level, i));
-            }
-            find(&mut level[i].children, start, end)
-        }
-        let (level, i) = find(&mut self.top, start, end).ok_or_else(|| {
-            MmError::Invalid(format!("no System RAM resource holds {start:#x}-{end:#x}"))
-        })?;
-        let r = &level[i];
-        if r.children.iter().any(|c| c.overlaps(start, end)) {
-            return Err(MmError::Busy(format!(
-                "System RAM {start:#x}-{end:#x} still has child resources"
-            )));
+        let path = self.locate_ram(start, size)?;
+        let (&i, parents) = path.split_last().expect("a path has at least one step");
+        let mut level = &mut self.top;
+        for &p in parents {
+            level = &mut level[p].children;
         }
         let r = level.remove(i);
         let mut pieces = Vec::new();

@@ -5,7 +5,10 @@
 
 mod common;
 
+use arch::ZoneType;
 use common::{boot, load};
+use mm::memory_block::BlockState;
+use mm::units::BlockId;
 use mm::AddOptions;
 
 const GIB: u64 = 1 << 30;
@@ -257,4 +260,73 @@ fn pseries_adds_and_removes_a_dimm_an_lmb_at_a_time() {
     assert_eq!(removed.len(), 5);
     let after = m.read("/proc/iomem").unwrap();
     assert_eq!(after.matches("System RAM").count(), 1, "{after}");
+}
+
+/// dlpar_remove_lmb() offlines an online LMB itself (dlpar_offline_lmb(), a device_offline())
+/// before its __remove_memory() (arch/powerpc/platforms/pseries/hotplug-memory.c), so a DIMM
+/// whose LMBs are online goes in one request. If one LMB cannot be offlined the driver adds
+/// back what it removed: the machine is as it was.
+#[test]
+fn pseries_removal_offlines_the_lmbs_itself() {
+    let mut m = boot("powerpc", 2 * GIB, "");
+    let base = m.boot_info().hotplug_base;
+    m.add_memory(base, GIB, &AddOptions::default()).unwrap();
+    let bs = m.block_size();
+    let ids: Vec<BlockId> = (0..4).map(|i| BlockId((base + i * bs) / bs)).collect();
+    let state = |m: &mm::Machine, id: BlockId| m.blocks().get(&id).map(|b| b.state);
+    assert!(ids
+        .iter()
+        .all(|&id| state(&m, id) == Some(BlockState::Online)));
+    // The third LMB holds pages that cannot move: offlining it fails, so the removal does.
+    let third = ids[2];
+    // memhp_default_state=offline boots leave the driver's dlpar_online_lmb() to online
+    // each LMB into the default zone: ZONE_NORMAL.
+    assert_eq!(m.blocks().get(&third).unwrap().zone, Some(ZoneType::Normal));
+    {
+        m.set_block_allocations(third, 16, 0).unwrap();
+        let before = m.state_hash();
+        let e = m.remove_memory(base, GIB).unwrap_err();
+        assert_eq!(e.errno(), mm::Errno::EBUSY, "{e}");
+        assert_eq!(m.state_hash(), before);
+        assert!(m
+            .dmesg()
+            .iter()
+            .any(|l| l.contains("indexed-count-remove failed")));
+        m.set_block_allocations(third, 0, 0).unwrap();
+    }
+    m.remove_memory(base, GIB).unwrap();
+    assert!(ids.iter().all(|&id| state(&m, id).is_none()));
+    let iomem = m.read("/proc/iomem").unwrap();
+    assert_eq!(iomem.matches("System RAM").count(), 1, "{iomem}");
+}
+
+/// s390 adds standby memory one memory block per add_memory() call (add_memory_merged() in
+/// drivers/s390/char/sclp_cmd.c, 6.12), so each block is its own "System RAM" resource;
+/// removing goes block by block too.
+#[test]
+fn s390_standby_memory_is_a_resource_per_block() {
+    let mut m = boot("s390", 2 * GIB, "memhp_default_state=offline");
+    let base = m.boot_info().hotplug_base;
+    let bs = m.block_size();
+    let r = m.add_memory(base, 4 * bs, &AddOptions::default()).unwrap();
+    assert_eq!(r.blocks.len(), 4);
+    let iomem = m.read("/proc/iomem").unwrap();
+    let added: Vec<&str> = iomem
+        .lines()
+        .filter(|l| l.ends_with(": System RAM"))
+        .skip(1)
+        .collect();
+    let want: Vec<String> = (0..4)
+        .map(|i| {
+            format!(
+                "{:x}-{:x} : System RAM",
+                base + i * bs,
+                base + (i + 1) * bs - 1
+            )
+        })
+        .collect();
+    assert_eq!(added, want, "{iomem}");
+    m.remove_memory(base + bs, 2 * bs).unwrap();
+    let iomem = m.read("/proc/iomem").unwrap();
+    assert_eq!(iomem.matches("System RAM").count(), 3, "{iomem}");
 }

@@ -39,7 +39,9 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "remove_memory",
         signature: "m.remove_memory(start, size)",
-        summary: "Remove hot-added memory whose blocks are all offline (try_remove_memory()).",
+        summary: "Remove hot-added memory whose blocks are all offline (try_remove_memory()). On powerpc \
+                  the DLPAR driver removes a DIMM an LMB at a time and offlines each online LMB itself \
+                  first (dlpar_remove_lmb()); if one cannot go, those removed are added back.",
         example: "m.offline(4 * GiB, 1 * GiB); m.remove_memory(4 * GiB, 1 * GiB);",
     },
     Doc {
