@@ -30,8 +30,7 @@ impl Machine {
             .iomem
             .walk()
             .into_iter()
-            .filter(|(_, r)| r.system_ram && r.start <= start && start <= r.end)
-            .last()
+            .rfind(|(_, r)| r.system_ram && r.start <= start && start <= r.end)
             .is_some_and(|(_, r)| r.name == "System RAM")
     }
 
