@@ -149,6 +149,28 @@ pub struct ZoneLimits {
     pub dma32: Option<u64>,
 }
 
+/// CPU features (and the command-line switches that turn their use off) that arch hooks
+/// depend on, as the boot CPU reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CpuFeatures {
+    /// X86_FEATURE_GBPAGES: 1 GiB pages. Every x86_64 server CPU of the last fifteen years
+    /// has it, and so do QEMU's `-cpu max` and `-cpu host`; QEMU's default `qemu64` CPU does
+    /// not. Only x86_64 asks.
+    pub gbpages: bool,
+    /// direct_gbpages (arch/x86/mm/init.c): GBPAGES, and no `nogbpages` on the command line.
+    /// The linear map then uses 1 GiB pages where it can.
+    pub direct_gbpages: bool,
+}
+
+impl Default for CpuFeatures {
+    fn default() -> Self {
+        CpuFeatures {
+            gbpages: true,
+            direct_gbpages: true,
+        }
+    }
+}
+
 /// What memory_block_size_bytes() looks at when it probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockSizeContext {
@@ -340,8 +362,21 @@ pub trait Arch: fmt::Debug + Send + Sync {
         v
     }
 
-    /// HugeTLB page sizes the arch supports, smallest first.
+    /// HugeTLB page sizes the arch's kernel can offer, smallest first.
     fn hugepage_sizes(&self) -> &'static [u64];
+
+    /// Lines the arch's early setup logs on a CPU with `cpu`'s features.
+    fn boot_log(&self, cpu: &CpuFeatures) -> Vec<String> {
+        let _ = cpu;
+        Vec::new()
+    }
+
+    /// The HugeTLB page sizes registered at boot on a CPU with `cpu`'s features, smallest
+    /// first (the generic answer: all of them).
+    fn cpu_hugepage_sizes(&self, cpu: &CpuFeatures) -> Vec<u64> {
+        let _ = cpu;
+        self.hugepage_sizes().to_vec()
+    }
 
     /// The default huge page size (HPAGE_SIZE).
     fn default_hugepage_size(&self) -> u64;
@@ -381,10 +416,15 @@ pub trait Arch: fmt::Debug + Send + Sync {
 
     /// arch_report_meminfo(): the DirectMap lines of /proc/meminfo for a linear map of `ram`
     /// (sorted, disjoint, page-aligned `[start, end)` ranges: all memory added so far,
-    /// online or not) with memory blocks of `block_size`. The generic (__weak) version prints
-    /// nothing.
-    fn report_meminfo(&self, ram: &[(u64, u64)], block_size: u64) -> Vec<DirectMap> {
-        let _ = (ram, block_size);
+    /// online or not) with memory blocks of `block_size`, on a CPU with `cpu`'s features. The
+    /// generic (__weak) version prints nothing.
+    fn report_meminfo(
+        &self,
+        ram: &[(u64, u64)],
+        block_size: u64,
+        cpu: &CpuFeatures,
+    ) -> Vec<DirectMap> {
+        let _ = (ram, block_size, cpu);
         Vec::new()
     }
 

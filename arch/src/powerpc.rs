@@ -3,7 +3,7 @@
 //! arch/powerpc/include/asm/pgtable.h, QEMU's pseries machine.
 
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
-use crate::{direct_map, DirectMap};
+use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
     RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
@@ -341,7 +341,12 @@ impl Arch for Powerpc {
     /// with the largest of 1 GiB, 2 MiB and the 64 KiB base page that the address's
     /// alignment and the rest of the range allow, and never more than memory_block_size at
     /// a time: with pseries' 256 MiB LMBs no 1 GiB page is used.
-    fn report_meminfo(&self, ram: &[(u64, u64)], block_size: u64) -> Vec<DirectMap> {
+    fn report_meminfo(
+        &self,
+        ram: &[(u64, u64)],
+        block_size: u64,
+        _cpu: &CpuFeatures,
+    ) -> Vec<DirectMap> {
         if self.mmu == Mmu::Hash {
             return Vec::new();
         }
@@ -399,14 +404,16 @@ mod tests {
         let ram = [(0, 4 * GIB + 64 * KIB)];
         let kb = |b: u64| -> Vec<u64> {
             POWERPC_RADIX
-                .report_meminfo(&ram, b)
+                .report_meminfo(&ram, b, &CpuFeatures::default())
                 .iter()
                 .map(|l| l.bytes >> 10)
                 .collect()
         };
         assert_eq!(kb(256 * MIB), vec![0, 64, 4 << 20, 0]);
         assert_eq!(kb(GIB), vec![0, 64, 0, 4 << 20]);
-        assert!(POWERPC_HASH.report_meminfo(&ram, GIB).is_empty());
+        assert!(POWERPC_HASH
+            .report_meminfo(&ram, GIB, &CpuFeatures::default())
+            .is_empty());
     }
 
     #[test]

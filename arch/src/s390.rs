@@ -2,7 +2,7 @@
 //! arch/s390/include/asm/sparsemem.h, drivers/s390/char/sclp_cmd.c, QEMU's s390-ccw-virtio.
 
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
-use crate::{direct_map, DirectMap};
+use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
     RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
@@ -205,7 +205,12 @@ impl Arch for S390 {
     /// identity map uses 1 MiB segments where aligned (arch/s390/boot/vmem.c at boot,
     /// arch/s390/mm/vmem.c on hot-add) and no 2 GiB regions, which need EDAT2; the lowcore's
     /// 8 KiB at 0 is mapped apart and not counted (boot/vmem.c setup_vmem()).
-    fn report_meminfo(&self, ram: &[(u64, u64)], _block_size: u64) -> Vec<DirectMap> {
+    fn report_meminfo(
+        &self,
+        ram: &[(u64, u64)],
+        _block_size: u64,
+        _cpu: &CpuFeatures,
+    ) -> Vec<DirectMap> {
         const LOWCORE: u64 = 8 * KIB;
         let ident: Vec<(u64, u64)> = ram
             .iter()

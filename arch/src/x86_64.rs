@@ -2,7 +2,7 @@
 //! arch/x86/include/asm/sparsemem.h, arch/x86/mm/init.c (zones), QEMU's q35 machine.
 
 use crate::vmemmap::{vmemmap_populate_hugepages, AllocFailed, Src, VmemmapTables};
-use crate::{direct_map, DirectMap};
+use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
     RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
@@ -240,6 +240,25 @@ impl Arch for X86 {
         &[2 * MIB, GIB]
     }
 
+    /// probe_page_size_mask() in arch/x86/mm/init.c.
+    fn boot_log(&self, cpu: &CpuFeatures) -> Vec<String> {
+        if cpu.direct_gbpages {
+            vec!["Using GB pages for direct mapping".to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// gigantic_pages_init() and arch_hugetlb_valid_size() in arch/x86/mm/hugetlbpage.c:
+    /// 1 GiB pages only with X86_FEATURE_GBPAGES (`nogbpages` does not take them away).
+    fn cpu_hugepage_sizes(&self, cpu: &CpuFeatures) -> Vec<u64> {
+        let mut v = vec![2 * MIB];
+        if cpu.gbpages {
+            v.push(GIB);
+        }
+        v
+    }
+
     fn default_hugepage_size(&self) -> u64 {
         2 * MIB
     }
@@ -302,25 +321,52 @@ impl Arch for X86 {
     }
 
     /// arch_report_meminfo() in arch/x86/mm/pat/set_memory.c: DirectMap4k and 2M, and 1G
-    /// when direct_gbpages is set. The model maps the linear map with 2 MiB pages where
-    /// aligned and 4 KiB pages at the edges, and (though it prints the 1G line) no 1 GiB
-    /// pages.
-    fn report_meminfo(&self, ram: &[(u64, u64)], _block_size: u64) -> Vec<DirectMap> {
-        let b = direct_map::split(ram, &[4 * KIB, 2 * MIB]);
-        vec![
+    /// only when direct_gbpages is set. init_mem_mapping() (arch/x86/mm/init.c) maps the
+    /// first 1 MiB (ISA_END_ADDRESS) whole with 4 KiB pages, holes included, then each RAM
+    /// range with the largest pages its alignment allows: 1 GiB only with direct_gbpages
+    /// (probe_page_size_mask()); hot-added memory is mapped the same way. Not modelled:
+    /// the 2 MiB pages that set_memory_*() later splits around the kernel image (a real
+    /// 2 GiB guest shows ten of them, tests/fixtures/oracle-x86_64-gbpages-dimm1g.txt).
+    fn report_meminfo(
+        &self,
+        ram: &[(u64, u64)],
+        _block_size: u64,
+        cpu: &CpuFeatures,
+    ) -> Vec<DirectMap> {
+        const ISA_END: u64 = MIB;
+        let isa = if ram.first().is_some_and(|&(s, _)| s < ISA_END) {
+            ISA_END
+        } else {
+            0
+        };
+        let above: Vec<(u64, u64)> = ram
+            .iter()
+            .filter(|&&(_, e)| e > ISA_END)
+            .map(|&(s, e)| (s.max(ISA_END), e))
+            .collect();
+        let sizes: &[u64] = if cpu.direct_gbpages {
+            &[4 * KIB, 2 * MIB, GIB]
+        } else {
+            &[4 * KIB, 2 * MIB]
+        };
+        let b = direct_map::split(&above, sizes);
+        let mut lines = vec![
             DirectMap {
                 name: "DirectMap4k",
-                bytes: b[0],
+                bytes: isa + b[0],
             },
             DirectMap {
                 name: "DirectMap2M",
                 bytes: b[1],
             },
-            DirectMap {
+        ];
+        if cpu.direct_gbpages {
+            lines.push(DirectMap {
                 name: "DirectMap1G",
-                bytes: 0,
-            },
-        ]
+                bytes: b[2],
+            });
+        }
+        lines
     }
 
     /// X86_64 selects ARCH_SUPPORTS_MEMORY_FAILURE (arch/x86/Kconfig).

@@ -32,6 +32,9 @@ pub struct BootSpec {
     pub iomem: Option<String>,
     /// Whether the CPU reports a hypervisor (default: yes, a QEMU guest).
     pub hypervisor: Option<bool>,
+    /// Whether the CPU has 1 GiB pages, X86_FEATURE_GBPAGES (default: yes, as every x86_64
+    /// server CPU and QEMU's `-cpu max`/`host`; QEMU's default qemu64 CPU has not).
+    pub gbpages: Option<bool>,
     /// Refuse a malformed value of a known parameter, which the kernel ignores.
     pub strict: bool,
 }
@@ -68,6 +71,7 @@ pub struct BootPlan {
     max_pfn: u64,
     ram_bytes: u64,
     hypervisor: bool,
+    cpu: arch::CpuFeatures,
     hotplug_base: u64,
     platform: String,
     block_size: arch::BlockSize,
@@ -202,6 +206,11 @@ impl BootPlan {
                 .next_multiple_of(g.section_size)
         });
         let hypervisor = cmdline.hypervisor.or(spec.hypervisor).unwrap_or(true);
+        let gbpages = cmdline.cpu_gbpages.or(spec.gbpages).unwrap_or(true);
+        let cpu = arch::CpuFeatures {
+            gbpages,
+            direct_gbpages: gbpages && cmdline.direct_gbpages.unwrap_or(true),
+        };
 
         let firmware = cmdline
             .firmware_block_size
@@ -229,6 +238,7 @@ impl BootPlan {
             max_pfn,
             ram_bytes,
             hypervisor,
+            cpu,
             hotplug_base,
             platform,
             block_size: bs,
@@ -281,6 +291,7 @@ impl Machine {
             max_pfn,
             ram_bytes,
             hypervisor,
+            cpu,
             hotplug_base,
             platform,
             block_size: bs,
@@ -309,6 +320,7 @@ impl Machine {
                 max_pfn,
                 ram_bytes,
                 hypervisor,
+                cpu,
                 hotplug_base,
                 platform,
                 block_size_how: bs.how.clone(),
@@ -361,6 +373,9 @@ impl Machine {
         for line in refused {
             m.log(line);
         }
+        for line in arch.boot_log(&cpu) {
+            m.log(line);
+        }
         m.memory_present(&pfn_ranges);
         m.sparse_init()?;
         m.free_area_init(&pfn_ranges);
@@ -386,10 +401,24 @@ impl Machine {
                 "Memory hotplug will waste {w} pages in each memory block"
             ));
         }
-        for (size, count) in m.cmdline.hugepages.clone() {
+        let texts = m.cmdline.hugepages_text.clone();
+        for ((size, count), (size_text, count_text)) in
+            m.cmdline.hugepages.clone().into_iter().zip(texts)
+        {
             let size = size.unwrap_or(m.arch.default_hugepage_size());
-            if let Some(i) = m.state.hstates.iter().position(|h| h.size == size) {
-                m.set_nr_hugepages(i, count);
+            match m.state.hstates.iter().position(|h| h.size == size) {
+                Some(i) => {
+                    m.set_nr_hugepages(i, count);
+                }
+                // hugepagesz_setup() and hugepages_setup() in mm/hugetlb.c: a size the arch
+                // (or the CPU) cannot do is refused, and so is the count that follows it.
+                None => {
+                    let given = size_text.unwrap_or_else(|| arch::human(size));
+                    m.log(format!("HugeTLB: unsupported hugepagesz={given}"));
+                    m.log(format!(
+                        "HugeTLB: hugepages={count_text} does not follow a valid hugepagesz, ignoring"
+                    ));
+                }
             }
         }
         m.report_hugepages();

@@ -123,6 +123,9 @@ pub struct Cmdline {
     pub hugetlb_free_vmemmap: Option<bool>,
     /// `hugepagesz=`/`hugepages=` pairs: (size, count); size None means the default size.
     pub hugepages: Vec<(Option<u64>, u64)>,
+    /// The texts of those pairs as given (`hugepagesz=`'s value, `hugepages=`'s value), for
+    /// the kernel's messages about them.
+    pub hugepages_text: Vec<(Option<String>, String)>,
     pub default_hugepagesz: Option<u64>,
     /// hotplug-lab's own options (not kernel parameters): `hotplug_lab.design=`.
     pub design: String,
@@ -131,6 +134,11 @@ pub struct Cmdline {
     pub firmware_block_size: Option<u64>,
     /// `hotplug_lab.hypervisor=0|1`: whether the CPU reports X86_FEATURE_HYPERVISOR.
     pub hypervisor: Option<bool>,
+    /// `gbpages` / `nogbpages` (x86 early_param_on_off, arch/x86/mm/init.c): whether the
+    /// linear map may use 1 GiB pages; the last one given wins, any value is ignored.
+    pub direct_gbpages: Option<bool>,
+    /// `hotplug_lab.gbpages=0|1`: whether the CPU has X86_FEATURE_GBPAGES.
+    pub cpu_gbpages: Option<bool>,
     /// `hotplug_lab.nodes=N`: NUMA nodes the firmware declares (all memory boots on node 0).
     pub nodes: Option<u16>,
     /// Parameters the kernel does not know; ignored.
@@ -165,10 +173,13 @@ impl Default for Cmdline {
             movable_node: false,
             hugetlb_free_vmemmap: None,
             hugepages: Vec::new(),
+            hugepages_text: Vec::new(),
             default_hugepagesz: None,
             design: "mainline".to_string(),
             firmware_block_size: None,
             hypervisor: None,
+            direct_gbpages: None,
+            cpu_gbpages: None,
             nodes: None,
             unknown: Vec::new(),
             malformed: Vec::new(),
@@ -297,6 +308,7 @@ impl Cmdline {
             ))
         };
         let mut pending_size: Option<u64> = None;
+        let mut pending_text: Option<String> = None;
         // parse_args() (kernel/params.c) for module and core parameters: the handler's error
         // is logged and the default stays.
         let invalid_param = |param: &str, v: &str| {
@@ -403,6 +415,8 @@ impl Cmdline {
                     }
                 }
                 "movable_node" => c.movable_node = true,
+                "gbpages" => c.direct_gbpages = Some(true),
+                "nogbpages" => c.direct_gbpages = Some(false),
                 "hugetlb_free_vmemmap" => {
                     // A core_param bool (mm/hugetlb_vmemmap.c): no value means on.
                     match val.as_deref().map_or(Some(true), kstrtobool) {
@@ -417,6 +431,7 @@ impl Cmdline {
                 "hugepagesz" => {
                     let v = need(&val)?;
                     pending_size = Some(parse_size(&v).ok_or_else(|| bad(&key, &v, "not a size"))?);
+                    pending_text = Some(v);
                 }
                 "hugepages" => {
                     let v = need(&val)?;
@@ -424,6 +439,7 @@ impl Cmdline {
                         .parse::<u64>()
                         .map_err(|_| bad(&key, &v, "expected a count"))?;
                     c.hugepages.push((pending_size.take(), n));
+                    c.hugepages_text.push((pending_text.take(), v));
                 }
                 "default_hugepagesz" => {
                     let v = need(&val)?;
@@ -449,6 +465,11 @@ impl Cmdline {
                 "hotplug_lab.hypervisor" => {
                     let v = need(&val)?;
                     c.hypervisor =
+                        Some(kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected 0 or 1"))?);
+                }
+                "hotplug_lab.gbpages" => {
+                    let v = need(&val)?;
+                    c.cpu_gbpages =
                         Some(kstrtobool(&v).ok_or_else(|| bad(&key, &v, "expected 0 or 1"))?);
                 }
                 "hotplug_lab.nodes" => {
@@ -495,6 +516,8 @@ pub const PARAMETERS: &[&str] = &[
     "memory_hotplug.auto_movable_ratio",
     "memory_hotplug.auto_movable_numa_aware",
     "movable_node",
+    "gbpages",
+    "nogbpages",
     "hugetlb_free_vmemmap",
     "hugepagesz",
     "hugepages",
@@ -502,6 +525,7 @@ pub const PARAMETERS: &[&str] = &[
     "hotplug_lab.design",
     "hotplug_lab.block_size",
     "hotplug_lab.hypervisor",
+    "hotplug_lab.gbpages",
     "hotplug_lab.nodes",
 ];
 

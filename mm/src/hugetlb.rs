@@ -82,9 +82,9 @@ impl Machine {
     pub(crate) fn init_hstates(&mut self) {
         self.state.hstates = self
             .arch
-            .hugepage_sizes()
-            .iter()
-            .map(|&size| Hstate {
+            .cpu_hugepage_sizes(&self.boot.cpu)
+            .into_iter()
+            .map(|size| Hstate {
                 size,
                 nr: 0,
                 surplus: 0,

@@ -52,6 +52,8 @@ pub struct BootInfo {
     pub ram_bytes: u64,
     /// X86_FEATURE_HYPERVISOR.
     pub hypervisor: bool,
+    /// The CPU features arch hooks ask about (GBPAGES), after the command line.
+    pub cpu: arch::CpuFeatures,
     /// Where hot-pluggable memory starts on the emulated platform.
     pub hotplug_base: u64,
     /// The platform mimicked ("QEMU q35 (SeaBIOS)", or "iomem" when booted from text).

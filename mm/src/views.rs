@@ -256,7 +256,7 @@ impl Machine {
         out.push_str(&self.hugetlb_meminfo());
         for line in self
             .arch
-            .report_meminfo(&self.linear_map(), self.u.block_size)
+            .report_meminfo(&self.linear_map(), self.u.block_size, &self.boot.cpu)
         {
             // The arch's own format: the name, four spaces, eight columns.
             let _ = writeln!(out, "{}:    {:>8} kB", line.name, line.bytes >> 10);

@@ -201,9 +201,20 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
         Row {
             label: "huge page sizes",
             values: col(&|a, _| {
+                // Sizes that need a CPU feature (x86's 1G needs GBPAGES) are marked.
+                let bare = a.cpu_hugepage_sizes(&arch::CpuFeatures {
+                    gbpages: false,
+                    direct_gbpages: false,
+                });
                 a.hugepage_sizes()
                     .iter()
-                    .map(|s| human(*s))
+                    .map(|s| {
+                        if bare.contains(s) {
+                            human(*s)
+                        } else {
+                            format!("{} (GBPAGES)", human(*s))
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" ")
             }),

@@ -96,6 +96,12 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
                         .map_err(|_| einval("boot: hypervisor must be a bool"))?,
                 )
             }
+            "gbpages" => {
+                spec.gbpages = Some(
+                    v.as_bool()
+                        .map_err(|_| einval("boot: gbpages must be a bool"))?,
+                )
+            }
             "strict" => {
                 spec.strict = v
                     .as_bool()
@@ -103,7 +109,7 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
             }
             other => {
                 return Err(einval(format!(
-                "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor, design, strict)"
+                "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor, gbpages, design, strict)"
             )))
             }
         }

@@ -12,11 +12,14 @@ pub struct Doc {
 pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
-        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor, design, strict }) -> Machine",
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor, gbpages, design, strict }) -> Machine",
         summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE and IOMEM (the runner's flags). \
                   ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
                   machine; iomem is /proc/iomem text whose \"System RAM\" lines become the boot memory; \
-                  hypervisor (default true) is X86_FEATURE_HYPERVISOR. design (or hotplug_lab.design= in \
+                  hypervisor (default true) is X86_FEATURE_HYPERVISOR; gbpages (default true, as on \
+                  every x86_64 server CPU and QEMU's -cpu max or host; false for QEMU's qemu64) is \
+                  X86_FEATURE_GBPAGES, which 1 GiB HugeTLB pages and the DirectMap1G line need (the \
+                  nogbpages parameter keeps the 1 GiB pages but maps RAM without them). design (or hotplug_lab.design= in \
                   the command line) picks a design variant: mainline (default), rfc-2018 (seed 000: the \
                   memmap of every hot-add on one altmap at the range's start, a refcount in the head page), \
                   v3-2019 (seed 001: head/tail layout, remove only as added), legacy-64m and section-only \
