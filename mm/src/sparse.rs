@@ -599,16 +599,11 @@ impl Machine {
         let c = compound?;
         let g = &self.u.g;
         let nr_vmemmap = c.pages * g.struct_page_size / g.page_size;
-        // The model deduplicates whole vmemmap pages a section at a time; where a section's
-        // memmap is a fraction of a page (powerpc: 16 KiB of 64 KiB), the kernel uses radix's
-        // own vmemmap_populate_compound_pages(), which the model does not have: it maps
-        // such compound pages in full.
         (self.arch.dax_vmemmap_optimize()
             && g.struct_page_size.is_power_of_two()
             && !altmap
-            && nr_vmemmap > VMEMMAP_RESERVE_NR
-            && g.section_memmap_bytes.is_multiple_of(g.page_size))
-        .then_some(c)
+            && nr_vmemmap > VMEMMAP_RESERVE_NR)
+            .then_some(c)
     }
 
     /// section_nr_vmemmap_pages(): what one section's populate adds to nr_memmap_pages.
@@ -1013,8 +1008,21 @@ impl Machine {
     ) -> Result<PopulateResult> {
         let g = self.u.g;
         let per = c.pages * g.struct_page_size / g.page_size;
-        let a = self.state.vmemmap.vpn(g.vmemmap_offset(start_pfn));
-        let b = self.state.vmemmap.vpn(g.vmemmap_offset(end_pfn));
+        // Where a section's struct pages are a fraction of a vmemmap page (powerpc: 16 KiB
+        // of 64 KiB), a page is mapped by the first section that touches it, and the next
+        // ones skip it (radix's vmemmap_populate_compound_pages(): a PTE already present is
+        // left alone).
+        let mut a = self.state.vmemmap.vpn(g.vmemmap_offset(start_pfn));
+        let b = self.state.vmemmap.vpn_up(g.vmemmap_offset(end_pfn));
+        if self.state.vmemmap.any_mapped(a, a + 1) {
+            a += 1;
+        }
+        if a >= b {
+            return Ok(PopulateResult {
+                origin: Origin::Buddy,
+                zone: None,
+            });
+        }
         let phase = self.state.vmemmap.vpn(g.vmemmap_offset(c.base_pfn)) % per;
         let unique = crate::vmemmap::backing_pages_for(a, b, per, VMEMMAP_RESERVE_NR, phase);
         let need_tables = self.state.vmemmap.tables_needed(a, b, Level::Pte);

@@ -446,8 +446,10 @@ fn failed_memmap_allocation_rolls_back() {
 /// powerpc book3s64 selects HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD (PPC_THP in
 /// platforms/Kconfig.cputype) and radix has 1 GiB pages at the PUD level
 /// (radix__has_transparent_pud_hugepage()): device-dax takes 1 GiB alignment there, not on
-/// hash. The model maps such a namespace's memmap in full (the kernel's radix
-/// vmemmap_populate_compound_pages() for 16 KiB section memmaps is not modelled).
+/// hash. With 64 KiB pages a 1 GiB compound page's struct pages take 16 vmemmap pages, of
+/// which radix's vmemmap_populate_compound_pages() (arch/powerpc/mm/book3s64/radix_pgtable.c)
+/// keeps VMEMMAP_RESERVE_NR (2) and maps the rest to the second; four 16 MiB sections share
+/// each vmemmap page, and the first section to touch a page maps it.
 #[test]
 fn powerpc_radix_takes_1g_device_dax_alignment() {
     use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
@@ -470,9 +472,22 @@ fn powerpc_radix_takes_1g_device_dax_alignment() {
         map: Some(MemmapLocation::Mem),
         ..Default::default()
     };
-    m.memremap_pages(64 * GIB, 16 * GIB, &opts).unwrap();
-    // 1024 sections of 16 MiB, each counting its 16 KiB memmap as one whole 64 KiB page
-    // (section_nr_vmemmap_pages() rounds up per section, mm/sparse.c).
-    assert_eq!(m.vmstat().nr_memmap_pages() - before, 1024);
+    let backing = |m: &mm::Machine| {
+        m.stats()
+            .into_iter()
+            .find(|(k, _)| *k == "vmemmap_backing_buddy_pages")
+            .unwrap()
+            .1
+    };
+    let free = backing(&m);
+    let id = m.memremap_pages(64 * GIB, 16 * GIB, &opts).unwrap();
+    // section_nr_vmemmap_pages() (mm/sparse.c): VMEMMAP_RESERVE_NR for the section that
+    // starts each compound page, nothing for the other 63: 16 x 2.
+    assert_eq!(m.vmstat().nr_memmap_pages() - before, 32);
+    assert_eq!(backing(&m) - free, 32);
+    m.check().unwrap();
+    m.memunmap_pages(id).unwrap();
+    assert_eq!(m.vmstat().nr_memmap_pages(), before);
+    assert_eq!(backing(&m), free);
     m.check().unwrap();
 }

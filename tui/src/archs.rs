@@ -177,12 +177,8 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
                     (al / g.page_size) * g.struct_page_size / g.page_size
                         > mm::sparse::VMEMMAP_RESERVE_NR
                 });
-                let whole_pages = g.section_memmap_bytes.is_multiple_of(g.page_size);
                 match (a.dax_vmemmap_optimize(), gains) {
-                    (true, true) if whole_pages => "yes".to_string(),
-                    // powerpc's own vmemmap_populate_compound_pages() for 16 KiB section
-                    // memmaps: the model maps those compound pages in full.
-                    (true, true) => "yes (not modelled)".to_string(),
+                    (true, true) => "yes".to_string(),
                     (true, false) => "selected, never gains".to_string(),
                     _ => "no".to_string(),
                 }

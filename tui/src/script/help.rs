@@ -71,7 +71,7 @@ pub const DOCS: &[Doc] = &[
                   \"mem\" takes it from System RAM. mode \"fsdax\" (default, as ndctl create-namespace: a struct page for every page) or \
                   \"devdax\". align (PAGE_SIZE, PMD size or, with PUD THP on x86_64 and powerpc radix, \
                   1G; default PMD size) makes a devdax namespace's memmap compound pages, whose tail \
-                  vmemmap pages are shared on x86_64 when the memmap is in RAM. Errors: EINVAL (misaligned, bad align, out of range), EBUSY (overlaps \
+                  vmemmap pages are shared on x86_64 and powerpc radix (1G only there) when the memmap is in RAM. Errors: EINVAL (misaligned, bad align, out of range), EBUSY (overlaps \
                   another namespace), ENXIO (System RAM, or no room for the data), EOPNOTSUPP (s390).",
         example: "let id = m.memremap_pages(8 * GiB, 4032 * MiB, #{ map: \"mem\", mode: \"fsdax\" }); print(m.pgmap(id).memmap_pages);",
     },
