@@ -71,12 +71,14 @@ impl Machine {
                 bs
             )));
         }
-        let saved = self.clone();
-        let r = self.dax_kmem_locked(id, p.nid, start, end - start, opts);
-        if r.is_err() {
-            *self = saved;
-        }
-        r
+        // Everything it changes lies in the pgmap's range: roll back that much on failure.
+        let ps = self.u.g.page_shift;
+        let fp = crate::machine::Footprint {
+            start_pfn: p.res_start >> ps,
+            end_pfn: p.end.div_ceil(self.u.g.page_size),
+        };
+        let nid = p.nid;
+        self.transaction(fp, |m| m.dax_kmem_locked(id, nid, start, end - start, opts))
     }
 
     fn dax_kmem_locked(

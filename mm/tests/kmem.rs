@@ -175,3 +175,31 @@ fn kmem_nests_the_ram_in_its_dax_resource() {
     m.memremap_pages(8 * GIB, 0xfc00_0000, &o).unwrap();
     m.check().unwrap();
 }
+
+/// A dax_kmem() whose hot-add fails (here: 4 GiB of memmap for 252 GiB, on a 4 GiB machine)
+/// leaves the machine as it was, the device-dax mapping and its resources included; the
+/// rollback covers only the namespace's range.
+#[test]
+fn a_failed_kmem_probe_leaves_the_machine_as_it_was() {
+    let mut m = common::boot("x86_64", 4 * GIB, "memhp_default_state=offline");
+    let id = devdax(&mut m, NamespaceMode::DevDax);
+    let before = m.state_hash();
+    let iomem = m.read("/proc/iomem").unwrap();
+    let e = m.dax_kmem(id, &KmemOptions::default()).unwrap_err();
+    assert_eq!(e.errno(), Errno::ENOMEM, "{e}");
+    assert_eq!(m.state_hash(), before);
+    assert_eq!(m.read("/proc/iomem").unwrap(), iomem);
+    m.check().unwrap();
+    // With its memmap on the device it fits.
+    let mut m = common::boot(
+        "x86_64",
+        4 * GIB,
+        "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
+    );
+    let id = devdax(&mut m, NamespaceMode::DevDax);
+    let opts = KmemOptions {
+        memmap_on_memory: true,
+        ..KmemOptions::default()
+    };
+    m.dax_kmem(id, &opts).unwrap();
+}
