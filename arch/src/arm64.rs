@@ -4,6 +4,7 @@
 use crate::vmemmap::{
     vmemmap_populate_basepages, vmemmap_populate_hugepages, AllocFailed, VmemmapTables,
 };
+use crate::Kernel;
 use crate::{
     human, Arch, ArchError, ArchParams, Geometry, HotplugDriver, RamLayout, TableLevel, ZoneLimits,
     ZoneType, GIB, KIB, MIB,
@@ -278,7 +279,7 @@ impl Arch for Arm64 {
         true
     }
 
-    fn hotplug_driver(&self) -> HotplugDriver {
+    fn hotplug_driver(&self, _kernel: &Kernel) -> HotplugDriver {
         HotplugDriver {
             name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c; Debian's arm64 kernel \
                    leaves it out and grows guests with virtio-mem)",

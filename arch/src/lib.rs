@@ -23,6 +23,7 @@
 
 pub mod arm64;
 pub mod direct_map;
+pub mod kernel;
 pub mod params;
 pub mod powerpc;
 pub mod s390;
@@ -32,6 +33,7 @@ pub mod x86_64;
 use std::fmt;
 
 pub use direct_map::DirectMap;
+pub use kernel::{default_kernel, kernel_names, lookup_kernel, Kernel, DIFFERENCES, KERNELS};
 pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
 pub use vmemmap::{AllocFailed, PmdEntry, Src, Stopped, VmemmapTables};
 
@@ -221,7 +223,7 @@ pub struct HotplugDriver {
     pub onlines_added_blocks: bool,
     /// Whether the driver adds (and removes) memory one memory block per add_memory() call,
     /// each with its own "System RAM" resource: pseries DLPAR (an LMB at a time) and s390's
-    /// standby memory (add_memory_merged() in drivers/s390/char/sclp_cmd.c, 6.12).
+    /// standby memory (add_memory_merged() in drivers/s390/char/sclp_cmd.c, 6.1 and 6.12).
     pub adds_per_block: bool,
     /// pseries DLPAR: every memory block is an LMB; its DRC index is this base plus the
     /// LMB's number (QEMU's SPAPR_DR_CONNECTOR_TYPE_LMB << 28, which the real
@@ -286,8 +288,9 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// Whether an altmap may back the vmemmap (the arch's vmemmap_populate honours it).
     fn vmemmap_uses_altmap(&self) -> &'static str;
 
-    /// ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE: whether the kernel has memmap_on_memory at all.
-    fn memmap_on_memory_enable(&self) -> bool {
+    /// ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE: whether `kernel` has memmap_on_memory at all here.
+    fn memmap_on_memory_enable(&self, kernel: &Kernel) -> bool {
+        let _ = kernel;
         true
     }
 
@@ -385,7 +388,7 @@ pub trait Arch: fmt::Debug + Send + Sync {
     fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError>;
 
     /// The driver that hot-adds memory on this arch.
-    fn hotplug_driver(&self) -> HotplugDriver;
+    fn hotplug_driver(&self, kernel: &Kernel) -> HotplugDriver;
 
     /// Whether `mem=` is a physical address limit (x86's e820 trimming) rather than an amount
     /// of memory to keep (memblock_enforce_memory_limit() elsewhere).

@@ -2,6 +2,7 @@
 //! arch/powerpc/mm/init_64.c, arch/powerpc/mm/book3s64/radix_pgtable.c,
 //! arch/powerpc/include/asm/pgtable.h, QEMU's pseries machine.
 
+use crate::kernel::Kernel;
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
 use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
@@ -381,7 +382,13 @@ impl Arch for Powerpc {
         true
     }
 
-    fn hotplug_driver(&self) -> HotplugDriver {
+    /// powerpc selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE with radix from 6.6
+    /// (arch/powerpc/Kconfig); 6.1 has no memory_hotplug.memmap_on_memory here.
+    fn memmap_on_memory_enable(&self, kernel: &Kernel) -> bool {
+        kernel.at_least(6, 6)
+    }
+
+    fn hotplug_driver(&self, _kernel: &Kernel) -> HotplugDriver {
         HotplugDriver {
             name: "pseries DLPAR (arch/powerpc/platforms/pseries/hotplug-memory.c)",
             requests_memmap_on_memory: true,

@@ -1,6 +1,7 @@
 //! s390x (64-bit, EDAT1): arch/s390/mm/vmem.c, arch/s390/mm/init.c,
 //! arch/s390/include/asm/sparsemem.h, drivers/s390/char/sclp_cmd.c, QEMU's s390-ccw-virtio.
 
+use crate::kernel::Kernel;
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
 use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
@@ -233,12 +234,21 @@ impl Arch for S390 {
         ]
     }
 
-    fn hotplug_driver(&self) -> HotplugDriver {
+    /// s390 selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE from 6.8 (arch/s390/Kconfig).
+    fn memmap_on_memory_enable(&self, kernel: &Kernel) -> bool {
+        kernel.at_least(6, 8)
+    }
+
+    /// add_memory_merged() in drivers/s390/char/sclp_cmd.c: one add_memory() per memory
+    /// block in 6.1 and 6.12; from 6.8 (with memmap_on_memory) it asks for
+    /// MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE, 6.1 for MHP_NONE.
+    fn hotplug_driver(&self, kernel: &Kernel) -> HotplugDriver {
+        let since_6_8 = kernel.at_least(6, 8);
         HotplugDriver {
             name: "SCLP standby memory (drivers/s390/char/sclp_cmd.c)",
             // add_memory_merged(): MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE with EDAT1.
-            requests_memmap_on_memory: true,
-            offline_inaccessible: true,
+            requests_memmap_on_memory: since_6_8,
+            offline_inaccessible: since_6_8,
             onlines_added_blocks: false,
             adds_per_block: true,
             lmb_drc_base: None,
@@ -280,6 +290,9 @@ mod tests {
         assert_eq!(S390.memory_block_size(&lpar).unwrap().bytes, GIB);
         // 4 MiB of vmemmap per 256 MiB block is a multiple of the 1 MiB segment.
         assert!(S390.arch_supports_memmap_on_memory(4 * MIB).is_ok());
-        assert!(S390.hotplug_driver().offline_inaccessible);
+        assert!(
+            S390.hotplug_driver(&crate::kernel::V6_12)
+                .offline_inaccessible
+        );
     }
 }

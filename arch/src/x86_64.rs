@@ -1,6 +1,7 @@
 //! x86_64 with 4-level (`x86_64`) or 5-level (`x86_64-la57`) paging: arch/x86/mm/init_64.c,
 //! arch/x86/include/asm/sparsemem.h, arch/x86/mm/init.c (zones), QEMU's q35 machine.
 
+use crate::kernel::Kernel;
 use crate::vmemmap::{vmemmap_populate_hugepages, AllocFailed, Src, VmemmapTables};
 use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
@@ -385,7 +386,7 @@ impl Arch for X86 {
         true
     }
 
-    fn hotplug_driver(&self) -> HotplugDriver {
+    fn hotplug_driver(&self, _kernel: &Kernel) -> HotplugDriver {
         HotplugDriver {
             name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c)",
             requests_memmap_on_memory: true,

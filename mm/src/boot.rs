@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 
 /// Debian's 6.12 configs set CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO: hot-added memory is
 /// onlined with "online" unless memhp_default_state says otherwise (the oracle guest shows
-/// auto_online_blocks = online).
+/// auto_online_blocks = online). Where the kernel version's Debian config does not
+/// (arch::Kernel::debian_default_online), it stays offline.
 pub const KCONFIG_DEFAULT_ONLINE: OnlineType = OnlineType::Online;
 
 /// What to boot.
@@ -37,6 +38,8 @@ pub struct BootSpec {
     pub gbpages: Option<bool>,
     /// Refuse a malformed value of a known parameter, which the kernel ignores.
     pub strict: bool,
+    /// The kernel version (see arch::KERNELS; default 6.12).
+    pub kernel: Option<String>,
 }
 
 impl BootSpec {
@@ -63,6 +66,7 @@ pub const STATE_PER_BLOCK: u64 = 256;
 #[derive(Debug, Clone)]
 pub struct BootPlan {
     arch: &'static dyn arch::Arch,
+    kernel: &'static arch::Kernel,
     cmdline: Cmdline,
     design: &'static dyn crate::design::Design,
     iomem: ResourceTree,
@@ -81,10 +85,20 @@ impl BootPlan {
     /// Read the spec: the arch, the command line, the firmware's RAM ranges.
     pub fn new(spec: &BootSpec) -> Result<BootPlan> {
         let arch = arch::lookup(&spec.arch).map_err(|e| MmError::Invalid(e.to_string()))?;
+        let kernel = match spec.kernel.as_deref() {
+            None | Some("") => arch::default_kernel(),
+            Some(name) => arch::lookup_kernel(name).ok_or_else(|| {
+                MmError::Invalid(format!(
+                    "kernel {}: not a modelled version (modelled: {})",
+                    crate::error::quote(name),
+                    arch::kernel_names().join(", ")
+                ))
+            })?,
+        };
         let mut cmdline = if spec.strict {
-            Cmdline::parse_strict(&spec.cmdline)?
+            Cmdline::parse_strict_for(&spec.cmdline, kernel)?
         } else {
-            Cmdline::parse(&spec.cmdline)?
+            Cmdline::parse_for(&spec.cmdline, kernel)?
         };
         if !arch.has_e820_memmap() && !cmdline.memmap.is_empty() {
             // memmap= is an x86 parameter: elsewhere the kernel does not know it.
@@ -230,6 +244,7 @@ impl BootPlan {
         }
         Ok(BootPlan {
             arch,
+            kernel,
             cmdline,
             design,
             iomem,
@@ -283,6 +298,7 @@ impl Machine {
     pub fn boot_plan(plan: BootPlan) -> Result<Machine> {
         let BootPlan {
             arch,
+            kernel,
             cmdline,
             design,
             iomem,
@@ -303,9 +319,12 @@ impl Machine {
             .map(|n| Node::new(n, arch.zone_types()))
             .collect();
         nodes[0].online = true;
-        let default_online = cmdline
-            .memhp_default_state
-            .unwrap_or(KCONFIG_DEFAULT_ONLINE);
+        let kconfig_online = if kernel.debian_default_online {
+            KCONFIG_DEFAULT_ONLINE
+        } else {
+            OnlineType::Offline
+        };
+        let default_online = cmdline.memhp_default_state.unwrap_or(kconfig_online);
         let (cmdline_online_policy, cmdline_ratio, cmdline_numa_aware) = (
             cmdline.online_policy,
             cmdline.auto_movable_ratio,
@@ -314,6 +333,7 @@ impl Machine {
 
         let mut m = Machine {
             arch,
+            kernel,
             u,
             boot: BootInfo {
                 ram: ram.clone(),
@@ -359,7 +379,7 @@ impl Machine {
             clock_us: 0,
         };
         m.log(format!(
-            "Linux version 6.12 (hotplug-lab model of {})",
+            "Linux version {kernel} (hotplug-lab model of {})",
             arch.description()
         ));
         let text = m.cmdline.text.clone();

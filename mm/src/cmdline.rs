@@ -255,13 +255,16 @@ pub fn parse_size_or_why(s: &str) -> std::result::Result<u64, String> {
     ))
 }
 
-/// kstrtobool(): y/Y/1/on → true, n/N/0/off → false.
+/// kstrtobool() (lib/kstrtox.c): y/Y/t/T/1/on → true, n/N/f/F/0/off → false, by the
+/// first character (the second for on/off).
 pub fn kstrtobool(s: &str) -> Option<bool> {
     let s = s.strip_suffix('\n').unwrap_or(s);
     let b = s.as_bytes();
     match b.first()? {
-        b'y' | b'Y' | b'1' => Some(true),
-        b'n' | b'N' | b'0' => Some(false),
+        // lib/kstrtox.c: 'YyTt1' and 'NnFf0' (so 6.1's bool memmap_on_memory reads "force" as
+        // false, as a real 6.1 guest shows).
+        b'y' | b'Y' | b't' | b'T' | b'1' => Some(true),
+        b'n' | b'N' | b'f' | b'F' | b'0' => Some(false),
         b'o' | b'O' => match b.get(1)? {
             b'n' | b'N' => Some(true),
             b'f' | b'F' => Some(false),
@@ -295,8 +298,13 @@ fn split_args(text: &str) -> Vec<String> {
 }
 
 impl Cmdline {
-    /// Parse a kernel command line.
+    /// Parse a kernel command line as the default kernel version reads it.
     pub fn parse(text: &str) -> Result<Cmdline> {
+        Cmdline::parse_for(text, arch::default_kernel())
+    }
+
+    /// Parse a kernel command line as `kernel` reads it.
+    pub fn parse_for(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
         let mut c = Cmdline {
             text: text.trim().to_string(),
             ..Cmdline::default()
@@ -349,7 +357,9 @@ impl Cmdline {
                 }
                 "memory_hotplug.memmap_on_memory" => {
                     let v = val.clone().unwrap_or_default();
-                    let mode = if v == "force" || v == "FORCE" {
+                    // 6.12's parameter takes "force"; 6.1's is a bool (param_set_bool()).
+                    let force = kernel.memmap_on_memory_force && (v == "force" || v == "FORCE");
+                    let mode = if force {
                         Some(MemmapMode::Force)
                     } else {
                         kstrtobool(&v).map(|on| {
@@ -364,7 +374,11 @@ impl Cmdline {
                         Some(m) => c.memmap_on_memory = m,
                         None => malformed.push(Malformed {
                             arg: arg.clone(),
-                            why: "expected a boolean or \"force\"".into(),
+                            why: if kernel.memmap_on_memory_force {
+                                "expected a boolean or \"force\"".into()
+                            } else {
+                                "expected a boolean".into()
+                            },
                             log: invalid_param(&key, &v),
                         }),
                     }
@@ -492,7 +506,12 @@ impl Cmdline {
     /// Parse as [`Cmdline::parse`], and make a malformed value of a known parameter an error
     /// (`--strict`), where the kernel would keep the default.
     pub fn parse_strict(text: &str) -> Result<Cmdline> {
-        let c = Cmdline::parse(text)?;
+        Cmdline::parse_strict_for(text, arch::default_kernel())
+    }
+
+    /// [`Cmdline::parse_strict`] as `kernel` reads the line.
+    pub fn parse_strict_for(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
+        let c = Cmdline::parse_for(text, kernel)?;
         match c.malformed.first() {
             Some(m) => Err(MmError::Invalid(format!(
                 "kernel command line: {}: {} (the kernel would keep the default; --strict \
@@ -604,15 +623,27 @@ mod tests {
 
     #[test]
     fn kstrtobool_values() {
-        for t in ["1", "y", "Y", "yes", "on", "ON"] {
+        for t in ["1", "y", "Y", "yes", "on", "ON", "true", "T"] {
             assert_eq!(kstrtobool(t), Some(true), "{t}");
         }
-        for f in ["0", "n", "N", "off", "OFF"] {
+        for f in ["0", "n", "N", "off", "OFF", "false", "F", "force"] {
             assert_eq!(kstrtobool(f), Some(false), "{f}");
         }
         assert_eq!(kstrtobool("maybe"), None);
         assert_eq!(kstrtobool("o"), None);
         assert_eq!(kstrtobool(""), None);
+    }
+
+    /// 6.1's memmap_on_memory is a bool module parameter: "force" is kstrtobool's 'f', off,
+    /// without a word (tests/fixtures/oracle-x86_64-6.1-force.txt shows N).
+    #[test]
+    fn force_is_false_on_6_1() {
+        let c = Cmdline::parse_for("memory_hotplug.memmap_on_memory=force", &arch::kernel::V6_1)
+            .unwrap();
+        assert_eq!(c.memmap_on_memory, MemmapMode::Disable);
+        assert!(c.malformed.is_empty());
+        let c = Cmdline::parse("memory_hotplug.memmap_on_memory=force").unwrap();
+        assert_eq!(c.memmap_on_memory, MemmapMode::Force);
     }
 
     #[test]

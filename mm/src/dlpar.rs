@@ -16,7 +16,7 @@ impl Machine {
     /// Whether the platform's driver adds `[start, start + size)` a memory block per call.
     pub(crate) fn adds_per_block(&self, start: u64, size: u64) -> bool {
         let bs = self.u.block_size;
-        self.arch.hotplug_driver().adds_per_block
+        self.arch.hotplug_driver(self.kernel).adds_per_block
             && size > 0
             && start.checked_add(size).is_some()
             && start.is_multiple_of(bs)
@@ -73,7 +73,7 @@ impl Machine {
 
     /// The DRC index of the LMB at `addr`, where the platform adds memory an LMB at a time.
     pub(crate) fn lmb_drc_index(&self, addr: u64) -> Option<u32> {
-        let base = self.arch.hotplug_driver().lmb_drc_base?;
+        let base = self.arch.hotplug_driver(self.kernel).lmb_drc_base?;
         Some(base | (addr / self.u.block_size) as u32)
     }
 

@@ -62,7 +62,8 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         show: |m, ()| line(m.cmdline.memmap_on_memory.show()),
         store: None,
         export: false,
-        present: always,
+        // CONFIG_MHP_MEMMAP_ON_MEMORY depends on ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE.
+        present: |m| m.arch.memmap_on_memory_enable(m.kernel),
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/online_policy",

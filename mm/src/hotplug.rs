@@ -137,7 +137,7 @@ impl Machine {
     /// mhp_supports_memmap_on_memory(), with the reason when it says no.
     pub fn mhp_supports_memmap_on_memory(&self) -> std::result::Result<(), String> {
         let g = &self.u.g;
-        if !self.arch.memmap_on_memory_enable() {
+        if !self.arch.memmap_on_memory_enable(self.kernel) {
             return Err(format!(
                 "{} does not select ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE",
                 self.arch.name()
@@ -230,7 +230,7 @@ impl Machine {
             })
         };
         run(self).map_err(|e| {
-            let instead = if self.arch.memmap_on_memory_enable() {
+            let instead = if self.arch.memmap_on_memory_enable(self.kernel) {
                 "memmap_on_memory=1 would take them from the added memory, or add less at once"
             } else {
                 "add less at once, or boot with more RAM"
@@ -255,8 +255,8 @@ impl Machine {
         self.check_hotplug_memory_range(start, size)?;
         let (nid, group) = self.hotplug_node_and_group(opts, size)?;
         let new_node = !self.state.nodes[nid as usize].online;
-        let driver = self.arch.hotplug_driver();
-        let placement = self.memmap_placement(opts);
+        let driver = self.arch.hotplug_driver(self.kernel);
+        let placement = self.memmap_placement(opts, size);
         let before = (self.state.vmstat, self.state.vmemmap.table_pages());
         let start_pfn = start >> self.u.g.page_shift;
         let nr_pages = size >> self.u.g.page_shift;
@@ -368,7 +368,7 @@ impl Machine {
         }
         let group = match opts.group {
             Some(g) => Some(g),
-            None if self.arch.hotplug_driver().static_memory_group => {
+            None if self.arch.hotplug_driver(self.kernel).static_memory_group => {
                 Some(self.register_static_group(nid, size >> self.u.g.page_shift))
             }
             None => None,
@@ -379,12 +379,25 @@ impl Machine {
     /// Where this add's memmap goes: MHP_MEMMAP_ON_MEMORY if the caller (by default the
     /// arch's hotplug driver) asks and mhp_supports_memmap_on_memory() agrees, or what the
     /// design variant decides; and why memmap_on_memory was refused when it was asked for.
-    fn memmap_placement(&self, opts: &AddOptions) -> Placement {
-        let driver = self.arch.hotplug_driver();
+    fn memmap_placement(&self, opts: &AddOptions, size: u64) -> Placement {
+        let driver = self.arch.hotplug_driver(self.kernel);
         let requested = opts
             .memmap_on_memory
             .unwrap_or(driver.requests_memmap_on_memory);
-        let supported = self.mhp_supports_memmap_on_memory();
+        let bs = self.u.block_size;
+        let supported = self.mhp_supports_memmap_on_memory().and_then(|()| {
+            if self.kernel.memmap_on_memory_per_block || size == bs {
+                Ok(())
+            } else {
+                Err(format!(
+                    "Linux {} takes memmap_on_memory only for an add of exactly one memory \
+                     block (size == memory_block_size_bytes(), {}), not {}",
+                    self.kernel,
+                    arch::human(bs),
+                    arch::human(size)
+                ))
+            }
+        });
         // A caller that says no (virtio-mem, kmem without the device attribute) does not set
         // the flag the seeds' designs act on.
         let design = if opts.memmap_on_memory == Some(false) {
@@ -432,7 +445,7 @@ impl Machine {
         nr_pages: u64,
         name: &'static str,
     ) -> Result<Vec<BlockId>> {
-        let inaccessible = self.arch.hotplug_driver().offline_inaccessible;
+        let inaccessible = self.arch.hotplug_driver(self.kernel).offline_inaccessible;
         let per_block = self.u.pages_per_block();
         let memmap_pages = self.memory_block_memmap_on_memory_pages();
         let altmap_of = |pfn: u64| VmemAltmap {

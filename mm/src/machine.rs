@@ -120,6 +120,8 @@ pub struct Faults {
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub(crate) arch: &'static dyn Arch,
+    /// The kernel version modelled: what differs between versions, one table entry.
+    pub(crate) kernel: &'static arch::Kernel,
     pub(crate) u: Units,
     pub(crate) cmdline: Cmdline,
     pub(crate) boot: BootInfo,
@@ -217,6 +219,11 @@ impl Machine {
     }
 
     /// memory_block_size_bytes().
+    /// The kernel version modelled.
+    pub fn kernel(&self) -> &'static arch::Kernel {
+        self.kernel
+    }
+
     pub fn block_size(&self) -> u64 {
         self.u.block_size
     }
@@ -453,6 +460,7 @@ impl Machine {
     pub fn state_hash(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.arch.name().hash(&mut h);
+        self.kernel.name.hash(&mut h);
         self.cmdline.hash(&mut h);
         self.boot.hash(&mut h);
         self.state.hash(&mut h);

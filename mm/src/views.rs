@@ -375,16 +375,18 @@ impl Machine {
         }
         let _ = writeln!(out, "nr_dirty_threshold 0");
         let _ = writeln!(out, "nr_dirty_background_threshold 0");
-        let _ = writeln!(
-            out,
-            "nr_memmap_pages {}",
-            self.state.vmstat.nr_memmap_pages()
-        );
-        let _ = writeln!(
-            out,
-            "nr_memmap_boot_pages {}",
-            self.state.vmstat.nr_memmap_boot_pages
-        );
+        if self.kernel.vmstat_memmap_counters {
+            let _ = writeln!(
+                out,
+                "nr_memmap_pages {}",
+                self.state.vmstat.nr_memmap_pages()
+            );
+            let _ = writeln!(
+                out,
+                "nr_memmap_boot_pages {}",
+                self.state.vmstat.nr_memmap_boot_pages
+            );
+        }
         out
     }
 

@@ -17,6 +17,7 @@ fn big_app() -> App {
         script: None,
         limits: Default::default(),
         strict: false,
+        kernel: String::new(),
     })
     .unwrap();
     a.settle();

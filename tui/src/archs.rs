@@ -19,7 +19,7 @@ fn boot(a: &dyn Arch, cmdline: &str) -> Option<Machine> {
 
 /// What memmap_on_memory does with the default block size: with `=1`, and with `force`.
 fn memmap_on_memory(a: &dyn Arch) -> String {
-    if !a.memmap_on_memory_enable() {
+    if !a.memmap_on_memory_enable(arch::default_kernel()) {
         return "no (not selected)".to_string();
     }
     let one =
@@ -335,7 +335,7 @@ pub fn layout(archs: &[&'static dyn Arch], width: usize) -> String {
                 a.vmemmap_mapping(),
                 a.vmemmap_uses_altmap()
             ),
-            format!("hot-add: {}", a.hotplug_driver().name),
+            format!("hot-add: {}", a.hotplug_driver(arch::default_kernel()).name),
         ];
         for (k, l) in lines.iter().enumerate() {
             let name = if k == 0 { a.name() } else { "" };
@@ -416,7 +416,7 @@ pub fn json(archs: &[&'static dyn Arch]) -> serde_json::Value {
                 "hugepage_sizes": a.hugepage_sizes(),
                 "ram_2g_guest": m.as_ref().map(|m| m.boot_info().ram.clone()),
                 "hotplug_base_2g_guest": m.as_ref().map(|m| m.boot_info().hotplug_base),
-                "hotplug_driver": a.hotplug_driver().name,
+                "hotplug_driver": a.hotplug_driver(arch::default_kernel()).name,
                 "virtio_mem": a.virtio_mem(),
             })
         })
@@ -447,7 +447,7 @@ fn short_mapping(a: &dyn Arch) -> String {
 }
 
 fn short_driver(a: &dyn Arch) -> String {
-    let d = a.hotplug_driver().name;
+    let d = a.hotplug_driver(arch::default_kernel()).name;
     d.split(" (").next().unwrap_or(d).to_string()
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 #[command(
     name = "hotplug-lab",
     version,
-    about = "Simulate Linux 6.12 memory hotplug and the sparse vmemmap on x86_64, arm64, powerpc and s390",
+    about = "Simulate Linux 6.12 and 6.1 memory hotplug and the sparse vmemmap on x86_64, arm64, powerpc and s390",
     after_help = "With no command, hotplug-lab opens the terminal UI on x86_64."
 )]
 struct Cli {
@@ -54,6 +54,10 @@ enum Command {
         /// and keeps the default).
         #[arg(long)]
         strict: bool,
+        /// The kernel version the machines model: 6.12 (default) or 6.1 (see `hotplug-lab
+        /// kernels`); the script sees it as KERNEL.
+        #[arg(long, value_name = "VERSION", value_parser = kernel_version)]
+        kernel: Option<String>,
         #[command(flatten)]
         sandbox: Sandbox,
     },
@@ -80,6 +84,10 @@ enum Command {
         /// and keeps the default).
         #[arg(long)]
         strict: bool,
+        /// The kernel version the machines model: 6.12 (default) or 6.1 (see `hotplug-lab
+        /// kernels`); the script sees it as KERNEL.
+        #[arg(long, value_name = "VERSION", value_parser = kernel_version)]
+        kernel: Option<String>,
         /// Print one JSON array (one object per architecture) and nothing else on stdout.
         #[arg(long)]
         json: bool,
@@ -104,9 +112,16 @@ enum Command {
         /// and keeps the default).
         #[arg(long)]
         strict: bool,
+        /// The kernel version the machines model: 6.12 (default) or 6.1 (see `hotplug-lab
+        /// kernels`); the script sees it as KERNEL.
+        #[arg(long, value_name = "VERSION", value_parser = kernel_version)]
+        kernel: Option<String>,
         #[command(flatten)]
         sandbox: Sandbox,
     },
+    /// List the modelled kernel versions, what each was checked against, and what differs
+    /// between them (with the kernel files that decide it).
+    Kernels,
     /// Print the parameters of every architecture (or of those named) as a table that fits
     /// the terminal ($COLUMNS, else its width, else 100 columns), or as JSON.
     Archs {
@@ -198,6 +213,10 @@ fn seconds(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::Kernels) => {
+            hotplug_lab::runner::emit(&hotplug_lab::kernels::listing());
+            ExitCode::SUCCESS
+        }
         Some(Command::Archs { names, json }) => {
             let archs = match hotplug_lab::archs::pick(&names) {
                 Ok(a) => a,
@@ -221,6 +240,7 @@ fn main() -> ExitCode {
             cmdline,
             iomem,
             strict,
+            kernel,
             json,
             sysfs_out,
             sandbox,
@@ -233,23 +253,31 @@ fn main() -> ExitCode {
             sysfs_out.as_deref(),
             sandbox.limits(),
             strict,
+            kernel.as_deref().unwrap_or(""),
         ),
         Some(Command::Repl {
             arch,
             cmdline,
             iomem,
             strict,
+            kernel,
             sandbox,
-        }) => {
-            hotplug_lab::repl::command(&arch, &cmdline, iomem.as_deref(), sandbox.limits(), strict)
-        }
-        None => tui(None, "x86_64", "", None, Limits::default(), false),
+        }) => hotplug_lab::repl::command(
+            &arch,
+            &cmdline,
+            iomem.as_deref(),
+            sandbox.limits(),
+            strict,
+            kernel.as_deref().unwrap_or(""),
+        ),
+        None => tui(None, "x86_64", "", None, Limits::default(), false, ""),
         Some(Command::Tui {
             script,
             arch,
             cmdline,
             iomem,
             strict,
+            kernel,
             sandbox,
         }) => tui(
             script.as_deref(),
@@ -258,6 +286,7 @@ fn main() -> ExitCode {
             iomem.as_deref(),
             sandbox.limits(),
             strict,
+            kernel.as_deref().unwrap_or(""),
         ),
     }
 }
@@ -269,6 +298,7 @@ fn tui(
     iomem: Option<&std::path::Path>,
     limits: Limits,
     strict: bool,
+    kernel: &str,
 ) -> ExitCode {
     let archs = match hotplug_lab::runner::arch_list(arch) {
         Ok(a) => a,
@@ -302,5 +332,18 @@ fn tui(
         script,
         limits,
         strict,
+        kernel: kernel.to_string(),
     })
+}
+
+/// `--kernel`: a modelled version (a release such as 6.1.0-56-amd64 picks its major.minor).
+fn kernel_version(s: &str) -> Result<String, String> {
+    arch::lookup_kernel(s)
+        .map(|k| k.name.to_string())
+        .ok_or_else(|| {
+            format!(
+                "not a modelled kernel version (modelled: {})",
+                arch::kernel_names().join(", ")
+            )
+        })
 }

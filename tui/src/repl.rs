@@ -91,6 +91,7 @@ pub fn command(
     iomem: Option<&std::path::Path>,
     limits: Limits,
     strict: bool,
+    kernel: &str,
 ) -> ExitCode {
     let iomem_text = match iomem
         .map(|p| crate::runner::read_input(&p.to_string_lossy(), &limits))
@@ -109,10 +110,10 @@ pub fn command(
             return ExitCode::from(2);
         }
     };
-    let (arch, cmdline) = (arch.to_string(), cmdline.to_string());
+    let (arch, cmdline, kernel) = (arch.to_string(), cmdline.to_string(), kernel.to_string());
     // Values deep enough to need it are dropped and printed on the script stack.
     crate::script::sandbox::on_script_thread(move || {
-        session(&arch, &cmdline, &iomem_text, limits, strict)
+        session(&arch, &cmdline, &iomem_text, limits, strict, &kernel)
     })
     .unwrap_or_else(|e| {
         warn(&format!("hotplug-lab repl: {e}"));
@@ -243,10 +244,18 @@ impl Input {
     }
 }
 
-fn session(arch: &str, cmdline: &str, iomem_text: &str, limits: Limits, strict: bool) -> ExitCode {
+fn session(
+    arch: &str,
+    cmdline: &str,
+    iomem_text: &str,
+    limits: Limits,
+    strict: bool,
+    kernel: &str,
+) -> ExitCode {
     let mut host = Host::new(arch, cmdline, iomem_text);
     host.limits = limits;
     host.strict = strict;
+    host.kernel = kernel.to_string();
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     host.keep_output = false;
     let mut session = Session::new(host);

@@ -148,6 +148,8 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// `--strict`: a malformed kernel parameter fails the boot.
     pub strict: bool,
+    /// `--kernel`: the version boot() models (empty: the default).
+    pub kernel: String,
 }
 
 impl RunOptions {
@@ -162,6 +164,7 @@ impl RunOptions {
             limits: Limits::default(),
             deadline: None,
             strict: false,
+            kernel: String::new(),
         }
     }
 }
@@ -192,6 +195,7 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     host.export_prefix = o.export_prefix.clone();
     host.limits = o.limits;
     host.strict = o.strict;
+    host.kernel = o.kernel.clone();
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
         host.keep_output = false;
@@ -297,6 +301,7 @@ pub fn command(
     sysfs_out: Option<&Path>,
     limits: Limits,
     strict: bool,
+    kernel: &str,
 ) -> ExitCode {
     let deadline = Instant::now() + limits.max_time;
     let archs = match arch_list(arch_arg.unwrap_or("x86_64")) {
@@ -337,6 +342,7 @@ pub fn command(
             limits,
             deadline: Some(deadline),
             strict,
+            kernel: kernel.to_string(),
         };
         runs.push(run_arch(&source, &o));
     }

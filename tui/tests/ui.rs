@@ -16,6 +16,7 @@ fn app_with(archs: &[&str], cmdline: &str, script: Option<(&str, &str)>) -> App 
         script: script.map(|(p, s)| (p.to_string(), s.to_string())),
         limits: Default::default(),
         strict: false,
+        kernel: String::new(),
     })
     .unwrap();
     a.settle();

@@ -54,6 +54,9 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     let mut spec = BootSpec::new(&host.arch);
     spec.cmdline = host.cmdline.to_string();
     spec.strict = host.strict;
+    if !host.kernel.is_empty() {
+        spec.kernel = Some(host.kernel.clone());
+    }
     if !host.iomem.is_empty() {
         spec.iomem = Some(host.iomem.to_string());
     }
@@ -102,6 +105,13 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
                         .map_err(|_| einval("boot: gbpages must be a bool"))?,
                 )
             }
+            "kernel" => {
+                let t = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| einval("boot: kernel must be a string such as \"6.1\""))?;
+                spec.kernel = Some(t);
+            }
             "strict" => {
                 spec.strict = v
                     .as_bool()
@@ -109,7 +119,7 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
             }
             other => {
                 return Err(einval(format!(
-                "boot: unknown option \"{other}\" (arch, cmdline, ram, iomem, hypervisor, gbpages, design, strict)"
+                "boot: unknown option \"{other}\" (arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict)"
             )))
             }
         }
@@ -834,8 +844,15 @@ fn register_boot(e: &mut Engine, host: &Host) {
             vm.0.borrow().arch().name().to_string()
         })
         .register_get("design", |vm: &mut Vm| vm.0.borrow().design().to_string())
+        .register_get("kernel", |vm: &mut Vm| {
+            vm.0.borrow().kernel().name.to_string()
+        })
         .register_get("hotplug_driver", |vm: &mut Vm| {
-            let d = vm.0.borrow().arch().hotplug_driver().name;
+            let d =
+                vm.0.borrow()
+                    .arch()
+                    .hotplug_driver(vm.0.borrow().kernel())
+                    .name;
             d.split(" (").next().unwrap_or(d).to_string()
         })
         .register_fn("vmemmap_head", |vm: &mut Vm, start: Dynamic| -> Res<Map> {

@@ -12,8 +12,10 @@ pub struct Doc {
 pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
-        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, cmdline, ram, iomem, hypervisor, gbpages, design, strict }) -> Machine",
-        summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE and IOMEM (the runner's flags). \
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict }) -> Machine",
+        summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE, IOMEM and KERNEL (the runner's flags). \
+                  kernel is the version modelled: \"6.12\" (default) or \"6.1\" (hotplug-lab kernels lists \
+                  what differs); m.kernel says which. \
                   ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
                   machine; iomem is /proc/iomem text whose \"System RAM\" lines become the boot memory; \
                   hypervisor (default true) is X86_FEATURE_HYPERVISOR; gbpages (default true, as on \

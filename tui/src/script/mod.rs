@@ -116,6 +116,8 @@ pub struct Host {
     pub on_change: Rc<RefCell<Option<ChangeHook>>>,
     /// `--strict`: a malformed value of a known kernel parameter fails the boot.
     pub strict: bool,
+    /// `--kernel`: the kernel version a boot() without one models (empty: the default).
+    pub kernel: String,
 }
 
 impl Host {
@@ -138,6 +140,7 @@ impl Host {
             warnings: Rc::new(RefCell::new(Vec::new())),
             on_change: Rc::new(RefCell::new(None)),
             strict: false,
+            kernel: String::new(),
         }
     }
 
@@ -216,6 +219,12 @@ impl Host {
         s.push_constant("ARCH", self.arch.clone());
         s.push_constant("CMDLINE", self.cmdline.clone());
         s.push_constant("IOMEM", self.iomem.clone());
+        let kernel = if self.kernel.is_empty() {
+            arch::default_kernel().name.to_string()
+        } else {
+            self.kernel.clone()
+        };
+        s.push_constant("KERNEL", kernel);
         s
     }
 }
@@ -406,7 +415,7 @@ mod tests {
         for d in help::DOCS {
             for n in d.name.split(' ') {
                 let is_global = [
-                    "KiB", "MiB", "GiB", "TiB", "ARCH", "CMDLINE", "IOMEM", "arch",
+                    "KiB", "MiB", "GiB", "TiB", "ARCH", "CMDLINE", "IOMEM", "KERNEL", "arch",
                 ]
                 .contains(&n);
                 assert!(

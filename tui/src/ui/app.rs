@@ -94,6 +94,8 @@ pub struct Options {
     pub limits: crate::script::Limits,
     /// `--strict`: a malformed kernel parameter fails the boot.
     pub strict: bool,
+    /// The kernel version the machines model (`--kernel`; `k` switches it).
+    pub kernel: String,
 }
 
 pub struct App {
@@ -237,6 +239,7 @@ impl App {
             replay,
             limits: self.opts.limits,
             strict: self.opts.strict,
+            kernel: self.opts.kernel.clone(),
         });
         if let Some(p) = self.player.as_mut() {
             // A new session starts the script from its beginning, and runs it on to where

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 /// What the UI asks for.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // Setup goes once per session; the rest are small and frequent.
 pub enum Request {
     /// Start one session per architecture, booted from the command line (and iomem), and
     /// replay `replay` (earlier inputs) silently in each.
@@ -25,6 +26,7 @@ pub enum Request {
         replay: Vec<String>,
         limits: Limits,
         strict: bool,
+        kernel: String,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
@@ -139,6 +141,7 @@ impl Worker {
             replay,
             limits,
             strict,
+            kernel,
         } = setup.clone()
         else {
             return;
@@ -153,6 +156,7 @@ impl Worker {
                 replay: replay.clone(),
                 limits,
                 strict,
+                kernel: kernel.clone(),
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
             let spawned = std::thread::Builder::new()
@@ -218,6 +222,7 @@ struct SessionConfig {
     replay: Vec<String>,
     limits: Limits,
     strict: bool,
+    kernel: String,
 }
 
 /// One architecture's session: the shared scripting session and the script it plays.
@@ -235,6 +240,7 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
     let mut host = Host::new(&cfg.arch, &cfg.cmdline, &cfg.iomem);
     host.limits = cfg.limits;
     host.strict = cfg.strict;
+    host.kernel = cfg.kernel.clone();
     host.cancel = cancel;
     let t = tx.clone();
     host.on_line = Some(Rc::new(move |l: &str| {

@@ -1,0 +1,149 @@
+//! The kernel versions the model knows and what differs between them where memory hotplug is
+//! concerned: one table that mm/ and the arch backends consult (as mm/ consults the arch
+//! trait), so that another version is one more entry.
+
+use std::fmt;
+
+/// One modelled kernel version: the behaviours in which it differs from the others.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Kernel {
+    /// The name used on the command line and in scripts ("6.12").
+    pub name: &'static str,
+    /// (major, minor), for arch backends whose Kconfig gained a feature in some release.
+    pub version: (u32, u32),
+    /// The real kernels this entry is checked against.
+    pub checked_against: &'static str,
+    /// Whether Debian's config onlines hot-added memory by default (6.12:
+    /// CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO; 6.1: CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE
+    /// unset, so auto_online_blocks reads "offline").
+    pub debian_default_online: bool,
+    /// mhp_supports_memmap_on_memory() (mm/memory_hotplug.c): whether a hot-add of several
+    /// memory blocks gets an altmap per block. 6.1 takes memmap_on_memory only when the add
+    /// is exactly one memory block (`size == memory_block_size_bytes()`).
+    pub memmap_on_memory_per_block: bool,
+    /// `memory_hotplug.memmap_on_memory=force`: 6.12's parameter is an enum (off, on, force,
+    /// rounding the vmemmap up to a pageblock); 6.1's is a plain bool.
+    pub memmap_on_memory_force: bool,
+    /// `nr_memmap_pages` and `nr_memmap_boot_pages` in /proc/vmstat (NR_MEMMAP_PAGES and
+    /// NR_MEMMAP_BOOT_PAGES in include/linux/mmzone.h, mm/vmstat.c): 6.12 has them, 6.1 not.
+    pub vmstat_memmap_counters: bool,
+}
+
+impl Kernel {
+    /// Whether this version is `major.minor` or later.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        self.version >= (major, minor)
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+pub static V6_12: Kernel = Kernel {
+    name: "6.12",
+    version: (6, 12),
+    checked_against: "Debian 6.12.100+deb12-amd64 and -arm64, 6.12.117+deb12-arm64-16k and \
+                      -powerpc64le-64k in QEMU",
+    debian_default_online: true,
+    memmap_on_memory_per_block: true,
+    memmap_on_memory_force: true,
+    vmstat_memmap_counters: true,
+};
+
+pub static V6_1: Kernel = Kernel {
+    name: "6.1",
+    version: (6, 1),
+    checked_against: "Debian 6.1.0-56-amd64 in QEMU (and 6.1.0-50-s390x at boot)",
+    debian_default_online: false,
+    memmap_on_memory_per_block: false,
+    memmap_on_memory_force: false,
+    vmstat_memmap_counters: false,
+};
+
+/// Every modelled version, the default first.
+pub static KERNELS: &[&Kernel] = &[&V6_12, &V6_1];
+
+/// The default version.
+pub fn default_kernel() -> &'static Kernel {
+    KERNELS[0]
+}
+
+/// A version by name: "6.12", or a release such as "6.12.100" or "6.1.0-56-amd64", whose
+/// major.minor picks the entry.
+pub fn lookup_kernel(name: &str) -> Option<&'static Kernel> {
+    let mut it = name.trim().split(|c: char| !c.is_ascii_digit());
+    let major: u32 = it.next()?.parse().ok()?;
+    let minor: u32 = it.next()?.parse().ok()?;
+    KERNELS
+        .iter()
+        .copied()
+        .find(|k| k.version == (major, minor))
+}
+
+/// One behaviour in which the versions differ, for `hotplug-lab kernels`.
+pub struct Difference {
+    pub what: &'static str,
+    /// Where the kernel decides it.
+    pub source: &'static str,
+    pub value: fn(&Kernel) -> String,
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// The generic differences (per-arch ones come from the arch backends).
+pub static DIFFERENCES: &[Difference] = &[
+    Difference {
+        what: "hot-added memory onlined by default (Debian's config)",
+        source: "mm/Kconfig: MHP_DEFAULT_ONLINE_TYPE_* (6.12), MEMORY_HOTPLUG_DEFAULT_ONLINE (6.1)",
+        value: |k| yes_no(k.debian_default_online),
+    },
+    Difference {
+        what: "memmap_on_memory for a hot-add of several blocks",
+        source: "mm/memory_hotplug.c: mhp_supports_memmap_on_memory(), create_altmaps_and_memory_blocks()",
+        value: |k| {
+            if k.memmap_on_memory_per_block {
+                "yes, an altmap per block".to_string()
+            } else {
+                "no: only an add of exactly one block".to_string()
+            }
+        },
+    },
+    Difference {
+        what: "memory_hotplug.memmap_on_memory=force",
+        source: "mm/memory_hotplug.c: memmap_on_memory_ops (6.12), module_param bool (6.1)",
+        value: |k| yes_no(k.memmap_on_memory_force),
+    },
+    Difference {
+        what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",
+        source: "include/linux/mmzone.h NR_MEMMAP_*, mm/vmstat.c vmstat_text",
+        value: |k| yes_no(k.vmstat_memmap_counters),
+    },
+];
+
+/// The names, for messages and help.
+pub fn kernel_names() -> Vec<&'static str> {
+    KERNELS.iter().map(|k| k.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_releases_find_their_entry() {
+        assert_eq!(lookup_kernel("6.12").unwrap().name, "6.12");
+        assert_eq!(lookup_kernel("6.12.100+deb12-amd64").unwrap().name, "6.12");
+        assert_eq!(lookup_kernel("6.1.0-56-amd64").unwrap().name, "6.1");
+        assert_eq!(lookup_kernel("6.1").unwrap().name, "6.1");
+        assert!(lookup_kernel("6.6").is_none());
+        assert!(lookup_kernel("6").is_none());
+        assert!(lookup_kernel("latest").is_none());
+        assert_eq!(default_kernel().name, "6.12");
+        assert!(V6_12.at_least(6, 6) && !V6_1.at_least(6, 6));
+    }
+}

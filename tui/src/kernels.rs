@@ -1,0 +1,94 @@
+//! `hotplug-lab kernels`: the modelled kernel versions and what differs between them.
+
+use arch::{Kernel, DIFFERENCES, KERNELS};
+
+/// The listing: each version and what it was checked against, then one row per difference
+/// with each version's value and where the kernel decides it.
+pub fn listing() -> String {
+    let mut out = String::new();
+    for k in KERNELS {
+        let default = if std::ptr::eq(*k, arch::default_kernel()) {
+            " (default)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "Linux {}{default}: checked against {}\n",
+            k.name, k.checked_against
+        ));
+    }
+    out.push_str("\nWhat differs:\n");
+    let mut rows: Vec<(String, Vec<String>, String)> = DIFFERENCES
+        .iter()
+        .map(|d| {
+            (
+                d.what.to_string(),
+                KERNELS.iter().map(|k| (d.value)(k)).collect(),
+                d.source.to_string(),
+            )
+        })
+        .collect();
+    rows.push((
+        "memmap_on_memory on the architecture".to_string(),
+        KERNELS.iter().map(|k| mom_archs(k)).collect(),
+        "arch/*/Kconfig: ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE".to_string(),
+    ));
+    let header: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..KERNELS.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.1[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut line = format!("  {:<w0$}", "");
+    for (h, w) in header.iter().zip(&widths) {
+        line.push_str(&format!("  {h:<w$}"));
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    for (what, vals, source) in rows {
+        let mut line = format!("  {what:<w0$}");
+        for (v, w) in vals.iter().zip(&widths) {
+            line.push_str(&format!("  {v:<w$}"));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        out.push_str(&format!("  {:<w0$}  ({source})\n", ""));
+    }
+    out
+}
+
+/// The architectures whose `k` has memmap_on_memory at all.
+fn mom_archs(k: &Kernel) -> String {
+    let names: Vec<&str> = ["x86_64", "arm64", "powerpc", "s390"]
+        .into_iter()
+        .filter(|n| arch::lookup(n).is_ok_and(|a| a.memmap_on_memory_enable(k)))
+        .collect();
+    names.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lists_every_version_and_difference() {
+        let t = super::listing();
+        assert!(t.contains("Linux 6.12 (default)"), "{t}");
+        assert!(t.contains("Linux 6.1: checked against"), "{t}");
+        for d in arch::DIFFERENCES {
+            assert!(t.contains(d.what), "{t}");
+        }
+        // 6.1 has memmap_on_memory on x86_64 and arm64 only.
+        let row = t
+            .lines()
+            .find(|l| l.contains("memmap_on_memory on the architecture"))
+            .unwrap();
+        assert!(
+            row.contains("x86_64 arm64 powerpc s390  x86_64 arm64"),
+            "{row}"
+        );
+    }
+}
