@@ -27,6 +27,11 @@ pub struct Kernel {
     /// `nr_memmap_pages` and `nr_memmap_boot_pages` in /proc/vmstat (NR_MEMMAP_PAGES and
     /// NR_MEMMAP_BOOT_PAGES in include/linux/mmzone.h, mm/vmstat.c): 6.12 has them, 6.1 not.
     pub vmstat_memmap_counters: bool,
+    /// HugeTLB vmemmap optimisation (mm/hugetlb_vmemmap.c vmemmap_remap_free()): 6.1 keeps
+    /// a huge page's first vmemmap page and frees the other 7 (of 8, for 2 MiB); 6.12 copies
+    /// it into a newly allocated page and frees all 8, so a boot-memory huge page gives
+    /// MemTotal 8 pages on 6.12 and 7 on 6.1.
+    pub hvo_keeps_head_vmemmap_page: bool,
 }
 
 impl Kernel {
@@ -51,6 +56,7 @@ pub static V6_12: Kernel = Kernel {
     memmap_on_memory_per_block: true,
     memmap_on_memory_force: true,
     vmstat_memmap_counters: true,
+    hvo_keeps_head_vmemmap_page: false,
 };
 
 pub static V6_1: Kernel = Kernel {
@@ -61,6 +67,7 @@ pub static V6_1: Kernel = Kernel {
     memmap_on_memory_per_block: false,
     memmap_on_memory_force: false,
     vmstat_memmap_counters: false,
+    hvo_keeps_head_vmemmap_page: true,
 };
 
 /// Every modelled version, the default first.
@@ -117,6 +124,17 @@ pub static DIFFERENCES: &[Difference] = &[
         what: "memory_hotplug.memmap_on_memory=force",
         source: "mm/memory_hotplug.c: memmap_on_memory_ops (6.12), module_param bool (6.1)",
         value: |k| yes_no(k.memmap_on_memory_force),
+    },
+    Difference {
+        what: "HugeTLB vmemmap optimisation: the head vmemmap page",
+        source: "mm/hugetlb_vmemmap.c: vmemmap_remap_free()",
+        value: |k| {
+            if k.hvo_keeps_head_vmemmap_page {
+                "kept (7 of 8 freed per 2M page)".to_string()
+            } else {
+                "copied to a new page (8 freed)".to_string()
+            }
+        },
     },
     Difference {
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",

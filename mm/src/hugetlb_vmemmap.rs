@@ -101,25 +101,48 @@ impl Machine {
                 debug_assert_eq!(map.sharing, Sharing::Own);
                 old[map.origin as usize] += e - s;
             }
+            // Where the kept head pages come from: new buddy pages, or (a kernel that keeps
+            // them) each folio's own first page, in runs of one origin.
+            let keep = self.kernel.hvo_keeps_head_vmemmap_page;
+            let mut chunks: Vec<(u64, u64, Origin)> = Vec::new();
+            if keep {
+                for (s, e, map) in self.state.vmemmap.iter(fa, fb) {
+                    let (j0, j1) = ((s - fa).div_ceil(per), (e - fa).div_ceil(per));
+                    if j1 <= j0 {
+                        continue;
+                    }
+                    match chunks.last_mut() {
+                        Some(c) if c.2 == map.origin && c.1 == j0 => c.1 = j1,
+                        _ => chunks.push((j0, j1, map.origin)),
+                    }
+                }
+                for &(j0, j1, o) in &chunks {
+                    old[o as usize] -= j1 - j0;
+                }
+            } else {
+                chunks.push((0, n, Origin::Buddy));
+            }
             let ps = self.u.g.page_size;
             let tables_before = self.state.vmemmap.counters().table_bytes_buddy.div_ceil(ps);
             self.state.vmemmap.split_pmd(fa, fb);
             let table_pages =
                 self.state.vmemmap.counters().table_bytes_buddy.div_ceil(ps) - tables_before;
-            self.state.vmemmap.remap(
-                fa,
-                fb,
-                Mapping {
-                    level: Level::Pte,
-                    origin: Origin::Buddy,
-                    sharing: Sharing::Dedup {
-                        period: per,
-                        unique: HUGETLB_VMEMMAP_RESERVE_PAGES,
-                        phase: fa % per,
-                        read_only: true,
+            for &(j0, j1, origin) in &chunks {
+                self.state.vmemmap.remap(
+                    fa + j0 * per,
+                    fa + j1 * per,
+                    Mapping {
+                        level: Level::Pte,
+                        origin,
+                        sharing: Sharing::Dedup {
+                            period: per,
+                            unique: HUGETLB_VMEMMAP_RESERVE_PAGES,
+                            phase: fa % per,
+                            read_only: true,
+                        },
                     },
-                },
-            );
+                );
+            }
             // free_vmemmap_page(): boot pages go back with free_bootmem_page() and raise the
             // managed count; buddy pages are simply freed.
             let boot = old[Origin::Boot as usize];
@@ -128,10 +151,12 @@ impl Machine {
             let buddy = old[Origin::Buddy as usize];
             self.state.vmstat.memmap_hvo -= buddy as i64;
             self.free_kernel_pages_to(nid, buddy, zone_hint);
-            // The new head pages and the split's page tables.
-            let charged = crate::alloc::charge_kernel(&mut self.state.nodes, nid, n + table_pages);
+            // The new head pages (unless kept) and the split's page tables.
+            let heads = if keep { 0 } else { n };
+            let charged =
+                crate::alloc::charge_kernel(&mut self.state.nodes, nid, heads + table_pages);
             debug_assert!(charged.is_some(), "HVO frees more than it allocates");
-            self.state.vmstat.memmap_hvo += n as i64;
+            self.state.vmstat.memmap_hvo += heads as i64;
             self.set_runs_optimized(i, gp, n, true);
         }
     }
@@ -185,6 +210,16 @@ impl Machine {
             return 0;
         }
         let a = self.vpn_of(pfn);
+        // A kept boot head page stays where it is; the map counts the restored folio as
+        // buddy pages, so remember which of them are boot pages.
+        let boot_heads: u64 = self
+            .state
+            .vmemmap
+            .iter(a, a + done * per)
+            .filter(|(_, _, m)| m.origin == Origin::Boot)
+            .map(|(s, e, _)| (e - s) / per)
+            .sum();
+        self.state.vmstat.boot_heads_as_buddy += boot_heads;
         self.state
             .vmemmap
             .remap(a, a + done * per, Mapping::own(Level::Pte, Origin::Buddy));

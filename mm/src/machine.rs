@@ -28,6 +28,9 @@ pub struct VmStat {
     /// restored pages) minus the buddy-backed vmemmap pages it freed. Kept apart so that
     /// the per-origin counts above stay the sum of what each section populated.
     pub memmap_hvo: i64,
+    /// Boot-allocated vmemmap pages the vmemmap map counts as buddy pages: the head pages
+    /// a kernel that keeps them under HVO (6.1) mapped back with the restored pages.
+    pub boot_heads_as_buddy: u64,
 }
 
 impl VmStat {

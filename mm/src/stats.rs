@@ -259,7 +259,8 @@ impl Machine {
             kernel += z.kernel_pages;
         }
         let c = self.state.vmemmap.counters();
-        let want = c.backing(Origin::Buddy) + c.table_bytes_buddy.div_ceil(g.page_size);
+        let want = c.backing(Origin::Buddy) - self.state.vmstat.boot_heads_as_buddy
+            + c.table_bytes_buddy.div_ceil(g.page_size);
         if kernel != want {
             return Err(format!(
                 "zones charge {kernel} kernel pages; the vmemmap holds {want} from the buddy"
