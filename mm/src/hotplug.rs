@@ -139,16 +139,23 @@ impl Machine {
         let g = &self.u.g;
         if !self.arch.memmap_on_memory_enable(self.kernel) {
             return Err(format!(
-                "{} does not select ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE",
-                self.arch.name()
+                "{} does not select ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE in Linux {}",
+                self.arch.name(),
+                self.kernel
             ));
         }
         if self.cmdline.memmap_on_memory == MemmapMode::Disable {
-            return Err(
+            return Err(if self.kernel.memmap_on_memory_force {
                 "memory_hotplug.memmap_on_memory is off (set it to 1 or force on the kernel \
-                        command line)"
-                    .to_string(),
-            );
+                 command line)"
+                    .to_string()
+            } else {
+                format!(
+                    "memory_hotplug.memmap_on_memory is off (set it to 1 on the kernel command \
+                     line; Linux {}'s parameter is a bool, which reads \"force\" as off)",
+                    self.kernel
+                )
+            });
         }
         let size = self.memory_block_memmap_size();
         let pages = self.memory_block_memmap_on_memory_pages();
@@ -160,7 +167,9 @@ impl Machine {
         }
         if !pages.is_multiple_of(g.pageblock_nr_pages) {
             let rounded = pages.next_multiple_of(g.pageblock_nr_pages);
-            let hint = if rounded >= self.u.pages_per_block() {
+            let hint = if !self.kernel.memmap_on_memory_force {
+                String::new()
+            } else if rounded >= self.u.pages_per_block() {
                 "; rounded up to a pageblock (memory_hotplug.memmap_on_memory=force) they would fill the \
                  whole block, so force does not help"
                     .to_string()

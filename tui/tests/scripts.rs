@@ -66,6 +66,40 @@ fn every_script_on_every_arch() {
     }
 }
 
+/// The scenarios whose answer depends on the kernel version, run again as Linux 6.1:
+/// snapshots named script@arch-6.1.
+#[test]
+fn version_scenarios_on_6_1() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    for name in ["memmap-on-memory", "cloud-sizing", "hugetlb-hvo"] {
+        let source = std::fs::read_to_string(dir.join(format!("{name}.rhai"))).unwrap();
+        for arch in arch::ALL {
+            let mut o = RunOptions::new(arch);
+            o.kernel = "6.1".to_string();
+            let run = run_arch(&source, &o);
+            if let Some(e) = run.error_line(name) {
+                panic!(
+                    "{name} on {arch} (6.1) failed: {e}\n{}",
+                    run.output.join("\n")
+                );
+            }
+            let m = run.machine.as_ref().unwrap();
+            assert_eq!(m.kernel().name, "6.1");
+            m.check()
+                .unwrap_or_else(|e| panic!("{name} on {arch} 6.1: invariant broken: {e}"));
+            let text = render(&run.output, &m.stats());
+            settings.set_description(format!(
+                "hotplug-lab run scripts/{name}.rhai --arch {arch} --kernel 6.1"
+            ));
+            settings.bind(|| insta::assert_snapshot!(format!("{name}@{arch}-6.1"), text));
+        }
+    }
+}
+
 /// The benchmark scripts take too long for a debug build to run, but they must compile
 /// against the API as it is (README's Performance section tells users to run them).
 #[test]
