@@ -32,6 +32,13 @@ pub struct Kernel {
     /// it into a newly allocated page and frees all 8, so a boot-memory huge page gives
     /// MemTotal 8 pages on 6.12 and 7 on 6.1.
     pub hvo_keeps_head_vmemmap_page: bool,
+    /// CONFIG_UNACCEPTED_MEMORY exists (6.5): the `Unaccepted:` line of /proc/meminfo and
+    /// nr_unaccepted, where the arch selects it.
+    pub unaccepted_memory: bool,
+    /// The `promo` watermark line of /proc/zoneinfo (zoneinfo_show_print(), mm/vmstat.c).
+    pub zoneinfo_promo: bool,
+    /// The node counters of /proc/vmstat and /proc/zoneinfo, in vmstat_text order.
+    pub node_stat_items: &'static [&'static str],
 }
 
 impl Kernel {
@@ -57,6 +64,9 @@ pub static V6_12: Kernel = Kernel {
     memmap_on_memory_force: true,
     vmstat_memmap_counters: true,
     hvo_keeps_head_vmemmap_page: false,
+    unaccepted_memory: true,
+    zoneinfo_promo: true,
+    node_stat_items: NODE_STATS_6_12,
 };
 
 pub static V6_1: Kernel = Kernel {
@@ -68,7 +78,110 @@ pub static V6_1: Kernel = Kernel {
     memmap_on_memory_force: false,
     vmstat_memmap_counters: false,
     hvo_keeps_head_vmemmap_page: true,
+    unaccepted_memory: false,
+    zoneinfo_promo: false,
+    node_stat_items: NODE_STATS_6_1,
 };
+
+/// enum node_stat_item names in 6.12's mm/vmstat.c vmstat_text order (Debian's configs:
+/// SWAP, NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off).
+pub static NODE_STATS_6_12: &[&str] = &[
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "nr_unevictable",
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_isolated_anon",
+    "nr_isolated_file",
+    "workingset_nodes",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_writeback_temp",
+    "nr_shmem",
+    "nr_shmem_hugepages",
+    "nr_shmem_pmdmapped",
+    "nr_file_hugepages",
+    "nr_file_pmdmapped",
+    "nr_anon_transparent_hugepages",
+    "nr_vmscan_write",
+    "nr_vmscan_immediate_reclaim",
+    "nr_dirtied",
+    "nr_written",
+    "nr_throttled_written",
+    "nr_kernel_misc_reclaimable",
+    "nr_foll_pin_acquired",
+    "nr_foll_pin_released",
+    "nr_kernel_stack",
+    "nr_page_table_pages",
+    "nr_sec_page_table_pages",
+    "nr_iommu_pages",
+    "nr_swapcached",
+    "pgpromote_success",
+    "pgpromote_candidate",
+    "pgdemote_kswapd",
+    "pgdemote_direct",
+    "pgdemote_khugepaged",
+];
+
+/// The same in 6.1: no nr_iommu_pages, and pgdemote_* are event counters there (after the
+/// counters the model prints), not node stats.
+pub static NODE_STATS_6_1: &[&str] = &[
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "nr_unevictable",
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_isolated_anon",
+    "nr_isolated_file",
+    "workingset_nodes",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_writeback_temp",
+    "nr_shmem",
+    "nr_shmem_hugepages",
+    "nr_shmem_pmdmapped",
+    "nr_file_hugepages",
+    "nr_file_pmdmapped",
+    "nr_anon_transparent_hugepages",
+    "nr_vmscan_write",
+    "nr_vmscan_immediate_reclaim",
+    "nr_dirtied",
+    "nr_written",
+    "nr_throttled_written",
+    "nr_kernel_misc_reclaimable",
+    "nr_foll_pin_acquired",
+    "nr_foll_pin_released",
+    "nr_kernel_stack",
+    "nr_page_table_pages",
+    "nr_sec_page_table_pages",
+    "nr_swapcached",
+    "pgpromote_success",
+    "pgpromote_candidate",
+];
 
 /// Every modelled version, the default first.
 pub static KERNELS: &[&Kernel] = &[&V6_12, &V6_1];

@@ -35,58 +35,6 @@ const NUMA_STATS: [&str; 6] = [
     "numa_other",
 ];
 
-/// enum node_stat_item names, in mm/vmstat.c vmstat_text order (Debian's configs: SWAP,
-/// NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off).
-const NODE_STATS: [&str; 47] = [
-    "nr_inactive_anon",
-    "nr_active_anon",
-    "nr_inactive_file",
-    "nr_active_file",
-    "nr_unevictable",
-    "nr_slab_reclaimable",
-    "nr_slab_unreclaimable",
-    "nr_isolated_anon",
-    "nr_isolated_file",
-    "workingset_nodes",
-    "workingset_refault_anon",
-    "workingset_refault_file",
-    "workingset_activate_anon",
-    "workingset_activate_file",
-    "workingset_restore_anon",
-    "workingset_restore_file",
-    "workingset_nodereclaim",
-    "nr_anon_pages",
-    "nr_mapped",
-    "nr_file_pages",
-    "nr_dirty",
-    "nr_writeback",
-    "nr_writeback_temp",
-    "nr_shmem",
-    "nr_shmem_hugepages",
-    "nr_shmem_pmdmapped",
-    "nr_file_hugepages",
-    "nr_file_pmdmapped",
-    "nr_anon_transparent_hugepages",
-    "nr_vmscan_write",
-    "nr_vmscan_immediate_reclaim",
-    "nr_dirtied",
-    "nr_written",
-    "nr_throttled_written",
-    "nr_kernel_misc_reclaimable",
-    "nr_foll_pin_acquired",
-    "nr_foll_pin_released",
-    "nr_kernel_stack",
-    "nr_page_table_pages",
-    "nr_sec_page_table_pages",
-    "nr_iommu_pages",
-    "nr_swapcached",
-    "pgpromote_success",
-    "pgpromote_candidate",
-    "pgdemote_kswapd",
-    "pgdemote_direct",
-    "pgdemote_khugepaged",
-];
-
 /// Writing a file that has no store: kernfs refuses to open a sysfs file without one for
 /// writing and sysctl a read-only entry (EACCES, fs/kernfs/file.c, fs/proc/proc_sysctl.c);
 /// a /proc seq file opens, and the write fails with EIO (pde_write(), fs/proc/inode.c).
@@ -180,6 +128,12 @@ impl Machine {
             .unwrap_or_else(|| Err(read_only(&canon)))
     }
 
+    /// Whether unaccepted memory is accounted: the kernel version has it and the arch
+    /// selects UNACCEPTED_MEMORY.
+    fn unaccepted_memory(&self) -> bool {
+        self.kernel.unaccepted_memory && self.arch.unaccepted_memory()
+    }
+
     /// /proc/meminfo (fs/proc/meminfo.c). What the model does not track reads 0.
     pub fn meminfo(&self) -> String {
         let mut out = String::new();
@@ -250,7 +204,7 @@ impl Machine {
         ] {
             kb(&mut out, name, 0);
         }
-        if self.arch.unaccepted_memory() {
+        if self.unaccepted_memory() {
             kb(&mut out, "Unaccepted", 0);
         }
         out.push_str(&self.hugetlb_meminfo());
@@ -298,18 +252,24 @@ impl Machine {
                 let _ = write!(out, "Node {}, zone {:>8}", node.nid, z.ztype.name());
                 if Some(i) == first_populated {
                     out.push_str("\n  per-node stats");
-                    for name in NODE_STATS {
+                    for name in self.kernel.node_stat_items {
                         let _ = write!(out, "\n      {name:<12} 0");
                     }
                 }
                 let _ = write!(
                     out,
-                    "\n  pages free     {}\n        boost    0\n        min      {}\n        low      {}\n        high     {}\n        promo    {}\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
+                    "\n  pages free     {}\n        boost    0\n        min      {}\n        low      {}\n        high     {}",
                     z.free_pages(),
                     z.wmark_min,
                     z.wmark_low,
                     z.wmark_high,
-                    z.wmark_promo,
+                );
+                if self.kernel.zoneinfo_promo {
+                    let _ = write!(out, "\n        promo    {}", z.wmark_promo);
+                }
+                let _ = write!(
+                    out,
+                    "\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
                     z.spanned_pages,
                     z.present_pages,
                     z.managed_pages
@@ -323,7 +283,7 @@ impl Machine {
                     continue;
                 }
                 for name in ZONE_STATS {
-                    if name == "nr_unaccepted" && !self.arch.unaccepted_memory() {
+                    if name == "nr_unaccepted" && !self.unaccepted_memory() {
                         continue;
                     }
                     let v = if name == "nr_free_pages" {
@@ -364,13 +324,13 @@ impl Machine {
             .map(|z| z.free_pages())
             .sum();
         for name in ZONE_STATS {
-            if name == "nr_unaccepted" && !self.arch.unaccepted_memory() {
+            if name == "nr_unaccepted" && !self.unaccepted_memory() {
                 continue;
             }
             let v = if name == "nr_free_pages" { free } else { 0 };
             let _ = writeln!(out, "{name} {v}");
         }
-        for name in NUMA_STATS.iter().chain(NODE_STATS.iter()) {
+        for name in NUMA_STATS.iter().chain(self.kernel.node_stat_items) {
             let _ = writeln!(out, "{name} 0");
         }
         let _ = writeln!(out, "nr_dirty_threshold 0");

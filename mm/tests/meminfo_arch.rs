@@ -447,3 +447,49 @@ fn x86_hugepagesz_1g_without_gbpages_is_refused() {
         "2\n"
     );
 }
+
+/// 6.1's vmstat_text (mm/vmstat.c) has no nr_unaccepted (UNACCEPTED_MEMORY came in 6.5), no
+/// nr_iommu_pages, its pgdemote_* counters are events (after what the model prints), and no
+/// nr_memmap counters; its /proc/zoneinfo has no `promo` line and its /proc/meminfo no
+/// `Unaccepted:` (fs/proc/meminfo.c).
+#[test]
+fn vmstat_zoneinfo_and_meminfo_of_6_1() {
+    let zone = "nr_free_pages nr_zone_inactive_anon nr_zone_active_anon nr_zone_inactive_file \
+        nr_zone_active_file nr_zone_unevictable nr_zone_write_pending nr_mlock nr_bounce \
+        nr_zspages nr_free_cma";
+    let numa = "numa_hit numa_miss numa_foreign numa_interleave numa_local numa_other";
+    let node = "nr_inactive_anon nr_active_anon nr_inactive_file nr_active_file nr_unevictable \
+        nr_slab_reclaimable nr_slab_unreclaimable nr_isolated_anon nr_isolated_file \
+        workingset_nodes workingset_refault_anon workingset_refault_file \
+        workingset_activate_anon workingset_activate_file workingset_restore_anon \
+        workingset_restore_file workingset_nodereclaim nr_anon_pages nr_mapped nr_file_pages \
+        nr_dirty nr_writeback nr_writeback_temp nr_shmem nr_shmem_hugepages \
+        nr_shmem_pmdmapped nr_file_hugepages nr_file_pmdmapped nr_anon_transparent_hugepages \
+        nr_vmscan_write nr_vmscan_immediate_reclaim nr_dirtied nr_written \
+        nr_throttled_written nr_kernel_misc_reclaimable nr_foll_pin_acquired \
+        nr_foll_pin_released nr_kernel_stack nr_page_table_pages nr_sec_page_table_pages \
+        nr_swapcached pgpromote_success pgpromote_candidate";
+    let vm = "nr_dirty_threshold nr_dirty_background_threshold";
+    let mut spec = mm::BootSpec::new("x86_64");
+    spec.kernel = Some("6.1".to_string());
+    let m = mm::Machine::boot(&spec).unwrap();
+    let names: Vec<String> = m
+        .read("/proc/vmstat")
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    let want: Vec<&str> = [zone, numa, node, vm]
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect();
+    assert_eq!(names, want);
+    let zi = m.read("/proc/zoneinfo").unwrap();
+    assert!(
+        !zi.lines().any(|l| l.trim_start().starts_with("promo ")),
+        "{zi}"
+    );
+    assert!(zi.contains("        high     "), "{zi}");
+    let mi = m.read("/proc/meminfo").unwrap();
+    assert!(!mi.contains("Unaccepted"), "{mi}");
+}
