@@ -28,6 +28,8 @@ impl Focus {
 /// One architecture on screen.
 pub struct Pane {
     pub arch: String,
+    /// The kernel version the pane's session boots ("" for the default).
+    pub kernel: String,
     pub machine: Option<Box<Machine>>,
     pub view: MachineView,
     /// Sections the last input changed.
@@ -106,6 +108,8 @@ pub struct App {
     /// The design variant (`hotplug_lab.design=`), switched like the architecture.
     pub design: String,
     pub compare: bool,
+    /// Compare kernel versions: one architecture on every modelled version side by side.
+    pub compare_kernels: bool,
     /// Architectures compare mode shows.
     pub compare_archs: Vec<String>,
     pub focus: Focus,
@@ -163,6 +167,7 @@ impl App {
             arch: archs[0].clone(),
             design: "mainline".to_string(),
             compare,
+            compare_kernels: false,
             compare_archs,
             panes: Vec::new(),
             focus: Focus::Map,
@@ -201,16 +206,29 @@ impl App {
 
     /// The architectures on screen.
     pub fn archs(&self) -> Vec<String> {
-        if self.compare {
+        if self.compare_kernels {
+            vec![self.arch.clone(); arch::KERNELS.len()]
+        } else if self.compare {
             self.compare_archs.clone()
         } else {
             vec![self.arch.clone()]
         }
     }
 
+    /// The kernel version of each pane: every modelled version side by side when comparing
+    /// versions, else the chosen one.
+    pub fn kernels(&self) -> Vec<String> {
+        if self.compare_kernels {
+            arch::KERNELS.iter().map(|k| k.name.to_string()).collect()
+        } else {
+            vec![self.opts.kernel.clone(); self.archs().len()]
+        }
+    }
+
     /// Boot a session per architecture on screen, replaying `replay`.
     fn setup(&mut self, replay: Vec<String>) {
         let archs = self.archs();
+        let kernels = self.kernels();
         if !replay.is_empty() {
             self.repl.output.push((
                 None,
@@ -224,8 +242,10 @@ impl App {
         }
         self.panes = archs
             .iter()
-            .map(|a| Pane {
+            .zip(&kernels)
+            .map(|(a, k)| Pane {
                 arch: a.clone(),
+                kernel: k.clone(),
                 machine: None,
                 view: MachineView::default(),
                 changed: Vec::new(),
@@ -239,7 +259,7 @@ impl App {
             replay,
             limits: self.opts.limits,
             strict: self.opts.strict,
-            kernel: self.opts.kernel.clone(),
+            kernels,
         });
         if let Some(p) = self.player.as_mut() {
             // A new session starts the script from its beginning, and runs it on to where
@@ -735,6 +755,29 @@ impl App {
                     self.setup(self.applied.clone());
                 }
             }
+            Action::NextKernel => {
+                if self.compare_kernels {
+                    self.status =
+                        "leave version compare mode (C) to switch the Linux version".into();
+                } else {
+                    let names = arch::kernel_names();
+                    let now = arch::lookup_kernel(&self.opts.kernel)
+                        .unwrap_or(arch::default_kernel())
+                        .name;
+                    let i = names
+                        .iter()
+                        .position(|n| *n == now)
+                        .map_or(0, |i| (i + 1) % names.len());
+                    self.opts.kernel = names[i].to_string();
+                    self.setup(self.applied.clone());
+                }
+            }
+            Action::CompareKernels => {
+                self.compare_kernels = !self.compare_kernels;
+                // The side-by-side layout of compare mode, with a pane per version.
+                self.compare = self.compare_kernels;
+                self.setup(self.applied.clone());
+            }
             Action::NextDesign => {
                 let names = mm::design::names();
                 let i = names
@@ -746,6 +789,7 @@ impl App {
             }
             Action::Compare => {
                 self.compare = !self.compare;
+                self.compare_kernels = false;
                 if self.compare && !self.compare_archs.contains(&self.arch) {
                     self.compare_archs.insert(0, self.arch.clone());
                 }

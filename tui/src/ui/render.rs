@@ -183,10 +183,23 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     let p = &app.panes[i];
     // The machine on screen names itself: `m = boot("s390")` shows s390 whatever the
     // session was booted as.
-    let name = p
+    let arch_name = p
         .machine
         .as_deref()
         .map_or(p.arch.as_str(), |m| m.arch().name());
+    // The Linux version too, where it is not the default or versions are compared.
+    let kernel = p
+        .machine
+        .as_deref()
+        .map(|m| m.kernel())
+        .or_else(|| arch::lookup_kernel(&p.kernel))
+        .unwrap_or(arch::default_kernel());
+    let name = if app.compare_kernels || !std::ptr::eq(kernel, arch::default_kernel()) {
+        format!("{arch_name} · Linux {kernel}")
+    } else {
+        arch_name.to_string()
+    };
+    let name = name.as_str();
     let per = app.sections_per_cell_of(i);
     let zoom = match app.zoom {
         Some(Zoom::Subsections) => "sub-sections of one section".to_string(),
@@ -972,7 +985,17 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) -> usize {
     let out_h = inner.height - in_h;
     // Output, newest at the bottom, each entry wrapped to the width; only as many entries
     // as the scrolled window needs are wrapped.
-    let names: Vec<&str> = app.panes.iter().map(|p| p.arch.as_str()).collect();
+    let names: Vec<String> = app
+        .panes
+        .iter()
+        .map(|p| {
+            if app.compare_kernels {
+                format!("{} {}", p.arch, p.kernel)
+            } else {
+                p.arch.clone()
+            }
+        })
+        .collect();
     let want = usize::from(out_h) + app.repl.scroll;
     let mut out: Vec<Line> = Vec::new();
     let mut entries = app.repl.output.iter().rev();
@@ -1044,9 +1067,17 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let archs = app
         .panes
         .iter()
-        .map(|p| match p.machine.as_deref().map(|m| m.arch().name()) {
-            Some(on) if on != p.arch => format!("{} (m: {on})", p.arch),
-            _ => p.arch.clone(),
+        .map(|p| {
+            let arch = match p.machine.as_deref().map(|m| m.arch().name()) {
+                Some(on) if on != p.arch => format!("{} (m: {on})", p.arch),
+                _ => p.arch.clone(),
+            };
+            match p.machine.as_deref().map(|m| m.kernel()) {
+                Some(k) if app.compare_kernels || !std::ptr::eq(k, arch::default_kernel()) => {
+                    format!("{arch} {k}")
+                }
+                _ => arch,
+            }
         })
         .collect::<Vec<_>>()
         .join(" | ");

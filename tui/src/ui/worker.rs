@@ -26,7 +26,8 @@ pub enum Request {
         replay: Vec<String>,
         limits: Limits,
         strict: bool,
-        kernel: String,
+        /// The kernel version of each session, by pane ("" for the default).
+        kernels: Vec<String>,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
@@ -141,7 +142,7 @@ impl Worker {
             replay,
             limits,
             strict,
-            kernel,
+            kernels,
         } = setup.clone()
         else {
             return;
@@ -156,7 +157,7 @@ impl Worker {
                 replay: replay.clone(),
                 limits,
                 strict,
-                kernel: kernel.clone(),
+                kernel: kernels.get(pane).cloned().unwrap_or_default(),
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
             let spawned = std::thread::Builder::new()
