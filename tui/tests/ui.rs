@@ -345,6 +345,46 @@ fn architecture_switch_replays_the_inputs_and_shows_what_they_gave() {
     assert!(s.contains("[x86_64-la57, replayed]"), "{s}");
 }
 
+/// `L` boots the same inputs on the next Linux version, `C` shows every version side by
+/// side: a 1 GiB add with memmap_on_memory=1 puts the memmap on the added memory on 6.12
+/// and takes it from RAM on 6.1, which adds memmap_on_memory only one block at a time.
+#[test]
+fn linux_version_switch_and_compare() {
+    let mut a = app(&["x86_64"], "memory_hotplug.memmap_on_memory=1");
+    type_line(
+        &mut a,
+        "m.add_memory(m.hotplug_base, 1 * GiB).memmap_on_memory",
+    );
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('L'));
+    a.settle();
+    assert_eq!(a.machine().unwrap().kernel().name, "6.1");
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("x86_64 · Linux 6.1"), "{s}");
+    key(&mut a, KeyCode::Char('C'));
+    a.settle();
+    let kernels: Vec<&str> = a
+        .panes
+        .iter()
+        .map(|p| p.machine.as_deref().unwrap().kernel().name)
+        .collect();
+    assert_eq!(kernels, ["6.12", "6.1"]);
+    let altmap =
+        |p: &hotplug_lab::ui::app::Pane| p.machine.as_deref().unwrap().vmstat().memmap_altmap;
+    assert_eq!((altmap(&a.panes[0]), altmap(&a.panes[1])), (4096, 0));
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.contains("[x86_64 6.12, replayed]") || s.contains("x86_64 6.12 | x86_64 6.1"),
+        "{s}"
+    );
+    // L is refused while versions are compared; c leaves for one architecture.
+    key(&mut a, KeyCode::Char('L'));
+    assert!(a.status.contains("compare"), "{}", a.status);
+    key(&mut a, KeyCode::Char('c'));
+    a.settle();
+    assert!(!a.compare_kernels);
+}
+
 /// After `m = ()` a new architecture still shows a machine (the one booted last), never
 /// "booting…" for ever.
 #[test]
