@@ -61,6 +61,14 @@ fn spec(arch: &str, ram: u64, cmdline: &str) -> BootSpec {
     }
 }
 
+/// The same on a given kernel version.
+fn spec_on(kernel: &str, arch: &str, ram: u64, cmdline: &str) -> BootSpec {
+    BootSpec {
+        kernel: Some(kernel.into()),
+        ..spec(arch, ram, cmdline)
+    }
+}
+
 /// Boot a 64 TiB x86_64 machine with 5-level paging (a 4 PiB physical address space).
 fn boot_64t(c: &mut Criterion) {
     let s = spec("x86_64-la57", 64 * TIB, "");
@@ -102,6 +110,7 @@ fn hotplug_cycles(c: &mut Criterion) {
     let cases = [
         (
             "x86_64 60 TiB, memmap_on_memory",
+            "6.12",
             "x86_64",
             2 * GIB,
             "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
@@ -109,6 +118,7 @@ fn hotplug_cycles(c: &mut Criterion) {
         ),
         (
             "x86_64 60 TiB, memmap from the buddy",
+            "6.12",
             "x86_64",
             TIB + (128 << 20),
             "memhp_default_state=offline",
@@ -116,6 +126,7 @@ fn hotplug_cycles(c: &mut Criterion) {
         ),
         (
             "arm64-64k 60 TiB, memmap from the buddy",
+            "6.12",
             "arm64-64k",
             96 * GIB,
             "memhp_default_state=offline",
@@ -123,13 +134,24 @@ fn hotplug_cycles(c: &mut Criterion) {
         ),
         (
             "s390 60 TiB, memmap_on_memory",
+            "6.12",
             "s390",
             4 * GIB,
             "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
             60 * TIB,
         ),
+        // 6.1 takes memmap_on_memory for one-block adds only: the memmap comes from RAM.
+        (
+            "x86_64 60 TiB on Linux 6.1, memmap from the buddy",
+            "6.1",
+            "x86_64",
+            TIB + (128 << 20),
+            "memhp_default_state=offline",
+            60 * TIB,
+        ),
         (
             "s390 60 TiB, memmap from the buddy",
+            "6.12",
             "s390",
             1000 * GIB,
             "memhp_default_state=offline",
@@ -138,8 +160,8 @@ fn hotplug_cycles(c: &mut Criterion) {
     ];
     let mut g = c.benchmark_group("hotplug cycle");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    for (name, arch, ram, cmdline, size) in cases {
-        let s = spec(arch, ram, cmdline);
+    for (name, kernel, arch, ram, cmdline, size) in cases {
+        let s = spec_on(kernel, arch, ram, cmdline);
         let m0 = Machine::boot(&s).unwrap();
         let start = m0
             .boot_info()

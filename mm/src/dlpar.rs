@@ -35,7 +35,11 @@ impl Machine {
     }
 
     /// add_memory() once per memory block of `[start, start + size)`, each block with its own
-    /// resource (s390's add_memory_merged()). Runs inside the caller's transaction.
+    /// resource (s390's add_memory_merged()). Runs inside the caller's transaction. The
+    /// blocks' adds are independent, so the model adds the range as one run (the chunked
+    /// path the per-block reference checks) and splits its resource per block; where
+    /// memmap_on_memory would depend on the size of each call, or the range collides with
+    /// another resource, it adds block by block.
     pub(crate) fn add_memory_per_block(
         &mut self,
         start: u64,
@@ -43,6 +47,19 @@ impl Machine {
         opts: &AddOptions,
     ) -> Result<AddReport> {
         let bs = self.u.block_size;
+        let requested = opts.memmap_on_memory.unwrap_or(
+            self.arch
+                .hotplug_driver(self.kernel)
+                .requests_memmap_on_memory,
+        );
+        // A range that collides with a resource goes block by block, so the error is the
+        // failing block's own request.
+        let collides = self.state.iomem.conflict(start, size).is_some();
+        if !collides && (!requested || self.kernel.memmap_on_memory_per_block) {
+            let r = self.add_memory_locked(start, size, opts)?;
+            self.state.iomem.split_ram(start, size, bs);
+            return Ok(r);
+        }
         let mut total: Option<AddReport> = None;
         for i in 0..size / bs {
             let r = self.add_memory_locked(start + i * bs, bs, opts)?;
@@ -55,8 +72,9 @@ impl Machine {
     }
 
     /// remove_memory() once per memory block, so that each block's resource goes whole; all
-    /// or nothing. Last block first: no kernel path removes s390 standby memory, so the order
-    /// is the model's, and taking resources off the end of their list keeps it linear.
+    /// or nothing (no kernel path removes s390 standby memory, so the model decides). Where
+    /// the blocks' resources tile the range, it goes as one run; else block by block, last
+    /// first.
     pub(crate) fn remove_memory_per_block(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
         let ps = self.u.g.page_shift;
@@ -65,6 +83,9 @@ impl Machine {
             end_pfn: (start + size) >> ps,
         };
         self.transaction(fp, |m| {
+            if m.state.iomem.merge_ram_run(start, size) {
+                return m.remove_memory_locked(start, size);
+            }
             (0..size / bs)
                 .rev()
                 .try_for_each(|i| m.remove_memory_locked(start + i * bs, bs))

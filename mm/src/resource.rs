@@ -307,6 +307,69 @@ impl ResourceTree {
         Ok(())
     }
 
+    /// Split the childless System RAM resource that is exactly `[start, start + size)` into
+    /// resources of `unit` bytes, as one request per unit would have left them. Whether it
+    /// was there to split.
+    pub fn split_ram(&mut self, start: u64, size: u64, unit: u64) -> bool {
+        let Ok(path) = self.locate_ram(start, size) else {
+            return false;
+        };
+        let (&i, parents) = path.split_last().expect("a path has at least one step");
+        let mut level = &mut self.top;
+        for &p in parents {
+            level = &mut level[p].children;
+        }
+        let r = &level[i];
+        if r.start != start || r.end != start + size - 1 || !r.children.is_empty() || unit == 0 {
+            return false;
+        }
+        let r = r.clone();
+        let pieces = (0..size.div_ceil(unit)).map(|k| Resource {
+            start: start + k * unit,
+            end: (start + (k + 1) * unit).min(start + size) - 1,
+            ..r.clone()
+        });
+        level.splice(i..=i, pieces);
+        true
+    }
+
+    /// The inverse of [`ResourceTree::split_ram`]: merge the childless System RAM resources
+    /// of one name that tile `[start, start + size)` exactly into one. Whether they did.
+    pub fn merge_ram_run(&mut self, start: u64, size: u64) -> bool {
+        let end = start + size - 1;
+        let mut level = &mut self.top;
+        loop {
+            let i = level.partition_point(|r| r.end < start);
+            let Some(r) = level.get(i) else {
+                return false;
+            };
+            if r.start == start && r.system_ram {
+                let mut j = i;
+                while j < level.len()
+                    && level[j].end < end
+                    && level.get(j + 1).is_some_and(|n| {
+                        n.start == level[j].end + 1 && n.system_ram && n.name == r.name
+                    })
+                {
+                    j += 1;
+                }
+                let tiles =
+                    level[j].end == end && level[i..=j].iter().all(|x| x.children.is_empty());
+                if !tiles {
+                    return false;
+                }
+                level[i].end = end;
+                level.drain(i + 1..=j);
+                return true;
+            }
+            if r.start <= start && end <= r.end {
+                level = &mut level[i].children;
+                continue;
+            }
+            return false;
+        }
+    }
+
     /// merge_system_ram_resource(): merge a driver-managed System RAM resource with equal
     /// neighbours of the same name (MHP_MERGE_RESOURCE).
     pub fn merge_system_ram(&mut self, start: u64) {
