@@ -153,7 +153,7 @@ impl BootPlan {
         if let Some((_, r)) = iomem
             .walk()
             .into_iter()
-            .find(|(_, r)| r.name == "System RAM" && r.end >= g.physmem_end)
+            .find(|(_, r)| &*r.name == "System RAM" && r.end >= g.physmem_end)
         {
             return Err(MmError::OutOfRange(format!(
                 "System RAM {:#x}-{:#x} ends beyond MAX_PHYSMEM_BITS ({} bits) of {}",
@@ -166,7 +166,7 @@ impl BootPlan {
         let mut ram: Vec<(u64, u64)> = iomem
             .walk()
             .into_iter()
-            .filter(|(_, r)| r.name == "System RAM")
+            .filter(|(_, r)| &*r.name == "System RAM")
             .map(|(_, r)| (r.start, r.end + 1))
             .collect();
         // A "System RAM" nested in another (which no kernel prints, but a hand-written
@@ -177,8 +177,8 @@ impl BootPlan {
             let keep = ram.clone();
             iomem
                 .top
-                .retain(|r| r.name != "System RAM" || keep.iter().any(|&(s, _)| s == r.start));
-            for r in iomem.top.iter_mut().filter(|r| r.name == "System RAM") {
+                .retain(|r| &*r.name != "System RAM" || keep.iter().any(|&(s, _)| s == r.start));
+            for r in iomem.top.iter_mut().filter(|r| &*r.name == "System RAM") {
                 if let Some(&(_, e)) = keep.iter().find(|&&(s, _)| s == r.start) {
                     r.end = e - 1;
                 }
@@ -738,7 +738,7 @@ fn apply_memmap_options(iomem: &mut ResourceTree, c: &Cmdline, g: &arch::Geometr
             // Trim System RAM around the range.
             let mut out: Vec<Resource> = Vec::new();
             for r in std::mem::take(&mut iomem.top) {
-                if r.name != "System RAM" || r.end < s || r.start >= end {
+                if &*r.name != "System RAM" || r.end < s || r.start >= end {
                     out.push(r);
                     continue;
                 }

@@ -28,10 +28,8 @@ impl Machine {
     pub(crate) fn platform_ram_at(&self, start: u64) -> bool {
         self.state
             .iomem
-            .walk()
-            .into_iter()
-            .rfind(|(_, r)| r.system_ram && r.start <= start && start <= r.end)
-            .is_some_and(|(_, r)| r.name == "System RAM")
+            .ram_at(start)
+            .is_some_and(|r| &*r.name == "System RAM")
     }
 
     /// add_memory() once per memory block of `[start, start + size)`, each block with its own
@@ -82,10 +80,14 @@ impl Machine {
             start_pfn: start >> ps,
             end_pfn: (start + size) >> ps,
         };
+        // remove_memory_locked() checks everything before it changes anything: if it
+        // refuses, splitting the resources again is all there is to undo.
+        if self.state.iomem.merge_ram_run(start, size) {
+            return self.remove_memory_locked(start, size).inspect_err(|_| {
+                self.state.iomem.split_ram(start, size, bs);
+            });
+        }
         self.transaction(fp, |m| {
-            if m.state.iomem.merge_ram_run(start, size) {
-                return m.remove_memory_locked(start, size);
-            }
             (0..size / bs)
                 .rev()
                 .try_for_each(|i| m.remove_memory_locked(start + i * bs, bs))

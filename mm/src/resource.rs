@@ -9,7 +9,8 @@ use std::fmt::Write;
 pub struct Resource {
     pub start: u64,
     pub end: u64,
-    pub name: String,
+    /// Shared: a tree of thousands of block-sized "System RAM" resources holds one name.
+    pub name: std::sync::Arc<str>,
     /// IORESOURCE_BUSY: nothing may be requested inside it.
     pub busy: bool,
     /// IORESOURCE_SYSTEM_RAM.
@@ -23,7 +24,7 @@ impl Resource {
         Resource {
             start,
             end,
-            name: name.to_string(),
+            name: name.into(),
             busy: busy_by_name(name),
             system_ram,
             children: Vec::new(),
@@ -36,7 +37,7 @@ impl Resource {
 
     /// Whether this resource is System RAM or holds some.
     pub fn holds_ram(&self) -> bool {
-        self.name == "System RAM" || self.children.iter().any(Resource::holds_ram)
+        &*self.name == "System RAM" || self.children.iter().any(Resource::holds_ram)
     }
 }
 
@@ -175,7 +176,7 @@ impl ResourceTree {
                 level = &c.children;
                 continue;
             }
-            return Some((c.name.clone(), c.start, c.end));
+            return Some((c.name.to_string(), c.start, c.end));
         }
     }
 
@@ -305,6 +306,22 @@ impl ResourceTree {
             level.insert(i + k, p);
         }
         Ok(())
+    }
+
+    /// The innermost System RAM resource holding `addr`: a binary search per level.
+    pub fn ram_at(&self, addr: u64) -> Option<&Resource> {
+        let mut level = &self.top;
+        let mut found = None;
+        while let Some(r) = level
+            .get(level.partition_point(|r| r.end < addr))
+            .filter(|r| r.start <= addr)
+        {
+            if r.system_ram {
+                found = Some(r);
+            }
+            level = &r.children;
+        }
+        found
     }
 
     /// Split the childless System RAM resource that is exactly `[start, start + size)` into
@@ -459,7 +476,7 @@ impl ResourceTree {
         fn go(level: &mut Vec<Resource>, start: u64, end: u64, name: &str) -> bool {
             if let Some(i) = level
                 .iter()
-                .position(|r| r.start == start && r.end == end && r.name == name)
+                .position(|r| r.start == start && r.end == end && &*r.name == name)
             {
                 let r = level.remove(i);
                 for (k, c) in r.children.into_iter().enumerate() {
