@@ -301,9 +301,10 @@ fn session(
     } else {
         Input::Lines(std::io::stdin().lock())
     };
+    let linux = arch::lookup_kernel(kernel).unwrap_or(arch::default_kernel());
     crate::runner::emit(&format!(
-        "hotplug-lab on {arch}: `m` is the machine; help() lists the API; Ctrl-C stops a \
-         statement; Ctrl-D quits.\n"
+        "hotplug-lab on {arch}, Linux {linux}: `m` is the machine; help() lists the API; \
+         Ctrl-C stops a statement; Ctrl-D quits.\n"
     ));
     let mut buf = String::new();
     loop {

@@ -256,8 +256,9 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "arch",
-        signature: "m.arch, m.design, m.hotplug_driver, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram, m.boot_ram_end, m.pmd_size, m.dax_alignments",
-        summary: "The machine's architecture name, its design variant, the driver that hot-adds \
+        signature: "m.arch, m.kernel, m.design, m.hotplug_driver, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram, m.boot_ram_end, m.pmd_size, m.dax_alignments",
+        summary: "The machine's architecture name, the Linux version it models (\"6.12\" or \"6.1\"), \
+                  its design variant, the driver that hot-adds \
                   memory on its platform (\"pseries DLPAR\" onlines what it adds), page, section and \
                   memory block sizes, where its platform puts hot-pluggable memory (block aligned), \
                   its boot RAM and where it ends (max_pfn), its PMD size, and the alignments a device-dax namespace may have. \
