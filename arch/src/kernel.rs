@@ -39,6 +39,9 @@ pub struct Kernel {
     pub zoneinfo_promo: bool,
     /// The node counters of /proc/vmstat and /proc/zoneinfo, in vmstat_text order.
     pub node_stat_items: &'static [&'static str],
+    /// 6.1's "Misaligned %s start: %#lx end: #%lx" WARN (__add_pages(), mm/memory_hotplug.c)
+    /// prints the end as '#' and bare hex; 6.12's as %#lx.
+    pub misaligned_end_hash: bool,
 }
 
 impl Kernel {
@@ -67,6 +70,7 @@ pub static V6_12: Kernel = Kernel {
     unaccepted_memory: true,
     zoneinfo_promo: true,
     node_stat_items: NODE_STATS_6_12,
+    misaligned_end_hash: false,
 };
 
 pub static V6_1: Kernel = Kernel {
@@ -81,6 +85,7 @@ pub static V6_1: Kernel = Kernel {
     unaccepted_memory: false,
     zoneinfo_promo: false,
     node_stat_items: NODE_STATS_6_1,
+    misaligned_end_hash: true,
 };
 
 /// enum node_stat_item names in 6.12's mm/vmstat.c vmstat_text order (Debian's configs:
@@ -191,12 +196,26 @@ pub fn default_kernel() -> &'static Kernel {
     KERNELS[0]
 }
 
-/// A version by name: "6.12", or a release such as "6.12.100" or "6.1.0-56-amd64", whose
-/// major.minor picks the entry.
+/// A version by name: "6.12", or a release such as "6.12.100", "6.12-rc3" or
+/// "6.1.0-56-amd64", whose major.minor picks the entry. Anything else after major.minor must
+/// start with '.', '-' or '+'; numbers have no leading zeros.
 pub fn lookup_kernel(name: &str) -> Option<&'static Kernel> {
-    let mut it = name.trim().split(|c: char| !c.is_ascii_digit());
-    let major: u32 = it.next()?.parse().ok()?;
-    let minor: u32 = it.next()?.parse().ok()?;
+    let name = name.trim();
+    let number = |s: &str| -> Option<(u32, usize)> {
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let d = &s[..digits];
+        if d.is_empty() || (d.len() > 1 && d.starts_with('0')) {
+            return None;
+        }
+        Some((d.parse().ok()?, digits))
+    };
+    let (major, a) = number(name)?;
+    let rest = name[a..].strip_prefix('.')?;
+    let (minor, b) = number(rest)?;
+    let tail = &rest[b..];
+    if !(tail.is_empty() || tail.starts_with(['.', '-', '+'])) {
+        return None;
+    }
     KERNELS
         .iter()
         .copied()
@@ -234,6 +253,17 @@ pub static DIFFERENCES: &[Difference] = &[
         },
     },
     Difference {
+        what: "removing memory that carries its memmap",
+        source: "mm/memory_hotplug.c: try_remove_memory()",
+        value: |k| {
+            if k.memmap_on_memory_per_block {
+                "any run of blocks".to_string()
+            } else {
+                "one block per call, else EINVAL".to_string()
+            }
+        },
+    },
+    Difference {
         what: "memory_hotplug.memmap_on_memory=force",
         source: "mm/memory_hotplug.c: memmap_on_memory_ops (6.12), module_param bool (6.1)",
         value: |k| yes_no(k.memmap_on_memory_force),
@@ -248,6 +278,26 @@ pub static DIFFERENCES: &[Difference] = &[
                 "copied to a new page (8 freed)".to_string()
             }
         },
+    },
+    Difference {
+        what: "the \"Misaligned __add_pages\" WARN's end",
+        source: "mm/memory_hotplug.c: __add_pages()",
+        value: |k| if k.misaligned_end_hash { "#%lx" } else { "%#lx" }.to_string(),
+    },
+    Difference {
+        what: "Unaccepted: in /proc/meminfo, nr_unaccepted (where the arch has it)",
+        source: "fs/proc/meminfo.c, mm/vmstat.c: CONFIG_UNACCEPTED_MEMORY",
+        value: |k| yes_no(k.unaccepted_memory),
+    },
+    Difference {
+        what: "the promo watermark in /proc/zoneinfo",
+        source: "mm/vmstat.c: zoneinfo_show_print()",
+        value: |k| yes_no(k.zoneinfo_promo),
+    },
+    Difference {
+        what: "nr_iommu_pages and pgdemote_* among the node counters",
+        source: "mm/vmstat.c: vmstat_text",
+        value: |k| yes_no(k.node_stat_items.contains(&"nr_iommu_pages")),
     },
     Difference {
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",
@@ -272,6 +322,12 @@ mod tests {
         assert_eq!(lookup_kernel("6.1.0-56-amd64").unwrap().name, "6.1");
         assert_eq!(lookup_kernel("6.1").unwrap().name, "6.1");
         assert!(lookup_kernel("6.6").is_none());
+        assert_eq!(lookup_kernel("6.12-rc3").unwrap().name, "6.12");
+        for junk in [
+            "6.1x", "6.01", "06.1", "6.", ".1", "v6.1", "6.10", "6.1 6.12",
+        ] {
+            assert!(lookup_kernel(junk).is_none(), "{junk}");
+        }
         assert!(lookup_kernel("6").is_none());
         assert!(lookup_kernel("latest").is_none());
         assert_eq!(default_kernel().name, "6.12");

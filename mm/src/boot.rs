@@ -2,7 +2,7 @@
 //! (memblocks_present + sparse_init, mm/sparse.c), zones (free_area_init, mm/mm_init.c) and
 //! boot memory blocks (memory_dev_init, drivers/base/memory.c).
 
-use crate::cmdline::{Cmdline, MemmapKind, OnlineType};
+use crate::cmdline::{split_args, Cmdline, MemmapKind, OnlineType};
 use crate::error::{MmError, Result};
 use crate::machine::{BootInfo, Faults, Machine, Settings, State, VmStat};
 use crate::memory_block::{BlockState, MemoryBlock};
@@ -100,6 +100,24 @@ impl BootPlan {
         } else {
             Cmdline::parse_for(&spec.cmdline, kernel)?
         };
+        if !arch.memmap_on_memory_enable(kernel) {
+            // Without CONFIG_MHP_MEMMAP_ON_MEMORY memory_hotplug has no such parameter: an
+            // unused module parameter, ignored.
+            let gone: Vec<String> = split_args(&spec.cmdline)
+                .into_iter()
+                .filter(|a| {
+                    a.split('=').next().unwrap_or("").replace('-', "_")
+                        == "memory_hotplug.memmap_on_memory"
+                })
+                .collect();
+            if !gone.is_empty() {
+                cmdline.unknown.extend(gone);
+                cmdline.memmap_on_memory = crate::cmdline::MemmapMode::Disable;
+                cmdline
+                    .malformed
+                    .retain(|m| !m.arg.contains("memmap_on_memory"));
+            }
+        }
         if !arch.has_e820_memmap() && !cmdline.memmap.is_empty() {
             // memmap= is an x86 parameter: elsewhere the kernel does not know it.
             let unknown: Vec<String> = spec

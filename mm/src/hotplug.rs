@@ -150,11 +150,21 @@ impl Machine {
                  command line)"
                     .to_string()
             } else {
-                format!(
+                let forced = self.cmdline.text.split_whitespace().any(|a| {
+                    a.replace('-', "_")
+                        .eq_ignore_ascii_case("memory_hotplug.memmap_on_memory=force")
+                });
+                if forced {
+                    format!(
+                        "memory_hotplug.memmap_on_memory is off: Linux {}'s parameter is a bool, \
+                         which reads \"force\" as off (set it to 1)",
+                        self.kernel
+                    )
+                } else {
                     "memory_hotplug.memmap_on_memory is off (set it to 1 on the kernel command \
-                     line; Linux {}'s parameter is a bool, which reads \"force\" as off)",
-                    self.kernel
-                )
+                     line)"
+                        .to_string()
+                }
             });
         }
         let size = self.memory_block_memmap_size();
@@ -760,7 +770,8 @@ impl Machine {
         // block's own.
         let ps = self.u.g.page_shift;
         let whole_range = self.whole_range_remove_check(start >> ps, size >> ps)?;
-        let altmaps = whole_range.is_none() && self.memory_blocks_have_altmaps(&blocks, n)?;
+        let altmaps =
+            whole_range.is_none() && self.memory_blocks_have_altmaps(&blocks, start, n)?;
         self.state.iomem.check_release_ram(start, size)?;
         // Nothing below fails.
         let nid = self.state.blocks[&first].nid;
@@ -864,10 +875,28 @@ impl Machine {
 
     /// memory_blocks_have_altmaps(): whether the `n` blocks carry their memmaps on altmaps;
     /// some but not all is an error.
-    fn memory_blocks_have_altmaps(&mut self, blocks: &RemovedBlocks, n: u64) -> Result<bool> {
+    fn memory_blocks_have_altmaps(
+        &mut self,
+        blocks: &RemovedBlocks,
+        start: u64,
+        n: u64,
+    ) -> Result<bool> {
         let with_altmap = blocks.with_altmap;
         if self.cmdline.memmap_on_memory == MemmapMode::Disable || with_altmap == 0 {
             return Ok(false);
+        }
+        // 6.1's try_remove_memory() takes memory with its memmap on it back only as it was
+        // added: one memory block per call.
+        if !self.kernel.memmap_on_memory_per_block && n != 1 {
+            let end = start + n * self.u.block_size;
+            self.log(format!(
+                "Refuse to remove {start:#x} - {end:#x},wrong granularity"
+            ));
+            return Err(MmError::Invalid(format!(
+                "Refuse to remove {start:#x} - {end:#x}: Linux {} removes memory that carries its \
+                 memmap one memory block at a time, as it was added",
+                self.kernel
+            )));
         }
         if with_altmap != n {
             self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");

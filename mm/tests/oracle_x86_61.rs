@@ -191,3 +191,34 @@ fn a_4g_dimm_gets_no_altmap_on_6_1() {
     );
     assert_eq!(online, (4 * GIB) >> 10);
 }
+
+/// 6.1's try_remove_memory() (mm/memory_hotplug.c) takes memory that carries its memmap back
+/// only one memory block per call: two blocks added one at a time with memmap_on_memory are
+/// refused as one range ("Refuse to remove ... wrong granularity", EINVAL, checked before
+/// anything changes) and go one by one.
+#[test]
+fn memmap_on_memory_blocks_are_removed_one_at_a_time_on_6_1() {
+    let mut m = boot(
+        "6.1",
+        "memory_hotplug.memmap_on_memory=1 memhp_default_state=offline",
+    );
+    let bs = m.block_size();
+    for i in 0..2 {
+        let r = m
+            .add_memory(4 * GIB + i * bs, bs, &AddOptions::default())
+            .unwrap();
+        assert!(r.memmap_on_memory);
+    }
+    let before = m.state_hash();
+    let e = m.remove_memory(4 * GIB, 2 * bs).unwrap_err();
+    assert_eq!(e.errno(), mm::Errno::EINVAL, "{e}");
+    assert_eq!(m.state_hash(), before);
+    assert!(m
+        .dmesg()
+        .last()
+        .unwrap()
+        .ends_with("Refuse to remove 0x100000000 - 0x110000000,wrong granularity"));
+    m.remove_memory(4 * GIB + bs, bs).unwrap();
+    m.remove_memory(4 * GIB, bs).unwrap();
+    m.check().unwrap();
+}

@@ -397,6 +397,9 @@ pub fn command(
 fn json_of(r: &ArchRun) -> serde_json::Value {
     let mut o = serde_json::Map::new();
     o.insert("arch".into(), r.arch.clone().into());
+    if let Some(m) = r.machine.as_ref() {
+        o.insert("kernel".into(), m.kernel().name.into());
+    }
     o.insert(
         "result".into(),
         r.result.clone().unwrap_or(serde_json::Value::Null),

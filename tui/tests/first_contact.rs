@@ -312,3 +312,42 @@ fn ctrl_c_stops_the_statement_not_the_repl() {
     );
     assert!(text(&out.stderr).contains("EINTR"), "{}", text(&out.stderr));
 }
+
+/// `--kernel` takes a modelled version or a release of one, and nothing else (exit 2); a
+/// parameter that version does not build on the architecture is warned about as unknown.
+#[test]
+fn kernel_flag_and_what_that_kernel_lacks() {
+    let src = "print(`${m().kernel} ${KERNEL}`); fn m() { boot() }";
+    for (flag, want) in [
+        ("6.1", "6.1 6.1"),
+        ("6.1.0-56-amd64", "6.1 6.1"),
+        ("6.12", "6.12 6.12"),
+    ] {
+        let out = run(src, &["--kernel", flag]);
+        assert!(out.status.success(), "{flag}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), want, "{flag}");
+    }
+    for junk in ["6.6", "6.1x", "6.01", "v6.1"] {
+        let out = run(src, &["--kernel", junk]);
+        assert_eq!(out.status.code(), Some(2), "{junk}");
+        assert!(text(&out.stderr).contains("modelled: 6.12, 6.1"), "{junk}");
+    }
+    // 6.1 has no memmap_on_memory on powerpc (arch/powerpc/Kconfig).
+    let out = run(
+        "let m = boot();",
+        &[
+            "--kernel",
+            "6.1",
+            "--arch",
+            "powerpc",
+            "--cmdline",
+            "memory_hotplug.memmap_on_memory=1",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Linux 6.1 has no such parameter on powerpc"),
+        "{err}"
+    );
+}

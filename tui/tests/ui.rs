@@ -379,7 +379,7 @@ fn linux_version_switch_and_compare() {
     );
     // L is refused while versions are compared; c leaves for one architecture.
     key(&mut a, KeyCode::Char('L'));
-    assert!(a.status.contains("compare"), "{}", a.status);
+    assert!(a.status.contains("versions side by side"), "{}", a.status);
     key(&mut a, KeyCode::Char('c'));
     a.settle();
     assert!(!a.compare_kernels);

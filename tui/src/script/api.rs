@@ -174,8 +174,16 @@ fn boot_warnings(host: &Host, m: &Machine) {
         } else {
             "the kernel ignores it"
         };
-        let hint = mm::cmdline::did_you_mean(name)
-            .map_or(String::new(), |k| format!("did you mean {k}? "));
+        let hint = match mm::cmdline::did_you_mean(name) {
+            // A parameter the model knows, which this kernel does not build here.
+            Some(k) if k == name.replace('-', "_") => format!(
+                "Linux {} has no such parameter on {}; ",
+                m.kernel(),
+                m.arch().name()
+            ),
+            Some(k) => format!("did you mean {k}? "),
+            None => String::new(),
+        };
         host.warn(format!(
             "kernel command line: unknown parameter {}: {hint}{fate}",
             mm::error::quote(p)

@@ -290,9 +290,10 @@ pub const DOCS: &[Doc] = &[
         example: "m.add_memory(4 * GiB, 512 * MiB);",
     },
     Doc {
-        name: "ARCH CMDLINE IOMEM",
-        signature: "ARCH, CMDLINE, IOMEM",
-        summary: "The runner's --arch, --cmdline and --iomem (file contents); empty strings when not given.",
+        name: "ARCH CMDLINE IOMEM KERNEL",
+        signature: "ARCH, CMDLINE, IOMEM, KERNEL",
+        summary: "The runner's --arch, --cmdline and --iomem (file contents), empty strings when not \
+                  given, and --kernel (the Linux version boot() models: \"6.12\" unless given).",
         example: "let m = boot(ARCH, CMDLINE);",
     },
     Doc {

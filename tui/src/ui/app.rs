@@ -757,8 +757,9 @@ impl App {
             }
             Action::NextKernel => {
                 if self.compare_kernels {
-                    self.status =
-                        "leave version compare mode (C) to switch the Linux version".into();
+                    self.status = "versions side by side: C (or c) goes back to one machine, \
+                                   where L switches the version"
+                        .into();
                 } else {
                     let names = arch::kernel_names();
                     let now = arch::lookup_kernel(&self.opts.kernel)

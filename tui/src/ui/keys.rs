@@ -203,8 +203,8 @@ pub const BINDINGS: &[Binding] = &[
         shown: "C",
         help: "compare Linux versions: this architecture on 6.12 and 6.1 side by side",
         action: Action::CompareKernels,
-        hint: "",
-        panes: 0,
+        hint: "C versions",
+        panes: MAP,
     },
     Binding {
         keys: &[Key::Char('c')],
