@@ -273,9 +273,9 @@ pub static DIFFERENCES: &[Difference] = &[
         source: "mm/hugetlb_vmemmap.c: vmemmap_remap_free()",
         value: |k| {
             if k.hvo_keeps_head_vmemmap_page {
-                "kept (7 of 8 freed per 2M page)".to_string()
+                "kept: 7 of 8 freed per 2M page".to_string()
             } else {
-                "copied to a new page (8 freed)".to_string()
+                "copied: 8 freed, 1 new (net 7)".to_string()
             }
         },
     },

@@ -469,9 +469,19 @@ pub fn side_by_side(runs: &[ArchRun], name: &str) -> String {
             let _ = writeln!(out, "error: {l}");
         }
     }
+    // The machines booted last may model another kernel than the flag's: say which.
+    let mut kernels: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r.machine.as_ref().map(|m| m.kernel().name))
+        .collect();
+    kernels.dedup();
+    let linux = match kernels.as_slice() {
+        [k] => format!(", Linux {k}"),
+        _ => String::new(),
+    };
     let _ = writeln!(
         out,
-        "\n== {name}: the stats that differ between the architectures (machine booted last) =="
+        "\n== {name}: the stats that differ between the architectures (machine booted last{linux}) =="
     );
     let kw = differ.iter().map(|k| k.len()).max().unwrap_or(0).max(5);
     let cells: Vec<Vec<String>> = runs
