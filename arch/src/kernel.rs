@@ -37,14 +37,23 @@ pub struct Kernel {
     pub unaccepted_memory: bool,
     /// The `promo` watermark line of /proc/zoneinfo (zoneinfo_show_print(), mm/vmstat.c).
     pub zoneinfo_promo: bool,
-    /// The node counters of /proc/vmstat and /proc/zoneinfo, in vmstat_text order.
-    pub node_stat_items: &'static [&'static str],
+    /// 6.12's node counters this version has not: 6.1 has no nr_iommu_pages, and its
+    /// pgdemote_* are event counters (after the counters the model prints).
+    pub node_stats_absent: &'static [&'static str],
     /// 6.1's "Misaligned %s start: %#lx end: #%lx" WARN (__add_pages(), mm/memory_hotplug.c)
     /// prints the end as '#' and bare hex; 6.12's as %#lx.
     pub misaligned_end_hash: bool,
 }
 
 impl Kernel {
+    /// The node counters of /proc/vmstat and /proc/zoneinfo, in vmstat_text order.
+    pub fn node_stat_items(&self) -> impl Iterator<Item = &'static str> + '_ {
+        NODE_STATS
+            .iter()
+            .copied()
+            .filter(|n| !self.node_stats_absent.contains(n))
+    }
+
     /// Whether this version is `major.minor` or later.
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
         self.version >= (major, minor)
@@ -69,7 +78,7 @@ pub static V6_12: Kernel = Kernel {
     hvo_keeps_head_vmemmap_page: false,
     unaccepted_memory: true,
     zoneinfo_promo: true,
-    node_stat_items: NODE_STATS_6_12,
+    node_stats_absent: &[],
     misaligned_end_hash: false,
 };
 
@@ -84,13 +93,18 @@ pub static V6_1: Kernel = Kernel {
     hvo_keeps_head_vmemmap_page: true,
     unaccepted_memory: false,
     zoneinfo_promo: false,
-    node_stat_items: NODE_STATS_6_1,
+    node_stats_absent: &[
+        "nr_iommu_pages",
+        "pgdemote_kswapd",
+        "pgdemote_direct",
+        "pgdemote_khugepaged",
+    ],
     misaligned_end_hash: true,
 };
 
 /// enum node_stat_item names in 6.12's mm/vmstat.c vmstat_text order (Debian's configs:
 /// SWAP, NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off).
-pub static NODE_STATS_6_12: &[&str] = &[
+pub static NODE_STATS: &[&str] = &[
     "nr_inactive_anon",
     "nr_active_anon",
     "nr_inactive_file",
@@ -138,54 +152,6 @@ pub static NODE_STATS_6_12: &[&str] = &[
     "pgdemote_kswapd",
     "pgdemote_direct",
     "pgdemote_khugepaged",
-];
-
-/// The same in 6.1: no nr_iommu_pages, and pgdemote_* are event counters there (after the
-/// counters the model prints), not node stats.
-pub static NODE_STATS_6_1: &[&str] = &[
-    "nr_inactive_anon",
-    "nr_active_anon",
-    "nr_inactive_file",
-    "nr_active_file",
-    "nr_unevictable",
-    "nr_slab_reclaimable",
-    "nr_slab_unreclaimable",
-    "nr_isolated_anon",
-    "nr_isolated_file",
-    "workingset_nodes",
-    "workingset_refault_anon",
-    "workingset_refault_file",
-    "workingset_activate_anon",
-    "workingset_activate_file",
-    "workingset_restore_anon",
-    "workingset_restore_file",
-    "workingset_nodereclaim",
-    "nr_anon_pages",
-    "nr_mapped",
-    "nr_file_pages",
-    "nr_dirty",
-    "nr_writeback",
-    "nr_writeback_temp",
-    "nr_shmem",
-    "nr_shmem_hugepages",
-    "nr_shmem_pmdmapped",
-    "nr_file_hugepages",
-    "nr_file_pmdmapped",
-    "nr_anon_transparent_hugepages",
-    "nr_vmscan_write",
-    "nr_vmscan_immediate_reclaim",
-    "nr_dirtied",
-    "nr_written",
-    "nr_throttled_written",
-    "nr_kernel_misc_reclaimable",
-    "nr_foll_pin_acquired",
-    "nr_foll_pin_released",
-    "nr_kernel_stack",
-    "nr_page_table_pages",
-    "nr_sec_page_table_pages",
-    "nr_swapcached",
-    "pgpromote_success",
-    "pgpromote_candidate",
 ];
 
 /// Every modelled version, the default first.
@@ -297,7 +263,7 @@ pub static DIFFERENCES: &[Difference] = &[
     Difference {
         what: "nr_iommu_pages and pgdemote_* among the node counters",
         source: "mm/vmstat.c: vmstat_text",
-        value: |k| yes_no(k.node_stat_items.contains(&"nr_iommu_pages")),
+        value: |k| yes_no(k.node_stat_items().any(|n| n == "nr_iommu_pages")),
     },
     Difference {
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",

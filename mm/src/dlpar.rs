@@ -75,11 +75,7 @@ impl Machine {
     /// first.
     pub(crate) fn remove_memory_per_block(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
-        let ps = self.u.g.page_shift;
-        let fp = crate::machine::Footprint {
-            start_pfn: start >> ps,
-            end_pfn: (start + size) >> ps,
-        };
+        let fp = self.footprint(start, start + size);
         // remove_memory_locked() checks everything before it changes anything: if it
         // refuses, splitting the resources again is all there is to undo.
         if self.state.iomem.merge_ram_run(start, size) {
@@ -182,11 +178,7 @@ impl Machine {
         self.log(format!(
             "{PREFIX}Attempting to hot-remove {n} LMB(s) at {drc0:x}"
         ));
-        let ps = self.u.g.page_shift;
-        let fp = crate::machine::Footprint {
-            start_pfn: start >> ps,
-            end_pfn: (start + size) >> ps,
-        };
+        let fp = self.footprint(start, start + size);
         self.transaction(fp, |m| {
             for i in 0..n {
                 let at = start + i * bs;

@@ -4,7 +4,7 @@
 use crate::altmap::VmemAltmap;
 use crate::cmdline::{MemmapMode, OnlineType};
 use crate::error::{MmError, Result};
-use crate::machine::{Footprint, Machine};
+use crate::machine::Machine;
 use crate::memory_block::{BlockAltmap, BlockState, MemoryBlock};
 use crate::section::SectionUsage;
 use crate::sparse::AltmapArg;
@@ -219,10 +219,7 @@ impl Machine {
             .ok_or_else(|| {
                 MmError::Invalid(format!("bad range: start {start:#x}, size {size:#x}"))
             })?;
-        let fp = Footprint {
-            start_pfn: start >> self.u.g.page_shift,
-            end_pfn: end.div_ceil(self.u.g.page_size),
-        };
+        let fp = self.footprint(start, end);
         let (lo, hi) = self.pluggable_range();
         if start < lo || end - 1 > hi {
             self.log(format!(

@@ -72,11 +72,7 @@ impl Machine {
             )));
         }
         // Everything it changes lies in the pgmap's range: roll back that much on failure.
-        let ps = self.u.g.page_shift;
-        let fp = crate::machine::Footprint {
-            start_pfn: p.res_start >> ps,
-            end_pfn: p.end.div_ceil(self.u.g.page_size),
-        };
+        let fp = self.footprint(p.res_start, p.end);
         let nid = p.nid;
         self.transaction(fp, |m| m.dax_kmem_locked(id, nid, start, end - start, opts))
     }

@@ -186,6 +186,16 @@ pub(crate) struct Footprint {
     pub end_pfn: u64,
 }
 
+impl Machine {
+    /// The footprint of the bytes `[start, end)`, widened to whole pages.
+    pub(crate) fn footprint(&self, start: u64, end: u64) -> Footprint {
+        Footprint {
+            start_pfn: start >> self.u.g.page_shift,
+            end_pfn: end.div_ceil(self.u.g.page_size),
+        }
+    }
+}
+
 /// A saved [`State`]: the per-pfn tables (sections, vmemmap, blocks) only within a
 /// transaction's footprint, everything else whole.
 struct Snapshot {

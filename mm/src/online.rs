@@ -861,11 +861,7 @@ impl Machine {
         if huge {
             // Dissolving huge pages cannot be undone by onlining again (the pool shrank), so
             // a range holding them is offlined as a transaction.
-            let ps = self.u.g.page_shift;
-            let fp = crate::machine::Footprint {
-                start_pfn: start >> ps,
-                end_pfn: (start + size) >> ps,
-            };
+            let fp = self.footprint(start, start + size);
             self.transaction(fp, |m| m.offline_blocks(&ids))
         } else if scan.run {
             self.offline_movable_run(&ids);

@@ -228,15 +228,24 @@ impl ResourceTree {
         }
     }
 
+    /// The children of the resource at `parents` (indices from the top, as locate_ram()
+    /// found them).
+    fn level_mut(&mut self, parents: &[usize]) -> &mut Vec<Resource> {
+        parents
+            .iter()
+            .fold(&mut self.top, |level, &p| &mut level[p].children)
+    }
+
     /// Whether [`ResourceTree::release_ram`] would succeed.
     pub fn check_release_ram(&self, start: u64, size: u64) -> Result<()> {
         self.locate_ram(start, size).map(|_| ())
     }
 
-    /// The path of indices to the System RAM resource that holds `[start, start + size)`,
-    /// with nothing nested inside it in that range. A binary search per level (each level
-    /// is sorted and disjoint), so a block-at-a-time removal stays linear.
-    fn locate_ram(&self, start: u64, size: u64) -> Result<Vec<usize>> {
+    /// Where the System RAM resource that holds `[start, start + size)`, with nothing nested
+    /// inside it in that range, sits: the indices of its parents, then its own index in their
+    /// children. A binary search per level (each level is sorted and disjoint), so a
+    /// block-at-a-time removal stays linear.
+    fn locate_ram(&self, start: u64, size: u64) -> Result<(Vec<usize>, usize)> {
         let end = start + size - 1;
         let mut path = Vec::new();
         let mut level = &self.top;
@@ -248,8 +257,8 @@ impl ResourceTree {
                 .ok_or_else(|| {
                     MmError::Invalid(format!("no System RAM resource holds {start:#x}-{end:#x}"))
                 })?;
-            path.push(i);
             if !r.system_ram {
+                path.push(i);
                 level = &r.children;
                 continue;
             }
@@ -258,7 +267,7 @@ impl ResourceTree {
                     "System RAM {start:#x}-{end:#x} still has child resources"
                 )));
             }
-            return Ok(path);
+            return Ok((path, i));
         }
     }
 
@@ -266,12 +275,8 @@ impl ResourceTree {
     /// resource holding it, trimming or splitting that resource.
     pub fn release_ram(&mut self, start: u64, size: u64) -> Result<()> {
         let end = start + size - 1;
-        let path = self.locate_ram(start, size)?;
-        let (&i, parents) = path.split_last().expect("a path has at least one step");
-        let mut level = &mut self.top;
-        for &p in parents {
-            level = &mut level[p].children;
-        }
+        let (parents, i) = self.locate_ram(start, size)?;
+        let level = self.level_mut(&parents);
         let r = level.remove(i);
         let mut pieces = Vec::new();
         if r.start < start {
@@ -328,14 +333,10 @@ impl ResourceTree {
     /// resources of `unit` bytes, as one request per unit would have left them. Whether it
     /// was there to split.
     pub fn split_ram(&mut self, start: u64, size: u64, unit: u64) -> bool {
-        let Ok(path) = self.locate_ram(start, size) else {
+        let Ok((parents, i)) = self.locate_ram(start, size) else {
             return false;
         };
-        let (&i, parents) = path.split_last().expect("a path has at least one step");
-        let mut level = &mut self.top;
-        for &p in parents {
-            level = &mut level[p].children;
-        }
+        let level = self.level_mut(&parents);
         let r = &level[i];
         if r.start != start || r.end != start + size - 1 || !r.children.is_empty() || unit == 0 {
             return false;

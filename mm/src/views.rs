@@ -252,7 +252,7 @@ impl Machine {
                 let _ = write!(out, "Node {}, zone {:>8}", node.nid, z.ztype.name());
                 if Some(i) == first_populated {
                     out.push_str("\n  per-node stats");
-                    for name in self.kernel.node_stat_items {
+                    for name in self.kernel.node_stat_items() {
                         let _ = write!(out, "\n      {name:<12} 0");
                     }
                 }
@@ -330,7 +330,11 @@ impl Machine {
             let v = if name == "nr_free_pages" { free } else { 0 };
             let _ = writeln!(out, "{name} {v}");
         }
-        for name in NUMA_STATS.iter().chain(self.kernel.node_stat_items) {
+        for name in NUMA_STATS
+            .iter()
+            .copied()
+            .chain(self.kernel.node_stat_items())
+        {
             let _ = writeln!(out, "{name} 0");
         }
         let _ = writeln!(out, "nr_dirty_threshold 0");

@@ -171,27 +171,32 @@ fn arm64_vmalloc_total() {
     );
 }
 
+/// vmstat_text's zone counters (mm/vmstat.c, 6.12 and 6.1 alike) before nr_unaccepted.
+const ZONE: &str = "nr_free_pages nr_zone_inactive_anon nr_zone_active_anon nr_zone_inactive_file \
+    nr_zone_active_file nr_zone_unevictable nr_zone_write_pending nr_mlock nr_bounce \
+    nr_zspages nr_free_cma";
+const NUMA: &str = "numa_hit numa_miss numa_foreign numa_interleave numa_local numa_other";
+/// 6.12's node counters.
+const NODE: &str =
+    "nr_inactive_anon nr_active_anon nr_inactive_file nr_active_file nr_unevictable \
+    nr_slab_reclaimable nr_slab_unreclaimable nr_isolated_anon nr_isolated_file \
+    workingset_nodes workingset_refault_anon workingset_refault_file \
+    workingset_activate_anon workingset_activate_file workingset_restore_anon \
+    workingset_restore_file workingset_nodereclaim nr_anon_pages nr_mapped nr_file_pages \
+    nr_dirty nr_writeback nr_writeback_temp nr_shmem nr_shmem_hugepages \
+    nr_shmem_pmdmapped nr_file_hugepages nr_file_pmdmapped nr_anon_transparent_hugepages \
+    nr_vmscan_write nr_vmscan_immediate_reclaim nr_dirtied nr_written \
+    nr_throttled_written nr_kernel_misc_reclaimable nr_foll_pin_acquired \
+    nr_foll_pin_released nr_kernel_stack nr_page_table_pages nr_sec_page_table_pages \
+    nr_iommu_pages nr_swapcached pgpromote_success pgpromote_candidate pgdemote_kswapd \
+    pgdemote_direct pgdemote_khugepaged";
+
 /// /proc/vmstat's counters up to the event counters (which the model leaves out), in
 /// vmstat_text order (mm/vmstat.c, 6.12) for Debian's configs: ZSMALLOC, NUMA, SWAP,
 /// NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off, UNACCEPTED_MEMORY on x86.
 #[test]
 fn vmstat_counters_are_vmstat_texts_in_order() {
-    let zone = "nr_free_pages nr_zone_inactive_anon nr_zone_active_anon nr_zone_inactive_file \
-        nr_zone_active_file nr_zone_unevictable nr_zone_write_pending nr_mlock nr_bounce \
-        nr_zspages nr_free_cma";
-    let numa = "numa_hit numa_miss numa_foreign numa_interleave numa_local numa_other";
-    let node = "nr_inactive_anon nr_active_anon nr_inactive_file nr_active_file nr_unevictable \
-        nr_slab_reclaimable nr_slab_unreclaimable nr_isolated_anon nr_isolated_file \
-        workingset_nodes workingset_refault_anon workingset_refault_file \
-        workingset_activate_anon workingset_activate_file workingset_restore_anon \
-        workingset_restore_file workingset_nodereclaim nr_anon_pages nr_mapped nr_file_pages \
-        nr_dirty nr_writeback nr_writeback_temp nr_shmem nr_shmem_hugepages \
-        nr_shmem_pmdmapped nr_file_hugepages nr_file_pmdmapped nr_anon_transparent_hugepages \
-        nr_vmscan_write nr_vmscan_immediate_reclaim nr_dirtied nr_written \
-        nr_throttled_written nr_kernel_misc_reclaimable nr_foll_pin_acquired \
-        nr_foll_pin_released nr_kernel_stack nr_page_table_pages nr_sec_page_table_pages \
-        nr_iommu_pages nr_swapcached pgpromote_success pgpromote_candidate pgdemote_kswapd \
-        pgdemote_direct pgdemote_khugepaged";
+    let (zone, numa, node) = (ZONE, NUMA, NODE);
     let vm = "nr_dirty_threshold nr_dirty_background_threshold nr_memmap_pages \
         nr_memmap_boot_pages";
     for (arch, unaccepted) in [("x86_64", true), ("arm64", false), ("s390", false)] {
@@ -454,21 +459,13 @@ fn x86_hugepagesz_1g_without_gbpages_is_refused() {
 /// `Unaccepted:` (fs/proc/meminfo.c).
 #[test]
 fn vmstat_zoneinfo_and_meminfo_of_6_1() {
-    let zone = "nr_free_pages nr_zone_inactive_anon nr_zone_active_anon nr_zone_inactive_file \
-        nr_zone_active_file nr_zone_unevictable nr_zone_write_pending nr_mlock nr_bounce \
-        nr_zspages nr_free_cma";
-    let numa = "numa_hit numa_miss numa_foreign numa_interleave numa_local numa_other";
-    let node = "nr_inactive_anon nr_active_anon nr_inactive_file nr_active_file nr_unevictable \
-        nr_slab_reclaimable nr_slab_unreclaimable nr_isolated_anon nr_isolated_file \
-        workingset_nodes workingset_refault_anon workingset_refault_file \
-        workingset_activate_anon workingset_activate_file workingset_restore_anon \
-        workingset_restore_file workingset_nodereclaim nr_anon_pages nr_mapped nr_file_pages \
-        nr_dirty nr_writeback nr_writeback_temp nr_shmem nr_shmem_hugepages \
-        nr_shmem_pmdmapped nr_file_hugepages nr_file_pmdmapped nr_anon_transparent_hugepages \
-        nr_vmscan_write nr_vmscan_immediate_reclaim nr_dirtied nr_written \
-        nr_throttled_written nr_kernel_misc_reclaimable nr_foll_pin_acquired \
-        nr_foll_pin_released nr_kernel_stack nr_page_table_pages nr_sec_page_table_pages \
-        nr_swapcached pgpromote_success pgpromote_candidate";
+    // 6.1's node counters: 6.12's without nr_iommu_pages and the pgdemote events.
+    let node: Vec<&str> = NODE
+        .split_whitespace()
+        .filter(|n| *n != "nr_iommu_pages" && !n.starts_with("pgdemote_"))
+        .collect();
+    let node = node.join(" ");
+    let (zone, numa, node) = (ZONE, NUMA, node.as_str());
     let vm = "nr_dirty_threshold nr_dirty_background_threshold";
     let mut spec = mm::BootSpec::new("x86_64");
     spec.kernel = Some("6.1".to_string());

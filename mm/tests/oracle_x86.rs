@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{load, model_blocks, model_zones, Snap};
+use common::{assert_zones_but, load, model_blocks, Snap};
 use mm::cmdline::OnlineType;
 use mm::{AddOptions, BootSpec, Errno, Machine};
 
@@ -29,26 +29,6 @@ fn assert_blocks(m: &Machine, snap: &Snap, what: &str) {
 /// kernel's other boot reservations sit at the top of boot memory).
 fn assert_zones(m: &Machine, snap: &Snap, what: &str) {
     assert_zones_but(m, snap, what, &["DMA32"]);
-}
-
-fn assert_zones_but(m: &Machine, snap: &Snap, what: &str, boot_reserved_in: &[&str]) {
-    let real = snap.zones();
-    let model = model_zones(m);
-    assert_eq!(
-        model.keys().collect::<Vec<_>>(),
-        real.keys().collect::<Vec<_>>(),
-        "zones {what}"
-    );
-    for (name, r) in &real {
-        let z = model[name];
-        assert_eq!((z.0, z.1), (r.0, r.1), "zone {name} spanned/present {what}");
-        if !boot_reserved_in.contains(&name.as_str()) {
-            assert_eq!(z.2, r.2, "zone {name} managed {what}");
-        }
-        if r.1 > 0 {
-            assert_eq!(z.3, r.3, "zone {name} start_pfn {what}");
-        }
-    }
 }
 
 fn memtotal(m: &Machine) -> u64 {

@@ -200,3 +200,25 @@ pub fn model_meminfo_kb(m: &mm::Machine, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in /proc/meminfo"));
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+/// spanned, present and start_pfn of every zone; managed except in the zones named, where
+/// the kernel's boot reservations (not modelled) sit.
+pub fn assert_zones_but(m: &mm::Machine, snap: &Snap, what: &str, boot_reserved_in: &[&str]) {
+    let real = snap.zones();
+    let model = model_zones(m);
+    assert_eq!(
+        model.keys().collect::<Vec<_>>(),
+        real.keys().collect::<Vec<_>>(),
+        "zones {what}"
+    );
+    for (name, r) in &real {
+        let z = model[name];
+        assert_eq!((z.0, z.1), (r.0, r.1), "zone {name} spanned/present {what}");
+        if !boot_reserved_in.contains(&name.as_str()) {
+            assert_eq!(z.2, r.2, "zone {name} managed {what}");
+        }
+        if r.1 > 0 {
+            assert_eq!(z.3, r.3, "zone {name} start_pfn {what}");
+        }
+    }
+}
