@@ -32,7 +32,8 @@ pub struct Kernel {
     /// it into a newly allocated page and frees all 8, so a boot-memory huge page gives
     /// MemTotal 8 pages on 6.12 and 7 on 6.1.
     pub hvo_keeps_head_vmemmap_page: bool,
-    /// CONFIG_UNACCEPTED_MEMORY exists (6.5): the `Unaccepted:` line of /proc/meminfo and
+    /// CONFIG_UNACCEPTED_MEMORY exists (in 6.12's mm/Kconfig, not 6.1's): the `Unaccepted:`
+    /// line of /proc/meminfo and
     /// nr_unaccepted, where the arch selects it.
     pub unaccepted_memory: bool,
     /// The `promo` watermark line of /proc/zoneinfo (zoneinfo_show_print(), mm/vmstat.c).

@@ -382,8 +382,9 @@ impl Arch for Powerpc {
         true
     }
 
-    /// powerpc selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE with radix from 6.6
-    /// (arch/powerpc/Kconfig); 6.1 has no memory_hotplug.memmap_on_memory here.
+    /// powerpc selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE with radix in 6.12's arch/powerpc/Kconfig
+    /// and not in 6.1's (checked in both sources); 6.6 as the first release with it is from the
+    /// mainline history, not checked here.
     fn memmap_on_memory_enable(&self, kernel: &Kernel) -> bool {
         kernel.at_least(6, 6)
     }

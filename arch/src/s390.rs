@@ -234,14 +234,15 @@ impl Arch for S390 {
         ]
     }
 
-    /// s390 selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE from 6.8 (arch/s390/Kconfig).
+    /// s390 selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE in 6.12's arch/s390/Kconfig and not in
+    /// 6.1's (checked in both sources); 6.8 as the first release is from the mainline history.
     fn memmap_on_memory_enable(&self, kernel: &Kernel) -> bool {
         kernel.at_least(6, 8)
     }
 
     /// add_memory_merged() in drivers/s390/char/sclp_cmd.c: one add_memory() per memory
-    /// block in 6.1 and 6.12; from 6.8 (with memmap_on_memory) it asks for
-    /// MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE, 6.1 for MHP_NONE.
+    /// block in 6.1 and 6.12; 6.12 asks for MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE
+    /// (from 6.8, with memmap_on_memory, per the mainline history), 6.1 for MHP_NONE.
     fn hotplug_driver(&self, kernel: &Kernel) -> HotplugDriver {
         let since_6_8 = kernel.at_least(6, 8);
         HotplugDriver {
