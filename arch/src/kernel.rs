@@ -189,6 +189,25 @@ pub fn lookup_kernel(name: &str) -> Option<&'static Kernel> {
         .find(|k| k.version == (major, minor))
 }
 
+/// A running kernel's release (`uname -r`, /proc/sys/kernel/osrelease) and the modelled
+/// version that stands for it: its own when modelled, else the nearest of the same major
+/// version (the older on a tie), with `exact` false so that a caller says so. A release of
+/// another major version, or one that does not start with `major.minor`, has none.
+pub fn nearest_kernel(release: &str) -> Option<(&'static Kernel, bool)> {
+    if let Some(k) = lookup_kernel(release) {
+        return Some((k, true));
+    }
+    let mut parts = release.trim().splitn(3, |c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    KERNELS
+        .iter()
+        .copied()
+        .filter(|k| k.version.0 == major)
+        .min_by_key(|k| (k.version.1.abs_diff(minor), k.version.1))
+        .map(|k| (k, false))
+}
+
 /// One behaviour in which the versions differ, for `hotplug-lab kernels`.
 pub struct Difference {
     pub what: &'static str,
@@ -299,5 +318,18 @@ mod tests {
         assert!(lookup_kernel("latest").is_none());
         assert_eq!(default_kernel().name, "6.12");
         assert!(V6_12.at_least(6, 6) && !V6_1.at_least(6, 6));
+    }
+
+    #[test]
+    fn a_running_release_maps_to_the_nearest_modelled_version() {
+        let near = |r: &str| nearest_kernel(r).map(|(k, exact)| (k.name, exact));
+        assert_eq!(near("6.12.100+deb12-amd64"), Some(("6.12", true)));
+        assert_eq!(near("6.1.0-56-amd64"), Some(("6.1", true)));
+        // This machine's Firecracker kernel.
+        assert_eq!(near("6.18.44-fc-v1045"), Some(("6.12", false)));
+        assert_eq!(near("6.6.58-amzn"), Some(("6.1", false)));
+        assert_eq!(near("6.8.0-49-generic"), Some(("6.12", false)));
+        assert_eq!(near("5.15.0-1-generic"), None);
+        assert_eq!(near("junk"), None);
     }
 }

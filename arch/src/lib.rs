@@ -33,7 +33,9 @@ pub mod x86_64;
 use std::fmt;
 
 pub use direct_map::DirectMap;
-pub use kernel::{default_kernel, kernel_names, lookup_kernel, Kernel, DIFFERENCES, KERNELS};
+pub use kernel::{
+    default_kernel, kernel_names, lookup_kernel, nearest_kernel, Kernel, DIFFERENCES, KERNELS,
+};
 pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
 pub use vmemmap::{AllocFailed, PmdEntry, Src, Stopped, VmemmapTables};
 

@@ -276,7 +276,7 @@ pub fn kstrtobool(s: &str) -> Option<bool> {
 
 /// Split a command line into parameters, honouring double quotes as the kernel's
 /// next_arg() does.
-pub(crate) fn split_args(text: &str) -> Vec<String> {
+pub fn split_args(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_quote = false;

@@ -18,6 +18,7 @@ fn big_app() -> App {
         limits: Default::default(),
         strict: false,
         kernel: String::new(),
+        capture: None,
     })
     .unwrap();
     a.settle();

@@ -3,6 +3,7 @@
 
 pub mod archs;
 pub mod heap;
+pub mod host;
 pub mod kernels;
 pub mod repl;
 pub mod runner;

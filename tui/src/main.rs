@@ -59,6 +59,8 @@ enum Command {
         #[arg(long, value_name = "VERSION", value_parser = kernel_version)]
         kernel: Option<String>,
         #[command(flatten)]
+        from: From,
+        #[command(flatten)]
         sandbox: Sandbox,
     },
     /// Run a Rhai script headless ("-" reads it from stdin).
@@ -95,6 +97,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sysfs_out: Option<PathBuf>,
         #[command(flatten)]
+        from: From,
+        #[command(flatten)]
         sandbox: Sandbox,
     },
     /// A line REPL on stdin/stdout with the machine bound to `m` (history, completion with
@@ -117,7 +121,35 @@ enum Command {
         #[arg(long, value_name = "VERSION", value_parser = kernel_version)]
         kernel: Option<String>,
         #[command(flatten)]
+        from: From,
+        #[command(flatten)]
         sandbox: Sandbox,
+    },
+    /// This machine (or a tree captured from one) in the model: what was read, and the model
+    /// booted from it; --check compares the two field by field.
+    #[command(
+        after_help = "Exit status: 0 (with --check: the model agrees with the system), 1 \
+                      when --check finds a difference, 2 when the system or tree cannot be read \
+                      or is not one the model knows. README, \"Your machine\", gives the command \
+                      that captures a tree."
+    )]
+    Host {
+        /// A tree captured from a system (the layout lsmem --sysroot reads, plus proc/ files)
+        /// instead of the running one.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// Compare the model with the system: differences as a diff, model "-", system "+".
+        #[arg(long)]
+        check: bool,
+        /// Model this version instead of the one nearest the system's release.
+        #[arg(long, value_name = "VERSION", value_parser = kernel_version)]
+        kernel: Option<String>,
+        /// Print the shell command that captures a tree of this machine into ./host-tree.
+        #[arg(long, conflicts_with_all = ["sysroot", "check", "kernel"])]
+        capture_command: bool,
+        /// Bytes of one file read from the system
+        #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = size)]
+        max_input_size: u64,
     },
     /// List the modelled kernel versions, what each was checked against, and what differs
     /// between them (with the kernel files that decide it).
@@ -132,6 +164,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A real system to start from instead of --arch and --iomem (README, "Your machine").
+#[derive(Args, Clone, Debug)]
+struct From {
+    /// Boot from this machine: its architecture, kernel version, RAM, memory parameters and
+    /// block states (see `hotplug-lab host`)
+    #[arg(long, conflicts_with_all = ["arch", "iomem", "sysroot"])]
+    host: bool,
+    /// Boot from a tree captured from a machine (`hotplug-lab host --capture-command`)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["arch", "iomem"])]
+    sysroot: Option<PathBuf>,
+}
+
+impl From {
+    /// The system, read; the error already said (exit 2).
+    fn capture(
+        &self,
+        command: &str,
+        limits: &Limits,
+    ) -> Result<Option<std::sync::Arc<hotplug_lab::host::Capture>>, ExitCode> {
+        let root = match (&self.sysroot, self.host) {
+            (Some(d), _) => d.clone(),
+            (None, true) => PathBuf::from("/"),
+            (None, false) => return Ok(None),
+        };
+        hotplug_lab::host::read(&root, limits.max_input, None)
+            .map(|c| Some(std::sync::Arc::new(c)))
+            .map_err(|e| {
+                warn(&format!("hotplug-lab {command}: {e}"));
+                ExitCode::from(2)
+            })
+    }
 }
 
 /// The sandbox's limits (README, "Scripts run in a sandbox"). A script that reaches one is
@@ -213,6 +278,19 @@ fn seconds(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::Host {
+            sysroot,
+            check,
+            kernel,
+            capture_command,
+            max_input_size,
+        }) => {
+            if capture_command {
+                hotplug_lab::runner::emit(&format!("{}\n", hotplug_lab::host::capture_command()));
+                return ExitCode::SUCCESS;
+            }
+            hotplug_lab::host::command(sysroot.as_deref(), check, kernel.as_deref(), max_input_size)
+        }
         Some(Command::Kernels) => {
             hotplug_lab::runner::emit(&hotplug_lab::kernels::listing());
             ExitCode::SUCCESS
@@ -243,34 +321,54 @@ fn main() -> ExitCode {
             kernel,
             json,
             sysfs_out,
+            from,
             sandbox,
-        }) => hotplug_lab::runner::command(
-            &script,
-            arch.as_deref(),
-            &cmdline,
-            iomem.as_deref(),
-            json,
-            sysfs_out.as_deref(),
-            sandbox.limits(),
-            strict,
-            kernel.as_deref().unwrap_or(""),
-        ),
+        }) => {
+            let limits = sandbox.limits();
+            let capture = match from.capture("run", &limits) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let arch = capture.as_ref().map(|c| c.arch.to_string()).or(arch);
+            hotplug_lab::runner::command(
+                &script,
+                arch.as_deref(),
+                &cmdline,
+                iomem.as_deref(),
+                json,
+                sysfs_out.as_deref(),
+                limits,
+                strict,
+                kernel.as_deref().unwrap_or(""),
+                capture,
+            )
+        }
         Some(Command::Repl {
             arch,
             cmdline,
             iomem,
             strict,
             kernel,
+            from,
             sandbox,
-        }) => hotplug_lab::repl::command(
-            &arch,
-            &cmdline,
-            iomem.as_deref(),
-            sandbox.limits(),
-            strict,
-            kernel.as_deref().unwrap_or(""),
-        ),
-        None => tui(None, "x86_64", "", None, Limits::default(), false, ""),
+        }) => {
+            let limits = sandbox.limits();
+            let capture = match from.capture("repl", &limits) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let arch = capture.as_ref().map_or(arch, |c| c.arch.to_string());
+            hotplug_lab::repl::command(
+                &arch,
+                &cmdline,
+                iomem.as_deref(),
+                limits,
+                strict,
+                kernel.as_deref().unwrap_or(""),
+                capture,
+            )
+        }
+        None => tui(None, "x86_64", None, blank_ui(Limits::default())),
         Some(Command::Tui {
             script,
             arch,
@@ -278,28 +376,49 @@ fn main() -> ExitCode {
             iomem,
             strict,
             kernel,
+            from,
             sandbox,
-        }) => tui(
-            script.as_deref(),
-            &arch,
-            &cmdline,
-            iomem.as_deref(),
-            sandbox.limits(),
-            strict,
-            kernel.as_deref().unwrap_or(""),
-        ),
+        }) => {
+            let limits = sandbox.limits();
+            let capture = match from.capture("tui", &limits) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let arch = capture.as_ref().map_or(arch, |c| c.arch.to_string());
+            let opts = hotplug_lab::ui::Options {
+                cmdline,
+                strict,
+                kernel: kernel.unwrap_or_default(),
+                capture,
+                ..blank_ui(limits)
+            };
+            tui(script.as_deref(), &arch, iomem.as_deref(), opts)
+        }
     }
 }
 
+/// The UI's options before the flags fill them in.
+fn blank_ui(limits: Limits) -> hotplug_lab::ui::Options {
+    hotplug_lab::ui::Options {
+        archs: Vec::new(),
+        cmdline: String::new(),
+        iomem: String::new(),
+        script: None,
+        limits,
+        strict: false,
+        kernel: String::new(),
+        capture: None,
+    }
+}
+
+/// The terminal UI on `arch` (one or several), with `opts` and the files the flags name.
 fn tui(
     script: Option<&std::path::Path>,
     arch: &str,
-    cmdline: &str,
     iomem: Option<&std::path::Path>,
-    limits: Limits,
-    strict: bool,
-    kernel: &str,
+    opts: hotplug_lab::ui::Options,
 ) -> ExitCode {
+    let limits = opts.limits;
     let archs = match hotplug_lab::runner::arch_list(arch) {
         Ok(a) => a,
         Err(e) => {
@@ -327,12 +446,9 @@ fn tui(
     };
     hotplug_lab::ui::run(hotplug_lab::ui::Options {
         archs,
-        cmdline: cmdline.to_string(),
         iomem,
         script,
-        limits,
-        strict,
-        kernel: kernel.to_string(),
+        ..opts
     })
 }
 

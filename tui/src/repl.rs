@@ -92,6 +92,7 @@ pub fn command(
     limits: Limits,
     strict: bool,
     kernel: &str,
+    capture: Option<std::sync::Arc<crate::host::Capture>>,
 ) -> ExitCode {
     let iomem_text = match iomem
         .map(|p| crate::runner::read_input(&p.to_string_lossy(), &limits))
@@ -113,7 +114,15 @@ pub fn command(
     let (arch, cmdline, kernel) = (arch.to_string(), cmdline.to_string(), kernel.to_string());
     // Values deep enough to need it are dropped and printed on the script stack.
     crate::script::sandbox::on_script_thread(move || {
-        session(&arch, &cmdline, &iomem_text, limits, strict, &kernel)
+        session(
+            &arch,
+            &cmdline,
+            &iomem_text,
+            limits,
+            strict,
+            &kernel,
+            capture,
+        )
     })
     .unwrap_or_else(|e| {
         warn(&format!("hotplug-lab repl: {e}"));
@@ -251,11 +260,13 @@ fn session(
     limits: Limits,
     strict: bool,
     kernel: &str,
+    capture: Option<std::sync::Arc<crate::host::Capture>>,
 ) -> ExitCode {
     let mut host = Host::new(arch, cmdline, iomem_text);
     host.limits = limits;
     host.strict = strict;
     host.kernel = kernel.to_string();
+    host.capture = capture;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     host.keep_output = false;
     let mut session = Session::new(host);

@@ -150,6 +150,8 @@ pub struct RunOptions {
     pub strict: bool,
     /// `--kernel`: the version boot() models (empty: the default).
     pub kernel: String,
+    /// `--host` / `--sysroot`: the system boot() models.
+    pub capture: Option<std::sync::Arc<crate::host::Capture>>,
 }
 
 impl RunOptions {
@@ -165,6 +167,7 @@ impl RunOptions {
             deadline: None,
             strict: false,
             kernel: String::new(),
+            capture: None,
         }
     }
 }
@@ -196,6 +199,7 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     host.limits = o.limits;
     host.strict = o.strict;
     host.kernel = o.kernel.clone();
+    host.capture = o.capture.clone();
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
         host.keep_output = false;
@@ -302,6 +306,7 @@ pub fn command(
     limits: Limits,
     strict: bool,
     kernel: &str,
+    capture: Option<std::sync::Arc<crate::host::Capture>>,
 ) -> ExitCode {
     let deadline = Instant::now() + limits.max_time;
     let archs = match arch_list(arch_arg.unwrap_or("x86_64")) {
@@ -343,6 +348,7 @@ pub fn command(
             deadline: Some(deadline),
             strict,
             kernel: kernel.to_string(),
+            capture: capture.clone(),
         };
         runs.push(run_arch(&source, &o));
     }

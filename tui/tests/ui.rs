@@ -17,10 +17,35 @@ fn app_with(archs: &[&str], cmdline: &str, script: Option<(&str, &str)>) -> App 
         limits: Default::default(),
         strict: false,
         kernel: String::new(),
+        capture: None,
     })
     .unwrap();
     a.settle();
     a
+}
+
+#[test]
+fn tui_host_shows_the_captured_machine() {
+    // `hotplug-lab tui --sysroot tests/hosts/oracle-powerpc`: the pane boots the guest's
+    // 2 GiB in 8 blocks of 256 MiB, with its kernel's version.
+    let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/oracle-powerpc");
+    let c = hotplug_lab::host::read(&tree, 16 << 20, None).unwrap();
+    let mut a = App::new(Options {
+        archs: vec![c.arch.to_string()],
+        cmdline: String::new(),
+        iomem: String::new(),
+        script: None,
+        limits: Default::default(),
+        strict: false,
+        kernel: String::new(),
+        capture: Some(std::sync::Arc::new(c)),
+    })
+    .unwrap();
+    a.settle();
+    let m = a.panes[0].machine.as_ref().expect("a machine");
+    assert_eq!(m.arch().name(), "powerpc");
+    assert_eq!((m.blocks().len(), m.block_size()), (8, 256 << 20));
+    assert_eq!(m.kernel().name, "6.12");
 }
 
 fn app(archs: &[&str], cmdline: &str) -> App {

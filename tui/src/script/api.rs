@@ -1,10 +1,12 @@
 //! The Machine type and every function of the scripting contract, registered by topic.
 
 use super::{einval, help, throw, Budget, Host, ScriptError, Vm};
+use crate::host::Capture;
 use mm::cmdline::{parse_size_or_why, OnlineType};
 use mm::units::BlockId;
 use mm::{AddOptions, BootPlan, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
+use std::sync::Arc;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -50,19 +52,100 @@ fn size_value(d: &Dynamic, what: &str) -> Res<u64> {
     )))
 }
 
-fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
-    let mut spec = BootSpec::new(&host.arch);
-    spec.cmdline = host.cmdline.to_string();
+/// The system a boot models as it is: `host: true` (the running one), `sysroot: DIR` (a
+/// captured tree), or the runner's --host/--sysroot when the boot names no other RAM or
+/// architecture.
+fn capture_for(host: &Host, opts: &Map) -> Res<Option<Arc<Capture>>> {
+    let want_host = match opts.get("host") {
+        Some(v) => v
+            .as_bool()
+            .map_err(|_| einval("boot: host must be a bool"))?,
+        None => false,
+    };
+    let sysroot = match opts.get("sysroot") {
+        Some(v) => Some(
+            v.clone()
+                .into_string()
+                .map_err(|_| einval("boot: sysroot must be a directory's path"))?,
+        ),
+        None => None,
+    };
+    let read = |root: &std::path::Path, key: &str| {
+        crate::host::read(root, host.limits.max_input, None)
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| einval(format!("boot: {key}: {e}")))
+    };
+    match (want_host, sysroot) {
+        (true, Some(_)) => Err(einval(
+            "boot: host and sysroot each name a machine; give one of them",
+        )),
+        (true, None) => read(std::path::Path::new("/"), "host"),
+        (false, Some(dir)) if dir.is_empty() => Err(einval("boot: sysroot is empty")),
+        (false, Some(dir)) => read(std::path::Path::new(&dir), "sysroot"),
+        (false, None) => {
+            let Some(c) = &host.capture else {
+                return Ok(None);
+            };
+            let other_arch = opts
+                .get("arch")
+                .and_then(|a| a.clone().into_string().ok())
+                .is_some_and(|a| arch::lookup(&a).map(|a| a.name()) != Ok(c.arch));
+            let other_ram = opts.contains_key("ram") || opts.contains_key("iomem");
+            Ok((!other_arch && !other_ram).then(|| c.clone()))
+        }
+    }
+}
+
+fn boot_spec(host: &Host, opts: &Map) -> Res<(BootSpec, Option<Arc<Capture>>)> {
+    let capture = capture_for(host, opts)?;
+    let mut spec = match &capture {
+        Some(c) => {
+            let mut spec = crate::host::boot_spec(c);
+            spec.cmdline = format!("{} {}", spec.cmdline, host.cmdline)
+                .trim()
+                .to_string();
+            spec
+        }
+        None => {
+            let mut spec = BootSpec::new(&host.arch);
+            spec.cmdline = host.cmdline.to_string();
+            if !host.iomem.is_empty() {
+                spec.iomem = Some(host.iomem.to_string());
+            }
+            spec
+        }
+    };
     spec.strict = host.strict;
     if !host.kernel.is_empty() {
         spec.kernel = Some(host.kernel.clone());
     }
-    if !host.iomem.is_empty() {
-        spec.iomem = Some(host.iomem.to_string());
-    }
     let mut design = None;
     for (k, v) in opts {
+        if let Some(c) = &capture {
+            match k.as_str() {
+                "host" | "sysroot" => continue,
+                "cmdline" => {
+                    let more = v
+                        .clone()
+                        .into_string()
+                        .map_err(|_| einval("boot: cmdline must be a string"))?;
+                    spec.cmdline = format!("{} {more}", spec.cmdline).trim().to_string();
+                    continue;
+                }
+                "arch" | "ram" | "iomem" | "hypervisor" | "gbpages" => {
+                    if k == "arch" && !opts.contains_key("host") && !opts.contains_key("sysroot") {
+                        continue; // The same arch as --host's (capture_for checked).
+                    }
+                    return Err(einval(format!(
+                        "boot: {k} comes from {}; leave it out",
+                        c.source()
+                    )));
+                }
+                _ => {}
+            }
+        }
         match k.as_str() {
+            "host" | "sysroot" => {}
             "design" => {
                 design = Some(
                     v.clone()
@@ -119,7 +202,7 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
             }
             other => {
                 return Err(einval(format!(
-                "boot: unknown option \"{other}\" (arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict)"
+                "boot: unknown option \"{other}\" (arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict, host, sysroot)"
             )))
             }
         }
@@ -137,6 +220,9 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
     // Which of the runner's flags reached this boot (taken, or given again as ARCH,
     // CMDLINE, IOMEM), so that one no boot took can be named.
     let mut took = 0;
+    if capture.is_some() {
+        took |= super::USED_ARCH | super::USED_CMDLINE | super::USED_IOMEM;
+    }
     if spec.arch == host.arch {
         took |= super::USED_ARCH;
     }
@@ -147,7 +233,7 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<BootSpec> {
         took |= super::USED_IOMEM;
     }
     host.used.set(host.used.get() | took);
-    Ok(spec)
+    Ok((spec, capture))
 }
 
 /// What a user should hear about a boot: the command-line parameters it did not know, and
@@ -244,15 +330,28 @@ fn booted(host: &Host, ctx: &rhai::NativeCallContext, boot: impl FnOnce() -> Res
     boot()
 }
 
-fn do_boot(host: &Host, spec: &BootSpec) -> Res<Vm> {
+fn do_boot(host: &Host, (spec, capture): &(BootSpec, Option<Arc<Capture>>)) -> Res<Vm> {
     let plan = BootPlan::new(spec).map_err(throw)?;
     let _grown = reserve(
         &host.budget,
         || format!("booting {} of RAM", super::sandbox::bytes(plan.ram_bytes())),
         plan.state_estimate(),
     )?;
-    let m = Machine::boot_plan(plan).map_err(throw)?;
+    let mut m = Machine::boot_plan(plan).map_err(throw)?;
     boot_warnings(host, &m);
+    if let Some(c) = capture {
+        if !c.kernel_exact && spec.kernel.as_deref() == Some(c.kernel.name) {
+            host.warn(c.kernel_line());
+        }
+        for n in c
+            .notes
+            .iter()
+            .cloned()
+            .chain(crate::host::restore(&mut m, c))
+        {
+            host.warn(format!("{}: {n}", c.describe()));
+        }
+    }
     let vm = Vm::new(m);
     *host.last.borrow_mut() = Some(vm.clone());
     Ok(vm)

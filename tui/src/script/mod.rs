@@ -118,6 +118,8 @@ pub struct Host {
     pub strict: bool,
     /// `--kernel`: the kernel version a boot() without one models (empty: the default).
     pub kernel: String,
+    /// `--host` / `--sysroot`: the system a boot() that names no other RAM or arch models.
+    pub capture: Option<std::sync::Arc<crate::host::Capture>>,
 }
 
 impl Host {
@@ -141,6 +143,7 @@ impl Host {
             on_change: Rc::new(RefCell::new(None)),
             strict: false,
             kernel: String::new(),
+            capture: None,
         }
     }
 

@@ -98,6 +98,8 @@ pub struct Options {
     pub strict: bool,
     /// The kernel version the machines model (`--kernel`; `k` switches it).
     pub kernel: String,
+    /// `--host` / `--sysroot`: the system the panes of its architecture boot from.
+    pub capture: Option<std::sync::Arc<crate::host::Capture>>,
 }
 
 pub struct App {
@@ -260,6 +262,7 @@ impl App {
             limits: self.opts.limits,
             strict: self.opts.strict,
             kernels,
+            capture: self.opts.capture.clone(),
         });
         if let Some(p) = self.player.as_mut() {
             // A new session starts the script from its beginning, and runs it on to where

@@ -28,6 +28,8 @@ pub enum Request {
         strict: bool,
         /// The kernel version of each session, by pane ("" for the default).
         kernels: Vec<String>,
+        /// The system sessions of its architecture boot from (--host, --sysroot).
+        capture: Option<std::sync::Arc<crate::host::Capture>>,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
@@ -143,6 +145,7 @@ impl Worker {
             limits,
             strict,
             kernels,
+            capture,
         } = setup.clone()
         else {
             return;
@@ -158,6 +161,7 @@ impl Worker {
                 limits,
                 strict,
                 kernel: kernels.get(pane).cloned().unwrap_or_default(),
+                capture: capture.clone(),
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
             let spawned = std::thread::Builder::new()
@@ -224,6 +228,7 @@ struct SessionConfig {
     limits: Limits,
     strict: bool,
     kernel: String,
+    capture: Option<std::sync::Arc<crate::host::Capture>>,
 }
 
 /// One architecture's session: the shared scripting session and the script it plays.
@@ -242,6 +247,7 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
     host.limits = cfg.limits;
     host.strict = cfg.strict;
     host.kernel = cfg.kernel.clone();
+    host.capture = cfg.capture.clone();
     host.cancel = cancel;
     let t = tx.clone();
     host.on_line = Some(Rc::new(move |l: &str| {

@@ -1,0 +1,129 @@
+//! `hotplug-lab host`: what was read from a system, and the model booted from it.
+
+use super::{boot, check, id_ranges, read, Capture};
+
+/// What was read, in a few lines.
+pub fn summary(c: &Capture, m: &mm::Machine, restore_notes: &[String]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} ({} with {}K pages), {}",
+        c.describe(),
+        c.arch,
+        c.machine,
+        c.page_size / 1024,
+        c.kernel_line()
+    );
+    let cmdline = if c.cmdline.is_empty() {
+        "(none)"
+    } else {
+        c.cmdline.as_str()
+    };
+    let _ = writeln!(out, "  memory parameters on the command line: {cmdline}");
+    if !c.params.is_empty() {
+        let params: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  memory_hotplug: {}", params.join(" "));
+    }
+    if let Some(a) = &c.auto_online {
+        let _ = writeln!(out, "  auto_online_blocks: {a}");
+    }
+    let _ = writeln!(
+        out,
+        "  memory blocks: {} of {}",
+        c.blocks.len(),
+        arch::approx(c.block_size)
+    );
+    let mut states: Vec<(String, Vec<u64>)> = Vec::new();
+    for b in &c.blocks {
+        let key = match (&b.state[..], b.valid_zones.as_deref()) {
+            ("online", Some(z)) if z != "none" => format!("online {z}"),
+            (s, _) => s.to_string(),
+        };
+        match states.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, ids)) => ids.push(b.id),
+            None => states.push((key, vec![b.id])),
+        }
+    }
+    for (key, ids) in &states {
+        let _ = writeln!(
+            out,
+            "    {key}: {} ({})",
+            ids.len(),
+            id_ranges(ids.iter().copied())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  RAM layout: {}",
+        if c.iomem.is_some() {
+            "from /proc/iomem"
+        } else {
+            "rebuilt from the memory blocks"
+        }
+    );
+    for n in c.notes.iter().chain(restore_notes) {
+        let _ = writeln!(out, "  note: {n}");
+    }
+    let v = m.vmstat();
+    let _ = writeln!(
+        out,
+        "the model: MemTotal {} kB, {} boot memmap pages, hot-plug area from {:#x}",
+        m.mem_total_kb(),
+        v.nr_memmap_boot_pages,
+        m.boot_info().hotplug_base.next_multiple_of(m.block_size())
+    );
+    out
+}
+
+/// `hotplug-lab host`: exit 0, or with --check 0 when model and system agree and 1 when
+/// not; 2 when the system cannot be read or booted.
+pub fn command(
+    sysroot: Option<&std::path::Path>,
+    do_check: bool,
+    kernel: Option<&str>,
+    max_file: u64,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let root = sysroot.unwrap_or(std::path::Path::new("/"));
+    let c = match read(root, max_file, kernel) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::runner::warn(&format!("hotplug-lab host: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let hm = match boot(&c) {
+        Ok(hm) => hm,
+        Err(e) => {
+            crate::runner::warn(&format!(
+                "hotplug-lab host: the model cannot boot {}: {e}",
+                c.describe()
+            ));
+            return ExitCode::from(2);
+        }
+    };
+    if do_check {
+        let report = check(&hm.machine, &c);
+        crate::runner::emit(&report.render(&hm.machine, &c, &hm.notes));
+        return if report.agrees() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let mut text = summary(&c, &hm.machine, &hm.notes);
+    let from = match sysroot {
+        Some(d) => format!("--sysroot {}", d.display()),
+        None => "--host".to_string(),
+    };
+    text.push_str(&format!(
+        "next: `hotplug-lab repl {from}`, then m.add_memory(m.hotplug_base, 64 * GiB); \
+         `hotplug-lab host{} --check` compares the model with it\n",
+        sysroot
+            .map(|d| format!(" --sysroot {}", d.display()))
+            .unwrap_or_default()
+    ));
+    crate::runner::emit(&text);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,491 @@
+//! Reading a system's memory files: the running one under "/", or a captured tree laid out
+//! the same way (what `lsmem --sysroot` reads, plus a few proc files). Every file is read
+//! only if it is a regular file, up to a size limit, and a file that is not what the kernel
+//! writes is an error that names it.
+
+use super::{Capture, HostBlock, ZonePages, Zones};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+/// Why a system could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {why}", .file.display())]
+pub struct HostError {
+    /// The file (or directory) at fault.
+    pub file: PathBuf,
+    /// What was wrong, and what was expected there.
+    pub why: String,
+}
+
+/// Memory blocks a tree may list: 2^21 blocks of 128 MiB are 256 TiB.
+const MAX_BLOCKS: usize = 1 << 21;
+
+/// The shell command that captures exactly the files [`read`] uses into ./host-tree (README,
+/// "Your machine"). `cat`, not `cp`: sysfs and procfs files report sizes that are not theirs.
+pub fn capture_command() -> &'static str {
+    "sh -c 'D=$PWD/host-tree; cd / && for f in proc/sys/kernel/osrelease proc/sys/kernel/arch \
+     proc/self/smaps proc/cpuinfo proc/cmdline proc/iomem proc/meminfo proc/zoneinfo \
+     proc/vmstat sys/module/memory_hotplug/parameters/* sys/devices/system/memory/*_b* \
+     sys/devices/system/memory/memory*/state sys/devices/system/memory/memory*/online \
+     sys/devices/system/memory/memory*/phys_* sys/devices/system/memory/memory*/removable \
+     sys/devices/system/memory/memory*/valid_zones sys/devices/system/memory/memory*/node* ; do mkdir -p \"$D/${f%/*}\"; \
+     if [ -L \"$f\" ]; then mkdir -p \"$D/$f\"; elif [ -f \"$f\" ]; then \
+     cat \"$f\" > \"$D/$f\" 2>/dev/null; fi; done'"
+}
+
+struct Tree<'a> {
+    root: &'a Path,
+    max_file: u64,
+}
+
+impl Tree<'_> {
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn err(&self, rel: &str, why: impl Into<String>) -> HostError {
+        HostError {
+            file: self.path(rel),
+            why: why.into(),
+        }
+    }
+
+    /// The file's text, None when it does not exist.
+    fn optional(&self, rel: &str) -> Result<Option<String>, HostError> {
+        let p = self.path(rel);
+        let meta = match std::fs::metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(rel, format!("cannot be read: {e}"))),
+        };
+        if !meta.is_file() {
+            return Err(self.err(
+                rel,
+                "is not a regular file (a FIFO or device is never read)",
+            ));
+        }
+        let mut buf = Vec::new();
+        std::fs::File::open(&p)
+            .and_then(|f| f.take(self.max_file + 1).read_to_end(&mut buf))
+            .map_err(|e| self.err(rel, format!("cannot be read: {e}")))?;
+        if buf.len() as u64 > self.max_file {
+            return Err(self.err(
+                rel,
+                format!(
+                    "is larger than {} (--max-input-size)",
+                    arch::approx(self.max_file)
+                ),
+            ));
+        }
+        String::from_utf8(buf)
+            .map(Some)
+            .map_err(|_| self.err(rel, "is not text"))
+    }
+
+    fn required(&self, rel: &str, what: &str) -> Result<String, HostError> {
+        self.optional(rel)?
+            .ok_or_else(|| self.err(rel, format!("missing; it gives {what}")))
+    }
+}
+
+/// Read the system under `root` ("/" for the running one). `max_file` bounds each file.
+pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture, HostError> {
+    let t = Tree { root, max_file };
+    if !root.is_dir() {
+        return Err(HostError {
+            file: root.to_path_buf(),
+            why: "is not a directory (a tree captured as README's \"Your machine\" says)"
+                .to_string(),
+        });
+    }
+    let mut notes = Vec::new();
+    let release = t
+        .required("proc/sys/kernel/osrelease", "the kernel release (uname -r)")?
+        .trim()
+        .to_string();
+    let kernel_arg = kernel;
+    let (kernel, kernel_exact) = match kernel {
+        Some(k) => match arch::lookup_kernel(k) {
+            Some(k) => (k, arch::lookup_kernel(&release) == Some(k)),
+            None => {
+                return Err(HostError {
+                    file: PathBuf::from("--kernel"),
+                    why: format!(
+                        "{k:?} is not a modelled version ({})",
+                        arch::kernel_names().join(", ")
+                    ),
+                })
+            }
+        },
+        None => arch::nearest_kernel(&release).ok_or_else(|| {
+            t.err(
+                "proc/sys/kernel/osrelease",
+                format!(
+                    "Linux {release:?} is not near a modelled version ({}); --kernel models it as one of them",
+                    arch::kernel_names().join(", ")
+                ),
+            )
+        })?,
+    };
+    let machine = t
+        .required("proc/sys/kernel/arch", "the architecture (uname -m)")?
+        .trim()
+        .to_string();
+    let cpuinfo = t.optional("proc/cpuinfo")?.unwrap_or_default();
+    let page_size = page_size(&t, &machine)?;
+    let cmdline_full = t.optional("proc/cmdline")?;
+    if cmdline_full.is_none() {
+        notes.push("proc/cmdline is missing: booted with an empty command line".to_string());
+    }
+    let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""));
+    let arch = arch_name(&t, &machine, page_size, &cpuinfo, &cmdline)?;
+    let flag = |f: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.starts_with("flags"))
+            .map(|l| l.split_whitespace().any(|w| w == f))
+    };
+    let (gbpages, hypervisor) = if machine == "x86_64" {
+        (flag("pdpe1gb"), flag("hypervisor"))
+    } else {
+        (None, None)
+    };
+
+    let mut params = Vec::new();
+    for name in [
+        "memmap_on_memory",
+        "online_policy",
+        "auto_movable_ratio",
+        "auto_movable_numa_aware",
+    ] {
+        let rel = format!("sys/module/memory_hotplug/parameters/{name}");
+        if let Some(v) = t.optional(&rel)? {
+            params.push((name.to_string(), v.trim().to_string()));
+        }
+    }
+    let auto_online = t
+        .optional("sys/devices/system/memory/auto_online_blocks")?
+        .map(|v| v.trim().to_string());
+    let bs_rel = "sys/devices/system/memory/block_size_bytes";
+    let bs_text = t.required(bs_rel, "the memory block size")?;
+    let block_size = u64::from_str_radix(bs_text.trim(), 16)
+        .ok()
+        .filter(|b| b.is_power_of_two() && *b >= page_size)
+        .ok_or_else(|| {
+            t.err(
+                bs_rel,
+                format!(
+                    "{:?} is not a block size in hex, a power of two (8000000 for 128 MiB)",
+                    bs_text.trim()
+                ),
+            )
+        })?;
+    let blocks = blocks(&t)?;
+    if blocks.is_empty() {
+        return Err(t.err(
+            "sys/devices/system/memory",
+            "holds no memoryN block directories",
+        ));
+    }
+    let iomem = match t.optional("proc/iomem")? {
+        Some(text) if ram_lines_are_real(&text) => Some(text),
+        Some(_) => {
+            notes.push(format!(
+                "/proc/iomem shows no addresses (they read as zeroes without root): the RAM \
+                 layout is rebuilt from the {} memory blocks, so holes inside a block are not known",
+                blocks.len()
+            ));
+            None
+        }
+        None => {
+            notes.push(format!(
+                "proc/iomem is missing: the RAM layout is rebuilt from the {} memory blocks, so \
+                 holes inside a block are not known",
+                blocks.len()
+            ));
+            None
+        }
+    };
+    let zones = match t.optional("proc/zoneinfo")? {
+        Some(z) => zoneinfo(&z).map_err(|why| t.err("proc/zoneinfo", why))?,
+        None => Vec::new(),
+    };
+    let mem_total_kb = match t.optional("proc/meminfo")? {
+        Some(text) => Some(
+            field(&text, "MemTotal:")
+                .ok_or_else(|| t.err("proc/meminfo", "has no \"MemTotal: N kB\" line"))?,
+        ),
+        None => None,
+    };
+    let memmap = match t.optional("proc/vmstat")? {
+        Some(text) => field(&text, "nr_memmap_pages").zip(field(&text, "nr_memmap_boot_pages")),
+        None => None,
+    };
+    Ok(Capture {
+        root: root.to_path_buf(),
+        machine,
+        arch,
+        page_size,
+        release,
+        kernel,
+        kernel_exact,
+        kernel_chosen: kernel_arg.is_some(),
+        cmdline,
+        params,
+        auto_online,
+        block_size,
+        blocks,
+        iomem,
+        gbpages,
+        hypervisor,
+        zones,
+        mem_total_kb,
+        memmap,
+        notes,
+    })
+}
+
+/// The base page size: KernelPageSize in /proc/self/smaps (that of the process that read
+/// it), else the only one the architecture builds.
+fn page_size(t: &Tree, machine: &str) -> Result<u64, HostError> {
+    let rel = "proc/self/smaps";
+    if let Some(text) = t.optional(rel)? {
+        let kb = field(&text, "KernelPageSize:")
+            .ok_or_else(|| t.err(rel, "has no \"KernelPageSize: N kB\" line"))?;
+        return Ok(kb * 1024);
+    }
+    match machine {
+        "x86_64" | "s390x" => Ok(4096),
+        _ => Err(t.err(
+            rel,
+            format!(
+                "missing; it gives the page size, which {machine} kernels build in several sizes"
+            ),
+        )),
+    }
+}
+
+/// The model's architecture for `uname -m` and the page size.
+fn arch_name(
+    t: &Tree,
+    machine: &str,
+    page_size: u64,
+    cpuinfo: &str,
+    cmdline: &str,
+) -> Result<&'static str, HostError> {
+    let kib = page_size / 1024;
+    let unknown = |why: String| t.err("proc/sys/kernel/arch", why);
+    match (machine, kib) {
+        ("x86_64", 4) => {
+            // A CPU with 57-bit virtual addresses runs 5-level paging unless no5lvl is given.
+            let la57 = cpuinfo
+                .lines()
+                .any(|l| l.starts_with("address sizes") && l.contains("57 bits virtual"));
+            Ok(if la57 { "x86_64-la57" } else { "x86_64" })
+        }
+        ("aarch64", 4) => Ok("arm64"),
+        ("aarch64", 16) => Ok("arm64-16k"),
+        ("aarch64", 64) => Ok("arm64-64k"),
+        ("ppc64le" | "ppc64", 64) => {
+            let mmu = cpuinfo
+                .lines()
+                .find(|l| l.starts_with("MMU"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(str::trim);
+            match mmu {
+                Some("Hash") => Ok("powerpc-hash"),
+                Some("Radix") | None => Ok("powerpc"),
+                Some(other) => Err(t.err(
+                    "proc/cpuinfo",
+                    format!("MMU {other:?} is neither Radix nor Hash"),
+                )),
+            }
+        }
+        ("s390x", 4) => Ok("s390"),
+        ("x86_64" | "aarch64" | "ppc64le" | "ppc64" | "s390x", _) => Err(unknown(format!(
+            "{machine} with {kib}K pages is not modelled (see hotplug-lab archs)"
+        ))),
+        _ => Err(unknown(format!(
+            "{machine:?} is not a modelled architecture (x86_64, aarch64, ppc64le, s390x)"
+        ))),
+    }
+    .map(|a| {
+        if a == "x86_64-la57" && cmdline.split_whitespace().any(|p| p == "no5lvl") {
+            "x86_64"
+        } else {
+            a
+        }
+    })
+}
+
+/// The parameters of a kernel command line that the model reads, in their order; the
+/// model's own hotplug_lab.* switches are never taken from a machine.
+fn memory_parameters(cmdline: &str) -> String {
+    mm::cmdline::split_args(cmdline)
+        .into_iter()
+        .filter(|arg| {
+            let name = arg.split('=').next().unwrap_or("").replace('-', "_");
+            !name.starts_with("hotplug_lab.")
+                && (mm::cmdline::PARAMETERS.contains(&name.as_str()) || name == "memory_block_size")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The first number after `key` at the start of a line ("MemTotal:  24683584 kB").
+pub(super) fn field(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let rest = l.trim_start().strip_prefix(key)?;
+        if !rest.starts_with([' ', '\t']) && !key.ends_with(':') {
+            return None;
+        }
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Whether the System RAM lines of /proc/iomem carry addresses (not all zero).
+fn ram_lines_are_real(text: &str) -> bool {
+    text.lines()
+        .filter(|l| l.trim_start() == *l && l.ends_with(": System RAM"))
+        .any(|l| {
+            !l.split(':')
+                .next()
+                .unwrap_or("")
+                .bytes()
+                .all(|b| matches!(b, b'0' | b'-' | b' '))
+        })
+}
+
+/// The memoryN directories, sorted by N.
+fn blocks(t: &Tree) -> Result<Vec<HostBlock>, HostError> {
+    let rel = "sys/devices/system/memory";
+    let dir = t.path(rel);
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        t.err(
+            rel,
+            format!("cannot be listed ({e}); it holds the memory blocks"),
+        )
+    })?;
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| t.err(rel, format!("cannot be listed: {e}")))?;
+        let name = e.file_name();
+        let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("memory"))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if out.len() == MAX_BLOCKS {
+            return Err(t.err(rel, format!("lists more than {MAX_BLOCKS} memory blocks")));
+        }
+        let b = format!("{rel}/memory{id}");
+        let state = t
+            .required(&format!("{b}/state"), "the block's state")?
+            .trim()
+            .to_string();
+        if !matches!(state.as_str(), "online" | "offline" | "going-offline") {
+            return Err(t.err(
+                &format!("{b}/state"),
+                format!("{state:?} is not online, offline or going-offline"),
+            ));
+        }
+        let valid_zones = t
+            .optional(&format!("{b}/valid_zones"))?
+            .map(|v| v.trim().to_string());
+        let removable = t
+            .optional(&format!("{b}/removable"))?
+            .map(|v| v.trim().to_string());
+        let mut node = None;
+        if let Ok(inner) = std::fs::read_dir(t.path(&b)) {
+            for n in inner.flatten().take(4096) {
+                if let Some(nid) = n
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_prefix("node"))
+                    .and_then(|n| n.parse::<u32>().ok())
+                {
+                    node = Some(nid);
+                }
+            }
+        }
+        out.push(HostBlock {
+            id,
+            state,
+            valid_zones,
+            removable,
+            node,
+        });
+    }
+    out.sort_by_key(|b| b.id);
+    Ok(out)
+}
+
+/// The spanned, present and managed pages of every zone in /proc/zoneinfo.
+pub(super) fn zoneinfo(text: &str) -> Result<Zones, String> {
+    let mut out: Zones = Vec::new();
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("Node ") {
+            let (nid, zone) = rest
+                .split_once(", zone")
+                .and_then(|(n, z)| Some((n.trim().parse::<u32>().ok()?, z.trim().to_string())))
+                .ok_or_else(|| format!("{l:?} is not a \"Node N, zone NAME\" line"))?;
+            out.push(((nid, zone), ZonePages::default()));
+            continue;
+        }
+        let Some((_, z)) = out.last_mut() else {
+            continue;
+        };
+        let mut words = l.split_whitespace();
+        let (Some(key), Some(v), None) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let slot = match key {
+            "spanned" => &mut z.spanned,
+            "present" => &mut z.present,
+            "managed" => &mut z.managed,
+            _ => continue,
+        };
+        *slot = v
+            .parse()
+            .map_err(|_| format!("{l:?}: {key} is not a number of pages"))?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_memory_parameters_are_taken_from_a_command_line() {
+        assert_eq!(
+            memory_parameters(
+                "BOOT_IMAGE=/vmlinuz root=/dev/vda1 quiet memhp_default_state=online \
+                 memory_hotplug.memmap_on_memory=1 hotplug_lab.nodes=4 movable_node"
+            ),
+            "memhp_default_state=online memory_hotplug.memmap_on_memory=1 movable_node"
+        );
+    }
+
+    #[test]
+    fn zeroed_iomem_is_told_apart() {
+        assert!(!ram_lines_are_real(
+            "00000000-00000000 : Reserved\n00000000-00000000 : System RAM\n"
+        ));
+        assert!(ram_lines_are_real("00100000-bfffffff : System RAM\n"));
+    }
+
+    #[test]
+    fn fields_are_found_by_their_key() {
+        let vmstat = "nr_memmap_pages 0\nnr_memmap_boot_pages 98304\n";
+        assert_eq!(field(vmstat, "nr_memmap_pages"), Some(0));
+        assert_eq!(field(vmstat, "nr_memmap_boot_pages"), Some(98304));
+        assert_eq!(
+            field("MemTotal:       24683584 kB\n", "MemTotal:"),
+            Some(24683584)
+        );
+    }
+}
