@@ -110,3 +110,13 @@ fn the_scripts_readme_names_exist() {
     }
     assert!(n > 0);
 }
+
+#[test]
+fn the_capture_command_in_the_readme_is_the_one_host_prints() {
+    // README's "Your machine" gives the command as a block of its own.
+    let cmd = hotplug_lab::host::capture_command();
+    assert!(
+        blocks(&readme(), "").iter().any(|(_, b)| b.trim() == cmd),
+        "README.md must show, in a fenced block of its own:\n{cmd}"
+    );
+}

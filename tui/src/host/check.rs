@@ -237,9 +237,22 @@ pub fn check(m: &Machine, c: &Capture) -> Report {
     if let Some(host_kb) = c.mem_total_kb {
         let model_kb = field(&read("/proc/meminfo"), "MemTotal:").unwrap_or(0);
         if host_kb != model_kb {
+            let mut known = String::new();
+            if let Some(iomem) = &c.iomem {
+                let image = iomem_kb(iomem, |n| {
+                    matches!(n, "Kernel code" | "Kernel rodata" | "Kernel data" | "Kernel bss")
+                });
+                let crash = iomem_kb(iomem, |n| n == "Crash kernel");
+                if image > 0 {
+                    known = format!("; /proc/iomem shows a {image} kB kernel image");
+                    if crash > 0 {
+                        known.push_str(&format!(" and a {crash} kB crash kernel"));
+                    }
+                }
+            }
             unknown.push(format!(
                 "MemTotal: model {model_kb} kB, machine {host_kb} kB ({:+} kB): the kernel \
-                 image, initrd, crashkernel and early memblock reservations",
+                 image, initrd, crashkernel and early memblock reservations{known}",
                 host_kb as i128 - model_kb as i128
             ));
         }
@@ -248,5 +261,37 @@ pub fn check(m: &Machine, c: &Capture) -> Report {
         compared: f.compared,
         differ: f.differ,
         unknown,
+    }
+}
+
+/// The kB that /proc/iomem lines of the names `pick` takes span.
+fn iomem_kb(iomem: &str, pick: impl Fn(&str) -> bool) -> u64 {
+    iomem
+        .lines()
+        .filter_map(|l| {
+            let (range, name) = l.trim_start().split_once(" : ")?;
+            if !pick(name.trim()) {
+                return None;
+            }
+            let (a, b) = range.split_once('-')?;
+            let (a, b) = (
+                u64::from_str_radix(a, 16).ok()?,
+                u64::from_str_radix(b, 16).ok()?,
+            );
+            Some((b.checked_sub(a)? + 1) / 1024)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_kernel_image_is_summed_from_iomem() {
+        // This machine's /proc/iomem (tests/hosts/firecracker-x86_64).
+        let iomem = "00100000-bfffffff : System RAM\n  01000000-02276987 : Kernel code\n  \
+                     02400000-02e0afff : Kernel rodata\n  03000000-0327c0bf : Kernel data\n  \
+                     03b36000-03c66fff : Kernel bss\n";
+        let kb = super::iomem_kb(iomem, |n| n.starts_with("Kernel "));
+        assert_eq!(kb, (0x1276988 + 0xa0b000 + 0x27c0c0 + 0x131000) / 1024);
     }
 }

@@ -23,14 +23,12 @@ const MAX_BLOCKS: usize = 1 << 21;
 /// The shell command that captures exactly the files [`read`] uses into ./host-tree (README,
 /// "Your machine"). `cat`, not `cp`: sysfs and procfs files report sizes that are not theirs.
 pub fn capture_command() -> &'static str {
-    "sh -c 'D=$PWD/host-tree; cd / && for f in proc/sys/kernel/osrelease proc/sys/kernel/arch \
-     proc/self/smaps proc/cpuinfo proc/cmdline proc/iomem proc/meminfo proc/zoneinfo \
-     proc/vmstat sys/module/memory_hotplug/parameters/* sys/devices/system/memory/*_b* \
-     sys/devices/system/memory/memory*/state sys/devices/system/memory/memory*/online \
-     sys/devices/system/memory/memory*/phys_* sys/devices/system/memory/memory*/removable \
-     sys/devices/system/memory/memory*/valid_zones sys/devices/system/memory/memory*/node* ; do mkdir -p \"$D/${f%/*}\"; \
-     if [ -L \"$f\" ]; then mkdir -p \"$D/$f\"; elif [ -f \"$f\" ]; then \
-     cat \"$f\" > \"$D/$f\" 2>/dev/null; fi; done'"
+    "sh -c 'D=$PWD/host-tree; m=sys/devices/system/memory; cd / && for f in \
+     proc/sys/kernel/osrelease proc/sys/kernel/arch proc/self/smaps proc/cpuinfo proc/cmdline \
+     proc/iomem proc/meminfo proc/zoneinfo proc/vmstat sys/module/memory_hotplug/parameters/* \
+     $m/*_b* $m/memory*/state $m/memory*/online $m/memory*/phys_* $m/memory*/removable \
+     $m/memory*/valid_zones $m/memory*/node*; do mkdir -p \"$D/${f%/*}\"; if [ -L \"$f\" ]; \
+     then mkdir -p \"$D/$f\"; elif [ -f \"$f\" ]; then cat \"$f\" > \"$D/$f\"; fi; done'"
 }
 
 struct Tree<'a> {

@@ -12,7 +12,7 @@ pub struct Doc {
 pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
-        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict }) -> Machine",
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict, host, sysroot }) -> Machine",
         summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE, IOMEM and KERNEL (the runner's flags). \
                   kernel is the version modelled: \"6.12\" (default) or \"6.1\" (hotplug-lab kernels lists \
                   what differs); m.kernel says which. \
@@ -28,7 +28,10 @@ pub const DOCS: &[Doc] = &[
                   (seed 004: ZONE_DEVICE activated in 64 MiB units or whole sections); m.design says which. \
                   A known parameter with a bad value (memhp_default_state=onlin) boots as the kernel \
                   boots, keeping the default, with the kernel's log line and a warning; strict: true \
-                  (or --strict) makes it an error.",
+                  (or --strict) makes it an error. host: true boots this machine as it is (its arch, \
+                  kernel version, RAM, memory parameters and block states; see hotplug-lab host), and \
+                  sysroot: \"DIR\" a tree captured from one; cmdline then adds to the machine's own. \
+                  With --host or --sysroot, boot() and boot(ARCH) are that machine.",
         example: "let m = boot(#{ arch: \"x86_64\", ram: \"4G\", cmdline: \"memory_hotplug.memmap_on_memory=1\" });",
     },
     Doc {
