@@ -286,15 +286,16 @@ fn main() -> ExitCode {
             max_input_size,
         }) => {
             if capture_command {
-                hotplug_lab::runner::emit(&format!("{}\n", hotplug_lab::host::capture_command()));
-                return ExitCode::SUCCESS;
+                let text = format!("{}\n", hotplug_lab::host::capture_command());
+                return hotplug_lab::runner::emit_or_fail("host", &text, ExitCode::SUCCESS);
             }
             hotplug_lab::host::command(sysroot.as_deref(), check, kernel.as_deref(), max_input_size)
         }
-        Some(Command::Kernels) => {
-            hotplug_lab::runner::emit(&hotplug_lab::kernels::listing());
-            ExitCode::SUCCESS
-        }
+        Some(Command::Kernels) => hotplug_lab::runner::emit_or_fail(
+            "kernels",
+            &hotplug_lab::kernels::listing(),
+            ExitCode::SUCCESS,
+        ),
         Some(Command::Archs { names, json }) => {
             let archs = match hotplug_lab::archs::pick(&names) {
                 Ok(a) => a,
@@ -309,8 +310,7 @@ fn main() -> ExitCode {
             } else {
                 hotplug_lab::archs::layout(&archs, hotplug_lab::archs::width())
             };
-            hotplug_lab::runner::emit(&text);
-            ExitCode::SUCCESS
+            hotplug_lab::runner::emit_or_fail("archs", &text, ExitCode::SUCCESS)
         }
         Some(Command::Run {
             script,

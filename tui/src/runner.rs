@@ -74,8 +74,31 @@ impl ArchRun {
 /// Write `text` to standard output. A reader that has gone (`| head`) wants nothing more:
 /// the write error is dropped rather than panicking as print! would.
 pub fn emit(text: &str) {
+    let _ = emit_checked(text);
+}
+
+/// Write to standard output and say whether it took (a full disk, a closed pipe): for the
+/// commands whose output is their answer.
+pub fn emit_checked(text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// [`emit_checked`], and the exit status it leaves: `ok` when written, else 2 with why.
+pub fn emit_or_fail(
+    command: &str,
+    text: &str,
+    ok: std::process::ExitCode,
+) -> std::process::ExitCode {
+    match emit_checked(text) {
+        Ok(()) => ok,
+        Err(e) => {
+            warn(&format!("hotplug-lab {command}: standard output: {e}"));
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 /// Write a line to standard error, dropping a write error (a closed stderr) rather than

@@ -50,6 +50,16 @@ fn copy_tree(name: &str, to: &str) -> PathBuf {
     d.join("t")
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// The "-field: value" / "+field: value" lines of a check.
 fn differences(out: &str) -> Vec<&str> {
     out.lines()
@@ -303,7 +313,15 @@ fn bad_trees_are_named_with_what_was_expected() {
         (
             "missing",
             |t| std::fs::remove_dir_all(t).unwrap(),
-            "is not a directory",
+            "t: does not exist",
+        ),
+        (
+            "file-for-tree",
+            |t| {
+                std::fs::remove_dir_all(t).unwrap();
+                std::fs::write(t, "not a tree").unwrap()
+            },
+            "t: is not a directory",
         ),
         (
             "no-block-size",
@@ -351,6 +369,90 @@ fn bad_trees_are_named_with_what_was_expected() {
             "bad-zoneinfo",
             |t| std::fs::write(t.join("proc/zoneinfo"), "Node zero, zone DMA\n").unwrap(),
             "zoneinfo: \"Node zero, zone DMA\" is not a \"Node N, zone NAME\" line",
+        ),
+        (
+            "junk-param",
+            |t| {
+                std::fs::write(
+                    t.join("sys/module/memory_hotplug/parameters/memmap_on_memory"),
+                    "junk\n",
+                )
+                .unwrap()
+            },
+            "memmap_on_memory: \"junk\" is not what the kernel prints (Y, N or force)",
+        ),
+        (
+            "junk-zones",
+            |t| {
+                std::fs::write(
+                    t.join("sys/devices/system/memory/memory8/valid_zones"),
+                    "Banana Movable\n",
+                )
+                .unwrap()
+            },
+            "memory8/valid_zones: \"Banana Movable\" is not \"none\" or zone names",
+        ),
+        (
+            "leading-zero",
+            |t| {
+                copy_dir(
+                    &t.join("sys/devices/system/memory/memory8"),
+                    &t.join("sys/devices/system/memory/memory08"),
+                )
+            },
+            "memory08: is not a name the kernel gives a block",
+        ),
+        (
+            "far-block",
+            |t| {
+                copy_dir(
+                    &t.join("sys/devices/system/memory/memory8"),
+                    &t.join("sys/devices/system/memory/memory99999999999999999999"),
+                )
+            },
+            "block 99999999999999999999 of 128 MiB lies beyond",
+        ),
+        (
+            "tiny-block",
+            |t| {
+                std::fs::write(
+                    t.join("sys/devices/system/memory/block_size_bytes"),
+                    "1000\n",
+                )
+                .unwrap()
+            },
+            "4 KiB is not a memory block size arm64 has",
+        ),
+        (
+            "odd-page",
+            |t| std::fs::write(t.join("proc/self/smaps"), "KernelPageSize:   12345 kB\n").unwrap(),
+            "smaps: KernelPageSize 12345 kB is not a base page size",
+        ),
+        (
+            "garbage-zoneinfo",
+            |t| std::fs::write(t.join("proc/zoneinfo"), "hello\n").unwrap(),
+            "zoneinfo: has no \"Node N, zone NAME\" line",
+        ),
+        (
+            "zone-without-spanned",
+            |t| {
+                let z = std::fs::read_to_string(t.join("proc/zoneinfo")).unwrap();
+                let z: String = z
+                    .lines()
+                    .filter(|l| !l.contains("spanned"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                std::fs::write(t.join("proc/zoneinfo"), z).unwrap()
+            },
+            "Node 0, zone DMA lacks one of its spanned, present and managed lines",
+        ),
+        (
+            "dir-for-file",
+            |t| {
+                std::fs::remove_file(t.join("proc/meminfo")).unwrap();
+                std::fs::create_dir(t.join("proc/meminfo")).unwrap()
+            },
+            "meminfo: is a directory where the kernel has a file",
         ),
         (
             "no-blocks",
@@ -411,4 +513,70 @@ fn a_release_the_model_does_not_have_is_said_aloud() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn a_command_line_the_kernel_shrugged_off_is_noted_not_fatal() {
+    // The machine booted with these, so its kernel ignored the malformed one; movablecore
+    // sizes ZONE_MOVABLE, which the model does not implement.
+    let tree = copy_tree("oracle-x86_64", "cmdline");
+    std::fs::write(
+        tree.join("proc/cmdline"),
+        "console=ttyS0 mem=junk movablecore=50% memhp_default_state=online\n",
+    )
+    .unwrap();
+    let out = host(&["--sysroot", tree.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("memory parameters on the command line: memhp_default_state=online"));
+    assert!(stdout.contains("mem=junk is malformed"), "{stdout}");
+    assert!(
+        stdout.contains("movablecore=50% is not modelled"),
+        "{stdout}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_answer_that_cannot_be_written_is_not_an_agreement() {
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = bin()
+        .args(["host", "--check", "--sysroot"])
+        .arg(hosts().join("oracle-arm64"))
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("standard output"));
+}
+
+#[test]
+fn the_page_size_and_mmu_tell_the_configurations_apart() {
+    // /proc/cpuinfo's MMU line (arch/powerpc/kernel/setup-common.c show_cpuinfo) names hash
+    // or radix; KernelPageSize in smaps gives the base page size.
+    let tree = copy_tree("oracle-powerpc", "hash");
+    std::fs::write(
+        tree.join("proc/cpuinfo"),
+        "cpu\t\t: POWER9\nMMU\t\t: Hash\n",
+    )
+    .unwrap();
+    let out = host(&["--sysroot", tree.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains(": powerpc-hash (ppc64le with 64K pages)"));
+    let tree = copy_tree("oracle-x86_64", "la57");
+    std::fs::write(
+        tree.join("proc/cpuinfo"),
+        "flags\t\t: fpu pdpe1gb la57\naddress sizes\t: 52 bits physical, 57 bits virtual\n",
+    )
+    .unwrap();
+    let out = host(&["--sysroot", tree.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains(": x86_64-la57 (x86_64 with 4K pages)"));
+    // A HugeTLB mapping listed first does not make the page size 2 MiB.
+    let tree = copy_tree("oracle-arm64-16k", "smaps");
+    std::fs::write(
+        tree.join("proc/self/smaps"),
+        "KernelPageSize:     2048 kB\nKernelPageSize:       16 kB\n",
+    )
+    .unwrap();
+    let out = host(&["--sysroot", tree.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains(": arm64-16k (aarch64 with 16K pages)"));
 }

@@ -240,7 +240,10 @@ pub fn check(m: &Machine, c: &Capture) -> Report {
             let mut known = String::new();
             if let Some(iomem) = &c.iomem {
                 let image = iomem_kb(iomem, |n| {
-                    matches!(n, "Kernel code" | "Kernel rodata" | "Kernel data" | "Kernel bss")
+                    matches!(
+                        n,
+                        "Kernel code" | "Kernel rodata" | "Kernel data" | "Kernel bss"
+                    )
                 });
                 let crash = iomem_kb(iomem, |n| n == "Crash kernel");
                 if image > 0 {

@@ -96,8 +96,13 @@ pub fn command(
     let hm = match boot(&c) {
         Ok(hm) => hm,
         Err(e) => {
+            let from = if c.iomem.is_some() {
+                format!(" (RAM from {})", c.root.join("proc/iomem").display())
+            } else {
+                " (RAM rebuilt from its memory blocks)".to_string()
+            };
             crate::runner::warn(&format!(
-                "hotplug-lab host: the model cannot boot {}: {e}",
+                "hotplug-lab host: the model cannot boot {}{from}: {e}",
                 c.describe()
             ));
             return ExitCode::from(2);
@@ -105,25 +110,40 @@ pub fn command(
     };
     if do_check {
         let report = check(&hm.machine, &c);
-        crate::runner::emit(&report.render(&hm.machine, &c, &hm.notes));
-        return if report.agrees() {
+        let code = if report.agrees() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         };
+        return crate::runner::emit_or_fail(
+            "host",
+            &report.render(&hm.machine, &c, &hm.notes),
+            code,
+        );
     }
     let mut text = summary(&c, &hm.machine, &hm.notes);
     let from = match sysroot {
-        Some(d) => format!("--sysroot {}", d.display()),
+        Some(d) => format!("--sysroot {}", shell_word(&d.display().to_string())),
         None => "--host".to_string(),
     };
     text.push_str(&format!(
         "next: `hotplug-lab repl {from}`, then m.add_memory(m.hotplug_base, 64 * GiB); \
          `hotplug-lab host{} --check` compares the model with it\n",
         sysroot
-            .map(|d| format!(" --sysroot {}", d.display()))
+            .map(|d| format!(" --sysroot {}", shell_word(&d.display().to_string())))
             .unwrap_or_default()
     ));
-    crate::runner::emit(&text);
-    ExitCode::SUCCESS
+    crate::runner::emit_or_fail("host", &text, ExitCode::SUCCESS)
+}
+
+/// A path as one shell word: quoted unless it is plain.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

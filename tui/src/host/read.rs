@@ -56,6 +56,9 @@ impl Tree<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(rel, format!("cannot be read: {e}"))),
         };
+        if meta.is_dir() {
+            return Err(self.err(rel, "is a directory where the kernel has a file"));
+        }
         if !meta.is_file() {
             return Err(self.err(
                 rel,
@@ -90,10 +93,14 @@ impl Tree<'_> {
 pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture, HostError> {
     let t = Tree { root, max_file };
     if !root.is_dir() {
+        let why = if root.exists() {
+            "is not a directory (a tree captured as README's \"Your machine\" says)"
+        } else {
+            "does not exist (capture a tree with the command `hotplug-lab host --capture-command` prints)"
+        };
         return Err(HostError {
             file: root.to_path_buf(),
-            why: "is not a directory (a tree captured as README's \"Your machine\" says)"
-                .to_string(),
+            why: why.to_string(),
         });
     }
     let mut notes = Vec::new();
@@ -101,6 +108,9 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
         .required("proc/sys/kernel/osrelease", "the kernel release (uname -r)")?
         .trim()
         .to_string();
+    if release.is_empty() {
+        return Err(t.err("proc/sys/kernel/osrelease", "is empty; it gives uname -r"));
+    }
     let kernel_arg = kernel;
     let (kernel, kernel_exact) = match kernel {
         Some(k) => match arch::lookup_kernel(k) {
@@ -135,7 +145,7 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
     if cmdline_full.is_none() {
         notes.push("proc/cmdline is missing: booted with an empty command line".to_string());
     }
-    let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""));
+    let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""), kernel, &mut notes);
     let arch = arch_name(&t, &machine, page_size, &cpuinfo, &cmdline)?;
     let flag = |f: &str| {
         cpuinfo
@@ -158,12 +168,41 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
     ] {
         let rel = format!("sys/module/memory_hotplug/parameters/{name}");
         if let Some(v) = t.optional(&rel)? {
-            params.push((name.to_string(), v.trim().to_string()));
+            let v = v.trim().to_string();
+            let ok = match name {
+                "memmap_on_memory" => matches!(v.as_str(), "Y" | "N" | "force"),
+                "online_policy" => matches!(v.as_str(), "contig-zones" | "auto-movable"),
+                "auto_movable_ratio" => v.parse::<u32>().is_ok(),
+                _ => matches!(v.as_str(), "Y" | "N"),
+            };
+            if !ok {
+                let want = match name {
+                    "memmap_on_memory" => "Y, N or force",
+                    "online_policy" => "contig-zones or auto-movable",
+                    "auto_movable_ratio" => "a percentage, a number from 0 to 4294967295",
+                    _ => "Y or N",
+                };
+                return Err(t.err(
+                    &rel,
+                    format!("{v:?} is not what the kernel prints ({want})"),
+                ));
+            }
+            params.push((name.to_string(), v));
         }
     }
-    let auto_online = t
-        .optional("sys/devices/system/memory/auto_online_blocks")?
-        .map(|v| v.trim().to_string());
+    let ao_rel = "sys/devices/system/memory/auto_online_blocks";
+    let auto_online = t.optional(ao_rel)?.map(|v| v.trim().to_string());
+    if let Some(v) = &auto_online {
+        if !matches!(
+            v.as_str(),
+            "online" | "offline" | "online_kernel" | "online_movable"
+        ) {
+            return Err(t.err(
+                ao_rel,
+                format!("{v:?} is not online, offline, online_kernel or online_movable"),
+            ));
+        }
+    }
     let bs_rel = "sys/devices/system/memory/block_size_bytes";
     let bs_text = t.required(bs_rel, "the memory block size")?;
     let block_size = u64::from_str_radix(bs_text.trim(), 16)
@@ -178,7 +217,20 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
                 ),
             )
         })?;
-    let blocks = blocks(&t)?;
+    let geometry = arch::lookup(arch)
+        .map(|a| a.geometry())
+        .map_err(|e| t.err("proc/sys/kernel/arch", e.to_string()))?;
+    if block_size < geometry.section_size || block_size > 1 << 40 {
+        return Err(t.err(
+            bs_rel,
+            format!(
+                "{} is not a memory block size {arch} has (a power of two from its {} section to 1 TiB)",
+                arch::approx(block_size),
+                arch::approx(geometry.section_size)
+            ),
+        ));
+    }
+    let blocks = blocks(&t, block_size, geometry.physmem_end)?;
     if blocks.is_empty() {
         return Err(t.err(
             "sys/devices/system/memory",
@@ -205,7 +257,13 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
         }
     };
     let zones = match t.optional("proc/zoneinfo")? {
-        Some(z) => zoneinfo(&z).map_err(|why| t.err("proc/zoneinfo", why))?,
+        Some(z) => {
+            let zones = zoneinfo(&z).map_err(|why| t.err("proc/zoneinfo", why))?;
+            if zones.is_empty() {
+                return Err(t.err("proc/zoneinfo", "has no \"Node N, zone NAME\" line"));
+            }
+            zones
+        }
         None => Vec::new(),
     };
     let mem_total_kb = match t.optional("proc/meminfo")? {
@@ -216,7 +274,17 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
         None => None,
     };
     let memmap = match t.optional("proc/vmstat")? {
-        Some(text) => field(&text, "nr_memmap_pages").zip(field(&text, "nr_memmap_boot_pages")),
+        Some(text) => {
+            for key in ["nr_memmap_pages", "nr_memmap_boot_pages"] {
+                let present = text
+                    .lines()
+                    .any(|l| l.split_whitespace().next() == Some(key));
+                if present && field(&text, key).is_none() {
+                    return Err(t.err("proc/vmstat", format!("{key} is not followed by a number")));
+                }
+            }
+            field(&text, "nr_memmap_pages").zip(field(&text, "nr_memmap_boot_pages"))
+        }
         None => None,
     };
     Ok(Capture {
@@ -248,8 +316,18 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
 fn page_size(t: &Tree, machine: &str) -> Result<u64, HostError> {
     let rel = "proc/self/smaps";
     if let Some(text) = t.optional(rel)? {
-        let kb = field(&text, "KernelPageSize:")
+        // The base page size is the smallest: a HugeTLB mapping shows its own.
+        let kb = text
+            .lines()
+            .filter_map(|l| field(l, "KernelPageSize:"))
+            .min()
             .ok_or_else(|| t.err(rel, "has no \"KernelPageSize: N kB\" line"))?;
+        if !matches!(kb, 4 | 16 | 64) {
+            return Err(t.err(
+                rel,
+                format!("KernelPageSize {kb} kB is not a base page size (4, 16 or 64 kB)"),
+            ));
+        }
         return Ok(kb * 1024);
     }
     match machine {
@@ -318,17 +396,38 @@ fn arch_name(
 
 /// The parameters of a kernel command line that the model reads, in their order; the
 /// model's own hotplug_lab.* switches are never taken from a machine.
-fn memory_parameters(cmdline: &str) -> String {
-    mm::cmdline::split_args(cmdline)
-        .into_iter()
-        .filter(|arg| {
-            let name = arg.split('=').next().unwrap_or("").replace('-', "_");
-            !name.starts_with("hotplug_lab.")
-                && (mm::cmdline::PARAMETERS.contains(&name.as_str()) || name == "memory_block_size")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+fn memory_parameters(cmdline: &str, kernel: &arch::Kernel, notes: &mut Vec<String>) -> String {
+    let mut out = Vec::new();
+    for arg in mm::cmdline::split_args(cmdline) {
+        let name = arg.split('=').next().unwrap_or("").replace('-', "_");
+        if NOT_MODELLED.contains(&name.as_str()) {
+            notes.push(format!(
+                "the command line's {arg} is not modelled: the zones it sizes will differ"
+            ));
+            continue;
+        }
+        let known = !name.starts_with("hotplug_lab.")
+            && (mm::cmdline::PARAMETERS.contains(&name.as_str()) || name == "memory_block_size");
+        if !known {
+            continue;
+        }
+        // The machine booted, so its kernel ignored what it could not parse: so does the model.
+        match mm::cmdline::Cmdline::parse_for(&arg, kernel) {
+            Ok(c) if c.malformed.is_empty() && arg != "mem=0" => out.push(arg),
+            Ok(c) => notes.push(format!(
+                "the command line's {arg} is malformed ({}): the kernel ignored it, and so does the model",
+                c.malformed.first().map_or("0 bytes", |m| m.why.as_str())
+            )),
+            Err(e) => notes.push(format!(
+                "the command line's {arg} is malformed ({e}): the kernel ignored it, and so does the model"
+            )),
+        }
+    }
+    out.join(" ")
 }
+
+/// Memory parameters that change a machine's zones, which the model does not implement.
+const NOT_MODELLED: &[&str] = &["kernelcore", "movablecore"];
 
 /// The first number after `key` at the start of a line ("MemTotal:  24683584 kB").
 pub(super) fn field(text: &str, key: &str) -> Option<u64> {
@@ -355,7 +454,7 @@ fn ram_lines_are_real(text: &str) -> bool {
 }
 
 /// The memoryN directories, sorted by N.
-fn blocks(t: &Tree) -> Result<Vec<HostBlock>, HostError> {
+fn blocks(t: &Tree, block_size: u64, physmem_end: u64) -> Result<Vec<HostBlock>, HostError> {
     let rel = "sys/devices/system/memory";
     let dir = t.path(rel);
     let entries = std::fs::read_dir(&dir).map_err(|e| {
@@ -368,14 +467,37 @@ fn blocks(t: &Tree) -> Result<Vec<HostBlock>, HostError> {
     for e in entries {
         let e = e.map_err(|e| t.err(rel, format!("cannot be listed: {e}")))?;
         let name = e.file_name();
-        let Some(id) = name
+        let Some(num) = name
             .to_str()
             .and_then(|n| n.strip_prefix("memory"))
             .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u64>().ok())
         else {
             continue;
         };
+        let beyond = || {
+            t.err(
+                &format!("{rel}/memory{num}"),
+                format!(
+                    "block {num} of {} lies beyond the {} the architecture addresses",
+                    arch::approx(block_size),
+                    arch::approx(physmem_end.saturating_add(1))
+                ),
+            )
+        };
+        if num.len() > 1 && num.starts_with('0') {
+            return Err(t.err(
+                &format!("{rel}/memory{num}"),
+                "is not a name the kernel gives a block (memoryN, N without leading zeros)",
+            ));
+        }
+        let id: u64 = num.parse().map_err(|_| beyond())?;
+        if id
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(block_size))
+            .is_none_or(|end| end - 1 > physmem_end)
+        {
+            return Err(beyond());
+        }
         if out.len() == MAX_BLOCKS {
             return Err(t.err(rel, format!("lists more than {MAX_BLOCKS} memory blocks")));
         }
@@ -390,12 +512,22 @@ fn blocks(t: &Tree) -> Result<Vec<HostBlock>, HostError> {
                 format!("{state:?} is not online, offline or going-offline"),
             ));
         }
-        let valid_zones = t
-            .optional(&format!("{b}/valid_zones"))?
-            .map(|v| v.trim().to_string());
-        let removable = t
-            .optional(&format!("{b}/removable"))?
-            .map(|v| v.trim().to_string());
+        let vz_rel = format!("{b}/valid_zones");
+        let valid_zones = t.optional(&vz_rel)?.map(|v| v.trim().to_string());
+        if let Some(v) = &valid_zones {
+            let zone = |w: &str| matches!(w, "DMA" | "DMA32" | "Normal" | "Movable" | "Device");
+            if !(v == "none" || (!v.is_empty() && v.split(' ').all(zone))) {
+                return Err(t.err(
+                    &vz_rel,
+                    format!("{v:?} is not \"none\" or zone names (DMA, DMA32, Normal, Movable)"),
+                ));
+            }
+        }
+        let rm_rel = format!("{b}/removable");
+        let removable = t.optional(&rm_rel)?.map(|v| v.trim().to_string());
+        if let Some(v) = removable.as_deref().filter(|v| !matches!(*v, "0" | "1")) {
+            return Err(t.err(&rm_rel, format!("{v:?} is not 0 or 1")));
+        }
         let mut node = None;
         if let Ok(inner) = std::fs::read_dir(t.path(&b)) {
             for n in inner.flatten().take(4096) {
@@ -405,6 +537,9 @@ fn blocks(t: &Tree) -> Result<Vec<HostBlock>, HostError> {
                     .and_then(|n| n.strip_prefix("node"))
                     .and_then(|n| n.parse::<u32>().ok())
                 {
+                    if node.is_some_and(|n| n != nid) {
+                        return Err(t.err(&b, "links to two nodes; a block lies in one"));
+                    }
                     node = Some(nid);
                 }
             }
@@ -424,13 +559,19 @@ fn blocks(t: &Tree) -> Result<Vec<HostBlock>, HostError> {
 /// The spanned, present and managed pages of every zone in /proc/zoneinfo.
 pub(super) fn zoneinfo(text: &str) -> Result<Zones, String> {
     let mut out: Zones = Vec::new();
+    // Which of spanned, present and managed each zone has shown.
+    let mut seen: Vec<u8> = Vec::new();
     for l in text.lines() {
         if let Some(rest) = l.strip_prefix("Node ") {
             let (nid, zone) = rest
                 .split_once(", zone")
                 .and_then(|(n, z)| Some((n.trim().parse::<u32>().ok()?, z.trim().to_string())))
                 .ok_or_else(|| format!("{l:?} is not a \"Node N, zone NAME\" line"))?;
+            if out.iter().any(|(k, _)| *k == (nid, zone.clone())) {
+                return Err(format!("Node {nid}, zone {zone} appears twice"));
+            }
             out.push(((nid, zone), ZonePages::default()));
+            seen.push(0u8);
             continue;
         }
         let Some((_, z)) = out.last_mut() else {
@@ -440,15 +581,25 @@ pub(super) fn zoneinfo(text: &str) -> Result<Zones, String> {
         let (Some(key), Some(v), None) = (words.next(), words.next(), words.next()) else {
             continue;
         };
-        let slot = match key {
-            "spanned" => &mut z.spanned,
-            "present" => &mut z.present,
-            "managed" => &mut z.managed,
+        let (slot, bit) = match key {
+            "spanned" => (&mut z.spanned, 1),
+            "present" => (&mut z.present, 2),
+            "managed" => (&mut z.managed, 4),
             _ => continue,
         };
+        if let Some(b) = seen.last_mut() {
+            *b |= bit;
+        }
         *slot = v
             .parse()
             .map_err(|_| format!("{l:?}: {key} is not a number of pages"))?;
+    }
+    for (((nid, zone), _), bits) in out.iter().zip(&seen) {
+        if *bits != 7 {
+            return Err(format!(
+                "Node {nid}, zone {zone} lacks one of its spanned, present and managed lines"
+            ));
+        }
     }
     Ok(out)
 }
@@ -459,13 +610,18 @@ mod tests {
 
     #[test]
     fn only_memory_parameters_are_taken_from_a_command_line() {
+        let mut notes = Vec::new();
         assert_eq!(
             memory_parameters(
                 "BOOT_IMAGE=/vmlinuz root=/dev/vda1 quiet memhp_default_state=online \
-                 memory_hotplug.memmap_on_memory=1 hotplug_lab.nodes=4 movable_node"
+                 memory_hotplug.memmap_on_memory=1 hotplug_lab.nodes=4 movable_node mem=0",
+                arch::default_kernel(),
+                &mut notes
             ),
             "memhp_default_state=online memory_hotplug.memmap_on_memory=1 movable_node"
         );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("mem=0 is malformed"), "{notes:?}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const DOCS: &[Doc] = &[
                   boots, keeping the default, with the kernel's log line and a warning; strict: true \
                   (or --strict) makes it an error. host: true boots this machine as it is (its arch, \
                   kernel version, RAM, memory parameters and block states; see hotplug-lab host), and \
-                  sysroot: \"DIR\" a tree captured from one; cmdline then adds to the machine's own. \
+                  sysroot: \"DIR\" a tree captured from one (a relative DIR is from the current directory); cmdline then adds to the machine's own. \
                   With --host or --sysroot, boot() and boot(ARCH) are that machine.",
         example: "let m = boot(#{ arch: \"x86_64\", ram: \"4G\", cmdline: \"memory_hotplug.memmap_on_memory=1\" });",
     },
