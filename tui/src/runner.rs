@@ -86,7 +86,8 @@ pub fn emit_checked(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// [`emit_checked`], and the exit status it leaves: `ok` when written, else 2 with why.
+/// [`emit_checked`], and the exit status it leaves: `ok` when written or when the reader
+/// went away (`| head`: it has what it wanted), else 2 with why (a full disk).
 pub fn emit_or_fail(
     command: &str,
     text: &str,
@@ -94,6 +95,7 @@ pub fn emit_or_fail(
 ) -> std::process::ExitCode {
     match emit_checked(text) {
         Ok(()) => ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ok,
         Err(e) => {
             warn(&format!("hotplug-lab {command}: standard output: {e}"));
             std::process::ExitCode::from(2)
