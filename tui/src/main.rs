@@ -385,10 +385,14 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let arch = capture.as_ref().map_or(arch, |c| c.arch.to_string());
+            // L steps on from the captured system's version.
+            let kernel = kernel
+                .or_else(|| capture.as_ref().map(|c| c.kernel.name.to_string()))
+                .unwrap_or_default();
             let opts = hotplug_lab::ui::Options {
                 cmdline,
                 strict,
-                kernel: kernel.unwrap_or_default(),
+                kernel,
                 capture,
                 ..blank_ui(limits)
             };

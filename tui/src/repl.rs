@@ -266,6 +266,14 @@ fn session(
     host.limits = limits;
     host.strict = strict;
     host.kernel = kernel.to_string();
+    // The banner names the machine's version: --kernel's, else the captured system's.
+    let linux = arch::lookup_kernel(kernel)
+        .or(capture.as_ref().map(|c| c.kernel))
+        .unwrap_or(arch::default_kernel());
+    let machine = capture
+        .as_ref()
+        .map(|c| format!(" ({})", c.describe()))
+        .unwrap_or_default();
     host.capture = capture;
     host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
     host.keep_output = false;
@@ -312,9 +320,8 @@ fn session(
     } else {
         Input::Lines(std::io::stdin().lock())
     };
-    let linux = arch::lookup_kernel(kernel).unwrap_or(arch::default_kernel());
     crate::runner::emit(&format!(
-        "hotplug-lab on {arch}, Linux {linux}: `m` is the machine; help() lists the API; \
+        "hotplug-lab on {arch}{machine}, Linux {linux}: `m` is the machine; help() lists the API; \
          Ctrl-C stops a statement; Ctrl-D quits.\n"
     ));
     let mut buf = String::new();

@@ -553,30 +553,31 @@ fn an_answer_that_cannot_be_written_is_not_an_agreement() {
 #[test]
 fn the_page_size_and_mmu_tell_the_configurations_apart() {
     // /proc/cpuinfo's MMU line (arch/powerpc/kernel/setup-common.c show_cpuinfo) names hash
-    // or radix; KernelPageSize in smaps gives the base page size.
-    let tree = copy_tree("oracle-powerpc", "hash");
-    std::fs::write(
-        tree.join("proc/cpuinfo"),
-        "cpu\t\t: POWER9\nMMU\t\t: Hash\n",
-    )
-    .unwrap();
-    let out = host(&["--sysroot", tree.to_str().unwrap()]);
-    assert!(text(&out.stdout).contains(": powerpc-hash (ppc64le with 64K pages)"));
-    let tree = copy_tree("oracle-x86_64", "la57");
-    std::fs::write(
-        tree.join("proc/cpuinfo"),
-        "flags\t\t: fpu pdpe1gb la57\naddress sizes\t: 52 bits physical, 57 bits virtual\n",
-    )
-    .unwrap();
-    let out = host(&["--sysroot", tree.to_str().unwrap()]);
-    assert!(text(&out.stdout).contains(": x86_64-la57 (x86_64 with 4K pages)"));
-    // A HugeTLB mapping listed first does not make the page size 2 MiB.
-    let tree = copy_tree("oracle-arm64-16k", "smaps");
-    std::fs::write(
-        tree.join("proc/self/smaps"),
-        "KernelPageSize:     2048 kB\nKernelPageSize:       16 kB\n",
-    )
-    .unwrap();
-    let out = host(&["--sysroot", tree.to_str().unwrap()]);
-    assert!(text(&out.stdout).contains(": arm64-16k (aarch64 with 16K pages)"));
+    // or radix, its address sizes 5-level paging; KernelPageSize in smaps gives the base page
+    // size, the smallest when a HugeTLB mapping is listed first.
+    for (tree, file, content, want) in [
+        (
+            "oracle-powerpc",
+            "proc/cpuinfo",
+            "cpu\t\t: POWER9\nMMU\t\t: Hash\n",
+            ": powerpc-hash (ppc64le with 64K pages)",
+        ),
+        (
+            "oracle-x86_64",
+            "proc/cpuinfo",
+            "flags\t\t: fpu pdpe1gb la57\naddress sizes\t: 52 bits physical, 57 bits virtual\n",
+            ": x86_64-la57 (x86_64 with 4K pages)",
+        ),
+        (
+            "oracle-arm64-16k",
+            "proc/self/smaps",
+            "KernelPageSize:     2048 kB\nKernelPageSize:       16 kB\n",
+            ": arm64-16k (aarch64 with 16K pages)",
+        ),
+    ] {
+        let t = copy_tree(tree, &format!("config-{tree}"));
+        std::fs::write(t.join(file), content).unwrap();
+        let out = text(&host(&["--sysroot", t.to_str().unwrap()]).stdout);
+        assert!(out.contains(want), "{tree}: {out}");
+    }
 }

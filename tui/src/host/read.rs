@@ -28,7 +28,7 @@ pub fn capture_command() -> &'static str {
      proc/iomem proc/meminfo proc/zoneinfo proc/vmstat sys/module/memory_hotplug/parameters/* \
      $m/*_b* $m/memory*/state $m/memory*/online $m/memory*/phys_* $m/memory*/removable \
      $m/memory*/valid_zones $m/memory*/node*; do mkdir -p \"$D/${f%/*}\"; if [ -L \"$f\" ]; \
-     then mkdir -p \"$D/$f\"; elif [ -f \"$f\" ]; then cat \"$f\" > \"$D/$f\"; fi; done'"
+     then ln -sf \"$(readlink \"$f\")\" \"$D/$f\"; elif [ -f \"$f\" ]; then cat \"$f\" > \"$D/$f\"; fi; done'"
 }
 
 struct Tree<'a> {

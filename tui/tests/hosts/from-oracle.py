@@ -85,4 +85,7 @@ for b in sections["blocks"]:
     put(f"{d}/removable", removable + "\n")
     put(f"{d}/valid_zones", zones + "\n")
     put(f"{d}/phys_device", "0\n")
-    os.makedirs(os.path.join(out, d, node.strip()), exist_ok=True)
+    # As in sysfs: memoryN/nodeM -> ../../node/nodeM (a link git keeps; an empty directory
+    # it would drop).
+    if node.strip():  # s390 blocks have no node link
+        os.symlink(f"../../node/{node.strip()}", os.path.join(out, d, node.strip()))
