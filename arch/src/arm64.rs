@@ -174,6 +174,22 @@ impl Arch for Arm64 {
         ]
     }
 
+    /// Debian's 6.1 arm64 config leaves CONFIG_ZONE_DEVICE unset (the real guest's
+    /// /proc/zoneinfo ends at Movable: mm/tests/fixtures/oracle-arm64-6.1-virtio-mem.txt);
+    /// its 6.12 config sets it. Versions between are not modelled.
+    fn zone_types_for(&self, kernel: &Kernel) -> &'static [ZoneType] {
+        if kernel.at_least(6, 12) {
+            self.zone_types()
+        } else {
+            &[
+                ZoneType::Dma,
+                ZoneType::Dma32,
+                ZoneType::Normal,
+                ZoneType::Movable,
+            ]
+        }
+    }
+
     /// zone_sizes_init() in arch/arm64/mm/init.c, with no DT dma-ranges or IORT limit (QEMU
     /// virt): when RAM starts below 4 GiB, ZONE_DMA is capped at 4 GiB and so is ZONE_DMA32,
     /// which is then empty; when RAM starts above 4 GiB, ZONE_DMA covers all of it.

@@ -286,6 +286,11 @@ pub static DIFFERENCES: &[Difference] = &[
         value: |k| yes_no(k.node_stat_items().any(|n| n == "nr_iommu_pages")),
     },
     Difference {
+        what: "ZONE_DEVICE on arm64 (Debian's config), so pmem and device-dax",
+        source: "Debian's config-*-arm64: CONFIG_ZONE_DEVICE; mm/memremap.c memremap_pages()",
+        value: |k| yes_no(crate::lookup("arm64").is_ok_and(|a| a.zone_device_for(k))),
+    },
+    Difference {
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",
         source: "include/linux/mmzone.h NR_MEMMAP_*, mm/vmstat.c vmstat_text",
         value: |k| yes_no(k.vmstat_memmap_counters),

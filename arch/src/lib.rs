@@ -330,6 +330,18 @@ pub trait Arch: fmt::Debug + Send + Sync {
         self.zone_types().contains(&ZoneType::Device)
     }
 
+    /// The zones `kernel` has here, as Debian configures it: zone_types() unless that
+    /// version's config leaves one out.
+    fn zone_types_for(&self, kernel: &Kernel) -> &'static [ZoneType] {
+        let _ = kernel;
+        self.zone_types()
+    }
+
+    /// Whether `kernel`, as Debian configures it, has ZONE_DEVICE here.
+    fn zone_device_for(&self, kernel: &Kernel) -> bool {
+        self.zone_types_for(kernel).contains(&ZoneType::Device)
+    }
+
     /// has_transparent_hugepage(): PMD-sized THP, so device-dax and pfn devices offer
     /// HPAGE_PMD_SIZE alignment (drivers/dax/dax-private.h dax_align_valid()).
     fn has_transparent_hugepage(&self) -> bool {

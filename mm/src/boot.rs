@@ -334,7 +334,7 @@ impl Machine {
         let u = Units::new(g, bs.bytes);
         let nr_nodes = cmdline.nodes.unwrap_or(1);
         let mut nodes: Vec<Node> = (0..nr_nodes)
-            .map(|n| Node::new(n, arch.zone_types()))
+            .map(|n| Node::new(n, arch.zone_types_for(kernel)))
             .collect();
         nodes[0].online = true;
         let kconfig_online = if kernel.debian_default_online {
@@ -513,7 +513,7 @@ impl Machine {
         let ps = self.u.g.page_shift;
         let limits = self.arch.zone_limits(node_start << ps, node_end << ps);
         let mut low = 0u64;
-        for zt in self.arch.zone_types().to_vec() {
+        for zt in self.arch.zone_types_for(self.kernel).to_vec() {
             let high = match zt {
                 ZoneType::Dma => limits.dma.map(|l| l >> ps),
                 ZoneType::Dma32 => limits.dma32.map(|l| l >> ps),

@@ -219,6 +219,14 @@ impl Machine {
                 self.arch.name()
             )));
         }
+        if !self.arch.zone_device_for(self.kernel) {
+            return Err(MmError::NotSupported(format!(
+                "Linux {} as Debian builds it for {} has no ZONE_DEVICE (CONFIG_ZONE_DEVICE is \
+                 not set), so no pmem or device-dax namespace gets struct pages",
+                self.kernel.name,
+                self.arch.name()
+            )));
+        }
         let end = start
             .checked_add(size)
             .filter(|_| size > 0)

@@ -361,6 +361,6 @@ impl Machine {
 
     /// Zones in /proc/zoneinfo order for node `nid`.
     pub fn zone_types(&self) -> &'static [ZoneType] {
-        self.arch.zone_types()
+        self.arch.zone_types_for(self.kernel)
     }
 }

@@ -997,12 +997,11 @@ fn register_boot(e: &mut Engine, host: &Host) {
             vm.0.borrow().geometry().pmd_size as i64
         })
         .register_get("dax_alignments", |vm: &mut Vm| -> Array {
-            vm.0.borrow()
-                .arch()
-                .dax_alignments()
-                .into_iter()
-                .map(int)
-                .collect()
+            let m = vm.0.borrow();
+            if !m.arch().zone_device_for(m.kernel()) {
+                return Array::new();
+            }
+            m.arch().dax_alignments().into_iter().map(int).collect()
         });
     let b = host.budget.clone();
     e.register_fn("clone", move |vm: &mut Vm| -> Res<Vm> {
