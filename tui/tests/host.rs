@@ -587,3 +587,23 @@ fn the_page_size_and_mmu_tell_the_configurations_apart() {
         assert!(out.contains(want), "{tree}: {out}");
     }
 }
+
+#[test]
+fn reading_a_tree_keeps_to_a_deadline() {
+    // boot(#{ sysroot }) reads within the run's --max-time: a reader past its deadline stops
+    // at the next file and names it.
+    let past = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let e = hotplug_lab::host::read_by(&hosts().join("oracle-arm64"), 1 << 24, None, Some(past))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("osrelease: reached after the run's --max-time"),
+        "{e}"
+    );
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    assert!(
+        hotplug_lab::host::read_by(&hosts().join("oracle-arm64"), 1 << 24, None, Some(later))
+            .is_ok()
+    );
+}

@@ -10,7 +10,7 @@ mod read;
 pub use boot::{boot, restore, spec as boot_spec, HostMachine};
 pub use check::{check, Report};
 pub use cli::{command, summary};
-pub use read::{capture_command, read, HostError};
+pub use read::{capture_command, read, read_by, HostError};
 
 use std::path::PathBuf;
 

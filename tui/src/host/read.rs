@@ -34,6 +34,8 @@ pub fn capture_command() -> &'static str {
 struct Tree<'a> {
     root: &'a Path,
     max_file: u64,
+    /// When reading must have ended (a script's --max-time).
+    deadline: Option<std::time::Instant>,
 }
 
 impl Tree<'_> {
@@ -50,6 +52,12 @@ impl Tree<'_> {
 
     /// The file's text, None when it does not exist.
     fn optional(&self, rel: &str) -> Result<Option<String>, HostError> {
+        if self.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(self.err(
+                rel,
+                "reached after the run's --max-time; the tree is too large to read in it",
+            ));
+        }
         let p = self.path(rel);
         let meta = match std::fs::metadata(&p) {
             Ok(m) => m,
@@ -91,7 +99,21 @@ impl Tree<'_> {
 
 /// Read the system under `root` ("/" for the running one). `max_file` bounds each file.
 pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture, HostError> {
-    let t = Tree { root, max_file };
+    read_by(root, max_file, kernel, None)
+}
+
+/// [`read`], giving up at `deadline`.
+pub fn read_by(
+    root: &Path,
+    max_file: u64,
+    kernel: Option<&str>,
+    deadline: Option<std::time::Instant>,
+) -> Result<Capture, HostError> {
+    let t = Tree {
+        root,
+        max_file,
+        deadline,
+    };
     if !root.is_dir() {
         let why = if root.exists() {
             "is not a directory (a tree captured as README's \"Your machine\" says)"

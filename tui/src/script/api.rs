@@ -71,7 +71,9 @@ fn capture_for(host: &Host, opts: &Map) -> Res<Option<Arc<Capture>>> {
         None => None,
     };
     let read = |root: &std::path::Path, key: &str| {
-        crate::host::read(root, host.limits.max_input, None)
+        // Within the run's time: a huge tree is stopped, not waited for.
+        let deadline = std::time::Instant::now().checked_add(host.limits.max_time);
+        crate::host::read_by(root, host.limits.max_input, None, deadline)
             .map(|c| Some(Arc::new(c)))
             .map_err(|e| einval(format!("boot: {key}: {e}")))
     };
