@@ -607,3 +607,34 @@ fn reading_a_tree_keeps_to_a_deadline() {
             .is_ok()
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn blocks_on_other_nodes_are_said_to_differ() {
+    // The model boots all memory on node 0: a machine with memory on node 1 is told so, and
+    // --check shows those blocks' nodes; node 1 exists in the model for hot-adds.
+    let tree = copy_tree("oracle-arm64", "numa");
+    let mem = tree.join("sys/devices/system/memory");
+    std::fs::remove_file(mem.join("memory23/node0")).unwrap();
+    std::os::unix::fs::symlink("../../node/node1", mem.join("memory23/node1")).unwrap();
+    let out = check(&tree);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        differences(&stdout),
+        ["-memory23/node: node0", "+memory23/node: node1"]
+    );
+    assert!(
+        stdout.contains("# 1 blocks are on nodes other than 0"),
+        "{stdout}"
+    );
+    let src = format!(
+        "let m = boot(#{{ sysroot: {:?} }}); m.add_memory(m.hotplug_base, m.block_size, #{{ node: 1 }}); m.block(24).nid",
+        tree.to_str().unwrap()
+    );
+    let script = tree.parent().unwrap().join("numa.rhai");
+    std::fs::write(&script, src).unwrap();
+    let out = bin().args(["run", "--json"]).arg(&script).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["result"], 1, "{}", text(&out.stderr));
+}

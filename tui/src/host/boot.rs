@@ -41,6 +41,12 @@ pub fn spec(c: &Capture) -> BootSpec {
             add(format!("memory_hotplug.{name}={value}"));
         }
     }
+    // The machine's nodes exist in the model (for a hot-add with #{ node }); its boot memory
+    // is all on node 0 there (read() says so when the machine's is not).
+    let nodes = c.blocks.iter().filter_map(|b| b.node).max().unwrap_or(0);
+    if nodes > 0 {
+        add(format!("hotplug_lab.nodes={}", (nodes + 1).min(64)));
+    }
     spec.cmdline = cmdline;
     spec.iomem = Some(c.iomem.clone().unwrap_or_else(|| rebuilt_iomem(c)));
     spec.gbpages = c.gbpages;

@@ -259,6 +259,16 @@ pub fn read_by(
             "holds no memoryN block directories",
         ));
     }
+    let off_node0 = blocks
+        .iter()
+        .filter(|b| b.node.is_some_and(|n| n > 0))
+        .count();
+    if off_node0 > 0 {
+        notes.push(format!(
+            "{off_node0} blocks are on nodes other than 0: the model boots all memory on node 0 \
+             (its other nodes are there for hot-adds), so their node and zone fields differ"
+        ));
+    }
     let iomem = match t.optional("proc/iomem")? {
         Some(text) if ram_lines_are_real(&text) => Some(text),
         Some(_) => {
