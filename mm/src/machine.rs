@@ -313,8 +313,9 @@ impl Machine {
     }
 
     /// The zone `t` of node `nid`. Every zone a block, a pgmap or a huge page records was
-    /// picked from the arch's configured zones (zone_for_pfn_range(), the pgmap's
-    /// ZONE_DEVICE on archs that have it), so the lookup cannot miss.
+    /// picked from the zones the arch configures for this kernel (zone_for_pfn_range(); a
+    /// pgmap's ZONE_DEVICE only after memremap_pages() checked zone_device_for()), so the
+    /// lookup cannot miss.
     pub(crate) fn zone_mut(&mut self, nid: u16, t: ZoneType) -> &mut crate::zone::Zone {
         self.state.nodes[nid as usize]
             .zone_mut(t)

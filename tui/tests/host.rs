@@ -198,12 +198,14 @@ fn the_capture_command_captures_what_host_reads() {
             .collect()
     };
     assert_eq!(body(&live), body(&captured), "{live}\n{captured}");
-    // lsmem reads the same tree, where util-linux is installed.
-    if let Ok(out) = Command::new("lsmem").arg("--sysroot").arg(&tree).output() {
-        if out.status.success() {
-            assert!(text(&out.stdout).contains("Memory block size:"));
-        }
-    }
+    // The real lsmem reads the same tree (.ci/run requires util-linux).
+    let out = Command::new("lsmem")
+        .arg("--sysroot")
+        .arg(&tree)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Memory block size:"));
 }
 
 #[test]
@@ -559,32 +561,51 @@ fn an_answer_that_cannot_be_written_is_not_an_agreement() {
 #[test]
 fn the_page_size_and_mmu_tell_the_configurations_apart() {
     // /proc/cpuinfo's MMU line (arch/powerpc/kernel/setup-common.c show_cpuinfo) names hash
-    // or radix, its address sizes 5-level paging; KernelPageSize in smaps gives the base page
-    // size, the smallest when a HugeTLB mapping is listed first.
-    for (tree, file, content, want) in [
+    // or radix, its address sizes 5-level paging (which no5lvl turns off); KernelPageSize in
+    // smaps gives the base page size, the smallest when a HugeTLB mapping is listed first.
+    const LA57: &str =
+        "flags\t\t: fpu pdpe1gb la57\naddress sizes\t: 52 bits physical, 57 bits virtual\n";
+    /// A tree, the files written into it, and what the summary must say.
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+    let cases: [Case; 4] = [
         (
             "oracle-powerpc",
-            "proc/cpuinfo",
-            "cpu\t\t: POWER9\nMMU\t\t: Hash\n",
+            &[("proc/cpuinfo", "cpu\t\t: POWER9\nMMU\t\t: Hash\n")],
             ": powerpc-hash (ppc64le with 64K pages)",
         ),
         (
             "oracle-x86_64",
-            "proc/cpuinfo",
-            "flags\t\t: fpu pdpe1gb la57\naddress sizes\t: 52 bits physical, 57 bits virtual\n",
+            &[("proc/cpuinfo", LA57)],
             ": x86_64-la57 (x86_64 with 4K pages)",
         ),
         (
+            "oracle-x86_64",
+            &[
+                ("proc/cpuinfo", LA57),
+                ("proc/cmdline", "console=ttyS0 no5lvl\n"),
+            ],
+            ": x86_64 (x86_64 with 4K pages)",
+        ),
+        (
             "oracle-arm64-16k",
-            "proc/self/smaps",
-            "KernelPageSize:     2048 kB\nKernelPageSize:       16 kB\n",
+            &[(
+                "proc/self/smaps",
+                "KernelPageSize:     2048 kB\nKernelPageSize:       16 kB\n",
+            )],
             ": arm64-16k (aarch64 with 16K pages)",
         ),
-    ] {
-        let t = copy_tree(tree, &format!("config-{tree}"));
-        std::fs::write(t.join(file), content).unwrap();
+    ];
+    for (n, (tree, files, want)) in cases.into_iter().enumerate() {
+        let t = copy_tree(tree, &format!("config-{n}"));
+        for (file, content) in files {
+            std::fs::write(t.join(file), content).unwrap();
+        }
         let out = text(&host(&["--sysroot", t.to_str().unwrap()]).stdout);
-        assert!(out.contains(want), "{tree}: {out}");
+        assert!(out.contains(want), "{tree} {files:?}: {out}");
     }
 }
 

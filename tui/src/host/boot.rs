@@ -1,7 +1,7 @@
 //! Booting the model as a captured system booted, then bringing its memory blocks to the
 //! states the system shows now (offlined, or onlined to another zone, at run time).
 
-use super::{id_ranges, Capture};
+use super::{id_runs, Capture};
 use mm::boot::BootSpec;
 use mm::Machine;
 
@@ -57,18 +57,15 @@ pub fn spec(c: &Capture) -> BootSpec {
 
 /// /proc/iomem's System RAM lines, one per run of consecutive memory blocks.
 fn rebuilt_iomem(c: &Capture) -> String {
-    let ranges = id_ranges(c.blocks.iter().map(|b| b.id));
-    let mut out = String::new();
-    for r in ranges.split(',') {
-        let (a, b) = r.split_once('-').unwrap_or((r, r));
-        let (a, b): (u64, u64) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
-        let start = a.saturating_mul(c.block_size);
-        let end = (b.saturating_add(1))
-            .saturating_mul(c.block_size)
-            .saturating_sub(1);
-        out.push_str(&format!("{start:08x}-{end:08x} : System RAM\n"));
-    }
-    out
+    // read() bounded every block's end by the arch's physical address limit.
+    id_runs(c.blocks.iter().map(|b| b.id))
+        .into_iter()
+        .map(|(a, b)| {
+            let start = a * c.block_size;
+            let end = (b + 1) * c.block_size - 1;
+            format!("{start:08x}-{end:08x} : System RAM\n")
+        })
+        .collect()
 }
 
 /// Bring the booted model's blocks and auto_online_blocks to what the system shows.

@@ -37,7 +37,8 @@ pub fn summary(c: &Capture, m: &mm::Machine, restore_notes: &[String]) -> String
     let mut states: Vec<(String, Vec<u64>)> = Vec::new();
     for b in &c.blocks {
         let key = match (&b.state[..], b.valid_zones.as_deref()) {
-            ("online", Some(z)) if z != "none" => format!("online {z}"),
+            ("online", Some("none")) => "online, spanning zones".to_string(),
+            ("online", Some(z)) => format!("online {z}"),
             (s, _) => s.to_string(),
         };
         match states.iter_mut().find(|(k, _)| *k == key) {

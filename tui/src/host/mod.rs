@@ -118,31 +118,31 @@ impl Capture {
     }
 }
 
+/// Runs of consecutive block ids, first and last of each.
+pub fn id_runs(ids: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for id in ids {
+        match out.last_mut() {
+            Some((_, last)) if id == *last + 1 => *last = id,
+            _ => out.push((id, id)),
+        }
+    }
+    out
+}
+
 /// Block ids as ranges: "0-23,32-199".
 pub fn id_ranges(ids: impl IntoIterator<Item = u64>) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut run: Option<(u64, u64)> = None;
-    let flush = |r: (u64, u64), out: &mut Vec<String>| {
-        out.push(if r.0 == r.1 {
-            r.0.to_string()
-        } else {
-            format!("{}-{}", r.0, r.1)
-        })
-    };
-    for id in ids {
-        run = match run {
-            Some((a, b)) if id == b + 1 => Some((a, id)),
-            Some(r) => {
-                flush(r, &mut out);
-                Some((id, id))
+    id_runs(ids)
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
             }
-            None => Some((id, id)),
-        };
-    }
-    if let Some(r) = run {
-        flush(r, &mut out);
-    }
-    out.join(",")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

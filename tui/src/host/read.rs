@@ -168,7 +168,13 @@ pub fn read_by(
         notes.push("proc/cmdline is missing: booted with an empty command line".to_string());
     }
     let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""), kernel, &mut notes);
-    let arch = arch_name(&t, &machine, page_size, &cpuinfo, &cmdline)?;
+    let arch = arch_name(
+        &t,
+        &machine,
+        page_size,
+        &cpuinfo,
+        cmdline_full.as_deref().unwrap_or(""),
+    )?;
     let flag = |f: &str| {
         cpuinfo
             .lines()
@@ -445,7 +451,9 @@ fn memory_parameters(cmdline: &str, kernel: &arch::Kernel, notes: &mut Vec<Strin
         }
         // The machine booted, so its kernel ignored what it could not parse: so does the model.
         match mm::cmdline::Cmdline::parse_for(&arg, kernel) {
-            Ok(c) if c.malformed.is_empty() && arg != "mem=0" => out.push(arg),
+            // mem=0 is refused by x86's parse_memopt() and ignored by arm64's
+            // memblock_mem_limit_remove_map().
+            Ok(c) if c.malformed.is_empty() && c.mem_limit != Some(0) => out.push(arg),
             Ok(c) => notes.push(format!(
                 "the command line's {arg} is malformed ({}): the kernel ignored it, and so does the model",
                 c.malformed.first().map_or("0 bytes", |m| m.why.as_str())
