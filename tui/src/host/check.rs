@@ -267,23 +267,18 @@ pub fn check(m: &Machine, c: &Capture) -> Report {
     }
 }
 
-/// The kB that /proc/iomem lines of the names `pick` takes span.
+/// The kB that /proc/iomem resources of the names `pick` takes span (0 when the text does
+/// not parse: the boot that used it would have failed first).
 fn iomem_kb(iomem: &str, pick: impl Fn(&str) -> bool) -> u64 {
-    iomem
-        .lines()
-        .filter_map(|l| {
-            let (range, name) = l.trim_start().split_once(" : ")?;
-            if !pick(name.trim()) {
-                return None;
-            }
-            let (a, b) = range.split_once('-')?;
-            let (a, b) = (
-                u64::from_str_radix(a, 16).ok()?,
-                u64::from_str_radix(b, 16).ok()?,
-            );
-            Some((b.checked_sub(a)? + 1) / 1024)
+    mm::resource::ResourceTree::parse(iomem)
+        .map(|t| {
+            t.walk()
+                .into_iter()
+                .filter(|(_, r)| pick(&r.name))
+                .map(|(_, r)| (r.end - r.start + 1) / 1024)
+                .sum()
         })
-        .sum()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
