@@ -40,6 +40,9 @@ pub struct BootSpec {
     pub strict: bool,
     /// The kernel version (see arch::KERNELS; default 6.12).
     pub kernel: Option<String>,
+    /// What stops the boot, and every later operation of the machine, part way (a
+    /// caller's deadline or cancel switch; none by default).
+    pub watchdog: crate::watchdog::Watchdog,
 }
 
 impl BootSpec {
@@ -79,6 +82,7 @@ pub struct BootPlan {
     hotplug_base: u64,
     platform: String,
     block_size: arch::BlockSize,
+    watchdog: crate::watchdog::Watchdog,
 }
 
 impl BootPlan {
@@ -147,6 +151,16 @@ impl BootPlan {
             }
             None => {
                 let ram = spec.ram.unwrap_or(DEFAULT_RAM);
+                if ram > g.physmem_end {
+                    return Err(MmError::OutOfRange(format!(
+                        "ram {}: too large, more than the {} of physical address space {} \
+                         has (MAX_PHYSMEM_BITS {})",
+                        arch::approx(ram),
+                        arch::approx(g.physmem_end.saturating_add(1)),
+                        arch.name(),
+                        g.max_physmem_bits
+                    )));
+                }
                 let layout = arch
                     .qemu_layout(ram)
                     .map_err(|e| MmError::Invalid(e.to_string()))?;
@@ -275,6 +289,7 @@ impl BootPlan {
             hotplug_base,
             platform,
             block_size: bs,
+            watchdog: spec.watchdog.clone(),
         })
     }
 
@@ -329,6 +344,7 @@ impl Machine {
             hotplug_base,
             platform,
             block_size: bs,
+            watchdog,
         } = plan;
         let g = *arch.geometry();
         let u = Units::new(g, bs.bytes);
@@ -395,6 +411,7 @@ impl Machine {
             wmark_memo: Default::default(),
             per_block_reference: false,
             clock_us: 0,
+            watchdog,
         };
         m.log(format!(
             "Linux version {kernel} (hotplug-lab model of {})",
@@ -494,6 +511,7 @@ impl Machine {
         let present: Vec<SectionNr> = self.state.sections.present().map(|(n, _)| n).collect();
         let mut i = 0;
         while i < present.len() {
+            self.tick()?;
             let mut j = i + 1;
             while j < present.len() && present[j].0 == present[j - 1].0 + 1 {
                 j += 1;
@@ -677,9 +695,17 @@ impl Machine {
         let present: Vec<SectionNr> = self.state.sections.present().map(|(n, _)| n).collect();
         let mut ids: Vec<BlockId> = present.iter().map(|n| u.block_of_section(*n)).collect();
         ids.dedup();
-        let ram = self.boot.ram.clone();
-        let reserved = self.boot_reserved.clone();
         let ps = u.g.page_shift;
+        // Whole pages of RAM, and the reservations, each sorted: the blocks come in
+        // order, so each list is walked once (a boot from a long iomem stays linear).
+        let mut ram = Overlap::new(
+            self.boot
+                .ram
+                .iter()
+                .map(|&(s, e)| (s.div_ceil(u.g.page_size), e / u.g.page_size))
+                .collect(),
+        );
+        let mut reserved = Overlap::new(self.boot_reserved.clone());
         for id in ids {
             let start_pfn = u.block_start(id) >> ps;
             let nr = u.pages_per_block();
@@ -694,23 +720,8 @@ impl Machine {
             } else {
                 None
             };
-            let overlap = |ranges: &[(u64, u64)], shift: u32| -> u64 {
-                ranges
-                    .iter()
-                    .map(|&(s, e)| {
-                        let (s, e) = (s >> shift, e >> shift);
-                        e.min(start_pfn + nr).saturating_sub(s.max(start_pfn))
-                    })
-                    .sum()
-            };
-            let ram_pages: u64 = ram
-                .iter()
-                .map(|&(s, e)| {
-                    let (s, e) = (s.div_ceil(u.g.page_size), e / u.g.page_size);
-                    e.min(start_pfn + nr).saturating_sub(s.max(start_pfn))
-                })
-                .sum();
-            let reserved_pages = overlap(&reserved, 0);
+            let ram_pages = ram.pages(start_pfn, start_pfn + nr);
+            let reserved_pages = reserved.pages(start_pfn, start_pfn + nr);
             self.state.blocks.insert(
                 id,
                 MemoryBlock {
@@ -735,9 +746,58 @@ impl Machine {
     }
 }
 
+/// How much of each window `[a, b)`, asked in ascending order, a list of pfn ranges
+/// covers: the list is sorted once and walked once.
+struct Overlap {
+    ranges: Vec<(u64, u64)>,
+    next: usize,
+}
+
+impl Overlap {
+    fn new(mut ranges: Vec<(u64, u64)>) -> Overlap {
+        ranges.retain(|(s, e)| s < e);
+        ranges.sort_unstable();
+        Overlap { ranges, next: 0 }
+    }
+
+    fn pages(&mut self, a: u64, b: u64) -> u64 {
+        while self.ranges.get(self.next).is_some_and(|&(_, e)| e <= a) {
+            self.next += 1;
+        }
+        self.ranges[self.next..]
+            .iter()
+            .take_while(|&&(s, _)| s < b)
+            .map(|&(s, e)| e.min(b).saturating_sub(s.max(a)))
+            .sum()
+    }
+}
+
 /// x86 `memmap=`: PRAM and reserved ranges are cut out of System RAM (e820__range_update),
 /// usable ranges added.
 fn apply_memmap_options(iomem: &mut ResourceTree, c: &Cmdline, g: &arch::Geometry) -> Result<()> {
+    if c.memmap.is_empty() {
+        return Ok(());
+    }
+    // The top level is sorted and its ranges apart (ResourceTree::parse and the QEMU layouts
+    // make it so, and every step below keeps it): keyed by start, each entry looks only at
+    // its neighbours, so a command line of many memmap= stays linear.
+    let mut top: BTreeMap<u64, Resource> = std::mem::take(&mut iomem.top)
+        .into_iter()
+        .map(|r| (r.start, r))
+        .collect();
+    // The resources that overlap [s, end]: the one that starts before s (if it reaches s),
+    // and those that start inside.
+    let overlapping = |top: &BTreeMap<u64, Resource>, s: u64, last: u64| -> Vec<u64> {
+        let before = top
+            .range(..s)
+            .next_back()
+            .filter(|(_, r)| r.end >= s)
+            .map(|(k, _)| *k);
+        before
+            .into_iter()
+            .chain(top.range(s..=last).map(|(k, _)| *k))
+            .collect()
+    };
     for e in &c.memmap {
         // Cmdline::parse refused ranges that wrap.
         let (s, end) = (e.start, e.start.saturating_add(e.size));
@@ -754,38 +814,41 @@ fn apply_memmap_options(iomem: &mut ResourceTree, c: &Cmdline, g: &arch::Geometr
         };
         if e.kind != MemmapKind::Ram {
             // Trim System RAM around the range.
-            let mut out: Vec<Resource> = Vec::new();
-            for r in std::mem::take(&mut iomem.top) {
-                if &*r.name != "System RAM" || r.end < s || r.start >= end {
-                    out.push(r);
+            for k in overlapping(&top, s, end - 1) {
+                if &*top[&k].name != "System RAM" {
                     continue;
                 }
+                let Some(r) = top.remove(&k) else { continue };
                 if r.start < s {
-                    out.push(Resource {
+                    let below = Resource {
                         end: s - 1,
                         children: Vec::new(),
                         ..r.clone()
-                    });
+                    };
+                    top.insert(below.start, below);
                 }
                 if r.end + 1 > end {
-                    out.push(Resource {
-                        start: end,
-                        children: Vec::new(),
-                        ..r.clone()
-                    });
+                    top.insert(
+                        end,
+                        Resource {
+                            start: end,
+                            children: Vec::new(),
+                            ..r
+                        },
+                    );
                 }
             }
-            iomem.top = out;
         }
-        if iomem.top.iter().any(|r| r.start < end && s <= r.end) {
+        if !overlapping(&top, s, end - 1).is_empty() {
+            iomem.top = top.into_values().collect();
             return Err(MmError::Invalid(format!(
                 "memmap={:#x}@{s:#x}: overlaps another firmware range",
                 e.size
             )));
         }
-        iomem.top.push(Resource::new(s, end - 1, name));
-        iomem.top.sort_by_key(|r| r.start);
+        top.insert(s, Resource::new(s, end - 1, name));
     }
+    iomem.top = top.into_values().collect();
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub enum Errno {
     ENOTDIR,
     EISDIR,
     EROFS,
+    ETIMEDOUT,
 }
 
 impl Errno {
@@ -46,6 +47,7 @@ impl Errno {
             Errno::ENOTDIR => "ENOTDIR",
             Errno::EISDIR => "EISDIR",
             Errno::EROFS => "EROFS",
+            Errno::ETIMEDOUT => "ETIMEDOUT",
         }
     }
 
@@ -70,6 +72,7 @@ impl Errno {
             Errno::ENOTDIR => 20,
             Errno::EISDIR => 21,
             Errno::EROFS => 30,
+            Errno::ETIMEDOUT => 110,
         })
     }
 }
@@ -113,6 +116,10 @@ pub enum MmError {
     IsADirectory(String),
     #[error("EROFS: {0}")]
     ReadOnly(String),
+    /// The caller's [`crate::watchdog::Watchdog`] stopped a long operation: its deadline
+    /// passed (ETIMEDOUT) or it was cancelled (EINTR). Not the kernel's: the caller's.
+    #[error("{}: {reason}", errno.name())]
+    Stopped { errno: Errno, reason: String },
 }
 
 impl MmError {
@@ -137,6 +144,7 @@ impl MmError {
             MmError::NotADirectory(_) => Errno::ENOTDIR,
             MmError::IsADirectory(_) => Errno::EISDIR,
             MmError::ReadOnly(_) => Errno::EROFS,
+            MmError::Stopped { errno, .. } => *errno,
         }
     }
 
@@ -160,12 +168,45 @@ impl MmError {
             | MmError::AccessDenied(r)
             | MmError::NotADirectory(r)
             | MmError::IsADirectory(r)
-            | MmError::ReadOnly(r) => r,
+            | MmError::ReadOnly(r)
+            | MmError::Stopped { reason: r, .. } => r,
         }
     }
 }
 
 impl MmError {
+    /// Whether the caller's watchdog stopped the operation (not the kernel's error: a
+    /// driver that retries a failed step later must give up at once on this one).
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, MmError::Stopped { .. })
+    }
+
+    /// The error of `errno` with `reason` (what another layer's error becomes when a
+    /// script catches it).
+    pub fn with_errno(errno: Errno, reason: String) -> MmError {
+        match errno {
+            Errno::EPERM => MmError::NotPermitted(reason),
+            Errno::ENOENT => MmError::NotFound(reason),
+            Errno::EINTR => MmError::Interrupted(reason),
+            Errno::ENXIO => MmError::NoSuchAddress(reason),
+            Errno::ENOMEM => MmError::NoMemory(reason),
+            Errno::EBUSY => MmError::Busy(reason),
+            Errno::EEXIST => MmError::Exists(reason),
+            Errno::ENODEV => MmError::NoDevice(reason),
+            Errno::EINVAL => MmError::Invalid(reason),
+            Errno::ENOSPC => MmError::NoSpace(reason),
+            Errno::ERANGE => MmError::OutOfRange(reason),
+            Errno::E2BIG => MmError::TooBig(reason),
+            Errno::EOPNOTSUPP => MmError::NotSupported(reason),
+            Errno::EIO => MmError::Io(reason),
+            Errno::EACCES => MmError::AccessDenied(reason),
+            Errno::ENOTDIR => MmError::NotADirectory(reason),
+            Errno::EISDIR => MmError::IsADirectory(reason),
+            Errno::EROFS => MmError::ReadOnly(reason),
+            Errno::ETIMEDOUT => MmError::Stopped { errno, reason },
+        }
+    }
+
     /// An I/O error of the host, as the errno the host's call returned, with what was being
     /// done.
     pub fn from_io(what: impl std::fmt::Display, e: &std::io::Error) -> MmError {

@@ -481,6 +481,7 @@ impl Machine {
         let mut altmaps = Vec::with_capacity(chunk as usize);
         let mut pfn = start_pfn;
         while pfn < end_pfn {
+            self.tick()?;
             let n = (end_pfn - pfn).min(chunk * per_block);
             altmaps.clear();
             altmaps.extend((pfn..pfn + n).step_by(per_block as usize).map(altmap_of));

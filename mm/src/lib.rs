@@ -13,6 +13,7 @@
 
 pub mod alloc;
 pub mod altmap;
+pub mod block_set;
 pub mod block_table;
 pub mod boot;
 pub mod cmdline;
@@ -37,6 +38,7 @@ pub mod units;
 pub mod views;
 pub mod virtio_mem;
 pub mod vmemmap;
+pub mod watchdog;
 pub mod watermark;
 pub mod zone;
 
@@ -45,3 +47,4 @@ pub use error::{Errno, MmError, Result};
 pub use hotplug::{AddOptions, AddReport};
 pub use machine::Machine;
 pub use memremap::{MemmapLocation, MemremapOptions, NamespaceMode};
+pub use watchdog::Watchdog;

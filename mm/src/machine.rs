@@ -147,6 +147,8 @@ pub struct Machine {
     pub(crate) per_block_reference: bool,
     /// Monotonic clock for dmesg timestamps (microseconds).
     pub(crate) clock_us: u64,
+    /// What stops a long operation part way (not state: a copy of the machine shares it).
+    pub(crate) watchdog: crate::watchdog::Watchdog,
 }
 
 /// The machine's state: what rollback restores, [`Machine::state_hash`] hashes and
@@ -284,6 +286,18 @@ impl Machine {
 
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// Let `w` stop this machine's long operations part way (each then fails as a whole,
+    /// the machine as it was).
+    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) {
+        self.watchdog = w;
+    }
+
+    /// One step of a long loop: the watchdog's error once it says stop.
+    #[inline]
+    pub(crate) fn tick(&self) -> Result<()> {
+        self.watchdog.check()
     }
 
     /// Append a line to the kernel log with a timestamp, as printk does.
@@ -436,9 +450,11 @@ impl Machine {
     ) -> Result<T> {
         self.wmark_flush();
         let snap = self.snapshot(fp);
-        self.state.vmemmap.fence(snap.fence.0, snap.fence.1);
+        // Transactions nest (a driver's request around the adds it makes): the inner one
+        // hands its caller's fence back.
+        let outer = self.state.vmemmap.fence(snap.fence.0, snap.fence.1);
         let r = f(self);
-        self.state.vmemmap.unfence();
+        self.state.vmemmap.set_fence(outer);
         if r.is_err() {
             self.restore(snap);
         }

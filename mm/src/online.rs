@@ -737,7 +737,7 @@ impl Machine {
     ) -> Result<Vec<(BlockId, ZoneType)>> {
         let r = self.wmark_batch(|m| m.online_range(start, size, t))?;
         // Memory went online: a virtio-mem device waiting on its offline threshold retries.
-        self.virtio_mem_retry_all();
+        self.virtio_mem_retry_all()?;
         Ok(r)
     }
 

@@ -127,11 +127,22 @@ impl PopulateCtx<'_> {
 
     /// Take `pages` base pages of ordinary memory (memblock at boot, the buddy afterwards).
     fn take_ram(&mut self, pages: u64) -> std::result::Result<Origin, AllocFailed> {
+        self.ram_fault()?;
+        self.charge_ram(pages)
+    }
+
+    /// An allocation from ordinary memory that an armed fault makes fail (consumed).
+    fn ram_fault(&mut self) -> std::result::Result<(), AllocFailed> {
+        if !self.booting && Machine::take_fault(&mut self.faults.memmap_alloc) {
+            return Err(self.fail("vmemmap alloc failure (injected)".to_string()));
+        }
+        Ok(())
+    }
+
+    /// [`PopulateCtx::take_ram`] past the fault point.
+    fn charge_ram(&mut self, pages: u64) -> std::result::Result<Origin, AllocFailed> {
         if self.booting {
             return Ok(Origin::Boot);
-        }
-        if Machine::take_fault(&mut self.faults.memmap_alloc) {
-            return Err(self.fail("vmemmap alloc failure (injected)".to_string()));
         }
         match charge(self.nodes, self.nid, pages) {
             Some(p) => {
@@ -397,9 +408,12 @@ impl VmemmapTables for PopulateCtx<'_> {
                     };
                     if fit > 0 {
                         let end_fit = s0 + fit * pmd_pages;
+                        // The PMD-sized block is asked for first: when it fails, the base
+                        // pages that replace it charge the page tables they need.
+                        self.ram_fault().map_err(|f| stop(at, f))?;
                         self.charge_tables(s0, end_fit, Level::Pmd)
                             .map_err(|f| stop(at, f))?;
-                        let origin = self.take_ram(fit * pmd_pages).map_err(|f| stop(at, f))?;
+                        let origin = self.charge_ram(fit * pmd_pages).map_err(|f| stop(at, f))?;
                         self.map(s0, end_fit, Level::Pmd, origin);
                     }
                     if fit < k {
@@ -871,6 +885,8 @@ impl Machine {
         // A run of full, non-early sections waiting to be populated together.
         let mut batch: Option<(u64, u64)> = None;
         while pfn < end_pfn {
+            // The caller's transaction puts back what a stop part way leaves.
+            self.tick()?;
             let next = end_pfn.min((pfn + 1).next_multiple_of(g.pages_per_section));
             let n = next - pfn;
             let needs = self.section_activate(nid, pfn, n)?;

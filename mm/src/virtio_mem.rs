@@ -2,12 +2,12 @@
 //! plugs and unplugs memory in device blocks inside its region, adding Linux memory blocks
 //! as "System RAM (virtio_mem)" and waiting for them to be onlined.
 
+use crate::block_set::BlockSet;
 use crate::error::{MmError, Result};
 use crate::hotplug::AddOptions;
 use crate::machine::Machine;
 use crate::memory_block::BlockState;
 use crate::units::BlockId;
-use std::collections::BTreeSet;
 
 /// VIRTIO_MEM_DEFAULT_OFFLINE_THRESHOLD: at least 1 GiB of added memory may wait offline.
 const DEFAULT_OFFLINE_THRESHOLD: u64 = 1 << 30;
@@ -50,7 +50,7 @@ pub struct VirtioMem {
     pub offline_threshold: u64,
     /// The memory blocks it added; what is plugged in each is the block's pages that are
     /// not fake-offline (`MemoryBlock::fake_offline_pages`).
-    pub blocks: BTreeSet<BlockId>,
+    pub blocks: BlockSet,
     /// Why the last resize stopped short of the request, if it did.
     pub waiting: Option<String>,
 }
@@ -181,7 +181,7 @@ impl Machine {
                 requested_size: 0,
                 // BBM makes sure two big blocks can be added.
                 offline_threshold: (2 * bs).max(DEFAULT_OFFLINE_THRESHOLD).max(2 * unit),
-                blocks: BTreeSet::new(),
+                blocks: BlockSet::new(),
                 waiting: None,
             },
         );
@@ -234,10 +234,7 @@ impl Machine {
 
     /// What device `d` has plugged (vm->plugged_size).
     pub fn virtio_mem_plugged_size(&self, d: &VirtioMem) -> u64 {
-        d.blocks
-            .iter()
-            .map(|&b| self.virtio_mem_plugged_in(b))
-            .sum()
+        d.blocks.iter().map(|b| self.virtio_mem_plugged_in(b)).sum()
     }
 
     /// The host asks device `id` for `requested` bytes: the driver plugs or unplugs toward
@@ -252,8 +249,12 @@ impl Machine {
                 d.device_block_size, d.region_size
             )));
         }
-        self.virtio_mem_dev_mut(id)?.requested_size = requested;
-        self.virtio_mem_retry(id)
+        // A request the caller stops part way (its watchdog) leaves the device as it was.
+        let fp = self.footprint(d.start, d.start + d.region_size);
+        self.transaction(fp, |m| {
+            m.virtio_mem_dev_mut(id)?.requested_size = requested;
+            m.virtio_mem_retry(id)
+        })
     }
 
     /// virtio_mem_run_wq(): plug or unplug toward the request.
@@ -273,7 +274,7 @@ impl Machine {
     }
 
     /// Retry every device that waits (the memory notifier does it when blocks go online).
-    pub(crate) fn virtio_mem_retry_all(&mut self) {
+    pub(crate) fn virtio_mem_retry_all(&mut self) -> Result<()> {
         let waiting: Vec<u32> = self
             .state
             .virtio_mem
@@ -282,8 +283,14 @@ impl Machine {
             .map(|d| d.id)
             .collect();
         for id in waiting {
-            let _ = self.virtio_mem_retry(id);
+            // The driver retries what failed later; only a caller's stop goes up.
+            if let Err(e) = self.virtio_mem_retry(id) {
+                if e.is_stopped() {
+                    return Err(e);
+                }
+            }
         }
+        Ok(())
     }
 
     /// Added memory of the device that is not online yet.
@@ -314,7 +321,7 @@ impl Machine {
         };
         // Fill the memory blocks already added (SBM), lowest first.
         if let Mode::Sbm { .. } = d.mode {
-            for &b in &d.blocks {
+            for b in d.blocks.iter() {
                 if diff == 0 {
                     break;
                 }
@@ -325,9 +332,13 @@ impl Machine {
                 }
             }
         }
-        // Then add new memory, a memory block (SBM) or a big block (BBM) at a time.
+        // Then add new memory, a memory block (SBM) or a big block (BBM) at a time,
+        // counting what waits offline as it goes (once over the device's blocks, not once
+        // per add).
+        let mut offline = self.virtio_mem_offline_bytes(id);
         let mut addr = d.start;
         while diff > 0 {
+            self.tick()?;
             while addr < d.start + d.region_size
                 && self.state.blocks.get(&self.u.block_of_phys(addr)).is_some()
             {
@@ -339,8 +350,6 @@ impl Machine {
                     arch::human(diff)
                 )));
             }
-            // Counted afresh: the blocks this loop adds count too.
-            let offline = self.virtio_mem_offline_bytes(id);
             if offline + add_unit > d.offline_threshold {
                 return Ok(Some(format!(
                     "waiting for {} of added memory to be onlined before adding more (offline \
@@ -360,12 +369,16 @@ impl Machine {
             }
             // Plug first, then add: the online callback gives only plugged pages to the
             // buddy; the rest of the block is fake-offline.
-            if let Err(e) = self.virtio_mem_add_memory(&d, addr, add_unit, plug) {
-                // The driver does not give up: it unplugs again and retries later.
-                return Ok(Some(format!(
-                    "adding [{addr:#x}-{:#x}] failed ({e}); retrying later",
-                    addr + add_unit - 1
-                )));
+            match self.virtio_mem_add_memory(&d, addr, add_unit, plug) {
+                Ok(left_offline) => offline += left_offline,
+                Err(e) if e.is_stopped() => return Err(e),
+                Err(e) => {
+                    // The driver does not give up: it unplugs again and retries later.
+                    return Ok(Some(format!(
+                        "adding [{addr:#x}-{:#x}] failed ({e}); retrying later",
+                        addr + add_unit - 1
+                    )));
+                }
             }
             diff -= plug;
             addr += add_unit;
@@ -374,14 +387,15 @@ impl Machine {
     }
 
     /// add_memory_driver_managed() of `[addr, +size)` with `plug` bytes of it plugged:
-    /// auto_online_blocks onlines it, and only the plugged pages reach the buddy.
+    /// auto_online_blocks onlines it, and only the plugged pages reach the buddy. Returns
+    /// the bytes of it left offline.
     fn virtio_mem_add_memory(
         &mut self,
         d: &VirtioMem,
         addr: u64,
         size: u64,
         plug: u64,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let r = self.add_memory(
             addr,
             size,
@@ -394,8 +408,9 @@ impl Machine {
                 plugged: Some(plug),
             },
         )?;
+        let left_offline = r.blocks.len() as u64 - r.onlined.len() as u64;
         self.virtio_mem_dev_mut(d.id)?.blocks.extend(r.blocks);
-        Ok(())
+        Ok(left_offline * self.u.block_size)
     }
 
     /// Plug `pages` more of an added memory block (SBM): online, they go to the buddy.
@@ -423,7 +438,7 @@ impl Machine {
             .blocks
             .iter()
             .rev()
-            .map(|&b| {
+            .map(|b| {
                 (
                     b,
                     self.state
@@ -438,20 +453,28 @@ impl Machine {
             if diff == 0 {
                 break;
             }
+            self.tick()?;
             let plugged = self.virtio_mem_plugged_in(b);
             let start = self.u.block_start(b);
             if diff >= plugged {
                 // The whole block goes: offline_and_remove_memory().
-                if online && self.offline(start, bs).is_err() {
-                    continue;
+                if online {
+                    match self.offline(start, bs) {
+                        Err(e) if e.is_stopped() => return Err(e),
+                        Err(_) => continue,
+                        Ok(_) => {}
+                    }
                 }
                 if let Err(e) = self.remove_memory_locked(start, bs) {
+                    if e.is_stopped() {
+                        return Err(e);
+                    }
                     return Ok(Some(format!(
                         "removing memory{} failed ({e}); retrying later",
                         b.0
                     )));
                 }
-                self.virtio_mem_dev_mut(id)?.blocks.remove(&b);
+                self.virtio_mem_dev_mut(id)?.blocks.remove(b);
                 diff -= plugged;
             } else if matches!(d.mode, Mode::Sbm { .. }) {
                 // Unplug sub-blocks: an online block's pages are taken from the buddy

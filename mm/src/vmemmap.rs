@@ -615,13 +615,15 @@ impl Vmemmap {
         }
     }
 
-    /// Limit changes to `[lo, hi)` until [`Vmemmap::unfence`] (checked in debug builds).
-    pub fn fence(&mut self, lo: u64, hi: u64) {
-        self.fence = Some((lo, hi));
+    /// Limit changes to `[lo, hi)` (checked in debug builds); returns the fence it
+    /// replaces, for [`Vmemmap::set_fence`] to put back.
+    pub fn fence(&mut self, lo: u64, hi: u64) -> Option<(u64, u64)> {
+        self.fence.replace((lo, hi))
     }
 
-    pub fn unfence(&mut self) {
-        self.fence = None;
+    /// Put a fence [`Vmemmap::fence`] returned back (None: no limit).
+    pub fn set_fence(&mut self, f: Option<(u64, u64)>) {
+        self.fence = f;
     }
 
     /// Copy what a change inside `[lo, hi)` can touch, to restore it later.

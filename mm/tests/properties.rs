@@ -650,7 +650,7 @@ fn regression_virtio_mem_unplug_keeps_pages_kernel_allocations_sit_in() {
     );
     assert_eq!(m.virtio_mem_devices().count(), 1);
     let d = m.virtio_mem_devices().next().unwrap().clone();
-    let b = *d.blocks.iter().next().unwrap();
+    let b = d.blocks.iter().next().unwrap();
     let pinned = m.kernel_pages_on_block(b);
     assert!(
         pinned > 512,
