@@ -78,9 +78,9 @@ impl Machine {
         let fp = self.footprint(start, start + size);
         // remove_memory_locked() checks everything before it changes anything: if it
         // refuses, splitting the resources again is all there is to undo.
-        if self.state.iomem.merge_ram_run(start, size) {
+        if let Some(pieces) = self.state.iomem.merge_ram_run(start, size) {
             return self.remove_memory_locked(start, size).inspect_err(|_| {
-                self.state.iomem.split_ram(start, size, bs);
+                self.state.iomem.unmerge_ram_run(pieces);
             });
         }
         self.transaction(fp, |m| {

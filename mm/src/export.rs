@@ -1,7 +1,8 @@
 //! The sysfs tree on disk that `lsmem --sysroot DIR` reads (sys/devices/system/memory with
 //! every block's attributes and its nodeN link, sys/devices/system/node, and the proc files),
 //! written without following a symbolic link anywhere below the directory it is given and
-//! without removing anything through one.
+//! without removing anything through one. The memory directory is written aside and renamed
+//! into place, and it carries a marker: an export replaces only a tree an export wrote.
 
 use crate::error::{MmError, Result};
 use crate::files::{BLOCK_FILES, MACHINE_FILES};
@@ -11,6 +12,10 @@ use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Component, Path, PathBuf};
 
+/// The file an export leaves in the memory directory it writes: a later export replaces a
+/// directory that has it, and refuses one that does not (the user's own files).
+pub const EXPORT_MARKER: &str = ".hotplug-lab-export";
+
 impl Machine {
     /// Write the tree into `dir` (created if missing; the directory itself is the caller's
     /// choice and may be reached through links).
@@ -18,9 +23,24 @@ impl Machine {
         self.export_sysfs_in(dir, Path::new(""))
     }
 
+    /// How many files and links an export of this machine writes (what a caller that
+    /// bounds exports counts before it asks for one).
+    pub fn export_file_count(&self) -> u64 {
+        let per_block = BLOCK_FILES
+            .iter()
+            .filter(|a| a.export && (a.present)(self))
+            .count() as u64
+            + 1;
+        // The marker, and the node directories' entries.
+        let fixed = self.exported_files().count() as u64 + 1;
+        fixed + (self.state.blocks.len() as u64) * per_block
+    }
+
     /// Write the tree into `root/sub`. `sub` is a plain relative path; neither it nor
-    /// anything the export writes below `root` may be a symbolic link (EPERM otherwise),
-    /// and a tree exported there before is replaced.
+    /// anything the export writes below `root` may be a symbolic link (EPERM otherwise).
+    /// A tree an export wrote there before is replaced; a memory directory with files of
+    /// someone else's is refused (EEXIST). Nothing is replaced until the new tree is whole:
+    /// an export that fails part way (a full disk, the watchdog) leaves what was there.
     pub fn export_sysfs_in(&self, root: &Path, sub: &Path) -> Result<()> {
         #[cfg(not(unix))]
         {
@@ -74,35 +94,92 @@ impl Machine {
     #[cfg(unix)]
     fn write_tree(&self, dir: &Tree) -> Result<()> {
         let devices = dir.dir("sys")?.dir("devices")?.dir("system")?;
-        // The memory directory is replaced whole, so no block of an earlier export stays.
-        let mem = devices.fresh_dir("memory")?;
-        let nodes = devices.dir("node")?;
-        for n in self.state.nodes.iter().filter(|n| n.online) {
-            nodes.dir(format!("node{}", n.nid))?;
+        // The memory directory the export will replace: an earlier export's (it has the
+        // marker), an empty one, or none.
+        let old = match devices.kind(Path::new("memory"))? {
+            Some(fdio::FileType::Directory) => {
+                let d = devices.dir("memory")?;
+                if !d.is_empty()? && d.kind(Path::new(EXPORT_MARKER))?.is_none() {
+                    return Err(MmError::Exists(format!(
+                        "{}: holds files an export did not write (no {EXPORT_MARKER} in it): \
+                         move them away or export elsewhere",
+                        devices.shown(Path::new("memory"))
+                    )));
+                }
+                true
+            }
+            Some(_) => {
+                return Err(MmError::Exists(format!(
+                    "{}: exists and is not a directory",
+                    devices.shown(Path::new("memory"))
+                )))
+            }
+            None => false,
+        };
+        let pid = std::process::id();
+        let new_name = format!(".memory.new-{pid}");
+        let old_name = format!(".memory.old-{pid}");
+        // Left behind by an export of ours that was killed: it has the marker.
+        for stale in [&new_name, &old_name] {
+            devices.remove_ours(Path::new(stale))?;
         }
-        for rel in self.exported_files() {
-            let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-            let text = self.sysfs(&format!("/{rel}"));
-            if parent == "sys/devices/system/memory" {
-                mem.file(name, &text)?;
-            } else if parent.is_empty() {
-                dir.file(name, &text)?;
-            } else {
-                let mut parts = parent.split('/');
-                let mut d = dir.dir(parts.next().unwrap_or(parent))?;
-                for c in parts {
+        let mut pending: Vec<(Tree, String)> = Vec::new();
+        let written = (|| -> Result<()> {
+            let mem = devices.dir(&new_name)?;
+            mem.file(
+                EXPORT_MARKER,
+                "written by hotplug-lab's sysfs export; a later export replaces this directory\n",
+            )?;
+            let nodes = devices.dir("node")?;
+            for n in self.state.nodes.iter().filter(|n| n.online) {
+                nodes.dir(format!("node{}", n.nid))?;
+            }
+            for rel in self.exported_files() {
+                let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+                let text = self.sysfs(&format!("/{rel}"));
+                if parent == "sys/devices/system/memory" {
+                    mem.file(name, &text)?;
+                    continue;
+                }
+                let mut d = dir.dir(".")?;
+                for c in parent.split('/').filter(|c| !c.is_empty()) {
                     d = d.dir(c)?;
                 }
-                d.file(name, &text)?;
+                // Beside its place; renamed over it once the whole tree is written.
+                let aside = format!(".{name}.new-{pid}");
+                d.file(&aside, &text)?;
+                pending.push((d, name.to_string()));
             }
+            for (id, b) in self.state.blocks.iter() {
+                self.tick()?;
+                let d = mem.dir(format!("memory{}", id.0))?;
+                for a in BLOCK_FILES.iter().filter(|a| a.export && (a.present)(self)) {
+                    d.file(a.name, &(a.show)(self, *id))?;
+                }
+                d.link(
+                    &format!("node{}", b.nid),
+                    &format!("../../node/node{}", b.nid),
+                )?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let _ = devices.remove_ours(Path::new(&new_name));
+            for (d, name) in &pending {
+                let _ = d.unlink(&format!(".{name}.new-{pid}"));
+            }
+            return Err(e);
         }
-        for id in self.state.blocks.keys() {
-            let d = mem.dir(format!("memory{}", id.0))?;
-            for a in BLOCK_FILES.iter().filter(|a| a.export && (a.present)(self)) {
-                d.file(a.name, &(a.show)(self, *id))?;
-            }
-            let nid = self.state.blocks[id].nid;
-            d.link(&format!("node{nid}"), &format!("../../node/node{nid}"))?;
+        // Into place: the old tree aside, the new one in, the old one removed.
+        if old {
+            devices.rename(Path::new("memory"), Path::new(&old_name))?;
+        }
+        devices.rename(Path::new(&new_name), Path::new("memory"))?;
+        if old {
+            devices.remove_tree(Path::new(&old_name))?;
+        }
+        for (d, name) in &pending {
+            d.rename(Path::new(&format!(".{name}.new-{pid}")), Path::new(name))?;
         }
         Ok(())
     }
@@ -208,15 +285,45 @@ impl Tree {
         }
     }
 
-    /// The subdirectory `name`, emptied of an earlier export first.
-    fn fresh_dir(&self, name: &str) -> Result<Tree> {
-        let n = Path::new(name);
-        match self.kind(n)? {
-            Some(fdio::FileType::Symlink) => return Err(self.refuse_link(n)),
-            Some(fdio::FileType::Directory) => self.remove_tree(n)?,
-            _ => {}
+    /// Whether this directory has nothing in it.
+    fn is_empty(&self) -> Result<bool> {
+        let entries = rustix::fs::Dir::read_from(&self.fd)
+            .map_err(|e| MmError::from_io(self.shown(Path::new("")), &e.into()))?;
+        for ent in entries {
+            let ent = ent.map_err(|e| MmError::from_io(self.shown(Path::new("")), &e.into()))?;
+            let n = ent.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                return Ok(false);
+            }
         }
-        self.dir(name)
+        Ok(true)
+    }
+
+    /// Remove the directory `name` if it is one an export wrote (it has the marker); do
+    /// nothing if there is none; refuse anything else.
+    fn remove_ours(&self, name: &Path) -> Result<()> {
+        match self.kind(name)? {
+            None => Ok(()),
+            Some(fdio::FileType::Directory)
+                if self.dir(name)?.kind(Path::new(EXPORT_MARKER))?.is_some() =>
+            {
+                self.remove_tree(name)
+            }
+            Some(_) => Err(MmError::Exists(format!(
+                "{}: in the way of the export, and not one it wrote",
+                self.shown(name)
+            ))),
+        }
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        rustix::fs::renameat(&self.fd, from, &self.fd, to)
+            .map_err(|e| MmError::from_io(self.shown(to), &e.into()))
+    }
+
+    fn unlink(&self, name: &str) -> Result<()> {
+        rustix::fs::unlinkat(&self.fd, Path::new(name), fdio::AtFlags::empty())
+            .map_err(|e| MmError::from_io(self.shown(Path::new(name)), &e.into()))
     }
 
     /// Remove the directory `name` and everything in it, through descriptors: a link

@@ -175,10 +175,16 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
     Attr {
         name: "/proc/sys/vm/hugetlb_optimize_vmemmap",
         show: |m, ()| line(u8::from(m.state.hugetlb_optimize_vmemmap)),
+        // proc_dobool() (kernel/sysctl.c): one integer as proc_dointvec() reads it, any
+        // that is not 0 meaning on.
         store: Some(|m, (), v| {
-            m.state.hugetlb_optimize_vmemmap = kstrtobool(v.trim_end()).ok_or_else(|| {
-                MmError::Invalid(format!("{} is not a boolean (proc_dobool)", quote(v)))
+            let n = proc_get_int(v).ok_or_else(|| {
+                MmError::Invalid(format!(
+                    "{} is not an integer (proc_dobool reads one, 0 for off, any other for on)",
+                    quote(v)
+                ))
             })?;
+            m.state.hugetlb_optimize_vmemmap = n != 0;
             Ok(())
         }),
         export: false,
@@ -364,6 +370,38 @@ pub(crate) fn proc_get_ulong(v: &str) -> Option<u64> {
     u64::from_str_radix(digits, radix).ok()
 }
 
+/// proc_dointvec() for one int (kernel/sysctl.c __do_proc_dointvec, proc_get_long,
+/// do_proc_dointvec_conv): white space skipped, an optional '-', digits in the base their
+/// prefix gives (0x hex, 0 octal), then a space, tab, newline or the end; at most 21
+/// characters; within an int. What follows the first value is left unread, as a write
+/// that stops there.
+pub(crate) fn proc_get_int(v: &str) -> Option<i64> {
+    let s = v.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let end = s.find([' ', '\t', '\n']).unwrap_or(s.len());
+    let tok = &s[..end];
+    // TMPBUFLEN - 1: a longer number could be two run together.
+    if tok.len() >= 21 {
+        return None;
+    }
+    let (neg, body) = match tok.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, tok),
+    };
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let (digits, radix) = if let Some(h) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
+        (h, 16)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (&body[1..], 8)
+    } else {
+        (body, 10)
+    };
+    let n = i64::try_from(u64::from_str_radix(digits, radix).ok()?).ok()?;
+    let n = if neg { -n } else { n };
+    i32::try_from(n).ok().map(i64::from)
+}
+
 /// A file found by its canonical path, with the object it belongs to.
 pub(crate) enum File {
     Machine(&'static Attr<()>),
@@ -510,6 +548,24 @@ mod tests {
     #[test]
     fn sysctl_numbers_are_proc_get_long() {
         // kernel/sysctl.c: spaces skipped, base from the prefix, the first value taken.
+        // kernel/sysctl.c proc_dobool() -> proc_dointvec(): any int, nothing else.
+        assert_eq!(proc_get_int("2"), Some(2));
+        assert_eq!(proc_get_int("-1\n"), Some(-1));
+        assert_eq!(proc_get_int("  0x10 7"), Some(16));
+        assert_eq!(proc_get_int("-2147483648"), Some(-2147483648));
+        for bad in [
+            "yes",
+            "offline",
+            "1e9",
+            "",
+            "+1",
+            "08",
+            "2147483648",
+            "1x",
+            "- 1",
+        ] {
+            assert_eq!(proc_get_int(bad), None, "{bad:?}");
+        }
         assert_eq!(proc_get_ulong(" 3 "), Some(3));
         assert_eq!(proc_get_ulong("0x4\n"), Some(4));
         assert_eq!(proc_get_ulong("010"), Some(8));

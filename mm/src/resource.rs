@@ -352,14 +352,16 @@ impl ResourceTree {
     }
 
     /// The inverse of [`ResourceTree::split_ram`]: merge the childless System RAM resources
-    /// of one name that tile `[start, start + size)` exactly into one. Whether they did.
-    pub fn merge_ram_run(&mut self, start: u64, size: u64) -> bool {
+    /// of one name that tile `[start, start + size)` exactly into one. The resources it
+    /// merged (one when there was nothing to merge), for [`ResourceTree::unmerge_ram_run`]
+    /// to put back; None when they do not tile the range.
+    pub fn merge_ram_run(&mut self, start: u64, size: u64) -> Option<Vec<Resource>> {
         let end = start + size - 1;
         let mut level = &mut self.top;
         loop {
             let i = level.partition_point(|r| r.end < start);
             let Some(r) = level.get(i) else {
-                return false;
+                return None;
             };
             if r.start == start && r.system_ram {
                 let mut j = i;
@@ -374,17 +376,34 @@ impl ResourceTree {
                 let tiles =
                     level[j].end == end && level[i..=j].iter().all(|x| x.children.is_empty());
                 if !tiles {
-                    return false;
+                    return None;
                 }
+                let pieces = level[i..=j].to_vec();
                 level[i].end = end;
                 level.drain(i + 1..=j);
-                return true;
+                return Some(pieces);
             }
             if r.start <= start && end <= r.end {
                 level = &mut level[i].children;
                 continue;
             }
-            return false;
+            return None;
+        }
+    }
+
+    /// Undo [`ResourceTree::merge_ram_run`]: the merged resource becomes the `pieces` it
+    /// was made of.
+    pub fn unmerge_ram_run(&mut self, pieces: Vec<Resource>) {
+        let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+            return;
+        };
+        let (start, size) = (first.start, last.end - first.start + 1);
+        let Ok((parents, i)) = self.locate_ram(start, size) else {
+            return;
+        };
+        let level = self.level_mut(&parents);
+        if level[i].start == start && level[i].end == last.end {
+            level.splice(i..=i, pieces);
         }
     }
 
