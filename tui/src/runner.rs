@@ -71,10 +71,29 @@ impl ArchRun {
     }
 }
 
+/// The first error writing standard output met, other than a reader that went away.
+static STDOUT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// Write `text` to standard output. A reader that has gone (`| head`) wants nothing more:
-/// the write error is dropped rather than panicking as print! would.
+/// that error is dropped rather than panicking as print! would; any other (a full disk) is
+/// kept for [`stdout_failed`], and nothing more is written after it.
 pub fn emit(text: &str) {
-    let _ = emit_checked(text);
+    let Ok(mut failed) = STDOUT_ERROR.lock() else {
+        return;
+    };
+    if failed.is_some() {
+        return;
+    }
+    match emit_checked(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => *failed = Some(e.to_string()),
+        _ => {}
+    }
+}
+
+/// Why output [`emit`] wrote was lost, if it was: the command then exits 2, as the ones
+/// whose whole answer goes out at once do.
+pub fn stdout_failed() -> Option<String> {
+    STDOUT_ERROR.lock().ok().and_then(|e| e.clone())
 }
 
 /// Write to standard output and say whether it took (a full disk, a closed pipe): for the
@@ -177,6 +196,8 @@ pub struct RunOptions {
     pub kernel: String,
     /// `--host` / `--sysroot`: the system boot() models.
     pub capture: Option<std::sync::Arc<crate::host::Capture>>,
+    /// Files the run's exports have written so far (all architectures together).
+    pub exported: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RunOptions {
@@ -193,6 +214,7 @@ impl RunOptions {
             strict: false,
             kernel: String::new(),
             capture: None,
+            exported: Default::default(),
         }
     }
 }
@@ -225,6 +247,7 @@ fn run_here(source: &str, o: &RunOptions) -> ArchRun {
     host.strict = o.strict;
     host.kernel = o.kernel.clone();
     host.capture = o.capture.clone();
+    host.exported = o.exported.clone();
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| emit(&format!("{l}\n"))));
         host.keep_output = false;
@@ -349,6 +372,10 @@ pub fn command(
             return ExitCode::from(2);
         }
     };
+    if script == "-" && iomem.is_some_and(|p| p == Path::new("-")) {
+        warn("hotplug-lab run: the script and --iomem cannot both be read from standard input (\"-\"): give one of them as a file");
+        return ExitCode::from(2);
+    }
     let iomem_text = match iomem {
         Some(p) => match read_input(&p.to_string_lossy(), &limits) {
             Ok(t) => t,
@@ -361,6 +388,8 @@ pub fn command(
     };
     let several = archs.len() > 1;
     let mut runs = Vec::new();
+    // What every architecture's exports write counts against one --max-export-files.
+    let exported = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     for a in &archs {
         let o = RunOptions {
             arch: a.clone(),
@@ -374,6 +403,7 @@ pub fn command(
             strict,
             kernel: kernel.to_string(),
             capture: capture.clone(),
+            exported: exported.clone(),
         };
         runs.push(run_arch(&source, &o));
     }
@@ -398,21 +428,37 @@ pub fn command(
     } else if several {
         emit(&side_by_side(&runs, &name));
     }
-    // A script that threw still has its machine exported; the exit code stays 1 then.
     let mut code = u8::from(failed);
-    if let Some(dir) = sysfs_out.filter(|_| runs.iter().all(|r| r.machine.is_none())) {
-        warn(&format!(
-            "hotplug-lab run: --sysfs-out {}: the script booted no machine, so there is \
-             nothing to export",
+    match sysfs_out {
+        // A run that failed exports nothing: its error is said once, above.
+        Some(dir) if failed => warn(&format!(
+            "hotplug-lab run: --sysfs-out {}: nothing exported, as the script failed",
             dir.display()
-        ));
-        code = 1;
-    }
-    if let Some(dir) = sysfs_out {
-        for r in &runs {
-            if let Some(m) = &r.machine {
+        )),
+        Some(dir) if runs.iter().all(|r| r.machine.is_none()) => {
+            warn(&format!(
+                "hotplug-lab run: --sysfs-out {}: the script booted no machine, so there is \
+                 nothing to export",
+                dir.display()
+            ));
+            code = 1;
+        }
+        Some(dir) => {
+            for r in &runs {
+                let Some(m) = &r.machine else { continue };
                 let sub = if several { r.arch.as_str() } else { "" };
-                if let Err(e) = m.export_sysfs_in(dir, Path::new(sub)) {
+                let written = crate::script::sandbox::count_export(
+                    &exported,
+                    &limits,
+                    m,
+                    "the machine the script booted last",
+                )
+                .map_err(|stop| stop.to_string())
+                .and_then(|()| {
+                    m.export_sysfs_in(dir, Path::new(sub))
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(e) = written {
                     warn(&format!(
                         "hotplug-lab run: --sysfs-out {}: {e}",
                         dir.join(sub).display()
@@ -421,6 +467,11 @@ pub fn command(
                 }
             }
         }
+        None => {}
+    }
+    if let Some(e) = stdout_failed() {
+        warn(&format!("hotplug-lab run: standard output: {e}"));
+        code = 2;
     }
     ExitCode::from(code)
 }

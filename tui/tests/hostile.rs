@@ -844,3 +844,385 @@ fn impossible_ranges_get_their_own_error() {
         assert!(!r.stderr.contains("--max-memory"), "{src}: {}", r.stderr);
     }
 }
+
+// ---- Round 2 of the sandbox (issue 27): each class the second attack found. ----
+
+/// A copy of a captured tree (its nodeN links kept) to plant links in.
+#[cfg(unix)]
+fn tree_copy(name: &str) -> PathBuf {
+    let d = tmp(name);
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/oracle-x86_64"))
+        .arg(d.join("tree"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d
+}
+
+/// A host tree is read only inside itself: a link that leads out is refused with EPERM,
+/// naming the link, and nothing of its target reaches any message (the whole target file
+/// was printed); a link that stays inside is followed, as captured trees need.
+#[cfg(unix)]
+#[test]
+fn a_link_out_of_a_host_tree_is_refused() {
+    use std::os::unix::fs::symlink;
+    let d = tree_copy("hostlink");
+    let tree = d.join("tree");
+    let secret = d.join("secret");
+    std::fs::write(&secret, format!("SECRET-{}\n", "x".repeat(200))).unwrap();
+    let state = tree.join("sys/devices/system/memory/memory0/state");
+    let script = d.join("boot.rhai");
+    std::fs::write(
+        &script,
+        format!(
+            "try {{ boot(#{{ sysroot: \"{}\" }}); }} catch (e) {{ print(e.errno); print(e.message); }}",
+            tree.display()
+        ),
+    )
+    .unwrap();
+    for target in [secret.clone(), PathBuf::from("../../../../../../../secret")] {
+        let _ = std::fs::remove_file(&state);
+        symlink(&target, &state).unwrap();
+        let r = run(&["host", "--sysroot", tree.to_str().unwrap()]);
+        assert_eq!(r.code, Some(2), "{target:?}: {}", r.stderr);
+        assert!(r.stderr.contains("EPERM"), "{}", r.stderr);
+        assert!(r.stderr.contains("memory0/state"), "{}", r.stderr);
+        assert!(r.stderr.contains("outside the tree"), "{}", r.stderr);
+        assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
+        // A script can catch the error and print it: still nothing of the file.
+        let r = run(&["run", script.to_str().unwrap()]);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(r.stdout.starts_with("EPERM\n"), "{}", r.stdout);
+        assert!(!r.stdout.contains("SECRET"), "{}", r.stdout);
+        let r = run(&["repl", "--sysroot", tree.to_str().unwrap()]);
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
+    }
+    // A link inside the tree is followed.
+    let _ = std::fs::remove_file(&state);
+    symlink("../memory1/state", &state).unwrap();
+    let r = run(&["host", "--sysroot", tree.to_str().unwrap(), "--check"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // A bad value in a file is quoted short.
+    let _ = std::fs::remove_file(&state);
+    std::fs::write(&state, "y".repeat(1 << 20)).unwrap();
+    let r = run(&["host", "--sysroot", tree.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.len() < 400, "{} bytes", r.stderr.len());
+}
+
+/// eval() is not in the sandbox: nested eval used to overflow the stack and abort
+/// (exit 134), leaving the TUI's terminal raw. Nothing a script does ends in an abort.
+#[test]
+fn eval_is_refused_and_nothing_aborts() {
+    for src in [
+        "let code = \"eval(code)\"; eval(code);",
+        "eval(\"1 + 1\")",
+        "fn f(x) { f(x + 1) } f(0)",
+        "fn f(x) { [f(x + 1)] } f(0)",
+    ] {
+        let r = script(src, &["--max-call-depth", "256"]);
+        assert_eq!(r.code, Some(1), "{src}: {}", r.stderr);
+        assert!(!r.stderr.contains("overflow, aborting"), "{}", r.stderr);
+    }
+    let r = script("eval(\"1\")", &[]);
+    assert!(
+        r.stderr.contains("EPERM: eval() is not available"),
+        "{}",
+        r.stderr
+    );
+    let r = run_with(
+        &["repl"],
+        Stdio::piped(),
+        Some(b"let code = \"eval(code)\"; eval(code);\n40 + 2\n"),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("\n42\n"), "{}", r.stdout);
+}
+
+/// --max-time is held inside model calls and at the end of a run: a 64 TiB export (229,000
+/// files) under two seconds stops part way (it ran to its end), leaving no partial tree; a
+/// run whose time is up before it starts does nothing.
+#[test]
+fn the_deadline_reaches_inside_model_calls() {
+    let d = tmp("deadline");
+    let r = script(
+        "let m = boot(#{ arch: \"x86_64-la57\", ram: \"64T\" }); m.export_sysfs(\"a\"); m.export_sysfs(\"b\");",
+        &[
+            "--sysfs-out",
+            d.to_str().unwrap(),
+            "--max-export-files",
+            "100000000",
+            "--max-time",
+            "2",
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("ETIMEDOUT"), "{}", r.stderr);
+    assert!(r.stderr.contains("--max-time"), "{}", r.stderr);
+    // A hang guard only: the export stops within a step of its deadline.
+    assert!(r.took < Duration::from_secs(60), "took {:?}", r.took);
+    for sub in ["a", "b"] {
+        let sys = d.join(sub).join("sys/devices/system");
+        let left: Vec<_> = std::fs::read_dir(&sys)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            !left.iter().any(|n| n.to_string_lossy().contains("memory")),
+            "{sub}: {left:?}"
+        );
+    }
+    let r = script("1", &["--arch", "every", "--max-time", "0.001"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("ETIMEDOUT").count(), 8, "{}", r.stderr);
+}
+
+/// The parser cannot be stopped once it runs, and takes time with the square of the names
+/// in the text: a script is held to --max-names before it is parsed (100,000 lets parsed
+/// for 169 s; 20,000 closure parameters on one line for a second, 100,000 for minutes).
+#[test]
+fn a_script_is_bounded_before_it_is_parsed() {
+    let lets: String = (0..100_000).map(|i| format!("let a{i} = {i};\n")).collect();
+    let one_line: String = (0..100_000).map(|i| format!("let a{i} = {i}; ")).collect();
+    let hidden = format!("if false {{\n{}}}", &lets[..lets.len() / 5]);
+    let params = format!(
+        "let f = |{}| 0;",
+        (0..100_000)
+            .map(|i| format!("p{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let keys = format!(
+        "let m = #{{ {} }};",
+        (0..100_000)
+            .map(|i| format!("k{i}: 0"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for src in [&lets, &one_line, &hidden, &params, &keys] {
+        let r = script(src, &[]);
+        assert_eq!(r.code, Some(1), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("E2BIG") && r.stderr.contains("--max-names"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.took < Duration::from_secs(30), "took {:?}", r.took);
+    }
+    // Names in strings and comments are not the parser's; 2,500 lets are well within.
+    let prose = format!(
+        "// {}\nprint(\"{}\");",
+        "word ".repeat(50_000),
+        "word ".repeat(50_000)
+    );
+    for src in [&prose, &lets[..lets.len() / 40].to_string()] {
+        let r = script(src, &[]);
+        assert!(!r.stderr.contains("--max-names"), "{}", r.stderr);
+    }
+    // One REPL input is held to it too, and the session goes on.
+    let input = format!("{{\n{}}}\n40 + 2\n", &lets[..lets.len() / 5]);
+    let r = run_with(&["repl"], Stdio::piped(), Some(input.as_bytes()));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("--max-names"), "{}", r.stderr);
+    assert!(r.stdout.contains("\n42\n"), "{}", r.stdout);
+}
+
+/// What a run exports is bounded: a 64 TiB machine's export (229,000 files, 1.8 GB on
+/// disk) is over the default and refused before a file is written.
+#[test]
+fn exports_are_bounded() {
+    let d = tmp("exportcap");
+    let r = script(
+        "let m = boot(#{ arch: \"x86_64-la57\", ram: \"64T\" }); m.export_sysfs(\"a\");",
+        &["--sysfs-out", d.to_str().unwrap()],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("E2BIG") && r.stderr.contains("--max-export-files"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.join("a").exists());
+    // Several small exports add up.
+    let r = script(
+        "let m = boot(); for i in 0..100 { m.export_sysfs(`e${i}`); }",
+        &[
+            "--sysfs-out",
+            d.to_str().unwrap(),
+            "--max-export-files",
+            "1000",
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("after the"), "{}", r.stderr);
+}
+
+/// An export replaces only a tree an export wrote (the marker), never the user's files,
+/// and a run that failed exports nothing (the error was said once).
+#[test]
+fn an_export_replaces_only_its_own_tree() {
+    let d = tmp("marker");
+    let mine = d.join("u/sys/devices/system/memory");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("notes"), "mine").unwrap();
+    let out = d.to_str().unwrap();
+    let r = script(
+        "let m = boot(); m.export_sysfs(\"u\");",
+        &["--sysfs-out", out],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("EEXIST"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(mine.join("notes")).unwrap(), "mine");
+    for _ in 0..2 {
+        let r = script(
+            "let m = boot(); m.export_sysfs(\"e\");",
+            &["--sysfs-out", out],
+        );
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        lsmem_reads(&d.join("e"));
+    }
+    assert!(d
+        .join("e/sys/devices/system/memory/.hotplug-lab-export")
+        .exists());
+    // A failing script: its own error, and no export.
+    let f = tmp("failed");
+    let r = script(
+        "let m = boot(); m.add_memory(1, 1);",
+        &["--sysfs-out", f.to_str().unwrap()],
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stderr.matches(".rhai:1:").count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing exported"), "{}", r.stderr);
+    assert!(!f.join("sys").exists());
+}
+
+/// A REPL input that a limit stops keeps nothing it changed: `s += s` reported E2BIG and
+/// kept growing to 768 MB; a 10 MB literal reported E2BIG and stayed.
+#[test]
+fn a_stopped_repl_input_keeps_nothing() {
+    let mut input = String::from("let s = \"x\"; for i in 0..20 { s += s; }\n");
+    for _ in 0..12 {
+        input.push_str("s += s;\n");
+    }
+    input.push_str("s.len()\n");
+    input.push_str(&format!("let t = \"{}\";\n", "y".repeat(10_000_000)));
+    input.push_str("t.len()\ns.len()\n");
+    let r = run_with(
+        &["repl", "--max-input-size", "32M"],
+        Stdio::piped(),
+        Some(input.as_bytes()),
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout.lines().filter(|l| *l == "4194304").count(),
+        2,
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("10000000"), "{}", r.stdout);
+    assert!(r.stderr.contains("no variable t"), "{}", r.stderr);
+    assert!(r.peak_kb < 400 << 10, "peak {} MiB", r.peak_kb >> 10);
+}
+
+/// A REPL line is held to --max-input-size (a 100 MB line was taken whole), and a long
+/// name is quoted short in the error (a 20 MB identifier was echoed whole).
+#[test]
+fn a_repl_line_is_bounded_and_quoted_short() {
+    let mut input = "z".repeat(3 << 20);
+    input.push_str("\n40 + 2\n");
+    let r = run_with(
+        &["repl", "--max-input-size", "1M"],
+        Stdio::piped(),
+        Some(input.as_bytes()),
+    );
+    assert_eq!(r.code, Some(0), "{}", &r.stderr[..r.stderr.len().min(300)]);
+    assert!(r.stderr.contains("longer than 1 MiB"), "{}", r.stderr);
+    assert!(r.stdout.contains("\n42\n"), "{}", r.stdout);
+    assert!(r.peak_kb < 200 << 10, "peak {} MiB", r.peak_kb >> 10);
+    let mut input = "z".repeat(2 << 20);
+    input.push('\n');
+    let r = run_with(&["repl"], Stdio::piped(), Some(input.as_bytes()));
+    assert_eq!(r.code, Some(0), "{}", &r.stderr[..r.stderr.len().min(300)]);
+    assert!(r.stderr.len() < 600, "{} bytes", r.stderr.len());
+    let r = script(&format!("{} + 1", "q".repeat(1 << 20)), &[]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.len() < 600, "{} bytes", r.stderr.len());
+}
+
+/// Output lost to a full disk is an error (exit 2), as it already was for archs and host;
+/// a reader that went away is not.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_lost_to_a_full_disk_is_an_error() {
+    let d = tmp("full");
+    let p = d.join("p.rhai");
+    std::fs::write(&p, "print(\"hello\"); 1").unwrap();
+    let p = p.to_str().unwrap();
+    for (args, input) in [
+        (vec!["run", p], None),
+        (vec!["run", p, "--json"], None),
+        (vec!["run", p, "--arch", "x86_64,s390"], None),
+        (vec!["repl"], Some(&b"print(1)\n"[..])),
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut child = bin()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(full))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(input.unwrap_or_default()).unwrap();
+        drop(w);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("No space left"), "{args:?}: {err}");
+    }
+    let mut child = bin()
+        .args(["run", p])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// Smaller usage and value errors, each saying what is wrong.
+#[test]
+fn usage_errors_say_what_is_wrong() {
+    let r = run_with(&["run", "-", "--iomem", "-"], Stdio::piped(), Some(b"1"));
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("standard input"), "{}", r.stderr);
+    let r = script("1", &["--max-time", "1e9"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    for t in ["2e9", "9223372036854775807"] {
+        let r = script("1", &["--max-time", t]);
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(r.stderr.contains("at most 1e9"), "{}", r.stderr);
+    }
+    let r = script("boot(#{ ram: 9223372036854775807 })", &[]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("too large"), "{}", r.stderr);
+    assert!(!r.stderr.contains("at least 32M"), "{}", r.stderr);
+    // proc_dobool (kernel/sysctl.c): any int, nothing else.
+    let r = script(
+        "let m = boot(); let f = \"/proc/sys/vm/hugetlb_optimize_vmemmap\"; \
+         for v in [\"2\", \"-1\", \"0\", \" 0x10\\n\"] { m.write(f, v); print(m.read(f)); } \
+         for v in [\"yes\", \"offline\", \"1e9\", \"\"] { try { m.write(f, v); print(v); } catch (e) { print(e.errno); } }",
+        &[],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "1\n\n1\n\n0\n\n1\n\nEINVAL\nEINVAL\nEINVAL\nEINVAL\n"
+    );
+}

@@ -144,4 +144,22 @@ fn the_binary_runs_in_a_terminal() {
         "the alternate screen was left:\n{after}"
     );
     assert!(!after.contains("REPL"), "{after}");
+    // Ended by a signal, the UI still gives the terminal back as it found it: line mode
+    // (icanon), out of the alternate screen.
+    t.cmd(&["send-keys", "-t", "e2e", "clear", "Enter"]);
+    t.cmd(&[
+        "send-keys",
+        "-t",
+        "e2e",
+        &format!(
+            "sh -c '(sleep 3; kill -TERM $$) & exec {bin}'; stty -a | grep -o -- '-\\?icanon'"
+        ),
+        "Enter",
+    ]);
+    let after = t.wait_for("icanon\n");
+    assert!(
+        after.lines().any(|l| l.trim() == "icanon"),
+        "the terminal was left in raw mode:\n{after}"
+    );
+    assert!(!after.contains("memory map"), "{after}");
 }

@@ -177,7 +177,7 @@ fn the_keyboard_starts_on_the_map() {
     );
     assert!(!status.contains("q quit"), "{status}");
     key(&mut a, KeyCode::Esc);
-    assert_eq!(a.repl.input, "m.sta", "Esc keeps what was typed");
+    assert_eq!(a.repl.input.as_str(), "m.sta", "Esc keeps what was typed");
     key(&mut a, KeyCode::Char('q'));
     assert!(a.quit);
 }
@@ -215,14 +215,17 @@ fn repl_errors_show_in_place_and_history_recalls() {
         "{text}"
     );
     key(&mut a, KeyCode::Up);
-    assert_eq!(a.repl.input, "m.add_memory(4 * GiB + 4096, 1 * GiB)");
+    assert_eq!(
+        a.repl.input.as_str(),
+        "m.add_memory(4 * GiB + 4096, 1 * GiB)"
+    );
     // An unfinished input continues on the next line.
     ctrl(&mut a, 'u');
     for c in "if true {".chars() {
         key(&mut a, KeyCode::Char(c));
     }
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.repl.input, "if true {\n");
+    assert_eq!(a.repl.input.as_str(), "if true {\n");
     for c in "print(\"inside\") }".chars() {
         key(&mut a, KeyCode::Char(c));
     }
@@ -240,6 +243,66 @@ fn a_long_paste_runs() {
     key(&mut a, KeyCode::Enter);
     a.settle();
     assert!(screen(&mut a, 120, 40).contains("3000"));
+}
+
+/// A paste comes in one piece, however long (up to --max-input-size), and so does typing
+/// key by key: a megabyte is taken in linear time (2,100 characters a second before).
+#[test]
+fn a_long_paste_or_typing_is_taken_whole() {
+    let mut a = app(&["x86_64"], "");
+    let big = format!("let s = \"{}\";", "q".repeat(1 << 20));
+    a.on_paste(&big);
+    assert_eq!(a.repl.input.len(), big.len());
+    // Drawing shows the end of the line, not all of it.
+    assert!(screen(&mut a, 80, 24).contains("qqq\";"));
+    key(&mut a, KeyCode::Enter);
+    a.settle();
+    // Over the limit: refused whole, and the status line says why.
+    let mut small = app_with(&["x86_64"], "", None);
+    small.opts.limits.max_input = 1000;
+    small.on_paste(&"x".repeat(2000));
+    assert!(small.repl.input.is_empty());
+    assert!(
+        small.status.contains("--max-input-size"),
+        "{}",
+        small.status
+    );
+    // Typed: each key at the end of a long line costs the same.
+    let mut t = app(&["x86_64"], "");
+    key(&mut t, KeyCode::Char(':'));
+    for _ in 0..200_000 {
+        key(&mut t, KeyCode::Char('z'));
+    }
+    assert_eq!(t.repl.input.len(), 200_000);
+    key(&mut t, KeyCode::Esc);
+    key(&mut t, KeyCode::Char('q'));
+    assert!(t.quit);
+}
+
+/// Ctrl-C reaches inside a model call: a 32 TiB virtio-mem resize (seconds in a debug
+/// build) stops part way with EINTR, and the device is as it was.
+#[test]
+fn ctrl_c_stops_a_long_model_call() {
+    let mut a = app(&["x86_64"], "");
+    type_line(
+        &mut a,
+        "let v = m.virtio_mem_add(#{ start: 1 * TiB, region_size: 32 * TiB });",
+    );
+    for c in "m.virtio_mem_resize(v, 32 * TiB)".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    a.pump();
+    assert!(a.busy(), "the resize is still running");
+    ctrl(&mut a, 'c');
+    a.settle();
+    assert!(!a.busy());
+    let text = screen(&mut a, 160, 50);
+    assert!(text.contains("EINTR: interrupted"), "{text}");
+    let m = a.machine().expect("a machine");
+    let d = m.virtio_mem_devices().next().expect("the device");
+    assert_eq!(m.virtio_mem_plugged_size(d), 0);
 }
 
 #[test]

@@ -4,17 +4,21 @@
 //! writes is an error that names it.
 
 use super::{Capture, HostBlock, ZonePages, Zones};
+use mm::error::quote;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Why a system could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {why}", .file.display())]
+#[error("{}{}: {why}", if *.errno == mm::Errno::EPERM { "EPERM: " } else { "" }, .file.display())]
 pub struct HostError {
     /// The file (or directory) at fault.
     pub file: PathBuf,
     /// What was wrong, and what was expected there.
     pub why: String,
+    /// The errno a script's boot() throws with it: EPERM for a link that leaves the tree,
+    /// EINVAL for a file that is not what the kernel writes.
+    pub errno: mm::Errno,
 }
 
 /// Memory blocks a tree may list: 2^21 blocks of 128 MiB are 256 TiB.
@@ -47,19 +51,111 @@ impl Tree<'_> {
         HostError {
             file: self.path(rel),
             why: why.into(),
+            errno: mm::Errno::EINVAL,
         }
+    }
+
+    /// Where `rel` is, every symbolic link on the way followed only while it stays inside
+    /// the tree (captured trees hold memoryN/nodeX links, and /proc/self is one); a link
+    /// that leads out of it is refused (EPERM) with its name. None when something on the
+    /// way does not exist.
+    fn resolve(&self, rel: &str) -> Result<Option<PathBuf>, HostError> {
+        use std::path::Component;
+        /// Links followed for one path, as the VFS allows (ELOOP past it).
+        const MAX_LINKS: usize = 40;
+        let outside = |link: &Path, target: &Path| HostError {
+            file: self.root.join(link),
+            why: format!(
+                "is a symbolic link to {} outside the tree: only links that stay inside {} \
+                 are followed",
+                quote(&target.to_string_lossy()),
+                self.root.display()
+            ),
+            errno: mm::Errno::EPERM,
+        };
+        let mut todo: Vec<std::ffi::OsString> = Path::new(rel)
+            .components()
+            .rev()
+            .map(|c| c.as_os_str().to_os_string())
+            .collect();
+        let mut at = PathBuf::new();
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            match Path::new(&c).components().next() {
+                None | Some(Component::CurDir) => continue,
+                Some(Component::ParentDir) => {
+                    if !at.pop() && self.root != Path::new("/") {
+                        return Err(outside(Path::new(rel), Path::new(rel)));
+                    }
+                    continue;
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {
+                    at = PathBuf::new();
+                    continue;
+                }
+                Some(Component::Normal(_)) => {}
+            }
+            let here = at.join(&c);
+            let meta = match std::fs::symlink_metadata(self.root.join(&here)) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(None),
+                Err(e) => {
+                    return Err(self.err(&here.to_string_lossy(), format!("cannot be read: {e}")))
+                }
+            };
+            if !meta.file_type().is_symlink() {
+                at = here;
+                continue;
+            }
+            links += 1;
+            let target = std::fs::read_link(self.root.join(&here))
+                .map_err(|e| self.err(&here.to_string_lossy(), format!("cannot be read: {e}")))?;
+            if links > MAX_LINKS {
+                return Err(self.err(
+                    &here.to_string_lossy(),
+                    format!("more than {MAX_LINKS} symbolic links on the way (a loop)"),
+                ));
+            }
+            // An absolute target is the tree's own only on the running system.
+            if target.is_absolute() && self.root != Path::new("/") {
+                return Err(outside(&here, &target));
+            }
+            // A relative one goes on from the link's directory, and may not climb out.
+            let mut depth = at.components().count();
+            for c in target.components() {
+                match c {
+                    Component::ParentDir if depth == 0 && self.root != Path::new("/") => {
+                        return Err(outside(&here, &target))
+                    }
+                    Component::ParentDir => depth = depth.saturating_sub(1),
+                    Component::Normal(_) => depth += 1,
+                    _ => {}
+                }
+            }
+            todo.extend(
+                target
+                    .components()
+                    .rev()
+                    .map(|c| c.as_os_str().to_os_string()),
+            );
+        }
+        Ok(Some(self.root.join(at)))
     }
 
     /// The file's text, None when it does not exist.
     fn optional(&self, rel: &str) -> Result<Option<String>, HostError> {
+        use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
         if self.deadline.is_some_and(|d| std::time::Instant::now() > d) {
             return Err(self.err(
                 rel,
                 "reached after the run's --max-time; the tree is too large to read in it",
             ));
         }
-        let p = self.path(rel);
-        let meta = match std::fs::metadata(&p) {
+        let Some(p) = self.resolve(rel)? else {
+            return Ok(None);
+        };
+        let meta = match std::fs::symlink_metadata(&p) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(rel, format!("cannot be read: {e}"))),
@@ -67,15 +163,27 @@ impl Tree<'_> {
         if meta.is_dir() {
             return Err(self.err(rel, "is a directory where the kernel has a file"));
         }
-        if !meta.is_file() {
+        let ft = meta.file_type();
+        if !meta.is_file() || ft.is_fifo() || ft.is_block_device() || ft.is_char_device() {
             return Err(self.err(
                 rel,
                 "is not a regular file (a FIFO or device is never read)",
             ));
         }
+        // Nothing on the way is a link now; O_NOFOLLOW and O_NONBLOCK keep a link or a FIFO
+        // swapped in since from being followed or waited on.
+        let flags = (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits();
         let mut buf = Vec::new();
-        std::fs::File::open(&p)
-            .and_then(|f| f.take(self.max_file + 1).read_to_end(&mut buf))
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags as i32)
+            .open(&p)
+            .map_err(|e| self.err(rel, format!("cannot be read: {e}")))?;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(self.err(rel, "is not a regular file"));
+        }
+        file.take(self.max_file + 1)
+            .read_to_end(&mut buf)
             .map_err(|e| self.err(rel, format!("cannot be read: {e}")))?;
         if buf.len() as u64 > self.max_file {
             return Err(self.err(
@@ -123,6 +231,7 @@ pub fn read_by(
         return Err(HostError {
             file: root.to_path_buf(),
             why: why.to_string(),
+            errno: mm::Errno::ENOENT,
         });
     }
     let mut notes = Vec::new();
@@ -139,9 +248,11 @@ pub fn read_by(
             Some(k) => (k, arch::lookup_kernel(&release) == Some(k)),
             None => {
                 return Err(HostError {
+                    errno: mm::Errno::EINVAL,
                     file: PathBuf::from("--kernel"),
                     why: format!(
-                        "{k:?} is not a modelled version ({})",
+                        "{} is not a modelled version ({})",
+                        quote(k),
                         arch::kernel_names().join(", ")
                     ),
                 })
@@ -151,7 +262,7 @@ pub fn read_by(
             t.err(
                 "proc/sys/kernel/osrelease",
                 format!(
-                    "Linux {release:?} is not near a modelled version ({}); --kernel models it as one of them",
+"Linux {} is not near a modelled version ({}); --kernel models it as one of them", quote(&release),
                     arch::kernel_names().join(", ")
                 ),
             )
@@ -212,7 +323,7 @@ pub fn read_by(
                 };
                 return Err(t.err(
                     &rel,
-                    format!("{v:?} is not what the kernel prints ({want})"),
+                    format!("{} is not what the kernel prints ({want})", quote(&v)),
                 ));
             }
             params.push((name.to_string(), v));
@@ -227,7 +338,10 @@ pub fn read_by(
         ) {
             return Err(t.err(
                 ao_rel,
-                format!("{v:?} is not online, offline, online_kernel or online_movable"),
+                format!(
+                    "{} is not online, offline, online_kernel or online_movable",
+                    quote(v)
+                ),
             ));
         }
     }
@@ -240,8 +354,8 @@ pub fn read_by(
             t.err(
                 bs_rel,
                 format!(
-                    "{:?} is not a block size in hex, a power of two (8000000 for 128 MiB)",
-                    bs_text.trim()
+                    "{} is not a block size in hex, a power of two (8000000 for 128 MiB)",
+                    quote(bs_text.trim())
                 ),
             )
         })?;
@@ -411,7 +525,7 @@ fn arch_name(
                 Some("Radix") | None => Ok("powerpc"),
                 Some(other) => Err(t.err(
                     "proc/cpuinfo",
-                    format!("MMU {other:?} is neither Radix nor Hash"),
+                    format!("MMU {} is neither Radix nor Hash", quote(other)),
                 )),
             }
         }
@@ -420,7 +534,8 @@ fn arch_name(
             "{machine} with {kib}K pages is not modelled (see hotplug-lab archs)"
         ))),
         _ => Err(unknown(format!(
-            "{machine:?} is not a modelled architecture (x86_64, aarch64, ppc64le, s390x)"
+            "{} is not a modelled architecture (x86_64, aarch64, ppc64le, s390x)",
+            quote(machine)
         ))),
     }
     .map(|a| {
@@ -496,7 +611,9 @@ fn ram_lines_are_real(text: &str) -> bool {
 /// The memoryN directories, sorted by N.
 fn blocks(t: &Tree, block_size: u64, physmem_end: u64) -> Result<Vec<HostBlock>, HostError> {
     let rel = "sys/devices/system/memory";
-    let dir = t.path(rel);
+    let dir = t
+        .resolve(rel)?
+        .ok_or_else(|| t.err(rel, "missing; it holds the memory blocks"))?;
     let entries = std::fs::read_dir(&dir).map_err(|e| {
         t.err(
             rel,
@@ -549,7 +666,7 @@ fn blocks(t: &Tree, block_size: u64, physmem_end: u64) -> Result<Vec<HostBlock>,
         if !matches!(state.as_str(), "online" | "offline" | "going-offline") {
             return Err(t.err(
                 &format!("{b}/state"),
-                format!("{state:?} is not online, offline or going-offline"),
+                format!("{} is not online, offline or going-offline", quote(&state)),
             ));
         }
         let vz_rel = format!("{b}/valid_zones");
@@ -559,17 +676,20 @@ fn blocks(t: &Tree, block_size: u64, physmem_end: u64) -> Result<Vec<HostBlock>,
             if !(v == "none" || (!v.is_empty() && v.split(' ').all(zone))) {
                 return Err(t.err(
                     &vz_rel,
-                    format!("{v:?} is not \"none\" or zone names (DMA, DMA32, Normal, Movable)"),
+                    format!(
+                        "{} is not \"none\" or zone names (DMA, DMA32, Normal, Movable)",
+                        quote(v)
+                    ),
                 ));
             }
         }
         let rm_rel = format!("{b}/removable");
         let removable = t.optional(&rm_rel)?.map(|v| v.trim().to_string());
         if let Some(v) = removable.as_deref().filter(|v| !matches!(*v, "0" | "1")) {
-            return Err(t.err(&rm_rel, format!("{v:?} is not 0 or 1")));
+            return Err(t.err(&rm_rel, format!("{} is not 0 or 1", quote(v))));
         }
         let mut node = None;
-        if let Ok(inner) = std::fs::read_dir(t.path(&b)) {
+        if let Some(Ok(inner)) = t.resolve(&b)?.map(std::fs::read_dir) {
             for n in inner.flatten().take(4096) {
                 if let Some(nid) = n
                     .file_name()
@@ -606,7 +726,7 @@ pub(super) fn zoneinfo(text: &str) -> Result<Zones, String> {
             let (nid, zone) = rest
                 .split_once(", zone")
                 .and_then(|(n, z)| Some((n.trim().parse::<u32>().ok()?, z.trim().to_string())))
-                .ok_or_else(|| format!("{l:?} is not a \"Node N, zone NAME\" line"))?;
+                .ok_or_else(|| format!("{} is not a \"Node N, zone NAME\" line", quote(l)))?;
             if out.iter().any(|(k, _)| *k == (nid, zone.clone())) {
                 return Err(format!("Node {nid}, zone {zone} appears twice"));
             }
@@ -632,7 +752,7 @@ pub(super) fn zoneinfo(text: &str) -> Result<Zones, String> {
         }
         *slot = v
             .parse()
-            .map_err(|_| format!("{l:?}: {key} is not a number of pages"))?;
+            .map_err(|_| format!("{}: {key} is not a number of pages", quote(l)))?;
     }
     for (((nid, zone), _), bits) in out.iter().zip(&seen) {
         if *bits != 7 {

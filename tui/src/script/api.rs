@@ -75,7 +75,10 @@ fn capture_for(host: &Host, opts: &Map) -> Res<Option<Arc<Capture>>> {
         let deadline = std::time::Instant::now().checked_add(host.limits.max_time);
         crate::host::read_by(root, host.limits.max_input, None, deadline)
             .map(|c| Some(Arc::new(c)))
-            .map_err(|e| einval(format!("boot: {key}: {e}")))
+            .map_err(|e| {
+                let why = format!("boot: {key}: {}: {}", e.file.display(), e.why);
+                throw(mm::MmError::with_errno(e.errno, why))
+            })
     };
     match (want_host, sysroot) {
         (true, Some(_)) => Err(einval(
@@ -333,7 +336,11 @@ fn booted(host: &Host, ctx: &rhai::NativeCallContext, boot: impl FnOnce() -> Res
 }
 
 fn do_boot(host: &Host, (spec, capture): &(BootSpec, Option<Arc<Capture>>)) -> Res<Vm> {
-    let plan = BootPlan::new(spec).map_err(throw)?;
+    let spec = BootSpec {
+        watchdog: host.watchdog.clone(),
+        ..spec.clone()
+    };
+    let plan = BootPlan::new(&spec).map_err(throw)?;
     let _grown = reserve(
         &host.budget,
         || format!("booting {} of RAM", super::sandbox::bytes(plan.ram_bytes())),
@@ -660,7 +667,7 @@ fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
         ("requested_size", int(d.requested_size)),
         ("plugged_size", int(m.virtio_mem_plugged_size(d))),
         ("offline_threshold", int(d.offline_threshold)),
-        ("memory_blocks", int(d.blocks.len() as u64)),
+        ("memory_blocks", int(d.blocks.len())),
         (
             "waiting",
             d.waiting.clone().map_or(Dynamic::UNIT, Dynamic::from),
@@ -1283,15 +1290,17 @@ fn register_views(e: &mut Engine, host: &Host) {
     });
     let root = host.export_root.clone();
     let prefix = host.export_prefix.clone();
+    let (exported, limits) = (host.exported.clone(), host.limits);
     e.register_fn("export_sysfs", move |vm: &mut Vm, dir: &str| -> Res<()> {
         let Some(root) = &root else {
             return Err(throw(mm::MmError::NotPermitted(
                 "export_sysfs writes only under the directory given with --sysfs-out".to_string(),
             )));
         };
+        let m = vm.0.borrow();
+        super::sandbox::count_export(&exported, &limits, &m, "export_sysfs")
+            .map_err(super::Stop::into_rhai)?;
         // The model refuses "..", absolute paths and links below the directory.
-        vm.0.borrow()
-            .export_sysfs_in(root, &prefix.join(dir))
-            .map_err(throw)
+        m.export_sysfs_in(root, &prefix.join(dir)).map_err(throw)
     });
 }

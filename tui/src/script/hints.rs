@@ -29,6 +29,10 @@ fn api_names() -> impl Iterator<Item = &'static str> {
 
 /// The API name `name` is probably a misspelling of.
 pub fn did_you_mean(name: &str) -> Option<&'static str> {
+    // No API name is near a name this long (and comparing costs its length squared).
+    if name.len() > 64 {
+        return None;
+    }
     api_names()
         .filter(|n| *n != name)
         .map(|n| (strsim::levenshtein(name, n), n))
@@ -99,6 +103,7 @@ pub fn function_not_found(signature: &str) -> String {
 
 /// The message for an unknown property of a machine, or of a map.
 pub fn property_not_found(name: &str, on_machine: bool) -> String {
+    let name = &*mm::error::clip(name);
     let hint = match did_you_mean(name) {
         Some(n) if on_machine && PROPERTIES.contains(&n) => format!(": did you mean m.{n}?"),
         Some(n) if on_machine => format!(": did you mean m.{n}(...)?"),
@@ -119,6 +124,7 @@ pub fn property_not_found(name: &str, on_machine: bool) -> String {
 
 /// The message for an unknown variable.
 pub fn variable_not_found(name: &str) -> String {
+    let name = &*mm::error::clip(name);
     if name == "m" {
         return "no variable m: a script boots its own machine, `let m = boot(ARCH, \
                 CMDLINE);` (the REPL and the UI bind m for you)"

@@ -4,6 +4,7 @@
 mod api;
 pub mod help;
 pub mod hints;
+pub mod lex;
 pub mod sandbox;
 pub mod session;
 
@@ -54,12 +55,16 @@ impl From<&MmError> for ScriptError {
     }
 }
 
-/// Throw a model error into the script.
+/// Throw a model error into the script. A call the sandbox's watchdog stopped (--max-time,
+/// Ctrl-C) ends the script: `try` cannot catch it, as it cannot catch the sandbox's other
+/// stops.
 pub fn throw(e: MmError) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(
-        Dynamic::from(ScriptError::from(&e)),
-        Position::NONE,
-    ))
+    let err = Dynamic::from(ScriptError::from(&e));
+    Box::new(if e.is_stopped() {
+        EvalAltResult::ErrorTerminated(err, Position::NONE)
+    } else {
+        EvalAltResult::ErrorRuntime(err, Position::NONE)
+    })
 }
 
 /// Throw an EINVAL with a reason.
@@ -120,6 +125,12 @@ pub struct Host {
     pub kernel: String,
     /// `--host` / `--sysroot`: the system a boot() that names no other RAM or arch models.
     pub capture: Option<std::sync::Arc<crate::host::Capture>>,
+    /// What stops a model call part way (the run's deadline, the cancel switch): every
+    /// machine a boot makes here watches it.
+    pub watchdog: mm::Watchdog,
+    /// Files the exports of this run (or REPL session) have written, against
+    /// --max-export-files.
+    pub exported: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Host {
@@ -144,6 +155,8 @@ impl Host {
             strict: false,
             kernel: String::new(),
             capture: None,
+            watchdog: mm::Watchdog::default(),
+            exported: Default::default(),
         }
     }
 
@@ -178,6 +191,8 @@ impl Host {
     /// architecture of `--arch all`).
     pub fn start_until(&self, deadline: Instant) {
         self.budget.begin(deadline);
+        self.watchdog
+            .set_deadline(deadline, Stop::Time(self.limits.max_time).to_string());
         self.cancel.store(false, Ordering::Relaxed);
     }
 
@@ -186,6 +201,7 @@ impl Host {
     pub fn engine(&mut self) -> Engine {
         let mut e = Engine::new();
         self.budget = Rc::new(Budget::new(self.limits, self.cancel.clone()));
+        self.watchdog = mm::Watchdog::new(self.cancel.clone(), Stop::Interrupted.to_string());
         sandbox::install(&mut e, &self.budget);
         e.set_fail_on_invalid_map_property(true);
         let out = self.output.clone();
@@ -242,8 +258,11 @@ pub fn eval_checked(
     ast: &rhai::AST,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
     let v = engine.eval_ast_with_scope::<Dynamic>(scope, ast)?;
+    // The clock is read every so many operations: a run that ended past its time (in a
+    // model call, or in fewer operations than that) is stopped here all the same.
     budget
-        .measure(scope, None)
+        .check_end()
+        .and_then(|_| budget.measure(scope, None))
         .and_then(|_| budget.measure_value(&v))
         .map_err(Stop::into_rhai)?;
     Ok(v)
@@ -254,8 +273,17 @@ pub fn message(err: &EvalAltResult) -> String {
     script_error(err).to_string()
 }
 
-/// What a Rhai error says, without errno: the sandbox's and Rhai's own words, with hints.
+/// What a Rhai error says, without errno: the sandbox's and Rhai's own words, with hints;
+/// a name or token of the script that Rhai repeats is cut short (a 20 MB identifier was
+/// echoed whole).
 fn reason(err: &EvalAltResult) -> String {
+    match err {
+        EvalAltResult::ErrorRuntime(..) | EvalAltResult::ErrorTerminated(..) => rhai_reason(err),
+        _ => mm::error::clip_words(&rhai_reason(err)),
+    }
+}
+
+fn rhai_reason(err: &EvalAltResult) -> String {
     match err {
         EvalAltResult::ErrorRuntime(d, _) => format!("{d}"),
         EvalAltResult::ErrorTerminated(d, _) => format!("script stopped: {d}"),
@@ -270,6 +298,10 @@ fn reason(err: &EvalAltResult) -> String {
                 .to_string()
         }
         EvalAltResult::ErrorDataTooLarge(what, _) => format!("{what} too large for the sandbox"),
+        e if is_eval(e) => "eval() is not available in the sandbox: it parses text while the \
+                            script runs, past --max-names and --max-input-size, and nests \
+                            without a bound; write the code into the script itself"
+            .to_string(),
         EvalAltResult::ErrorFunctionNotFound(sig, _) => hints::function_not_found(sig),
         EvalAltResult::ErrorVariableNotFound(name, _) => hints::variable_not_found(name),
         EvalAltResult::ErrorPropertyNotFound(name, _) => hints::property_not_found(name, false),
@@ -321,6 +353,7 @@ pub fn script_error(err: &EvalAltResult) -> ScriptError {
         _ => {}
     }
     let (errno, code) = match err {
+        e if is_eval(e) => ("EPERM", -1),
         EvalAltResult::ErrorTooManyOperations(_)
         | EvalAltResult::ErrorStackOverflow(_)
         | EvalAltResult::ErrorDataTooLarge(..) => ("E2BIG", -7),
@@ -331,6 +364,17 @@ pub fn script_error(err: &EvalAltResult) -> ScriptError {
         code,
         message: reason(err),
     }
+}
+
+/// Whether the error is the parser's refusal of `eval`, which the sandbox disables.
+fn is_eval(err: &EvalAltResult) -> bool {
+    matches!(
+        err,
+        EvalAltResult::ErrorParsing(
+            rhai::ParseErrorType::BadInput(rhai::LexError::ImproperSymbol(sym, _)),
+            _
+        ) if sym == "eval"
+    )
 }
 
 /// How deep [`to_json`] follows nested values: far past the sandbox's nesting limit (a

@@ -45,8 +45,15 @@ pub struct Limits {
     /// Function call depth (`--max-call-depth`): deep recursion stops here, far from the
     /// native stack's end.
     pub max_call_levels: usize,
-    /// Bytes of a script or an iomem file read from a file or stdin (`--max-input-size`).
+    /// Bytes of a script or an iomem file read from a file or stdin, and of one REPL input
+    /// (`--max-input-size`).
     pub max_input: u64,
+    /// Names (identifiers and keywords, outside strings and comments) in a script or in
+    /// one REPL input (`--max-names`): Rhai's parser takes time that grows with their
+    /// square, and cannot be interrupted.
+    pub max_names: usize,
+    /// Files and links the exports of one run may write (`--max-export-files`).
+    pub max_export_files: u64,
     /// Expression nesting in the script and inside functions (the parser's own bound).
     pub max_expr_depth: usize,
     pub max_fn_expr_depth: usize,
@@ -67,6 +74,8 @@ impl Default for Limits {
             max_depth: 64,
             max_call_levels: 48,
             max_input: 16 << 20,
+            max_names: 10_000,
+            max_export_files: 100_000,
             max_expr_depth: 64,
             max_fn_expr_depth: 32,
             max_variables: 1024,
@@ -84,12 +93,87 @@ pub const SCRIPT_STACK: usize = 256 << 20;
 pub fn on_script_thread<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::io::Result<T> {
-    let h = std::thread::Builder::new()
-        .name("hotplug-lab-script".into())
-        .stack_size(SCRIPT_STACK)
-        .spawn(f)?;
+    let h = script_thread("hotplug-lab-script".into()).spawn(move || {
+        mark_script_stack();
+        f()
+    })?;
     h.join()
         .map_err(|_| std::io::Error::other("the script thread panicked"))
+}
+
+/// A thread builder with [`SCRIPT_STACK`] of stack; the thread calls
+/// [`mark_script_stack`] first.
+pub fn script_thread(name: String) -> std::thread::Builder {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(SCRIPT_STACK)
+}
+
+thread_local! {
+    /// Where this thread's stack starts (about), when it is a script thread.
+    static STACK_TOP: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The address of a local of the caller: where the stack is now, give or take a frame.
+#[inline(never)]
+fn stack_here() -> usize {
+    let x = 0u8;
+    std::hint::black_box(&x) as *const u8 as usize
+}
+
+/// Called first on a thread with [`SCRIPT_STACK`] of stack: the sandbox's stack guard
+/// measures from here.
+pub fn mark_script_stack() {
+    STACK_TOP.with(|t| t.set(Some(stack_here())));
+}
+
+/// Stack a script may use before it is stopped: half the script thread's, far from its end
+/// whatever Rhai or a native call does between two operations.
+const STACK_GUARD: usize = SCRIPT_STACK / 2;
+
+/// How much stack the script thread has used, when this is one.
+fn stack_used() -> Option<usize> {
+    STACK_TOP
+        .with(Cell::get)
+        .map(|top| top.saturating_sub(stack_here()))
+}
+
+/// Count an export of `m` against the run's --max-export-files, or refuse it before a file
+/// is written.
+pub fn count_export(
+    exported: &std::sync::atomic::AtomicU64,
+    limits: &Limits,
+    m: &mm::Machine,
+    what: &str,
+) -> Result<(), Stop> {
+    use std::sync::atomic::Ordering;
+    let files = m.export_file_count();
+    let before = exported.load(Ordering::Relaxed);
+    let total = before.saturating_add(files);
+    if total > limits.max_export_files {
+        return Err(Stop::Export {
+            what: what.to_string(),
+            files,
+            before,
+            limit: limits.max_export_files,
+        });
+    }
+    exported.store(total, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Refuse text with more names than --max-names before the parser sees it (it cannot be
+/// stopped once it runs).
+pub fn check_names(what: &str, src: &str, l: &Limits) -> Result<(), Stop> {
+    let names = super::lex::scan(src).names;
+    if names > l.max_names {
+        return Err(Stop::Names {
+            what: what.to_string(),
+            names,
+            limit: l.max_names,
+        });
+    }
+    Ok(())
 }
 
 /// A byte count as a person reads it: 768 MiB, 56.3 MiB, 512 bytes.
@@ -167,6 +251,33 @@ pub enum Stop {
         bytes(*.limit)
     )]
     Output { kept: u64, limit: u64 },
+    #[error(
+        "{what} holds {names} names, over the {limit} the sandbox lets its parser read \
+         (its time grows with their square; --max-names raises it)"
+    )]
+    Names {
+        what: String,
+        names: usize,
+        limit: usize,
+    },
+    #[error(
+        "{what}: the export of this machine writes {files} files{}, over the sandbox's {limit} \
+         a run may write (--max-export-files raises it)",
+        if *.before > 0 { format!(" after the {} the run wrote", .before) } else { String::new() }
+    )]
+    Export {
+        what: String,
+        files: u64,
+        before: u64,
+        limit: u64,
+    },
+    #[error(
+        "calls nested so deep that the script has used {} of stack, over the sandbox's {} \
+         (--max-call-depth bounds how deeply functions nest)",
+        bytes(*.used as u64),
+        bytes(*.limit as u64)
+    )]
+    Stack { used: usize, limit: usize },
     #[error("interrupted")]
     Interrupted,
 }
@@ -184,7 +295,10 @@ impl Stop {
             | Stop::Array { .. }
             | Stop::Map { .. }
             | Stop::Depth { .. }
-            | Stop::Logical { .. } => ("E2BIG", -7),
+            | Stop::Logical { .. }
+            | Stop::Names { .. }
+            | Stop::Export { .. }
+            | Stop::Stack { .. } => ("E2BIG", -7),
             Stop::Interrupted => ("EINTR", -4),
         }
     }
@@ -293,6 +407,17 @@ impl Budget {
         self.heap_seen.set(now);
     }
 
+    /// Leave `bytes` of the heap out of the session's (a copy the REPL keeps to undo an
+    /// input with), or take them back in (negative).
+    pub fn set_aside(&self, bytes: isize) {
+        let base = self.base.get();
+        self.base.set(if bytes >= 0 {
+            base.saturating_add(bytes as usize)
+        } else {
+            base.saturating_sub(bytes.unsigned_abs())
+        });
+    }
+
     /// How much the session's heap has grown.
     pub fn used(&self) -> u64 {
         crate::heap::live().saturating_sub(self.base.get()) as u64
@@ -365,6 +490,25 @@ impl Budget {
             });
         }
         if ops.is_multiple_of(CLOCK_EVERY) && Instant::now() > self.deadline.get() {
+            return Err(Stop::Time(self.limits.max_time));
+        }
+        // Every path that nests (calls, expressions, values) has its own bound; this one
+        // holds whatever they leave, so that no script ends in a stack overflow.
+        if let Some(used) = stack_used().filter(|&u| u > STACK_GUARD) {
+            return Err(Stop::Stack {
+                used,
+                limit: STACK_GUARD,
+            });
+        }
+        Ok(())
+    }
+
+    /// The checks made when an evaluation ends: the cancel switch and the clock, read now.
+    pub fn check_end(&self) -> Result<(), Stop> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Stop::Interrupted);
+        }
+        if Instant::now() > self.deadline.get() {
             return Err(Stop::Time(self.limits.max_time));
         }
         Ok(())
@@ -588,6 +732,9 @@ pub fn install(e: &mut Engine, budget: &Rc<Budget>) {
         .set_max_functions(l.max_functions)
         .set_max_modules(0)
         .set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    // eval() parses text at run time, past --max-names and --max-input-size, and nests
+    // without a bound of its own: the sandbox has none (hints.rs says why).
+    e.disable_symbol("eval");
     let b = budget.clone();
     e.on_progress(move |ops| match b.check(ops) {
         Ok(()) => None,

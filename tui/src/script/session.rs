@@ -65,7 +65,15 @@ impl Session {
     /// The same, ending by `deadline` (a run's budget, which every architecture of
     /// `--arch all` shares).
     pub fn eval_until(&mut self, src: &str, deadline: Instant) -> Result<Dynamic, Failure> {
+        // The parser cannot be stopped once it runs: what it is given is bounded first.
+        super::sandbox::check_names("the script", src, &self.host.limits)
+            .map_err(|stop| Failure::Script(stop.into_rhai()))?;
         self.host.start_until(deadline);
+        // A run whose time is up (the architectures before this one took it) starts nothing.
+        if Instant::now() > deadline {
+            let stop = super::Stop::Time(self.host.limits.max_time);
+            return Err(Failure::Script(stop.into_rhai()));
+        }
         let Session {
             host,
             engine,
@@ -95,8 +103,33 @@ impl Session {
         }
     }
 
-    /// Load a script whose functions later inputs may call (what fails to compile gives none).
+    /// One input of a REPL (the line REPL's, the TUI's): as [`Session::eval`], but an input
+    /// that fails (a throw, a sandbox limit, Ctrl-C) leaves the variables as they were
+    /// before it. What model calls it completed stays: machines are shared, not copied, and
+    /// each call is a whole operation. The copy kept for that is set aside from the
+    /// sandbox's memory budget while the input runs.
+    pub fn eval_input(&mut self, src: &str) -> Result<Dynamic, Failure> {
+        let before = crate::heap::live();
+        let saved = self.scope.clone();
+        let copy = crate::heap::live().saturating_sub(before);
+        self.host.budget.set_aside(copy as isize);
+        let r = self.eval(src);
+        if r.is_err() {
+            self.scope = saved;
+        } else {
+            drop(saved);
+        }
+        self.host.budget.set_aside(-(copy as isize));
+        r
+    }
+
+    /// Load a script whose functions later inputs may call (what fails to compile, or is
+    /// holding more than --max-names names, gives none).
     pub fn load_functions(&mut self, source: &str) {
+        if super::sandbox::check_names("the script", source, &self.host.limits).is_err() {
+            self.functions = None;
+            return;
+        }
         self.functions = self
             .engine
             .compile_with_scope(&self.scope, source)

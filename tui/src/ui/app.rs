@@ -49,10 +49,8 @@ pub enum Out {
 /// The REPL pane.
 #[derive(Debug, Default)]
 pub struct Repl {
-    /// The input, possibly several lines.
-    pub input: String,
-    /// Cursor position (bytes) in the last line of `input`.
-    pub cursor: usize,
+    /// The input, possibly several lines, and the cursor on its last line.
+    pub input: super::input::Input,
     pub history: Vec<String>,
     pub hist_pos: Option<usize>,
     pub output: Vec<(Option<usize>, Out)>,
@@ -559,15 +557,21 @@ impl App {
         self.setup(Vec::new());
     }
 
-    /// Pasted text goes into the REPL's input as it is (newlines too: Enter runs it).
+    /// Pasted text goes into the REPL's input as it is (newlines too: Enter runs it), in
+    /// one piece; more than an input may hold (--max-input-size) is refused whole.
     pub fn on_paste(&mut self, text: &str) {
         self.focus = Focus::Repl;
+        let max = self.opts.limits.max_input;
+        if (self.repl.input.len() + text.len()) as u64 > max {
+            self.status = format!(
+                "paste refused: {} would make the input longer than {} (--max-input-size)",
+                crate::script::sandbox::bytes(text.len() as u64),
+                crate::script::sandbox::bytes(max)
+            );
+            return;
+        }
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
-        let r = &mut self.repl;
-        let at = last_line_start(&r.input) + r.cursor;
-        r.input.insert_str(at, &text);
-        let end = at + text.len();
-        r.cursor = end - last_line_start(&r.input[..end]);
+        self.repl.input.insert_str(&text);
     }
 
     pub fn on_mouse(&mut self, e: MouseEvent) {
@@ -615,56 +619,27 @@ impl App {
                     self.status = "interrupting…".into();
                 } else {
                     r.input.clear();
-                    r.cursor = 0;
                 }
             }
             KeyCode::Char('d') if ctrl && r.input.is_empty() => self.quit = true,
-            KeyCode::Char('u') if ctrl => {
-                let start = last_line_start(&r.input);
-                r.input.truncate(start);
-                r.cursor = 0;
-            }
+            KeyCode::Char('u') if ctrl => r.input.clear_line(),
             // `:` focuses the REPL elsewhere; here, on an empty line, it is a no-op.
             KeyCode::Char(':') if !ctrl && r.input.is_empty() => {}
             KeyCode::Char(c) if !ctrl => {
-                let start = last_line_start(&r.input);
-                let at = start + r.cursor;
-                r.input.insert(at, c);
-                r.cursor += c.len_utf8();
-            }
-            KeyCode::Backspace => {
-                let start = last_line_start(&r.input);
-                if r.cursor > 0 {
-                    let line = &r.input[start..];
-                    let prev = line[..r.cursor]
-                        .char_indices()
-                        .next_back()
-                        .map_or(0, |(i, _)| i);
-                    r.input.replace_range(start + prev..start + r.cursor, "");
-                    r.cursor = prev;
-                } else if start > 0 {
-                    // Join with the previous line.
-                    r.input.pop();
-                    r.cursor = r.input.len() - last_line_start(&r.input);
+                if (r.input.len() + c.len_utf8()) as u64 > self.opts.limits.max_input {
+                    self.status = format!(
+                        "the input is as long as an input may be ({}, --max-input-size)",
+                        crate::script::sandbox::bytes(self.opts.limits.max_input)
+                    );
+                    return;
                 }
+                r.input.insert(c);
             }
-            KeyCode::Left => {
-                let start = last_line_start(&r.input);
-                let line = &r.input[start..];
-                r.cursor = line[..r.cursor]
-                    .char_indices()
-                    .next_back()
-                    .map_or(0, |(i, _)| i);
-            }
-            KeyCode::Right => {
-                let start = last_line_start(&r.input);
-                let line = &r.input[start..];
-                if let Some(c) = line[r.cursor..].chars().next() {
-                    r.cursor += c.len_utf8();
-                }
-            }
-            KeyCode::Home => r.cursor = 0,
-            KeyCode::End => r.cursor = r.input.len() - last_line_start(&r.input),
+            KeyCode::Backspace => r.input.backspace(),
+            KeyCode::Left => r.input.left(),
+            KeyCode::Right => r.input.right(),
+            KeyCode::Home => r.input.home(),
+            KeyCode::End => r.input.end(),
             KeyCode::Up => {
                 if r.history.is_empty() {
                     return;
@@ -675,31 +650,25 @@ impl App {
                     None => r.history.len() - 1,
                 };
                 r.hist_pos = Some(i);
-                r.input = r.history[i].clone();
-                r.cursor = r.input.len() - last_line_start(&r.input);
+                r.input.set(r.history[i].clone());
             }
             KeyCode::Down => match r.hist_pos {
                 Some(i) if i + 1 < r.history.len() => {
                     r.hist_pos = Some(i + 1);
-                    r.input = r.history[i + 1].clone();
-                    r.cursor = r.input.len() - last_line_start(&r.input);
+                    r.input.set(r.history[i + 1].clone());
                 }
                 _ => {
                     r.hist_pos = None;
                     r.input.clear();
-                    r.cursor = 0;
                 }
             },
             KeyCode::PageUp => r.scroll += 5,
             KeyCode::PageDown => r.scroll = r.scroll.saturating_sub(5),
             KeyCode::Enter => {
-                let src = r.input.clone();
-                if incomplete(&src) {
-                    r.input.push('\n');
-                    r.cursor = 0;
+                if incomplete(r.input.as_str()) {
+                    r.input.newline();
                 } else {
-                    r.input.clear();
-                    r.cursor = 0;
+                    let src = r.input.take();
                     self.submit(src);
                 }
             }
@@ -1005,10 +974,6 @@ impl App {
 
 fn first_present(m: &Machine) -> u64 {
     m.sections().present().next().map_or(0, |(n, _)| n.0)
-}
-
-fn last_line_start(s: &str) -> usize {
-    s.rfind('\n').map_or(0, |i| i + 1)
 }
 
 /// Whether REPL input stops early (an open brace or string): Enter then adds a line.

@@ -4,6 +4,7 @@
 //! on the worker thread (worker.rs).
 
 pub mod app;
+pub mod input;
 pub mod keys;
 pub mod render;
 pub mod view;
@@ -74,6 +75,7 @@ pub fn run(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    terminal::save_and_guard();
     let mut term = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
@@ -105,20 +107,71 @@ fn on_event(app: &mut App, e: Event) {
     }
 }
 
+/// The least time between two frames while input keeps coming: keys typed or pasted key
+/// by key (a terminal without bracketed paste) are taken in batches, not a frame each.
+const FRAME_EVERY: Duration = Duration::from_millis(30);
+
 fn event_loop(term: &mut ratatui::DefaultTerminal, app: &mut App) -> std::io::Result<()> {
     while !app.quit {
         app.pump();
         frame(term, app)?;
+        let drawn = std::time::Instant::now();
         if event::poll(Duration::from_millis(50))? {
             on_event(app, event::read()?);
-            // Handle everything queued before drawing again (fast typing).
-            while event::poll(Duration::ZERO)? {
-                on_event(app, event::read()?);
-                if app.quit {
+            // Handle everything queued, and what comes before the next frame is due, before
+            // drawing again; a key after a pause is drawn at once.
+            let due = drawn + FRAME_EVERY;
+            while !app.quit {
+                let wait = due.saturating_duration_since(std::time::Instant::now());
+                if !event::poll(wait)? {
                     break;
                 }
+                on_event(app, event::read()?);
             }
         }
     }
     Ok(())
+}
+
+/// The terminal as it was before the UI took it, put back by whatever ends the process: a
+/// signal (SIGTERM, SIGHUP, SIGINT, SIGQUIT) or an abort (SIGABRT), where neither ratatui's
+/// restore nor a panic hook runs. The handler does only what a signal handler may: write(2)
+/// and tcsetattr(3).
+mod terminal {
+    use std::sync::OnceLock;
+
+    static SAVED: OnceLock<rustix::termios::Termios> = OnceLock::new();
+
+    /// Leave the alternate screen, show the cursor, stop mouse reporting and bracketed paste.
+    const RESET: &[u8] =
+        b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?25h\x1b[?1049l";
+
+    pub fn save_and_guard() {
+        if let Ok(t) = rustix::termios::tcgetattr(rustix::stdio::stdin()) {
+            let _ = SAVED.set(t);
+        }
+        use signal_hook::consts::{SIGABRT, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        for sig in [SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGABRT] {
+            // SAFETY: the action only writes to a file descriptor, resets the terminal
+            // attributes and re-raises the signal with its default action: all
+            // async-signal-safe calls, on data set before the handler was installed.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    restore();
+                    let _ = signal_hook::low_level::emulate_default_handler(sig);
+                })
+            };
+        }
+    }
+
+    fn restore() {
+        let _ = rustix::io::write(rustix::stdio::stdout(), RESET);
+        if let Some(t) = SAVED.get() {
+            let _ = rustix::termios::tcsetattr(
+                rustix::stdio::stdin(),
+                rustix::termios::OptionalActions::Now,
+                t,
+            );
+        }
+    }
 }

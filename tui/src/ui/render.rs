@@ -976,11 +976,19 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) -> usize {
     if inner.height == 0 || inner.width == 0 {
         return usize::MAX;
     }
-    let input_lines: Vec<&str> = if app.repl.input.is_empty() {
-        vec![""]
-    } else {
-        app.repl.input.split('\n').collect()
+    // Only the lines that fit are drawn: the last ones.
+    let input_lines: Vec<&str> = {
+        let mut v: Vec<&str> = app
+            .repl
+            .input
+            .as_str()
+            .rsplit('\n')
+            .take(usize::from(inner.height))
+            .collect();
+        v.reverse();
+        v
     };
+    let hidden_lines = app.repl.input.as_str().matches('\n').count() + 1 - input_lines.len();
     let in_h = (input_lines.len() as u16).min(inner.height);
     let out_h = inner.height - in_h;
     // Output, newest at the bottom, each entry wrapped to the width; only as many entries
@@ -1032,17 +1040,17 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) -> usize {
         Rect::new(inner.x, inner.y, inner.width, out_h),
     );
     // The line being typed scrolls sideways to keep the cursor in view.
-    let last = input_lines.last().copied().unwrap_or("");
-    let cursor_col = last[..app.repl.cursor.min(last.len())].chars().count();
+    let cursor_col = app.repl.input.before_cursor().chars().count();
     let room = usize::from(inner.width).saturating_sub(3).max(1);
     let shift = cursor_col.saturating_sub(room);
+    let width = usize::from(inner.width);
     let mut lines = Vec::new();
     for (i, l) in input_lines.iter().enumerate() {
-        let prompt = if i == 0 { "> " } else { ". " };
+        let prompt = if i + hidden_lines == 0 { "> " } else { ". " };
         let text: String = if i + 1 == input_lines.len() {
-            l.chars().skip(shift).collect()
+            l.chars().skip(shift).take(width).collect()
         } else {
-            l.to_string()
+            l.chars().take(width).collect()
         };
         lines.push(Line::from(vec![
             Span::styled(prompt, Style::default().fg(Color::Cyan)),

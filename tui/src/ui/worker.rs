@@ -164,10 +164,11 @@ impl Worker {
                 capture: capture.clone(),
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("{PANE_THREAD}{pane}"))
-                .stack_size(crate::script::sandbox::SCRIPT_STACK)
-                .spawn(move || serve(cfg, srx, tx, cancel));
+            let spawned = crate::script::sandbox::script_thread(format!("{PANE_THREAD}{pane}"))
+                .spawn(move || {
+                    crate::script::sandbox::mark_script_stack();
+                    serve(cfg, srx, tx, cancel)
+                });
             if spawned.is_ok() {
                 self.sessions.push(stx);
                 self.pending += 1;
@@ -405,7 +406,13 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
         }
     });
     *s.s.host.on_change.borrow_mut() = Some(hook);
-    let outcome = eval(s, &source);
+    // The script as a whole: what it left when it failed stays on show.
+    s.s.host.output.borrow_mut().clear();
+    let outcome = match s.s.eval(&source) {
+        Ok(v) if v.is_unit() => Ok(None),
+        Ok(v) => Ok(Some(crate::repl::show_value(&v))),
+        Err(e) => Err(e.describe()),
+    };
     *s.s.host.on_change.borrow_mut() = None;
     s.ended = true;
     warnings(s, tx);
@@ -420,7 +427,8 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
     });
 }
 
-/// Evaluate `src` in a pane's session, with the loaded script's functions in reach.
+/// Evaluate REPL input `src` in a pane's session, with the loaded script's functions in
+/// reach (an input that fails leaves the variables as they were).
 fn eval(s: &mut Pane, src: &str) -> Result<Option<String>, String> {
     s.s.host.output.borrow_mut().clear();
     crate::repl::eval(&mut s.s, src)
