@@ -5,9 +5,10 @@ use crate::vmemmap::{
     vmemmap_populate_basepages, vmemmap_populate_hugepages, AllocFailed, VmemmapTables,
 };
 use crate::Kernel;
+use crate::Target;
 use crate::{
-    human, Arch, ArchError, ArchParams, Geometry, HotplugDriver, RamLayout, TableLevel, ZoneLimits,
-    ZoneType, GIB, KIB, MIB,
+    human, Arch, ArchError, ArchParams, HotplugDriver, RamLayout, TableLevel, ZoneLimits, ZoneType,
+    GIB, KIB, MIB,
 };
 
 /// The arm64 page size a configuration is built with.
@@ -110,76 +111,48 @@ const P64K: ArchParams = params(Granule::K64);
 /// An arm64 configuration.
 #[derive(Debug)]
 pub struct Arm64 {
-    name: &'static str,
-    description: &'static str,
     granule: Granule,
     params: ArchParams,
-    geometry: Geometry,
 }
 
 /// arm64 with 4 KiB pages (Debian's arm64 kernel).
 pub static ARM64_4K: Arm64 = Arm64 {
-    name: "arm64",
-    description: "arm64, 4 KiB pages, 48-bit VA/PA",
     granule: Granule::K4,
     params: P4K,
-    geometry: Geometry::new(&P4K),
 };
 
 /// arm64 with 16 KiB pages.
 pub static ARM64_16K: Arm64 = Arm64 {
-    name: "arm64-16k",
-    description: "arm64, 16 KiB pages, 48-bit VA/PA",
     granule: Granule::K16,
     params: P16K,
-    geometry: Geometry::new(&P16K),
 };
 
 /// arm64 with 64 KiB pages.
 pub static ARM64_64K: Arm64 = Arm64 {
-    name: "arm64-64k",
-    description: "arm64, 64 KiB pages, 48-bit VA/PA",
     granule: Granule::K64,
     params: P64K,
-    geometry: Geometry::new(&P64K),
 };
 
 /// QEMU virt places RAM at 1 GiB.
 const VIRT_RAM_BASE: u64 = GIB;
 
 impl Arch for Arm64 {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn params(&self) -> &ArchParams {
-        &self.params
-    }
-
-    fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    fn zone_types(&self) -> &'static [ZoneType] {
-        &[
-            ZoneType::Dma,
-            ZoneType::Dma32,
-            ZoneType::Normal,
-            ZoneType::Movable,
-            ZoneType::Device,
-        ]
+    fn params(&self, _kernel: &Kernel) -> ArchParams {
+        self.params
     }
 
     /// Debian's 6.1 arm64 config leaves CONFIG_ZONE_DEVICE unset (the real guest's
     /// /proc/zoneinfo ends at Movable: mm/tests/fixtures/oracle-arm64-6.1-virtio-mem.txt);
     /// its 6.12 config sets it. Versions between are not modelled.
-    fn zone_types_for(&self, kernel: &Kernel) -> &'static [ZoneType] {
+    fn zone_types(&self, kernel: &Kernel) -> &'static [ZoneType] {
         if kernel.at_least(6, 12) {
-            self.zone_types()
+            &[
+                ZoneType::Dma,
+                ZoneType::Dma32,
+                ZoneType::Normal,
+                ZoneType::Movable,
+                ZoneType::Device,
+            ]
         } else {
             &[
                 ZoneType::Dma,
@@ -211,22 +184,31 @@ impl Arch for Arm64 {
     /// (sub-section) ranges. arm64's vmemmap_check_pmd() treats any present PMD as populated.
     fn vmemmap_populate(
         &self,
+        on: &Target,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed> {
-        if self.granule != Granule::K4 || end - start < self.geometry.section_memmap_bytes {
+        if self.granule != Granule::K4 || end - start < on.geometry.section_memmap_bytes {
             vmemmap_populate_basepages(t, start, end)
         } else {
-            vmemmap_populate_hugepages(t, self.geometry.pmd_size, start, end, true)
+            vmemmap_populate_hugepages(t, on.geometry.pmd_size, start, end, true)
         }
     }
 
-    fn vmemmap_mapping(&self) -> &'static str {
+    fn vmemmap_mapping(&self, on: &Target) -> String {
+        let g = &on.geometry;
         match self.granule {
-            Granule::K4 => "PMD leaves (2M) for full sections; base pages for sub-section ranges",
-            Granule::K16 => "base pages (a PMD maps 32M of vmemmap, four sections' worth)",
-            Granule::K64 => "base pages (a PMD maps 512M of vmemmap, 1024 sections' worth)",
+            Granule::K4 => {
+                "PMD leaves (2M) for full sections; base pages for sub-section ranges".to_string()
+            }
+            // A PMD's worth of vmemmap holds the struct pages of pmd_size / memmap per
+            // section sections (16K: 32M / 512K = 64).
+            Granule::K16 | Granule::K64 => format!(
+                "base pages (a PMD maps {} of vmemmap, {} sections' worth)",
+                human(g.pmd_size),
+                g.pmd_size / g.section_memmap_bytes
+            ),
         }
     }
 
@@ -244,16 +226,16 @@ impl Arch for Arm64 {
         }
     }
 
-    fn default_hugepage_size(&self) -> u64 {
-        self.geometry.pmd_size
+    fn default_hugepage_size(&self, on: &Target) -> u64 {
+        on.geometry.pmd_size
     }
 
     /// QEMU virt: RAM from 1 GiB; hot-plugged memory from the next GiB after it.
-    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
-        if ram < 32 * MIB || !ram.is_multiple_of(self.geometry.page_size) {
+    fn qemu_layout(&self, on: &Target, ram: u64) -> Result<RamLayout, ArchError> {
+        if ram < 32 * MIB || !ram.is_multiple_of(on.geometry.page_size) {
             return Err(ArchError::Layout(format!(
                 "virt needs at least 32M of RAM in whole {} pages, not {}",
-                human(self.geometry.page_size),
+                human(on.geometry.page_size),
                 human(ram)
             )));
         }
@@ -270,19 +252,19 @@ impl Arch for Arm64 {
     /// 48-bit kernel VA space (128 TiB) from PHYS_OFFSET, which is the start of RAM aligned
     /// down to ARM64_MEMSTART_ALIGN (arch/arm64/mm/init.c: 1 GiB with 4K and 16K pages,
     /// 512 MiB with 64K pages).
-    fn mappable_end(&self, dram_start: u64) -> u64 {
+    fn mappable_end(&self, on: &Target, dram_start: u64) -> u64 {
         let align = if self.granule == Granule::K64 {
             512 * MIB
         } else {
             GIB
         };
         let memstart = dram_start - dram_start % align;
-        (memstart + (1u64 << 47) - 1).min(self.geometry.physmem_end)
+        (memstart + (1u64 << 47) - 1).min(on.geometry.physmem_end)
     }
 
     /// VmallocTotal for the 48-bit kernel VA this configuration has.
-    fn vmalloc_size(&self, _ident_map_size: u64) -> u64 {
-        vmalloc_size(self.params.page_shift, 48, 48)
+    fn vmalloc_size(&self, on: &Target, _ident_map_size: u64) -> u64 {
+        vmalloc_size(on.geometry.page_shift, 48, 48)
     }
 
     /// arm64 selects ARCH_SUPPORTS_MEMORY_FAILURE (arch/arm64/Kconfig).
@@ -336,6 +318,10 @@ pub fn vmalloc_size(page_shift: u32, va_bits: u32, vabits_actual: u32) -> u64 {
 mod tests {
     use super::*;
 
+    fn on(name: &str) -> Target {
+        Target::parse(name, "").unwrap()
+    }
+
     #[test]
     fn hugetlb_sizes_have_a_pud_size_with_4k_pages_only() {
         // pud_sect_supported() is PAGE_SIZE == SZ_4K: 16K pages have no 64 GiB size.
@@ -348,13 +334,13 @@ mod tests {
     #[test]
     fn geometries() {
         // asm/sparsemem.h and the page-table geometry of each granule.
-        let g = ARM64_4K.geometry();
+        let g = on("arm64").geometry;
         assert_eq!(
             (g.section_size, g.pmd_size, g.pud_size),
             (128 * MIB, 2 * MIB, GIB)
         );
         assert_eq!(g.pageblock_order, 9);
-        let g = ARM64_16K.geometry();
+        let g = on("arm64-16k").geometry;
         assert_eq!(
             (g.section_size, g.pmd_size, g.pud_size),
             (128 * MIB, 32 * MIB, 64 * GIB)
@@ -362,7 +348,7 @@ mod tests {
         assert_eq!(g.pages_per_section, 8192);
         assert_eq!(g.section_memmap_bytes, 512 * KIB); // 32 pages of 16 KiB
         assert_eq!(g.pageblock_order, 11);
-        let g = ARM64_64K.geometry();
+        let g = on("arm64-64k").geometry;
         assert_eq!(
             (g.section_size, g.pmd_size, g.pud_size),
             (512 * MIB, 512 * MIB, 4 << 40)
@@ -380,13 +366,15 @@ mod tests {
     fn memmap_on_memory_needs_4k_pages() {
         // Generic rule: 128 MiB blocks with 4K pages have 2 MiB of vmemmap = one PMD; with 16K
         // pages 512 KiB against a 32 MiB PMD, with 64K pages 512 KiB against 512 MiB.
-        assert!(ARM64_4K.arch_supports_memmap_on_memory(2 * MIB).is_ok());
+        assert!(ARM64_4K
+            .arch_supports_memmap_on_memory(&on("arm64"), 2 * MIB)
+            .is_ok());
         let e = ARM64_16K
-            .arch_supports_memmap_on_memory(512 * KIB)
+            .arch_supports_memmap_on_memory(&on("arm64-16k"), 512 * KIB)
             .unwrap_err();
         assert!(e.contains("512K") && e.contains("32M"), "{e}");
         let e = ARM64_64K
-            .arch_supports_memmap_on_memory(512 * KIB)
+            .arch_supports_memmap_on_memory(&on("arm64-64k"), 512 * KIB)
             .unwrap_err();
         assert!(e.contains("512K") && e.contains("512M"), "{e}");
     }
@@ -416,7 +404,7 @@ mod tests {
     #[test]
     fn virt_layout() {
         // The arm64 guest: 2 GiB at 1 GiB, virtio-mem memory at c0000000.
-        let l = ARM64_4K.qemu_layout(2 * GIB).unwrap();
+        let l = ARM64_4K.qemu_layout(&on("arm64"), 2 * GIB).unwrap();
         assert_eq!(l.ram, vec![(GIB, 3 * GIB)]);
         assert_eq!(l.hotplug_base, 3 * GIB);
     }

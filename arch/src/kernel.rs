@@ -163,10 +163,22 @@ pub fn default_kernel() -> &'static Kernel {
     KERNELS[0]
 }
 
+impl Kernel {
+    /// A version by name, or an error that lists the modelled ones (see [`find`]).
+    pub fn lookup(name: &str) -> Result<&'static Kernel, crate::ArchError> {
+        find(name).ok_or_else(|| crate::ArchError::UnknownKernel(name.to_string()))
+    }
+
+    /// Every modelled version's name.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        KERNELS.iter().map(|k| k.name)
+    }
+}
+
 /// A version by name: "6.12", or a release such as "6.12.100", "6.12-rc3" or
 /// "6.1.0-56-amd64", whose major.minor picks the entry. Anything else after major.minor must
 /// start with '.', '-' or '+'; numbers have no leading zeros.
-pub fn lookup_kernel(name: &str) -> Option<&'static Kernel> {
+pub fn find(name: &str) -> Option<&'static Kernel> {
     let name = name.trim();
     let number = |s: &str| -> Option<(u32, usize)> {
         let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
@@ -194,7 +206,7 @@ pub fn lookup_kernel(name: &str) -> Option<&'static Kernel> {
 /// version (the older on a tie), with `exact` false so that a caller says so. A release of
 /// another major version, or one that does not start with `major.minor`, has none.
 pub fn nearest_kernel(release: &str) -> Option<(&'static Kernel, bool)> {
-    if let Some(k) = lookup_kernel(release) {
+    if let Some(k) = find(release) {
         return Some((k, true));
     }
     let mut parts = release.trim().splitn(3, |c: char| !c.is_ascii_digit());
@@ -288,7 +300,7 @@ pub static DIFFERENCES: &[Difference] = &[
     Difference {
         what: "ZONE_DEVICE on arm64 (Debian's config), so pmem and device-dax",
         source: "Debian's config-*-arm64: CONFIG_ZONE_DEVICE; mm/memremap.c memremap_pages()",
-        value: |k| yes_no(crate::lookup("arm64").is_ok_and(|a| a.zone_device_for(k))),
+        value: |k| yes_no(crate::Arch::zone_device(&crate::arm64::ARM64_4K, k)),
     },
     Difference {
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",
@@ -297,30 +309,25 @@ pub static DIFFERENCES: &[Difference] = &[
     },
 ];
 
-/// The names, for messages and help.
-pub fn kernel_names() -> Vec<&'static str> {
-    KERNELS.iter().map(|k| k.name).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_and_releases_find_their_entry() {
-        assert_eq!(lookup_kernel("6.12").unwrap().name, "6.12");
-        assert_eq!(lookup_kernel("6.12.100+deb12-amd64").unwrap().name, "6.12");
-        assert_eq!(lookup_kernel("6.1.0-56-amd64").unwrap().name, "6.1");
-        assert_eq!(lookup_kernel("6.1").unwrap().name, "6.1");
-        assert!(lookup_kernel("6.6").is_none());
-        assert_eq!(lookup_kernel("6.12-rc3").unwrap().name, "6.12");
+        assert_eq!(find("6.12").unwrap().name, "6.12");
+        assert_eq!(find("6.12.100+deb12-amd64").unwrap().name, "6.12");
+        assert_eq!(find("6.1.0-56-amd64").unwrap().name, "6.1");
+        assert_eq!(find("6.1").unwrap().name, "6.1");
+        assert!(find("6.6").is_none());
+        assert_eq!(find("6.12-rc3").unwrap().name, "6.12");
         for junk in [
             "6.1x", "6.01", "06.1", "6.", ".1", "v6.1", "6.10", "6.1 6.12",
         ] {
-            assert!(lookup_kernel(junk).is_none(), "{junk}");
+            assert!(find(junk).is_none(), "{junk}");
         }
-        assert!(lookup_kernel("6").is_none());
-        assert!(lookup_kernel("latest").is_none());
+        assert!(find("6").is_none());
+        assert!(find("latest").is_none());
         assert_eq!(default_kernel().name, "6.12");
         assert!(V6_12.at_least(6, 6) && !V6_1.at_least(6, 6));
     }

@@ -5,20 +5,21 @@
 //! (`vmemmap_populate`), may the memmap live on the hot-added memory
 //! (`arch_supports_memmap_on_memory`), how big is a memory block
 //! (`memory_block_size_bytes`). This crate answers them for each architecture the way Linux
-//! 6.12 does, one module per architecture behind the [`Arch`] trait. Backends are data
+//! 6.12 (and each other modelled version) does, one module per architecture behind the [`Arch`] trait. Backends are data
 //! first: a table of constants ([`ArchParams`]) plus the few hooks their kernel overrides;
 //! the trait's default methods are the kernel's generic fallbacks.
 //!
 //! ```
-//! let x86 = arch::lookup("x86_64").unwrap();
-//! let g = x86.geometry();
+//! // Names are resolved once, into a target: a configuration on a kernel version.
+//! let x86 = arch::Target::parse("x86_64", "6.12").unwrap();
+//! let g = x86.geometry;
 //! assert_eq!(g.pages_per_section, 32768);              // 128 MiB of 4 KiB pages
 //! assert_eq!(g.section_memmap_bytes, 2 << 20);          // 32768 x 64 B = one 2 MiB PMD
-//! assert!(x86.arch_supports_memmap_on_memory(2 << 20).is_ok());
+//! assert!(x86.arch().arch_supports_memmap_on_memory(&x86, 2 << 20).is_ok());
 //!
-//! let arm64_64k = arch::lookup("arm64-64k").unwrap();
-//! assert_eq!(arm64_64k.geometry().section_size, 512 << 20);
-//! assert!(arm64_64k.arch_supports_memmap_on_memory(512 << 10).is_err());
+//! let arm64_64k = arch::Target::parse("arm64-64k", "").unwrap();
+//! assert_eq!(arm64_64k.geometry.section_size, 512 << 20);
+//! assert!(arm64_64k.arch().arch_supports_memmap_on_memory(&arm64_64k, 512 << 10).is_err());
 //! ```
 
 pub mod arm64;
@@ -26,57 +27,20 @@ pub mod direct_map;
 pub mod kernel;
 pub mod params;
 pub mod powerpc;
+pub mod registry;
 pub mod s390;
+pub mod target;
 pub mod vmemmap;
 pub mod x86_64;
 
 use std::fmt;
 
 pub use direct_map::DirectMap;
-pub use kernel::{
-    default_kernel, kernel_names, lookup_kernel, nearest_kernel, Kernel, DIFFERENCES, KERNELS,
-};
+pub use kernel::{default_kernel, nearest_kernel, Kernel, DIFFERENCES, KERNELS};
 pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
+pub use registry::{did_you_mean, Config, Family, Mark, CONFIGS};
+pub use target::Target;
 pub use vmemmap::{AllocFailed, PmdEntry, Src, Stopped, VmemmapTables};
-
-/// Every architecture name accepted wherever an architecture is named.
-pub const NAMES: &[&str] = &[
-    "x86_64",
-    "x86_64-la57",
-    "arm64",
-    "arm64-16k",
-    "arm64-64k",
-    "powerpc",
-    "powerpc-hash",
-    "s390",
-];
-
-/// What `--arch all` means: one configuration of each architecture (Debian's default kernel
-/// flavour where it has one), so that a comparison shows each architecture once; the other
-/// three (x86_64-la57, arm64-16k, powerpc-hash) are variants of these, named one by one.
-pub const ALL: [&str; 5] = ["x86_64", "arm64", "arm64-64k", "powerpc", "s390"];
-
-/// The names `uname -m` prints, accepted for the architecture they mean.
-pub const ALIASES: [(&str, &str); 4] = [
-    ("aarch64", "arm64"),
-    ("ppc64le", "powerpc"),
-    ("ppc64", "powerpc"),
-    ("s390x", "s390"),
-];
-
-/// The canonical name of an architecture given by any accepted name, in any case.
-pub fn canonical(name: &str) -> Result<&'static str, ArchError> {
-    let lower = name.trim().to_ascii_lowercase();
-    let lower = lower.replace('_', "-").replace("x86-64", "x86_64");
-    if let Some(n) = NAMES.iter().find(|n| **n == lower) {
-        return Ok(n);
-    }
-    ALIASES
-        .iter()
-        .find(|(a, _)| *a == lower)
-        .map(|(_, n)| *n)
-        .ok_or_else(|| ArchError::Unknown(name.to_string()))
-}
 
 pub const KIB: u64 = 1 << 10;
 pub const MIB: u64 = 1 << 20;
@@ -86,28 +50,51 @@ pub const TIB: u64 = 1 << 40;
 /// Errors of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArchError {
-    #[error(
-        "unknown architecture \"{0}\" (known: {known}; also aarch64, ppc64le, s390x as uname -m prints them)",
-        known = NAMES.join(", ")
-    )]
+    #[error("{}", unknown_arch(.0))]
     Unknown(String),
+    #[error("{}", unknown_kernel(.0))]
+    UnknownKernel(String),
     #[error("{0}")]
     Layout(String),
 }
 
-/// Look an architecture up by its name (see [`NAMES`]).
-pub fn lookup(name: &str) -> Result<&'static dyn Arch, ArchError> {
-    Ok(match canonical(name)? {
-        "x86_64" => &x86_64::X86_64,
-        "x86_64-la57" => &x86_64::X86_64_LA57,
-        "arm64" => &arm64::ARM64_4K,
-        "arm64-16k" => &arm64::ARM64_16K,
-        "arm64-64k" => &arm64::ARM64_64K,
-        "powerpc" => &powerpc::POWERPC_RADIX,
-        "powerpc-hash" => &powerpc::POWERPC_HASH,
-        "s390" => &s390::S390,
-        other => return Err(ArchError::Unknown(other.to_string())),
-    })
+/// `unknown architecture "arm46" (did you mean arm64? known: ...)`.
+fn unknown_arch(given: &str) -> String {
+    let names: Vec<&str> = Config::names().collect();
+    let hint = did_you_mean(given, names.iter().copied())
+        .map(|n| format!("did you mean {n}? "))
+        .unwrap_or_default();
+    format!(
+        "unknown architecture {} ({hint}known: {}; also {} as uname -m prints them)",
+        quote(given),
+        names.join(", "),
+        Config::unames()
+            .into_iter()
+            .filter(|u| !names.contains(u))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// `"6.6" is not a modelled kernel version (modelled: 6.12, 6.1)`.
+fn unknown_kernel(given: &str) -> String {
+    let names: Vec<&str> = KERNELS.iter().map(|k| k.name).collect();
+    let hint = did_you_mean(given, names.iter().copied())
+        .map(|n| format!("did you mean {n}? "))
+        .unwrap_or_default();
+    format!(
+        "{} is not a modelled kernel version ({hint}modelled: {})",
+        quote(given),
+        names.join(", ")
+    )
+}
+
+/// A name as an error quotes it: at most 64 characters of it.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+    }
 }
 
 /// The zones of include/linux/mmzone.h that an architecture can have.
@@ -237,31 +224,25 @@ pub struct HotplugDriver {
     pub static_memory_group: bool,
 }
 
-/// One architecture configuration, as the generic kernel code sees it.
+/// One architecture configuration, as the generic kernel code sees it. Its name and
+/// description are its row in the registry ([`Config`]); every hook that can differ
+/// between kernel versions is given the version (or the [`Target`], which carries it and
+/// the geometry derived for it).
 pub trait Arch: fmt::Debug + Send + Sync {
-    /// The name used on the command line and in scripts.
-    fn name(&self) -> &'static str;
+    /// The build-time constants of this configuration on `kernel`.
+    fn params(&self, kernel: &Kernel) -> ArchParams;
 
-    /// One line saying which configuration this is.
-    fn description(&self) -> &'static str;
-
-    /// The build-time constants.
-    fn params(&self) -> &ArchParams;
-
-    /// Everything derived from the constants.
-    fn geometry(&self) -> &Geometry;
-
-    /// The zones this configuration has, in /proc/zoneinfo order.
-    fn zone_types(&self) -> &'static [ZoneType];
+    /// The zones `kernel` has here, as Debian configures it, in /proc/zoneinfo order.
+    fn zone_types(&self, kernel: &Kernel) -> &'static [ZoneType];
 
     /// The low-zone bounds for boot RAM spanning `[dram_start, dram_end)`.
     fn zone_limits(&self, dram_start: u64, dram_end: u64) -> ZoneLimits;
 
     /// memory_block_size_bytes(). The generic __weak version is MIN_MEMORY_BLOCK_SIZE, one
     /// section (drivers/base/memory.c).
-    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+    fn memory_block_size(&self, on: &Target, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
         let _ = ctx;
-        let bytes = self.geometry().min_memory_block_size;
+        let bytes = on.geometry.min_memory_block_size;
         Ok(BlockSize {
             bytes,
             how: "MIN_MEMORY_BLOCK_SIZE: one section (generic memory_block_size_bytes)".to_string(),
@@ -279,13 +260,14 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// vmemmap_populate(): map the struct pages at vmemmap offsets `[start, end)`.
     fn vmemmap_populate(
         &self,
+        on: &Target,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed>;
 
     /// How this arch maps the vmemmap, in a sentence.
-    fn vmemmap_mapping(&self) -> &'static str;
+    fn vmemmap_mapping(&self, on: &Target) -> String;
 
     /// Whether an altmap may back the vmemmap (the arch's vmemmap_populate honours it).
     fn vmemmap_uses_altmap(&self) -> &'static str;
@@ -299,8 +281,8 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// arch_supports_memmap_on_memory(). The generic rule (mm/memory_hotplug.c) wants the
     /// memory block's vmemmap to be a whole number of PMDs, so that it is mapped by PMD
     /// leaves taken from this block's altmap only.
-    fn arch_supports_memmap_on_memory(&self, vmemmap_size: u64) -> Result<(), String> {
-        let pmd = self.geometry().pmd_size;
+    fn arch_supports_memmap_on_memory(&self, on: &Target, vmemmap_size: u64) -> Result<(), String> {
+        let pmd = on.geometry.pmd_size;
         if vmemmap_size.is_multiple_of(pmd) {
             Ok(())
         } else {
@@ -318,28 +300,17 @@ pub trait Arch: fmt::Debug + Send + Sync {
         false
     }
 
-    /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP (and the arch's vmemmap_can_optimize override):
-    /// device-dax compound pages share their tail vmemmap pages.
-    fn dax_vmemmap_optimize(&self) -> bool {
+    /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP (and the arch's vmemmap_can_optimize override) in
+    /// `kernel`: device-dax compound pages share their tail vmemmap pages.
+    fn dax_vmemmap_optimize(&self, kernel: &Kernel) -> bool {
+        let _ = kernel;
         false
     }
 
-    /// ZONE_DEVICE: CONFIG_ZONE_DEVICE needs ARCH_HAS_PTE_DEVMAP (mm/Kconfig), which x86_64,
-    /// arm64 and powerpc book3s64 select and s390 does not.
-    fn zone_device(&self) -> bool {
-        self.zone_types().contains(&ZoneType::Device)
-    }
-
-    /// The zones `kernel` has here, as Debian configures it: zone_types() unless that
-    /// version's config leaves one out.
-    fn zone_types_for(&self, kernel: &Kernel) -> &'static [ZoneType] {
-        let _ = kernel;
-        self.zone_types()
-    }
-
-    /// Whether `kernel`, as Debian configures it, has ZONE_DEVICE here.
-    fn zone_device_for(&self, kernel: &Kernel) -> bool {
-        self.zone_types_for(kernel).contains(&ZoneType::Device)
+    /// ZONE_DEVICE in `kernel`: CONFIG_ZONE_DEVICE needs ARCH_HAS_PTE_DEVMAP (mm/Kconfig),
+    /// which x86_64, arm64 and powerpc book3s64 select and s390 does not.
+    fn zone_device(&self, kernel: &Kernel) -> bool {
+        self.zone_types(kernel).contains(&ZoneType::Device)
     }
 
     /// has_transparent_hugepage(): PMD-sized THP, so device-dax and pfn devices offer
@@ -351,7 +322,8 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// has_transparent_pud_hugepage() (with CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD):
     /// PUD-sized (1 GiB) device-dax and pfn device alignment. x86_64 and powerpc book3s64
     /// select it in 6.12; the generic answer is no.
-    fn has_transparent_pud_hugepage(&self) -> bool {
+    fn has_transparent_pud_hugepage(&self, kernel: &Kernel) -> bool {
+        let _ = kernel;
         false
     }
 
@@ -364,15 +336,15 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// The alignments a device-dax instance or pfn device accepts, smallest first:
     /// PAGE_SIZE, HPAGE_PMD_SIZE with THP, HPAGE_PUD_SIZE with PUD THP; none without
     /// ZONE_DEVICE.
-    fn dax_alignments(&self) -> Vec<u64> {
-        if !self.zone_device() {
+    fn dax_alignments(&self, on: &Target) -> Vec<u64> {
+        if !self.zone_device(on.kernel) {
             return Vec::new();
         }
-        let g = self.geometry();
+        let g = &on.geometry;
         let mut v = vec![g.page_size];
         if self.has_transparent_hugepage() {
             v.push(g.pmd_size);
-            if self.has_transparent_pud_hugepage() {
+            if self.has_transparent_pud_hugepage(on.kernel) {
                 v.push(g.pud_size);
             }
         }
@@ -396,10 +368,10 @@ pub trait Arch: fmt::Debug + Send + Sync {
     }
 
     /// The default huge page size (HPAGE_SIZE).
-    fn default_hugepage_size(&self) -> u64;
+    fn default_hugepage_size(&self, on: &Target) -> u64;
 
     /// Boot RAM of `ram` bytes laid out as the default QEMU machine does.
-    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError>;
+    fn qemu_layout(&self, on: &Target, ram: u64) -> Result<RamLayout, ArchError>;
 
     /// The driver that hot-adds memory on this arch.
     fn hotplug_driver(&self, kernel: &Kernel) -> HotplugDriver;
@@ -422,14 +394,14 @@ pub trait Arch: fmt::Debug + Send + Sync {
 
     /// arch_get_mappable_range(): the last physical address the kernel can map, given where
     /// RAM starts. The generic version allows everything up to MAX_PHYSMEM_BITS.
-    fn mappable_end(&self, dram_start: u64) -> u64 {
+    fn mappable_end(&self, on: &Target, dram_start: u64) -> u64 {
         let _ = dram_start;
-        self.geometry().physmem_end
+        on.geometry.physmem_end
     }
 
     /// VMALLOC_END - VMALLOC_START in bytes, /proc/meminfo's VmallocTotal. `ident_map_size`
     /// is the end of the memory the identity map covers (s390 sizes vmalloc from it).
-    fn vmalloc_size(&self, ident_map_size: u64) -> u64;
+    fn vmalloc_size(&self, on: &Target, ident_map_size: u64) -> u64;
 
     /// arch_report_meminfo(): the DirectMap lines of /proc/meminfo for a linear map of `ram`
     /// (sorted, disjoint, page-aligned `[start, end)` ranges: all memory added so far,
@@ -520,20 +492,23 @@ mod tests {
 
     #[test]
     fn every_name_resolves_to_itself() {
-        for &name in NAMES {
-            let a = lookup(name).unwrap();
-            assert_eq!(a.name(), name);
-        }
-        for name in ALL {
-            assert!(NAMES.contains(&name));
+        for name in Config::names() {
+            assert_eq!(Config::lookup(name).unwrap().name, name);
         }
     }
 
     #[test]
     fn unknown_names_list_the_known_ones() {
-        let e = lookup("sparc").unwrap_err();
-        assert!(e.to_string().contains("unknown architecture \"sparc\""));
-        assert!(e.to_string().contains("arm64-64k"));
+        let e = Config::lookup("sparc").unwrap_err().to_string();
+        assert!(e.contains("unknown architecture \"sparc\""), "{e}");
+        assert!(e.contains("arm64-64k"), "{e}");
+        assert!(e.contains("also aarch64, ppc64le, ppc64, s390x"), "{e}");
+        let e = Kernel::lookup("6.2").unwrap_err().to_string();
+        assert!(
+            e.contains("did you mean 6.12?") || e.contains("did you mean 6.1?"),
+            "{e}"
+        );
+        assert!(e.contains("modelled: 6.12, 6.1"), "{e}");
     }
 
     #[test]
@@ -561,7 +536,7 @@ mod tests {
             ("s390", 128),
         ];
         for (name, n) in expect {
-            let g = lookup(name).unwrap().geometry();
+            let g = Target::parse(name, "").unwrap().geometry;
             assert_eq!(g.subsection_size, 2 << 20, "{name}");
             assert_eq!(g.subsections_per_section, n, "{name}");
         }
@@ -569,8 +544,11 @@ mod tests {
 
     #[test]
     fn struct_page_is_64_bytes_everywhere() {
-        for name in NAMES {
-            assert_eq!(lookup(name).unwrap().geometry().struct_page_size, 64);
+        for name in Config::names() {
+            assert_eq!(
+                Target::parse(name, "").unwrap().geometry.struct_page_size,
+                64
+            );
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::kernel::Kernel;
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
+use crate::Target;
 use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
     human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
@@ -72,29 +73,20 @@ const PHASH: ArchParams = params(Mmu::Hash);
 /// A powerpc64 configuration.
 #[derive(Debug)]
 pub struct Powerpc {
-    name: &'static str,
-    description: &'static str,
     mmu: Mmu,
     params: ArchParams,
-    geometry: Geometry,
 }
 
 /// powerpc64 book3s, 64K pages, radix MMU (POWER9 and later).
 pub static POWERPC_RADIX: Powerpc = Powerpc {
-    name: "powerpc",
-    description: "powerpc64 book3s, 64 KiB pages, radix MMU",
     mmu: Mmu::Radix,
     params: PRADIX,
-    geometry: Geometry::new(&PRADIX),
 };
 
 /// powerpc64 book3s, 64K pages, hash MMU.
 pub static POWERPC_HASH: Powerpc = Powerpc {
-    name: "powerpc-hash",
-    description: "powerpc64 book3s, 64 KiB pages, hash MMU (disable_radix)",
     mmu: Mmu::Hash,
     params: PHASH,
-    geometry: Geometry::new(&PHASH),
 };
 
 /// QEMU's SPAPR_MEMORY_BLOCK_SIZE: the LMB size pseries firmware reports as ibm,lmb-size.
@@ -107,11 +99,11 @@ impl Powerpc {
     /// to ordinary memory.
     fn radix_populate(
         &self,
+        g: &Geometry,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed> {
-        let g = &self.geometry;
         let altmap = t.has_altmap();
         let mut addr = start - start % g.page_size;
         while addr < end {
@@ -149,11 +141,12 @@ impl Powerpc {
     /// base pages otherwise); a chunk any valid sub-section already uses is left alone.
     fn hash_populate(
         &self,
+        g: &Geometry,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed> {
-        let chunk = self.hash_vmemmap_psize(t.boot_ram_bytes());
+        let chunk = hash_vmemmap_psize(g, t.boot_ram_bytes());
         let mut addr = start - start % chunk;
         while addr < end {
             if !t.memmap_in_use(addr, chunk) {
@@ -169,40 +162,28 @@ impl Powerpc {
         Ok(())
     }
 
-    /// mmu_vmemmap_psize (book3s64/hash_utils.c): 16M pages once RAM reaches 1 GiB.
-    pub fn hash_vmemmap_psize(&self, boot_ram: u64) -> u64 {
-        if boot_ram >= GIB {
-            16 * MIB
-        } else {
-            self.geometry.page_size
-        }
-    }
-
     /// Which MMU this configuration uses.
     pub fn mmu(&self) -> Mmu {
         self.mmu
     }
 }
 
+/// mmu_vmemmap_psize (book3s64/hash_utils.c): 16M pages once RAM reaches 1 GiB.
+pub fn hash_vmemmap_psize(g: &Geometry, boot_ram: u64) -> u64 {
+    if boot_ram >= GIB {
+        16 * MIB
+    } else {
+        g.page_size
+    }
+}
+
 impl Arch for Powerpc {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn params(&self) -> &ArchParams {
-        &self.params
-    }
-
-    fn geometry(&self) -> &Geometry {
-        &self.geometry
+    fn params(&self, _kernel: &Kernel) -> ArchParams {
+        self.params
     }
 
     /// book3s64 has no ZONE_DMA (only PPC_BOOK3E_64 selects it).
-    fn zone_types(&self) -> &'static [ZoneType] {
+    fn zone_types(&self, _kernel: &Kernel) -> &'static [ZoneType] {
         &[ZoneType::Normal, ZoneType::Movable, ZoneType::Device]
     }
 
@@ -213,8 +194,8 @@ impl Arch for Powerpc {
     /// pseries_memory_block_size(): the LMB size from the device tree
     /// (ibm,dynamic-reconfiguration-memory/ibm,lmb-size), which memory_dev_init() requires
     /// to be a power of two of at least one section.
-    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
-        let min = self.geometry.min_memory_block_size;
+    fn memory_block_size(&self, on: &Target, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+        let min = on.geometry.min_memory_block_size;
         let lmb = ctx.firmware.unwrap_or(SPAPR_LMB_SIZE);
         if !lmb.is_power_of_two() || lmb < min {
             return Err(format!("Memory block size not suitable: {lmb:#x}"));
@@ -235,17 +216,18 @@ impl Arch for Powerpc {
 
     fn vmemmap_populate(
         &self,
+        on: &Target,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed> {
         match self.mmu {
-            Mmu::Radix => self.radix_populate(t, start, end),
-            Mmu::Hash => self.hash_populate(t, start, end),
+            Mmu::Radix => self.radix_populate(&on.geometry, t, start, end),
+            Mmu::Hash => self.hash_populate(&on.geometry, t, start, end),
         }
     }
 
-    fn vmemmap_mapping(&self) -> &'static str {
+    fn vmemmap_mapping(&self, _on: &Target) -> String {
         match self.mmu {
             Mmu::Radix => {
                 "PMD leaves (2M) where the vmemmap address is PMD aligned, base pages \
@@ -253,6 +235,7 @@ impl Arch for Powerpc {
             }
             Mmu::Hash => "bolted 16M pages in the hash table (64K pages below 1G of RAM)",
         }
+        .to_string()
     }
 
     fn vmemmap_uses_altmap(&self) -> &'static str {
@@ -264,7 +247,11 @@ impl Arch for Powerpc {
 
     /// arch_supports_memmap_on_memory() in arch/powerpc/include/asm/pgtable.h: only with the
     /// radix MMU; with 64K pages there is no PMD alignment requirement.
-    fn arch_supports_memmap_on_memory(&self, _vmemmap_size: u64) -> Result<(), String> {
+    fn arch_supports_memmap_on_memory(
+        &self,
+        _on: &Target,
+        _vmemmap_size: u64,
+    ) -> Result<(), String> {
         match self.mmu {
             Mmu::Radix => Ok(()),
             Mmu::Hash => Err(
@@ -277,7 +264,7 @@ impl Arch for Powerpc {
 
     /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP if PPC_RADIX_MMU, and vmemmap_can_optimize() is true
     /// only when radix is enabled.
-    fn dax_vmemmap_optimize(&self) -> bool {
+    fn dax_vmemmap_optimize(&self, _kernel: &Kernel) -> bool {
         self.mmu == Mmu::Radix
     }
 
@@ -286,7 +273,7 @@ impl Arch for Powerpc {
     /// (book3s/64/radix.h); with hash it is 0, so pfn devices offer no 1 GiB alignment
     /// (drivers/nvdimm/pfn_devs.c). A 1 GiB compound page of 64 KiB pages has 16 vmemmap
     /// pages, of which device-dax deduplication keeps 2.
-    fn has_transparent_pud_hugepage(&self) -> bool {
+    fn has_transparent_pud_hugepage(&self, _kernel: &Kernel) -> bool {
         self.mmu == Mmu::Radix
     }
 
@@ -307,7 +294,7 @@ impl Arch for Powerpc {
         }
     }
 
-    fn default_hugepage_size(&self) -> u64 {
+    fn default_hugepage_size(&self, _on: &Target) -> u64 {
         match self.mmu {
             Mmu::Radix => 2 * MIB,
             Mmu::Hash => 16 * MIB,
@@ -315,7 +302,7 @@ impl Arch for Powerpc {
     }
 
     /// QEMU pseries: RAM from 0 in whole LMBs; hot-pluggable memory from the next GiB.
-    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
+    fn qemu_layout(&self, _on: &Target, ram: u64) -> Result<RamLayout, ArchError> {
         if ram == 0 || !ram.is_multiple_of(SPAPR_LMB_SIZE) {
             return Err(ArchError::Layout(format!(
                 "pseries RAM must be a non-zero multiple of 256M, not {}",
@@ -332,7 +319,7 @@ impl Arch for Powerpc {
 
     /// RADIX_VMALLOC_SIZE (book3s/64/radix.h) and H_VMALLOC_SIZE (book3s/64/hash.h with
     /// hash-64k.h's MAX_EA_BITS_PER_CONTEXT 49) are both 2^49 with 64K pages.
-    fn vmalloc_size(&self, _ident_map_size: u64) -> u64 {
+    fn vmalloc_size(&self, _on: &Target, _ident_map_size: u64) -> u64 {
         1 << 49
     }
 
@@ -406,6 +393,10 @@ impl Arch for Powerpc {
 mod tests {
     use super::*;
 
+    fn on(name: &str) -> Target {
+        Target::parse(name, "").unwrap()
+    }
+
     #[test]
     fn direct_map_pages_are_capped_at_the_memory_block_size() {
         // create_physical_mapping(): 1 GiB pages only where memory_block_size allows them.
@@ -428,7 +419,7 @@ mod tests {
     fn geometry() {
         // A 16 MiB section has 256 pages of 64 KiB whose memmap is 16 KiB, a quarter of one
         // 64 KiB page; 8 sub-sections per section.
-        let g = POWERPC_RADIX.geometry();
+        let g = on("powerpc").geometry;
         assert_eq!(g.section_size, 16 * MIB);
         assert_eq!(g.pages_per_section, 256);
         assert_eq!(g.section_memmap_bytes, 16 << 10);
@@ -438,8 +429,8 @@ mod tests {
         // pageblock_order: min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER 8): 5 on radix (2 MiB),
         // 8 on hash (16 MiB).
         assert_eq!(g.pageblock_nr_pages, 32);
-        assert_eq!(POWERPC_HASH.geometry().pageblock_nr_pages, 256);
-        assert_eq!(POWERPC_HASH.geometry().pmd_size, 16 * MIB);
+        assert_eq!(on("powerpc-hash").geometry.pageblock_nr_pages, 256);
+        assert_eq!(on("powerpc-hash").geometry.pmd_size, 16 * MIB);
     }
 
     #[test]
@@ -447,10 +438,10 @@ mod tests {
         // A 256 MiB LMB has 4096 pages whose memmap is 256 KiB: fine for radix with 64K
         // pages (no PMD rule), refused with hash.
         assert!(POWERPC_RADIX
-            .arch_supports_memmap_on_memory(256 << 10)
+            .arch_supports_memmap_on_memory(&on("powerpc"), 256 << 10)
             .is_ok());
         let e = POWERPC_HASH
-            .arch_supports_memmap_on_memory(256 << 10)
+            .arch_supports_memmap_on_memory(&on("powerpc-hash"), 256 << 10)
             .unwrap_err();
         assert!(e.contains("radix"));
     }
@@ -463,19 +454,30 @@ mod tests {
             firmware: None,
         };
         assert_eq!(
-            POWERPC_RADIX.memory_block_size(&ctx).unwrap().bytes,
+            POWERPC_RADIX
+                .memory_block_size(&on("powerpc"), &ctx)
+                .unwrap()
+                .bytes,
             256 * MIB
         );
         let bad = BlockSizeContext {
             firmware: Some(8 * MIB),
             ..ctx
         };
-        assert!(POWERPC_RADIX.memory_block_size(&bad).is_err());
+        assert!(POWERPC_RADIX
+            .memory_block_size(&on("powerpc"), &bad)
+            .is_err());
     }
 
     #[test]
     fn hash_vmemmap_page_size() {
-        assert_eq!(POWERPC_HASH.hash_vmemmap_psize(2 * GIB), 16 * MIB);
-        assert_eq!(POWERPC_HASH.hash_vmemmap_psize(512 * MIB), 64 << 10);
+        assert_eq!(
+            hash_vmemmap_psize(&on("powerpc-hash").geometry, 2 * GIB),
+            16 * MIB
+        );
+        assert_eq!(
+            hash_vmemmap_psize(&on("powerpc-hash").geometry, 512 * MIB),
+            64 << 10
+        );
     }
 }

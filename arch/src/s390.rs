@@ -3,10 +3,11 @@
 
 use crate::kernel::Kernel;
 use crate::vmemmap::{AllocFailed, PmdEntry, Src, VmemmapTables};
+use crate::Target;
 use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
-    human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
-    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
+    human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, HotplugDriver, RamLayout,
+    TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
 };
 
 // A page table has 256 entries (2 KiB, two per page) and maps one 1 MiB segment; segment and
@@ -53,37 +54,21 @@ const PARAMS: ArchParams = ArchParams {
 #[derive(Debug)]
 pub struct S390 {
     params: ArchParams,
-    geometry: Geometry,
 }
 
 /// s390x with EDAT1 (1 MiB frames for the vmemmap).
-pub static S390: S390 = S390 {
-    params: PARAMS,
-    geometry: Geometry::new(&PARAMS),
-};
+pub static S390: S390 = S390 { params: PARAMS };
 
 /// The storage increment QEMU's s390-ccw-virtio machines report (sclp.rzm).
 const QEMU_RZM: u64 = MIB;
 
 impl Arch for S390 {
-    fn name(&self) -> &'static str {
-        "s390"
-    }
-
-    fn description(&self) -> &'static str {
-        "s390x, 4 KiB pages, EDAT1 (1 MiB segments)"
-    }
-
-    fn params(&self) -> &ArchParams {
-        &self.params
-    }
-
-    fn geometry(&self) -> &Geometry {
-        &self.geometry
+    fn params(&self, _kernel: &Kernel) -> ArchParams {
+        self.params
     }
 
     /// s390 has ZONE_DMA and no ZONE_DEVICE (it does not select ARCH_HAS_PTE_DEVMAP).
-    fn zone_types(&self) -> &'static [ZoneType] {
+    fn zone_types(&self, _kernel: &Kernel) -> &'static [ZoneType] {
         &[ZoneType::Dma, ZoneType::Normal, ZoneType::Movable]
     }
 
@@ -96,12 +81,12 @@ impl Arch for S390 {
     }
 
     /// memory_block_size_bytes() in arch/s390/mm/init.c: max(MIN_MEMORY_BLOCK_SIZE, sclp.rzm).
-    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+    fn memory_block_size(&self, on: &Target, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
         let rzm = ctx.firmware.unwrap_or(QEMU_RZM);
         if !rzm.is_power_of_two() {
             return Err(format!("Memory block size not suitable: {rzm:#x}"));
         }
-        let min = self.geometry.min_memory_block_size;
+        let min = on.geometry.min_memory_block_size;
         Ok(BlockSize {
             bytes: rzm.max(min),
             how: format!(
@@ -123,11 +108,12 @@ impl Arch for S390 {
     /// fails the segment gets a page table and base pages from the same source.
     fn vmemmap_populate(
         &self,
+        on: &Target,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed> {
-        let pmd = self.geometry.pmd_size;
+        let pmd = on.geometry.pmd_size;
         let src = if t.has_altmap() {
             Src::Altmap
         } else {
@@ -159,8 +145,8 @@ impl Arch for S390 {
         Ok(())
     }
 
-    fn vmemmap_mapping(&self) -> &'static str {
-        "1M segment frames (PMD leaves), even for partial ranges"
+    fn vmemmap_mapping(&self, _on: &Target) -> String {
+        "1M segment frames (PMD leaves), even for partial ranges".to_string()
     }
 
     fn vmemmap_uses_altmap(&self) -> &'static str {
@@ -171,20 +157,20 @@ impl Arch for S390 {
         &[MIB, 2 * GIB]
     }
 
-    fn default_hugepage_size(&self) -> u64 {
+    fn default_hugepage_size(&self, _on: &Target) -> u64 {
         MIB
     }
 
     /// QEMU s390-ccw-virtio: RAM from 0; standby memory (what `add_memory` stands for here)
     /// follows it.
-    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
+    fn qemu_layout(&self, on: &Target, ram: u64) -> Result<RamLayout, ArchError> {
         if ram < 32 * MIB || !ram.is_multiple_of(MIB) {
             return Err(ArchError::Layout(format!(
                 "s390-ccw-virtio needs at least 32M of RAM in whole MiB, not {}",
                 human(ram)
             )));
         }
-        let sec = self.geometry.section_size;
+        let sec = on.geometry.section_size;
         Ok(RamLayout {
             ram: vec![(0, ram)],
             reserved: Vec::new(),
@@ -196,7 +182,7 @@ impl Arch for S390 {
     /// setup_vmalloc_size() in arch/s390/boot/startup.c: an eighth of the identity map,
     /// rounded up to a segment, and at least VMALLOC_DEFAULT_SIZE (512 GiB less the 2 GiB
     /// MODULES_LEN, asm/pgtable.h).
-    fn vmalloc_size(&self, ident_map_size: u64) -> u64 {
+    fn vmalloc_size(&self, _on: &Target, ident_map_size: u64) -> u64 {
         (ident_map_size / 8)
             .next_multiple_of(MIB)
             .max(512 * GIB - 2 * GIB)
@@ -262,11 +248,15 @@ impl Arch for S390 {
 mod tests {
     use super::*;
 
+    fn on(name: &str) -> Target {
+        Target::parse(name, "").unwrap()
+    }
+
     #[test]
     fn geometry() {
         // 256 MiB sections: 65536 pages, memmap 4 MiB = 1024 pages = four 1 MiB segments;
         // 128 sub-sections; pageblock order 8 (1 MiB).
-        let g = S390.geometry();
+        let g = on("s390").geometry;
         assert_eq!(g.section_size, 256 * MIB);
         assert_eq!(g.pages_per_section, 65536);
         assert_eq!(g.section_memmap_bytes, 4 * MIB);
@@ -283,14 +273,22 @@ mod tests {
             hypervisor: true,
             firmware: None,
         };
-        assert_eq!(S390.memory_block_size(&ctx).unwrap().bytes, 256 * MIB);
+        assert_eq!(
+            S390.memory_block_size(&on("s390"), &ctx).unwrap().bytes,
+            256 * MIB
+        );
         let lpar = BlockSizeContext {
             firmware: Some(GIB),
             ..ctx
         };
-        assert_eq!(S390.memory_block_size(&lpar).unwrap().bytes, GIB);
+        assert_eq!(
+            S390.memory_block_size(&on("s390"), &lpar).unwrap().bytes,
+            GIB
+        );
         // 4 MiB of vmemmap per 256 MiB block is a multiple of the 1 MiB segment.
-        assert!(S390.arch_supports_memmap_on_memory(4 * MIB).is_ok());
+        assert!(S390
+            .arch_supports_memmap_on_memory(&on("s390"), 4 * MIB)
+            .is_ok());
         assert!(
             S390.hotplug_driver(&crate::kernel::V6_12)
                 .offline_inaccessible

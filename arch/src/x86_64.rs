@@ -3,10 +3,11 @@
 
 use crate::kernel::Kernel;
 use crate::vmemmap::{vmemmap_populate_hugepages, AllocFailed, Src, VmemmapTables};
+use crate::Target;
 use crate::{direct_map, CpuFeatures, DirectMap};
 use crate::{
-    human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, Geometry, HotplugDriver,
-    RamLayout, TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
+    human, Arch, ArchError, ArchParams, BlockSize, BlockSizeContext, HotplugDriver, RamLayout,
+    TableLevel, ZoneLimits, ZoneType, GIB, KIB, MIB,
 };
 
 const TABLES_4LEVEL: &[TableLevel] = &[
@@ -81,30 +82,21 @@ const PARAMS_5LEVEL: ArchParams = params(52, TABLES_5LEVEL);
 /// An x86_64 configuration.
 #[derive(Debug)]
 pub struct X86 {
-    name: &'static str,
-    description: &'static str,
     /// VMALLOC_SIZE_TB (asm/pgtable_64_types.h): 32 with 4-level paging, 12800 with 5-level.
     vmalloc_size_tb: u64,
     params: ArchParams,
-    geometry: Geometry,
 }
 
 /// x86_64 with 4-level paging.
 pub static X86_64: X86 = X86 {
-    name: "x86_64",
-    description: "x86_64, 4 KiB pages, 4-level paging (46-bit physical addresses)",
     vmalloc_size_tb: 32,
     params: PARAMS_4LEVEL,
-    geometry: Geometry::new(&PARAMS_4LEVEL),
 };
 
 /// x86_64 with 5-level paging (LA57).
 pub static X86_64_LA57: X86 = X86 {
-    name: "x86_64-la57",
-    description: "x86_64, 4 KiB pages, 5-level paging (52-bit physical addresses)",
     vmalloc_size_tb: 12800,
     params: PARAMS_5LEVEL,
-    geometry: Geometry::new(&PARAMS_5LEVEL),
 };
 
 /// MEM_SIZE_FOR_LARGE_BLOCK in arch/x86/mm/init_64.c.
@@ -117,23 +109,11 @@ const MAX_BLOCK_SIZE: u64 = 2 * GIB;
 const SEABIOS_RESERVED: u64 = 0x21000;
 
 impl Arch for X86 {
-    fn name(&self) -> &'static str {
-        self.name
+    fn params(&self, _kernel: &Kernel) -> ArchParams {
+        self.params
     }
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn params(&self) -> &ArchParams {
-        &self.params
-    }
-
-    fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    fn zone_types(&self) -> &'static [ZoneType] {
+    fn zone_types(&self, _kernel: &Kernel) -> &'static [ZoneType] {
         &[
             ZoneType::Dma,
             ZoneType::Dma32,
@@ -153,8 +133,8 @@ impl Arch for X86 {
     }
 
     /// probe_memory_block_size() in arch/x86/mm/init_64.c.
-    fn memory_block_size(&self, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
-        let min = self.geometry.min_memory_block_size;
+    fn memory_block_size(&self, on: &Target, ctx: &BlockSizeContext) -> Result<BlockSize, String> {
+        let min = on.geometry.min_memory_block_size;
         let (bytes, how) = if let Some(fw) = ctx.firmware {
             // set_memory_block_size_order() accepts a power of two from 128 MiB to 64 GiB.
             if !fw.is_power_of_two() || fw < min || fw > MEM_SIZE_FOR_LARGE_BLOCK {
@@ -205,19 +185,20 @@ impl Arch for X86 {
     /// PMD leaves (X86_FEATURE_PSE), from the altmap if one is given.
     fn vmemmap_populate(
         &self,
+        on: &Target,
         t: &mut dyn VmemmapTables,
         start: u64,
         end: u64,
     ) -> Result<(), AllocFailed> {
-        if end - start < self.geometry.section_memmap_bytes {
+        if end - start < on.geometry.section_memmap_bytes {
             t.populate_basepages(start, end, Src::Ram)
         } else {
-            vmemmap_populate_hugepages(t, self.geometry.pmd_size, start, end, false)
+            vmemmap_populate_hugepages(t, on.geometry.pmd_size, start, end, false)
         }
     }
 
-    fn vmemmap_mapping(&self) -> &'static str {
-        "PMD leaves (2M) per section; base pages for sub-section ranges"
+    fn vmemmap_mapping(&self, _on: &Target) -> String {
+        "PMD leaves (2M) per section; base pages for sub-section ranges".to_string()
     }
 
     fn vmemmap_uses_altmap(&self) -> &'static str {
@@ -228,12 +209,12 @@ impl Arch for X86 {
         true
     }
 
-    fn dax_vmemmap_optimize(&self) -> bool {
+    fn dax_vmemmap_optimize(&self, _kernel: &Kernel) -> bool {
         true
     }
 
     /// arch/x86/Kconfig: HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD if X86_64.
-    fn has_transparent_pud_hugepage(&self) -> bool {
+    fn has_transparent_pud_hugepage(&self, _kernel: &Kernel) -> bool {
         true
     }
 
@@ -260,15 +241,15 @@ impl Arch for X86 {
         v
     }
 
-    fn default_hugepage_size(&self) -> u64 {
+    fn default_hugepage_size(&self, _on: &Target) -> u64 {
         2 * MIB
     }
 
     /// QEMU q35 with SeaBIOS: RAM up to 2 GiB (or all of it below 2.75 GiB) stays below the
     /// 32-bit PCI hole, the rest starts at 4 GiB; pc-dimm slots start at the next GiB
     /// boundary after high RAM (4 GiB when there is none).
-    fn qemu_layout(&self, ram: u64) -> Result<RamLayout, ArchError> {
-        if ram < 32 * MIB || !ram.is_multiple_of(self.geometry.page_size) {
+    fn qemu_layout(&self, on: &Target, ram: u64) -> Result<RamLayout, ArchError> {
+        if ram < 32 * MIB || !ram.is_multiple_of(on.geometry.page_size) {
             return Err(ArchError::Layout(format!(
                 "q35 needs at least 32M of RAM in whole pages, not {}",
                 human(ram)
@@ -317,7 +298,7 @@ impl Arch for X86 {
     }
 
     /// VMALLOC_END is VMALLOC_START + VMALLOC_SIZE_TB TiB - 1 (asm/pgtable_64_types.h).
-    fn vmalloc_size(&self, _ident_map_size: u64) -> u64 {
+    fn vmalloc_size(&self, _on: &Target, _ident_map_size: u64) -> u64 {
         (self.vmalloc_size_tb << 40) - 1
     }
 
@@ -403,6 +384,10 @@ impl Arch for X86 {
 mod tests {
     use super::*;
 
+    fn on(name: &str) -> Target {
+        Target::parse(name, "").unwrap()
+    }
+
     fn ctx(end: u64, hypervisor: bool) -> BlockSizeContext {
         BlockSizeContext {
             boot_mem_end: end,
@@ -415,7 +400,7 @@ mod tests {
     fn section_and_memmap_arithmetic() {
         // asm/sparsemem.h SECTION_SIZE_BITS 27; 128 MiB / 4 KiB = 32768 pages whose struct
         // pages take 32768 x 64 B = 2 MiB = 512 pages = exactly one PMD leaf.
-        let g = X86_64.geometry();
+        let g = on("x86_64").geometry;
         assert_eq!(g.section_size, 128 * MIB);
         assert_eq!(g.pages_per_section, 32768);
         assert_eq!(g.section_memmap_bytes, 2 * MIB);
@@ -428,15 +413,19 @@ mod tests {
         assert_eq!(g.max_physmem_bits, 46);
         assert_eq!(g.nr_mem_sections, 1 << 19);
         assert_eq!(g.sections_per_root, 128);
-        assert_eq!(X86_64_LA57.geometry().max_physmem_bits, 52);
-        assert_eq!(X86_64_LA57.geometry().nr_mem_sections, 1 << 25);
+        assert_eq!(on("x86_64-la57").geometry.max_physmem_bits, 52);
+        assert_eq!(on("x86_64-la57").geometry.nr_mem_sections, 1 << 25);
     }
 
     #[test]
     fn probe_memory_block_size_rules() {
         // arch/x86/mm/init_64.c probe_memory_block_size().
         let x = &X86_64;
-        let bs = |end, hv| x.memory_block_size(&ctx(end, hv)).unwrap().bytes;
+        let bs = |end, hv| {
+            x.memory_block_size(&on("x86_64"), &ctx(end, hv))
+                .unwrap()
+                .bytes
+        };
         assert_eq!(bs(48 * GIB, true), 128 * MIB);
         assert_eq!(bs(48 * GIB, false), 128 * MIB);
         assert_eq!(bs(64 * GIB - 4096, false), 128 * MIB);
@@ -447,7 +436,9 @@ mod tests {
         assert_eq!(bs(65 * GIB, true), GIB);
         assert_eq!(bs(64 * GIB + 128 * MIB, true), 128 * MIB);
         assert_eq!(bs(64 * GIB + 64 * MIB, true), 128 * MIB);
-        let d = x.memory_block_size(&ctx(2 * GIB, true)).unwrap();
+        let d = x
+            .memory_block_size(&on("x86_64"), &ctx(2 * GIB, true))
+            .unwrap();
         assert_eq!(d.dmesg.as_deref(), Some("x86/mm: Memory block size: 128MB"));
         // set_memory_block_size_order() limits.
         let fw = |v| BlockSizeContext {
@@ -455,18 +446,27 @@ mod tests {
             hypervisor: true,
             firmware: Some(v),
         };
-        assert_eq!(x.memory_block_size(&fw(GIB)).unwrap().bytes, GIB);
-        assert!(x.memory_block_size(&fw(64 * MIB)).is_err());
-        assert!(x.memory_block_size(&fw(3 * GIB)).is_err());
-        assert!(x.memory_block_size(&fw(128 * GIB)).is_err());
+        assert_eq!(
+            x.memory_block_size(&on("x86_64"), &fw(GIB)).unwrap().bytes,
+            GIB
+        );
+        assert!(x.memory_block_size(&on("x86_64"), &fw(64 * MIB)).is_err());
+        assert!(x.memory_block_size(&on("x86_64"), &fw(3 * GIB)).is_err());
+        assert!(x.memory_block_size(&on("x86_64"), &fw(128 * GIB)).is_err());
     }
 
     #[test]
     fn memmap_on_memory_generic_rule() {
         // mm/memory_hotplug.c: the vmemmap of a 128 MiB block (2 MiB) is one PMD.
-        assert!(X86_64.arch_supports_memmap_on_memory(2 * MIB).is_ok());
-        assert!(X86_64.arch_supports_memmap_on_memory(32 * MIB).is_ok());
-        assert!(X86_64.arch_supports_memmap_on_memory(MIB).is_err());
+        assert!(X86_64
+            .arch_supports_memmap_on_memory(&on("x86_64"), 2 * MIB)
+            .is_ok());
+        assert!(X86_64
+            .arch_supports_memmap_on_memory(&on("x86_64"), 32 * MIB)
+            .is_ok());
+        assert!(X86_64
+            .arch_supports_memmap_on_memory(&on("x86_64"), MIB)
+            .is_err());
     }
 
     #[test]
@@ -474,10 +474,10 @@ mod tests {
         // ../shared/oracle: a 2 GiB q35 guest shows "00001000-0009fbff : System RAM",
         // "00100000-7ffdefff : System RAM" and hot-plugs DIMMs from 4 GiB; a 4 GiB guest adds
         // "100000000-17fffffff : System RAM".
-        let l = X86_64.qemu_layout(2 * GIB).unwrap();
+        let l = X86_64.qemu_layout(&on("x86_64"), 2 * GIB).unwrap();
         assert_eq!(l.ram, vec![(0x1000, 0x9fc00), (0x10_0000, 0x7ffd_f000)]);
         assert_eq!(l.hotplug_base, 4 * GIB);
-        let l = X86_64.qemu_layout(4 * GIB).unwrap();
+        let l = X86_64.qemu_layout(&on("x86_64"), 4 * GIB).unwrap();
         assert_eq!(
             l.ram,
             vec![
@@ -487,8 +487,8 @@ mod tests {
             ]
         );
         assert_eq!(l.hotplug_base, 6 * GIB);
-        let l = X86_64.qemu_layout(2560 * MIB).unwrap();
+        let l = X86_64.qemu_layout(&on("x86_64"), 2560 * MIB).unwrap();
         assert_eq!(l.ram.last(), Some(&(0x10_0000, 0xa000_0000 - 0x21000)));
-        assert!(X86_64.qemu_layout(MIB).is_err());
+        assert!(X86_64.qemu_layout(&on("x86_64"), MIB).is_err());
     }
 }

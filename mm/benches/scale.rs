@@ -54,7 +54,7 @@ static ALLOC: Counting = Counting;
 
 fn spec(arch: &str, ram: u64, cmdline: &str) -> BootSpec {
     BootSpec {
-        arch: arch.into(),
+        target: arch::Target::parse(arch, "").unwrap(),
         ram: Some(ram),
         cmdline: cmdline.into(),
         ..BootSpec::default()
@@ -64,7 +64,7 @@ fn spec(arch: &str, ram: u64, cmdline: &str) -> BootSpec {
 /// The same on a given kernel version.
 fn spec_on(kernel: &str, arch: &str, ram: u64, cmdline: &str) -> BootSpec {
     BootSpec {
-        kernel: Some(kernel.into()),
+        target: arch::Target::parse(arch, kernel).unwrap(),
         ..spec(arch, ram, cmdline)
     }
 }

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let arch = args.next().unwrap_or_else(|| "x86_64".into());
+    let target = arch::Target::parse(&args.next().unwrap_or_default(), "")
+        .or_else(|_| Ok::<_, arch::ArchError>(arch::Target::default_target()))?;
     let cmdline = args
         .next()
         .unwrap_or_else(|| "memhp_default_state=offline".into());
@@ -21,13 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         gib.checked_mul(1 << 30)
             .ok_or_else(|| format!("RAM_GIB={gib} is more bytes than fit in 64 bits"))?
-    } else if arch == "x86_64" {
+    } else if target.config.family == arch::Family::X86 && target.geometry.max_physmem_bits < 50 {
         (1 << 40) + (128 << 20)
     } else {
         1000u64 << 30
     };
     let m0 = Machine::boot(&BootSpec {
-        arch: arch.clone(),
+        target,
         ram: Some(ram),
         cmdline,
         ..BootSpec::default()
@@ -55,7 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // writeln!, not println!: a closed pipe (`| head`) ends the run with an error.
         writeln!(
             std::io::stdout(),
-            "{arch}: add {:.0} ms, online {:.0} ms, offline {:.0} ms, remove {:.0} ms",
+            "{}: add {:.0} ms, online {:.0} ms, offline {:.0} ms, remove {:.0} ms",
+            target.name(),
             a.as_secs_f64() * 1e3,
             (o - a).as_secs_f64() * 1e3,
             (f - o).as_secs_f64() * 1e3,

@@ -21,10 +21,10 @@ use std::collections::BTreeMap;
 pub const KCONFIG_DEFAULT_ONLINE: OnlineType = OnlineType::Online;
 
 /// What to boot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BootSpec {
-    /// An architecture name (see arch::NAMES).
-    pub arch: String,
+    /// The architecture configuration and kernel version.
+    pub target: arch::Target,
     /// The kernel command line.
     pub cmdline: String,
     /// Boot RAM in bytes, laid out as the arch's default QEMU machine does (default 2 GiB).
@@ -38,19 +38,32 @@ pub struct BootSpec {
     pub gbpages: Option<bool>,
     /// Refuse a malformed value of a known parameter, which the kernel ignores.
     pub strict: bool,
-    /// The kernel version (see arch::KERNELS; default 6.12).
-    pub kernel: Option<String>,
     /// What stops the boot, and every later operation of the machine, part way (a
     /// caller's deadline or cancel switch; none by default).
     pub watchdog: crate::watchdog::Watchdog,
 }
 
 impl BootSpec {
-    pub fn new(arch: &str) -> BootSpec {
+    /// A 2 GiB guest of `target`, laid out as its default QEMU machine, with an empty
+    /// command line.
+    pub fn new(target: arch::Target) -> BootSpec {
         BootSpec {
-            arch: arch.to_string(),
-            ..BootSpec::default()
+            target,
+            cmdline: String::new(),
+            ram: None,
+            iomem: None,
+            hypervisor: None,
+            gbpages: None,
+            strict: false,
+            watchdog: crate::watchdog::Watchdog::default(),
         }
+    }
+}
+
+impl Default for BootSpec {
+    /// The default target (x86_64 on Linux 6.12).
+    fn default() -> BootSpec {
+        BootSpec::new(arch::Target::default_target())
     }
 }
 
@@ -68,8 +81,7 @@ pub const STATE_PER_BLOCK: u64 = 256;
 /// model state is built: the RAM, its iomem tree and the memory block size.
 #[derive(Debug, Clone)]
 pub struct BootPlan {
-    arch: &'static dyn arch::Arch,
-    kernel: &'static arch::Kernel,
+    target: arch::Target,
     cmdline: Cmdline,
     design: &'static dyn crate::design::Design,
     iomem: ResourceTree,
@@ -88,17 +100,8 @@ pub struct BootPlan {
 impl BootPlan {
     /// Read the spec: the arch, the command line, the firmware's RAM ranges.
     pub fn new(spec: &BootSpec) -> Result<BootPlan> {
-        let arch = arch::lookup(&spec.arch).map_err(|e| MmError::Invalid(e.to_string()))?;
-        let kernel = match spec.kernel.as_deref() {
-            None | Some("") => arch::default_kernel(),
-            Some(name) => arch::lookup_kernel(name).ok_or_else(|| {
-                MmError::Invalid(format!(
-                    "kernel {}: not a modelled version (modelled: {})",
-                    crate::error::quote(name),
-                    arch::kernel_names().join(", ")
-                ))
-            })?,
-        };
+        let target = spec.target;
+        let (arch, kernel) = (target.arch(), target.kernel);
         let mut cmdline = if spec.strict {
             Cmdline::parse_strict_for(&spec.cmdline, kernel)?
         } else {
@@ -133,7 +136,7 @@ impl BootPlan {
             cmdline.unknown.extend(unknown);
             cmdline.memmap.clear();
         }
-        let g = *arch.geometry();
+        let g = target.geometry;
         let design = crate::design::lookup(&cmdline.design).ok_or_else(|| {
             MmError::Invalid(format!(
                 "hotplug_lab.design={}: no such design",
@@ -157,12 +160,12 @@ impl BootPlan {
                          has (MAX_PHYSMEM_BITS {})",
                         arch::approx(ram),
                         arch::approx(g.physmem_end.saturating_add(1)),
-                        arch.name(),
+                        target.name(),
                         g.max_physmem_bits
                     )));
                 }
                 let layout = arch
-                    .qemu_layout(ram)
+                    .qemu_layout(&target, ram)
                     .map_err(|e| MmError::Invalid(e.to_string()))?;
                 let mut top: Vec<Resource> = Vec::new();
                 for &(s, e) in &layout.ram {
@@ -192,7 +195,7 @@ impl BootPlan {
                 r.start,
                 r.end,
                 g.max_physmem_bits,
-                arch.name()
+                target.name()
             )));
         }
         let mut ram: Vec<(u64, u64)> = iomem
@@ -230,7 +233,7 @@ impl BootPlan {
                 "RAM ends at {:#x}, beyond MAX_PHYSMEM_BITS ({}) of {}",
                 max_pfn << g.page_shift,
                 g.max_physmem_bits,
-                arch.name()
+                target.name()
             )));
         }
         let ram_bytes: u64 = pfn_ranges
@@ -262,11 +265,14 @@ impl BootPlan {
             .firmware_block_size
             .or_else(|| arch.firmware_block_size(ram_bytes));
         let bs = arch
-            .memory_block_size(&BlockSizeContext {
-                boot_mem_end: max_pfn << g.page_shift,
-                hypervisor,
-                firmware,
-            })
+            .memory_block_size(
+                &target,
+                &BlockSizeContext {
+                    boot_mem_end: max_pfn << g.page_shift,
+                    hypervisor,
+                    firmware,
+                },
+            )
             .map_err(MmError::Invalid)?;
         if !bs.bytes.is_power_of_two() || bs.bytes < g.min_memory_block_size {
             return Err(MmError::Invalid(format!(
@@ -275,8 +281,7 @@ impl BootPlan {
             )));
         }
         Ok(BootPlan {
-            arch,
-            kernel,
+            target,
             cmdline,
             design,
             iomem,
@@ -295,7 +300,7 @@ impl BootPlan {
 
     /// Sections holding boot RAM (a section two ranges share counts twice: an upper bound).
     pub fn present_sections(&self) -> u64 {
-        let shift = self.arch.geometry().section_size_bits - self.arch.geometry().page_shift;
+        let shift = self.target.geometry.section_size_bits - self.target.geometry.page_shift;
         self.pfn_ranges
             .iter()
             .map(|&(s, e)| ((e - 1) >> shift) - (s >> shift) + 1)
@@ -330,8 +335,7 @@ impl Machine {
     /// Boot a machine from a plan.
     pub fn boot_plan(plan: BootPlan) -> Result<Machine> {
         let BootPlan {
-            arch,
-            kernel,
+            target,
             cmdline,
             design,
             iomem,
@@ -346,11 +350,11 @@ impl Machine {
             block_size: bs,
             watchdog,
         } = plan;
-        let g = *arch.geometry();
+        let (arch, kernel, g) = (target.arch(), target.kernel, target.geometry);
         let u = Units::new(g, bs.bytes);
         let nr_nodes = cmdline.nodes.unwrap_or(1);
         let mut nodes: Vec<Node> = (0..nr_nodes)
-            .map(|n| Node::new(n, arch.zone_types_for(kernel)))
+            .map(|n| Node::new(n, arch.zone_types(kernel)))
             .collect();
         nodes[0].online = true;
         let kconfig_online = if kernel.debian_default_online {
@@ -366,8 +370,7 @@ impl Machine {
         );
 
         let mut m = Machine {
-            arch,
-            kernel,
+            target,
             u,
             boot: BootInfo {
                 ram: ram.clone(),
@@ -391,7 +394,7 @@ impl Machine {
                     auto_movable_numa_aware: cmdline_numa_aware,
                 },
                 sections: SectionTable::new(&g),
-                vmemmap: Vmemmap::new(&g, arch.params().vmemmap_tables),
+                vmemmap: Vmemmap::new(&g, arch.params(kernel).vmemmap_tables),
                 nodes,
                 blocks: crate::block_table::BlockTable::new(),
                 iomem,
@@ -415,7 +418,7 @@ impl Machine {
         };
         m.log(format!(
             "Linux version {kernel} (hotplug-lab model of {})",
-            arch.description()
+            target.config.description
         ));
         let text = m.cmdline.text.clone();
         m.log(format!("Command line: {text}"));
@@ -460,7 +463,7 @@ impl Machine {
         for ((size, count), (size_text, count_text)) in
             m.cmdline.hugepages.clone().into_iter().zip(texts)
         {
-            let size = size.unwrap_or(m.arch.default_hugepage_size());
+            let size = size.unwrap_or(m.target.arch().default_hugepage_size(&m.target));
             match m.state.hstates.iter().position(|h| h.size == size) {
                 Some(i) => {
                     m.set_nr_hugepages(i, count);
@@ -529,9 +532,12 @@ impl Machine {
         let node_start = pfn_ranges[0].0;
         let node_end = pfn_ranges[pfn_ranges.len() - 1].1;
         let ps = self.u.g.page_shift;
-        let limits = self.arch.zone_limits(node_start << ps, node_end << ps);
+        let limits = self
+            .target
+            .arch()
+            .zone_limits(node_start << ps, node_end << ps);
         let mut low = 0u64;
-        for zt in self.arch.zone_types_for(self.kernel).to_vec() {
+        for zt in self.target.arch().zone_types(self.target.kernel).to_vec() {
             let high = match zt {
                 ZoneType::Dma => limits.dma.map(|l| l >> ps),
                 ZoneType::Dma32 => limits.dma32.map(|l| l >> ps),
@@ -574,7 +580,7 @@ impl Machine {
         let g = self.u.g;
         let c = *self.state.vmemmap.counters();
         let mut reserved: Vec<(u64, u64)> = Vec::new();
-        let low = self.arch.boot_reserved_low() >> g.page_shift;
+        let low = self.target.arch().boot_reserved_low() >> g.page_shift;
         for &(s, e) in pfn_ranges {
             if s < low {
                 reserved.push((s, e.min(low)));
@@ -611,7 +617,7 @@ impl Machine {
             )));
         }
         let ps = g.page_shift;
-        let limits = self.arch.zone_limits(
+        let limits = self.target.arch().zone_limits(
             pfn_ranges[0].0 << ps,
             pfn_ranges[pfn_ranges.len() - 1].1 << ps,
         );

@@ -16,7 +16,10 @@ impl Machine {
     /// Whether the platform's driver adds `[start, start + size)` a memory block per call.
     pub(crate) fn adds_per_block(&self, start: u64, size: u64) -> bool {
         let bs = self.u.block_size;
-        self.arch.hotplug_driver(self.kernel).adds_per_block
+        self.target
+            .arch()
+            .hotplug_driver(self.target.kernel)
+            .adds_per_block
             && size > 0
             && start.checked_add(size).is_some()
             && start.is_multiple_of(bs)
@@ -46,14 +49,15 @@ impl Machine {
     ) -> Result<AddReport> {
         let bs = self.u.block_size;
         let requested = opts.memmap_on_memory.unwrap_or(
-            self.arch
-                .hotplug_driver(self.kernel)
+            self.target
+                .arch()
+                .hotplug_driver(self.target.kernel)
                 .requests_memmap_on_memory,
         );
         // A range that collides with a resource goes block by block, so the error is the
         // failing block's own request.
         let collides = self.state.iomem.conflict(start, size).is_some();
-        if !collides && (!requested || self.kernel.memmap_on_memory_per_block) {
+        if !collides && (!requested || self.target.kernel.memmap_on_memory_per_block) {
             let r = self.add_memory_locked(start, size, opts)?;
             self.state.iomem.split_ram(start, size, bs);
             return Ok(r);
@@ -92,7 +96,11 @@ impl Machine {
 
     /// The DRC index of the LMB at `addr`, where the platform adds memory an LMB at a time.
     pub(crate) fn lmb_drc_index(&self, addr: u64) -> Option<u32> {
-        let base = self.arch.hotplug_driver(self.kernel).lmb_drc_base?;
+        let base = self
+            .target
+            .arch()
+            .hotplug_driver(self.target.kernel)
+            .lmb_drc_base?;
         Some(base | (addr / self.u.block_size) as u32)
     }
 

@@ -63,7 +63,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: false,
         // CONFIG_MHP_MEMMAP_ON_MEMORY depends on ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE.
-        present: |m| m.arch.memmap_on_memory_enable(m.kernel),
+        present: |m| m.target.arch().memmap_on_memory_enable(m.target.kernel),
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/online_policy",

@@ -137,15 +137,19 @@ impl Machine {
     /// mhp_supports_memmap_on_memory(), with the reason when it says no.
     pub fn mhp_supports_memmap_on_memory(&self) -> std::result::Result<(), String> {
         let g = &self.u.g;
-        if !self.arch.memmap_on_memory_enable(self.kernel) {
+        if !self
+            .target
+            .arch()
+            .memmap_on_memory_enable(self.target.kernel)
+        {
             return Err(format!(
                 "{} does not select ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE in Linux {}",
-                self.arch.name(),
-                self.kernel
+                self.target.name(),
+                self.target.kernel
             ));
         }
         if self.cmdline.memmap_on_memory == MemmapMode::Disable {
-            return Err(if self.kernel.memmap_on_memory_force {
+            return Err(if self.target.kernel.memmap_on_memory_force {
                 "memory_hotplug.memmap_on_memory is off (set it to 1 or force on the kernel \
                  command line)"
                     .to_string()
@@ -158,7 +162,7 @@ impl Machine {
                     format!(
                         "memory_hotplug.memmap_on_memory is off: Linux {}'s parameter is a bool, \
                          which reads \"force\" as off (set it to 1)",
-                        self.kernel
+                        self.target.kernel
                     )
                 } else {
                     "memory_hotplug.memmap_on_memory is off (set it to 1 on the kernel command \
@@ -177,13 +181,17 @@ impl Machine {
         }
         if !pages.is_multiple_of(g.pageblock_nr_pages) {
             let rounded = pages.next_multiple_of(g.pageblock_nr_pages);
-            let hint = if !self.kernel.memmap_on_memory_force {
+            let hint = if !self.target.kernel.memmap_on_memory_force {
                 String::new()
             } else if rounded >= self.u.pages_per_block() {
                 "; rounded up to a pageblock (memory_hotplug.memmap_on_memory=force) they would fill the \
                  whole block, so force does not help"
                     .to_string()
-            } else if let Err(why) = self.arch.arch_supports_memmap_on_memory(size) {
+            } else if let Err(why) = self
+                .target
+                .arch()
+                .arch_supports_memmap_on_memory(&self.target, size)
+            {
                 format!("; with force they would be rounded up to {rounded}, but the arch still refuses: {why}")
             } else {
                 format!(
@@ -199,7 +207,9 @@ impl Machine {
         if pages == self.u.pages_per_block() {
             return Err("the vmemmap would fill the whole memory block".to_string());
         }
-        self.arch.arch_supports_memmap_on_memory(size)
+        self.target
+            .arch()
+            .arch_supports_memmap_on_memory(&self.target, size)
     }
 
     /// mhp_get_pluggable_range(true): what a hot-add may cover.
@@ -207,7 +217,10 @@ impl Machine {
         let dram_start = self.boot.ram.first().map_or(0, |r| r.0);
         (
             0,
-            self.arch.mappable_end(dram_start).min(self.u.g.physmem_end),
+            self.target
+                .arch()
+                .mappable_end(&self.target, dram_start)
+                .min(self.u.g.physmem_end),
         )
     }
 
@@ -246,7 +259,11 @@ impl Machine {
             })
         };
         run(self).map_err(|e| {
-            let instead = if self.arch.memmap_on_memory_enable(self.kernel) {
+            let instead = if self
+                .target
+                .arch()
+                .memmap_on_memory_enable(self.target.kernel)
+            {
                 "memmap_on_memory=1 would take them from the added memory, or add less at once"
             } else {
                 "add less at once, or boot with more RAM"
@@ -271,7 +288,7 @@ impl Machine {
         self.check_hotplug_memory_range(start, size)?;
         let (nid, group) = self.hotplug_node_and_group(opts, size)?;
         let new_node = !self.state.nodes[nid as usize].online;
-        let driver = self.arch.hotplug_driver(self.kernel);
+        let driver = self.target.arch().hotplug_driver(self.target.kernel);
         let placement = self.memmap_placement(opts, size);
         let before = (self.state.vmstat, self.state.vmemmap.table_pages());
         let start_pfn = start >> self.u.g.page_shift;
@@ -384,7 +401,12 @@ impl Machine {
         }
         let group = match opts.group {
             Some(g) => Some(g),
-            None if self.arch.hotplug_driver(self.kernel).static_memory_group => {
+            None if self
+                .target
+                .arch()
+                .hotplug_driver(self.target.kernel)
+                .static_memory_group =>
+            {
                 Some(self.register_static_group(nid, size >> self.u.g.page_shift))
             }
             None => None,
@@ -396,19 +418,19 @@ impl Machine {
     /// arch's hotplug driver) asks and mhp_supports_memmap_on_memory() agrees, or what the
     /// design variant decides; and why memmap_on_memory was refused when it was asked for.
     fn memmap_placement(&self, opts: &AddOptions, size: u64) -> Placement {
-        let driver = self.arch.hotplug_driver(self.kernel);
+        let driver = self.target.arch().hotplug_driver(self.target.kernel);
         let requested = opts
             .memmap_on_memory
             .unwrap_or(driver.requests_memmap_on_memory);
         let bs = self.u.block_size;
         let supported = self.mhp_supports_memmap_on_memory().and_then(|()| {
-            if self.kernel.memmap_on_memory_per_block || size == bs {
+            if self.target.kernel.memmap_on_memory_per_block || size == bs {
                 Ok(())
             } else {
                 Err(format!(
                     "Linux {} takes memmap_on_memory only for an add of exactly one memory \
                      block (size == memory_block_size_bytes(), {}), not {}",
-                    self.kernel,
+                    self.target.kernel,
                     arch::human(bs),
                     arch::human(size)
                 ))
@@ -461,7 +483,11 @@ impl Machine {
         nr_pages: u64,
         name: &'static str,
     ) -> Result<Vec<BlockId>> {
-        let inaccessible = self.arch.hotplug_driver(self.kernel).offline_inaccessible;
+        let inaccessible = self
+            .target
+            .arch()
+            .hotplug_driver(self.target.kernel)
+            .offline_inaccessible;
         let per_block = self.u.pages_per_block();
         let memmap_pages = self.memory_block_memmap_on_memory_pages();
         let altmap_of = |pfn: u64| VmemAltmap {
@@ -885,7 +911,7 @@ impl Machine {
         }
         // 6.1's try_remove_memory() takes memory with its memmap on it back only as it was
         // added: one memory block per call.
-        if !self.kernel.memmap_on_memory_per_block && n != 1 {
+        if !self.target.kernel.memmap_on_memory_per_block && n != 1 {
             let end = start + n * self.u.block_size;
             self.log(format!(
                 "Refuse to remove {start:#x} - {end:#x},wrong granularity"
@@ -893,7 +919,7 @@ impl Machine {
             return Err(MmError::Invalid(format!(
                 "Refuse to remove {start:#x} - {end:#x}: Linux {} removes memory that carries its \
                  memmap one memory block at a time, as it was added",
-                self.kernel
+                self.target.kernel
             )));
         }
         if with_altmap != n {

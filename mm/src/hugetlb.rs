@@ -81,7 +81,8 @@ impl Machine {
     /// them, with what HugeTLB vmemmap optimisation could free for each.
     pub(crate) fn init_hstates(&mut self) {
         self.state.hstates = self
-            .arch
+            .target
+            .arch()
             .cpu_hugepage_sizes(&self.boot.cpu)
             .into_iter()
             .map(|size| Hstate {
@@ -126,7 +127,7 @@ impl Machine {
         let want = self
             .cmdline
             .default_hugepagesz
-            .unwrap_or(self.arch.default_hugepage_size());
+            .unwrap_or(self.target.arch().default_hugepage_size(&self.target));
         self.hstate_index(want).unwrap_or(0)
     }
 

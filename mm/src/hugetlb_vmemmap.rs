@@ -21,7 +21,9 @@ impl Machine {
     /// where the arch does not select ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP (or struct page is
     /// not a power of two).
     pub fn hugetlb_vmemmap_optimizable_pages(&self, size: u64) -> u64 {
-        if !self.arch.hugetlb_vmemmap_optimize() || !self.u.g.struct_page_size.is_power_of_two() {
+        if !self.target.arch().hugetlb_vmemmap_optimize()
+            || !self.u.g.struct_page_size.is_power_of_two()
+        {
             return 0;
         }
         self.hugetlb_vmemmap_size_pages(size)
@@ -103,7 +105,7 @@ impl Machine {
             }
             // Where the kept head pages come from: new buddy pages, or (a kernel that keeps
             // them) each folio's own first page, in runs of one origin.
-            let keep = self.kernel.hvo_keeps_head_vmemmap_page;
+            let keep = self.target.kernel.hvo_keeps_head_vmemmap_page;
             let mut chunks: Vec<(u64, u64, Origin)> = Vec::new();
             if keep {
                 for (s, e, map) in self.state.vmemmap.iter(fa, fb) {

@@ -5,7 +5,8 @@
 //!
 //! ```
 //! use mm::{BootSpec, Machine};
-//! let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+//! let x86 = arch::Target::parse("x86_64", "6.12").unwrap();   // names resolved once
+//! let mut m = Machine::boot(&BootSpec::new(x86)).unwrap();
 //! // Hot-add 1 GiB at 4 GiB: 8 sections whose memmap (8 x 512 pages) comes from the buddy.
 //! m.add_memory(4 << 30, 1 << 30, &Default::default()).unwrap();
 //! assert_eq!(m.vmstat().nr_memmap_pages(), 4096);

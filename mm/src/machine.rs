@@ -122,9 +122,9 @@ pub struct Faults {
 /// and the knobs and caches that are not state.
 #[derive(Debug, Clone)]
 pub struct Machine {
-    pub(crate) arch: &'static dyn Arch,
-    /// The kernel version modelled: what differs between versions, one table entry.
-    pub(crate) kernel: &'static arch::Kernel,
+    /// The architecture configuration and the kernel version modelled (what differs
+    /// between versions is one table entry the arch and mm/ consult).
+    pub(crate) target: arch::Target,
     pub(crate) u: Units,
     pub(crate) cmdline: Cmdline,
     pub(crate) boot: BootInfo,
@@ -221,8 +221,14 @@ struct Snapshot {
 }
 
 impl Machine {
+    /// The architecture configuration's backend.
     pub fn arch(&self) -> &'static dyn Arch {
-        self.arch
+        self.target.arch()
+    }
+
+    /// The architecture configuration and kernel version this machine models.
+    pub fn target(&self) -> &arch::Target {
+        &self.target
     }
 
     pub fn geometry(&self) -> &Geometry {
@@ -236,7 +242,7 @@ impl Machine {
     /// memory_block_size_bytes().
     /// The kernel version modelled.
     pub fn kernel(&self) -> &'static arch::Kernel {
-        self.kernel
+        self.target.kernel
     }
 
     pub fn block_size(&self) -> u64 {
@@ -489,8 +495,8 @@ impl Machine {
     /// that check a failed operation changed nothing.
     pub fn state_hash(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.arch.name().hash(&mut h);
-        self.kernel.name.hash(&mut h);
+        self.target.name().hash(&mut h);
+        self.target.kernel.name.hash(&mut h);
         self.cmdline.hash(&mut h);
         self.boot.hash(&mut h);
         self.state.hash(&mut h);

@@ -158,7 +158,7 @@ impl Machine {
     /// The default device-dax / pfn-device alignment (nd_pfn_default_alignment()).
     pub fn default_dax_align(&self) -> u64 {
         let g = self.u.g;
-        if self.arch.has_transparent_hugepage() {
+        if self.target.arch().has_transparent_hugepage() {
             g.pmd_size
         } else {
             g.page_size
@@ -167,7 +167,7 @@ impl Machine {
 
     fn pfn_layout(&self, start: u64, size: u64, map: MemmapLocation, align: u64) -> Result<Layout> {
         let g = self.u.g;
-        let compat = self.arch.memremap_compat_align();
+        let compat = self.target.arch().memremap_compat_align();
         let align = align.max(compat);
         if !start.is_multiple_of(compat) {
             return Err(MmError::Invalid(format!(
@@ -212,19 +212,19 @@ impl Machine {
     /// becomes compound pages (vmemmap_shift). Returns the pgmap id.
     pub fn memremap_pages(&mut self, start: u64, size: u64, opts: &MemremapOptions) -> Result<u32> {
         let g = self.u.g;
-        if !self.arch.zone_device() {
+        if !self.target.arch().zone_device(self.target.kernel) {
             return Err(MmError::NotSupported(format!(
                 "{} has no ZONE_DEVICE: CONFIG_ZONE_DEVICE depends on ARCH_HAS_PTE_DEVMAP, which \
                  it does not select (mm/Kconfig)",
-                self.arch.name()
+                self.target.name()
             )));
         }
-        if !self.arch.zone_device_for(self.kernel) {
+        if !self.target.arch().zone_device(self.target.kernel) {
             return Err(MmError::NotSupported(format!(
                 "Linux {} as Debian builds it for {} has no ZONE_DEVICE (CONFIG_ZONE_DEVICE is \
                  not set), so no pmem or device-dax namespace gets struct pages",
-                self.kernel.name,
-                self.arch.name()
+                self.target.kernel.name,
+                self.target.name()
             )));
         }
         let end = start
@@ -237,14 +237,14 @@ impl Machine {
         // ndctl create-namespace makes an fsdax namespace unless told otherwise.
         let mode = opts.mode.unwrap_or(NamespaceMode::FsDax);
         let align = opts.align.unwrap_or(self.default_dax_align());
-        let aligns = self.arch.dax_alignments();
+        let aligns = self.target.arch().dax_alignments(&self.target);
         if !aligns.contains(&align) {
             let list: Vec<String> = aligns.iter().map(|a| human(*a)).collect();
             return Err(MmError::Invalid(format!(
                 "align {} is not supported on {}: it offers {} (PAGE_SIZE, HPAGE_PMD_SIZE with \
                  THP, HPAGE_PUD_SIZE with PUD THP)",
                 human(align),
-                self.arch.name(),
+                self.target.name(),
                 list.join(", ")
             )));
         }

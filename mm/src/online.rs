@@ -653,7 +653,11 @@ impl Machine {
         }
         self.adjust_present(b.nid, zone, b.group, early, -((nr - vm) as i64));
         {
-            let standby = self.arch.hotplug_driver(self.kernel).offline_inaccessible;
+            let standby = self
+                .target
+                .arch()
+                .hotplug_driver(self.target.kernel)
+                .offline_inaccessible;
             let blk = self.block_mut(id)?;
             blk.state = BlockState::Offline;
             blk.zone = None;
@@ -977,7 +981,11 @@ impl Machine {
         let ps = self.u.g.page_shift;
         let start = self.u.block_start(ids[0]) >> ps;
         let end = start + ids.len() as u64 * nr;
-        let standby = self.arch.hotplug_driver(self.kernel).offline_inaccessible;
+        let standby = self
+            .target
+            .arch()
+            .hotplug_driver(self.target.kernel)
+            .offline_inaccessible;
         let (mut nid, mut group, mut taken) = (0, None, 0);
         let last = BlockId(ids[0].0 + ids.len() as u64);
         for b in self.state.blocks.range_mut(ids[0], last) {

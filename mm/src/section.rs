@@ -396,8 +396,8 @@ mod tests {
 
     #[test]
     fn roots_on_demand() {
-        let g = arch::lookup("x86_64").unwrap().geometry();
-        let mut t = SectionTable::new(g);
+        let g = arch::Target::default_target().geometry;
+        let mut t = SectionTable::new(&g);
         assert_eq!(t.nr_sections(), 1 << 19);
         assert!(t.get(SectionNr(300)).is_none());
         t.get_mut(SectionNr(300)).flags = SECTION_MARKED_PRESENT;

@@ -613,7 +613,7 @@ impl Machine {
         let c = compound?;
         let g = &self.u.g;
         let nr_vmemmap = c.pages * g.struct_page_size / g.page_size;
-        (self.arch.dax_vmemmap_optimize()
+        (self.target.arch().dax_vmemmap_optimize(self.target.kernel)
             && g.struct_page_size.is_power_of_two()
             && !altmap
             && nr_vmemmap > VMEMMAP_RESERVE_NR)
@@ -651,7 +651,7 @@ impl Machine {
     ) -> Result<PopulateResult> {
         let g = self.u.g;
         let had_altmap = altmap.as_ref().map(|a| a.origin);
-        let arch = self.arch;
+        let target = self.target;
         let mut ctx = PopulateCtx {
             vm: &mut self.state.vmemmap,
             sections: &self.state.sections,
@@ -667,7 +667,8 @@ impl Machine {
             failure: None,
             placed: Vec::new(),
         };
-        let r = arch.vmemmap_populate(
+        let r = target.arch().vmemmap_populate(
+            &target,
             &mut ctx,
             g.vmemmap_offset(start_pfn),
             g.vmemmap_offset(end_pfn),
@@ -868,7 +869,7 @@ impl Machine {
             }
         }
         if !(start_pfn | nr_pages).is_multiple_of(g.pages_per_subsection) {
-            let end = if self.kernel.misaligned_end_hash {
+            let end = if self.target.kernel.misaligned_end_hash {
                 format!("#{:x}", end_pfn - 1)
             } else {
                 format!("{:#x}", end_pfn - 1)
@@ -1278,8 +1279,7 @@ mod tests {
     #[test]
     fn misaligned_warning_as_each_version_prints_it() {
         for (kernel, end) in [("6.12", "0x1001ff"), ("6.1", "#1001ff")] {
-            let mut spec = BootSpec::new("x86_64");
-            spec.kernel = Some(kernel.to_string());
+            let spec = BootSpec::new(arch::Target::parse("x86_64", kernel).unwrap());
             let mut m = Machine::boot(&spec).unwrap();
             let e = m.add_pages(0, 0x100100, 0x100, None, None).unwrap_err();
             assert_eq!(e.errno(), crate::Errno::EINVAL);

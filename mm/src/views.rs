@@ -131,7 +131,7 @@ impl Machine {
     /// Whether unaccepted memory is accounted: the kernel version has it and the arch
     /// selects UNACCEPTED_MEMORY.
     fn unaccepted_memory(&self) -> bool {
-        self.kernel.unaccepted_memory && self.arch.unaccepted_memory()
+        self.target.kernel.unaccepted_memory && self.target.arch().unaccepted_memory()
     }
 
     /// /proc/meminfo (fs/proc/meminfo.c). What the model does not track reads 0.
@@ -192,7 +192,7 @@ impl Machine {
         for name in ["VmallocUsed", "VmallocChunk", "Percpu"] {
             kb(&mut out, name, 0);
         }
-        if self.arch.memory_failure() {
+        if self.target.arch().memory_failure() {
             let _ = writeln!(out, "HardwareCorrupted: {:>5} kB", 0);
         }
         for name in [
@@ -208,9 +208,10 @@ impl Machine {
             kb(&mut out, "Unaccepted", 0);
         }
         out.push_str(&self.hugetlb_meminfo());
-        for line in self
-            .arch
-            .report_meminfo(&self.linear_map(), self.u.block_size, &self.boot.cpu)
+        for line in
+            self.target
+                .arch()
+                .report_meminfo(&self.linear_map(), self.u.block_size, &self.boot.cpu)
         {
             // The arch's own format: the name, four spaces, eight columns.
             let _ = writeln!(out, "{}:    {:>8} kB", line.name, line.bytes >> 10);
@@ -221,8 +222,9 @@ impl Machine {
     /// VmallocTotal: VMALLOC_END - VMALLOC_START in kB; the identity map covers boot RAM
     /// (standby memory the model adds later is not known at boot).
     fn vmalloc_total_kb(&self) -> u64 {
-        self.arch
-            .vmalloc_size(self.boot.max_pfn << self.u.g.page_shift)
+        self.target
+            .arch()
+            .vmalloc_size(&self.target, self.boot.max_pfn << self.u.g.page_shift)
             >> 10
     }
 
@@ -252,7 +254,7 @@ impl Machine {
                 let _ = write!(out, "Node {}, zone {:>8}", node.nid, z.ztype.name());
                 if Some(i) == first_populated {
                     out.push_str("\n  per-node stats");
-                    for name in self.kernel.node_stat_items() {
+                    for name in self.target.kernel.node_stat_items() {
                         let _ = write!(out, "\n      {name:<12} 0");
                     }
                 }
@@ -264,7 +266,7 @@ impl Machine {
                     z.wmark_low,
                     z.wmark_high,
                 );
-                if self.kernel.zoneinfo_promo {
+                if self.target.kernel.zoneinfo_promo {
                     let _ = write!(out, "\n        promo    {}", z.wmark_promo);
                 }
                 let _ = write!(
@@ -333,13 +335,13 @@ impl Machine {
         for name in NUMA_STATS
             .iter()
             .copied()
-            .chain(self.kernel.node_stat_items())
+            .chain(self.target.kernel.node_stat_items())
         {
             let _ = writeln!(out, "{name} 0");
         }
         let _ = writeln!(out, "nr_dirty_threshold 0");
         let _ = writeln!(out, "nr_dirty_background_threshold 0");
-        if self.kernel.vmstat_memmap_counters {
+        if self.target.kernel.vmstat_memmap_counters {
             let _ = writeln!(
                 out,
                 "nr_memmap_pages {}",
@@ -361,6 +363,6 @@ impl Machine {
 
     /// Zones in /proc/zoneinfo order for node `nid`.
     pub fn zone_types(&self) -> &'static [ZoneType] {
-        self.arch.zone_types_for(self.kernel)
+        self.target.arch().zone_types(self.target.kernel)
     }
 }

@@ -781,10 +781,10 @@ mod tests {
     use super::*;
 
     fn x86() -> (Geometry, Vmemmap) {
-        let a = arch::lookup("x86_64").unwrap();
+        let t = arch::Target::default_target();
         (
-            *a.geometry(),
-            Vmemmap::new(a.geometry(), a.params().vmemmap_tables),
+            t.geometry,
+            Vmemmap::new(&t.geometry, t.arch().params(t.kernel).vmemmap_tables),
         )
     }
 

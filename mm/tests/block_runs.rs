@@ -13,10 +13,12 @@ use mm::cmdline::OnlineType;
 use mm::{AddOptions, BootSpec, Machine};
 
 /// Every architecture the model has.
-const ARCHS: &[&str] = arch::NAMES;
+fn archs() -> Vec<&'static str> {
+    arch::Config::names().collect()
+}
 
 fn boot(arch: &str, ram: u64, cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new(arch);
+    let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
     spec.ram = Some(ram);
     spec.cmdline = cmdline.to_string();
     Machine::boot(&spec).unwrap()
@@ -45,7 +47,7 @@ fn same<T: std::fmt::Debug>(
 
 #[test]
 fn a_run_of_blocks_ends_as_block_by_block_does() {
-    for &arch in ARCHS {
+    for arch in archs() {
         for cmdline in [
             "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
             "memhp_default_state=offline memory_hotplug.memmap_on_memory=force",
@@ -137,7 +139,7 @@ fn a_failure_inside_a_run_names_the_block_and_changes_nothing() {
 
 #[test]
 fn movable_runs_end_as_block_by_block_does() {
-    for &arch in ARCHS {
+    for arch in archs() {
         for (cmdline, fault) in [
             ("memhp_default_state=offline", None),
             ("memhp_default_state=online_movable", None),

@@ -179,7 +179,7 @@ fn legacy_designs_and_the_mixed_region() {
 
 #[test]
 fn unknown_design_is_refused() {
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.cmdline = "hotplug_lab.design=rfc-2019".into();
     let e = Machine::boot(&spec).unwrap_err();
     assert_eq!(e.errno(), Errno::EINVAL);

@@ -454,15 +454,15 @@ fn failed_memmap_allocation_rolls_back() {
 fn powerpc_radix_takes_1g_device_dax_alignment() {
     use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
     const GIB: u64 = 1 << 30;
-    assert!(arch::lookup("powerpc")
+    assert!(arch::Target::parse("powerpc", "")
         .unwrap()
         .dax_alignments()
         .contains(&GIB));
-    assert!(!arch::lookup("powerpc-hash")
+    assert!(!arch::Target::parse("powerpc-hash", "")
         .unwrap()
         .dax_alignments()
         .contains(&GIB));
-    let mut spec = mm::BootSpec::new("powerpc");
+    let mut spec = mm::BootSpec::new(arch::Target::parse("powerpc", "").unwrap());
     spec.ram = Some(4 * GIB);
     let mut m = mm::Machine::boot(&spec).unwrap();
     let before = m.vmstat().nr_memmap_pages();

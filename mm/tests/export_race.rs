@@ -17,7 +17,7 @@ fn a_link_swapped_in_is_not_followed() {
     for d in [&out, &victim, &junk] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let racer = {
         let (out, victim, junk, stop) = (out.clone(), victim.clone(), junk.clone(), stop.clone());

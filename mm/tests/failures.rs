@@ -9,7 +9,7 @@ const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
 fn boot(arch: &str, cmdline: &str, ram: Option<u64>) -> Machine {
-    let mut spec = BootSpec::new(arch);
+    let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
     spec.cmdline = cmdline.to_string();
     spec.ram = ram;
     Machine::boot(&spec).unwrap()
@@ -366,7 +366,7 @@ fn memmap_of_later_adds_pins_hot_added_normal_memory() {
 #[test]
 fn fault_injection_matrix() {
     use mm::{MemmapLocation, MemremapOptions, NamespaceMode};
-    for &arch in arch::NAMES {
+    for arch in arch::Config::names() {
         for skip in 0..3u32 {
             // going_online: writing "online" to four blocks.
             let mut m = boot(arch, "memhp_default_state=offline", Some(4 * GIB));
@@ -448,7 +448,7 @@ fn fault_injection_matrix() {
 
             // ZONE_DEVICE: a map=dev namespace's altmap, and a map=mem one's memmap.
             let mut m = boot(arch, "", Some(4 * GIB));
-            if !m.arch().zone_device() {
+            if !m.target().zone_device() {
                 continue;
             }
             let ns = base + 64 * bs;
@@ -487,7 +487,7 @@ fn fault_injection_matrix() {
 /// The state is one type: the hash, the diff and the rollback see the same fields.
 #[test]
 fn state_diff_names_what_changed_and_a_failure_changes_nothing() {
-    let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let mut m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
     let before = m.clone();
     m.write("/sys/devices/system/memory/auto_online_blocks", "offline")
         .unwrap();
@@ -521,7 +521,7 @@ fn state_diff_names_what_changed_and_a_failure_changes_nothing() {
 /// through one call.
 #[test]
 fn an_injected_memmap_failure_counts_each_pmd() {
-    let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let mut m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
     let base = m.boot_info().hotplug_base;
     let (pmds, ptes) = (
         m.stat("vmemmap_pmd_mappings").unwrap(),

@@ -8,8 +8,8 @@ use mm::{BootSpec, Errno, Machine};
 
 #[test]
 fn every_listed_path_reads_and_its_directories_are_directories() {
-    for &arch in arch::NAMES {
-        let m = Machine::boot(&BootSpec::new(arch)).unwrap();
+    for arch in arch::Config::names() {
+        let m = Machine::boot(&BootSpec::new(arch::Target::parse(arch, "").unwrap())).unwrap();
         let paths = m.readable_paths();
         assert!(paths.len() > 20, "{arch}: {paths:?}");
         for p in &paths {
@@ -40,7 +40,7 @@ fn every_listed_path_reads_and_its_directories_are_directories() {
 /// memory block directory has no "size", and a hugepages size the arch lacks is absent.
 #[test]
 fn what_is_not_declared_is_not_there() {
-    let m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
     for p in [
         "/sys/kernel/mm/hugepages/hugepages-2048kB/max_huge_pages",
         "/sys/devices/system/memory/memory0/size",
@@ -65,7 +65,7 @@ fn what_is_not_declared_is_not_there() {
 /// it was; writable ones are the ones the table says.
 #[test]
 fn read_only_files_refuse_writes() {
-    let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let mut m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
     let before = m.state_hash();
     for (p, errno) in [
         ("/sys/devices/system/memory/block_size_bytes", Errno::EACCES),
@@ -101,7 +101,7 @@ fn read_only_files_refuse_writes() {
 #[cfg(unix)]
 #[test]
 fn the_export_writes_the_declared_files() {
-    let m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+    let m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
     let dir = std::env::temp_dir().join(format!("hl-files-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     m.export_sysfs(&dir).unwrap();

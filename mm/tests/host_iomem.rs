@@ -10,7 +10,7 @@ use std::process::Command;
 
 fn boot() -> (Machine, common::Snap) {
     let fx = load_plain("host-x86_64-24g.txt");
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.iomem = Some(fx.lines("iomem").join("\n"));
     let m = Machine::boot(&spec).unwrap();
     m.check().unwrap();
@@ -108,12 +108,12 @@ fn lsmem_reads_the_export_like_the_host() {
 /// regions (mm/memblock.c memblock_add_range), so the nested line adds nothing.
 #[test]
 fn nested_system_ram_is_counted_once() {
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.iomem = Some("00000000-7fffffff : System RAM\n  00000000-0000ffff : System RAM\n".into());
     let m = Machine::boot(&spec).unwrap();
     m.check().unwrap();
     let flat = {
-        let mut s = BootSpec::new("x86_64");
+        let mut s = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
         s.iomem = Some("00000000-7fffffff : System RAM\n".into());
         Machine::boot(&s).unwrap()
     };

@@ -304,10 +304,10 @@ fn offlining_sub_page_memmap_huge_pages_needs_no_restore() {
 fn hvo_on_6_1_keeps_the_head_vmemmap_page() {
     let (snaps, _) = load("oracle-x86_64-6.1-hvo-on.txt");
     let (boot_s, huge, freed) = (&snaps["boot"], &snaps["huge512"], &snaps["huge0"]);
-    let mut spec = mm::BootSpec::new("x86_64");
+    let mut spec = mm::BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.ram = Some(4 * GIB);
     spec.cmdline = "console=ttyS0 panic=-1 oracle=hvo hugetlb_free_vmemmap=on".to_string();
-    spec.kernel = Some("6.1".to_string());
+    spec.target = spec.target.on(arch::Kernel::lookup("6.1").unwrap());
     let mut m = Machine::boot(&spec).unwrap();
     m.check().unwrap();
     let total0 = m.mem_total_kb();

@@ -77,7 +77,7 @@ fn compare(m: &Machine, snap: &Snap, name: &str) {
 }
 
 fn boot(cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.ram = Some(2 * GIB);
     spec.cmdline = cmdline.to_string();
     Machine::boot(&spec).unwrap()

@@ -104,7 +104,7 @@ fn meminfo_has_the_real_kernels_lines_in_order() {
 /// needs CONFIG_UNACCEPTED_MEMORY, which only x86 selects.
 #[test]
 fn kconfig_lines_follow_the_arch() {
-    for &arch in arch::NAMES {
+    for arch in arch::Config::names() {
         let m = boot(arch, 2 * GIB, "");
         let text = m.meminfo();
         let has = |name: &str| text.lines().any(|l| l.starts_with(&format!("{name}:")));
@@ -382,7 +382,7 @@ fn x86_gbpages_as_the_cpu_and_the_command_line_have_it() {
     ] {
         let (snaps, _) = load(fixture);
         let real = &snaps["boot"];
-        let mut spec = mm::BootSpec::new("x86_64");
+        let mut spec = mm::BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
         spec.ram = Some(2 * GIB);
         spec.cmdline = cmdline.to_string();
         spec.gbpages = Some(gbpages);
@@ -422,7 +422,7 @@ fn x86_gbpages_as_the_cpu_and_the_command_line_have_it() {
 /// 1 GiB size is refused at boot, and so is the count that follows it.
 #[test]
 fn x86_hugepagesz_1g_without_gbpages_is_refused() {
-    let mut spec = mm::BootSpec::new("x86_64");
+    let mut spec = mm::BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.cmdline = "hugepagesz=1G hugepages=2".to_string();
     spec.gbpages = Some(false);
     let m = mm::Machine::boot(&spec).unwrap();
@@ -467,8 +467,8 @@ fn vmstat_zoneinfo_and_meminfo_of_6_1() {
     let node = node.join(" ");
     let (zone, numa, node) = (ZONE, NUMA, node.as_str());
     let vm = "nr_dirty_threshold nr_dirty_background_threshold";
-    let mut spec = mm::BootSpec::new("x86_64");
-    spec.kernel = Some("6.1".to_string());
+    let mut spec = mm::BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
+    spec.target = spec.target.on(arch::Kernel::lookup("6.1").unwrap());
     let m = mm::Machine::boot(&spec).unwrap();
     let names: Vec<String> = m
         .read("/proc/vmstat")

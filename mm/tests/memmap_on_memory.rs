@@ -9,7 +9,7 @@ const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
 fn boot(arch: &str, cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new(arch);
+    let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
     spec.cmdline = cmdline.to_string();
     let m = Machine::boot(&spec).unwrap();
     m.check().unwrap();

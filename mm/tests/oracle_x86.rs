@@ -12,7 +12,7 @@ use mm::{AddOptions, BootSpec, Errno, Machine};
 const GIB: u64 = 1 << 30;
 
 fn boot(cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.ram = Some(2 * GIB);
     spec.cmdline = cmdline.to_string();
     let m = Machine::boot(&spec).unwrap();
@@ -227,7 +227,7 @@ fn plain_hotplug_cycle_matches() {
 #[test]
 fn boot_4g_spans_the_pci_hole() {
     let (snaps, _) = load("oracle-x86_64-boot4g.txt");
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.ram = Some(4 * GIB);
     let m = Machine::boot(&spec).unwrap();
     m.check().unwrap();

@@ -14,10 +14,10 @@ const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 
 fn boot(kernel: &str, cmdline: &str) -> Machine {
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.ram = Some(2 * GIB);
     spec.cmdline = cmdline.to_string();
-    spec.kernel = Some(kernel.to_string());
+    spec.target = spec.target.on(arch::Kernel::lookup(kernel).unwrap());
     let m = Machine::boot(&spec).unwrap();
     m.check().unwrap();
     m

@@ -11,7 +11,9 @@ use mm::{AddOptions, BootSpec, Machine, MemmapLocation, MemremapOptions, Namespa
 use proptest::prelude::*;
 
 /// Every architecture the model has.
-const ARCHS: &[&str] = arch::NAMES;
+fn archs() -> Vec<&'static str> {
+    arch::Config::names().collect()
+}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -205,7 +207,7 @@ fn apply(m: &mut Machine, op: &Op) -> Result<(), mm::MmError> {
             // Namespaces in 2 MiB steps from 32 blocks above the hot-plug base.
             let sub = 2 << 20;
             let start = base + 32 * bs + at * sub;
-            let aligns = m.arch().dax_alignments();
+            let aligns = m.target().dax_alignments();
             let align = aligns.get(align as usize).copied();
             m.memremap_pages(
                 start,
@@ -352,12 +354,12 @@ proptest! {
 
     #[test]
     fn random_operation_sequences_keep_the_invariants(
-        arch in prop::sample::select(ARCHS.to_vec()),
+        arch in prop::sample::select(archs()),
         ram_gib in prop::sample::select(vec![2u64, 4, 6]),
         cmd in cmdline(),
         ops in prop::collection::vec(op(), 1..24),
     ) {
-        let mut spec = BootSpec::new(arch);
+        let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
         spec.ram = Some(ram_gib << 30);
         spec.cmdline = cmd.clone();
         let mut m = Machine::boot(&spec).unwrap();
@@ -427,7 +429,7 @@ proptest! {
             (any::<u32>(), any::<u32>(), 0u8..5, 0usize..3),
             0..12,
         ),
-        arch in prop::sample::select(ARCHS.to_vec()),
+        arch in prop::sample::select(archs()),
     ) {
         let names = ["System RAM", "Reserved", "Persistent Memory (legacy)", "PCI Bus 0000:00", "Kernel code"];
         let text: String = lines
@@ -437,7 +439,7 @@ proptest! {
                 format!("{}{s:x}-{e:x} : {}\n", "  ".repeat(d), names[n as usize])
             })
             .collect();
-        let mut spec = BootSpec::new(arch);
+        let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
         spec.iomem = Some(text);
         if let Ok(m) = Machine::boot(&spec) {
             m.check().map_err(TestCaseError::fail)?;
@@ -460,7 +462,7 @@ proptest! {
         ]),
         value in "[a-z_0-9 -]{0,16}\n?",
     ) {
-        let mut m = Machine::boot(&BootSpec::new("x86_64")).unwrap();
+        let mut m = Machine::boot(&BootSpec::new(arch::Target::parse("x86_64", "").unwrap())).unwrap();
         let before = m.state_hash();
         if m.write(path, &value).is_err() {
             prop_assert_eq!(m.state_hash(), before);
@@ -475,7 +477,7 @@ proptest! {
 fn regressions_from_long_runs() {
     // Offlining two blocks where the second's huge pages cannot be dissolved (an injected
     // vmemmap allocation failure) left the first block's state changed after the rollback.
-    let mut spec = BootSpec::new("x86_64");
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
     spec.ram = Some(2 << 30);
     spec.cmdline = "   hugetlb_free_vmemmap=on  ".into();
     let mut m = Machine::boot(&spec).unwrap();
@@ -520,7 +522,7 @@ fn regressions_from_long_runs() {
 /// failing op changes nothing, the invariants hold after every op, and the block-by-block
 /// twin gives the same result, dmesg and state.
 fn replay(arch: &str, ram: u64, cmdline: &str, ops: &[Op]) -> Machine {
-    let mut spec = BootSpec::new(arch);
+    let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
     spec.ram = Some(ram);
     spec.cmdline = cmdline.into();
     let mut m = Machine::boot(&spec).unwrap();

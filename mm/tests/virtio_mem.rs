@@ -206,7 +206,7 @@ fn mode_follows_the_pageblock_and_the_probe_says_so() {
 /// powerpc and s390 kernels have no virtio-mem driver, so there is no device to add.
 #[test]
 fn virtio_mem_exists_where_its_kconfig_builds() {
-    for &arch in arch::NAMES {
+    for arch in arch::Config::names() {
         let mut m = boot(arch, "");
         let before = m.state_hash();
         let start = m.boot_info().hotplug_base.next_multiple_of(GIB);
@@ -294,7 +294,13 @@ fn arm64_16k_hugetlb_sizes_and_vmalloc_match_the_guest() {
         })
         .collect();
     real.sort_unstable();
-    assert_eq!(real, arch::lookup("arm64-16k").unwrap().hugepage_sizes());
+    assert_eq!(
+        real,
+        arch::Config::lookup("arm64-16k")
+            .unwrap()
+            .arch
+            .hugepage_sizes()
+    );
     assert_eq!(
         arch::arm64::vmalloc_size(14, 52, 52) >> 10,
         boot_snap.meminfo_kb("VmallocTotal")
@@ -311,9 +317,9 @@ fn arm64_16k_hugetlb_sizes_and_vmalloc_match_the_guest() {
 fn one_gib_request_matches_the_arm64_6_1_guest() {
     let (snaps, _) = common::load("oracle-arm64-6.1-virtio-mem.txt");
     let (boot_snap, plugged) = (&snaps["boot"], &snaps["plugged"]);
-    let mut spec = mm::BootSpec::new("arm64");
+    let mut spec = mm::BootSpec::new(arch::Target::parse("arm64", "").unwrap());
     spec.ram = Some(2 * GIB);
-    spec.kernel = Some("6.1".to_string());
+    spec.target = spec.target.on(arch::Kernel::lookup("6.1").unwrap());
     let mut m = mm::Machine::boot(&spec).unwrap();
     assert_eq!(
         m.read("/sys/devices/system/memory/auto_online_blocks")

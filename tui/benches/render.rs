@@ -4,23 +4,15 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hotplug_lab::ui::{self, App, Options};
+
+hotplug_lab::install_heap_meter!();
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use std::time::Instant;
 
 fn big_app() -> App {
-    let mut a = App::new(Options {
-        archs: vec!["x86_64".into()],
-        cmdline: String::new(),
-        iomem: String::new(),
-        script: None,
-        limits: Default::default(),
-        strict: false,
-        kernel: String::new(),
-        capture: None,
-    })
-    .unwrap();
+    let mut a = App::new(Options::default()).unwrap();
     a.settle();
     // 60 TiB of boot RAM, then 2 TiB hot-added and onlined movable, and a 1 TiB namespace.
     a.submit(

@@ -6,8 +6,10 @@
 //! print their figures first; criterion then times the pushes and two bombs in-process.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hotplug_lab::runner::{run_arch, RunOptions};
-use hotplug_lab::script::Host;
+use hotplug_lab::script::run::{run_target, RunOptions};
+use hotplug_lab::script::{BootConfig, Host};
+
+hotplug_lab::install_heap_meter!();
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -91,7 +93,7 @@ fn sandbox(c: &mut Criterion) {
         took.as_secs_f64()
     );
 
-    let mut host = Host::new("x86_64", "", "");
+    let mut host = Host::new(BootConfig::default());
     let engine = host.engine();
     let ast = engine.compile(PUSHES).unwrap();
     let mut g = c.benchmark_group("sandbox");
@@ -107,7 +109,7 @@ fn sandbox(c: &mut Criterion) {
     for (name, src) in [BOMBS[0], BOMBS[3]] {
         g.bench_function(format!("bomb stopped: {name}"), |b| {
             b.iter(|| {
-                let r = run_arch(src, &RunOptions::new("x86_64"));
+                let r = run_target(src, &RunOptions::new(BootConfig::default()));
                 assert!(r.result.is_err());
             })
         });
@@ -134,7 +136,7 @@ fn parse_at_the_name_limit(c: &mut Criterion) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut host = Host::new("x86_64", "", "");
+    let mut host = Host::new(BootConfig::default());
     let engine = host.engine();
     let mut g = c.benchmark_group("parse 10,000 names");
     g.sample_size(10);

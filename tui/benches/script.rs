@@ -2,13 +2,19 @@
 //! removes one memory block. `cargo bench -p hotplug-lab`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hotplug_lab::script::Host;
+use hotplug_lab::script::{BootConfig, Host};
+
+hotplug_lab::install_heap_meter!();
 use std::time::Instant;
 
 const LOOPS: i64 = 2000;
 
 fn script_calls(c: &mut Criterion) {
-    let mut host = Host::new("x86_64", "memhp_default_state=offline", "");
+    let boot = BootConfig {
+        cmdline: "memhp_default_state=offline".to_string(),
+        ..Default::default()
+    };
+    let mut host = Host::new(boot);
     host.limits.max_operations = u64::MAX / 2;
     let engine = host.engine();
     let src = format!(

@@ -1,6 +1,9 @@
-//! The process's heap, counted: every allocation goes through [`Counting`], which keeps the
-//! number of live bytes so that the sandbox can hold a script to its memory budget between
-//! any two of its operations.
+//! The process's heap, counted: [`Counting`] is the system allocator with a count of the
+//! bytes it has handed out and not had back, so that the sandbox can hold a script to its
+//! memory budget between any two of its operations. The binary installs it
+//! ([`install_heap_meter!`](crate::install_heap_meter)); a test or a bench that runs scripts
+//! in its own process installs it the same way. Without it [`live`] stays 0 and no budget
+//! is held.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +13,7 @@ pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// Heap bytes in use by the whole process now.
+/// Heap bytes in use by the whole process now (0 where [`Counting`] is not installed).
 pub fn live() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -52,8 +55,14 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+/// Make [`Counting`] the process's allocator: once, in a binary, a test or a bench crate.
+#[macro_export]
+macro_rules! install_heap_meter {
+    () => {
+        #[global_allocator]
+        static HEAP_METER: $crate::heap::Counting = $crate::heap::Counting;
+    };
+}
 
 #[cfg(test)]
 mod tests {

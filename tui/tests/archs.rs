@@ -5,7 +5,7 @@ fn archs_table() {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../../snapshots");
     settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!("archs", hotplug_lab::archs::table()));
+    settings.bind(|| insta::assert_snapshot!("archs", hotplug_lab::cli::archs::table()));
 }
 
 #[test]
@@ -18,8 +18,8 @@ fn archs_command_prints_the_table() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text, hotplug_lab::archs::table());
-    for name in arch::NAMES {
+    assert_eq!(text, hotplug_lab::cli::archs::table());
+    for name in arch::Config::names() {
         assert!(text.lines().next().unwrap().contains(name));
     }
 }
@@ -45,7 +45,7 @@ fn the_table_fits_the_terminal() {
         for l in text.lines() {
             assert!(l.len() <= w, "{cols} columns: {} wide: {l}", l.len());
         }
-        for name in arch::NAMES {
+        for name in arch::Config::names() {
             assert!(
                 text.contains(&format!("  {name} ")),
                 "{name} at {cols} columns"
@@ -84,5 +84,8 @@ fn archs_by_name_and_as_json() {
         .iter()
         .map(|x| x["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, arch::ALL);
+    assert_eq!(
+        names,
+        arch::Config::all().map(|c| c.name).collect::<Vec<_>>()
+    );
 }

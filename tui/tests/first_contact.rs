@@ -3,29 +3,12 @@
 //! kernel's syntax, the REPL keeps its session through typos, Ctrl-C and bad input, and
 //! --json reads well.
 
+mod common;
+use common::{bin, text, tmp};
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hotplug-lab"))
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!(
-        "hotplug-lab-first-{name}-{}-{n}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
 
 /// `run` a script given as text, with flags.
 fn run(src: &str, flags: &[&str]) -> Output {

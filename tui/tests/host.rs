@@ -2,19 +2,14 @@
 //! booted in the model and compared with it, the same machine in scripts and the REPL, and
 //! the bad trees a user may hand it.
 
+mod common;
+use common::{bin, text, tmp};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hotplug-lab"))
-}
-
 fn hosts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
 }
 
 fn host(args: &[&str]) -> Output {
@@ -28,13 +23,6 @@ fn host(args: &[&str]) -> Output {
 
 fn check(tree: &Path) -> Output {
     host(&["--sysroot", tree.to_str().unwrap(), "--check"])
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hotplug-lab-host-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// A copy of a committed tree to change.

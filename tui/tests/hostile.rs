@@ -6,28 +6,13 @@
 //! CI tests (overflow checks on); the release figures are in README, measured by
 //! `cargo bench -p hotplug-lab --bench sandbox`.
 
+mod common;
+use common::{bin, tmp};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hotplug-lab"))
-}
-
-/// A fresh directory of this test process's own (tests run in parallel: each call gets
-/// its own).
-fn tmp(name: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!(
-        "hotplug-lab-hostile-{name}-{}-{n}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// What a run gave: exit code, stdout, stderr, wall time and peak RSS (VmHWM, polled).
 struct Ran {

@@ -3,7 +3,10 @@
 //! with (the rest of the comment explains it). Every script the README's commands name
 //! exists.
 
-use hotplug_lab::runner::{run_arch, RunOptions};
+use hotplug_lab::script::run::{run_target, RunOptions};
+use hotplug_lab::script::BootConfig;
+
+hotplug_lab::install_heap_meter!();
 use std::path::Path;
 
 fn readme() -> String {
@@ -69,7 +72,7 @@ fn every_rhai_block_runs_and_prints_what_it_says() {
             marked.push_str(line);
             marked.push('\n');
         }
-        let run = run_arch(&marked, &RunOptions::new("x86_64"));
+        let run = run_target(&marked, &RunOptions::new(BootConfig::default()));
         if let Err(e) = &run.result {
             panic!(
                 "README.md block at line {at} throws: {}\n{src}",

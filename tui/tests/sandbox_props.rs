@@ -8,8 +8,10 @@
 //!
 //! A long run: `PROPTEST_CASES=5000 cargo test --release -p hotplug-lab --test sandbox_props`.
 
-use hotplug_lab::runner::{run_arch, RunOptions};
-use hotplug_lab::script::Limits;
+use hotplug_lab::script::run::{run_target, RunOptions};
+use hotplug_lab::script::{BootConfig, Limits};
+
+hotplug_lab::install_heap_meter!();
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -131,7 +133,8 @@ proptest! {
 
     #[test]
     fn hostile_programs_stay_in_the_sandbox(src in program(), arch in 0usize..3) {
-        let mut o = RunOptions::new(["x86_64", "arm64-64k", "s390"][arch]);
+        let target = arch::Target::parse(["x86_64", "arm64-64k", "s390"][arch], "").unwrap();
+        let mut o = RunOptions::new(BootConfig::new(target));
         o.limits = Limits {
             max_operations: 300_000,
             max_time: Duration::from_secs(3),
@@ -140,7 +143,7 @@ proptest! {
         };
         let before = hotplug_lab::heap::live();
         let t = Instant::now();
-        let (run, peak) = peak_during(|| run_arch(&src, &o));
+        let (run, peak) = peak_during(|| run_target(&src, &o));
         let took = t.elapsed();
         if let Err(e) = &run.result {
             prop_assert!(!e.message.contains("internal error"), "{src}\n{}", e.message);
@@ -197,7 +200,11 @@ proptest! {
     /// what completed model calls did stays (the machine is shared, not copied).
     #[test]
     fn a_failed_repl_input_leaves_the_variables(inputs in prop::collection::vec(repl_input(), 1..24)) {
-        let mut host = hotplug_lab::script::Host::new("x86_64", "memhp_default_state=offline", "");
+        let boot = BootConfig {
+            cmdline: "memhp_default_state=offline".to_string(),
+            ..Default::default()
+        };
+        let mut host = hotplug_lab::script::Host::new(boot);
         host.limits = Limits {
             max_operations: 20_000,
             max_string_size: 64 << 10,
@@ -205,7 +212,7 @@ proptest! {
             ..Limits::default()
         };
         let mut s = hotplug_lab::script::Session::new(host);
-        hotplug_lab::repl::bind_machine(&mut s).unwrap();
+        s.bind_machine().unwrap();
         let _ = s.eval("let s = \"x\"; let a = []; let n = 0;").unwrap();
         for input in &inputs {
             let before = variables(&s);

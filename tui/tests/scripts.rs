@@ -2,7 +2,10 @@
 //! final stats of the machine it booted last, as reviewed snapshots named script@arch in the
 //! top-level snapshots/ directory. Every script must run to the end on every architecture.
 
-use hotplug_lab::runner::{run_arch, RunOptions};
+use hotplug_lab::script::run::{run_target, RunOptions};
+use hotplug_lab::script::BootConfig;
+
+hotplug_lab::install_heap_meter!();
 use std::fmt::Write;
 use std::path::Path;
 
@@ -47,9 +50,13 @@ fn every_script_on_every_arch() {
     for path in list {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let source = std::fs::read_to_string(&path).unwrap();
-        for arch in arch::ALL {
-            let o = RunOptions::new(arch);
-            let run = run_arch(&source, &o);
+        for config in arch::Config::all() {
+            let arch = config.name;
+            let o = RunOptions::new(BootConfig::new(arch::Target::new(
+                config,
+                arch::default_kernel(),
+            )));
+            let run = run_target(&source, &o);
             if let Some(e) = run.error_line(&name) {
                 panic!("{name} on {arch} failed: {e}\n{}", run.output.join("\n"));
             }
@@ -77,10 +84,13 @@ fn version_scenarios_on_6_1() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
     for name in ["memmap-on-memory", "cloud-sizing", "hugetlb-hvo"] {
         let source = std::fs::read_to_string(dir.join(format!("{name}.rhai"))).unwrap();
-        for arch in arch::ALL {
-            let mut o = RunOptions::new(arch);
-            o.kernel = "6.1".to_string();
-            let run = run_arch(&source, &o);
+        for config in arch::Config::all() {
+            let arch = config.name;
+            let o = RunOptions::new(BootConfig::new(arch::Target::new(
+                config,
+                &arch::kernel::V6_1,
+            )));
+            let run = run_target(&source, &o);
             if let Some(e) = run.error_line(name) {
                 panic!(
                     "{name} on {arch} (6.1) failed: {e}\n{}",
@@ -104,7 +114,7 @@ fn version_scenarios_on_6_1() {
 /// against the API as it is (README's Performance section tells users to run them).
 #[test]
 fn bench_scripts_compile() {
-    let mut host = hotplug_lab::script::Host::new("x86_64", "", "");
+    let mut host = hotplug_lab::script::Host::new(BootConfig::default());
     let engine = host.engine();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
     let mut n = 0;

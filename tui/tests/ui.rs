@@ -4,20 +4,25 @@
 
 use hotplug_lab::ui::{self, App, Options};
 use ratatui::backend::TestBackend;
+
+hotplug_lab::install_heap_meter!();
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use ratatui::Terminal;
 
 fn app_with(archs: &[&str], cmdline: &str, script: Option<(&str, &str)>) -> App {
-    let mut a = App::new(Options {
-        archs: archs.iter().map(|s| s.to_string()).collect(),
+    let boot = hotplug_lab::script::BootConfig {
         cmdline: cmdline.to_string(),
-        iomem: String::new(),
+        ..Default::default()
+    };
+    let mut a = App::new(Options {
+        targets: archs
+            .iter()
+            .map(|a| arch::Target::parse(a, "").unwrap())
+            .collect(),
+        boot,
         script: script.map(|(p, s)| (p.to_string(), s.to_string())),
         limits: Default::default(),
-        strict: false,
-        kernel: String::new(),
-        capture: None,
     })
     .unwrap();
     a.settle();
@@ -30,20 +35,16 @@ fn tui_host_shows_the_captured_machine() {
     // 2 GiB in 8 blocks of 256 MiB, with its kernel's version.
     let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/oracle-powerpc");
     let c = hotplug_lab::host::read(&tree, 16 << 20, None).unwrap();
+    let mut boot = hotplug_lab::script::BootConfig::new(c.target);
+    boot.capture = Some(std::sync::Arc::new(c));
     let mut a = App::new(Options {
-        archs: vec![c.arch.to_string()],
-        cmdline: String::new(),
-        iomem: String::new(),
-        script: None,
-        limits: Default::default(),
-        strict: false,
-        kernel: String::new(),
-        capture: Some(std::sync::Arc::new(c)),
+        boot,
+        ..Options::default()
     })
     .unwrap();
     a.settle();
     let m = a.panes[0].machine.as_ref().expect("a machine");
-    assert_eq!(m.arch().name(), "powerpc");
+    assert_eq!(m.target().name(), "powerpc");
     assert_eq!((m.blocks().len(), m.block_size()), (8, 256 << 20));
     assert_eq!(m.kernel().name, "6.12");
 }
@@ -425,7 +426,7 @@ fn architecture_switch_replays_the_inputs_and_shows_what_they_gave() {
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('a'));
     a.settle();
-    assert_eq!(a.panes[0].arch, "x86_64-la57");
+    assert_eq!(a.panes[0].target.name(), "x86_64-la57");
     let m = a.machine().unwrap();
     assert_eq!(m.blocks().values().filter(|b| !b.early).count(), 16);
     let s = screen(&mut a, 120, 40);
@@ -634,7 +635,7 @@ fn steps_queue_and_survive_an_architecture_switch() {
     assert_eq!(a.machine().unwrap().blocks().len(), 16 + 16);
     key(&mut a, KeyCode::Char('a'));
     a.settle();
-    assert_eq!(a.panes[0].arch, "x86_64-la57");
+    assert_eq!(a.panes[0].target.name(), "x86_64-la57");
     let at = a.player.as_ref().unwrap().at.clone().unwrap();
     assert_eq!(at.calls, 2, "back before the third call on the new session");
     assert_eq!(a.machine().unwrap().blocks().len(), 16 + 16);

@@ -183,7 +183,7 @@ pub fn model_zones(m: &mm::Machine) -> BTreeMap<String, (u64, u64, u64, Option<u
 
 /// Boot `arch` with `ram` bytes and `cmdline`, and check the invariants.
 pub fn boot(arch: &str, ram: u64, cmdline: &str) -> mm::Machine {
-    let mut spec = mm::BootSpec::new(arch);
+    let mut spec = mm::BootSpec::new(arch::Target::parse(arch, "").unwrap());
     spec.ram = Some(ram);
     spec.cmdline = cmdline.to_string();
     let m = mm::Machine::boot(&spec).unwrap();

@@ -15,7 +15,7 @@ pub struct HostMachine {
 /// What to boot: the system's RAM, command line memory parameters, module parameters and
 /// CPU, and its kernel version.
 pub fn spec(c: &Capture) -> BootSpec {
-    let mut spec = BootSpec::new(c.arch);
+    let mut spec = BootSpec::new(c.target);
     let mut cmdline = c.cmdline.clone();
     let mut add = |p: String| {
         if !cmdline.is_empty() {
@@ -51,7 +51,6 @@ pub fn spec(c: &Capture) -> BootSpec {
     spec.iomem = Some(c.iomem.clone().unwrap_or_else(|| rebuilt_iomem(c)));
     spec.gbpages = c.gbpages;
     spec.hypervisor = c.hypervisor;
-    spec.kernel = Some(c.kernel.name.to_string());
     spec
 }
 
@@ -75,7 +74,8 @@ pub fn restore(m: &mut Machine, c: &Capture) -> Vec<String> {
         let path = "/sys/devices/system/memory/auto_online_blocks";
         if let Err(e) = m.write(path, policy) {
             notes.push(format!(
-                "auto_online_blocks {policy:?}: the model refuses it: {e}"
+                "auto_online_blocks {}: the model refuses it: {e}",
+                mm::error::quote(policy)
             ));
         }
     }

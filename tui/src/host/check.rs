@@ -27,7 +27,7 @@ impl Report {
         let _ = writeln!(
             out,
             "--- model ({}, Linux {})",
-            m.arch().name(),
+            m.target().name(),
             m.kernel().name
         );
         let _ = writeln!(

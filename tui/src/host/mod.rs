@@ -4,12 +4,10 @@
 
 mod boot;
 mod check;
-mod cli;
 mod read;
 
 pub use boot::{boot, restore, spec as boot_spec, HostMachine};
 pub use check::{check, Report};
-pub use cli::{command, summary};
 pub use read::{capture_command, read, read_by, HostError};
 
 use std::path::PathBuf;
@@ -46,14 +44,13 @@ pub struct Capture {
     pub root: PathBuf,
     /// `uname -m` (/proc/sys/kernel/arch).
     pub machine: String,
-    /// The model's architecture name for it.
-    pub arch: &'static str,
+    /// The model's configuration for it, and the modelled version standing for its release.
+    pub target: arch::Target,
     /// The base page size in bytes.
     pub page_size: u64,
     /// `uname -r` (/proc/sys/kernel/osrelease).
     pub release: String,
-    /// The modelled version standing for it, and whether it is that version.
-    pub kernel: &'static arch::Kernel,
+    /// Whether the release is the modelled version itself.
     pub kernel_exact: bool,
     /// The version was chosen with --kernel rather than taken from the release.
     pub kernel_chosen: bool,
@@ -103,16 +100,19 @@ impl Capture {
     /// The kernel version as the user should hear it.
     pub fn kernel_line(&self) -> String {
         if self.kernel_exact {
-            format!("Linux {} (modelled as {})", self.release, self.kernel.name)
+            format!(
+                "Linux {} (modelled as {})",
+                self.release, self.target.kernel.name
+            )
         } else if self.kernel_chosen {
             format!(
                 "Linux {}, modelled as {} (--kernel)",
-                self.release, self.kernel.name
+                self.release, self.target.kernel.name
             )
         } else {
             format!(
                 "Linux {}, which is not modelled: modelled as {}, the nearest (--kernel picks another)",
-                self.release, self.kernel.name
+                self.release, self.target.kernel.name
             )
         }
     }

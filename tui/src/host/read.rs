@@ -206,7 +206,11 @@ impl Tree<'_> {
 }
 
 /// Read the system under `root` ("/" for the running one). `max_file` bounds each file.
-pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture, HostError> {
+pub fn read(
+    root: &Path,
+    max_file: u64,
+    kernel: Option<&'static arch::Kernel>,
+) -> Result<Capture, HostError> {
     read_by(root, max_file, kernel, None)
 }
 
@@ -214,7 +218,7 @@ pub fn read(root: &Path, max_file: u64, kernel: Option<&str>) -> Result<Capture,
 pub fn read_by(
     root: &Path,
     max_file: u64,
-    kernel: Option<&str>,
+    kernel: Option<&'static arch::Kernel>,
     deadline: Option<std::time::Instant>,
 ) -> Result<Capture, HostError> {
     let t = Tree {
@@ -244,26 +248,15 @@ pub fn read_by(
     }
     let kernel_arg = kernel;
     let (kernel, kernel_exact) = match kernel {
-        Some(k) => match arch::lookup_kernel(k) {
-            Some(k) => (k, arch::lookup_kernel(&release) == Some(k)),
-            None => {
-                return Err(HostError {
-                    errno: mm::Errno::EINVAL,
-                    file: PathBuf::from("--kernel"),
-                    why: format!(
-                        "{} is not a modelled version ({})",
-                        quote(k),
-                        arch::kernel_names().join(", ")
-                    ),
-                })
-            }
-        },
+        Some(k) => (k, arch::kernel::find(&release) == Some(k)),
         None => arch::nearest_kernel(&release).ok_or_else(|| {
             t.err(
                 "proc/sys/kernel/osrelease",
                 format!(
-"Linux {} is not near a modelled version ({}); --kernel models it as one of them", quote(&release),
-                    arch::kernel_names().join(", ")
+                    "Linux {} is not near a modelled version ({}); --kernel models it as one \
+                     of them",
+                    quote(&release),
+                    arch::Kernel::names().collect::<Vec<_>>().join(", ")
                 ),
             )
         })?,
@@ -279,20 +272,21 @@ pub fn read_by(
         notes.push("proc/cmdline is missing: booted with an empty command line".to_string());
     }
     let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""), kernel, &mut notes);
-    let arch = arch_name(
+    let config = configuration(
         &t,
         &machine,
         page_size,
         &cpuinfo,
         cmdline_full.as_deref().unwrap_or(""),
     )?;
+    let target = arch::Target::new(config, kernel);
     let flag = |f: &str| {
         cpuinfo
             .lines()
             .find(|l| l.starts_with("flags"))
             .map(|l| l.split_whitespace().any(|w| w == f))
     };
-    let (gbpages, hypervisor) = if machine == "x86_64" {
+    let (gbpages, hypervisor) = if config.family == arch::Family::X86 {
         (flag("pdpe1gb"), flag("hypervisor"))
     } else {
         (None, None)
@@ -359,15 +353,15 @@ pub fn read_by(
                 ),
             )
         })?;
-    let geometry = arch::lookup(arch)
-        .map(|a| a.geometry())
-        .map_err(|e| t.err("proc/sys/kernel/arch", e.to_string()))?;
+    let geometry = target.geometry;
     if block_size < geometry.section_size || block_size > 1 << 40 {
         return Err(t.err(
             bs_rel,
             format!(
-                "{} is not a memory block size {arch} has (a power of two from its {} section to 1 TiB)",
+                "{} is not a memory block size {} has (a power of two from its {} section to \
+                 1 TiB)",
                 arch::approx(block_size),
+                config.name,
                 arch::approx(geometry.section_size)
             ),
         ));
@@ -442,10 +436,9 @@ pub fn read_by(
     Ok(Capture {
         root: root.to_path_buf(),
         machine,
-        arch,
+        target,
         page_size,
         release,
-        kernel,
         kernel_exact,
         kernel_chosen: kernel_arg.is_some(),
         cmdline,
@@ -482,69 +475,73 @@ fn page_size(t: &Tree, machine: &str) -> Result<u64, HostError> {
         }
         return Ok(kb * 1024);
     }
-    match machine {
-        "x86_64" | "s390x" => Ok(4096),
+    // Where every configuration of this `uname -m` has one page size, that is it.
+    let mut sizes: Vec<u64> = arch::CONFIGS
+        .iter()
+        .filter(|c| c.uname.contains(&machine))
+        .map(|c| c.page_size)
+        .collect();
+    sizes.dedup();
+    match sizes.as_slice() {
+        [one] => Ok(*one),
         _ => Err(t.err(
             rel,
             format!(
-                "missing; it gives the page size, which {machine} kernels build in several sizes"
+                "missing; it gives the page size, which {} kernels build in several sizes",
+                quote(machine)
             ),
         )),
     }
 }
 
-/// The model's architecture for `uname -m` and the page size.
-fn arch_name(
+/// The model's configuration for `uname -m`, the page size and what /proc/cpuinfo and the
+/// command line mark (the registry's rows decide; this reads the marks).
+fn configuration(
     t: &Tree,
     machine: &str,
     page_size: u64,
     cpuinfo: &str,
     cmdline: &str,
-) -> Result<&'static str, HostError> {
-    let kib = page_size / 1024;
-    let unknown = |why: String| t.err("proc/sys/kernel/arch", why);
-    match (machine, kib) {
-        ("x86_64", 4) => {
-            // A CPU with 57-bit virtual addresses runs 5-level paging unless no5lvl is given.
-            let la57 = cpuinfo
-                .lines()
-                .any(|l| l.starts_with("address sizes") && l.contains("57 bits virtual"));
-            Ok(if la57 { "x86_64-la57" } else { "x86_64" })
-        }
-        ("aarch64", 4) => Ok("arm64"),
-        ("aarch64", 16) => Ok("arm64-16k"),
-        ("aarch64", 64) => Ok("arm64-64k"),
-        ("ppc64le" | "ppc64", 64) => {
-            let mmu = cpuinfo
-                .lines()
-                .find(|l| l.starts_with("MMU"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(str::trim);
-            match mmu {
-                Some("Hash") => Ok("powerpc-hash"),
-                Some("Radix") | None => Ok("powerpc"),
-                Some(other) => Err(t.err(
-                    "proc/cpuinfo",
-                    format!("MMU {} is neither Radix nor Hash", quote(other)),
-                )),
-            }
-        }
-        ("s390x", 4) => Ok("s390"),
-        ("x86_64" | "aarch64" | "ppc64le" | "ppc64" | "s390x", _) => Err(unknown(format!(
-            "{machine} with {kib}K pages is not modelled (see hotplug-lab archs)"
-        ))),
-        _ => Err(unknown(format!(
-            "{} is not a modelled architecture (x86_64, aarch64, ppc64le, s390x)",
-            quote(machine)
-        ))),
+) -> Result<&'static arch::Config, HostError> {
+    let mut marks = Vec::new();
+    // A CPU with 57-bit virtual addresses runs 5-level paging unless no5lvl is given.
+    let la57 = cpuinfo
+        .lines()
+        .any(|l| l.starts_with("address sizes") && l.contains("57 bits virtual"));
+    if la57 && !cmdline.split_whitespace().any(|p| p == "no5lvl") {
+        marks.push(arch::Mark::La57);
     }
-    .map(|a| {
-        if a == "x86_64-la57" && cmdline.split_whitespace().any(|p| p == "no5lvl") {
-            "x86_64"
-        } else {
-            a
+    let mmu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("MMU"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim);
+    match mmu {
+        Some("Hash") => marks.push(arch::Mark::HashMmu),
+        Some("Radix") | None => {}
+        Some(other) => {
+            return Err(t.err(
+                "proc/cpuinfo",
+                format!("MMU {} is neither Radix nor Hash", quote(other)),
+            ))
         }
-    })
+    }
+    if let Some(c) = arch::Config::identify(machine, page_size, &marks) {
+        return Ok(c);
+    }
+    let why = if arch::Config::known_uname(machine) {
+        format!(
+            "{machine} with {}K pages is not modelled (see hotplug-lab archs)",
+            page_size / 1024
+        )
+    } else {
+        format!(
+            "{} is not a modelled architecture ({})",
+            quote(machine),
+            arch::Config::unames().join(", ")
+        )
+    };
+    Err(t.err("proc/sys/kernel/arch", why))
 }
 
 /// The parameters of a kernel command line that the model reads, in their order; the

@@ -1,5 +1,6 @@
 //! The Machine type and every function of the scripting contract, registered by topic.
 
+use super::options::{decode, BootOpts, BOOT_KEYS};
 use super::{einval, help, throw, Budget, Host, ScriptError, Vm};
 use crate::host::Capture;
 use mm::cmdline::{parse_size_or_why, OnlineType};
@@ -24,7 +25,7 @@ fn phys(m: &Machine, v: &Dynamic, what: &str) -> Res<u64> {
         return Err(einval(format!(
             "{what} {v:#x} is beyond MAX_PHYSMEM_BITS ({} bits) of {}",
             m.geometry().max_physmem_bits,
-            m.arch().name()
+            m.target().name()
         )));
     }
     Ok(v)
@@ -53,23 +54,13 @@ fn size_value(d: &Dynamic, what: &str) -> Res<u64> {
 }
 
 /// The system a boot models as it is: `host: true` (the running one), `sysroot: DIR` (a
-/// captured tree), or the runner's --host/--sysroot when the boot names no other RAM or
+/// captured tree), or the session's --host/--sysroot when the boot names no other RAM or
 /// architecture.
-fn capture_for(host: &Host, opts: &Map) -> Res<Option<Arc<Capture>>> {
-    let want_host = match opts.get("host") {
-        Some(v) => v
-            .as_bool()
-            .map_err(|_| einval("boot: host must be a bool"))?,
-        None => false,
-    };
-    let sysroot = match opts.get("sysroot") {
-        Some(v) => Some(
-            v.clone()
-                .into_string()
-                .map_err(|_| einval("boot: sysroot must be a directory's path"))?,
-        ),
-        None => None,
-    };
+fn capture_for(
+    host: &Host,
+    o: &BootOpts,
+    arch: Option<&arch::Config>,
+) -> Res<Option<Arc<Capture>>> {
     let read = |root: &std::path::Path, key: &str| {
         // Within the run's time: a huge tree is stopped, not waited for.
         let deadline = std::time::Instant::now().checked_add(host.limits.max_time);
@@ -80,165 +71,131 @@ fn capture_for(host: &Host, opts: &Map) -> Res<Option<Arc<Capture>>> {
                 throw(mm::MmError::with_errno(e.errno, why))
             })
     };
-    match (want_host, sysroot) {
+    match (o.host.unwrap_or(false), o.sysroot.as_deref()) {
         (true, Some(_)) => Err(einval(
             "boot: host and sysroot each name a machine; give one of them",
         )),
         (true, None) => read(std::path::Path::new("/"), "host"),
-        (false, Some(dir)) if dir.is_empty() => Err(einval("boot: sysroot is empty")),
-        (false, Some(dir)) => read(std::path::Path::new(&dir), "sysroot"),
+        (false, Some("")) => Err(einval("boot: sysroot is empty")),
+        (false, Some(dir)) => read(std::path::Path::new(dir), "sysroot"),
         (false, None) => {
-            let Some(c) = &host.capture else {
+            let Some(c) = &host.boot.capture else {
                 return Ok(None);
             };
-            let other_arch = opts
-                .get("arch")
-                .and_then(|a| a.clone().into_string().ok())
-                .is_some_and(|a| arch::lookup(&a).map(|a| a.name()) != Ok(c.arch));
-            let other_ram = opts.contains_key("ram") || opts.contains_key("iomem");
+            let other_arch = arch.is_some_and(|a| !std::ptr::eq(a, c.target.config));
+            let other_ram = o.ram.is_some() || o.iomem.is_some();
             Ok((!other_arch && !other_ram).then(|| c.clone()))
         }
     }
 }
 
+/// What boot(#{ opts }) boots: the session's configuration, with what the options name
+/// instead (an architecture or version name is resolved here, with a did-you-mean).
 fn boot_spec(host: &Host, opts: &Map) -> Res<(BootSpec, Option<Arc<Capture>>)> {
-    let capture = capture_for(host, opts)?;
+    let o: BootOpts = decode("boot", opts, BOOT_KEYS)?;
+    let config = o
+        .arch
+        .as_deref()
+        .map(arch::Config::lookup)
+        .transpose()
+        .map_err(|e| einval(format!("boot: {e}")))?;
+    let kernel = o
+        .kernel
+        .as_deref()
+        .map(arch::Kernel::lookup)
+        .transpose()
+        .map_err(|e| einval(format!("boot: kernel: {e}")))?;
+    let capture = capture_for(host, &o, config)?;
+    let b = &host.boot;
     let mut spec = match &capture {
         Some(c) => {
-            let mut spec = crate::host::boot_spec(c);
-            spec.cmdline = format!("{} {}", spec.cmdline, host.cmdline)
-                .trim()
-                .to_string();
-            spec
-        }
-        None => {
-            let mut spec = BootSpec::new(&host.arch);
-            spec.cmdline = host.cmdline.to_string();
-            if !host.iomem.is_empty() {
-                spec.iomem = Some(host.iomem.to_string());
-            }
-            spec
-        }
-    };
-    spec.strict = host.strict;
-    if !host.kernel.is_empty() {
-        spec.kernel = Some(host.kernel.clone());
-    }
-    let mut design = None;
-    for (k, v) in opts {
-        if let Some(c) = &capture {
-            match k.as_str() {
-                "host" | "sysroot" => continue,
-                "cmdline" => {
-                    let more = v
-                        .clone()
-                        .into_string()
-                        .map_err(|_| einval("boot: cmdline must be a string"))?;
-                    spec.cmdline = format!("{} {more}", spec.cmdline).trim().to_string();
-                    continue;
-                }
-                "arch" | "ram" | "iomem" | "hypervisor" | "gbpages" => {
-                    if k == "arch" && !opts.contains_key("host") && !opts.contains_key("sysroot") {
-                        continue; // The same arch as --host's (capture_for checked).
-                    }
+            for (key, given) in [
+                ("ram", o.ram.is_some()),
+                ("iomem", o.iomem.is_some()),
+                ("hypervisor", o.hypervisor.is_some()),
+                ("gbpages", o.gbpages.is_some()),
+                (
+                    "arch",
+                    config.is_some() && (o.host.is_some() || o.sysroot.is_some()),
+                ),
+            ] {
+                if given {
                     return Err(einval(format!(
-                        "boot: {k} comes from {}; leave it out",
+                        "boot: {key} comes from {}; leave it out",
                         c.source()
                     )));
                 }
-                _ => {}
             }
+            let mut spec = crate::host::boot_spec(c);
+            spec.cmdline = join(&spec.cmdline, &b.cmdline);
+            if let Some(more) = &o.cmdline {
+                spec.cmdline = join(&spec.cmdline, more);
+            }
+            spec
         }
-        match k.as_str() {
-            "host" | "sysroot" => {}
-            "design" => {
-                design = Some(
-                    v.clone()
-                        .into_string()
-                        .map_err(|_| einval("boot: design must be a string"))?,
-                )
-            }
-            "arch" => {
-                spec.arch = v
-                    .clone()
-                    .into_string()
-                    .map_err(|_| einval("boot: arch must be a string"))?
-            }
-            "cmdline" => {
-                spec.cmdline = v
-                    .clone()
-                    .into_string()
-                    .map_err(|_| einval("boot: cmdline must be a string"))?
-            }
-            "ram" => {
-                spec.ram = Some(size_value(v, "boot: ram")?);
+        None => {
+            let target = arch::Target::new(config.unwrap_or(b.target.config), b.target.kernel);
+            let mut spec = BootSpec::new(target);
+            spec.cmdline = o.cmdline.clone().unwrap_or_else(|| b.cmdline.clone());
+            spec.ram = b.ram;
+            spec.iomem = b.iomem.as_deref().map(str::to_string);
+            if let Some(ram) = o.ram {
+                spec.ram = Some(ram.0);
                 spec.iomem = None;
             }
-            "iomem" => {
-                let t = v
-                    .clone()
-                    .into_string()
-                    .map_err(|_| einval("boot: iomem must be a string"))?;
-                spec.iomem = (!t.is_empty()).then_some(t);
+            if let Some(t) = &o.iomem {
+                spec.iomem = (!t.is_empty()).then(|| t.clone());
             }
-            "hypervisor" => {
-                spec.hypervisor = Some(
-                    v.as_bool()
-                        .map_err(|_| einval("boot: hypervisor must be a bool"))?,
-                )
-            }
-            "gbpages" => {
-                spec.gbpages = Some(
-                    v.as_bool()
-                        .map_err(|_| einval("boot: gbpages must be a bool"))?,
-                )
-            }
-            "kernel" => {
-                let t = v
-                    .clone()
-                    .into_string()
-                    .map_err(|_| einval("boot: kernel must be a string such as \"6.1\""))?;
-                spec.kernel = Some(t);
-            }
-            "strict" => {
-                spec.strict = v
-                    .as_bool()
-                    .map_err(|_| einval("boot: strict must be a bool"))?
-            }
-            other => {
-                return Err(einval(format!(
-                "boot: unknown option \"{other}\" (arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict, host, sysroot)"
-            )))
-            }
+            spec.hypervisor = o.hypervisor;
+            spec.gbpages = o.gbpages;
+            spec
         }
+    };
+    spec.strict = o.strict.unwrap_or(b.strict);
+    if let Some(k) = kernel {
+        spec.target = spec.target.on(k);
     }
     // The design is a command-line option of hotplug-lab's own; the key wins over one in
     // `cmdline`, as the kernel takes the last of a repeated parameter.
-    if let Some(d) = design {
-        spec.cmdline = format!("{} hotplug_lab.design={d}", spec.cmdline)
-            .trim()
-            .to_string();
+    if let Some(d) = &o.design {
+        if mm::design::lookup(d).is_none() {
+            let names = mm::design::names();
+            let hint = arch::did_you_mean(d, names.iter().copied())
+                .map(|n| format!("did you mean {n}? "))
+                .unwrap_or_default();
+            return Err(einval(format!(
+                "boot: design {} is not a design variant ({hint}known: {})",
+                mm::error::quote(d),
+                names.join(", ")
+            )));
+        }
+        spec.cmdline = join(&spec.cmdline, &format!("hotplug_lab.design={d}"));
     }
-    if spec.arch.is_empty() {
-        spec.arch = "x86_64".to_string();
-    }
-    // Which of the runner's flags reached this boot (taken, or given again as ARCH,
-    // CMDLINE, IOMEM), so that one no boot took can be named.
+    // Which of the session's settings reached this boot (taken, or given again as ARCH,
+    // CMDLINE, IOMEM), so that a flag no boot took can be named.
     let mut took = 0;
     if capture.is_some() {
         took |= super::USED_ARCH | super::USED_CMDLINE | super::USED_IOMEM;
     }
-    if spec.arch == host.arch {
+    if std::ptr::eq(spec.target.config, b.target.config) {
         took |= super::USED_ARCH;
     }
-    if spec.cmdline.contains(host.cmdline.trim()) {
+    if spec.cmdline.contains(b.cmdline.trim()) {
         took |= super::USED_CMDLINE;
     }
-    if spec.iomem.as_deref() == Some(host.iomem.as_str()) {
+    if spec.iomem.is_some() && spec.iomem.as_deref() == b.iomem.as_deref() {
+        took |= super::USED_IOMEM;
+    }
+    if spec.ram.is_some() && spec.ram == b.ram {
         took |= super::USED_IOMEM;
     }
     host.used.set(host.used.get() | took);
     Ok((spec, capture))
+}
+
+/// Two pieces of a command line, with one space between them.
+fn join(a: &str, b: &str) -> String {
+    format!("{a} {b}").trim().to_string()
 }
 
 /// What a user should hear about a boot: the command-line parameters it did not know, and
@@ -270,7 +227,7 @@ fn boot_warnings(host: &Host, m: &Machine) {
             Some(k) if k == name.replace('-', "_") => format!(
                 "Linux {} has no such parameter on {}; ",
                 m.kernel(),
-                m.arch().name()
+                m.target().name()
             ),
             Some(k) => format!("did you mean {k}? "),
             None => String::new(),
@@ -349,7 +306,7 @@ fn do_boot(host: &Host, (spec, capture): &(BootSpec, Option<Arc<Capture>>)) -> R
     let mut m = Machine::boot_plan(plan).map_err(throw)?;
     boot_warnings(host, &m);
     if let Some(c) = capture {
-        if !c.kernel_exact && spec.kernel.as_deref() == Some(c.kernel.name) {
+        if !c.kernel_exact && std::ptr::eq(spec.target.kernel, c.target.kernel) {
             host.warn(c.kernel_line());
         }
         for n in c
@@ -951,13 +908,13 @@ fn register_helpers(e: &mut Engine) {
 fn register_boot(e: &mut Engine, host: &Host) {
     e.register_type_with_name::<Vm>("Machine")
         .register_fn("to_string", |vm: &mut Vm| {
-            format!("Machine({})", vm.0.borrow().arch().name())
+            format!("Machine({})", vm.0.borrow().target().name())
         })
         .register_fn("to_debug", |vm: &mut Vm| {
-            format!("Machine({})", vm.0.borrow().arch().name())
+            format!("Machine({})", vm.0.borrow().target().name())
         })
         .register_get("arch", |vm: &mut Vm| {
-            vm.0.borrow().arch().name().to_string()
+            vm.0.borrow().target().name().to_string()
         })
         .register_get("design", |vm: &mut Vm| vm.0.borrow().design().to_string())
         .register_get("kernel", |vm: &mut Vm| {
@@ -1007,10 +964,7 @@ fn register_boot(e: &mut Engine, host: &Host) {
         })
         .register_get("dax_alignments", |vm: &mut Vm| -> Array {
             let m = vm.0.borrow();
-            if !m.arch().zone_device_for(m.kernel()) {
-                return Array::new();
-            }
-            m.arch().dax_alignments().into_iter().map(int).collect()
+            m.target().dax_alignments().into_iter().map(int).collect()
         });
     let b = host.budget.clone();
     e.register_fn("clone", move |vm: &mut Vm| -> Res<Vm> {

@@ -2,12 +2,16 @@
 //! conversions between the model and script values.
 
 mod api;
+pub mod config;
 pub mod help;
 pub mod hints;
 pub mod lex;
+pub mod options;
+pub mod run;
 pub mod sandbox;
 pub mod session;
 
+pub use config::BootConfig;
 pub use sandbox::{Budget, Limits, Stop};
 pub use session::{Failure, Session};
 
@@ -84,15 +88,12 @@ pub type LineSink = Rc<dyn Fn(&str)>;
 /// machine as it is before the call (none for a boot); the UI's script player pauses there.
 pub type ChangeHook = Rc<dyn Fn(Position, &str, Option<&Vm>)>;
 
-/// What the runner or the REPL gives a script: the flags, where printed lines go, the last
-/// machine booted, where export_sysfs may write, and the cancel switch.
+/// What the runner or the REPL gives a script: the boot configuration, where printed
+/// lines go, the last machine booted, where export_sysfs may write, and the cancel switch.
 #[derive(Clone)]
 pub struct Host {
-    // Shared, not copied, by the many clones of a Host the API's functions hold (an
-    // --iomem file can be as large as --max-input-size).
-    pub arch: ImmutableString,
-    pub cmdline: ImmutableString,
-    pub iomem: ImmutableString,
+    /// What boot() boots unless the script says otherwise (ARCH, KERNEL, CMDLINE, IOMEM).
+    pub boot: BootConfig,
     /// Lines the script printed (kept when `keep_output` is set).
     pub output: Rc<RefCell<Vec<String>>>,
     /// Keep printed lines in `output` (for --json, --arch all, the UI); a live run or the
@@ -119,12 +120,6 @@ pub struct Host {
     pub warnings: Rc<RefCell<Vec<String>>>,
     /// Called before every call that changes a machine, while set.
     pub on_change: Rc<RefCell<Option<ChangeHook>>>,
-    /// `--strict`: a malformed value of a known kernel parameter fails the boot.
-    pub strict: bool,
-    /// `--kernel`: the kernel version a boot() without one models (empty: the default).
-    pub kernel: String,
-    /// `--host` / `--sysroot`: the system a boot() that names no other RAM or arch models.
-    pub capture: Option<std::sync::Arc<crate::host::Capture>>,
     /// What stops a model call part way (the run's deadline, the cancel switch): every
     /// machine a boot makes here watches it.
     pub watchdog: mm::Watchdog,
@@ -134,12 +129,10 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(arch: &str, cmdline: &str, iomem: &str) -> Host {
+    pub fn new(boot: BootConfig) -> Host {
         let cancel = Arc::new(AtomicBool::new(false));
         Host {
-            arch: arch.into(),
-            cmdline: cmdline.into(),
-            iomem: iomem.into(),
+            boot,
             output: Rc::new(RefCell::new(Vec::new())),
             keep_output: true,
             on_line: None,
@@ -152,9 +145,6 @@ impl Host {
             used: Rc::new(std::cell::Cell::new(0)),
             warnings: Rc::new(RefCell::new(Vec::new())),
             on_change: Rc::new(RefCell::new(None)),
-            strict: false,
-            kernel: String::new(),
-            capture: None,
             watchdog: mm::Watchdog::default(),
             exported: Default::default(),
         }
@@ -235,15 +225,16 @@ impl Host {
         s.push_constant("MiB", 1i64 << 20);
         s.push_constant("GiB", 1i64 << 30);
         s.push_constant("TiB", 1i64 << 40);
-        s.push_constant("ARCH", self.arch.clone());
-        s.push_constant("CMDLINE", self.cmdline.clone());
-        s.push_constant("IOMEM", self.iomem.clone());
-        let kernel = if self.kernel.is_empty() {
-            arch::default_kernel().name.to_string()
-        } else {
-            self.kernel.clone()
-        };
-        s.push_constant("KERNEL", kernel);
+        let b = &self.boot;
+        s.push_constant("ARCH", ImmutableString::from(b.target.name()));
+        s.push_constant("KERNEL", ImmutableString::from(b.target.kernel.name));
+        s.push_constant("CMDLINE", ImmutableString::from(b.cmdline.as_str()));
+        s.push_constant(
+            "IOMEM",
+            b.iomem
+                .as_deref()
+                .map_or_else(ImmutableString::new, ImmutableString::from),
+        );
         s
     }
 }
@@ -418,7 +409,7 @@ fn json_at(d: &Dynamic, depth: usize) -> serde_json::Value {
         return serde_json::json!({ "errno": e.errno, "code": e.code, "message": e.message });
     }
     if let Some(vm) = d.read_lock::<Vm>() {
-        return Value::String(format!("Machine({})", vm.0.borrow().arch().name()));
+        return Value::String(format!("Machine({})", vm.0.borrow().target().name()));
     }
     // A run of memory blocks (an add's `blocks`), as lsmem writes one: "32-39".
     if let Some(r) = d.read_lock::<std::ops::Range<i64>>() {
@@ -439,7 +430,7 @@ mod tests {
     /// that does not exist.
     #[test]
     fn help_covers_the_api() {
-        let mut host = Host::new("x86_64", "", "");
+        let mut host = Host::new(BootConfig::default());
         let engine = host.engine();
         let mut names: Vec<String> = engine
             .gen_fn_signatures(false)

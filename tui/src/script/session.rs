@@ -4,7 +4,7 @@
 //! into an error instead of a dead session.
 
 use super::{describe, Host};
-use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use rhai::{Dynamic, Engine, EvalAltResult, ParseErrorType, Scope, AST};
 use std::time::Instant;
 
 /// Why an input did not give a value.
@@ -123,6 +123,27 @@ impl Session {
         r
     }
 
+    /// Boot the machine the session's configuration describes and bind it to `m`, as the
+    /// REPLs do before the first input.
+    pub fn bind_machine(&mut self) -> Result<(), String> {
+        let vm: super::Vm = self
+            .eval("boot()")
+            .map_err(|e| e.describe())?
+            .try_cast()
+            .ok_or_else(|| "boot() did not give a machine".to_string())?;
+        self.scope.push("m", vm);
+        Ok(())
+    }
+
+    /// One REPL input, as a REPL shows it: the value's text (none for unit), or the error.
+    pub fn eval_shown(&mut self, src: &str) -> Result<Option<String>, String> {
+        match self.eval_input(src) {
+            Ok(v) if v.is_unit() => Ok(None),
+            Ok(v) => Ok(Some(show_value(&v))),
+            Err(e) => Err(e.describe()),
+        }
+    }
+
     /// Load a script whose functions later inputs may call (what fails to compile, or is
     /// holding more than --max-names names, gives none).
     pub fn load_functions(&mut self, source: &str) {
@@ -138,6 +159,59 @@ impl Session {
     }
 }
 
+/// Whether `src` failed to parse only because it stops early (an open bracket, a dangling
+/// operator, an unfinished string): more lines could complete it. An error inside the text
+/// (a typo such as `1G)`) is reported at once.
+pub fn incomplete(engine: &Engine, scope: &Scope, src: &str) -> bool {
+    // An open bracket, string or comment needs more lines whatever else the text holds:
+    // no need to parse it (a long block pasted line by line would be parsed once per line).
+    if super::lex::scan(src).left_open() {
+        return true;
+    }
+    let e = match engine.compile_with_scope(scope, src) {
+        Ok(_) => return false,
+        Err(e) => e,
+    };
+    match e.err_type() {
+        ParseErrorType::UnexpectedEOF => true,
+        ParseErrorType::MissingToken(..) | ParseErrorType::UnknownOperator(..) => {
+            at_end(src, e.position())
+        }
+        // An unterminated string or comment is an error Rhai reports where it starts.
+        ParseErrorType::BadInput(rhai::LexError::UnterminatedString) => true,
+        _ => false,
+    }
+}
+
+/// Whether `pos` is past the last character of `src` (where EOF is).
+fn at_end(src: &str, pos: rhai::Position) -> bool {
+    let (Some(line), col) = (pos.line(), pos.position()) else {
+        return true;
+    };
+    let text = src.trim_end();
+    let lines = text.lines().count().max(1);
+    let last = text.lines().last().map_or(0, |l| l.chars().count());
+    line > lines || (line == lines && col.is_none_or(|c| c > last))
+}
+
+/// How a REPL shows a value: strings as they are, errors as `EINVAL: reason`, maps and
+/// arrays as pretty JSON.
+pub fn show_value(v: &Dynamic) -> String {
+    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        return s.to_string();
+    }
+    if let Some(e) = v.read_lock::<super::ScriptError>() {
+        return e.to_string();
+    }
+    if let Some(vm) = v.read_lock::<super::Vm>() {
+        return format!("Machine({})", vm.0.borrow().target().name());
+    }
+    if v.is::<rhai::Map>() || v.is::<rhai::Array>() {
+        return serde_json::to_string_pretty(&super::to_json(v)).unwrap_or_default();
+    }
+    v.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +220,7 @@ mod tests {
     /// machine go on (the TUI worker used to stay on "running..." for good).
     #[test]
     fn a_panic_is_an_error_and_the_session_goes_on() {
-        let mut s = Session::new(Host::new("x86_64", "", ""));
+        let mut s = Session::new(Host::new(crate::script::BootConfig::default()));
         s.engine
             .register_fn("boom", || -> i64 { panic!("boom at the test's request") });
         let _ = s.eval("let m = boot(); let n = 41;").unwrap();
@@ -166,7 +240,7 @@ mod tests {
     /// A script error stays the script's, with its position.
     #[test]
     fn script_errors_keep_their_position() {
-        let mut s = Session::new(Host::new("x86_64", "", ""));
+        let mut s = Session::new(Host::new(crate::script::BootConfig::default()));
         let e = s.eval("let m = boot();\nm.add_memory(1, 2);").unwrap_err();
         assert!(matches!(e, Failure::Script(_)));
         assert!(

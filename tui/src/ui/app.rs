@@ -27,9 +27,8 @@ impl Focus {
 
 /// One architecture on screen.
 pub struct Pane {
-    pub arch: String,
-    /// The kernel version the pane's session boots ("" for the default).
-    pub kernel: String,
+    /// The configuration and version the pane's session boots.
+    pub target: arch::Target,
     pub machine: Option<Box<Machine>>,
     pub view: MachineView,
     /// Sections the last input changed.
@@ -86,32 +85,31 @@ pub enum Zoom {
 /// Where the UI starts.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    pub archs: Vec<String>,
-    pub cmdline: String,
-    pub iomem: String,
+    /// The targets on screen (several: side by side); none means the boot
+    /// configuration's own.
+    pub targets: Vec<arch::Target>,
+    /// What every pane boots from (its target aside): the command line, --iomem, --strict,
+    /// --host or --sysroot.
+    pub boot: crate::script::BootConfig,
     pub script: Option<(String, String)>,
     /// The sandbox every input runs in.
     pub limits: crate::script::Limits,
-    /// `--strict`: a malformed kernel parameter fails the boot.
-    pub strict: bool,
-    /// The kernel version the machines model (`--kernel`; `k` switches it).
-    pub kernel: String,
-    /// `--host` / `--sysroot`: the system the panes of its architecture boot from.
-    pub capture: Option<std::sync::Arc<crate::host::Capture>>,
 }
 
 pub struct App {
     pub opts: Options,
     pub panes: Vec<Pane>,
-    /// The architecture shown alone (index into arch::NAMES order of cycling).
-    pub arch: String,
+    /// The architecture configuration shown alone (`a` steps through the registry).
+    pub config: &'static arch::Config,
+    /// The kernel version the panes model (`L` steps through the versions).
+    pub kernel: &'static arch::Kernel,
     /// The design variant (`hotplug_lab.design=`), switched like the architecture.
-    pub design: String,
+    pub design: &'static str,
     pub compare: bool,
     /// Compare kernel versions: one architecture on every modelled version side by side.
     pub compare_kernels: bool,
     /// Architectures compare mode shows.
-    pub compare_archs: Vec<String>,
+    pub compare_archs: Vec<&'static arch::Config>,
     pub focus: Focus,
     pub help: bool,
     /// Lines the help overlay is scrolled by.
@@ -141,31 +139,35 @@ impl App {
     /// mainline.
     pub fn cmdline(&self) -> String {
         if self.design == "mainline" {
-            self.opts.cmdline.clone()
+            self.opts.boot.cmdline.clone()
         } else {
-            format!("{} hotplug_lab.design={}", self.opts.cmdline, self.design)
-                .trim()
-                .to_string()
+            format!(
+                "{} hotplug_lab.design={}",
+                self.opts.boot.cmdline, self.design
+            )
+            .trim()
+            .to_string()
         }
     }
 
     /// The app with its machines booting on the script worker; fails only when the worker
     /// thread cannot be started.
     pub fn new(opts: Options) -> std::io::Result<App> {
-        let archs = if opts.archs.is_empty() {
-            vec!["x86_64".to_string()]
+        let targets = if opts.targets.is_empty() {
+            vec![opts.boot.target]
         } else {
-            opts.archs.clone()
+            opts.targets.clone()
         };
-        let compare = archs.len() > 1;
+        let compare = targets.len() > 1;
         let compare_archs = if compare {
-            archs.clone()
+            targets.iter().map(|t| t.config).collect()
         } else {
-            arch::ALL.iter().map(|s| s.to_string()).collect()
+            arch::Config::all().collect()
         };
         let mut app = App {
-            arch: archs[0].clone(),
-            design: "mainline".to_string(),
+            config: targets[0].config,
+            kernel: targets[0].kernel,
+            design: "mainline",
             compare,
             compare_kernels: false,
             compare_archs,
@@ -204,31 +206,42 @@ impl App {
         Ok(app)
     }
 
-    /// The architectures on screen.
-    pub fn archs(&self) -> Vec<String> {
+    /// The targets on screen: every modelled version of the configuration when comparing
+    /// versions, the compared configurations on the chosen version, or the one.
+    pub fn targets(&self) -> Vec<arch::Target> {
         if self.compare_kernels {
-            vec![self.arch.clone(); arch::KERNELS.len()]
+            arch::KERNELS
+                .iter()
+                .map(|k| arch::Target::new(self.config, k))
+                .collect()
         } else if self.compare {
-            self.compare_archs.clone()
+            self.compare_archs
+                .iter()
+                .map(|c| arch::Target::new(c, self.kernel))
+                .collect()
         } else {
-            vec![self.arch.clone()]
+            vec![arch::Target::new(self.config, self.kernel)]
         }
     }
 
-    /// The kernel version of each pane: every modelled version side by side when comparing
-    /// versions, else the chosen one.
-    pub fn kernels(&self) -> Vec<String> {
-        if self.compare_kernels {
-            arch::KERNELS.iter().map(|k| k.name.to_string()).collect()
-        } else {
-            vec![self.opts.kernel.clone(); self.archs().len()]
-        }
+    /// The names of the panes, for status lines.
+    pub fn pane_names(&self) -> Vec<String> {
+        self.targets()
+            .iter()
+            .map(|t| {
+                if self.compare_kernels {
+                    format!("{} {}", t.name(), t.kernel.name)
+                } else {
+                    t.name().to_string()
+                }
+            })
+            .collect()
     }
 
     /// Boot a session per architecture on screen, replaying `replay`.
     fn setup(&mut self, replay: Vec<String>) {
-        let archs = self.archs();
-        let kernels = self.kernels();
+        let targets = self.targets();
+        let archs = self.pane_names();
         if !replay.is_empty() {
             self.repl.output.push((
                 None,
@@ -240,27 +253,22 @@ impl App {
                 )),
             ));
         }
-        self.panes = archs
+        self.panes = targets
             .iter()
-            .zip(&kernels)
-            .map(|(a, k)| Pane {
-                arch: a.clone(),
-                kernel: k.clone(),
+            .map(|t| Pane {
+                target: *t,
                 machine: None,
                 view: MachineView::default(),
                 changed: Vec::new(),
                 error: None,
             })
             .collect();
+        let mut boot = self.opts.boot.clone();
+        boot.cmdline = self.cmdline();
         self.worker.send(Request::Setup {
-            archs: archs.clone(),
-            cmdline: self.cmdline(),
-            iomem: self.opts.iomem.clone(),
+            boots: targets.iter().map(|t| boot.on(*t)).collect(),
             replay,
             limits: self.opts.limits,
-            strict: self.opts.strict,
-            kernels,
-            capture: self.opts.capture.clone(),
         });
         if let Some(p) = self.player.as_mut() {
             // A new session starts the script from its beginning, and runs it on to where
@@ -293,7 +301,7 @@ impl App {
                 ));
             }
         }
-        self.status = format!("booting {}", self.archs().join(", "));
+        self.status = format!("booting {}", self.pane_names().join(", "));
     }
 
     pub fn load_script(&mut self, path: &str, source: &str) {
@@ -341,12 +349,10 @@ impl App {
         match r {
             Reply::Ready {
                 pane,
-                arch,
                 machine,
                 error,
             } => {
                 if let Some(p) = self.panes.get_mut(pane) {
-                    p.arch = arch;
                     p.view = machine.as_deref().map(MachineView::of).unwrap_or_default();
                     p.machine = machine;
                     p.error = error.clone();
@@ -362,7 +368,7 @@ impl App {
                         self.cursor = first_present(m);
                     }
                 }
-                self.status = format!("{} ready", self.archs().join(", "));
+                self.status = format!("{} ready", self.pane_names().join(", "));
             }
             Reply::Line { pane, text } => {
                 self.push_out(pane, Out::Text(text));
@@ -371,7 +377,7 @@ impl App {
                 let arch = self
                     .panes
                     .get(pane)
-                    .map_or("?", |p| p.arch.as_str())
+                    .map_or("?", |p| p.target.name())
                     .to_string();
                 for (i, l) in src.lines().enumerate() {
                     let prompt = if i == 0 { "> " } else { ". " };
@@ -719,11 +725,11 @@ impl App {
                 if self.compare {
                     self.status = "leave compare mode (c) to switch architecture".into();
                 } else {
-                    let i = arch::NAMES
+                    let i = arch::CONFIGS
                         .iter()
-                        .position(|n| *n == self.arch)
-                        .map_or(0, |i| (i + 1) % arch::NAMES.len());
-                    self.arch = arch::NAMES[i].to_string();
+                        .position(|c| std::ptr::eq(c, self.config))
+                        .map_or(0, |i| (i + 1) % arch::CONFIGS.len());
+                    self.config = &arch::CONFIGS[i];
                     self.setup(self.applied.clone());
                 }
             }
@@ -733,15 +739,11 @@ impl App {
                                    where L switches the version"
                         .into();
                 } else {
-                    let names = arch::kernel_names();
-                    let now = arch::lookup_kernel(&self.opts.kernel)
-                        .unwrap_or(arch::default_kernel())
-                        .name;
-                    let i = names
+                    let i = arch::KERNELS
                         .iter()
-                        .position(|n| *n == now)
-                        .map_or(0, |i| (i + 1) % names.len());
-                    self.opts.kernel = names[i].to_string();
+                        .position(|k| std::ptr::eq(*k, self.kernel))
+                        .map_or(0, |i| (i + 1) % arch::KERNELS.len());
+                    self.kernel = arch::KERNELS[i];
                     self.setup(self.applied.clone());
                 }
             }
@@ -757,14 +759,19 @@ impl App {
                     .iter()
                     .position(|n| *n == self.design)
                     .map_or(0, |i| (i + 1) % names.len());
-                self.design = names[i].to_string();
+                self.design = names[i];
                 self.setup(self.applied.clone());
             }
             Action::Compare => {
                 self.compare = !self.compare;
                 self.compare_kernels = false;
-                if self.compare && !self.compare_archs.contains(&self.arch) {
-                    self.compare_archs.insert(0, self.arch.clone());
+                if self.compare
+                    && !self
+                        .compare_archs
+                        .iter()
+                        .any(|c| std::ptr::eq(*c, self.config))
+                {
+                    self.compare_archs.insert(0, self.config);
                 }
                 self.setup(self.applied.clone());
             }
@@ -980,5 +987,5 @@ fn first_present(m: &Machine) -> u64 {
 pub fn incomplete(src: &str) -> bool {
     let engine = rhai::Engine::new_raw();
     let scope = rhai::Scope::new();
-    crate::repl::incomplete(&engine, &scope, src)
+    crate::script::session::incomplete(&engine, &scope, src)
 }

@@ -48,7 +48,7 @@ pub fn frame<B: ratatui::backend::Backend>(
 pub fn run(opts: Options) -> ExitCode {
     // Without a terminal (a pipe, ssh without -t, CI) there is nothing to draw on.
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        crate::runner::warn(
+        crate::output::warn(
             "hotplug-lab: the terminal UI needs a terminal (standard input and output are not \
              one here); `hotplug-lab run SCRIPT` and `hotplug-lab repl` work without",
         );
@@ -71,7 +71,7 @@ pub fn run(opts: Options) -> ExitCode {
     let mut app = match App::new(opts) {
         Ok(a) => a,
         Err(e) => {
-            crate::runner::warn(&format!("hotplug-lab: cannot start the script worker: {e}"));
+            crate::output::warn(&format!("hotplug-lab: cannot start the script worker: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -80,7 +80,7 @@ pub fn run(opts: Options) -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             ratatui::restore();
-            crate::runner::warn(&format!("hotplug-lab: cannot start the terminal UI: {e}"));
+            crate::output::warn(&format!("hotplug-lab: cannot start the terminal UI: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -91,7 +91,7 @@ pub fn run(opts: Options) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            crate::runner::warn(&format!("hotplug-lab: {e}"));
+            crate::output::warn(&format!("hotplug-lab: {e}"));
             ExitCode::FAILURE
         }
     }

@@ -183,17 +183,10 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     let p = &app.panes[i];
     // The machine on screen names itself: `m = boot("s390")` shows s390 whatever the
     // session was booted as.
-    let arch_name = p
-        .machine
-        .as_deref()
-        .map_or(p.arch.as_str(), |m| m.arch().name());
+    let on = p.machine.as_deref().map_or(p.target, |m| *m.target());
+    let arch_name = on.name();
     // The Linux version too, where it is not the default or versions are compared.
-    let kernel = p
-        .machine
-        .as_deref()
-        .map(|m| m.kernel())
-        .or_else(|| arch::lookup_kernel(&p.kernel))
-        .unwrap_or(arch::default_kernel());
+    let kernel = on.kernel;
     let name = if app.compare_kernels || !std::ptr::eq(kernel, arch::default_kernel()) {
         format!("{arch_name} · Linux {kernel}")
     } else {
@@ -993,17 +986,7 @@ fn draw_repl(f: &mut Frame, app: &App, area: Rect) -> usize {
     let out_h = inner.height - in_h;
     // Output, newest at the bottom, each entry wrapped to the width; only as many entries
     // as the scrolled window needs are wrapped.
-    let names: Vec<String> = app
-        .panes
-        .iter()
-        .map(|p| {
-            if app.compare_kernels {
-                format!("{} {}", p.arch, p.kernel)
-            } else {
-                p.arch.clone()
-            }
-        })
-        .collect();
+    let names: Vec<String> = app.pane_names();
     let want = usize::from(out_h) + app.repl.scroll;
     let mut out: Vec<Line> = Vec::new();
     let mut entries = app.repl.output.iter().rev();
@@ -1076,9 +1059,9 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         .panes
         .iter()
         .map(|p| {
-            let arch = match p.machine.as_deref().map(|m| m.arch().name()) {
-                Some(on) if on != p.arch => format!("{} (m: {on})", p.arch),
-                _ => p.arch.clone(),
+            let arch = match p.machine.as_deref().map(|m| m.target().name()) {
+                Some(on) if on != p.target.name() => format!("{} (m: {on})", p.target.name()),
+                _ => p.target.name().to_string(),
             };
             match p.machine.as_deref().map(|m| m.kernel()) {
                 Some(k) if app.compare_kernels || !std::ptr::eq(k, arch::default_kernel()) => {

@@ -4,8 +4,7 @@
 //! Ctrl-C can stop it. A loaded script runs as a whole and pauses after every call that
 //! changes a machine, until the UI says to go on.
 
-use crate::repl::bind_machine;
-use crate::script::{Host, Limits, Session, Vm};
+use crate::script::{BootConfig, Host, Limits, Session, Vm};
 use mm::Machine;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,19 +16,12 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // Setup goes once per session; the rest are small and frequent.
 pub enum Request {
-    /// Start one session per architecture, booted from the command line (and iomem), and
-    /// replay `replay` (earlier inputs) silently in each.
+    /// Start one session per pane, each booted from its configuration, and replay
+    /// `replay` (earlier inputs) in each.
     Setup {
-        archs: Vec<String>,
-        cmdline: String,
-        iomem: String,
+        boots: Vec<BootConfig>,
         replay: Vec<String>,
         limits: Limits,
-        strict: bool,
-        /// The kernel version of each session, by pane ("" for the default).
-        kernels: Vec<String>,
-        /// The system sessions of its architecture boot from (--host, --sysroot).
-        capture: Option<std::sync::Arc<crate::host::Capture>>,
     },
     /// Evaluate REPL input in every session.
     Eval { src: String },
@@ -60,7 +52,6 @@ pub enum Reply {
     /// A session is ready (or failed to boot).
     Ready {
         pane: usize,
-        arch: String,
         machine: Option<Box<Machine>>,
         error: Option<String>,
     },
@@ -114,8 +105,8 @@ impl Worker {
     }
 
     pub fn send(&mut self, r: Request) {
-        if let Request::Setup { archs, .. } = &r {
-            self.start_sessions(archs.len(), &r);
+        if let Request::Setup { .. } = &r {
+            self.start_sessions(&r);
             return;
         }
         self.cancel.store(false, Ordering::Relaxed);
@@ -128,7 +119,7 @@ impl Worker {
 
     /// New sessions, one thread each. The old ones are let go: a paused script sees its
     /// channel close and stops; a running one is interrupted; none is waited for.
-    fn start_sessions(&mut self, n: usize, setup: &Request) {
+    fn start_sessions(&mut self, setup: &Request) {
         self.cancel.store(true, Ordering::Relaxed);
         self.sessions.clear();
         // Drop what the old sessions still send.
@@ -138,30 +129,20 @@ impl Worker {
         self.pending = 0;
         self.cancel = Arc::new(AtomicBool::new(false));
         let Request::Setup {
-            archs,
-            cmdline,
-            iomem,
+            boots,
             replay,
             limits,
-            strict,
-            kernels,
-            capture,
         } = setup.clone()
         else {
             return;
         };
-        for (pane, arch) in archs.into_iter().enumerate().take(n) {
+        for (pane, boot) in boots.into_iter().enumerate() {
             let (stx, srx) = channel::<Request>();
             let cfg = SessionConfig {
                 pane,
-                arch,
-                cmdline: cmdline.clone(),
-                iomem: iomem.clone(),
+                boot,
                 replay: replay.clone(),
                 limits,
-                strict,
-                kernel: kernels.get(pane).cloned().unwrap_or_default(),
-                capture: capture.clone(),
             };
             let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
             let spawned = crate::script::sandbox::script_thread(format!("{PANE_THREAD}{pane}"))
@@ -222,14 +203,9 @@ pub(crate) const PANE_THREAD: &str = "hotplug-lab-pane";
 /// What a session boots from.
 struct SessionConfig {
     pane: usize,
-    arch: String,
-    cmdline: String,
-    iomem: String,
+    boot: BootConfig,
     replay: Vec<String>,
     limits: Limits,
-    strict: bool,
-    kernel: String,
-    capture: Option<std::sync::Arc<crate::host::Capture>>,
 }
 
 /// One architecture's session: the shared scripting session and the script it plays.
@@ -244,11 +220,8 @@ struct Pane {
 
 fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: Arc<AtomicBool>) {
     let pane = cfg.pane;
-    let mut host = Host::new(&cfg.arch, &cfg.cmdline, &cfg.iomem);
+    let mut host = Host::new(cfg.boot.clone());
     host.limits = cfg.limits;
-    host.strict = cfg.strict;
-    host.kernel = cfg.kernel.clone();
-    host.capture = cfg.capture.clone();
     host.cancel = cancel;
     let t = tx.clone();
     host.on_line = Some(Rc::new(move |l: &str| {
@@ -258,7 +231,7 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
         });
     }));
     let mut session = Session::new(host);
-    let booted = bind_machine(&mut session);
+    let booted = session.bind_machine();
     let mut s = Pane {
         pane,
         s: session,
@@ -268,7 +241,6 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
     let error = booted.err();
     let _ = tx.send(Reply::Ready {
         pane,
-        arch: cfg.arch.clone(),
         machine: machine_of(&s),
         error: error.clone(),
     });
@@ -410,7 +382,7 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
     s.s.host.output.borrow_mut().clear();
     let outcome = match s.s.eval(&source) {
         Ok(v) if v.is_unit() => Ok(None),
-        Ok(v) => Ok(Some(crate::repl::show_value(&v))),
+        Ok(v) => Ok(Some(crate::script::session::show_value(&v))),
         Err(e) => Err(e.describe()),
     };
     *s.s.host.on_change.borrow_mut() = None;
@@ -431,7 +403,7 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
 /// reach (an input that fails leaves the variables as they were).
 fn eval(s: &mut Pane, src: &str) -> Result<Option<String>, String> {
     s.s.host.output.borrow_mut().clear();
-    crate::repl::eval(&mut s.s, src)
+    s.s.eval_shown(src)
 }
 
 /// A copy of the machine on screen: `m`, or, when `m` is no longer a machine (`m = ()`),

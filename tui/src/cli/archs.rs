@@ -1,7 +1,7 @@
 //! `hotplug-lab archs`: every architecture's parameters side by side, the way each backend
 //! and a default 2 GiB QEMU guest of it see them.
 
-use arch::{human, Arch};
+use arch::{human, Target};
 use mm::{BootSpec, Machine};
 use std::fmt::Write;
 
@@ -11,15 +11,15 @@ struct Row {
     values: Vec<String>,
 }
 
-fn boot(a: &dyn Arch, cmdline: &str) -> Option<Machine> {
-    let mut spec = BootSpec::new(a.name());
+fn boot(t: &Target, cmdline: &str) -> Option<Machine> {
+    let mut spec = BootSpec::new(*t);
     spec.cmdline = cmdline.to_string();
     Machine::boot(&spec).ok()
 }
 
 /// What memmap_on_memory does with the default block size: with `=1`, and with `force`.
-fn memmap_on_memory(a: &dyn Arch) -> String {
-    if !a.memmap_on_memory_enable(arch::default_kernel()) {
+fn memmap_on_memory(a: &Target) -> String {
+    if !a.arch().memmap_on_memory_enable(a.kernel) {
         return "no (not selected)".to_string();
     }
     let one =
@@ -43,9 +43,9 @@ fn memmap_on_memory(a: &dyn Arch) -> String {
 }
 
 /// The low-zone boundaries the arch sets (for RAM from its usual start to far above 4G).
-fn zones(a: &dyn Arch, m: Option<&Machine>) -> String {
+fn zones(a: &Target, m: Option<&Machine>) -> String {
     let start = m.and_then(|m| m.boot_info().ram.first()).map_or(0, |r| r.0);
-    let l = a.zone_limits(start, 1 << 40);
+    let l = a.arch().zone_limits(start, 1 << 40);
     let mut v = Vec::new();
     let mut below = 0;
     if let Some(d) = l.dma {
@@ -63,26 +63,26 @@ fn zones(a: &dyn Arch, m: Option<&Machine>) -> String {
 }
 
 /// The rows of the table for `archs`, and a default 2 GiB guest of each.
-fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
-    let col = |f: &dyn Fn(&dyn Arch, Option<&Machine>) -> String| -> Vec<String> {
+fn rows(archs: &[Target], machines: &[Option<Machine>]) -> Vec<Row> {
+    let col = |f: &dyn Fn(&Target, Option<&Machine>) -> String| -> Vec<String> {
         archs
             .iter()
             .zip(machines)
-            .map(|(a, m)| f(*a, m.as_ref()))
+            .map(|(a, m)| f(a, m.as_ref()))
             .collect()
     };
     vec![
         Row {
             label: "page size",
-            values: col(&|a, _| human(a.geometry().page_size)),
+            values: col(&|a, _| human(a.geometry.page_size)),
         },
         Row {
             label: "PMD / PUD",
             values: col(&|a, _| {
                 format!(
                     "{} / {}",
-                    human(a.geometry().pmd_size),
-                    human(a.geometry().pud_size)
+                    human(a.geometry.pmd_size),
+                    human(a.geometry.pud_size)
                 )
             }),
         },
@@ -91,40 +91,40 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
             values: col(&|a, _| {
                 format!(
                     "{} ({})",
-                    a.geometry().section_size_bits,
-                    human(a.geometry().section_size)
+                    a.geometry.section_size_bits,
+                    human(a.geometry.section_size)
                 )
             }),
         },
         Row {
             label: "sub-sections/section",
-            values: col(&|a, _| a.geometry().subsections_per_section.to_string()),
+            values: col(&|a, _| a.geometry.subsections_per_section.to_string()),
         },
         Row {
             label: "MAX_PHYSMEM_BITS",
-            values: col(&|a, _| a.geometry().max_physmem_bits.to_string()),
+            values: col(&|a, _| a.geometry.max_physmem_bits.to_string()),
         },
         Row {
             label: "struct page",
-            values: col(&|a, _| format!("{} B", a.geometry().struct_page_size)),
+            values: col(&|a, _| format!("{} B", a.geometry.struct_page_size)),
         },
         Row {
             label: "memmap per section",
-            values: col(&|a, _| human(a.geometry().section_memmap_bytes)),
+            values: col(&|a, _| human(a.geometry.section_memmap_bytes)),
         },
         Row {
             label: "pageblock order",
             values: col(&|a, _| {
                 format!(
                     "{} ({})",
-                    a.geometry().pageblock_order,
-                    human(a.geometry().pageblock_nr_pages * a.geometry().page_size)
+                    a.geometry.pageblock_order,
+                    human(a.geometry.pageblock_nr_pages * a.geometry.page_size)
                 )
             }),
         },
         Row {
             label: "MAX_PAGE_ORDER",
-            values: col(&|a, _| a.geometry().max_page_order.to_string()),
+            values: col(&|a, _| a.geometry.max_page_order.to_string()),
         },
         Row {
             label: "low zones",
@@ -144,13 +144,13 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
         },
         Row {
             label: "HugeTLB vmemmap opt.",
-            values: col(&|a, _| yes_no(a.hugetlb_vmemmap_optimize())),
+            values: col(&|a, _| yes_no(a.arch().hugetlb_vmemmap_optimize())),
         },
         Row {
             label: "ZONE_DEVICE",
             values: col(&|a, _| {
                 if a.zone_device() {
-                    format!("yes, from {}", human(a.memremap_compat_align()))
+                    format!("yes, from {}", human(a.arch().memremap_compat_align()))
                 } else {
                     "no".to_string()
                 }
@@ -172,12 +172,12 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
             values: col(&|a, _| {
                 // __vmemmap_can_optimize(): a compound page must need more than
                 // VMEMMAP_RESERVE_NR (2) vmemmap pages.
-                let g = a.geometry();
+                let g = &a.geometry;
                 let gains = a.dax_alignments().iter().any(|al| {
                     (al / g.page_size) * g.struct_page_size / g.page_size
                         > mm::sparse::VMEMMAP_RESERVE_NR
                 });
-                match (a.dax_vmemmap_optimize(), gains) {
+                match (a.arch().dax_vmemmap_optimize(a.kernel), gains) {
                     (true, true) => "yes".to_string(),
                     (true, false) => "selected, never gains".to_string(),
                     _ => "no".to_string(),
@@ -187,7 +187,7 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
         Row {
             label: "virtio-mem",
             values: col(&|a, _| {
-                if a.virtio_mem() {
+                if a.arch().virtio_mem() {
                     "yes".to_string()
                 } else {
                     "no (Kconfig)".to_string()
@@ -198,11 +198,12 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
             label: "huge page sizes",
             values: col(&|a, _| {
                 // Sizes that need a CPU feature (x86's 1G needs GBPAGES) are marked.
-                let bare = a.cpu_hugepage_sizes(&arch::CpuFeatures {
+                let bare = a.arch().cpu_hugepage_sizes(&arch::CpuFeatures {
                     gbpages: false,
                     direct_gbpages: false,
                 });
-                a.hugepage_sizes()
+                a.arch()
+                    .hugepage_sizes()
                     .iter()
                     .map(|s| {
                         if bare.contains(s) {
@@ -233,19 +234,45 @@ fn rows(archs: &[&'static dyn Arch], machines: &[Option<Machine>]) -> Vec<Row> {
     ]
 }
 
-/// The architectures `names` picks (all eight when empty), by canonical name.
-pub fn pick(names: &[String]) -> Result<Vec<&'static dyn Arch>, String> {
-    if names.is_empty() {
-        return Ok(arch::NAMES
-            .iter()
-            .filter_map(|n| arch::lookup(n).ok())
-            .collect());
-    }
-    let mut v: Vec<&'static dyn Arch> = Vec::new();
-    for n in crate::runner::arch_list(&names.join(","))? {
-        v.extend(arch::lookup(&n).ok());
-    }
-    Ok(v)
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Architectures to show (any name --arch takes, all, every) [default: every]
+    names: Vec<String>,
+    /// One JSON array of objects, one per architecture, with sizes in bytes.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn command(a: Args) -> std::process::ExitCode {
+    let archs = match pick(&a.names) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::output::warn(&format!("hotplug-lab archs: {e}"));
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let text = if a.json {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json(&archs)).unwrap_or_default()
+        )
+    } else {
+        layout(&archs, width())
+    };
+    crate::output::emit_or_fail("archs", &text, std::process::ExitCode::SUCCESS)
+}
+
+/// The configurations `names` picks (every one when empty), on the default version.
+pub fn pick(names: &[String]) -> Result<Vec<Target>, String> {
+    let configs: Vec<&'static arch::Config> = if names.is_empty() {
+        arch::CONFIGS.iter().collect()
+    } else {
+        super::arch_list(&names.join(","))?
+    };
+    Ok(configs
+        .into_iter()
+        .map(|c| Target::new(c, arch::default_kernel()))
+        .collect())
 }
 
 /// The width to lay the table out for: $COLUMNS, else the terminal's, else 100.
@@ -269,8 +296,8 @@ pub fn table() -> String {
 
 /// The parameters of `archs` laid out for `width` columns: side by side as far as they fit,
 /// in as many tables as it takes, and the per-arch notes wrapped.
-pub fn layout(archs: &[&'static dyn Arch], width: usize) -> String {
-    let machines: Vec<Option<Machine>> = archs.iter().map(|a| boot(*a, "")).collect();
+pub fn layout(archs: &[Target], width: usize) -> String {
+    let machines: Vec<Option<Machine>> = archs.iter().map(|a| boot(a, "")).collect();
     let rows = rows(archs, &machines);
     let label_w = rows.iter().map(|r| r.label.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..archs.len())
@@ -328,14 +355,14 @@ pub fn layout(archs: &[&'static dyn Arch], width: usize) -> String {
             .map(|m| m.boot_info().block_size_how.clone())
             .unwrap_or_default();
         let lines = [
-            a.description().to_string(),
+            a.config.description.to_string(),
             format!("block size: {how}"),
             format!(
                 "vmemmap: {}; altmap: {}",
-                a.vmemmap_mapping(),
-                a.vmemmap_uses_altmap()
+                a.arch().vmemmap_mapping(a),
+                a.arch().vmemmap_uses_altmap()
             ),
-            format!("hot-add: {}", a.hotplug_driver(arch::default_kernel()).name),
+            format!("hot-add: {}", a.arch().hotplug_driver(a.kernel).name),
         ];
         for (k, l) in lines.iter().enumerate() {
             let name = if k == 0 { a.name() } else { "" };
@@ -381,16 +408,16 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// The same facts as one JSON array of objects, one per architecture, with numbers as
 /// numbers (bytes) and the notes whole.
-pub fn json(archs: &[&'static dyn Arch]) -> serde_json::Value {
+pub fn json(archs: &[Target]) -> serde_json::Value {
     use serde_json::json;
     let v: Vec<serde_json::Value> = archs
         .iter()
         .map(|a| {
-            let m = boot(*a, "");
-            let g = a.geometry();
+            let m = boot(a, "");
+            let g = &a.geometry;
             json!({
                 "name": a.name(),
-                "description": a.description(),
+                "description": a.config.description,
                 "page_size": g.page_size,
                 "pmd_size": g.pmd_size,
                 "pud_size": g.pud_size,
@@ -403,21 +430,21 @@ pub fn json(archs: &[&'static dyn Arch]) -> serde_json::Value {
                 "pageblock_order": g.pageblock_order,
                 "pageblock_bytes": g.pageblock_nr_pages * g.page_size,
                 "max_page_order": g.max_page_order,
-                "low_zones": zones(*a, m.as_ref()),
+                "low_zones": zones(a, m.as_ref()),
                 "memory_block_size_2g_guest": m.as_ref().map(|m| m.block_size()),
                 "block_size_how": m.as_ref().map(|m| m.boot_info().block_size_how.clone()),
-                "vmemmap_mapping": a.vmemmap_mapping(),
-                "vmemmap_uses_altmap": a.vmemmap_uses_altmap(),
-                "memmap_on_memory": memmap_on_memory(*a),
-                "hugetlb_vmemmap_optimize": a.hugetlb_vmemmap_optimize(),
+                "vmemmap_mapping": a.arch().vmemmap_mapping(a),
+                "vmemmap_uses_altmap": a.arch().vmemmap_uses_altmap(),
+                "memmap_on_memory": memmap_on_memory(a),
+                "hugetlb_vmemmap_optimize": a.arch().hugetlb_vmemmap_optimize(),
                 "zone_device": a.zone_device(),
-                "memremap_compat_align": a.zone_device().then(|| a.memremap_compat_align()),
+                "memremap_compat_align": a.zone_device().then(|| a.arch().memremap_compat_align()),
                 "dax_alignments": a.dax_alignments(),
-                "hugepage_sizes": a.hugepage_sizes(),
+                "hugepage_sizes": a.arch().hugepage_sizes(),
                 "ram_2g_guest": m.as_ref().map(|m| m.boot_info().ram.clone()),
                 "hotplug_base_2g_guest": m.as_ref().map(|m| m.boot_info().hotplug_base),
-                "hotplug_driver": a.hotplug_driver(arch::default_kernel()).name,
-                "virtio_mem": a.virtio_mem(),
+                "hotplug_driver": a.arch().hotplug_driver(a.kernel).name,
+                "virtio_mem": a.arch().virtio_mem(),
             })
         })
         .collect();
@@ -428,8 +455,9 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-fn short_mapping(a: &dyn Arch) -> String {
-    let m = a.vmemmap_mapping();
+fn short_mapping(a: &Target) -> String {
+    let m = a.arch().vmemmap_mapping(a);
+    let m = m.as_str();
     if m.starts_with("PMD leaves (2M) per section") {
         "PMD leaves"
     } else if m.starts_with("PMD leaves (2M) for full") {
@@ -446,8 +474,8 @@ fn short_mapping(a: &dyn Arch) -> String {
     .to_string()
 }
 
-fn short_driver(a: &dyn Arch) -> String {
-    let d = a.hotplug_driver(arch::default_kernel()).name;
+fn short_driver(a: &Target) -> String {
+    let d = a.arch().hotplug_driver(a.kernel).name;
     d.split(" (").next().unwrap_or(d).to_string()
 }
 

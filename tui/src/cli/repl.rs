@@ -3,9 +3,10 @@
 //! sysfs paths on a terminal (rustyline), plain lines from a pipe; multi-line input while the
 //! parser says it is unfinished; Ctrl-C stops the statement running and keeps the session.
 
-use crate::runner::warn;
+use crate::output::warn;
+use crate::script::session::incomplete;
 use crate::script::{help, Host, Limits, Session, Vm};
-use rhai::{Dynamic, Engine, ParseErrorType, Scope};
+use rhai::Scope;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -17,119 +18,29 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::rc::Rc;
 
-/// Whether `src` failed to parse only because it stops early (an open bracket, a dangling
-/// operator, an unfinished string): more lines could complete it. An error inside the text
-/// (a typo such as `1G)`) is reported at once.
-pub fn incomplete(engine: &Engine, scope: &Scope, src: &str) -> bool {
-    // An open bracket, string or comment needs more lines whatever else the text holds:
-    // no need to parse it (a long block pasted line by line would be parsed once per line).
-    if crate::script::lex::scan(src).left_open() {
-        return true;
-    }
-    let e = match engine.compile_with_scope(scope, src) {
-        Ok(_) => return false,
-        Err(e) => e,
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, value_parser = super::one_arch, help = format!("The architecture of `m`: {} [default: the --host or --sysroot system's, else {}]", super::arch_help(false), arch::Config::default_config().name))]
+    arch: Option<&'static arch::Config>,
+    /// The kernel version `m` models (KERNEL in the REPL)
+    #[arg(long, value_name = "VERSION", value_parser = super::one_kernel, help = format!("The kernel version `m` models (KERNEL in the REPL): {}", super::kernel_help()))]
+    kernel: Option<&'static arch::Kernel>,
+    #[command(flatten)]
+    boot: super::BootArgs,
+}
+
+pub fn command(a: Args) -> ExitCode {
+    let limits = a.boot.sandbox.limits();
+    let mut boot = match a.boot.config("repl", &limits, a.kernel) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    match e.err_type() {
-        ParseErrorType::UnexpectedEOF => true,
-        ParseErrorType::MissingToken(..) | ParseErrorType::UnknownOperator(..) => {
-            at_end(src, e.position())
-        }
-        // An unterminated string or comment is an error Rhai reports where it starts.
-        ParseErrorType::BadInput(rhai::LexError::UnterminatedString) => true,
-        _ => false,
-    }
-}
-
-/// Whether `pos` is past the last character of `src` (where EOF is).
-fn at_end(src: &str, pos: rhai::Position) -> bool {
-    let (Some(line), col) = (pos.line(), pos.position()) else {
-        return true;
-    };
-    let text = src.trim_end();
-    let lines = text.lines().count().max(1);
-    let last = text.lines().last().map_or(0, |l| l.chars().count());
-    line > lines || (line == lines && col.is_none_or(|c| c > last))
-}
-
-/// Evaluate one input; returns what to print.
-pub fn eval(session: &mut Session, src: &str) -> Result<Option<String>, String> {
-    match session.eval_input(src) {
-        Ok(v) if v.is_unit() => Ok(None),
-        Ok(v) => Ok(Some(show_value(&v))),
-        Err(e) => Err(e.describe()),
-    }
-}
-
-/// How the REPL shows a value: strings as they are, errors as `EINVAL: reason`, maps and
-/// arrays as pretty JSON.
-pub fn show_value(v: &Dynamic) -> String {
-    if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
-        return s.to_string();
-    }
-    if let Some(e) = v.read_lock::<crate::script::ScriptError>() {
-        return e.to_string();
-    }
-    if let Some(vm) = v.read_lock::<Vm>() {
-        return format!("Machine({})", vm.0.borrow().arch().name());
-    }
-    if v.is::<rhai::Map>() || v.is::<rhai::Array>() {
-        return serde_json::to_string_pretty(&crate::script::to_json(v)).unwrap_or_default();
-    }
-    v.to_string()
-}
-
-/// Boot the machine the flags describe and bind it to `m`.
-pub fn bind_machine(session: &mut Session) -> Result<(), String> {
-    let vm: Vm = session
-        .eval("boot()")
-        .map_err(|e| e.describe())?
-        .try_cast()
-        .ok_or_else(|| "boot() did not give a machine".to_string())?;
-    session.scope.push("m", vm);
-    Ok(())
-}
-
-pub fn command(
-    arch: &str,
-    cmdline: &str,
-    iomem: Option<&std::path::Path>,
-    limits: Limits,
-    strict: bool,
-    kernel: &str,
-    capture: Option<std::sync::Arc<crate::host::Capture>>,
-) -> ExitCode {
-    let iomem_text = match iomem
-        .map(|p| crate::runner::read_input(&p.to_string_lossy(), &limits))
-        .transpose()
-    {
-        Ok(t) => t.unwrap_or_default(),
-        Err(e) => {
-            warn(&format!("hotplug-lab repl: --iomem {e}"));
-            return ExitCode::from(2);
-        }
-    };
-    let arch = match arch::canonical(arch) {
-        Ok(a) => a,
-        Err(e) => {
-            warn(&format!("hotplug-lab repl: {e}"));
-            return ExitCode::from(2);
-        }
-    };
-    let (arch, cmdline, kernel) = (arch.to_string(), cmdline.to_string(), kernel.to_string());
+    boot.target = arch::Target::new(
+        a.arch.unwrap_or(boot.target.config),
+        a.kernel.unwrap_or(boot.target.kernel),
+    );
     // Values deep enough to need it are dropped and printed on the script stack.
-    crate::script::sandbox::on_script_thread(move || {
-        session(
-            &arch,
-            &cmdline,
-            &iomem_text,
-            limits,
-            strict,
-            &kernel,
-            capture,
-        )
-    })
-    .unwrap_or_else(|e| {
+    crate::script::sandbox::on_script_thread(move || session(boot, limits)).unwrap_or_else(|e| {
         warn(&format!("hotplug-lab repl: {e}"));
         ExitCode::from(2)
     })
@@ -283,32 +194,19 @@ impl Input {
     }
 }
 
-fn session(
-    arch: &str,
-    cmdline: &str,
-    iomem_text: &str,
-    limits: Limits,
-    strict: bool,
-    kernel: &str,
-    capture: Option<std::sync::Arc<crate::host::Capture>>,
-) -> ExitCode {
-    let mut host = Host::new(arch, cmdline, iomem_text);
-    host.limits = limits;
-    host.strict = strict;
-    host.kernel = kernel.to_string();
-    // The banner names the machine's version: --kernel's, else the captured system's.
-    let linux = arch::lookup_kernel(kernel)
-        .or(capture.as_ref().map(|c| c.kernel))
-        .unwrap_or(arch::default_kernel());
-    let machine = capture
+fn session(boot: crate::script::BootConfig, limits: Limits) -> ExitCode {
+    let target = boot.target;
+    let machine = boot
+        .capture
         .as_ref()
         .map(|c| format!(" ({})", c.describe()))
         .unwrap_or_default();
-    host.capture = capture;
-    host.on_line = Some(Rc::new(|l: &str| crate::runner::emit(&format!("{l}\n"))));
+    let mut host = Host::new(boot);
+    host.limits = limits;
+    host.on_line = Some(Rc::new(|l: &str| crate::output::emit(&format!("{l}\n"))));
     host.keep_output = false;
     let mut session = Session::new(host);
-    if let Err(e) = bind_machine(&mut session) {
+    if let Err(e) = session.bind_machine() {
         warn(&format!("hotplug-lab repl: boot: {e}"));
         return ExitCode::from(2);
     }
@@ -350,9 +248,11 @@ fn session(
     } else {
         Input::Lines(std::io::stdin().lock())
     };
-    crate::runner::emit(&format!(
-        "hotplug-lab on {arch}{machine}, Linux {linux}: `m` is the machine; help() lists the API; \
-         Ctrl-C stops a statement; Ctrl-D quits.\n"
+    crate::output::emit(&format!(
+        "hotplug-lab on {}{machine}, Linux {}: `m` is the machine; help() lists the API; \
+         Ctrl-C stops a statement; Ctrl-D quits.\n",
+        target.name(),
+        target.kernel.name
     ));
     let mut buf = String::new();
     loop {
@@ -388,13 +288,13 @@ fn session(
                 }
                 let src = std::mem::take(&mut buf);
                 input.remember(src.trim_end());
-                let out = eval(&mut session, &src);
+                let out = session.eval_shown(&src);
                 cancel.store(false, std::sync::atomic::Ordering::Relaxed);
                 for w in session.host.take_warnings() {
                     warn(&format!("warning: {w}"));
                 }
                 match out {
-                    Ok(Some(out)) => crate::runner::emit(&format!("{out}\n")),
+                    Ok(Some(out)) => crate::output::emit(&format!("{out}\n")),
                     Ok(None) => {}
                     Err(e) => warn(&e),
                 }
@@ -418,7 +318,7 @@ fn session(
     if let (Input::Editor(rl), Some(h)) = (&mut input, &history) {
         let _ = rl.save_history(h);
     }
-    if let Some(e) = crate::runner::stdout_failed() {
+    if let Some(e) = crate::output::stdout_failed() {
         warn(&format!("hotplug-lab repl: standard output: {e}"));
         return ExitCode::from(2);
     }

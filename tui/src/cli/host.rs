@@ -1,6 +1,28 @@
 //! `hotplug-lab host`: what was read from a system, and the model booted from it.
 
-use super::{boot, check, id_ranges, read, Capture};
+use crate::host::{boot, check, id_ranges, read, Capture};
+use crate::output::{emit_or_fail, warn};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A tree captured from a system (the layout lsmem --sysroot reads, plus proc/ files)
+    /// instead of the running one.
+    #[arg(long, value_name = "DIR")]
+    sysroot: Option<PathBuf>,
+    /// Compare the model with the system: differences as a diff, model "-", system "+".
+    #[arg(long)]
+    check: bool,
+    /// Model this version instead of the one nearest the system's release.
+    #[arg(long, value_name = "VERSION", value_parser = super::one_kernel)]
+    kernel: Option<&'static arch::Kernel>,
+    /// Print the shell command that captures a tree of this machine into ./host-tree.
+    #[arg(long, conflicts_with_all = ["sysroot", "check", "kernel"])]
+    capture_command: bool,
+    /// Bytes of one file read from the system
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = super::size)]
+    max_input_size: u64,
+}
 
 /// What was read, in a few lines.
 pub fn summary(c: &Capture, m: &mm::Machine, restore_notes: &[String]) -> String {
@@ -10,7 +32,7 @@ pub fn summary(c: &Capture, m: &mm::Machine, restore_notes: &[String]) -> String
         out,
         "{}: {} ({} with {}K pages), {}",
         c.describe(),
-        c.arch,
+        c.target.name(),
         c.machine,
         c.page_size / 1024,
         c.kernel_line()
@@ -79,18 +101,19 @@ pub fn summary(c: &Capture, m: &mm::Machine, restore_notes: &[String]) -> String
 
 /// `hotplug-lab host`: exit 0, or with --check 0 when model and system agree and 1 when
 /// not; 2 when the system cannot be read or booted.
-pub fn command(
-    sysroot: Option<&std::path::Path>,
-    do_check: bool,
-    kernel: Option<&str>,
-    max_file: u64,
-) -> std::process::ExitCode {
+pub fn command(a: Args) -> std::process::ExitCode {
     use std::process::ExitCode;
+    if a.capture_command {
+        let text = format!("{}\n", crate::host::capture_command());
+        return emit_or_fail("host", &text, ExitCode::SUCCESS);
+    }
+    let (sysroot, do_check, kernel, max_file) =
+        (a.sysroot.as_deref(), a.check, a.kernel, a.max_input_size);
     let root = sysroot.unwrap_or(std::path::Path::new("/"));
     let c = match read(root, max_file, kernel) {
         Ok(c) => c,
         Err(e) => {
-            crate::runner::warn(&format!("hotplug-lab host: {e}"));
+            warn(&format!("hotplug-lab host: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -102,7 +125,7 @@ pub fn command(
             } else {
                 " (RAM rebuilt from its memory blocks)".to_string()
             };
-            crate::runner::warn(&format!(
+            warn(&format!(
                 "hotplug-lab host: the model cannot boot {}{from}: {e}",
                 c.describe()
             ));
@@ -116,11 +139,7 @@ pub fn command(
         } else {
             ExitCode::from(1)
         };
-        return crate::runner::emit_or_fail(
-            "host",
-            &report.render(&hm.machine, &c, &hm.notes),
-            code,
-        );
+        return emit_or_fail("host", &report.render(&hm.machine, &c, &hm.notes), code);
     }
     let mut text = summary(&c, &hm.machine, &hm.notes);
     let from = match sysroot {
@@ -134,7 +153,7 @@ pub fn command(
             .map(|d| format!(" --sysroot {}", shell_word(&d.display().to_string())))
             .unwrap_or_default()
     ));
-    crate::runner::emit_or_fail("host", &text, ExitCode::SUCCESS)
+    emit_or_fail("host", &text, ExitCode::SUCCESS)
 }
 
 /// A path as one shell word: quoted unless it is plain.

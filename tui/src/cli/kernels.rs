@@ -62,11 +62,11 @@ pub fn listing() -> String {
     out
 }
 
-/// The architectures whose `k` has memmap_on_memory at all.
+/// The architectures whose `k` has memmap_on_memory at all (one configuration of each).
 fn mom_archs(k: &Kernel) -> String {
-    let names: Vec<&str> = ["x86_64", "arm64", "powerpc", "s390"]
-        .into_iter()
-        .filter(|n| arch::lookup(n).is_ok_and(|a| a.memmap_on_memory_enable(k)))
+    let names: Vec<&str> = arch::Config::one_per_family()
+        .filter(|c| c.arch.memmap_on_memory_enable(k))
+        .map(|c| c.name)
         .collect();
     names.join(" ")
 }
