@@ -29,6 +29,7 @@ pub mod params;
 pub mod powerpc;
 pub mod registry;
 pub mod s390;
+pub mod size;
 pub mod target;
 pub mod vmemmap;
 pub mod x86_64;
@@ -39,6 +40,7 @@ pub use direct_map::DirectMap;
 pub use kernel::{default_kernel, nearest_kernel, Kernel, DIFFERENCES, KERNELS};
 pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
 pub use registry::{did_you_mean, Config, Family, Mark, CONFIGS};
+pub use size::{approx, human};
 pub use target::Target;
 pub use vmemmap::{AllocFailed, PmdEntry, Src, Stopped, VmemmapTables};
 
@@ -436,48 +438,6 @@ pub trait Arch: fmt::Debug + Send + Sync {
     }
 }
 
-/// Format a byte count the way people write it (4K, 2M, 128M, 1G, 64T, or hex).
-pub fn human(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 6] = [
-        (1 << 60, "E"),
-        (1 << 50, "P"),
-        (1 << 40, "T"),
-        (1 << 30, "G"),
-        (1 << 20, "M"),
-        (1 << 10, "K"),
-    ];
-    if bytes == 0 {
-        return "0".to_string();
-    }
-    for (unit, suffix) in UNITS {
-        if bytes >= unit && bytes.is_multiple_of(unit) {
-            return format!("{}{}", bytes / unit, suffix);
-        }
-    }
-    format!("{bytes:#x}")
-}
-
-/// A byte count as a person reads it in a sentence: 768 MiB, 56.3 MiB, 4.0 GiB, 512 bytes.
-pub fn approx(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 5] = [
-        ("PiB", 1 << 50),
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
-    for (name, unit) in UNITS {
-        if bytes >= unit {
-            return if bytes.is_multiple_of(unit) {
-                format!("{} {name}", bytes / unit)
-            } else {
-                format!("{:.1} {name}", bytes as f64 / unit as f64)
-            };
-        }
-    }
-    format!("{bytes} bytes")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,7 +447,7 @@ mod tests {
         assert_eq!(approx(768 << 20), "768 MiB");
         assert_eq!(approx((4 << 30) + (32 << 20)), "4.0 GiB");
         assert_eq!(approx(59 << 19), "29.5 MiB");
-        assert_eq!(approx(512), "512 bytes");
+        assert_eq!(approx(512), "512 B");
     }
 
     #[test]

@@ -375,7 +375,7 @@ fn read_whole(path: &str, max: u64) -> Result<String, String> {
     if buf.len() as u64 > max {
         return Err(format!(
             "{name}: file too large: more than {} (--max-input-size raises the limit)",
-            crate::script::sandbox::bytes(max)
+            arch::approx(max)
         ));
     }
     String::from_utf8(buf).map_err(|e| {

@@ -135,7 +135,7 @@ enum Line {
 fn too_long(max: u64) -> String {
     format!(
         "the line is longer than {} (--max-input-size raises the limit); it was skipped",
-        crate::script::sandbox::bytes(max)
+        arch::approx(max)
     )
 }
 
@@ -273,7 +273,7 @@ fn session(boot: crate::script::BootConfig, limits: Limits) -> ExitCode {
                     warn(&format!(
                         "hotplug-lab repl: the input is longer than {} (--max-input-size \
                          raises the limit); it was dropped",
-                        crate::script::sandbox::bytes(limits.max_input)
+                        arch::approx(limits.max_input)
                     ));
                     buf.clear();
                     continue;

@@ -1,6 +1,9 @@
 //! The Machine type and every function of the scripting contract, registered by topic.
 
-use super::options::{decode, BootOpts, BOOT_KEYS};
+use super::options::{
+    decode, AddOpts, AllocOpts, BootOpts, KmemOpts, MemremapOpts, OnlineArg, VirtioMemOpts,
+    ADD_KEYS, ALLOC_KEYS, BOOT_KEYS, KMEM_KEYS, MEMREMAP_KEYS, VIRTIO_MEM_KEYS,
+};
 use super::{einval, help, throw, Budget, Host, ScriptError, Vm};
 use crate::host::Capture;
 use mm::cmdline::{parse_size_or_why, OnlineType};
@@ -279,11 +282,7 @@ fn reserve_memory<'b>(
             .checked_add(size)
             .is_some_and(|end| end <= m.geometry().physmem_end.saturating_add(1));
     let need = if plausible { m.state_estimate(size) } else { 0 };
-    reserve(
-        budget,
-        || format!("{what} of {}", super::sandbox::bytes(size)),
-        need,
-    )
+    reserve(budget, || format!("{what} of {}", arch::approx(size)), need)
 }
 
 /// A boot is about to make a machine: the host hears of it first.
@@ -300,7 +299,7 @@ fn do_boot(host: &Host, (spec, capture): &(BootSpec, Option<Arc<Capture>>)) -> R
     let plan = BootPlan::new(&spec).map_err(throw)?;
     let _grown = reserve(
         &host.budget,
-        || format!("booting {} of RAM", super::sandbox::bytes(plan.ram_bytes())),
+        || format!("booting {} of RAM", arch::approx(plan.ram_bytes())),
         plan.state_estimate(),
     )?;
     let mut m = Machine::boot_plan(plan).map_err(throw)?;
@@ -531,31 +530,28 @@ fn pgmap_map(p: &mm::memremap::DevPagemap) -> Map {
 }
 
 fn memremap_options(opts: &Map) -> Res<MemremapOptions> {
-    let mut o = MemremapOptions::default();
-    for (k, v) in opts {
-        let text = |what: &str| -> Res<String> {
-            v.clone()
-                .into_string()
-                .map_err(|_| einval(format!("{what} must be a string")))
-        };
-        match k.as_str() {
-            "map" => o.map = Some(MemmapLocation::parse(&text("map")?).map_err(throw)?),
-            "mode" => o.mode = Some(NamespaceMode::parse(&text("mode")?).map_err(throw)?),
-            "align" => o.align = Some(size_value(v, "align")?),
-            "node" => {
-                let n = size_value(v, "node")?;
-                o.node = Some(
-                    u16::try_from(n).map_err(|_| einval(format!("node {n} is out of range")))?,
-                );
-            }
-            other => {
-                return Err(einval(format!(
-                    "memremap_pages: unknown option \"{other}\" (map, mode, align, node)"
-                )))
-            }
-        }
-    }
-    Ok(o)
+    let o: MemremapOpts = decode("memremap_pages", opts, MEMREMAP_KEYS)?;
+    Ok(MemremapOptions {
+        map: o
+            .map
+            .as_deref()
+            .map(MemmapLocation::parse)
+            .transpose()
+            .map_err(throw)?,
+        mode: o
+            .mode
+            .as_deref()
+            .map(NamespaceMode::parse)
+            .transpose()
+            .map_err(throw)?,
+        align: o.align.map(|a| a.0),
+        node: o.node.map(|n| node_id(n.0)).transpose()?,
+    })
+}
+
+/// A node number from a script.
+fn node_id(n: u64) -> Res<u16> {
+    u16::try_from(n).map_err(|_| einval(format!("node {n} is out of range")))
 }
 
 fn kmem_map(d: &mm::kmem::KmemDevice) -> Map {
@@ -576,35 +572,15 @@ fn kmem_map(d: &mm::kmem::KmemDevice) -> Map {
 }
 
 fn kmem_options(opts: &Map) -> Res<mm::kmem::KmemOptions> {
-    let mut o = mm::kmem::KmemOptions {
-        memmap_on_memory: false,
-        online: Some(OnlineType::OnlineMovable),
-    };
-    for (k, v) in opts {
-        match k.as_str() {
-            "memmap_on_memory" => {
-                o.memmap_on_memory = v
-                    .as_bool()
-                    .map_err(|_| einval("memmap_on_memory must be true or false"))?
-            }
-            "online" => {
-                o.online = if v.as_bool() == Ok(false) {
-                    None
-                } else {
-                    let s = v.clone().into_string().map_err(|_| {
-                        einval("online must be false, \"online\", \"online_kernel\" or \"online_movable\"")
-                    })?;
-                    Some(online_type(&s)?)
-                }
-            }
-            other => {
-                return Err(einval(format!(
-                    "dax_kmem: unknown option \"{other}\" (memmap_on_memory, online)"
-                )))
-            }
-        }
-    }
-    Ok(o)
+    let o: KmemOpts = decode("dax_kmem", opts, KMEM_KEYS)?;
+    Ok(mm::kmem::KmemOptions {
+        memmap_on_memory: o.memmap_on_memory.unwrap_or(false),
+        online: match o.online {
+            None | Some(OnlineArg::Off(true)) => Some(OnlineType::OnlineMovable),
+            Some(OnlineArg::Off(false)) => None,
+            Some(OnlineArg::Type(t)) => Some(online_type(&t)?),
+        },
+    })
 }
 
 fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
@@ -634,30 +610,24 @@ fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
 
 fn register_virtio_mem(e: &mut Engine, host: &Host) {
     let budget = &host.budget;
-    e.register_fn("virtio_mem_add", changes1(host, "virtio_mem_add", |vm: &mut Vm, opts: Map| -> Res<i64> {
-        let mut m = vm.0.borrow_mut();
-        let mut c = mm::virtio_mem::VirtioMemConfig::default();
-        for (k, v) in &opts {
-            let n = |what: &str| -> Res<u64> { size_value(v, &format!("virtio_mem_add: {what}")) };
-            match k.as_str() {
-                "start" => c.start = n("start")?,
-                "region_size" => c.region_size = n("region_size")?,
-                "block_size" => c.block_size = Some(n("block_size")?),
-                "node" => {
-                    c.node = Some(
-                        u16::try_from(n("node")?).map_err(|_| einval("node is out of range"))?,
-                    )
-                }
-                other => {
-                    return Err(einval(format!(
-                        "virtio_mem_add: unknown option \"{other}\" (start, region_size, block_size, node)"
-                    )))
-                }
-            }
-        }
-        m.virtio_mem_add(&c).map(i64::from).map_err(throw)
-    }))
-    ;
+    e.register_fn(
+        "virtio_mem_add",
+        changes1(
+            host,
+            "virtio_mem_add",
+            |vm: &mut Vm, opts: Map| -> Res<i64> {
+                let mut m = vm.0.borrow_mut();
+                let o: VirtioMemOpts = decode("virtio_mem_add", &opts, VIRTIO_MEM_KEYS)?;
+                let c = mm::virtio_mem::VirtioMemConfig {
+                    start: o.start.map_or(0, |b| b.0),
+                    region_size: o.region_size.map_or(0, |b| b.0),
+                    block_size: o.block_size.map(|b| b.0),
+                    node: o.node.map(|n| node_id(n.0)).transpose()?,
+                };
+                m.virtio_mem_add(&c).map(i64::from).map_err(throw)
+            },
+        ),
+    );
     let b = budget.clone();
     e.register_fn(
         "virtio_mem_resize",
@@ -1038,32 +1008,12 @@ fn register_hotplug(e: &mut Engine, host: &Host) {
                 let mut m = vm.0.borrow_mut();
                 let (s, n) = (size_value(&start, "start")?, size_value(&size, "size")?);
                 let _grown = reserve_memory(&b, &m, "add_memory", s, n)?;
-                let mut o = AddOptions::default();
-                for (k, v) in &opts {
-                    match k.as_str() {
-                        "memmap_on_memory" => {
-                            o.memmap_on_memory =
-                                Some(v.as_bool().map_err(|_| {
-                                    einval("memmap_on_memory must be true or false")
-                                })?)
-                        }
-                        "node" => {
-                            let n = unsigned(
-                                v.as_int().map_err(|_| einval("node must be a number"))?,
-                                "node",
-                            )?;
-                            o.node = Some(
-                                u16::try_from(n)
-                                    .map_err(|_| einval(format!("node {n} is out of range")))?,
-                            );
-                        }
-                        other => {
-                            return Err(einval(format!(
-                                "add_memory: unknown option \"{other}\" (memmap_on_memory, node)"
-                            )))
-                        }
-                    }
-                }
+                let a: AddOpts = decode("add_memory", &opts, ADD_KEYS)?;
+                let o = AddOptions {
+                    memmap_on_memory: a.memmap_on_memory,
+                    node: a.node.map(|n| node_id(n.0)).transpose()?,
+                    ..AddOptions::default()
+                };
                 m.add_memory(s, n, &o)
                     .map(|r| add_report(&r))
                     .map_err(throw)
@@ -1113,23 +1063,8 @@ fn register_hotplug(e: &mut Engine, host: &Host) {
             |vm: &mut Vm, block: i64, opts: Map| -> Res<()> {
                 let mut m = vm.0.borrow_mut();
                 let id = BlockId(unsigned(block, "block")?);
-                let (mut u, mut mv) = (0u64, 0u64);
-                for (k, v) in &opts {
-                    let n = unsigned(
-                        v.as_int()
-                            .map_err(|_| einval(format!("{k} must be a number of pages")))?,
-                        k,
-                    )?;
-                    match k.as_str() {
-                        "unmovable" => u = n,
-                        "movable" => mv = n,
-                        other => {
-                            return Err(einval(format!(
-                                "set_allocations: unknown key \"{other}\" (unmovable, movable)"
-                            )))
-                        }
-                    }
-                }
+                let a: AllocOpts = decode("set_allocations", &opts, ALLOC_KEYS)?;
+                let (u, mv) = (a.unmovable.map_or(0, |c| c.0), a.movable.map_or(0, |c| c.0));
                 m.set_block_allocations(id, u, mv).map_err(throw)
             },
         ),

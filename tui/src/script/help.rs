@@ -12,7 +12,7 @@ pub struct Doc {
 pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
-        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ arch, kernel, cmdline, ram, iomem, hypervisor, gbpages, design, strict, host, sysroot }) -> Machine",
+        signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ KEYS }) -> Machine",
         summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE, IOMEM and KERNEL (the runner's flags). \
                   kernel is the version modelled: \"6.12\" (default) or \"6.1\" (hotplug-lab kernels lists \
                   what differs); m.kernel says which. \
@@ -36,7 +36,7 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "add_memory",
-        signature: "m.add_memory(start, size) | m.add_memory(start, size, #{ memmap_on_memory, node }) -> map",
+        signature: "m.add_memory(start, size) | m.add_memory(start, size, #{ KEYS }) -> map",
         summary: "Hot-add [start, start+size) as System RAM, the way the arch's hot-add driver calls \
                   add_memory(): block aligned, memmap_on_memory when asked for (by default when the driver \
                   asks) and allowed, onlined if auto_online_blocks says so. Returns what happened: blocks (a range of \
@@ -67,7 +67,7 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "memremap_pages",
-        signature: "m.memremap_pages(start, size) | m.memremap_pages(start, size, #{ map, mode, align, node }) -> id",
+        signature: "m.memremap_pages(start, size) | m.memremap_pages(start, size, #{ KEYS }) -> id",
         summary: "Map a persistent-memory namespace [start, start+size) into ZONE_DEVICE as the nvdimm \
                   pfn device and device-dax do with memremap_pages(): start on a memremap_compat_align() \
                   boundary (2 MiB; 16 MiB on powerpc-hash), the end cut back to the alignment, sections \
@@ -112,7 +112,7 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "virtio_mem_add",
-        signature: "m.virtio_mem_add(#{ start, region_size, block_size, node }) -> id",
+        signature: "m.virtio_mem_add(#{ KEYS }) -> id",
         summary: "A virtio-mem device with its region (whole memory blocks) and device block size \
                   (default 2 MiB); nothing plugged yet. The driver picks Sub Block Mode when sub-blocks \
                   (max(pageblock, device block)) are smaller than a memory block, Big Block Mode otherwise.",
@@ -136,7 +136,7 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "dax_kmem",
-        signature: "m.dax_kmem(pgmap_id) | m.dax_kmem(pgmap_id, #{ memmap_on_memory, online }) -> map",
+        signature: "m.dax_kmem(pgmap_id) | m.dax_kmem(pgmap_id, #{ KEYS }) -> map",
         summary: "Give a device-dax namespace to the page allocator as \"System RAM (kmem)\" (daxctl \
                   reconfigure-device --mode=system-ram): its ZONE_DEVICE mapping goes, its data range \
                   trimmed to whole memory blocks is hot-added in a static memory group, with the memmap \
@@ -224,7 +224,7 @@ pub const DOCS: &[Doc] = &[
     },
     Doc {
         name: "set_allocations",
-        signature: "m.set_allocations(block, #{ unmovable, movable })",
+        signature: "m.set_allocations(block, #{ KEYS })",
         summary: "Pretend pages of an online block are allocated: unmovable kernel allocations make \
                   offlining fail with EBUSY in a kernel zone; movable ones are migrated away.",
         example: "m.set_allocations(32, #{ unmovable: 1 });",
@@ -332,9 +332,25 @@ pub fn one(name: &str) -> Option<String> {
         "write" => files(true),
         _ => String::new(),
     };
+    // The options map's keys, from the table its decoder uses.
+    let (signature, options) = match super::options::TABLES.iter().find(|(n, _)| *n == d.name) {
+        Some((_, keys)) => {
+            let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
+            let w = names.iter().map(|n| n.len()).max().unwrap_or(0);
+            let mut o = String::from("\nOptions:\n");
+            for k in *keys {
+                o.push_str(&format!("  {:w$}  {}\n", k.name, k.takes));
+            }
+            (
+                d.signature
+                    .replace("#{ KEYS }", &format!("#{{ {} }}", names.join(", "))),
+                o,
+            )
+        }
+        None => (d.signature.to_string(), String::new()),
+    };
     Some(format!(
-        "{}\n\n{}\n{files}\nExample:\n  {}\n",
-        d.signature,
+        "{signature}\n\n{}\n{options}{files}\nExample:\n  {}\n",
         wrap(d.summary, 90),
         d.example
     ))

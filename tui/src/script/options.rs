@@ -158,7 +158,10 @@ pub const BOOT_KEYS: &[Key] = &[
         "arch",
         "an architecture name (hotplug-lab archs lists them)",
     ),
-    key("kernel", "a modelled version: \"6.12\" or \"6.1\""),
+    key(
+        "kernel",
+        "a modelled version (hotplug-lab kernels lists them)",
+    ),
     key("cmdline", "a kernel command line"),
     key("ram", "a size: bytes or \"2G\""),
     key("iomem", "/proc/iomem text"),

@@ -176,11 +176,6 @@ pub fn check_names(what: &str, src: &str, l: &Limits) -> Result<(), Stop> {
     Ok(())
 }
 
-/// A byte count as a person reads it: 768 MiB, 56.3 MiB, 512 bytes.
-pub fn bytes(b: u64) -> String {
-    arch::approx(b)
-}
-
 /// Why the sandbox stopped a script.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Stop {
@@ -188,16 +183,16 @@ pub enum Stop {
     Time(Duration),
     #[error(
         "the session's heap grew by {}, over the sandbox's {} (--max-memory raises it)",
-        bytes(*.used),
-        bytes(*.limit)
+        arch::approx(*.used),
+        arch::approx(*.limit)
     )]
     Memory { used: u64, limit: u64 },
     #[error(
         "{what} would take about {} more, and {} of the sandbox's {} is left \
          (--max-memory raises it)",
-        bytes(*.need),
-        bytes(*.left),
-        bytes(*.limit)
+        arch::approx(*.need),
+        arch::approx(*.left),
+        arch::approx(*.limit)
     )]
     State {
         what: String,
@@ -232,23 +227,23 @@ pub enum Stop {
     #[error(
         "{what}: about {} counting every copy of its strings, over the {} a value may read \
          (half of --max-memory)",
-        bytes(*.size),
-        bytes(*.limit)
+        arch::approx(*.size),
+        arch::approx(*.limit)
     )]
     Logical { what: String, size: u64, limit: u64 },
     #[error(
         "script values grew by {} since the sandbox last measured them (a value that doubles \
          in one step, or a loop in a method that only changes `this`), over the {} it lets \
          grow unmeasured (an eighth of --max-memory)",
-        bytes(*.grown),
-        bytes(*.limit)
+        arch::approx(*.grown),
+        arch::approx(*.limit)
     )]
     Unseen { grown: u64, limit: u64 },
     #[error(
         "the script printed {} that --json or --arch all keeps until the end, over the {} \
          the sandbox keeps (a quarter of --max-memory)",
-        bytes(*.kept),
-        bytes(*.limit)
+        arch::approx(*.kept),
+        arch::approx(*.limit)
     )]
     Output { kept: u64, limit: u64 },
     #[error(
@@ -274,8 +269,8 @@ pub enum Stop {
     #[error(
         "calls nested so deep that the script has used {} of stack, over the sandbox's {} \
          (--max-call-depth bounds how deeply functions nest)",
-        bytes(*.used as u64),
-        bytes(*.limit as u64)
+        arch::approx(*.used as u64),
+        arch::approx(*.limit as u64)
     )]
     Stack { used: usize, limit: usize },
     #[error("interrupted")]

@@ -571,8 +571,8 @@ impl App {
         if (self.repl.input.len() + text.len()) as u64 > max {
             self.status = format!(
                 "paste refused: {} would make the input longer than {} (--max-input-size)",
-                crate::script::sandbox::bytes(text.len() as u64),
-                crate::script::sandbox::bytes(max)
+                arch::approx(text.len() as u64),
+                arch::approx(max)
             );
             return;
         }
@@ -635,7 +635,7 @@ impl App {
                 if (r.input.len() + c.len_utf8()) as u64 > self.opts.limits.max_input {
                     self.status = format!(
                         "the input is as long as an input may be ({}, --max-input-size)",
-                        crate::script::sandbox::bytes(self.opts.limits.max_input)
+                        arch::approx(self.opts.limits.max_input)
                     );
                     return;
                 }

@@ -3,7 +3,7 @@
 
 use super::app::{App, Focus, Out, Pane, Zoom};
 use super::keys::{self, BINDINGS, REPL_KEYS};
-use super::view::{human_bytes, range, subsection_cats, Cat, MachineView};
+use super::view::{range, subsection_cats, Cat, MachineView};
 use mm::units::SectionNr;
 use mm::Machine;
 use ratatui::buffer::Buffer;
@@ -513,7 +513,7 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     let block = pane_block(
         format!(
             " memory blocks ({}) ",
-            human_bytes(p.machine.as_deref().map_or(0, |m| m.block_size()))
+            arch::approx(p.machine.as_deref().map_or(0, |m| m.block_size()))
         ),
         focused,
     );

@@ -321,30 +321,12 @@ fn block_rows(m: &Machine) -> Vec<BlockRow> {
 }
 
 fn kib(pages: u64, page_size: u64) -> String {
-    human_bytes(pages * page_size)
+    arch::approx(pages * page_size)
 }
 
 /// A physical range as every pane writes it: inclusive, in hex, like lsmem's RANGE.
 pub fn range(start: u64, size: u64) -> String {
     format!("{start:#x}-{:#x}", start + size.max(1) - 1)
-}
-
-/// Bytes the way the totals show them.
-pub fn human_bytes(b: u64) -> String {
-    const U: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < U.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else if v >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0} {}", U[i])
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
 }
 
 fn totals(m: &Machine) -> Vec<(&'static str, String)> {
