@@ -211,7 +211,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
     },
     Attr {
         name: "phys_index",
-        show: |_, id| format!("{:08x}\n", id.0),
+        show: |_, id| format!("{}\n", phys_index(id)),
         store: None,
         export: true,
         present: always,
@@ -400,6 +400,13 @@ pub(crate) fn proc_get_int(v: &str) -> Option<i64> {
     let n = i64::try_from(u64::from_str_radix(digits, radix).ok()?).ok()?;
     let n = if neg { -n } else { n };
     i32::try_from(n).ok().map(i64::from)
+}
+
+/// memoryN/phys_index: the block's first section number in 8 hex digits
+/// (drivers/base/memory.c phys_index_show(), "%08lx"; the model numbers blocks so that
+/// this is the block id).
+pub fn phys_index(id: BlockId) -> String {
+    format!("{:08x}", id.0)
 }
 
 /// A file found by its canonical path, with the object it belongs to.

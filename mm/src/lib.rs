@@ -31,6 +31,7 @@ pub mod machine;
 pub mod memory_block;
 pub mod memremap;
 pub mod online;
+pub mod read;
 pub mod resource;
 pub mod section;
 pub mod sparse;

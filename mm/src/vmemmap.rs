@@ -241,6 +241,21 @@ impl Vmemmap {
             .collect()
     }
 
+    /// Tables of each level that map some of vmemmap pages `[a, b)`: (name, count). A table
+    /// that also maps pages outside the range counts here too.
+    pub fn tables_in(&self, a: u64, b: u64) -> Vec<(&'static str, u64)> {
+        if a >= b {
+            return self.levels.iter().map(|l| (l.level.name, 0)).collect();
+        }
+        self.levels
+            .iter()
+            .map(|l| {
+                let n = l.slots.range(a >> l.shift..=(b - 1) >> l.shift).count();
+                (l.level.name, n as u64)
+            })
+            .collect()
+    }
+
     /// Number of mapping extents (for the memory-cost figures).
     pub fn extent_count(&self) -> usize {
         self.extents.len()

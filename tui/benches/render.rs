@@ -75,7 +75,7 @@ fn render(c: &mut Criterion) {
     // Recomputing the view after an input (MachineView::of) on the same machine.
     let m = a.machine().unwrap().clone();
     c.bench_function("view of a 60 TiB machine", |b| {
-        b.iter(|| hotplug_lab::ui::view::MachineView::of(&m))
+        b.iter(|| mm::read::MapView::of(&m))
     });
 }
 

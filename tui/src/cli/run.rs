@@ -247,6 +247,12 @@ fn json_of(r: &TargetRun) -> serde_json::Value {
         }),
     );
     o.insert(
+        "machine".into(),
+        r.machine.as_ref().map_or(serde_json::Value::Null, |m| {
+            serde_json::to_value(m.overview()).unwrap_or(serde_json::Value::Null)
+        }),
+    );
+    o.insert(
         "dmesg".into(),
         r.machine
             .as_ref()

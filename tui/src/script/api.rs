@@ -7,6 +7,7 @@ use super::options::{
 use super::{einval, help, throw, Budget, Host, ScriptError, Vm};
 use crate::host::Capture;
 use mm::cmdline::{parse_size_or_why, OnlineType};
+use mm::read::{AltmapView, DeviceView, MemmapExtent, PgmapView};
 use mm::units::BlockId;
 use mm::{AddOptions, BootPlan, BootSpec, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
@@ -364,120 +365,75 @@ fn add_report(r: &mm::AddReport) -> Map {
 
 fn section_map(m: &Machine, nr: i64) -> Res<Map> {
     let nr = unsigned(nr, "section number")?;
-    if nr >= m.sections().nr_sections() {
-        return Err(einval(format!(
+    let s = m.section_view(nr).ok_or_else(|| {
+        einval(format!(
             "section {nr} is beyond NR_MEM_SECTIONS ({})",
             m.sections().nr_sections()
-        )));
-    }
-    let g = m.geometry();
-    let s = m.sections().state(mm::units::SectionNr(nr));
-    let start = nr << g.section_size_bits;
-    let mut out = map_of([
-        ("nr", int(nr)),
-        ("start", int(start)),
-        ("size", int(g.section_size)),
-        ("flags", Dynamic::from(s.flag_names())),
-        ("present", Dynamic::from(s.present())),
-        ("valid", Dynamic::from(s.valid())),
-        ("online", Dynamic::from(s.online())),
-        ("early", Dynamic::from(s.early())),
-        ("zone_device", Dynamic::from(s.zone_device_tainted())),
+        ))
+    })?;
+    Ok(map_of([
+        ("nr", int(s.nr)),
+        ("start", int(s.start)),
+        ("size", int(s.size)),
+        ("flags", Dynamic::from(s.flags)),
+        ("present", Dynamic::from(s.present)),
+        ("valid", Dynamic::from(s.valid)),
+        ("online", Dynamic::from(s.online)),
+        ("early", Dynamic::from(s.early)),
+        ("zone_device", Dynamic::from(s.zone_device)),
         ("nid", int(u64::from(s.nid))),
-        (
-            "block",
-            int(m.units().block_of_section(mm::units::SectionNr(nr)).0),
-        ),
+        ("block", int(s.block)),
         (
             "subsection_map",
-            s.usage.map_or(Dynamic::UNIT, |u| {
-                Dynamic::from(u.bits(g.subsections_per_section))
-            }),
+            s.subsection_map.map_or(Dynamic::UNIT, Dynamic::from),
         ),
-    ]);
-    out.insert(
-        "memmap".into(),
-        Dynamic::from(memmap_of(m, start, g.section_size)),
-    );
-    Ok(out)
+        ("memmap", Dynamic::from(memmap_array(&s.memmap))),
+    ]))
 }
 
-/// How the struct pages of `[start, start + size)` are mapped: one entry per mapping extent.
-fn memmap_of(m: &Machine, start: u64, size: u64) -> Array {
-    let g = m.geometry();
-    let v = m.vmemmap();
-    let a = v.vpn(g.vmemmap_offset(start >> g.page_shift));
-    let b = v.vpn_up(g.vmemmap_offset((start + size) >> g.page_shift));
-    v.iter(a, b)
-        .map(|(s, e, map)| {
-            let level = match map.level {
-                mm::vmemmap::Level::Pmd => "PMD".to_string(),
-                mm::vmemmap::Level::Pte => "PTE".to_string(),
-                mm::vmemmap::Level::Bolted { pages } => {
-                    format!("bolted {}", arch::human(pages * g.page_size))
-                }
-            };
-            let sharing = match map.sharing {
-                mm::vmemmap::Sharing::Own => "own".to_string(),
-                mm::vmemmap::Sharing::Dedup {
-                    period,
-                    unique,
-                    read_only,
-                    ..
-                } => {
-                    format!(
-                        "{unique} of every {period} pages{}",
-                        if read_only { ", read-only" } else { "" }
-                    )
-                }
-            };
+/// How struct pages are mapped: one entry per mapping extent.
+fn memmap_array(extents: &[MemmapExtent]) -> Array {
+    extents
+        .iter()
+        .map(|e| {
             Dynamic::from(map_of([
-                ("vmemmap_pages", int(e - s)),
-                ("level", Dynamic::from(level)),
-                ("origin", Dynamic::from(map.origin.name())),
-                ("sharing", Dynamic::from(sharing)),
+                ("vmemmap_pages", int(e.vmemmap_pages)),
+                ("level", Dynamic::from(e.level.label())),
+                ("origin", Dynamic::from(e.origin)),
+                ("sharing", Dynamic::from(e.sharing.describe())),
             ]))
         })
         .collect()
 }
 
 fn block_map(m: &Machine, id: i64) -> Res<Map> {
-    let id = BlockId(unsigned(id, "block id")?);
+    let id = unsigned(id, "block id")?;
     let b = m
-        .blocks()
-        .get(&id)
-        .ok_or_else(|| throw(mm::MmError::NotFound(format!("no memory block {}", id.0))))?;
-    let start = m.units().block_start(id);
-    let altmap = b
-        .vmem_altmap(m.units().pages_per_block())
-        .as_ref()
-        .map_or(Dynamic::UNIT, altmap_map);
+        .block_view(id)
+        .ok_or_else(|| throw(mm::MmError::NotFound(format!("no memory block {id}"))))?;
     Ok(map_of([
-        ("id", int(id.0)),
-        ("start", int(start)),
-        ("size", int(m.block_size())),
-        ("state", Dynamic::from(b.state.name())),
-        (
-            "zone",
-            b.zone.map_or(Dynamic::UNIT, |z| Dynamic::from(z.name())),
-        ),
-        (
-            "valid_zones",
-            Dynamic::from(m.valid_zones(id).unwrap_or_default()),
-        ),
+        ("id", int(b.id)),
+        ("start", int(b.start)),
+        ("size", int(b.size)),
+        ("state", Dynamic::from(b.state)),
+        ("zone", b.zone.map_or(Dynamic::UNIT, Dynamic::from)),
+        ("valid_zones", Dynamic::from(b.valid_zones)),
         ("nid", int(u64::from(b.nid))),
         ("early", Dynamic::from(b.early)),
-        ("phys_index", Dynamic::from(format!("{:08x}", id.0))),
-        ("nr_vmemmap_pages", int(b.nr_vmemmap_pages())),
-        ("altmap", altmap),
+        ("phys_index", Dynamic::from(b.phys_index)),
+        ("nr_vmemmap_pages", int(b.nr_vmemmap_pages)),
+        (
+            "altmap",
+            b.altmap.as_ref().map_or(Dynamic::UNIT, altmap_map),
+        ),
         ("ram_pages", int(b.ram_pages)),
         ("reserved_pages", int(b.reserved_pages)),
         ("unmovable_pages", int(b.unmovable_pages)),
         ("movable_pages", int(b.movable_pages)),
-        ("kernel_pages", int(m.kernel_pages_on_block(id))),
+        ("kernel_pages", int(b.kernel_pages)),
         ("inaccessible", Dynamic::from(b.inaccessible)),
         ("resource", Dynamic::from(b.resource)),
-        ("memmap", Dynamic::from(memmap_of(m, start, m.block_size()))),
+        ("memmap", Dynamic::from(memmap_array(&b.memmap))),
     ]))
 }
 
@@ -489,7 +445,7 @@ fn stats_map(m: &Machine) -> Map {
 }
 
 /// A vmem_altmap, for scripts.
-fn altmap_map(a: &mm::altmap::VmemAltmap) -> Dynamic {
+fn altmap_map(a: &AltmapView) -> Dynamic {
     Dynamic::from(map_of([
         ("base_pfn", int(a.base_pfn)),
         ("end_pfn", int(a.end_pfn)),
@@ -502,20 +458,19 @@ fn altmap_map(a: &mm::altmap::VmemAltmap) -> Dynamic {
 }
 
 /// What memremap_pages() made, for scripts.
-fn pgmap_map(p: &mm::memremap::DevPagemap) -> Map {
-    let altmap = p.altmap.as_ref().map_or(Dynamic::UNIT, altmap_map);
+fn pgmap_map(p: PgmapView) -> Map {
     map_of([
         ("id", int(u64::from(p.id))),
         ("start", int(p.start)),
-        ("size", int(p.size())),
-        ("namespace_size", int(p.res_size)),
+        ("size", int(p.size)),
+        ("namespace_size", int(p.namespace_size)),
         ("end_trunc", int(p.end_trunc)),
-        ("node", int(u64::from(p.nid))),
-        ("mode", Dynamic::from(p.mode.name())),
-        ("map", Dynamic::from(p.map.name())),
+        ("node", int(u64::from(p.node))),
+        ("mode", Dynamic::from(p.mode)),
+        ("map", Dynamic::from(p.map)),
         ("align", int(p.align)),
         ("vmemmap_shift", int(u64::from(p.vmemmap_shift))),
-        ("compound_pages", int(p.compound_pages())),
+        ("compound_pages", int(p.pages_per_compound_page)),
         ("vmemmap_optimized", Dynamic::from(p.vmemmap_optimized)),
         ("data_offset", int(p.data_offset)),
         ("npfns", int(p.npfns)),
@@ -523,9 +478,12 @@ fn pgmap_map(p: &mm::memremap::DevPagemap) -> Map {
         ("memmap_buddy_pages", int(p.memmap_buddy_pages)),
         ("memmap_device_pages", int(p.memmap_device_pages)),
         ("pagetable_pages", int(p.pagetable_pages)),
-        ("altmap", altmap),
-        ("namespace", Dynamic::from(p.namespace.clone())),
-        ("dax", p.dax.clone().map_or(Dynamic::UNIT, Dynamic::from)),
+        (
+            "altmap",
+            p.altmap.as_ref().map_or(Dynamic::UNIT, altmap_map),
+        ),
+        ("namespace", Dynamic::from(p.namespace)),
+        ("dax", p.dax.map_or(Dynamic::UNIT, Dynamic::from)),
     ])
 }
 
@@ -554,23 +512,6 @@ fn node_id(n: u64) -> Res<u16> {
     u16::try_from(n).map_err(|_| einval(format!("node {n} is out of range")))
 }
 
-fn kmem_map(d: &mm::kmem::KmemDevice) -> Map {
-    map_of([
-        ("id", int(u64::from(d.id))),
-        ("start", int(d.start)),
-        ("size", int(d.size)),
-        ("node", int(u64::from(d.nid))),
-        ("group", int(u64::from(d.group))),
-        ("memmap_on_memory", Dynamic::from(d.memmap_on_memory)),
-        (
-            "memmap_on_memory_refused",
-            d.memmap_on_memory_refused
-                .clone()
-                .map_or(Dynamic::UNIT, Dynamic::from),
-        ),
-    ])
-}
-
 fn kmem_options(opts: &Map) -> Res<mm::kmem::KmemOptions> {
     let o: KmemOpts = decode("dax_kmem", opts, KMEM_KEYS)?;
     Ok(mm::kmem::KmemOptions {
@@ -583,29 +524,59 @@ fn kmem_options(opts: &Map) -> Res<mm::kmem::KmemOptions> {
     })
 }
 
-fn virtio_mem_map(m: &Machine, d: &mm::virtio_mem::VirtioMem) -> Map {
-    let (mode, unit) = match d.mode {
-        mm::virtio_mem::Mode::Sbm { sb_size } => ("sbm", sb_size),
-        mm::virtio_mem::Mode::Bbm { bb_size } => ("bbm", bb_size),
-    };
-    map_of([
-        ("id", int(u64::from(d.id))),
-        ("start", int(d.start)),
-        ("region_size", int(d.region_size)),
-        ("block_size", int(d.device_block_size)),
-        ("node", int(u64::from(d.nid))),
-        ("mode", Dynamic::from(mode)),
-        ("unit", int(unit)),
-        ("group", int(u64::from(d.group))),
-        ("requested_size", int(d.requested_size)),
-        ("plugged_size", int(m.virtio_mem_plugged_size(d))),
-        ("offline_threshold", int(d.offline_threshold)),
-        ("memory_blocks", int(d.blocks.len())),
-        (
-            "waiting",
-            d.waiting.clone().map_or(Dynamic::UNIT, Dynamic::from),
-        ),
-    ])
+/// A virtio-mem or dax/kmem device, for scripts.
+fn device_map(d: DeviceView) -> Map {
+    match d {
+        DeviceView::VirtioMem {
+            id,
+            start,
+            region_size,
+            block_size,
+            node,
+            mode,
+            unit,
+            group,
+            requested_size,
+            plugged_size,
+            offline_threshold,
+            memory_blocks,
+            waiting,
+        } => map_of([
+            ("id", int(u64::from(id))),
+            ("start", int(start)),
+            ("region_size", int(region_size)),
+            ("block_size", int(block_size)),
+            ("node", int(u64::from(node))),
+            ("mode", Dynamic::from(mode)),
+            ("unit", int(unit)),
+            ("group", int(u64::from(group))),
+            ("requested_size", int(requested_size)),
+            ("plugged_size", int(plugged_size)),
+            ("offline_threshold", int(offline_threshold)),
+            ("memory_blocks", int(memory_blocks)),
+            ("waiting", waiting.map_or(Dynamic::UNIT, Dynamic::from)),
+        ]),
+        DeviceView::Kmem {
+            id,
+            start,
+            size,
+            node,
+            group,
+            memmap_on_memory,
+            memmap_on_memory_refused,
+        } => map_of([
+            ("id", int(u64::from(id))),
+            ("start", int(start)),
+            ("size", int(size)),
+            ("node", int(u64::from(node))),
+            ("group", int(u64::from(group))),
+            ("memmap_on_memory", Dynamic::from(memmap_on_memory)),
+            (
+                "memmap_on_memory_refused",
+                memmap_on_memory_refused.map_or(Dynamic::UNIT, Dynamic::from),
+            ),
+        ]),
+    }
 }
 
 fn register_virtio_mem(e: &mut Engine, host: &Host) {
@@ -652,17 +623,19 @@ fn register_virtio_mem(e: &mut Engine, host: &Host) {
                 let _grown = reserve_memory(&b, &m, "virtio_mem_resize", at, grow)?;
                 m.virtio_mem_resize(id, size).map_err(throw)?;
                 let d = m
-                    .virtio_mem_devices()
-                    .find(|d| d.id == id)
+                    .virtio_mem_views()
+                    .into_iter()
+                    .find(|d| matches!(d, DeviceView::VirtioMem { id: i, .. } if *i == id))
                     .ok_or_else(no_device)?;
-                Ok(virtio_mem_map(&m, d))
+                Ok(device_map(d))
             },
         ),
     )
     .register_fn("virtio_mem_devices", |vm: &mut Vm| -> Array {
-        let m = vm.0.borrow();
-        m.virtio_mem_devices()
-            .map(|d| Dynamic::from(virtio_mem_map(&m, d)))
+        vm.0.borrow()
+            .virtio_mem_views()
+            .into_iter()
+            .map(|d| Dynamic::from(device_map(d)))
             .collect()
     });
 }
@@ -676,7 +649,7 @@ fn register_device(e: &mut Engine, host: &Host) {
         let (start, size) = m.pgmaps().get(&id).map_or((0, 0), |p| (p.start, p.size()));
         let _grown = reserve_memory(b, &m, "dax_kmem", start, size)?;
         m.dax_kmem(id, &kmem_options(&opts)?)
-            .map(|d| kmem_map(&d))
+            .map(|d| device_map(mm::read::kmem_view(&d)))
             .map_err(throw)
     }
     let b = budget.clone();
@@ -695,8 +668,9 @@ fn register_device(e: &mut Engine, host: &Host) {
     );
     e.register_fn("kmem_devices", |vm: &mut Vm| -> Array {
         vm.0.borrow()
-            .kmem_devices()
-            .map(|d| Dynamic::from(kmem_map(d)))
+            .kmem_views()
+            .into_iter()
+            .map(|d| Dynamic::from(device_map(d)))
             .collect()
     });
     let b = budget.clone();
@@ -738,17 +712,16 @@ fn register_device(e: &mut Engine, host: &Host) {
         }),
     )
     .register_fn("pgmap", |vm: &mut Vm, id: i64| -> Res<Map> {
-        let m = vm.0.borrow();
         u32::try_from(id)
             .ok()
-            .and_then(|id| m.pgmaps().get(&id))
+            .and_then(|id| vm.0.borrow().pgmap_view(id))
             .map(pgmap_map)
             .ok_or_else(|| einval(format!("no pgmap {id}")))
     })
     .register_fn("pgmaps", |vm: &mut Vm| -> Array {
         vm.0.borrow()
-            .pgmaps()
-            .values()
+            .pgmap_views()
+            .into_iter()
             .map(|p| Dynamic::from(pgmap_map(p)))
             .collect()
     })

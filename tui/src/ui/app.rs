@@ -2,8 +2,8 @@
 //! into a new state. Rendering (render.rs) only reads it.
 
 use super::keys::{self, Action};
-use super::view::MachineView;
 use super::worker::{Pause, Reply, Request, Worker};
+use mm::read::MapView;
 use mm::Machine;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
@@ -30,7 +30,7 @@ pub struct Pane {
     /// The configuration and version the pane's session boots.
     pub target: arch::Target,
     pub machine: Option<Box<Machine>>,
-    pub view: MachineView,
+    pub view: MapView,
     /// Sections the last input changed.
     pub changed: Vec<(u64, u64)>,
     pub error: Option<String>,
@@ -258,7 +258,7 @@ impl App {
             .map(|t| Pane {
                 target: *t,
                 machine: None,
-                view: MachineView::default(),
+                view: MapView::default(),
                 changed: Vec::new(),
                 error: None,
             })
@@ -353,7 +353,7 @@ impl App {
                 error,
             } => {
                 if let Some(p) = self.panes.get_mut(pane) {
-                    p.view = machine.as_deref().map(MachineView::of).unwrap_or_default();
+                    p.view = machine.as_deref().map(MapView::of).unwrap_or_default();
                     p.machine = machine;
                     p.error = error.clone();
                     p.changed.clear();
@@ -544,7 +544,7 @@ impl App {
     /// Show `machine` in pane `pane`, lighting up what changed.
     fn show_machine(&mut self, pane: usize, machine: Option<Box<Machine>>) {
         if let (Some(p), Some(m)) = (self.panes.get_mut(pane), machine) {
-            let view = MachineView::of(&m);
+            let view = MapView::of(&m);
             p.changed = view.changed_since(&p.view);
             p.view = view;
             p.machine = Some(m);

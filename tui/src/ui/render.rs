@@ -3,8 +3,8 @@
 
 use super::app::{App, Focus, Out, Pane, Zoom};
 use super::keys::{self, BINDINGS, REPL_KEYS};
-use super::view::{range, subsection_cats, Cat, MachineView};
-use mm::units::SectionNr;
+use super::view::{range, totals};
+use mm::read::{subsection_kinds, DeviceView, MapView, MemmapExtent, SectionKind, Shared};
 use mm::Machine;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -25,21 +25,21 @@ pub struct Drawn {
     pub repl_max: usize,
 }
 
-pub fn colour(c: Cat) -> Color {
+pub fn colour(c: SectionKind) -> Color {
     match c {
-        Cat::Absent => Color::DarkGray,
-        Cat::Boot => Color::Blue,
-        Cat::Offline => Color::Gray,
-        Cat::Normal => Color::Green,
-        Cat::Movable => Color::Cyan,
-        Cat::Device => Color::Magenta,
-        Cat::Vmemmap => Color::Red,
+        SectionKind::Absent => Color::DarkGray,
+        SectionKind::Boot => Color::Blue,
+        SectionKind::Offline => Color::Gray,
+        SectionKind::Normal => Color::Green,
+        SectionKind::Movable => Color::Cyan,
+        SectionKind::Device => Color::Magenta,
+        SectionKind::Vmemmap => Color::Red,
     }
 }
 
-fn glyph(c: Cat) -> &'static str {
+fn glyph(c: SectionKind) -> &'static str {
     match c {
-        Cat::Absent => "·",
+        SectionKind::Absent => "·",
         _ => "█",
     }
 }
@@ -292,7 +292,7 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
                 let (cat, vm, partial) = p.view.cell(a, b);
                 let changed = p.changed.iter().any(|&(x, y)| x < b && y > a);
                 let under = (a..b).contains(&cursor) && !app.compare;
-                let sym = if cat == Cat::Absent {
+                let sym = if cat == SectionKind::Absent {
                     "·"
                 } else if vm {
                     "▓"
@@ -303,7 +303,7 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
                 };
                 let mut style = Style::default().fg(colour(cat));
                 // A changed cell is half yellow: the lower half keeps its colour.
-                let sym = if changed && cat != Cat::Absent {
+                let sym = if changed && cat != SectionKind::Absent {
                     "▄"
                 } else {
                     sym
@@ -314,7 +314,7 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
                 if under {
                     style = style.bg(Color::White).add_modifier(Modifier::BOLD);
                 }
-                let sym = if under && cat == Cat::Absent {
+                let sym = if under && cat == SectionKind::Absent {
                     "+"
                 } else {
                     sym
@@ -326,7 +326,7 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     if legend_rows > 0 {
         let y = inner.y + inner.height - 1;
         // As many entries as fit the width: colours first, then the marks.
-        let mut items: Vec<(Span, String)> = Cat::LEGEND
+        let mut items: Vec<(Span, String)> = SectionKind::LEGEND
             .iter()
             .map(|&c| {
                 (
@@ -415,16 +415,9 @@ impl MapLayout {
     }
 }
 
-fn draw_subsections(
-    buf: &mut Buffer,
-    m: &Machine,
-    v: &MachineView,
-    nr: u64,
-    inner: Rect,
-    rows: u16,
-) {
+fn draw_subsections(buf: &mut Buffer, m: &Machine, v: &MapView, nr: u64, inner: Rect, rows: u16) {
     let g = m.geometry();
-    let cats = subsection_cats(m, v, nr);
+    let cats = subsection_kinds(m, v, nr);
     let start = nr << g.section_size_bits;
     buf.set_string(
         inner.x,
@@ -476,19 +469,19 @@ fn draw_totals(f: &mut Frame, app: &App, p: &Pane, area: Rect, all: Option<&[Pan
     let inner = block.inner(area);
     f.render_widget(block, area);
     let _ = app;
-    let lines: Vec<Line> = p
-        .view
-        .totals
+    let mine = totals(&p.view.totals);
+    let others: Vec<Vec<(&str, String)>> = all
+        .unwrap_or_default()
         .iter()
+        .map(|o| totals(&o.view.totals))
+        .collect();
+    let lines: Vec<Line> = mine
+        .into_iter()
         .map(|(k, v)| {
-            let differs = all.is_some_and(|ps| {
-                ps.iter().any(|o| {
-                    o.view
-                        .totals
-                        .iter()
-                        .find(|(ok, _)| ok == k)
-                        .is_some_and(|(_, ov)| ov != v)
-                })
+            let differs = others.iter().any(|o| {
+                o.iter()
+                    .find(|(ok, _)| *ok == k)
+                    .is_some_and(|(_, ov)| *ov != v)
             });
             let style = if differs {
                 Style::default().fg(Color::Yellow)
@@ -501,7 +494,7 @@ fn draw_totals(f: &mut Frame, app: &App, p: &Pane, area: Rect, all: Option<&[Pan
             Line::from(vec![
                 Span::styled(key, Style::default().fg(Color::DarkGray)),
                 Span::raw(" ".repeat(pad)),
-                Span::styled(v.clone(), style),
+                Span::styled(v, style),
             ])
         })
         .collect();
@@ -580,13 +573,13 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
         let i = first + k;
         let text = row(&c.blocks, &c.size, c.state, &c.zones, &c.range);
         let cat = if r.state != "online" {
-            Cat::Offline
+            SectionKind::Offline
         } else if r.early {
-            Cat::Boot
+            SectionKind::Boot
         } else if r.zone.starts_with("Movable") {
-            Cat::Movable
+            SectionKind::Movable
         } else {
-            Cat::Normal
+            SectionKind::Normal
         };
         let mut style = Style::default().fg(colour(cat));
         if focused && i == app.block_row {
@@ -620,59 +613,29 @@ fn draw_detail(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
 }
 
 fn section_detail(m: &Machine, nr: u64) -> Vec<Line<'static>> {
-    let g = m.geometry();
-    if nr >= m.sections().nr_sections() {
+    let Some(s) = m.section_view(nr) else {
         return vec![Line::raw("beyond NR_MEM_SECTIONS")];
-    }
-    let s = m.sections().state(SectionNr(nr));
-    let start = nr << g.section_size_bits;
+    };
     let mut out = vec![
-        Line::raw(range(start, g.section_size)),
-        Line::raw(format!("flags {}", s.flag_names())),
+        Line::raw(range(s.start, s.size)),
+        Line::raw(format!("flags {}", s.flags)),
     ];
-    if !s.present() {
+    if !s.present {
         return out;
     }
     out.push(Line::raw(format!("node {}", s.nid)));
-    match s.usage {
-        Some(u) if !s.early() => out.push(Line::raw(format!(
-            "sub-sections {}/{} {}",
-            u.count(),
-            g.subsections_per_section,
-            u.bits(g.subsections_per_section)
+    match &s.subsection_map {
+        Some(bits) if !s.early => out.push(Line::raw(format!(
+            "sub-sections {}/{} {bits}",
+            s.subsections.0, s.subsections.1
         ))),
         _ => out.push(Line::raw("early: whole section valid")),
     }
-    let v = m.vmemmap();
-    let a = v.vpn(g.vmemmap_offset(start >> g.page_shift));
-    let b = v.vpn_up(g.vmemmap_offset((start + g.section_size) >> g.page_shift));
-    for (x, y, map) in v.iter(a, b).take(4) {
-        let level = match map.level {
-            mm::vmemmap::Level::Pmd => "PMD".to_string(),
-            mm::vmemmap::Level::Pte => "PTE".to_string(),
-            mm::vmemmap::Level::Bolted { pages } => {
-                format!("bolted {}", arch::human(pages * g.page_size))
-            }
-        };
-        let share = match map.sharing {
-            mm::vmemmap::Sharing::Own => String::new(),
-            mm::vmemmap::Sharing::Dedup { period, unique, .. } => {
-                format!(", {unique}/{period} own")
-            }
-        };
+    out.extend(memmap_lines(&s.memmap));
+    if let Some(b) = m.block_view(s.block) {
         out.push(Line::raw(format!(
-            "memmap {} pages {level} from {}{share}",
-            y - x,
-            map.origin.name()
-        )));
-    }
-    let id = m.units().block_of_section(SectionNr(nr));
-    if let Some(b) = m.blocks().get(&id) {
-        let zones = m.valid_zones(id).unwrap_or_default();
-        out.push(Line::raw(format!(
-            "memory{}: {}, valid_zones {zones}",
-            id.0,
-            b.state.name()
+            "memory{}: {}, valid_zones {}",
+            b.id, b.state, b.valid_zones
         )));
         if let Some(al) = b.altmap {
             out.push(Line::raw(format!(
@@ -681,103 +644,126 @@ fn section_detail(m: &Machine, nr: u64) -> Vec<Line<'static>> {
             )));
         }
     }
-    for p in m.pgmaps().values() {
-        if p.start < start + g.section_size && p.end > start {
+    let end = s.start + s.size;
+    for p in m.pgmap_views() {
+        if p.start < end && p.start + p.size > s.start {
             out.push(Line::raw(format!(
                 "{} {} map={} align {}",
                 p.namespace,
-                p.mode.name(),
-                p.map.name(),
+                p.mode,
+                p.map,
                 arch::human(p.align)
             )));
         }
     }
-    out.extend(device_lines(m, start, start + g.section_size));
+    out.extend(device_lines(m, s.start, end));
     out
+}
+
+/// The first mapping extents of a section's memmap, one line each.
+fn memmap_lines(extents: &[MemmapExtent]) -> impl Iterator<Item = Line<'static>> + '_ {
+    extents.iter().take(4).map(|e| {
+        let share = match e.sharing {
+            Shared::Own => String::new(),
+            Shared::Dedup { period, unique, .. } => format!(", {unique}/{period} own"),
+        };
+        Line::raw(format!(
+            "memmap {} pages {} from {}{share}",
+            e.vmemmap_pages,
+            e.level.label(),
+            e.origin
+        ))
+    })
 }
 
 /// The virtio-mem and kmem devices whose memory overlaps `[start, end)`.
 fn device_lines(m: &Machine, start: u64, end: u64) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    for d in m.virtio_mem_devices() {
-        if d.start < end && start < d.start + d.region_size {
-            let mode = match d.mode {
-                mm::virtio_mem::Mode::Sbm { sb_size } => {
-                    format!("SBM, {} sub-blocks", arch::human(sb_size))
-                }
-                mm::virtio_mem::Mode::Bbm { bb_size } => {
-                    format!("BBM, {} big blocks", arch::human(bb_size))
-                }
-            };
-            out.push(Line::raw(format!(
-                "virtio-mem {}: region {:#x}+{}, {mode}",
-                d.id,
-                d.start,
-                arch::human(d.region_size)
-            )));
-            out.push(Line::raw(format!(
-                "  plugged {} of {} requested{}",
-                arch::human(m.virtio_mem_plugged_size(d)),
-                arch::human(d.requested_size),
-                if d.waiting.is_some() {
-                    " (waiting)"
-                } else {
-                    ""
-                }
-            )));
+    for d in m.device_views() {
+        let (a, b) = d.span();
+        if !(a < end && start < b) {
+            continue;
         }
-    }
-    for k in m.kmem_devices() {
-        if k.start < end && start < k.start + k.size {
-            out.push(Line::raw(format!(
-                "kmem dax{}: {:#x}+{} as System RAM (kmem), memmap {}",
-                k.id,
-                k.start,
-                arch::human(k.size),
-                if k.memmap_on_memory {
+        match d {
+            DeviceView::VirtioMem {
+                id,
+                start,
+                region_size,
+                mode,
+                unit,
+                requested_size,
+                plugged_size,
+                waiting,
+                ..
+            } => {
+                let mode = match mode {
+                    "sbm" => format!("SBM, {} sub-blocks", arch::human(unit)),
+                    _ => format!("BBM, {} big blocks", arch::human(unit)),
+                };
+                out.push(Line::raw(format!(
+                    "virtio-mem {id}: region {start:#x}+{}, {mode}",
+                    arch::human(region_size)
+                )));
+                out.push(Line::raw(format!(
+                    "  plugged {} of {} requested{}",
+                    arch::human(plugged_size),
+                    arch::human(requested_size),
+                    if waiting.is_some() { " (waiting)" } else { "" }
+                )));
+            }
+            DeviceView::Kmem {
+                id,
+                start,
+                size,
+                memmap_on_memory,
+                ..
+            } => out.push(Line::raw(format!(
+                "kmem dax{id}: {start:#x}+{} as System RAM (kmem), memmap {}",
+                arch::human(size),
+                if memmap_on_memory {
                     "on the device"
                 } else {
                     "in RAM"
                 }
-            )));
+            ))),
         }
     }
     out
 }
 
 fn block_detail(m: &Machine, id: u64) -> Vec<Line<'static>> {
-    let read = |f: &str| {
-        m.read(&format!("/sys/devices/system/memory/memory{id}/{f}"))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
+    let Some(b) = m.block_view(id) else {
+        return Vec::new();
     };
     let mut out = vec![
-        Line::raw(format!("state {}", read("state"))),
-        Line::raw(format!("phys_index {}", read("phys_index"))),
-        Line::raw(format!("valid_zones {}", read("valid_zones"))),
-        Line::raw(format!("removable {}", read("removable"))),
+        Line::raw(format!("state {}", b.state)),
+        Line::raw(format!("phys_index {}", b.phys_index)),
+        Line::raw(format!("valid_zones {}", b.valid_zones)),
+        Line::raw(format!(
+            "removable {}",
+            m.read(&format!("/sys/devices/system/memory/memory{id}/removable"))
+                .unwrap_or_default()
+                .trim()
+        )),
+        Line::raw(format!("resource \"{}\"", b.resource)),
     ];
-    if let Some(b) = m.blocks().get(&mm::units::BlockId(id)) {
-        out.push(Line::raw(format!("resource \"{}\"", b.resource)));
-        match b.altmap {
-            Some(a) => out.push(Line::raw(format!(
-                "memmap on the block: {} pages (altmap alloc {}, align {})",
-                a.free, a.alloc, a.align
-            ))),
-            None => out.push(Line::raw("memmap elsewhere (no altmap)")),
-        }
-        if b.hugetlb_pages > 0 {
-            out.push(Line::raw(format!("HugeTLB {} pages", b.hugetlb_pages)));
-        }
-        if b.fake_offline_pages > 0 {
-            out.push(Line::raw(format!(
-                "{} pages not plugged (fake-offline)",
-                b.fake_offline_pages
-            )));
-        }
-        let s = m.units().block_start(b.id);
-        out.extend(device_lines(m, s, s + m.block_size()));
+    match b.altmap {
+        Some(a) => out.push(Line::raw(format!(
+            "memmap on the block: {} pages (altmap alloc {}, align {})",
+            a.free, a.alloc, a.align
+        ))),
+        None => out.push(Line::raw("memmap elsewhere (no altmap)")),
     }
+    if b.hugetlb_pages > 0 {
+        out.push(Line::raw(format!("HugeTLB {} pages", b.hugetlb_pages)));
+    }
+    if b.fake_offline_pages > 0 {
+        out.push(Line::raw(format!(
+            "{} pages not plugged (fake-offline)",
+            b.fake_offline_pages
+        )));
+    }
+    out.extend(device_lines(m, b.start, b.start + b.size));
     out
 }
 
@@ -1157,7 +1143,7 @@ fn draw_help(f: &mut Frame, area: Rect, scroll: u16) -> u16 {
         );
     }
     lines.push(Line::styled("Map", bold));
-    for c in Cat::LEGEND {
+    for c in SectionKind::LEGEND {
         let key = Span::styled(format!("  {}  ", glyph(c)), Style::default().fg(colour(c)));
         entry(
             &mut lines,
