@@ -260,7 +260,13 @@ pub fn clip_words(text: &str) -> String {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        out.push_str(&clip(&rest[..end]));
+        let word = &rest[..end];
+        // A word [`quote`] or [`clip`] has cut already (its escapes may make it longer).
+        if word.ends_with("...") && word.len() <= SHOWN * 10 + 8 {
+            out.push_str(word);
+        } else {
+            out.push_str(&clip(word));
+        }
         rest = &rest[end..];
     }
     out.push_str(rest);
@@ -283,6 +289,10 @@ mod tests {
         let c = clip_words(&msg);
         assert!(c.starts_with("Variable not found: yyy"), "{c}");
         assert!(c.ends_with("... (1048576 bytes) (line 1)"), "{c}");
+        // What quote() and clip() cut is not cut again.
+        let q = format!("unknown option {} (it takes a, b)", quote(&long));
+        assert_eq!(clip_words(&q), q);
+        assert_eq!(clip_words(&c), c);
     }
 
     #[test]

@@ -106,6 +106,14 @@ impl Machine {
                         devices.shown(Path::new("memory"))
                     )));
                 }
+                // An earlier export's tree, replaced whole: only if nothing was added to it.
+                if let Some(added) = foreign_entry(&d, &|| self.tick())? {
+                    return Err(MmError::Exists(format!(
+                        "{}: an earlier export's tree, and {added} in it is not one an export \
+                         writes: move it away or export elsewhere",
+                        devices.shown(Path::new("memory"))
+                    )));
+                }
                 true
             }
             Some(_) => {
@@ -187,6 +195,47 @@ impl Machine {
     fn sysfs(&self, path: &str) -> String {
         self.read(path).unwrap_or_default()
     }
+}
+
+/// The first entry of an earlier export's memory directory that no export writes (a file
+/// someone added), if there is one.
+#[cfg(unix)]
+fn foreign_entry(mem: &Tree, tick: &dyn Fn() -> Result<()>) -> Result<Option<String>> {
+    use fdio::FileType as T;
+    let numbered = |name: &str, prefix: &str| {
+        name.strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+    };
+    for name in mem.names()? {
+        let ours = match mem.kind(Path::new(&name))? {
+            Some(T::Directory) if numbered(&name, "memory") => {
+                tick()?;
+                let block = mem.dir(&name)?;
+                for f in block.names()? {
+                    let ours = match block.kind(Path::new(&f))? {
+                        Some(T::RegularFile) => BLOCK_FILES.iter().any(|a| a.name == f),
+                        Some(T::Symlink) => numbered(&f, "node"),
+                        _ => false,
+                    };
+                    if !ours {
+                        return Ok(Some(format!("{name}/{f}")));
+                    }
+                }
+                true
+            }
+            Some(T::RegularFile) => {
+                name == EXPORT_MARKER
+                    || MACHINE_FILES
+                        .iter()
+                        .any(|a| a.name.strip_prefix("/sys/devices/system/memory/") == Some(&name))
+            }
+            _ => false,
+        };
+        if !ours {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }
 
 /// A directory of the export, held open: everything below it is reached through its file
@@ -283,6 +332,21 @@ impl Tree {
             )),
             e => MmError::from_io(self.shown(name), &e.into()),
         }
+    }
+
+    /// The names in this directory (not `.` or `..`), as UTF-8 where they are not.
+    fn names(&self) -> Result<Vec<String>> {
+        let entries = rustix::fs::Dir::read_from(&self.fd)
+            .map_err(|e| MmError::from_io(self.shown(Path::new("")), &e.into()))?;
+        let mut out = Vec::new();
+        for ent in entries {
+            let ent = ent.map_err(|e| MmError::from_io(self.shown(Path::new("")), &e.into()))?;
+            let n = ent.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                out.push(String::from_utf8_lossy(n).into_owned());
+            }
+        }
+        Ok(out)
     }
 
     /// Whether this directory has nothing in it.

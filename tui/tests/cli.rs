@@ -263,7 +263,9 @@ fn hostile_scripts_stop_cleanly_and_fast() {
         assert_eq!(out.status.code(), Some(1), "{src}: {err}");
         assert!(err.contains(want), "{src}: {err}");
         assert!(!err.contains("panicked"), "{src}: {err}");
-        assert!(took < Duration::from_secs(1), "{src} took {took:?}");
+        // A hang guard only (the sandbox's own limits end each of these in milliseconds;
+        // tui/benches/sandbox.rs measures how fast): a loaded CI machine must not fail it.
+        assert!(took < Duration::from_secs(30), "{src} took {took:?}");
     }
 }
 

@@ -7,7 +7,10 @@
 /// What a look at a text found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Scan {
-    /// Names (identifiers and keywords) outside strings and comments.
+    /// What Rhai's parser and optimiser take time with the square of, outside strings and
+    /// comments: names (identifiers and keywords), quoted map keys (`#{"k": 1}`: each is
+    /// compared with those before it), blocks (`{`), statements (`;`) and switch cases
+    /// (`=>`).
     pub names: usize,
     /// Brackets opened and not closed.
     pub depth: i64,
@@ -61,7 +64,14 @@ pub fn scan(src: &str) -> Scan {
                 continue;
             }
             b'"' => match skip_quoted(b, i + 1, b'"') {
-                Some(end) => i = end,
+                Some(end) => {
+                    i = end;
+                    let next = b[end + 1..].iter().position(|c| !c.is_ascii_whitespace());
+                    let at = |k: usize| next.and_then(|n| b.get(end + 1 + n + k)).copied();
+                    if at(0) == Some(b':') && at(1) != Some(b':') {
+                        s.names += 1;
+                    }
+                }
                 None => {
                     s.unterminated = true;
                     return s;
@@ -120,7 +130,16 @@ pub fn scan(src: &str) -> Scan {
                     }
                 }
             }
-            b'(' | b'[' | b'{' => s.depth += 1,
+            b'{' => {
+                s.depth += 1;
+                s.names += 1;
+            }
+            b';' => s.names += 1,
+            b'=' if b.get(i + 1) == Some(&b'>') => {
+                s.names += 1;
+                i += 1;
+            }
+            b'(' | b'[' => s.depth += 1,
             b')' | b']' | b'}' => s.depth -= 1,
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 s.names += 1;
@@ -188,11 +207,16 @@ mod tests {
 
     #[test]
     fn names_outside_strings_and_comments() {
-        assert_eq!(scan("let a1 = b + 0x1f + 1e5; // c d e").names, 3);
-        assert_eq!(scan("print(\"a b c\"); /* x /* y */ z */ w").names, 2);
-        assert_eq!(scan("let s = `a ${x + y} b ${ #{k: 1}.k }`;").names, 6);
-        assert_eq!(scan("let r = #\"a \" b\"#; c").names, 3);
-        assert_eq!(scan("let c = '\\''; d").names, 3);
+        // Names, and one for each `;`, `{` (a map literal's too) and `=>`.
+        assert_eq!(scan("let a1 = b + 0x1f + 1e5; // c d e").names, 4);
+        assert_eq!(scan("print(\"a b c\"); /* x /* y */ z */ w").names, 3);
+        assert_eq!(scan("let s = `a ${x + y} b ${ #{k: 1}.k }`;").names, 8);
+        assert_eq!(scan("let r = #\"a \" b\"#; c").names, 4);
+        assert_eq!(scan("let c = '\\''; d").names, 4);
+        assert_eq!(scan("switch x { 1 => 2, _ => 3 } a >= b").names, 8);
+        // A quoted map key is a name; a string before `::` or elsewhere is not.
+        assert_eq!(scan("#{\"a\": 1, \"b\" : 2, c: \"d\"}").names, 4);
+        assert_eq!(scan("f(\"a\", \"b\")").names, 1);
     }
 
     #[test]

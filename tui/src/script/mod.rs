@@ -54,7 +54,8 @@ impl From<&MmError> for ScriptError {
         ScriptError {
             errno: e.errno().name().to_string(),
             code: e.errno().code(),
-            message: e.reason().to_string(),
+            // A value the user gave, quoted back whole, could be megabytes.
+            message: mm::error::clip_words(e.reason()),
         }
     }
 }
@@ -336,10 +337,13 @@ pub fn script_error(err: &EvalAltResult) -> ScriptError {
         }
         EvalAltResult::ErrorInFunctionCall(name, _, inner, _) => {
             let e = script_error(inner);
-            return ScriptError {
-                message: format!("in function {name}: {}", e.message),
-                ..e
+            // Rhai names a closure `anon$` and a hash.
+            let message = if name.starts_with("anon$") {
+                format!("in a closure: {}", e.message)
+            } else {
+                format!("in function {name}: {}", e.message)
             };
+            return ScriptError { message, ..e };
         }
         _ => {}
     }

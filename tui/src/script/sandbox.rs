@@ -162,8 +162,9 @@ pub fn count_export(
     Ok(())
 }
 
-/// Refuse text with more names than --max-names before the parser sees it (it cannot be
-/// stopped once it runs).
+/// Refuse text with more names, blocks, statements and cases than --max-names before the
+/// parser sees it: the parser and Rhai's optimiser (which puts the script's constants into
+/// its functions, so it stays on) cannot be stopped once they run.
 pub fn check_names(what: &str, src: &str, l: &Limits) -> Result<(), Stop> {
     let names = super::lex::scan(src).names;
     if names > l.max_names {
@@ -181,6 +182,11 @@ pub fn check_names(what: &str, src: &str, l: &Limits) -> Result<(), Stop> {
 pub enum Stop {
     #[error("the run took longer than {} s (--max-time raises it)", .0.as_secs_f64())]
     Time(Duration),
+    #[error(
+        "too many operations: the script ran past the sandbox's {0} (an endless loop? \
+         --max-operations raises it)"
+    )]
+    Operations(u64),
     #[error(
         "the session's heap grew by {}, over the sandbox's {} (--max-memory raises it)",
         arch::approx(*.used),
@@ -247,8 +253,9 @@ pub enum Stop {
     )]
     Output { kept: u64, limit: u64 },
     #[error(
-        "{what} holds {names} names, over the {limit} the sandbox lets its parser read \
-         (its time grows with their square; --max-names raises it)"
+        "{what} holds {names} names, blocks, statements and cases, over the {limit} the \
+         sandbox lets Rhai's parser and optimiser read (their time grows with the square; \
+         --max-names raises it)"
     )]
     Names {
         what: String,
@@ -293,6 +300,7 @@ impl Stop {
             | Stop::Logical { .. }
             | Stop::Names { .. }
             | Stop::Export { .. }
+            | Stop::Operations(_)
             | Stop::Stack { .. } => ("E2BIG", -7),
             Stop::Interrupted => ("EINTR", -4),
         }
@@ -344,6 +352,10 @@ pub struct Budget {
     rng: Cell<u64>,
     /// Bytes of printed output kept for the end of the run.
     output: Cell<u64>,
+    /// Operations since the evaluation began, counted here: Rhai starts its own count
+    /// afresh in each call of a closure from a native function (`map`, `reduce`, `sort`),
+    /// so its count and its `ops` never reach a limit inside one.
+    ticks: Cell<u64>,
     /// A stop found where it could not be returned (inside Rhai's string interpolation,
     /// which prints a value whole when its to_string fails): the next check reports it.
     pending: std::cell::RefCell<Option<Stop>>,
@@ -361,6 +373,7 @@ impl Budget {
             measure_every: Cell::new(MEASURE_EVERY_MIN),
             heap_seen: Cell::new(now),
             output: Cell::new(0),
+            ticks: Cell::new(0),
             pending: std::cell::RefCell::new(None),
             rng: Cell::new(
                 std::time::SystemTime::now()
@@ -387,6 +400,7 @@ impl Budget {
         self.heap_seen.set(crate::heap::live());
         self.reads.set(0);
         self.output.set(0);
+        self.ticks.set(0);
         self.pending.borrow_mut().take();
     }
 
@@ -455,7 +469,12 @@ impl Budget {
     }
 
     /// The checks made between two operations.
-    pub fn check(&self, ops: u64) -> Result<(), Stop> {
+    pub fn check(&self) -> Result<(), Stop> {
+        let ops = self.ticks.get() + 1;
+        self.ticks.set(ops);
+        if ops > self.limits.max_operations {
+            return Err(Stop::Operations(self.limits.max_operations));
+        }
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Stop::Interrupted);
         }
@@ -502,6 +521,11 @@ impl Budget {
     pub fn check_end(&self) -> Result<(), Stop> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Stop::Interrupted);
+        }
+        // A stop inside a closure that the function calling it swallowed (Rhai's `sort`
+        // takes a failing comparison for "equal") still ends the run.
+        if self.ticks.get() > self.limits.max_operations {
+            return Err(Stop::Operations(self.limits.max_operations));
         }
         if Instant::now() > self.deadline.get() {
             return Err(Stop::Time(self.limits.max_time));
@@ -731,7 +755,7 @@ pub fn install(e: &mut Engine, budget: &Rc<Budget>) {
     // without a bound of its own: the sandbox has none (hints.rs says why).
     e.disable_symbol("eval");
     let b = budget.clone();
-    e.on_progress(move |ops| match b.check(ops) {
+    e.on_progress(move |_| match b.check() {
         Ok(()) => None,
         Err(stop) => Some(Dynamic::from(stop.to_script_error())),
     });
@@ -909,14 +933,49 @@ fn register_guards(e: &mut Engine, l: Limits, budget: &Rc<Budget>) {
         },
     );
 
-    // parse_json builds a map several times the size of its text.
-    e.register_fn(
-        "parse_json",
-        move |ctx: rhai::NativeCallContext, json: &str| -> Res<Dynamic> {
-            string_limit("parse_json", json.len(), &l)?;
-            ctx.engine().parse_json(json, true).map(Dynamic::from)
+    // parse_json reads JSON and nothing else: Rhai's own parses the text as a Rhai map
+    // literal, so that `{"a": print("x")}` runs code, past --max-names and --max-input-size.
+    e.register_fn("parse_json", move |json: &str| -> Res<Dynamic> {
+        string_limit("parse_json", json.len(), &l)?;
+        let v: serde_json::Value = serde_json::from_str(json)
+            .map_err(|err| super::einval(format!("parse_json: not JSON: {err}")))?;
+        json_value(v, &l)
+    });
+}
+
+/// A JSON value as a script value, each array and object held to the sandbox's limits
+/// (serde_json refuses nesting deeper than 128).
+fn json_value(v: serde_json::Value, l: &Limits) -> Res<Dynamic> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Dynamic::from(i),
+            None => Dynamic::from(n.as_f64().unwrap_or(f64::NAN)),
         },
-    );
+        Value::String(s) => Dynamic::from(s),
+        Value::Array(a) => {
+            array_limit("parse_json", a.len(), l)?;
+            let out: Res<Array> = a.into_iter().map(|x| json_value(x, l)).collect();
+            Dynamic::from_array(out?)
+        }
+        Value::Object(o) => {
+            if o.len() > l.max_map_size {
+                return Err(Stop::Map {
+                    what: "parse_json".to_string(),
+                    size: o.len(),
+                    limit: l.max_map_size,
+                }
+                .into_rhai());
+            }
+            let mut m = Map::new();
+            for (k, x) in o {
+                m.insert(k.into(), json_value(x, l)?);
+            }
+            Dynamic::from_map(m)
+        }
+    })
 }
 
 fn no_sleep() -> Box<EvalAltResult> {
