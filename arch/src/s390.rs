@@ -38,7 +38,7 @@ const PARAMS: ArchParams = ArchParams {
     // A segment (PMD) maps 1 MiB, a region-3 entry (PUD) 2 GiB.
     pmd_shift: 20,
     pud_shift: 31,
-    // asm/sparsemem.h in 6.12: SECTION_SIZE_BITS 28 (256 MiB; 6.13 made it 27).
+    // asm/sparsemem.h up to 6.12: SECTION_SIZE_BITS 28 (256 MiB); see S390::params().
     section_size_bits: 28,
     // CONFIG_MAX_PHYSMEM_BITS, default 46.
     max_physmem_bits: 46,
@@ -63,8 +63,14 @@ pub static S390: S390 = S390 { params: PARAMS };
 const QEMU_RZM: u64 = MIB;
 
 impl Arch for S390 {
-    fn params(&self, _kernel: &Kernel) -> ArchParams {
-        self.params
+    /// 6.13 made sections 128 MiB (SECTION_SIZE_BITS 27 in asm/sparsemem.h, commit
+    /// "s390/sparsemem: Reduce section size to 128 MiB", for virtio-mem's granularity); 7.3's
+    /// has 27.
+    fn params(&self, kernel: &Kernel) -> ArchParams {
+        ArchParams {
+            section_size_bits: if kernel.at_least(6, 13) { 27 } else { 28 },
+            ..self.params
+        }
     }
 
     /// s390 has ZONE_DMA and no ZONE_DEVICE (it does not select ARCH_HAS_PTE_DEVMAP).

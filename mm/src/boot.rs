@@ -103,9 +103,9 @@ impl BootPlan {
         let target = spec.target;
         let (arch, kernel) = (target.arch(), target.kernel);
         let mut cmdline = if spec.strict {
-            Cmdline::parse_strict_for(&spec.cmdline, kernel)?
+            Cmdline::parse_strict(&spec.cmdline, kernel)?
         } else {
-            Cmdline::parse_for(&spec.cmdline, kernel)?
+            Cmdline::parse(&spec.cmdline, kernel)?
         };
         if !arch.memmap_on_memory_enable(kernel) {
             // Without CONFIG_MHP_MEMMAP_ON_MEMORY memory_hotplug has no such parameter: an

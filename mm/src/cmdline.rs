@@ -298,13 +298,8 @@ pub fn split_args(text: &str) -> Vec<String> {
 }
 
 impl Cmdline {
-    /// Parse a kernel command line as the default kernel version reads it.
-    pub fn parse(text: &str) -> Result<Cmdline> {
-        Cmdline::parse_for(text, arch::default_kernel())
-    }
-
     /// Parse a kernel command line as `kernel` reads it.
-    pub fn parse_for(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
+    pub fn parse(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
         let mut c = Cmdline {
             text: text.trim().to_string(),
             ..Cmdline::default()
@@ -505,13 +500,8 @@ impl Cmdline {
 
     /// Parse as [`Cmdline::parse`], and make a malformed value of a known parameter an error
     /// (`--strict`), where the kernel would keep the default.
-    pub fn parse_strict(text: &str) -> Result<Cmdline> {
-        Cmdline::parse_strict_for(text, arch::default_kernel())
-    }
-
-    /// [`Cmdline::parse_strict`] as `kernel` reads the line.
-    pub fn parse_strict_for(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
-        let c = Cmdline::parse_for(text, kernel)?;
+    pub fn parse_strict(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
+        let c = Cmdline::parse(text, kernel)?;
         match c.malformed.first() {
             Some(m) => Err(MmError::Invalid(format!(
                 "kernel command line: {}: {} (the kernel would keep the default; --strict \
@@ -607,6 +597,9 @@ fn parse_memmap(s: &str) -> Option<MemmapEntry> {
 mod tests {
     use super::*;
 
+    /// The version the tests read command lines as.
+    const K: &arch::Kernel = &arch::kernel::V6_12;
+
     #[test]
     fn memparse_like_the_kernel() {
         assert_eq!(parse_size("4G"), Some(4 << 30));
@@ -638,11 +631,11 @@ mod tests {
     /// without a word (tests/fixtures/oracle-x86_64-6.1-force.txt shows N).
     #[test]
     fn force_is_false_on_6_1() {
-        let c = Cmdline::parse_for("memory_hotplug.memmap_on_memory=force", &arch::kernel::V6_1)
-            .unwrap();
+        let c =
+            Cmdline::parse("memory_hotplug.memmap_on_memory=force", &arch::kernel::V6_1).unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Disable);
         assert!(c.malformed.is_empty());
-        let c = Cmdline::parse("memory_hotplug.memmap_on_memory=force").unwrap();
+        let c = Cmdline::parse("memory_hotplug.memmap_on_memory=force", K).unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Force);
     }
 
@@ -652,6 +645,7 @@ mod tests {
             "console=ttyS0 memory_hotplug.memmap_on_memory=force memhp_default_state=offline \
              memory-hotplug.online_policy=auto-movable movable_node memmap=0xfc000000!8G \
              hugepagesz=1G hugepages=4 hugepages=16 hugetlb_free_vmemmap=on quiet",
+            K,
         )
         .unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Force);
@@ -678,8 +672,11 @@ mod tests {
     fn malformed_known_values_keep_the_default_as_the_kernel_does() {
         // A module or core parameter's refused value: parse_args() logs it, the default
         // stays (kernel/params.c).
-        let c =
-            Cmdline::parse("memory_hotplug.memmap_on_memory=2 memhp_default_state=onlin").unwrap();
+        let c = Cmdline::parse(
+            "memory_hotplug.memmap_on_memory=2 memhp_default_state=onlin",
+            K,
+        )
+        .unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Disable);
         assert_eq!(c.memhp_default_state, None);
         assert_eq!(c.malformed.len(), 2);
@@ -689,29 +686,32 @@ mod tests {
         );
         // setup_memhp_default_state() says nothing (mm/memory_hotplug.c).
         assert_eq!(c.malformed[1].log, None);
-        let c = Cmdline::parse("memory_hotplug.auto_movable_ratio=-1 hugetlb_free_vmemmap=maybe")
-            .unwrap();
+        let c = Cmdline::parse(
+            "memory_hotplug.auto_movable_ratio=-1 hugetlb_free_vmemmap=maybe",
+            K,
+        )
+        .unwrap();
         assert_eq!(c.auto_movable_ratio, Cmdline::default().auto_movable_ratio);
         assert_eq!(c.hugetlb_free_vmemmap, None);
         assert_eq!(c.malformed.len(), 2);
         // A bool parameter without a value is true (param_set_bool()).
-        let c = Cmdline::parse("hugetlb_free_vmemmap").unwrap();
+        let c = Cmdline::parse("hugetlb_free_vmemmap", K).unwrap();
         assert_eq!(c.hugetlb_free_vmemmap, Some(true));
         // --strict refuses them.
-        let e = Cmdline::parse_strict("memory_hotplug.memmap_on_memory=maybe").unwrap_err();
+        let e = Cmdline::parse_strict("memory_hotplug.memmap_on_memory=maybe", K).unwrap_err();
         assert!(e.to_string().contains("--strict"), "{e}");
-        assert!(Cmdline::parse_strict("memory_hotplug.memmap_on_memory=force").is_ok());
+        assert!(Cmdline::parse_strict("memory_hotplug.memmap_on_memory=force", K).is_ok());
     }
 
     #[test]
     fn malformed_values_the_model_cannot_place_are_errors() {
         // Arch early parameters and hugetlb's boot allocation stay errors (not yet modelled
         // per arch), as do hotplug-lab's own options.
-        assert!(Cmdline::parse("mem=lots").is_err());
-        assert!(Cmdline::parse("memmap=4G").is_err());
-        assert!(Cmdline::parse("mem").is_err());
-        assert!(Cmdline::parse("hotplug_lab.nodes=0").is_err());
+        assert!(Cmdline::parse("mem=lots", K).is_err());
+        assert!(Cmdline::parse("memmap=4G", K).is_err());
+        assert!(Cmdline::parse("mem", K).is_err());
+        assert!(Cmdline::parse("hotplug_lab.nodes=0", K).is_err());
         // Unknown parameters, even odd ones, are ignored.
-        assert!(Cmdline::parse("whatever=%% \"a b\"").is_ok());
+        assert!(Cmdline::parse("whatever=%% \"a b\"", K).is_ok());
     }
 }

@@ -414,7 +414,9 @@ proptest! {
 
     #[test]
     fn command_lines_parse_or_fail_cleanly(s in "[a-z_.=!$0-9A-Zx, -]{0,80}") {
-        let _ = Cmdline::parse(&s);
+        for k in arch::KERNELS {
+            let _ = Cmdline::parse(&s, k);
+        }
     }
 
     #[test]

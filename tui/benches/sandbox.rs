@@ -145,7 +145,10 @@ fn parse_at_the_name_limit(c: &mut Criterion) {
         let limits = hotplug_lab::script::Limits::default();
         let at = |src: &str| hotplug_lab::script::sandbox::check_names("", src, &limits);
         // At the limit: two more parts would be refused.
-        assert!(at(src).is_ok() && at(&format!("{src};;")).is_err(), "{name}");
+        assert!(
+            at(src).is_ok() && at(&format!("{src};;")).is_err(),
+            "{name}"
+        );
         g.bench_function(name, |b| b.iter(|| engine.compile(src.as_str()).unwrap()));
     }
     g.finish();

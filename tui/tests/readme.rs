@@ -127,3 +127,25 @@ fn the_capture_command_in_the_readme_is_the_one_host_prints() {
         "README.md must show, in a fenced block of its own:\n{cmd}"
     );
 }
+
+/// The README's Rust example is mm's crate documentation, which `cargo test` runs as a
+/// doctest: the two must say the same.
+#[test]
+fn the_rust_example_is_the_doctest() {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../mm/src/lib.rs"))
+            .unwrap();
+    let doc: String = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+        .collect();
+    let rust = blocks(&readme(), "rust");
+    assert!(!rust.is_empty());
+    for (line, b) in rust {
+        assert!(
+            doc.contains(&format!("```\n{b}```")),
+            "README.md:{line}: the Rust example differs from mm/src/lib.rs's:\n{b}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Every scenario under scripts/ on every architecture of `--arch all`: its output and the
-//! final stats of the machine it booted last, as reviewed snapshots named script@arch in the
-//! top-level snapshots/ directory. Every script must run to the end on every architecture.
+//! final stats of the machine it booted last, as reviewed snapshots in the top-level
+//! snapshots/ directory, named as [`snapshot_name`] says. Every script must run to the end
+//! on every architecture.
 
 use hotplug_lab::script::run::{run_target, RunOptions};
 use hotplug_lab::script::BootConfig;
@@ -24,6 +25,16 @@ fn scripts() -> Vec<std::path::PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// The one naming rule (README's "Snapshots"): `script@arch` on the default kernel version,
+/// `script@arch-VERSION` on another (`cloud-sizing@arm64-64k-6.1`).
+fn snapshot_name(script: &str, t: &arch::Target) -> String {
+    if std::ptr::eq(t.kernel, arch::default_kernel()) {
+        format!("{script}@{}", t.name())
+    } else {
+        format!("{script}@{}-{}", t.name(), t.kernel.name)
+    }
 }
 
 /// What a snapshot shows: the script's output, then a table of the last machine's stats.
@@ -52,10 +63,8 @@ fn every_script_on_every_arch() {
         let source = std::fs::read_to_string(&path).unwrap();
         for config in arch::Config::all() {
             let arch = config.name;
-            let o = RunOptions::new(BootConfig::new(arch::Target::new(
-                config,
-                arch::default_kernel(),
-            )));
+            let target = arch::Target::new(config, arch::default_kernel());
+            let o = RunOptions::new(BootConfig::new(target));
             let run = run_target(&source, &o);
             if let Some(e) = run.error_line(&name) {
                 panic!("{name} on {arch} failed: {e}\n{}", run.output.join("\n"));
@@ -68,44 +77,43 @@ fn every_script_on_every_arch() {
                 .unwrap_or_else(|e| panic!("{name} on {arch}: invariant broken: {e}"));
             let text = render(&run.output, &m.stats());
             settings.set_description(format!("hotplug-lab run scripts/{name}.rhai --arch {arch}"));
-            settings.bind(|| insta::assert_snapshot!(format!("{name}@{arch}"), text));
+            settings.bind(|| insta::assert_snapshot!(snapshot_name(&name, &target), text));
         }
     }
 }
 
-/// The scenarios whose answer depends on the kernel version, run again as Linux 6.1:
-/// snapshots named script@arch-6.1.
+/// The scenarios whose answer depends on the kernel version, run again on every other
+/// version modelled.
 #[test]
-fn version_scenarios_on_6_1() {
+fn version_scenarios_on_other_kernels() {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
-    for name in ["memmap-on-memory", "cloud-sizing", "hugetlb-hvo"] {
-        let source = std::fs::read_to_string(dir.join(format!("{name}.rhai"))).unwrap();
-        for config in arch::Config::all() {
-            let arch = config.name;
-            let o = RunOptions::new(BootConfig::new(arch::Target::new(
-                config,
-                &arch::kernel::V6_1,
-            )));
-            let run = run_target(&source, &o);
-            if let Some(e) = run.error_line(name) {
-                panic!(
-                    "{name} on {arch} (6.1) failed: {e}\n{}",
-                    run.output.join("\n")
-                );
+    let others = arch::kernel::KERNELS
+        .iter()
+        .filter(|k| !std::ptr::eq(**k, arch::default_kernel()));
+    for kernel in others {
+        for name in ["memmap-on-memory", "cloud-sizing", "hugetlb-hvo"] {
+            let source = std::fs::read_to_string(dir.join(format!("{name}.rhai"))).unwrap();
+            for config in arch::Config::all() {
+                let target = arch::Target::new(config, kernel);
+                let run = run_target(&source, &RunOptions::new(BootConfig::new(target)));
+                if let Some(e) = run.error_line(name) {
+                    panic!("{name} on {target} failed: {e}\n{}", run.output.join("\n"));
+                }
+                let m = run.machine.as_ref().unwrap();
+                assert!(std::ptr::eq(m.kernel(), *kernel));
+                m.check()
+                    .unwrap_or_else(|e| panic!("{name} on {target}: invariant broken: {e}"));
+                let text = render(&run.output, &m.stats());
+                settings.set_description(format!(
+                    "hotplug-lab run scripts/{name}.rhai --arch {} --kernel {}",
+                    config.name, kernel.name
+                ));
+                settings.bind(|| insta::assert_snapshot!(snapshot_name(name, &target), text));
             }
-            let m = run.machine.as_ref().unwrap();
-            assert_eq!(m.kernel().name, "6.1");
-            m.check()
-                .unwrap_or_else(|e| panic!("{name} on {arch} 6.1: invariant broken: {e}"));
-            let text = render(&run.output, &m.stats());
-            settings.set_description(format!(
-                "hotplug-lab run scripts/{name}.rhai --arch {arch} --kernel 6.1"
-            ));
-            settings.bind(|| insta::assert_snapshot!(format!("{name}@{arch}-6.1"), text));
         }
     }
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 #[command(
     name = "hotplug-lab",
     version,
-    about = "Simulate Linux memory hotplug and the sparse vmemmap (6.12, 6.1) on x86_64, arm64, powerpc and s390",
+    about = "Simulate Linux memory hotplug and the sparse vmemmap on x86_64, arm64, powerpc and s390, as the Linux versions `hotplug-lab kernels` lists do it",
     after_help = "With no command, hotplug-lab opens the terminal UI on the default architecture."
 )]
 struct Cli {

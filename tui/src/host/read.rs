@@ -562,7 +562,7 @@ fn memory_parameters(cmdline: &str, kernel: &arch::Kernel, notes: &mut Vec<Strin
             continue;
         }
         // The machine booted, so its kernel ignored what it could not parse: so does the model.
-        match mm::cmdline::Cmdline::parse_for(&arg, kernel) {
+        match mm::cmdline::Cmdline::parse(&arg, kernel) {
             // mem=0 is refused by x86's parse_memopt() and ignored by arm64's
             // memblock_mem_limit_remove_map().
             Ok(c) if c.malformed.is_empty() && c.mem_limit != Some(0) => out.push(arg),

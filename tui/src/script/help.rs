@@ -14,7 +14,7 @@ pub const DOCS: &[Doc] = &[
         name: "boot",
         signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ KEYS }) -> Machine",
         summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE, IOMEM and KERNEL (the runner's flags). \
-                  kernel is the version modelled: \"6.12\" (default) or \"6.1\" (hotplug-lab kernels lists \
+                  kernel is the version modelled: {VERSIONS} (hotplug-lab kernels lists \
                   what differs); m.kernel says which. \
                   ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
                   machine; iomem is /proc/iomem text whose \"System RAM\" lines become the boot memory; \
@@ -260,7 +260,7 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "arch",
         signature: "m.arch, m.kernel, m.design, m.hotplug_driver, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram, m.boot_ram_end, m.pmd_size, m.dax_alignments",
-        summary: "The machine's architecture name, the Linux version it models (\"6.12\" or \"6.1\"), \
+        summary: "The machine's architecture name, the Linux version it models ({VERSIONS}), \
                   its design variant, the driver that hot-adds \
                   memory on its platform (\"pseries DLPAR\" onlines what it adds), page, section and \
                   memory block sizes, where its platform puts hot-pluggable memory (block aligned), \
@@ -296,7 +296,7 @@ pub const DOCS: &[Doc] = &[
         name: "ARCH CMDLINE IOMEM KERNEL",
         signature: "ARCH, CMDLINE, IOMEM, KERNEL",
         summary: "The runner's --arch, --cmdline and --iomem (file contents), empty strings when not \
-                  given, and --kernel (the Linux version boot() models: \"6.12\" unless given).",
+                  given, and --kernel (the Linux version boot() models: {DEFAULT} unless given).",
         example: "let m = boot(ARCH, CMDLINE);",
     },
     Doc {
@@ -307,12 +307,35 @@ pub const DOCS: &[Doc] = &[
     },
 ];
 
+/// A summary with the modelled versions filled in: `{VERSIONS}` (`"6.12" (default) or
+/// "6.1"`) and `{DEFAULT}`, from arch's one list of them.
+fn fill(text: &str) -> String {
+    let names: Vec<String> = arch::KERNELS
+        .iter()
+        .map(|k| {
+            if std::ptr::eq(*k, arch::default_kernel()) {
+                format!("\"{}\" (default)", k.name)
+            } else {
+                format!("\"{}\"", k.name)
+            }
+        })
+        .collect();
+    let versions = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    text.replace("{VERSIONS}", &versions)
+        .replace("{DEFAULT}", &format!("\"{}\"", arch::default_kernel().name))
+}
+
 /// help(): one line per entry.
 pub fn list() -> String {
     let w = DOCS.iter().map(|d| d.name.len()).max().unwrap_or(0);
     let mut out = String::from("hotplug-lab scripting API (help(\"name\") for one call):\n");
     for d in DOCS {
-        let first = d.summary.split(". ").next().unwrap_or(d.summary);
+        let summary = fill(d.summary);
+        let first = summary.split(". ").next().unwrap_or(&summary);
         out.push_str(&format!(
             "  {:w$}  {}\n",
             d.name,
@@ -351,7 +374,7 @@ pub fn one(name: &str) -> Option<String> {
     };
     Some(format!(
         "{signature}\n\n{}\n{options}{files}\nExample:\n  {}\n",
-        wrap(d.summary, 90),
+        wrap(&fill(d.summary), 90),
         d.example
     ))
 }

@@ -68,6 +68,25 @@ impl Key {
     }
 }
 
+impl Binding {
+    /// What the help overlay says of it, with the modelled Linux versions filled in
+    /// (`{VERSIONS}`: "6.12, 6.1"; `{VERSIONS_AND}`: "6.12 and 6.1").
+    pub fn help_text(&self) -> std::borrow::Cow<'static, str> {
+        if !self.help.contains("{VERSIONS") {
+            return self.help.into();
+        }
+        let names: Vec<&str> = arch::Kernel::names().collect();
+        let and = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.join(""),
+        };
+        self.help
+            .replace("{VERSIONS_AND}", &and)
+            .replace("{VERSIONS}", &names.join(", "))
+            .into()
+    }
+}
+
 /// Keys outside the REPL's input line.
 pub const BINDINGS: &[Binding] = &[
     Binding {
@@ -193,7 +212,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('L')],
         shown: "L",
-        help: "switch the Linux version: 6.12, 6.1 (boots afresh and replays the REPL's inputs)",
+        help: "switch the Linux version: {VERSIONS} (boots afresh and replays the REPL's inputs)",
         action: Action::NextKernel,
         hint: "L linux",
         panes: MAP,
@@ -201,7 +220,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('C')],
         shown: "C",
-        help: "compare Linux versions: this architecture on 6.12 and 6.1 side by side",
+        help: "compare Linux versions: this architecture on {VERSIONS_AND} side by side",
         action: Action::CompareKernels,
         hint: "C versions",
         panes: MAP,

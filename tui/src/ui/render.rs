@@ -1129,7 +1129,7 @@ fn draw_help(f: &mut Frame, area: Rect, scroll: u16) -> u16 {
         entry(
             &mut lines,
             Span::styled(format!("  {:<kw$}", b.shown), yellow),
-            b.help,
+            &b.help_text(),
             kw + 2,
         );
     }
