@@ -5,6 +5,84 @@ use crate::machine::Machine;
 use crate::memory_block::BlockState;
 use crate::vmemmap::Origin;
 
+/// What a statistic counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Bytes,
+    /// Kibibytes, as /proc/meminfo's kB.
+    Kb,
+    /// Base pages of the machine's page size.
+    Pages,
+    Count,
+}
+
+/// One statistic: its name, its unit and what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct StatDoc {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub meaning: &'static str,
+}
+
+const fn doc(name: &'static str, unit: Unit, meaning: &'static str) -> StatDoc {
+    StatDoc {
+        name,
+        unit,
+        meaning,
+    }
+}
+
+/// Every statistic of [`Machine::stats`], in its order.
+pub const STATS: &[StatDoc] = &[
+    doc("page_size", Unit::Bytes, "the base page size"),
+    doc("section_size", Unit::Bytes, "a memory section: 1 << SECTION_SIZE_BITS"),
+    doc("memory_block_size", Unit::Bytes, "a memory block: memory/block_size_bytes"),
+    doc("sections_present", Unit::Count, "sections marked present"),
+    doc("sections_online", Unit::Count, "sections marked online"),
+    doc("blocks", Unit::Count, "memory blocks (memoryN directories)"),
+    doc("present_pages", Unit::Pages, "zoneinfo's present, over every zone"),
+    doc("managed_pages", Unit::Pages, "zoneinfo's managed (what the buddy allocator has), over every zone"),
+    doc("mem_total_kb", Unit::Kb, "/proc/meminfo MemTotal"),
+    doc("mem_free_kb", Unit::Kb, "/proc/meminfo MemFree"),
+    doc("memmap_pages", Unit::Pages, "struct-page pages as /proc/vmstat counts them: nr_memmap_boot_pages + nr_memmap_pages"),
+    doc("memmap_boot_pages", Unit::Pages, "nr_memmap_boot_pages: the boot memmap, which the kernel counts per section, each section's rounded up to whole pages"),
+    doc("memmap_buddy_pages", Unit::Pages, "nr_memmap_pages taken from free memory (a hot-add's memmap in RAM), counted per section as the kernel does"),
+    doc("memmap_altmap_pages", Unit::Pages, "nr_memmap_pages carved out of hot-added memory itself (memmap_on_memory)"),
+    doc("memmap_device_pages", Unit::Pages, "nr_memmap_pages carved out of a device (pmem or device-dax with map=dev)"),
+    doc("vmemmap_pagetable_pages", Unit::Pages, "page tables that map the vmemmap"),
+    doc("vmemmap_pmd_mappings", Unit::Count, "PMD leaves that map the vmemmap"),
+    doc("vmemmap_pte_mappings", Unit::Count, "PTEs that map the vmemmap"),
+    doc("hvo_freed_pages", Unit::Pages, "vmemmap pages HugeTLB vmemmap optimisation has freed, less those it allocated"),
+    doc("blocks_online", Unit::Count, "memory blocks online"),
+    doc("sections_early", Unit::Count, "sections present since boot"),
+    doc("vmemmap_bolted_mappings", Unit::Count, "powerpc hash: the vmemmap's bolted hash-table entries"),
+    doc("vmemmap_backing_boot_pages", Unit::Pages, "pages that back the vmemmap, from boot memory: fewer than the memmap_ counters where sections share a vmemmap page (powerpc's 16M sections on 64K pages) or pages are shared (HVO)"),
+    doc("vmemmap_backing_buddy_pages", Unit::Pages, "pages that back the vmemmap, from free memory (see vmemmap_backing_boot_pages)"),
+    doc("vmemmap_backing_altmap_pages", Unit::Pages, "pages that back the vmemmap, from hot-added memory's altmaps"),
+    doc("vmemmap_backing_device_pages", Unit::Pages, "pages that back the vmemmap, from devices (less where device-dax deduplicates)"),
+    doc("mem_section_roots", Unit::Count, "mem_section root arrays allocated (SPARSEMEM_EXTREME)"),
+    doc("min_free_kbytes", Unit::Kb, "vm.min_free_kbytes"),
+    doc("hugetlb_kb", Unit::Kb, "the HugeTLB pools (meminfo Hugetlb)"),
+    doc("pgmaps", Unit::Count, "ZONE_DEVICE mappings (memremap_pages)"),
+    doc("zone_device_pages", Unit::Pages, "pages in ZONE_DEVICE"),
+];
+
+/// What statistic `name` is.
+pub fn stat_doc(name: &str) -> Option<&'static StatDoc> {
+    STATS.iter().find(|d| d.name == name)
+}
+
+/// `value` of a statistic in `unit` for people: `128M`, `4 MiB`, `1.97 GiB`; none for a
+/// count.
+pub fn stat_human(unit: Unit, value: u64, page_size: u64) -> Option<String> {
+    match unit {
+        Unit::Bytes => Some(arch::human(value)),
+        Unit::Kb => Some(arch::approx(value.saturating_mul(1024))),
+        Unit::Pages => Some(arch::approx(value.saturating_mul(page_size))),
+        Unit::Count => None,
+    }
+}
+
 impl Machine {
     /// The statistics of the scripting contract (DESIGN.md), in a fixed order, then extras.
     pub fn stats(&self) -> Vec<(&'static str, u64)> {
@@ -276,5 +354,21 @@ impl Machine {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statistic_has_a_line() {
+        let m = Machine::boot(&crate::BootSpec::new(arch::Target::default_target())).unwrap();
+        let names: Vec<&str> = m.stats().into_iter().map(|(k, _)| k).collect();
+        let documented: Vec<&str> = STATS.iter().map(|d| d.name).collect();
+        assert_eq!(names, documented);
+        assert_eq!(stat_human(Unit::Bytes, 128 << 20, 4096).unwrap(), "128M");
+        assert_eq!(stat_human(Unit::Pages, 1024, 4096).unwrap(), "4 MiB");
+        assert_eq!(stat_human(Unit::Count, 7, 4096), None);
     }
 }

@@ -131,7 +131,7 @@ fn rows(archs: &[Target], machines: &[Option<Machine>]) -> Vec<Row> {
             values: col(&|a, m| zones(a, m)),
         },
         Row {
-            label: "memory block (2G)",
+            label: "block on a 2 GiB guest",
             values: col(&|_, m| m.map(|m| human(m.block_size())).unwrap_or_default()),
         },
         Row {
@@ -217,7 +217,7 @@ fn rows(archs: &[Target], machines: &[Option<Machine>]) -> Vec<Row> {
             }),
         },
         Row {
-            label: "RAM (2G guest)",
+            label: "RAM on a 2 GiB guest",
             values: col(&|_, m| m.map(ram_ranges).unwrap_or_default()),
         },
         Row {

@@ -89,6 +89,11 @@ pub struct BootArgs {
     /// A /proc/iomem file to boot from (IOMEM in scripts; "-" reads standard input)
     #[arg(long, value_name = "FILE")]
     pub iomem: Option<PathBuf>,
+    /// The boot RAM, laid out as the architecture's default QEMU machine lays it out (RAM in
+    /// scripts; boot() takes it; a size: 16G, 0x40000000) [default: 2G]
+    #[arg(long, value_name = "SIZE", value_parser = size,
+          conflicts_with_all = ["iomem", "host", "sysroot"])]
+    pub ram: Option<u64>,
     /// A malformed value of a known kernel parameter fails the boot (the kernel logs it and
     /// keeps the default)
     #[arg(long)]
@@ -126,6 +131,7 @@ impl BootArgs {
         }
         c.cmdline = self.cmdline.clone();
         c.iomem = iomem;
+        c.ram = self.ram;
         c.strict = self.strict;
         c.capture = capture;
         Ok(c)

@@ -4,8 +4,9 @@
 //! parser says it is unfinished; Ctrl-C stops the statement running and keeps the session.
 
 use crate::output::warn;
+use crate::script::complete::complete;
 use crate::script::session::incomplete;
-use crate::script::{help, Host, Limits, Session, Vm};
+use crate::script::{Host, Limits, Session, Vm};
 use rhai::Scope;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -61,36 +62,16 @@ impl Completer for Helper {
         pos: usize,
         _: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        let pair = |s: &str| Pair {
-            display: s.to_string(),
-            replacement: s.to_string(),
-        };
-        // Inside a string: a path.
-        if before.matches('"').count() % 2 == 1 {
-            let start = before.rfind('"').map_or(0, |i| i + 1);
-            let prefix = &before[start..];
-            let v = self
-                .paths
-                .borrow()
-                .iter()
-                .filter(|p| p.starts_with(prefix))
-                .map(|p| pair(p))
-                .collect();
-            return Ok((start, v));
-        }
-        let start = before
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
-        let prefix = &before[start..];
-        let mut names: Vec<&str> = help::DOCS
-            .iter()
-            .flat_map(|d| d.name.split(' '))
-            .filter(|n| n.starts_with(prefix))
+        let c = complete(&line[..pos], &self.paths.borrow());
+        let pairs = c
+            .candidates
+            .into_iter()
+            .map(|s| Pair {
+                display: s.clone(),
+                replacement: s,
+            })
             .collect();
-        names.sort_unstable();
-        names.dedup();
-        Ok((start, names.into_iter().map(pair).collect()))
+        Ok((c.start, pairs))
     }
 }
 

@@ -44,6 +44,7 @@ pub fn run_warnings(
     arch_given: bool,
     cmdline: &str,
     iomem: bool,
+    ram: bool,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for w in runs.iter().flat_map(|r| &r.warnings) {
@@ -78,6 +79,12 @@ pub fn run_warnings(
         "RAM or iomem",
         crate::script::USED_IOMEM,
         iomem,
+    ));
+    out.extend(unused(
+        "--ram",
+        "RAM or iomem",
+        crate::script::USED_RAM,
+        ram,
     ));
     out
 }
@@ -154,6 +161,7 @@ pub fn command(a: Args) -> ExitCode {
         a.arch.is_some(),
         &a.boot.cmdline,
         a.boot.iomem.is_some(),
+        a.boot.ram.is_some(),
     ) {
         warn(&format!("hotplug-lab run: warning: {w}"));
     }
@@ -315,7 +323,7 @@ pub fn side_by_side(
             let _ = writeln!(out, "error: {l}");
         }
     }
-    // The machines booted last may model another kernel than the flag's: say which.
+    // Which machine the table describes: each run's last, and how many each booted.
     let mut kernels: Vec<&str> = runs
         .iter()
         .filter_map(|r| r.machine.as_ref().map(|m| m.kernel().name))
@@ -325,9 +333,16 @@ pub fn side_by_side(
         [k] => format!(", Linux {k}"),
         _ => String::new(),
     };
+    let mut boots: Vec<u32> = runs.iter().map(|r| r.boots).collect();
+    boots.dedup();
+    let which = match boots.as_slice() {
+        [1] => "the machine each run booted".to_string(),
+        [n] => format!("the last of the {n} machines each run booted"),
+        _ => "the machine each run booted last".to_string(),
+    };
     let _ = writeln!(
         out,
-        "\n== {name}: the stats that differ between the architectures (machine booted last{linux}) =="
+        "\n== {name}: the stats that differ between the runs ({which}{linux}; help(\"stats\") says what each is) =="
     );
     let kw = differ.iter().map(|k| k.len()).max().unwrap_or(0).max(5);
     let cells: Vec<Vec<String>> = runs
@@ -335,11 +350,23 @@ pub fn side_by_side(
         .zip(&stats)
         .map(|(r, s)| {
             let mut c = vec![label(&r.target)];
+            let page = s
+                .iter()
+                .find(|(x, _)| *x == "page_size")
+                .map_or(4096, |(_, v)| *v);
             for k in &differ {
                 c.push(
                     s.iter()
                         .find(|(x, _)| x == k)
-                        .map_or("-".to_string(), |(_, v)| v.to_string()),
+                        .map_or("-".to_string(), |&(_, v)| {
+                            // The raw number, and beside it the size it stands for.
+                            let unit =
+                                mm::stats::stat_doc(k).map_or(mm::stats::Unit::Count, |d| d.unit);
+                            match mm::stats::stat_human(unit, v, page) {
+                                Some(h) if h != v.to_string() => format!("{v} ({h})"),
+                                _ => v.to_string(),
+                            }
+                        }),
                 );
             }
             c

@@ -191,7 +191,7 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<(BootSpec, Option<Arc<Capture>>)> {
         took |= super::USED_IOMEM;
     }
     if spec.ram.is_some() && spec.ram == b.ram {
-        took |= super::USED_IOMEM;
+        took |= super::USED_RAM;
     }
     host.used.set(host.used.get() | took);
     Ok((spec, capture))
@@ -320,6 +320,7 @@ fn do_boot(host: &Host, (spec, capture): &(BootSpec, Option<Arc<Capture>>)) -> R
     }
     let vm = Vm::new(m);
     *host.last.borrow_mut() = Some(vm.clone());
+    host.boots.set(host.boots.get().saturating_add(1));
     Ok(vm)
 }
 
@@ -337,13 +338,16 @@ fn add_report(r: &mm::AddReport) -> Map {
         ("start", int(r.start)),
         ("size", int(r.size)),
         ("node", int(u64::from(r.node))),
-        // The blocks of an add are consecutive: a range (`for b in r.blocks`, `r.blocks.start`),
-        // which stays small however many there are.
+        // The blocks of an add are consecutive: a run, which stays small however many there
+        // are.
         (
             "blocks",
             Dynamic::from(match (r.blocks.first(), r.blocks.last()) {
-                (Some(f), Some(l)) => f.0 as i64..l.0 as i64 + 1,
-                _ => 0..0,
+                (Some(f), Some(l)) => BlockRun {
+                    start: f.0 as i64,
+                    end: l.0 as i64 + 1,
+                },
+                _ => BlockRun { start: 0, end: 0 },
             }),
         ),
         ("memmap_on_memory", Dynamic::from(r.memmap_on_memory)),
@@ -470,6 +474,8 @@ fn pgmap_map(p: PgmapView) -> Map {
         ("map", Dynamic::from(p.map)),
         ("align", int(p.align)),
         ("vmemmap_shift", int(u64::from(p.vmemmap_shift))),
+        ("pages_per_compound_page", int(p.pages_per_compound_page)),
+        // The old name of the same number (scripts written before it was renamed).
         ("compound_pages", int(p.pages_per_compound_page)),
         ("vmemmap_optimized", Dynamic::from(p.vmemmap_optimized)),
         ("data_offset", int(p.data_offset)),
@@ -790,7 +796,7 @@ fn changes3<A, B, C, R>(
 /// Register everything.
 pub(super) fn register(e: &mut Engine, host: &Host) {
     register_errors(e);
-    register_helpers(e);
+    register_helpers(e, host);
     register_boot(e, host);
     register_hotplug(e, host);
     register_device(e, host);
@@ -823,7 +829,54 @@ fn register_errors(e: &mut Engine) {
         });
 }
 
-fn register_helpers(e: &mut Engine) {
+/// Consecutive memory blocks an operation covered, `[start, end)`: a range to scripts
+/// (`for b in r.blocks`, `r.blocks.start`, `.end`, `.len()`, `.contains(id)`), printed
+/// everywhere as lsmem prints a run of blocks, `32-39`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRun {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl std::fmt::Display for BlockRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.end - self.start {
+            n if n <= 0 => f.write_str("none"),
+            1 => write!(f, "{}", self.start),
+            _ => write!(f, "{}-{}", self.start, self.end - 1),
+        }
+    }
+}
+
+impl IntoIterator for BlockRun {
+    type Item = i64;
+    type IntoIter = std::ops::Range<i64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.start..self.end
+    }
+}
+
+fn register_block_run(e: &mut Engine) {
+    e.register_type_with_name::<BlockRun>("BlockRun")
+        .register_iterator::<BlockRun>()
+        .register_get("start", |r: &mut BlockRun| r.start)
+        .register_get("end", |r: &mut BlockRun| r.end)
+        .register_fn("len", |r: &mut BlockRun| (r.end - r.start).max(0))
+        .register_fn("is_empty", |r: &mut BlockRun| r.end <= r.start)
+        .register_fn("contains", |r: &mut BlockRun, id: i64| {
+            (r.start..r.end).contains(&id)
+        });
+    for name in ["to_string", "to_debug", "print", "debug"] {
+        e.register_fn(name, |r: &mut BlockRun| r.to_string());
+    }
+}
+
+fn register_helpers(e: &mut Engine, host: &Host) {
+    register_block_run(e);
+    let h = host.clone();
+    e.register_fn("warn", move |text: &str| {
+        h.script_warning(text);
+    });
     e.register_fn("size", |s: &str| -> Res<i64> {
         let v = parse_size_or_why(s).map_err(einval)?;
         i64::try_from(v).map_err(|_| {
@@ -837,14 +890,13 @@ fn register_helpers(e: &mut Engine) {
         Ok(arch::human(unsigned(v, "size")?))
     })
     .register_fn("hex", |v: i64| format!("{v:#x}"))
-    // Ranges (an add's `blocks`) have start, end and contains in Rhai; len as arrays do.
+    // Rhai's ranges have start, end and contains; len as arrays do.
     .register_fn("len", |r: &mut std::ops::Range<i64>| {
         (r.end - r.start).max(0)
     })
     .register_fn("help", help::list)
     .register_fn("help", |name: &str| {
-        help::one(name)
-            .unwrap_or_else(|| format!("no help for \"{name}\"; help() lists everything\n"))
+        help::one(name).unwrap_or_else(|| help::missing(name))
     });
 }
 

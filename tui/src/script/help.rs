@@ -13,7 +13,7 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "boot",
         signature: "boot() | boot(arch) | boot(arch, cmdline) | boot(#{ KEYS }) -> Machine",
-        summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE, IOMEM and KERNEL (the runner's flags). \
+        summary: "Boot a machine. With no arguments it uses ARCH, CMDLINE, IOMEM, RAM and KERNEL (the runner's flags). \
                   kernel is the version modelled: {VERSIONS} (hotplug-lab kernels lists \
                   what differs); m.kernel says which. \
                   ram is the boot RAM (\"2G\" or bytes, default 2G) laid out like the arch's default QEMU \
@@ -91,15 +91,18 @@ pub const DOCS: &[Doc] = &[
         name: "pgmap",
         signature: "m.pgmap(id) -> map",
         summary: "A mapped namespace: its range, layout (data_offset, npfns, end_trunc), mode, map, align, \
-                  vmemmap_shift, whether its vmemmap is deduplicated, memmap pages by origin, page-table \
-                  pages, and the altmap (base_pfn, reserve, free, align, alloc) with map \"dev\".",
+                  vmemmap_shift and pages_per_compound_page (1 << vmemmap_shift: the pages in each \
+                  compound page; compound_pages is its old name), whether its vmemmap is deduplicated, \
+                  memmap pages by origin, page-table pages, and the altmap (base_pfn, reserve, free, \
+                  align, alloc) with map \"dev\".",
         example: "let p = m.pgmap(id); print(`${p.namespace}: ${p.memmap_pages} memmap pages`);",
     },
     Doc {
-        name: "len",
-        signature: "range.len() -> integer",
-        summary: "How many block ids a range holds (an add's r.blocks); Rhai ranges also have start, \
-                  end and contains.",
+        name: "len contains is_empty",
+        signature: "range.len() -> integer, range.contains(id) -> bool, range.is_empty() -> bool",
+        summary: "How many ids a range holds. An add's r.blocks is a run of block ids, [start, end): \
+                  for b in r.blocks, r.blocks.start, r.blocks.end, r.blocks.contains(id); it prints as \
+                  lsmem writes a run, 32-39.",
         example: "let r = m.add_memory(m.hotplug_base, 1 * GiB); print(r.blocks.len());",
     },
     Doc {
@@ -208,12 +211,11 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "stats",
         signature: "m.stats() -> map",
-        summary: "The model's numbers: page_size, section_size, memory_block_size, sections_present, \
-                  sections_online, blocks, present_pages, managed_pages, mem_total_kb, mem_free_kb, \
-                  memmap_pages, memmap_boot_pages, memmap_buddy_pages, memmap_altmap_pages, \
-                  memmap_device_pages (the boot one is /proc/vmstat's nr_memmap_boot_pages, the other three \
-                  add up to nr_memmap_pages), vmemmap_pagetable_pages, vmemmap_pmd_mappings, \
-                  vmemmap_pte_mappings, hvo_freed_pages, and more.",
+        summary: "The model's numbers, one key each (listed below with their units): sizes, \
+                  sections and blocks, zone pages, MemTotal and MemFree, the memmap as /proc/vmstat \
+                  counts it (memmap_boot_pages is nr_memmap_boot_pages; memmap_buddy_pages, \
+                  memmap_altmap_pages and memmap_device_pages add up to nr_memmap_pages), the pages that \
+                  actually back the vmemmap, its page tables and mappings, HugeTLB and ZONE_DEVICE.",
         example: "let s = m.stats(); print(s.mem_free_kb);",
     },
     Doc {
@@ -293,11 +295,21 @@ pub const DOCS: &[Doc] = &[
         example: "m.add_memory(4 * GiB, 512 * MiB);",
     },
     Doc {
-        name: "ARCH CMDLINE IOMEM KERNEL",
-        signature: "ARCH, CMDLINE, IOMEM, KERNEL",
+        name: "ARCH CMDLINE IOMEM KERNEL RAM HOST",
+        signature: "ARCH, CMDLINE, IOMEM, KERNEL, RAM, HOST",
         summary: "The runner's --arch, --cmdline and --iomem (file contents), empty strings when not \
-                  given, and --kernel (the Linux version boot() models: {DEFAULT} unless given).",
+                  given, --kernel (the Linux version boot() models: {DEFAULT} unless given) and --ram \
+                  (bytes; 0 when not given, and boot() boots 2 GiB). boot(), boot(ARCH) and \
+                  boot(ARCH, CMDLINE) take them; a boot key names another. HOST is the system \
+                  --host or --sysroot names (\"this machine\", \"the tree DIR\"), empty without them.",
         example: "let m = boot(ARCH, CMDLINE);",
+    },
+    Doc {
+        name: "warn",
+        signature: "warn(text)",
+        summary: "Say something to the user apart from the output: on standard error (`run`, `repl`), \
+                  on the status line (the TUI); --json and snapshots keep only what print() says.",
+        example: "if HOST == \"\" { warn(\"this answers for the default guest, not your machine\"); }",
     },
     Doc {
         name: "help",
@@ -345,14 +357,41 @@ pub fn list() -> String {
     out
 }
 
-/// help(name): the signature, the description and an example.
+/// help(name) for a name help has no entry of: the near names, if any.
+pub fn missing(name: &str) -> String {
+    let names: Vec<&str> = DOCS
+        .iter()
+        .flat_map(|d| d.name.split(' '))
+        .chain(super::complete::machine_members())
+        .collect();
+    let shown = mm::error::quote(name);
+    match arch::did_you_mean(name, names.iter().copied()) {
+        Some(n) => {
+            format!("no help for {shown}: did you mean help(\"{n}\")? help() lists everything\n")
+        }
+        None => format!("no help for {shown}; help() lists everything\n"),
+    }
+}
+
+/// help(name): the signature, the description and an example. A machine's property
+/// (`hotplug_base`) finds the entry whose signature shows it.
 pub fn one(name: &str) -> Option<String> {
+    let member = format!("m.{name}");
     let d = DOCS
         .iter()
-        .find(|d| d.name == name || d.name.split(' ').any(|n| n == name))?;
+        .find(|d| d.name == name || d.name.split(' ').any(|n| n == name))
+        .or_else(|| {
+            DOCS.iter().find(|d| {
+                d.signature.match_indices(&member).any(|(i, _)| {
+                    let after = d.signature[i + member.len()..].chars().next();
+                    !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+            })
+        })?;
     let files = match d.name {
         "read" => files(false),
         "write" => files(true),
+        "stats" => stats(),
         _ => String::new(),
     };
     // The options map's keys, from the table its decoder uses.
@@ -385,6 +424,41 @@ fn files(writable: bool) -> String {
     for f in mm::files::patterns() {
         if f.writable || !writable {
             out.push_str(&format!("  {}\n", f.path));
+        }
+    }
+    out
+}
+
+/// Every statistic with its unit and what it is, from mm's one table of them.
+fn stats() -> String {
+    let w = mm::stats::STATS
+        .iter()
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("\nStatistics:\n");
+    for d in mm::stats::STATS {
+        let unit = match d.unit {
+            mm::stats::Unit::Bytes => "bytes",
+            mm::stats::Unit::Kb => "kB",
+            mm::stats::Unit::Pages => "pages",
+            mm::stats::Unit::Count => "",
+        };
+        let text = if unit.is_empty() {
+            d.meaning.to_string()
+        } else {
+            format!("{}, in {unit}", d.meaning)
+        };
+        let pad = " ".repeat(w + 4);
+        for (i, l) in wrap(&text, 90usize.saturating_sub(w + 4))
+            .lines()
+            .enumerate()
+        {
+            if i == 0 {
+                out.push_str(&format!("  {:w$}  {l}\n", d.name));
+            } else {
+                out.push_str(&format!("{pad}{l}\n"));
+            }
         }
     }
     out

@@ -92,6 +92,16 @@ pub fn function_not_found(signature: &str) -> String {
             doc.signature
         );
     }
+    // The kernel's online types are what m.online() writes, not functions.
+    if let Some(t) = ["online_movable", "online_kernel"]
+        .into_iter()
+        .find(|t| *t == name)
+    {
+        return format!(
+            "no function {name}: {t} is an online type, m.online's third argument: \
+             m.online(start, size, \"{t}\")"
+        );
+    }
     match did_you_mean(name) {
         Some(n) => format!(
             "no function {name} ({}): did you mean {n}? help() lists the API",
@@ -159,6 +169,8 @@ mod tests {
             "no function frobnicate (integer)"
         );
         assert!(property_not_found("arhc", true).contains("did you mean m.arch?"));
+        assert!(function_not_found("online_movable (Machine, i64, i64)")
+            .contains("m.online(start, size, \"online_movable\")"));
         assert!(variable_not_found("m").contains("let m = boot(ARCH, CMDLINE);"));
     }
 }

@@ -2,6 +2,7 @@
 //! conversions between the model and script values.
 
 mod api;
+pub mod complete;
 pub mod config;
 pub mod help;
 pub mod hints;
@@ -10,6 +11,7 @@ pub mod options;
 pub mod run;
 pub mod sandbox;
 pub mod session;
+pub mod show;
 
 pub use config::BootConfig;
 pub use sandbox::{Budget, Limits, Stop};
@@ -81,6 +83,7 @@ pub fn einval(msg: impl Into<String>) -> Box<EvalAltResult> {
 pub const USED_ARCH: u8 = 1;
 pub const USED_CMDLINE: u8 = 2;
 pub const USED_IOMEM: u8 = 4;
+pub const USED_RAM: u8 = 8;
 
 /// Where printed lines go as they are printed.
 pub type LineSink = Rc<dyn Fn(&str)>;
@@ -104,6 +107,8 @@ pub struct Host {
     pub on_line: Option<LineSink>,
     /// The machine booted last.
     pub last: Rc<RefCell<Option<Vm>>>,
+    /// How many machines the script has booted.
+    pub boots: Rc<std::cell::Cell<u32>>,
     /// The only directory export_sysfs may write under.
     pub export_root: Option<PathBuf>,
     /// Where under it (the arch's name when a run has several).
@@ -138,6 +143,7 @@ impl Host {
             keep_output: true,
             on_line: None,
             last: Rc::new(RefCell::new(None)),
+            boots: Rc::default(),
             export_root: None,
             export_prefix: PathBuf::new(),
             cancel: cancel.clone(),
@@ -164,6 +170,26 @@ impl Host {
         let mut w = self.warnings.borrow_mut();
         if !w.contains(&text) {
             w.push(text);
+        }
+    }
+
+    /// A script's own warn(): kept as the host's are, the first 100 different ones (a loop
+    /// of them is not held in memory), each cut to a line of 300 characters.
+    pub fn script_warning(&self, text: &str) {
+        const KEPT: usize = 100;
+        let mut w = self.warnings.borrow_mut();
+        if w.len() >= KEPT {
+            return;
+        }
+        let mut t: String = text.chars().take(300).collect();
+        if t.len() < text.len() {
+            t.push('…');
+        }
+        if w.len() + 1 == KEPT {
+            t = format!("{t} (and no more of the script's warnings)");
+        }
+        if !w.contains(&t) {
+            w.push(t);
         }
     }
 
@@ -235,6 +261,11 @@ impl Host {
             b.iomem
                 .as_deref()
                 .map_or_else(ImmutableString::new, ImmutableString::from),
+        );
+        s.push_constant("RAM", b.ram.map_or(0, |r| r as i64));
+        s.push_constant(
+            "HOST",
+            ImmutableString::from(b.capture.as_ref().map_or(String::new(), |c| c.source())),
         );
         s
     }
@@ -416,12 +447,11 @@ fn json_at(d: &Dynamic, depth: usize) -> serde_json::Value {
         return Value::String(format!("Machine({})", vm.0.borrow().target().name()));
     }
     // A run of memory blocks (an add's `blocks`), as lsmem writes one: "32-39".
+    if let Some(r) = d.read_lock::<api::BlockRun>() {
+        return Value::String(r.to_string());
+    }
     if let Some(r) = d.read_lock::<std::ops::Range<i64>>() {
-        return Value::String(match r.end - r.start {
-            n if n <= 0 => String::new(),
-            1 => r.start.to_string(),
-            _ => format!("{}-{}", r.start, r.end - 1),
-        });
+        return Value::String(format!("{}..{}", r.start, r.end));
     }
     Value::String(d.to_string())
 }
@@ -457,7 +487,8 @@ mod tests {
         for d in help::DOCS {
             for n in d.name.split(' ') {
                 let is_global = [
-                    "KiB", "MiB", "GiB", "TiB", "ARCH", "CMDLINE", "IOMEM", "KERNEL", "arch",
+                    "KiB", "MiB", "GiB", "TiB", "ARCH", "CMDLINE", "IOMEM", "KERNEL", "RAM",
+                    "HOST", "arch",
                 ]
                 .contains(&n);
                 assert!(

@@ -55,6 +55,8 @@ pub struct TargetRun {
     pub output: Vec<String>,
     /// The machine the script booted last.
     pub machine: Option<Machine>,
+    /// How many machines it booted.
+    pub boots: u32,
     /// What the user should hear about the run (unknown kernel parameters, ...).
     pub warnings: Vec<String>,
     /// Which of the flags a boot took (script::USED_*).
@@ -119,6 +121,7 @@ pub fn run_target(source: &str, o: &RunOptions) -> TargetRun {
         }),
         output: Vec::new(),
         machine: None,
+        boots: 0,
         warnings: Vec::new(),
         used: 0,
     })
@@ -156,6 +159,7 @@ fn run_here(source: &str, o: &RunOptions) -> TargetRun {
         result,
         output,
         machine,
+        boots: host.boots.get(),
         warnings: host.take_warnings(),
         used: host.used.get(),
     }

@@ -1075,7 +1075,13 @@ fn register_text(e: &mut Engine, l: Limits, budget: &Rc<Budget>) {
         let mut out = String::from("#{");
         let n = m.len();
         for (i, (k, v)) in m.iter_mut().enumerate() {
-            out.push_str(&format!("{k:?}: {}", debug_text(&ctx, v)));
+            // A physical address reads in hex, as the kernel prints one (and as Rhai reads it
+            // back).
+            let text = match v.as_int() {
+                Ok(i) if i >= 0 && super::show::is_address(k) => format!("{i:#x}"),
+                _ => debug_text(&ctx, v),
+            };
+            out.push_str(&format!("{k:?}: {text}"));
             if i + 1 < n {
                 out.push_str(", ");
             }

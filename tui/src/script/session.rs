@@ -135,11 +135,20 @@ impl Session {
         Ok(())
     }
 
-    /// One REPL input, as a REPL shows it: the value's text (none for unit), or the error.
+    /// One REPL input, as a REPL shows it: the value in one short line (none for unit),
+    /// kept whole in `ans`; or the error.
     pub fn eval_shown(&mut self, src: &str) -> Result<Option<String>, String> {
         match self.eval_input(src) {
             Ok(v) if v.is_unit() => Ok(None),
-            Ok(v) => Ok(Some(show_value(&v))),
+            Ok(v) => {
+                let text = if v.is_int() || v.is::<rhai::Map>() || v.is::<rhai::Array>() {
+                    super::show::echo(src, &v)
+                } else {
+                    show_value(&v)
+                };
+                self.scope.set_value(super::show::ANS, v);
+                Ok(Some(text))
+            }
             Err(e) => Err(e.describe()),
         }
     }

@@ -125,6 +125,14 @@ pub struct App {
     /// Inputs evaluated since boot, replayed when the architecture changes.
     pub applied: Vec<String>,
     pub status: String,
+    /// R was pressed with REPL inputs to lose: the next key says whether to reboot.
+    pub confirm_reset: bool,
+    /// The architecture picker is open, on this configuration of the registry.
+    pub picker: Option<usize>,
+    /// The focused pane fills the screen.
+    pub maximized: bool,
+    /// The run of blocks the blocks pane shows block by block (its first block's id).
+    pub expanded: Option<u64>,
     /// The last warning the worker sent, shown on the status line when it is idle.
     pub warning: Option<String>,
     pub quit: bool,
@@ -135,6 +143,61 @@ pub struct App {
 }
 
 impl App {
+    /// The blocks pane's rows for pane `i`: lsmem-like runs, the expanded one (Enter) a row
+    /// per block.
+    pub fn block_rows(&self, i: usize) -> Vec<mm::read::BlockRow> {
+        let Some(p) = self.panes.get(i) else {
+            return Vec::new();
+        };
+        let bs = p.machine.as_deref().map_or(0, |m| m.block_size());
+        let mut out = Vec::with_capacity(p.view.rows.len());
+        for r in &p.view.rows {
+            if Some(r.first) == self.expanded && r.last > r.first && bs > 0 {
+                out.extend((r.first..=r.last).map(|id| mm::read::BlockRow {
+                    first: id,
+                    last: id,
+                    start: r.start + (id - r.first) * bs,
+                    size: bs,
+                    ..r.clone()
+                }));
+            } else {
+                out.push(r.clone());
+            }
+        }
+        out
+    }
+
+    /// Enter on a run of blocks shows it block by block; on a block of an expanded run it
+    /// folds the run again.
+    fn toggle_run(&mut self) {
+        let rows = self.block_rows(0);
+        let Some(r) = rows.get(self.block_row) else {
+            return;
+        };
+        let run = self.panes[0]
+            .view
+            .rows
+            .iter()
+            .find(|x| x.first <= r.first && r.first <= x.last)
+            .map(|x| (x.first, x.last));
+        match run {
+            Some((first, _)) if self.expanded == Some(first) => {
+                self.expanded = None;
+                // Back on the run's row.
+                self.block_row = self
+                    .block_rows(0)
+                    .iter()
+                    .position(|x| x.first == first)
+                    .unwrap_or(0);
+            }
+            Some((first, last)) if last > first => {
+                self.expanded = Some(first);
+                self.status = format!("blocks {first}-{last} one by one (Enter folds them)");
+            }
+            _ => {}
+        }
+    }
+
     /// The command line machines boot with: the user's, and the design when it is not
     /// mainline.
     pub fn cmdline(&self) -> String {
@@ -184,6 +247,10 @@ impl App {
             player: None,
             applied: Vec::new(),
             status: String::new(),
+            confirm_reset: false,
+            picker: None,
+            maximized: false,
+            expanded: None,
             warning: None,
             quit: false,
             worker: Worker::spawn()?,
@@ -543,6 +610,17 @@ impl App {
 
     /// Show `machine` in pane `pane`, lighting up what changed.
     fn show_machine(&mut self, pane: usize, machine: Option<Box<Machine>>) {
+        // Scrolled back, the log stays on the lines it shows as new ones come; at the end
+        // (0) it follows them.
+        if let (0, Some(old), Some(new)) = (
+            pane,
+            self.panes.first().and_then(|p| p.machine.as_deref()),
+            machine.as_deref(),
+        ) {
+            if self.log_scroll > 0 && new.dmesg().len() >= old.dmesg().len() {
+                self.log_scroll += new.dmesg().len() - old.dmesg().len();
+            }
+        }
         if let (Some(p), Some(m)) = (self.panes.get_mut(pane), machine) {
             let view = MapView::of(&m);
             p.changed = view.changed_since(&p.view);
@@ -553,7 +631,18 @@ impl App {
 
     fn reset(&mut self) {
         self.worker.interrupt();
+        if !self.applied.is_empty() {
+            // What the REPL shows above came from the machines before.
+            self.repl.output.push((
+                None,
+                Out::Note(format!(
+                    "rebooted: the {} inputs above are forgotten (a, L and c replay none of them)",
+                    self.applied.len()
+                )),
+            ));
+        }
         self.applied.clear();
+        self.status = "rebooted".into();
         // Rewound: the new session starts the script from its beginning and stays there.
         if let Some(p) = self.player.as_mut() {
             p.at = None;
@@ -604,6 +693,25 @@ impl App {
                     self.help_scroll = 0;
                 }
             }
+            return;
+        }
+        if self.confirm_reset {
+            // R again or y confirms; any other key cancels, and does nothing else.
+            self.confirm_reset = false;
+            if matches!(e.code, KeyCode::Char('R') | KeyCode::Char('y')) {
+                self.reset();
+            } else {
+                self.status = format!("kept the {} REPL inputs", self.applied.len());
+            }
+            return;
+        }
+        if let Some(at) = self.picker {
+            self.picker_key(e, at);
+            return;
+        }
+        // F2 maximises the focused pane from the REPL too (no text is typed with it).
+        if e.code == KeyCode::F(2) {
+            self.maximized = !self.maximized;
             return;
         }
         if self.focus == Focus::Repl {
@@ -678,10 +786,67 @@ impl App {
                     self.submit(src);
                 }
             }
-            KeyCode::Esc | KeyCode::Tab => self.focus = Focus::Map,
-            KeyCode::BackTab => self.focus = Focus::Log,
+            // Only Esc leaves: a Tab (which completes) or anything else typed here never
+            // reaches the map's keys.
+            KeyCode::Esc => self.focus = Focus::Map,
+            KeyCode::Tab => self.complete(),
             KeyCode::F(1) => self.help = true,
             _ => {}
+        }
+    }
+
+    /// A key while the architecture picker is open: ↑↓ move, Enter (or `a` again) takes the
+    /// configuration under the cursor, anything else closes it.
+    fn picker_key(&mut self, e: KeyEvent, at: usize) {
+        let n = arch::CONFIGS.len();
+        match e.code {
+            KeyCode::Up | KeyCode::Char('k') => self.picker = Some((at + n - 1) % n),
+            KeyCode::Down | KeyCode::Char('j') => self.picker = Some((at + 1) % n),
+            KeyCode::Enter | KeyCode::Char('a') => {
+                self.picker = None;
+                self.switch_arch(&arch::CONFIGS[at]);
+            }
+            _ => {
+                self.picker = None;
+                self.status = "architecture kept".into();
+            }
+        }
+    }
+
+    /// Boot `config` afresh and replay the REPL's inputs on it.
+    fn switch_arch(&mut self, config: &'static arch::Config) {
+        if self.compare {
+            self.status = "leave compare mode (c) to switch architecture".into();
+            return;
+        }
+        self.config = config;
+        self.setup(self.applied.clone());
+    }
+
+    /// Tab in the REPL: the word before the cursor completed as the line REPL completes it;
+    /// with several candidates, what they share, and the candidates on the status line.
+    fn complete(&mut self) {
+        let paths = self
+            .panes
+            .first()
+            .and_then(|p| p.machine.as_deref())
+            .map(Machine::readable_paths)
+            .unwrap_or_default();
+        let before = self.repl.input.before_cursor();
+        let c = crate::script::complete::complete(before, &paths);
+        let typed = before.len() - c.start;
+        match c.candidates.len() {
+            0 => self.status = "nothing to complete".into(),
+            1 => {
+                let with = c.candidates[0].clone();
+                self.repl.input.replace_before_cursor(typed, &with);
+                self.status.clear();
+            }
+            n => {
+                let with = c.common_prefix().to_string();
+                self.repl.input.replace_before_cursor(typed, &with);
+                self.status = format!("{n}: {}", c.candidates.join(" "));
+            }
         }
     }
 
@@ -704,7 +869,7 @@ impl App {
                         }
                     }
                     Focus::Blocks => {
-                        let rows = self.panes.first().map_or(0, |p| p.view.rows.len());
+                        let rows = self.block_rows(0).len();
                         self.block_row = if up {
                             self.block_row.saturating_sub(10)
                         } else {
@@ -719,20 +884,25 @@ impl App {
                     }
                 }
             }
+            Action::ZoomIn if self.focus == Focus::Blocks => self.toggle_run(),
             Action::ZoomIn => self.zoom_in(),
             Action::ZoomOut => self.zoom_out(),
-            Action::NextArch => {
+            Action::PickArch | Action::PrevArch => {
+                let n = arch::CONFIGS.len();
+                let here = arch::CONFIGS
+                    .iter()
+                    .position(|c| std::ptr::eq(c, self.config))
+                    .unwrap_or(0);
                 if self.compare {
                     self.status = "leave compare mode (c) to switch architecture".into();
+                } else if a == Action::PickArch {
+                    // The list opens on the next one: `a` Enter steps forward as `a` did.
+                    self.picker = Some((here + 1) % n);
                 } else {
-                    let i = arch::CONFIGS
-                        .iter()
-                        .position(|c| std::ptr::eq(c, self.config))
-                        .map_or(0, |i| (i + 1) % arch::CONFIGS.len());
-                    self.config = &arch::CONFIGS[i];
-                    self.setup(self.applied.clone());
+                    self.switch_arch(&arch::CONFIGS[(here + n - 1) % n]);
                 }
             }
+            Action::Maximize => self.maximized = !self.maximized,
             Action::NextKernel => {
                 if self.compare_kernels {
                     self.status = "versions side by side: C (or c) goes back to one machine, \
@@ -748,6 +918,7 @@ impl App {
                 }
             }
             Action::CompareKernels => {
+                self.pin_zoom();
                 self.compare_kernels = !self.compare_kernels;
                 // The side-by-side layout of compare mode, with a pane per version.
                 self.compare = self.compare_kernels;
@@ -763,6 +934,7 @@ impl App {
                 self.setup(self.applied.clone());
             }
             Action::Compare => {
+                self.pin_zoom();
                 self.compare = !self.compare;
                 self.compare_kernels = false;
                 if self.compare
@@ -789,6 +961,14 @@ impl App {
                     _ if self.worker.busy() => {}
                     _ => self.step(to_end),
                 }
+            }
+            Action::Reset if !self.applied.is_empty() => {
+                self.confirm_reset = true;
+                let n = self.applied.len();
+                self.status = format!(
+                    "reboot and forget {n} REPL input{}? R or y: yes; any other key: no",
+                    if n == 1 { "" } else { "s" }
+                );
             }
             Action::Reset => self.reset(),
             Action::ToggleLog => {
@@ -891,6 +1071,14 @@ impl App {
         per.trailing_zeros()
     }
 
+    /// Keep the map's scale as it is when the layout changes (compare mode on or off): a
+    /// map fitted to its pane would fit the new pane's size instead.
+    fn pin_zoom(&mut self) {
+        if self.zoom.is_none() {
+            self.zoom = Some(Zoom::Sections(self.sections_per_cell().trailing_zeros()));
+        }
+    }
+
     fn zoom_in(&mut self) {
         let per = self.sections_per_cell();
         self.zoom = Some(if per <= 1 {
@@ -924,7 +1112,7 @@ impl App {
             Focus::Blocks => match a {
                 Action::Up => self.block_row = self.block_row.saturating_sub(1),
                 Action::Down => {
-                    let rows = self.panes.first().map_or(0, |p| p.view.rows.len());
+                    let rows = self.block_rows(0).len();
                     self.block_row = (self.block_row + 1).min(rows.saturating_sub(1));
                 }
                 _ => {}
@@ -969,7 +1157,8 @@ impl App {
                 let n = m.sections().nr_sections();
                 self.cursor = self.cursor.min(n.saturating_sub(1));
             }
-            self.block_row = self.block_row.min(p.view.rows.len().saturating_sub(1));
+            let rows = self.block_rows(0).len();
+            self.block_row = self.block_row.min(rows.saturating_sub(1));
         }
     }
 

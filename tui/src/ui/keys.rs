@@ -18,7 +18,9 @@ pub enum Action {
     PageDown,
     ZoomIn,
     ZoomOut,
-    NextArch,
+    /// Open the architecture picker.
+    PickArch,
+    PrevArch,
     NextDesign,
     NextKernel,
     Compare,
@@ -29,6 +31,8 @@ pub enum Action {
     ToggleLog,
     Interrupt,
     Back,
+    /// The focused pane on the whole screen, and back.
+    Maximize,
 }
 
 /// One row of the table.
@@ -40,6 +44,8 @@ pub struct Binding {
     pub action: Action,
     /// What the status line says, in the panes of `panes` ("" for nothing).
     pub hint: &'static str,
+    /// What it says when the long hints do not all fit.
+    pub brief: &'static str,
     pub panes: u8,
 }
 
@@ -95,6 +101,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "quit",
         action: Action::Quit,
         hint: "q quit",
+        brief: "q quit",
         panes: ALL,
     },
     Binding {
@@ -103,6 +110,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "show or hide this help",
         action: Action::Help,
         hint: "? help",
+        brief: "? help",
         panes: ALL,
     },
     Binding {
@@ -111,6 +119,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "next pane (map, blocks, log, REPL)",
         action: Action::NextPane,
         hint: "Tab panes",
+        brief: "Tab",
         panes: ALL,
     },
     Binding {
@@ -119,6 +128,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "previous pane",
         action: Action::PrevPane,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
@@ -127,6 +137,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "type into the REPL (`m` is the machine; help() lists the API)",
         action: Action::FocusRepl,
         hint: ": type",
+        brief: ": type",
         panes: ALL,
     },
     Binding {
@@ -135,6 +146,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "move up (map cursor, block row, log)",
         action: Action::Up,
         hint: "↑↓ move",
+        brief: "↑↓",
         panes: ALL,
     },
     Binding {
@@ -143,6 +155,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "move down",
         action: Action::Down,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
@@ -151,6 +164,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "move left on the map",
         action: Action::Left,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
@@ -159,6 +173,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "move right on the map",
         action: Action::Right,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
@@ -167,6 +182,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "scroll up a page",
         action: Action::PageUp,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
@@ -175,14 +191,17 @@ pub const BINDINGS: &[Binding] = &[
         help: "scroll down a page",
         action: Action::PageDown,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('='), Key::Code(KeyCode::Enter)],
         shown: "+ Enter",
-        help: "zoom the map in around the cursor (down to one section's sub-sections)",
+        help: "zoom the map in around the cursor (down to one section's sub-sections); in the \
+               blocks pane, show a run of blocks one by one, or fold it again",
         action: Action::ZoomIn,
         hint: "+/- zoom",
+        brief: "+-",
         panes: MAP,
     },
     Binding {
@@ -191,15 +210,36 @@ pub const BINDINGS: &[Binding] = &[
         help: "zoom the map out",
         action: Action::ZoomOut,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
         keys: &[Key::Char('a')],
         shown: "a",
-        help: "switch architecture (boots a fresh machine and replays the REPL's inputs)",
-        action: Action::NextArch,
-        hint: "a arch",
-        panes: MAP,
+        help: "pick the architecture from a list (↑↓ and Enter, Esc cancels; a again or Enter \
+               takes the next): a fresh machine boots and the REPL's inputs replay",
+        action: Action::PickArch,
+        hint: "a/A arch",
+        brief: "a/A arch",
+        panes: ALL,
+    },
+    Binding {
+        keys: &[Key::Char('A')],
+        shown: "A",
+        help: "the previous architecture, without the list",
+        action: Action::PrevArch,
+        hint: "",
+        brief: "",
+        panes: 0,
+    },
+    Binding {
+        keys: &[Key::Char('z'), Key::Code(KeyCode::F(2))],
+        shown: "z F2",
+        help: "the focused pane on the whole screen, and back (F2 in the REPL too)",
+        action: Action::Maximize,
+        hint: "z full screen",
+        brief: "z",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('v')],
@@ -207,7 +247,8 @@ pub const BINDINGS: &[Binding] = &[
         help: "switch design: mainline, rfc-2018, v3-2019, legacy-64m, section-only",
         action: Action::NextDesign,
         hint: "v design",
-        panes: MAP,
+        brief: "v",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('L')],
@@ -215,7 +256,8 @@ pub const BINDINGS: &[Binding] = &[
         help: "switch the Linux version: {VERSIONS} (boots afresh and replays the REPL's inputs)",
         action: Action::NextKernel,
         hint: "L linux",
-        panes: MAP,
+        brief: "L",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('C')],
@@ -223,7 +265,8 @@ pub const BINDINGS: &[Binding] = &[
         help: "compare Linux versions: this architecture on {VERSIONS_AND} side by side",
         action: Action::CompareKernels,
         hint: "C versions",
-        panes: MAP,
+        brief: "C",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('c')],
@@ -231,7 +274,8 @@ pub const BINDINGS: &[Binding] = &[
         help: "compare mode: the same inputs on several architectures side by side",
         action: Action::Compare,
         hint: "c compare",
-        panes: MAP,
+        brief: "c",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('n'), Key::Char('s')],
@@ -239,6 +283,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "script player: run on, stopping before the next call that changes a machine",
         action: Action::Step,
         hint: "n step",
+        brief: "n",
         panes: ALL,
     },
     Binding {
@@ -247,15 +292,18 @@ pub const BINDINGS: &[Binding] = &[
         help: "script player: run to the end",
         action: Action::RunAll,
         hint: "r run",
+        brief: "r",
         panes: ALL,
     },
     Binding {
         keys: &[Key::Char('R')],
         shown: "R",
-        help: "reboot and rewind the script",
+        help: "reboot, forgetting the REPL's inputs (asks first when there are some), and \
+               rewind the script",
         action: Action::Reset,
-        hint: "R rewind",
-        panes: LOG,
+        hint: "R reboot",
+        brief: "R",
+        panes: ALL,
     },
     Binding {
         keys: &[Key::Char('d')],
@@ -263,6 +311,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "show dmesg or the script in the log pane",
         action: Action::ToggleLog,
         hint: "d dmesg/script",
+        brief: "d",
         panes: LOG,
     },
     Binding {
@@ -271,6 +320,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "interrupt what runs (in the REPL with nothing running: clear the input)",
         action: Action::Interrupt,
         hint: "",
+        brief: "",
         panes: 0,
     },
     Binding {
@@ -279,6 +329,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "back out: close help, leave the REPL, zoom out",
         action: Action::Back,
         hint: "",
+        brief: "",
         panes: 0,
     },
 ];
@@ -292,11 +343,11 @@ pub fn action(e: &KeyEvent) -> Option<Action> {
 }
 
 /// The status line's hints for the panes in `panes`, in table order.
-pub fn hints(panes: u8, ctx: HintContext) -> Vec<&'static str> {
+pub fn hints(panes: u8, ctx: HintContext) -> Vec<(&'static str, &'static str)> {
     let applies = |b: &Binding| match b.action {
-        Action::Step | Action::RunAll | Action::Reset => ctx.script,
+        Action::Step | Action::RunAll => ctx.script,
         Action::ToggleLog => ctx.script && !ctx.compare,
-        Action::NextArch | Action::NextDesign => !ctx.compare,
+        Action::PickArch | Action::NextDesign => !ctx.compare,
         _ => true,
     };
     let mut v: Vec<&Binding> = BINDINGS
@@ -318,8 +369,8 @@ pub fn hints(panes: u8, ctx: HintContext) -> Vec<&'static str> {
     }
     v.into_iter()
         .map(|b| match b.action {
-            Action::Compare if ctx.compare => "c one arch",
-            _ => b.hint,
+            Action::Compare if ctx.compare => ("c one arch", "c"),
+            _ => (b.hint, b.brief),
         })
         .collect()
 }
@@ -336,6 +387,7 @@ pub struct HintContext {
 /// The status line's hints while the REPL has the keyboard.
 pub const REPL_HINTS: &[&str] = &[
     "Enter run",
+    "Tab complete",
     "Esc leave",
     "↑↓ history",
     "PgUp/PgDn scroll",
@@ -354,6 +406,13 @@ pub const REPL_KEYS: &[(&str, &str)] = &[
     ("PgUp PgDn", "scroll the output"),
     ("Ctrl-C", "interrupt, or clear the input"),
     ("Ctrl-U", "clear the line"),
-    ("Esc Tab", "leave the REPL (what you typed stays)"),
+    (
+        "Tab",
+        "complete a name, m.'s methods and properties, a path in a string",
+    ),
+    (
+        "Esc",
+        "leave the REPL (what you typed stays); nothing typed here acts as a key elsewhere",
+    ),
     ("F1", "this help"),
 ];

@@ -93,17 +93,93 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
         .direction(Direction::Vertical)
         .constraints([Constraint::Min(4), Constraint::Length(1)])
         .split(area);
-    let drawn = if app.compare {
+    let drawn = if app.maximized {
+        draw_maximized(f, app, rows[0])
+    } else if app.compare {
         draw_compare(f, app, rows[0])
     } else {
         draw_single(f, app, rows[0])
     };
     draw_status(f, app, rows[1]);
     let mut drawn = drawn;
+    if let Some(at) = app.picker {
+        draw_picker(f, app, area, at);
+    }
     if app.help {
         drawn.help_max = draw_help(f, area, app.help_scroll);
     }
     drawn
+}
+
+/// The focused pane on the whole screen (`z`): the map (every architecture's in compare
+/// mode), the blocks with the detail beside them, the log, or the REPL.
+fn draw_maximized(f: &mut Frame, app: &App, area: Rect) -> Drawn {
+    match (app.focus, app.panes.first()) {
+        (Focus::Repl, _) | (_, None) => Drawn {
+            repl_max: draw_repl(f, app, area),
+            ..Drawn::default()
+        },
+        (Focus::Map, Some(_)) if app.compare => draw_compare_maps(f, app, area),
+        (Focus::Map, Some(_)) => draw_map(f, app, 0, area),
+        (Focus::Blocks, Some(p)) => {
+            let h = Layout::default()
+                .direction(Direction::Horizontal)
+                .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .split(area);
+            draw_blocks(f, app, p, h[0]);
+            draw_detail(f, app, p, h[1]);
+            Drawn::default()
+        }
+        (Focus::Log, Some(p)) => Drawn {
+            log_max: draw_log(f, app, p, area),
+            ..Drawn::default()
+        },
+    }
+}
+
+/// The architecture picker (`a`): every configuration with its description, the cursor on
+/// the one Enter takes.
+fn draw_picker(f: &mut Frame, app: &App, area: Rect, at: usize) {
+    let w = area.width.saturating_sub(4).min(90);
+    let h = (arch::CONFIGS.len() as u16 + 3).min(area.height.saturating_sub(2));
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let nw = arch::CONFIGS
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<Line> = arch::CONFIGS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let here = if std::ptr::eq(c, app.config) {
+                "*"
+            } else {
+                " "
+            };
+            let text = format!("{here} {:<nw$}  {}", c.name, c.description);
+            let style = if i == at {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            Line::styled(text, style)
+        })
+        .collect();
+    lines.push(Line::styled(
+        "↑↓ choose · Enter boots it and replays the REPL's inputs · Esc keeps this one (*)",
+        Style::default().fg(Color::DarkGray),
+    ));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(pane_block(" architecture ".into(), true)),
+        r,
+    );
 }
 
 fn draw_single(f: &mut Frame, app: &App, area: Rect) -> Drawn {
@@ -147,11 +223,32 @@ fn draw_compare(f: &mut Frame, app: &App, area: Rect) -> Drawn {
         .direction(Direction::Vertical)
         .constraints([Constraint::Percentage(68), Constraint::Min(4)])
         .split(area);
+    let drawn = draw_compare_maps(f, app, v[0]);
+    let repl_max = draw_repl(f, app, v[1]);
+    Drawn { repl_max, ..drawn }
+}
+
+/// Compare mode's maps and totals, a column per machine, and one legend under them all.
+fn draw_compare_maps(f: &mut Frame, app: &App, area: Rect) -> Drawn {
+    let lines = legend(area.width);
+    let legend_rows = if area.height >= 16 {
+        lines.len() as u16
+    } else {
+        0
+    };
+    let v = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Min(3), Constraint::Length(legend_rows)])
+        .split(area);
+    if legend_rows > 0 {
+        f.render_widget(Paragraph::new(lines), v[1]);
+    }
+    let area = v[0];
     let n = app.panes.len().max(1) as u32;
     let cols = Layout::default()
         .direction(Direction::Horizontal)
         .constraints((0..n).map(|_| Constraint::Ratio(1, n)))
-        .split(v[0]);
+        .split(area);
     let mut drawn = Drawn::default();
     for (i, p) in app.panes.iter().enumerate() {
         let Some(&col) = cols.get(i) else { break };
@@ -165,8 +262,7 @@ fn draw_compare(f: &mut Frame, app: &App, area: Rect) -> Drawn {
         }
         draw_totals(f, app, p, h[1], Some(&app.panes));
     }
-    let repl_max = draw_repl(f, app, v[1]);
-    Drawn { repl_max, ..drawn }
+    drawn
 }
 
 /// Where the map's window starts (in sections) so that the cursor stays visible.
@@ -245,7 +341,18 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
     if inner.width < 4 || inner.height < 1 {
         return Drawn::default();
     }
-    let legend_rows = if inner.height >= 5 { 1 } else { 0 };
+    // The legend under the map: as many lines as it takes at this width, up to two on a
+    // tall map, one on a short one; compare mode draws one legend under every map.
+    let legend_rows = if app.compare {
+        0
+    } else {
+        let want = legend(inner.width).len() as u16;
+        match inner.height {
+            h if h >= 10 => want.min(2),
+            h if h >= 5 => 1,
+            _ => 0,
+        }
+    };
     let rows = inner.height - legend_rows;
     let cursor = app.cursor_of(i);
     let bits = p
@@ -324,42 +431,50 @@ fn draw_map(f: &mut Frame, app: &App, i: usize, area: Rect) -> Drawn {
         }
     }
     if legend_rows > 0 {
-        let y = inner.y + inner.height - 1;
-        // As many entries as fit the width: colours first, then the marks.
-        let mut items: Vec<(Span, String)> = SectionKind::LEGEND
-            .iter()
-            .map(|&c| {
-                (
-                    Span::styled(glyph(c), Style::default().fg(colour(c))),
-                    format!(" {}  ", c.label()),
-                )
-            })
-            .collect();
-        items.push((
-            Span::styled("▄", Style::default().fg(Color::Green).bg(Color::Yellow)),
-            " changed  ".to_string(),
-        ));
-        items.push((Span::raw("▓"), " holds vmemmap  ".to_string()));
-        items.push((Span::raw("▒"), " partly populated".to_string()));
-        let mut spans = Vec::new();
-        let mut used = 0usize;
-        for (g, label) in items {
-            let n = 1 + label.trim_end().chars().count();
-            if used + n > inner.width as usize {
-                break;
-            }
-            used += 1 + label.chars().count();
-            spans.push(g);
-            spans.push(Span::raw(label));
-        }
-        let line = Line::from(spans);
-        f.render_widget(Paragraph::new(line), Rect::new(inner.x, y, inner.width, 1));
+        let at = Rect::new(inner.x, inner.y + rows, inner.width, legend_rows);
+        f.render_widget(Paragraph::new(legend(inner.width)), at);
     }
     Drawn {
         map_rows: rows,
         map_cols: cols,
         ..Drawn::default()
     }
+}
+
+/// The map's legend as lines of `width`: the colours, then the marks.
+fn legend(width: u16) -> Vec<Line<'static>> {
+    let mut items: Vec<(Span, String)> = SectionKind::LEGEND
+        .iter()
+        .map(|&c| {
+            (
+                Span::styled(glyph(c), Style::default().fg(colour(c))),
+                format!(" {}  ", c.label()),
+            )
+        })
+        .collect();
+    items.push((
+        Span::styled("▄", Style::default().fg(Color::Green).bg(Color::Yellow)),
+        " changed  ".to_string(),
+    ));
+    items.push((Span::raw("▓"), " holds vmemmap  ".to_string()));
+    items.push((Span::raw("▒"), " partly populated  ".to_string()));
+    let mut lines = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    for (g, label) in items {
+        let n = 1 + label.trim_end().chars().count();
+        if used + n > width as usize && !spans.is_empty() {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            used = 0;
+        }
+        used += 1 + label.chars().count();
+        spans.push(g);
+        spans.push(Span::raw(label));
+    }
+    if !spans.is_empty() {
+        lines.push(Line::from(spans));
+    }
+    lines
 }
 
 /// Where the map's cells go: a gutter wide enough for every visible row's address, and a
@@ -515,9 +630,11 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     if inner.height == 0 {
         return;
     }
-    // Columns as wide as what they hold; RANGE goes last and goes when it does not fit.
+    // Columns as wide as what they hold; where the width runs out ZONES is cut, so that
+    // RANGE stays (it goes only when even a cut ZONES leaves it no room).
     let visible = inner.height.saturating_sub(1) as usize;
     let first = app.block_row.saturating_sub(visible.saturating_sub(1));
+    let shown = app.block_rows(0);
     struct Cells {
         blocks: String,
         size: String,
@@ -525,9 +642,7 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
         zones: String,
         range: String,
     }
-    let cells: Vec<Cells> = p
-        .view
-        .rows
+    let cells: Vec<Cells> = shown
         .iter()
         .skip(first)
         .take(visible)
@@ -550,14 +665,35 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     let w = |f: &dyn Fn(&Cells) -> usize, head: &str| {
         cells.iter().map(f).max().unwrap_or(0).max(head.len())
     };
-    let (wb, ws, wt, wz) = (
+    let (wb, ws, wt, wz, wr) = (
         w(&|c| c.blocks.len(), "BLOCK"),
         w(&|c| c.size.len(), "SIZE"),
         w(&|c| c.state.len(), "STATE"),
-        w(&|c| c.zones.len(), "ZONES"),
+        w(&|c| c.zones.chars().count(), "ZONES"),
+        w(&|c| c.range.len(), "RANGE"),
     );
-    let with_range = wb + ws + wt + wz + 4 + w(&|c| c.range.len(), "RANGE") <= inner.width as usize;
+    let avail = inner.width as usize;
+    let fixed = wb + ws + wt + 3;
+    // ZONES gives up to what RANGE needs, keeping at least 12 characters.
+    let cut_to = avail.saturating_sub(fixed + 1 + wr);
+    let (wz, with_range) = if fixed + wz + 1 + wr <= avail {
+        (wz, true)
+    } else if cut_to >= 12.min(wz) {
+        (cut_to, true)
+    } else {
+        (wz, false)
+    };
+    let cut = |z: &str| -> String {
+        if z.chars().count() <= wz {
+            z.to_string()
+        } else {
+            let mut t: String = z.chars().take(wz.saturating_sub(1)).collect();
+            t.push('…');
+            t
+        }
+    };
     let row = |b: &str, s: &str, t: &str, z: &str, r: &str| {
+        let z = cut(z);
         let mut l = format!("{b:<wb$} {s:>ws$} {t:<wt$} {z:<wz$}");
         if with_range {
             l.push(' ');
@@ -569,7 +705,7 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
         row("BLOCK", "SIZE", "STATE", "ZONES", "RANGE"),
         Style::default().add_modifier(Modifier::BOLD),
     )];
-    for (k, (c, r)) in cells.iter().zip(p.view.rows.iter().skip(first)).enumerate() {
+    for (k, (c, r)) in cells.iter().zip(shown.iter().skip(first)).enumerate() {
         let i = first + k;
         let text = row(&c.blocks, &c.size, c.state, &c.zones, &c.range);
         let cat = if r.state != "online" {
@@ -596,7 +732,7 @@ fn draw_detail(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
         return;
     };
     let (title, lines) = if app.focus == Focus::Blocks {
-        match p.view.rows.get(app.block_row) {
+        match app.block_rows(0).get(app.block_row) {
             Some(r) => (format!(" memory{} ", r.first), block_detail(m, r.first)),
             None => (" detail ".into(), Vec::new()),
         }
@@ -911,28 +1047,28 @@ fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) -> usize {
         let first = at.saturating_sub(h / 3);
         v.into_iter().skip(first).take(h).collect()
     } else {
-        // The newest lines, wrapped, scrolled back by log_scroll wrapped lines.
+        // The newest lines, wrapped, scrolled back by log_scroll lines (not wrapped rows:
+        // the pane starts at a line's beginning, never on the tail of a wrapped one).
         let d = p.machine.as_deref().map(|m| m.dmesg()).unwrap_or(&[]);
-        let mut v: Vec<String> = Vec::new();
-        let mut lines = d.iter().rev();
-        loop {
-            if v.len() > h + app.log_scroll {
+        max = d.len().saturating_sub(1);
+        let end = d.len().saturating_sub(app.log_scroll.min(max));
+        let mut rows: Vec<String> = Vec::new();
+        let mut more_above = false;
+        for l in d[..end].iter().rev() {
+            let pieces = wrap_chars(l, w);
+            if rows.len() + pieces.len() > h && !rows.is_empty() {
+                more_above = true;
                 break;
             }
-            let Some(l) = lines.next() else {
-                max = v.len().saturating_sub(h);
-                break;
-            };
-            let mut pieces = wrap_chars(l, w);
-            pieces.reverse();
-            v.extend(pieces);
+            rows.extend(pieces.into_iter().rev());
         }
-        v.into_iter()
-            .skip(app.log_scroll.min(max))
-            .take(h)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
+        rows.reverse();
+        // A line taller than the pane shows its beginning; with older lines above, the
+        // newest stays on the last row.
+        rows.truncate(h);
+        let blank = if more_above { h - rows.len() } else { 0 };
+        std::iter::repeat_n(String::new(), blank)
+            .chain(rows)
             .map(Line::raw)
             .collect()
     };
@@ -1068,8 +1204,8 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         script: app.player.is_some(),
         compare: app.compare,
     };
-    let hints: Vec<&str> = match app.focus {
-        Focus::Repl => keys::REPL_HINTS.to_vec(),
+    let hints: Vec<(&str, &str)> = match app.focus {
+        Focus::Repl => keys::REPL_HINTS.iter().map(|h| (*h, *h)).collect(),
         Focus::Map => keys::hints(keys::MAP, ctx),
         Focus::Blocks => keys::hints(keys::BLOCKS, ctx),
         Focus::Log => keys::hints(keys::LOG, ctx),
@@ -1077,15 +1213,30 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let width = area.width as usize;
     let head = format!(" {archs} ");
     let state = format!(" {state} ");
-    let mut room = width.saturating_sub(head.chars().count() + state.chars().count());
-    let mut shown = String::new();
-    for h in hints {
-        let piece = format!("  {h}");
-        if piece.chars().count() > room {
+    let room = width.saturating_sub(head.chars().count() + state.chars().count());
+    // Every key that works here, as many of the first ones in full as leave room for the
+    // rest in brief; when even the brief ones do not all fit, as many as do.
+    let piece = |h: &str| 2 + h.chars().count();
+    let briefs: Vec<usize> = hints.iter().map(|(_, b)| piece(b)).collect();
+    let mut long = 0usize;
+    let mut full = 0;
+    for (i, (l, _)) in hints.iter().enumerate() {
+        let rest: usize = briefs[i + 1..].iter().sum();
+        if long + piece(l) + rest <= room {
+            long += piece(l);
+            full = i + 1;
+        } else {
             break;
         }
-        room -= piece.chars().count();
-        shown.push_str(&piece);
+    }
+    let mut shown = String::new();
+    for (i, (l, b)) in hints.iter().enumerate() {
+        let h = if i < full { l } else { b };
+        if shown.chars().count() + piece(h) > room {
+            break;
+        }
+        shown.push_str("  ");
+        shown.push_str(h);
     }
     let line = Line::from(vec![
         Span::styled(head, Style::default().bg(Color::Blue).fg(Color::White)),
