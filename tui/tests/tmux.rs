@@ -111,16 +111,15 @@ fn the_binary_runs_in_a_terminal() {
     t.wait_for("Keys (↑↓ scroll, any other key closes this)");
     t.cmd(&["send-keys", "-t", "e2e", "Escape"]);
     t.wait_until_gone("Keys (↑↓ scroll");
-    // `:` enters the REPL; type an input and run it.
+    // `:` enters the REPL; type an input and run it. Tab completes there (it used to
+    // leave the REPL, and what was typed next went to the map: the `a` of "hotplug_base"
+    // switched the architecture, a `q` quit).
     t.cmd(&["send-keys", "-t", "e2e", ":"]);
     t.wait_for("REPL · Enter runs, Esc leaves");
-    t.cmd(&[
-        "send-keys",
-        "-t",
-        "e2e",
-        "-l",
-        "m.add_memory(4 * GiB, 1 * GiB)",
-    ]);
+    t.cmd(&["send-keys", "-t", "e2e", "-l", "m.add_"]);
+    t.cmd(&["send-keys", "-t", "e2e", "Tab"]);
+    t.wait_for("> m.add_memory");
+    t.cmd(&["send-keys", "-t", "e2e", "-l", "(4 * GiB, 1 * GiB)"]);
     t.cmd(&["send-keys", "-t", "e2e", "Enter"]);
     // The map's first row gained the 8 sections at 4 GiB, marked as changed.
     let added = t.wait_for("▄▄▄▄▄▄▄▄");
@@ -128,11 +127,35 @@ fn the_binary_runs_in_a_terminal() {
         .lines()
         .find(|l| l.contains("▄"))
         .expect("a changed row");
-    assert!(row.contains("│   0 "), "the first row holds 4 GiB: {row}");
+    assert!(
+        row.trim_start_matches('│').trim_start().starts_with("0 "),
+        "the first row holds 4 GiB: {row}"
+    );
     assert!(
         added.contains("32-39"),
         "the new blocks are listed: {added}"
     );
+    assert!(
+        added.contains("x86_64 · memory map"),
+        "still x86_64: {added}"
+    );
+    assert!(
+        added.contains("REPL · Enter runs"),
+        "still in the REPL: {added}"
+    );
+    // R asks before it forgets the input; any other key keeps it, R again reboots.
+    t.cmd(&["send-keys", "-t", "e2e", "Escape"]);
+    t.wait_for("REPL · : or i to type");
+    t.cmd(&["send-keys", "-t", "e2e", "R"]);
+    t.wait_for("reboot and forget 1 REPL input?");
+    t.cmd(&["send-keys", "-t", "e2e", "x"]);
+    t.wait_for("kept the 1 REPL inputs");
+    assert!(t.capture().contains("32-39"));
+    t.cmd(&["send-keys", "-t", "e2e", "R", "R"]);
+    t.wait_for("rebooted: the 1 inputs above are forgotten");
+    t.wait_until_gone("32-39    1G");
+    t.cmd(&["send-keys", "-t", "e2e", ":"]);
+    t.wait_for("REPL · Enter runs, Esc leaves");
     // In the REPL `q` is a letter; Esc leaves it and then `q` quits. The shell prompt is
     // back and the UI is gone.
     t.cmd(&["send-keys", "-t", "e2e", "Escape"]);

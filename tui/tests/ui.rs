@@ -709,3 +709,236 @@ fn the_gutter_keeps_one_unit() {
         .collect();
     assert_eq!(units.len(), 1, "{s}");
 }
+
+/// First contact 3: Tab in the REPL completes and never leaves it, so nothing typed there
+/// reaches the map's keys (the `a` of "hotplug_base" used to switch the architecture).
+#[test]
+fn tab_completes_in_the_repl_and_keeps_the_keyboard_there() {
+    let mut a = app(&["x86_64"], "memhp_default_state=offline");
+    key(&mut a, KeyCode::Char(':'));
+    for c in "m.add_".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Tab);
+    assert_eq!(a.repl.input.as_str(), "m.add_memory");
+    for c in "(m.hotplug_ba".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Tab);
+    for c in ", 1 * GiB)".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    assert_eq!(
+        a.repl.input.as_str(),
+        "m.add_memory(m.hotplug_base, 1 * GiB)"
+    );
+    key(&mut a, KeyCode::Enter);
+    a.settle();
+    assert_eq!(a.focus, hotplug_lab::ui::app::Focus::Repl);
+    assert_eq!(a.panes[0].target.name(), "x86_64");
+    assert!(!a.quit);
+    // Several candidates: what they share, and the candidates on the status line.
+    for c in "m.on".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Tab);
+    assert_eq!(a.repl.input.as_str(), "m.online");
+    // The result reads in one line: the address in hex, the blocks as lsmem writes them.
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.contains("#{start: 0x100000000, size: 1G, blocks: 32-39,"),
+        "{s}"
+    );
+    // Only Esc leaves.
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.focus, hotplug_lab::ui::app::Focus::Map);
+}
+
+/// R with REPL inputs asks first: any other key keeps them, R (or y) reboots and says the
+/// inputs are forgotten; with none it reboots at once. The status line lists R.
+#[test]
+fn reboot_asks_before_forgetting_inputs() {
+    let mut a = app(&["x86_64"], "memhp_default_state=offline");
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.lines()
+            .last()
+            .unwrap()
+            .split_whitespace()
+            .any(|w| w == "R"),
+        "{s}"
+    );
+    type_line(&mut a, "m.add_memory(m.hotplug_base, 1 * GiB)");
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('R'));
+    assert!(
+        a.status.contains("reboot and forget 1 REPL input?"),
+        "{}",
+        a.status
+    );
+    key(&mut a, KeyCode::Char('a'));
+    a.settle();
+    assert!(
+        a.picker.is_none(),
+        "the key that cancelled did nothing else"
+    );
+    assert_eq!(a.applied.len(), 1);
+    assert_eq!(a.machine().unwrap().blocks().len(), 24);
+    key(&mut a, KeyCode::Char('R'));
+    key(&mut a, KeyCode::Char('y'));
+    a.settle();
+    assert!(a.applied.is_empty());
+    assert_eq!(a.machine().unwrap().blocks().len(), 16);
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.contains("rebooted: the 1 inputs above are forgotten"),
+        "{s}"
+    );
+}
+
+/// `a` opens a list of the configurations (the cursor on the next one, so `a` Enter steps
+/// forward); ↑↓ choose, Enter boots; Esc keeps the machine; `A` steps back.
+#[test]
+fn the_architecture_picker_and_a_step_back() {
+    let mut a = app(&["x86_64"], "");
+    key(&mut a, KeyCode::Char('a'));
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains(" architecture "), "{s}");
+    assert!(s.contains("arm64-64k"), "{s}");
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    a.settle();
+    assert_eq!(a.panes[0].target.name(), arch::CONFIGS[2].name);
+    key(&mut a, KeyCode::Char('a'));
+    key(&mut a, KeyCode::Esc);
+    a.settle();
+    assert_eq!(a.panes[0].target.name(), arch::CONFIGS[2].name);
+    key(&mut a, KeyCode::Char('A'));
+    a.settle();
+    assert_eq!(a.panes[0].target.name(), arch::CONFIGS[1].name);
+    key(&mut a, KeyCode::Char('A'));
+    key(&mut a, KeyCode::Char('A'));
+    a.settle();
+    assert_eq!(a.panes[0].target.name(), arch::CONFIGS.last().unwrap().name);
+}
+
+/// `z` (or F2, in the REPL too) gives the focused pane the whole screen, and back.
+#[test]
+fn a_pane_to_full_screen_and_back() {
+    let mut a = app(&["x86_64"], "");
+    key(&mut a, KeyCode::Char('z'));
+    let s = screen(&mut a, 80, 24);
+    assert!(!s.contains("memory blocks"), "{s}");
+    assert!(!s.contains("totals"), "{s}");
+    assert!(s.contains("memory map"), "{s}");
+    key(&mut a, KeyCode::Char('z'));
+    key(&mut a, KeyCode::Char(':'));
+    key(&mut a, KeyCode::F(2));
+    let s = screen(&mut a, 80, 24);
+    assert!(
+        s.contains("REPL · Enter runs") && !s.contains("memory map"),
+        "{s}"
+    );
+    assert_eq!(a.repl.input.as_str(), "", "F2 typed nothing");
+    key(&mut a, KeyCode::F(2));
+    assert!(screen(&mut a, 80, 24).contains("memory map"));
+}
+
+/// Entering and leaving compare mode keeps the map's scale; compare mode explains every
+/// mark in one legend under the maps; at 80 columns the status line names every key that
+/// works where the keyboard is, in the log pane too.
+#[test]
+fn compare_keeps_the_scale_and_the_status_line_names_every_key() {
+    let mut a = app(&["x86_64"], "");
+    screen(&mut a, 80, 24);
+    let per = a.sections_per_cell();
+    key(&mut a, KeyCode::Char('c'));
+    a.settle();
+    let s = screen(&mut a, 80, 24);
+    assert_eq!(a.sections_per_cell(), per);
+    for mark in ["▄ changed", "▓ holds vmemmap", "▒ partly populated"] {
+        assert!(s.contains(mark), "{mark}: {s}");
+    }
+    key(&mut a, KeyCode::Char('c'));
+    a.settle();
+    let s = screen(&mut a, 80, 24);
+    assert_eq!(a.sections_per_cell(), per);
+    let status = s.lines().last().unwrap();
+    for k in ["a/A arch", " L ", " C ", " c ", " R", " z "] {
+        assert!(status.contains(k), "{k:?} in {status}");
+    }
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    assert_eq!(a.focus, hotplug_lab::ui::app::Focus::Log);
+    let s = screen(&mut a, 80, 24);
+    let status = s.lines().last().unwrap();
+    for k in ["a/A arch", " L ", " R"] {
+        assert!(status.contains(k), "{k:?} in {status}");
+    }
+}
+
+/// The dmesg pane starts at a line's beginning, follows new lines at its end, and stays on
+/// the lines it shows once scrolled back.
+#[test]
+fn dmesg_starts_on_a_line_and_stays_put_when_scrolled_back() {
+    let mut a = app(&["x86_64"], "memhp_default_state=offline");
+    let dmesg_rows = |s: &str| -> Vec<String> {
+        // The dmesg pane is the right-hand box of the middle row.
+        s.lines()
+            .filter_map(|l| {
+                let cut: Vec<&str> = l.split('│').collect();
+                (cut.len() >= 7).then(|| cut[cut.len() - 2].trim_end().to_string())
+            })
+            .collect()
+    };
+    let s = screen(&mut a, 80, 24);
+    let rows = dmesg_rows(&s);
+    let first = rows.iter().find(|r| !r.is_empty()).unwrap();
+    assert!(first.starts_with('['), "{first:?} in {s}");
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Up);
+    let before = dmesg_rows(&screen(&mut a, 80, 24));
+    // An add past the addressable range logs a line.
+    let logs = "try { m.add_memory(1 << 50, GiB) } catch {}";
+    type_line(&mut a, logs);
+    key(&mut a, KeyCode::Esc);
+    let after = dmesg_rows(&screen(&mut a, 80, 24));
+    assert_eq!(before, after, "scrolled back, the pane did not move");
+    assert_eq!(a.log_scroll, 2);
+    // At the end it follows: the new line shows.
+    a.log_scroll = 0;
+    type_line(&mut a, logs);
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Hotplug memory"), "{s}");
+}
+
+/// Enter on a run of blocks shows it block by block (each can be inspected), and folds it
+/// again; a long ZONES text is cut before RANGE goes.
+#[test]
+fn a_run_of_blocks_expands_and_range_stays() {
+    let mut a = app(&["x86_64"], "memhp_default_state=offline");
+    key(&mut a, KeyCode::Tab);
+    assert_eq!(a.focus, hotplug_lab::ui::app::Focus::Blocks);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.block_rows(0).len(), 16);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains(" memory3 "), "the third block's own detail: {s}");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.block_rows(0).len(), 2);
+    assert_eq!(a.block_row, 1);
+    // Offline blocks list where they could go ("Normal Movable"), memmap_on_memory blocks
+    // say so: the ZONES text is long.
+    let mut b = app(
+        &["x86_64"],
+        "memhp_default_state=offline memory_hotplug.memmap_on_memory=1",
+    );
+    type_line(&mut b, "m.add_memory(m.hotplug_base, 1 * GiB)");
+    key(&mut b, KeyCode::Esc);
+    key(&mut b, KeyCode::Tab);
+    let s = screen(&mut b, 120, 40);
+    assert!(s.contains("0x100000000-0x13fffffff"), "RANGE stays: {s}");
+}

@@ -195,13 +195,15 @@ fn draw_single(f: &mut Frame, app: &App, area: Rect) -> Drawn {
         .direction(Direction::Horizontal)
         .constraints([Constraint::Min(20), Constraint::Length(32)])
         .split(v[0]);
+    // The blocks pane widens while it has the keyboard, so that RANGE fits beside ZONES.
+    let widths = if app.focus == Focus::Blocks {
+        [50, 28, 22]
+    } else {
+        [40, 32, 28]
+    };
     let mid = Layout::default()
         .direction(Direction::Horizontal)
-        .constraints([
-            Constraint::Percentage(40),
-            Constraint::Percentage(32),
-            Constraint::Percentage(28),
-        ])
+        .constraints(widths.map(Constraint::Percentage))
         .split(v[1]);
     let drawn = match app.panes.first() {
         Some(p) => {
