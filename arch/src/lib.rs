@@ -362,11 +362,22 @@ pub trait Arch: fmt::Debug + Send + Sync {
         Vec::new()
     }
 
-    /// The HugeTLB page sizes registered at boot on a CPU with `cpu`'s features, smallest
-    /// first (the generic answer: all of them).
+    /// The HugeTLB page sizes `hugepagesz=` accepts on a CPU with `cpu`'s features
+    /// (arch_hugetlb_valid_size()), smallest first (the generic answer: all of them).
     fn cpu_hugepage_sizes(&self, cpu: &CpuFeatures) -> Vec<u64> {
         let _ = cpu;
         self.hugepage_sizes().to_vec()
+    }
+
+    /// The sizes the arch's own initcall registers at boot (hugetlb_add_hstate()), in its
+    /// order; hugetlb_init() then adds HUGETLB_PAGE_ORDER if it is not among them, after
+    /// what `hugepagesz=` registered first. The generic answer, largest first, is x86_64's
+    /// (gigantic_pages_init(): 1G) and arm64's (hugetlbpage_init(): PUD, CONT_PMD, PMD,
+    /// CONT_PTE).
+    fn boot_hugepage_sizes(&self, cpu: &CpuFeatures) -> Vec<u64> {
+        let mut v = self.cpu_hugepage_sizes(cpu);
+        v.reverse();
+        v
     }
 
     /// The default huge page size (HPAGE_SIZE).

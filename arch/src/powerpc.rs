@@ -262,19 +262,24 @@ impl Arch for Powerpc {
         }
     }
 
-    /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP if PPC_RADIX_MMU, and vmemmap_can_optimize() is true
-    /// only when radix is enabled.
-    fn dax_vmemmap_optimize(&self, _kernel: &Kernel) -> bool {
-        self.mmu == Mmu::Radix
+    /// 6.12's arch/powerpc/Kconfig selects ARCH_WANT_OPTIMIZE_DAX_VMEMMAP if PPC_RADIX_MMU,
+    /// and vmemmap_can_optimize() is true only when radix is enabled. 6.1 has no such option:
+    /// its vmemmap_can_optimize() (include/linux/mm.h) is gated on
+    /// ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP, which only x86_64 selects (radix's vmemmap
+    /// optimisation arrived in 6.5).
+    fn dax_vmemmap_optimize(&self, kernel: &Kernel) -> bool {
+        self.mmu == Mmu::Radix && kernel.at_least(6, 5)
     }
 
-    /// PPC_THP selects HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD (platforms/Kconfig.cputype), and
-    /// has_transparent_pud_hugepage() holds with radix's 1 GiB pages at the PUD level
+    /// In 6.12 PPC_THP selects HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD (platforms/Kconfig.cputype),
+    /// and has_transparent_pud_hugepage() holds with radix's 1 GiB pages at the PUD level
     /// (book3s/64/radix.h); with hash it is 0, so pfn devices offer no 1 GiB alignment
     /// (drivers/nvdimm/pfn_devs.c). A 1 GiB compound page of 64 KiB pages has 16 vmemmap
-    /// pages, of which device-dax deduplication keeps 2.
-    fn has_transparent_pud_hugepage(&self, _kernel: &Kernel) -> bool {
-        self.mmu == Mmu::Radix
+    /// pages, of which device-dax deduplication keeps 2. 6.1's PPC_THP selects only
+    /// HAVE_ARCH_TRANSPARENT_HUGEPAGE: dax_align_valid() (drivers/dax/dax-private.h) refuses
+    /// PUD_SIZE.
+    fn has_transparent_pud_hugepage(&self, kernel: &Kernel) -> bool {
+        self.mmu == Mmu::Radix && kernel.at_least(6, 5)
     }
 
     /// memremap_compat_align() in arch/powerpc/mm/book3s64/pgtable.c: SUBSECTION_SIZE with
@@ -285,6 +290,12 @@ impl Arch for Powerpc {
             Mmu::Radix => 2 * MIB,
             Mmu::Hash => 16 * MIB,
         }
+    }
+
+    /// hugetlbpage_init() (arch/powerpc/mm/hugetlbpage.c) walks mmu_psize_defs in order,
+    /// smallest page size first (the 6.12 pseries guest registers 2 MiB before 1 GiB).
+    fn boot_hugepage_sizes(&self, cpu: &CpuFeatures) -> Vec<u64> {
+        self.cpu_hugepage_sizes(cpu)
     }
 
     fn hugepage_sizes(&self) -> &'static [u64] {

@@ -163,6 +163,13 @@ impl Arch for S390 {
         &[MIB, 2 * GIB]
     }
 
+    /// arch/s390/mm/hugetlbpage.c registers nothing itself (arch_hugetlb_valid_size() only
+    /// accepts 1M with EDAT1 and 2G with EDAT2): hugetlb_init()'s HUGETLB_PAGE_ORDER (1M) is
+    /// the one size at boot, 2G only with `hugepagesz=2G`.
+    fn boot_hugepage_sizes(&self, _cpu: &CpuFeatures) -> Vec<u64> {
+        Vec::new()
+    }
+
     fn default_hugepage_size(&self, _on: &Target) -> u64 {
         MIB
     }

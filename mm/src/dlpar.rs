@@ -105,9 +105,9 @@ impl Machine {
     }
 
     /// dlpar_memory_add_by_ic(): add and online `[start, start + size)` LMB by LMB; if one
-    /// fails, the driver removes the ones it added. The kernel reports any failure to the
-    /// hypervisor as EINVAL; the model returns the failing LMB's own error, which says why.
-    /// Runs inside the caller's transaction, which puts everything back on failure.
+    /// fails, the driver removes the ones it added and returns -EINVAL, whose reason here
+    /// carries the failing LMB's own error. Runs inside the caller's transaction, which puts
+    /// everything back on failure as the driver's removals do.
     pub(crate) fn dlpar_memory_add_by_ic(
         &mut self,
         start: u64,
@@ -130,13 +130,22 @@ impl Machine {
         for i in 0..n {
             let at = start + i * bs;
             let drc = drc0 + i as u32;
-            let r = self
-                .add_memory_lmb(at, bs, &lmb_opts, drc)
-                .inspect_err(|_| {
-                    self.log(format!(
-                        "{PREFIX}Memory indexed-count-add failed, removing any added LMBs"
-                    ));
-                })?;
+            let r = self.add_memory_lmb(at, bs, &lmb_opts, drc).map_err(|e| {
+                if e.is_stopped() {
+                    return e;
+                }
+                self.log(format!(
+                    "{PREFIX}Memory indexed-count-add failed, removing any added LMBs"
+                ));
+                MmError::Invalid(if i == 0 {
+                    format!("the LMB at {at:#x} could not be added ({e})")
+                } else {
+                    format!(
+                        "the LMB at {at:#x} could not be added ({e}); the driver removed the {i} \
+                         added before it"
+                    )
+                })
+            })?;
             match total.as_mut() {
                 None => total = Some(r),
                 Some(t) => t.absorb(r),
@@ -176,9 +185,10 @@ impl Machine {
     /// dlpar_memory_remove_by_ic(): remove `[start, start + size)` LMB by LMB: each is
     /// offlined by the driver itself if it is online (dlpar_remove_lmb() calls
     /// dlpar_offline_lmb(), a device_offline()), then goes through its own __remove_memory(),
-    /// so that each LMB's resource goes whole. If one cannot go, the driver adds back the
-    /// ones it removed: a transaction over the range does that here, and the failing LMB's
-    /// own error is returned.
+    /// so that each LMB's resource goes whole; an LMB that is not there is skipped. If one
+    /// cannot go, the driver adds back the ones it removed with dlpar_add_lmb(), which
+    /// onlines each (whether or not it was online before), and returns -EINVAL
+    /// (arch/powerpc/platforms/pseries/hotplug-memory.c).
     pub(crate) fn dlpar_memory_remove_by_ic(&mut self, start: u64, size: u64) -> Result<()> {
         let bs = self.u.block_size;
         let n = size / bs;
@@ -186,31 +196,59 @@ impl Machine {
         self.log(format!(
             "{PREFIX}Attempting to hot-remove {n} LMB(s) at {drc0:x}"
         ));
-        let fp = self.footprint(start, start + size);
-        self.transaction(fp, |m| {
-            for i in 0..n {
-                let at = start + i * bs;
-                let online = m
-                    .state
-                    .blocks
-                    .get(&m.u.block_of_phys(at))
-                    .is_some_and(|b| b.state == BlockState::Online);
-                let offline = |m: &mut Machine| if online { m.offline(at, bs) } else { Ok(()) };
-                offline(m)
-                    .and_then(|()| m.remove_memory_locked(at, bs))
-                    .inspect_err(|_| {
-                        m.log(format!(
-                            "{PREFIX}Memory indexed-count-remove failed, adding any removed LMBs"
-                        ));
-                    })?;
-            }
-            Ok(())
-        })?;
+        let mut removed: Vec<u64> = Vec::new();
         for i in 0..n {
+            let at = start + i * bs;
+            let Some(state) = self
+                .state
+                .blocks
+                .get(&self.u.block_of_phys(at))
+                .map(|b| b.state)
+            else {
+                continue;
+            };
+            // One LMB's offline and removal: the offline fails whole or not at all, and
+            // the removal of an offline block cannot fail once its checks pass.
+            let fp = self.footprint(at, at + bs);
+            let r = self.transaction(fp, |m| {
+                if state == BlockState::Online {
+                    m.offline(at, bs)?;
+                }
+                m.remove_memory_locked(at, bs)
+            });
+            if let Err(e) = r {
+                if e.is_stopped() {
+                    return Err(e);
+                }
+                self.log(format!(
+                    "{PREFIX}Memory indexed-count-remove failed, adding any removed LMBs"
+                ));
+                for &back in &removed {
+                    let drc = drc0 + ((back - start) / bs) as u32;
+                    if self
+                        .add_memory_lmb(back, bs, &AddOptions::default(), drc)
+                        .is_err()
+                    {
+                        self.log(format!("{PREFIX}Failed to add LMB, drc index {drc:x}"));
+                    }
+                }
+                return Err(if removed.is_empty() {
+                    MmError::Invalid(format!("the LMB at {at:#x} could not be removed ({e})"))
+                } else {
+                    MmError::Redone(format!(
+                        "the LMB at {at:#x} could not be removed ({e}); the {} removed before \
+                         it were added back and onlined, as the driver does",
+                        removed.len()
+                    ))
+                });
+            }
+            removed.push(at);
+        }
+        for at in removed {
             self.log(format!(
                 "{PREFIX}Memory at {:x} (drc index {:x}) was hot-removed",
-                start + i * bs,
-                drc0 + i as u32
+                at,
+                drc0 + ((at - start) / bs) as u32
             ));
         }
         Ok(())

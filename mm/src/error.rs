@@ -116,6 +116,11 @@ pub enum MmError {
     IsADirectory(String),
     #[error("EROFS: {0}")]
     ReadOnly(String),
+    /// The operation failed part way and the driver undid it its own way, which leaves the
+    /// machine not quite as it was (pseries DLPAR adds back the LMBs a failed removal took,
+    /// onlined). EINVAL, as the driver reports it.
+    #[error("EINVAL: {0}")]
+    Redone(String),
     /// The caller's [`crate::watchdog::Watchdog`] stopped a long operation: its deadline
     /// passed (ETIMEDOUT) or it was cancelled (EINTR). Not the kernel's: the caller's.
     #[error("{}: {reason}", errno.name())]
@@ -126,7 +131,7 @@ impl MmError {
     /// The errno of this error.
     pub fn errno(&self) -> Errno {
         match self {
-            MmError::Invalid(_) => Errno::EINVAL,
+            MmError::Invalid(_) | MmError::Redone(_) => Errno::EINVAL,
             MmError::Busy(_) => Errno::EBUSY,
             MmError::NoMemory(_) => Errno::ENOMEM,
             MmError::Exists(_) => Errno::EEXIST,
@@ -152,6 +157,7 @@ impl MmError {
     pub fn reason(&self) -> &str {
         match self {
             MmError::Invalid(r)
+            | MmError::Redone(r)
             | MmError::Busy(r)
             | MmError::NoMemory(r)
             | MmError::Exists(r)
@@ -175,6 +181,12 @@ impl MmError {
 }
 
 impl MmError {
+    /// Whether the failed operation left the machine changed, as the kernel's undo does
+    /// (every other error leaves it exactly as it was).
+    pub fn left_changed(&self) -> bool {
+        matches!(self, MmError::Redone(_))
+    }
+
     /// Whether the caller's watchdog stopped the operation (not the kernel's error: a
     /// driver that retries a failed step later must give up at once on this one).
     pub fn is_stopped(&self) -> bool {

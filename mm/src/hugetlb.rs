@@ -31,6 +31,9 @@ pub struct Hstate {
     pub surplus: u64,
     /// The pages, by first pfn.
     pub runs: BTreeMap<u64, HugeRun>,
+    /// Where hugetlb_add_hstate() put it among the hstates (report_hugepages() and every
+    /// for_each_hstate() walk in this order).
+    pub registered: usize,
 }
 
 impl Hstate {
@@ -77,28 +80,51 @@ pub fn size_string(bytes: u64) -> String {
 }
 
 impl Machine {
-    /// hugetlb_init(): the hstates, reported largest first as hugetlb_add_hstate() registers
-    /// them, with what HugeTLB vmemmap optimisation could free for each.
+    /// The hstates as hugetlb_add_hstate() registers them (mm/hugetlb.c): the sizes
+    /// `hugepagesz=` and `default_hugepagesz=` name that the arch accepts (early params, so
+    /// first), then what the arch's initcall adds, then HUGETLB_PAGE_ORDER from
+    /// hugetlb_init(). Kept smallest first; `registered` holds the kernel's order.
     pub(crate) fn init_hstates(&mut self) {
-        self.state.hstates = self
-            .target
-            .arch()
-            .cpu_hugepage_sizes(&self.boot.cpu)
-            .into_iter()
-            .map(|size| Hstate {
+        let arch = self.target.arch();
+        let valid = arch.cpu_hugepage_sizes(&self.boot.cpu);
+        let from_cmdline = self
+            .cmdline
+            .hugepages
+            .iter()
+            .filter_map(|(size, _)| *size)
+            .chain(self.cmdline.default_hugepagesz);
+        let mut order: Vec<u64> = Vec::new();
+        for size in from_cmdline
+            .filter(|s| valid.contains(s))
+            .chain(arch.boot_hugepage_sizes(&self.boot.cpu))
+            .chain([arch.default_hugepage_size(&self.target)])
+        {
+            if !order.contains(&size) {
+                order.push(size);
+            }
+        }
+        let mut hstates: Vec<Hstate> = order
+            .iter()
+            .enumerate()
+            .map(|(registered, &size)| Hstate {
                 size,
                 nr: 0,
                 surplus: 0,
                 runs: BTreeMap::new(),
+                registered,
             })
             .collect();
+        hstates.sort_by_key(|h| h.size);
+        self.state.hstates = hstates;
         self.state.hugetlb_optimize_vmemmap = self.cmdline.hugetlb_free_vmemmap.unwrap_or(false);
     }
 
     /// report_hugepages().
     pub(crate) fn report_hugepages(&mut self) {
         let mut lines = Vec::new();
-        for h in self.state.hstates.iter().rev() {
+        let mut hs: Vec<&Hstate> = self.state.hstates.iter().collect();
+        hs.sort_by_key(|h| h.registered);
+        for h in hs {
             let s = size_string(h.size);
             lines.push(format!(
                 "HugeTLB: registered {s} page size, pre-allocated {} pages",

@@ -25,8 +25,8 @@ fn every_listed_path_reads_and_its_directories_are_directories() {
                 dir = parent;
             }
         }
-        // One entry per hstate the arch has (sysfs hugepages-<size>kB directories).
-        for &size in m.arch().hugepage_sizes() {
+        // One entry per hstate registered at boot (sysfs hugepages-<size>kB directories).
+        for size in m.hstates().iter().map(|h| h.size) {
             let p = format!(
                 "/sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
                 size >> 10

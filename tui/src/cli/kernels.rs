@@ -28,10 +28,35 @@ pub fn listing() -> String {
             )
         })
         .collect();
+    let archs_where = |has: &dyn Fn(&arch::Config, &Kernel) -> bool| -> Vec<String> {
+        KERNELS
+            .iter()
+            .map(|k| {
+                let names: Vec<&str> = arch::Config::one_per_family()
+                    .filter(|c| has(c, k))
+                    .map(|c| c.name)
+                    .collect();
+                names.join(" ")
+            })
+            .collect()
+    };
     rows.push((
         "memmap_on_memory on the architecture".to_string(),
-        KERNELS.iter().map(|k| mom_archs(k)).collect(),
+        archs_where(&|c, k| c.arch.memmap_on_memory_enable(k)),
         "arch/*/Kconfig: ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE".to_string(),
+    ));
+    rows.push((
+        "device-dax vmemmap deduplication on the architecture".to_string(),
+        archs_where(&|c, k| c.arch.zone_device(k) && c.arch.dax_vmemmap_optimize(k)),
+        "include/linux/mm.h vmemmap_can_optimize(): ARCH_WANT_OPTIMIZE_DAX_VMEMMAP (6.12), \
+         ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP (6.1)"
+            .to_string(),
+    ));
+    rows.push((
+        "1 GiB (PUD) device-dax alignment on the architecture".to_string(),
+        archs_where(&|c, k| c.arch.zone_device(k) && c.arch.has_transparent_pud_hugepage(k)),
+        "drivers/dax/dax-private.h dax_align_valid(): HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD"
+            .to_string(),
     ));
     let header: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
@@ -62,15 +87,6 @@ pub fn listing() -> String {
     out
 }
 
-/// The architectures whose `k` has memmap_on_memory at all (one configuration of each).
-fn mom_archs(k: &Kernel) -> String {
-    let names: Vec<&str> = arch::Config::one_per_family()
-        .filter(|c| c.arch.memmap_on_memory_enable(k))
-        .map(|c| c.name)
-        .collect();
-    names.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -96,5 +112,19 @@ mod tests {
             ["x86_64 arm64 powerpc s390", "x86_64 arm64"],
             "{row}"
         );
+        // Device-dax dedup and 1 GiB alignment came to powerpc after 6.1
+        // (arch/powerpc/Kconfig, platforms/Kconfig.cputype).
+        for what in [
+            "device-dax vmemmap deduplication",
+            "1 GiB (PUD) device-dax alignment",
+        ] {
+            let row = t.lines().find(|l| l.contains(what)).unwrap();
+            let cols: Vec<&str> = row
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            assert_eq!(cols[1..], ["x86_64 powerpc", "x86_64"], "{row}");
+        }
     }
 }
