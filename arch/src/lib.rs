@@ -63,18 +63,30 @@ pub enum ArchError {
 /// `unknown architecture "arm46" (did you mean arm64? known: ...)`.
 fn unknown_arch(given: &str) -> String {
     let names: Vec<&str> = Config::names().collect();
+    // A near name, or one the given text begins (`x86` for x86_64).
+    let lower = given.trim().to_ascii_lowercase();
     let hint = did_you_mean(given, names.iter().copied())
+        .or_else(|| {
+            (lower.len() >= 3)
+                .then(|| names.iter().copied().find(|n| n.starts_with(&lower)))
+                .flatten()
+        })
         .map(|n| format!("did you mean {n}? "))
         .unwrap_or_default();
+    let aliases: Vec<String> = CONFIGS
+        .iter()
+        .flat_map(|c| c.aliases.iter().map(move |a| format!("{a} for {}", c.name)))
+        .collect();
     format!(
-        "unknown architecture {} ({hint}known: {}; also {} as uname -m prints them)",
+        "unknown architecture {} ({hint}known: {}; also {} as uname -m prints them, and {})",
         quote(given),
         names.join(", "),
         Config::unames()
             .into_iter()
             .filter(|u| !names.contains(u))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        aliases.join(", ")
     )
 }
 

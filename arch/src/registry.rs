@@ -34,6 +34,9 @@ pub struct Config {
     /// What `uname -m` prints on it; the first configuration to list a name is what that
     /// name means when given as an architecture (`aarch64` is arm64 with 4K pages).
     pub uname: &'static [&'static str],
+    /// What else people call it (Debian's architecture names): accepted as its name, never
+    /// used to identify a live system.
+    pub aliases: &'static [&'static str],
     /// Its base page size.
     pub page_size: u64,
     /// What else marks it on a live system (none: the plain configuration).
@@ -53,6 +56,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "x86_64",
         uname: &["x86_64"],
+        aliases: &["amd64"],
         page_size: 4096,
         mark: None,
         family: Family::X86,
@@ -63,6 +67,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "x86_64-la57",
         uname: &["x86_64"],
+        aliases: &[],
         page_size: 4096,
         mark: Some(Mark::La57),
         family: Family::X86,
@@ -73,6 +78,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "arm64",
         uname: &["aarch64", "arm64"],
+        aliases: &[],
         page_size: 4096,
         mark: None,
         family: Family::Arm64,
@@ -83,6 +89,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "arm64-16k",
         uname: &["aarch64", "arm64"],
+        aliases: &[],
         page_size: 16384,
         mark: None,
         family: Family::Arm64,
@@ -93,6 +100,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "arm64-64k",
         uname: &["aarch64", "arm64"],
+        aliases: &[],
         page_size: 65536,
         mark: None,
         family: Family::Arm64,
@@ -103,6 +111,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "powerpc",
         uname: &["ppc64le", "ppc64"],
+        aliases: &["ppc64el"],
         page_size: 65536,
         mark: None,
         family: Family::Powerpc,
@@ -113,6 +122,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "powerpc-hash",
         uname: &["ppc64le", "ppc64"],
+        aliases: &[],
         page_size: 65536,
         mark: Some(Mark::HashMmu),
         family: Family::Powerpc,
@@ -123,6 +133,7 @@ pub static CONFIGS: &[Config] = &[
     Config {
         name: "s390",
         uname: &["s390x"],
+        aliases: &[],
         page_size: 4096,
         mark: None,
         family: Family::S390,
@@ -170,6 +181,11 @@ impl Config {
                 CONFIGS
                     .iter()
                     .find(|c| c.uname.iter().any(|u| norm(u) == want))
+            })
+            .or_else(|| {
+                CONFIGS
+                    .iter()
+                    .find(|c| c.aliases.iter().any(|a| norm(a) == want))
             })
             .ok_or_else(|| ArchError::Unknown(name.to_string()))
     }

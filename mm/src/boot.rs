@@ -156,8 +156,8 @@ impl BootPlan {
                 let ram = spec.ram.unwrap_or(DEFAULT_RAM);
                 if ram > g.physmem_end {
                     return Err(MmError::OutOfRange(format!(
-                        "ram {}: too large, more than the {} of physical address space {} \
-                         has (MAX_PHYSMEM_BITS {})",
+                        "ram {}: does not fit in the {} of physical address space {} has \
+                         (MAX_PHYSMEM_BITS {}), which the platform's holes share",
                         arch::approx(ram),
                         arch::approx(g.physmem_end.saturating_add(1)),
                         target.name(),

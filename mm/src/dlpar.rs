@@ -196,8 +196,61 @@ impl Machine {
         self.log(format!(
             "{PREFIX}Attempting to hot-remove {n} LMB(s) at {drc0:x}"
         ));
+        // Every LMB there, offlined and removed as one run: the end state and log of the
+        // LMB-by-LMB removal when nothing fails, at the cost of one pass (LMB by LMB, each
+        // through its own transaction, costs a copy of the resource tree per LMB). When
+        // something fails, the run is undone and the removal goes LMB by LMB, as the driver
+        // does, to fail where the driver fails and add back what it had removed.
+        let all_there = (0..n).all(|i| {
+            self.state
+                .blocks
+                .contains_key(&self.u.block_of_phys(start + i * bs))
+        });
+        if all_there && n > 1 && !self.per_block_reference {
+            // What a failed try leaves besides the state (its log lines, the injected
+            // faults it used) goes too: the LMB-by-LMB removal then tells it as the driver.
+            let (log_len, clock, faults) = (self.dmesg.len(), self.clock_us, self.faults);
+            let fp = self.footprint(start, start + size);
+            let run = self.transaction(fp, |m| {
+                let online: Vec<u64> = (0..n)
+                    .map(|i| start + i * bs)
+                    .filter(|&at| {
+                        m.state.blocks.get(&m.u.block_of_phys(at)).map(|b| b.state)
+                            == Some(BlockState::Online)
+                    })
+                    .collect();
+                for run in runs_of(&online, bs) {
+                    m.offline(run.0, run.1 - run.0)?;
+                }
+                match m.state.iomem.merge_ram_run(start, size) {
+                    Some(_) => m.remove_memory_locked(start, size),
+                    None => (0..n)
+                        .rev()
+                        .try_for_each(|i| m.remove_memory_locked(start + i * bs, bs)),
+                }
+            });
+            match run {
+                Ok(()) => {
+                    for i in 0..n {
+                        self.log(format!(
+                            "{PREFIX}Memory at {:x} (drc index {:x}) was hot-removed",
+                            start + i * bs,
+                            drc0 + i as u32
+                        ));
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is_stopped() => return Err(e),
+                Err(_) => {
+                    self.dmesg.truncate(log_len);
+                    self.clock_us = clock;
+                    self.faults = faults;
+                }
+            }
+        }
         let mut removed: Vec<u64> = Vec::new();
         for i in 0..n {
+            self.tick()?;
             let at = start + i * bs;
             let Some(state) = self
                 .state
@@ -253,4 +306,16 @@ impl Machine {
         }
         Ok(())
     }
+}
+
+/// Consecutive addresses `step` apart, as `[start, end)` runs.
+fn runs_of(addrs: &[u64], step: u64) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &a in addrs {
+        match out.last_mut() {
+            Some(r) if r.1 == a => r.1 += step,
+            _ => out.push((a, a + step)),
+        }
+    }
+    out
 }

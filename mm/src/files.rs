@@ -490,6 +490,41 @@ impl Machine {
                 && (HUGEPAGES == canon || HUGEPAGES.starts_with(&prefix)))
     }
 
+    /// What directory `dir` holds, as `ls` would name it: files, and directories with a
+    /// trailing `/` (every memoryN of the machine, every hstate's directory); empty when
+    /// `dir` is no directory the machine serves. For completion, which goes a component at
+    /// a time.
+    pub fn list_dir(&self, dir: &str) -> Vec<String> {
+        let dir = dir.trim_end_matches('/');
+        let mut out = std::collections::BTreeSet::new();
+        let mut child = |path: &str| {
+            if let Some(rest) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+                match rest.split_once('/') {
+                    Some((d, _)) => out.insert(format!("{d}/")),
+                    None => out.insert(rest.to_string()),
+                };
+            }
+        };
+        for a in MACHINE_FILES.iter().filter(|a| (a.present)(self)) {
+            child(a.name);
+        }
+        for h in &self.state.hstates {
+            for a in HSTATE_FILES.iter().filter(|a| (a.present)(self)) {
+                child(&format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
+            }
+        }
+        if dir == MEMORY {
+            for id in self.state.blocks.keys() {
+                out.insert(format!("memory{}/", id.0));
+            }
+        } else if self.block_dir(dir).is_some() {
+            for a in BLOCK_FILES.iter().filter(|a| (a.present)(self)) {
+                out.insert(a.name.to_string());
+            }
+        }
+        out.into_iter().collect()
+    }
+
     /// Every readable path, for completion and help: the machine's files, each hstate's,
     /// and those of the first memory block (each block has the same).
     pub fn readable_paths(&self) -> Vec<String> {

@@ -852,6 +852,8 @@ impl Machine {
             groups: Vec::new(),
         };
         for (id, b) in self.state.blocks.range(first..BlockId(first.0 + n)) {
+            // The walk comes before anything changes: a stop here leaves the machine whole.
+            self.watchdog.check()?;
             if not_added.is_some() {
                 break;
             }

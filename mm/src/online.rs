@@ -754,6 +754,7 @@ impl Machine {
         if t == OnlineType::Offline {
             return self.offline(start, size).map(|_| Vec::new());
         }
+        self.tick()?;
         let ids = self.blocks_in(start, size)?;
         let scan = self.scan_range(&ids, BlockState::Offline, false);
         if let Some(b) = scan.wrong_state.map(|id| &self.state.blocks[&id]) {
@@ -809,6 +810,7 @@ impl Machine {
     }
 
     fn offline_range(&mut self, start: u64, size: u64) -> Result<()> {
+        self.tick()?;
         let ids = self.blocks_in(start, size)?;
         // One pass over the blocks: all online, each offlinable, and what their movable
         // pages, free pages and huge pages add up to.

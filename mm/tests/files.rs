@@ -119,3 +119,46 @@ fn the_export_writes_the_declared_files() {
     assert!(!dir.join("proc/vmstat").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// list_dir() names what a directory holds, a component at a time (what completion offers):
+/// every memory block of the machine, each block's files, the hstates' directories.
+#[test]
+fn directories_list_what_they_hold() {
+    let mut spec = mm::BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
+    spec.ram = Some(4 << 30);
+    let mut m = mm::Machine::boot(&spec).unwrap();
+    m.add_memory(8 << 30, 1 << 30, &Default::default()).unwrap();
+    let root = m.list_dir("/");
+    assert!(
+        root.contains(&"proc/".to_string()) && root.contains(&"sys/".to_string()),
+        "{root:?}"
+    );
+    let mem = m.list_dir("/sys/devices/system/memory/");
+    for name in [
+        "block_size_bytes",
+        "auto_online_blocks",
+        "memory0/",
+        "memory64/",
+        "memory71/",
+    ] {
+        assert!(mem.contains(&name.to_string()), "{name} in {mem:?}");
+    }
+    assert_eq!(
+        mem.iter().filter(|n| n.starts_with("memory")).count(),
+        m.blocks().len()
+    );
+    let block = m.list_dir("/sys/devices/system/memory/memory64");
+    assert!(block.contains(&"state".to_string()) && block.contains(&"valid_zones".to_string()));
+    for f in &block {
+        assert!(
+            m.read(&format!("/sys/devices/system/memory/memory64/{f}"))
+                .is_ok(),
+            "{f}"
+        );
+    }
+    let huge = m.list_dir("/sys/kernel/mm/hugepages");
+    assert!(huge.contains(&"hugepages-2048kB/".to_string()), "{huge:?}");
+    assert!(m
+        .list_dir("/sys/devices/system/memory/memory999")
+        .is_empty());
+}

@@ -277,3 +277,33 @@ fn tables_and_scenarios_say_their_inputs() {
         "{first}"
     );
 }
+
+/// A size without a unit is refused where it is clearly a forgotten one; Debian's names
+/// for the architectures are accepted; a prefix gets a suggestion.
+#[test]
+fn tired_user_input() {
+    let out = run("1", &["--ram", "16"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("\"16\" is 16 bytes: give a unit, as in 16G or 16M"));
+    let out = run("print(ARCH)", &["--arch", "amd64"]);
+    assert_eq!(text(&out.stdout).trim(), "x86_64", "{}", text(&out.stderr));
+    let out = run("print(ARCH)", &["--arch", "ppc64el"]);
+    assert_eq!(text(&out.stdout).trim(), "powerpc", "{}", text(&out.stderr));
+    let out = run("1", &["--arch", "x86"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean x86_64?"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A failed run is marked in the table.
+    let out = run(
+        "let m = boot(); if ARCH == \"s390\" { throw \"no\" }",
+        &["--arch", "x86_64,s390"],
+    );
+    assert!(
+        text(&out.stdout).contains("s390 (failed)"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -1342,7 +1342,12 @@ fn usage_errors_say_what_is_wrong() {
     }
     let r = script("boot(#{ ram: 9223372036854775807 })", &[]);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(r.stderr.contains("too large"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("does not fit in the 64 TiB of physical address space"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("at least 32M"), "{}", r.stderr);
     // proc_dobool (kernel/sysctl.c): any int, nothing else.
     let r = script(

@@ -942,3 +942,104 @@ fn a_run_of_blocks_expands_and_range_stays() {
     let s = screen(&mut b, 120, 40);
     assert!(s.contains("0x100000000-0x13fffffff"), "RANGE stays: {s}");
 }
+
+/// An input entered while another runs waits its turn: it shows, and runs, after the
+/// result of the one before. Ctrl-C stops the running one and drops those waiting; an
+/// interrupted input is not replayed by a, L or c.
+#[test]
+fn inputs_wait_their_turn_and_interrupted_ones_are_not_replayed() {
+    let mut a = app(&["x86_64"], "");
+    let typed = |a: &mut App, s: &str| {
+        for c in s.chars() {
+            key(a, KeyCode::Char(c));
+        }
+        key(a, KeyCode::Enter);
+    };
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "let t = 0; for i in 0..200000 { t += i } t");
+    typed(&mut a, "41 + 1");
+    assert_eq!(a.queued_inputs.len(), 1);
+    a.settle();
+    let lines: Vec<String> = a
+        .repl
+        .output
+        .iter()
+        .map(|(_, o)| format!("{o:?}"))
+        .collect();
+    let at = |s: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(s))
+            .unwrap_or(usize::MAX)
+    };
+    assert!(
+        at("19999900000") < at("> 41 + 1") && at("> 41 + 1") < at("\"42\""),
+        "{lines:#?}"
+    );
+    assert_eq!(a.applied.len(), 2);
+    // Interrupted: not replayed, and what waited behind it is dropped.
+    typed(&mut a, "loop { m.stats(); }");
+    typed(&mut a, "40 + 2");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    a.pump();
+    ctrl(&mut a, 'c');
+    a.settle();
+    assert_eq!(a.applied.len(), 2, "{:?}", a.applied);
+    assert!(a.queued_inputs.is_empty());
+    let s = screen(&mut a, 160, 50);
+    assert!(
+        s.contains("(interrupted: a, L and c will not replay it)"),
+        "{s}"
+    );
+    assert!(s.contains("(1 waiting input dropped)"), "{s}");
+}
+
+/// What a Tab found stays on the status line until the next key; path completion goes a
+/// component at a time over the machine's own blocks.
+#[test]
+fn completion_status_clears_and_paths_complete_from_the_machine() {
+    let mut a = app(&["x86_64"], "memhp_default_state=offline");
+    type_line(&mut a, "m.add_memory(m.hotplug_base, 1 * GiB)");
+    for c in "m.read(\"/sys/devices/system/memory/memory3".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Tab);
+    assert!(a.status.contains("memory32/ memory33/"), "{}", a.status);
+    assert!(
+        !a.status.contains("/sys/devices"),
+        "candidates are names: {}",
+        a.status
+    );
+    for c in "2/st".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    assert!(a.status.is_empty(), "{}", a.status);
+    key(&mut a, KeyCode::Tab);
+    assert!(a
+        .repl
+        .input
+        .as_str()
+        .ends_with("/sys/devices/system/memory/memory32/state"));
+}
+
+/// Home in the log shows its oldest lines filling the pane; End follows the newest again.
+#[test]
+fn the_log_goes_to_its_start_and_end() {
+    let mut a = app(&["x86_64"], "");
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Home);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("] Linux version"), "{s}");
+    let dmesg_rows = s
+        .lines()
+        .filter(|l| l.matches('│').count() >= 6)
+        .map(|l| l.rsplit('│').nth(1).unwrap_or("").trim().to_string())
+        .filter(|r| !r.is_empty())
+        .count();
+    assert!(dmesg_rows >= 8, "the pane is full: {s}");
+    key(&mut a, KeyCode::End);
+    let s = screen(&mut a, 120, 40);
+    assert!(!s.contains("] Linux version"), "{s}");
+    assert_eq!(a.log_scroll, 0);
+}

@@ -91,7 +91,7 @@ pub struct BootArgs {
     pub iomem: Option<PathBuf>,
     /// The boot RAM, laid out as the architecture's default QEMU machine lays it out (RAM in
     /// scripts; boot() takes it; a size: 16G, 0x40000000) [default: 2G]
-    #[arg(long, value_name = "SIZE", value_parser = size,
+    #[arg(long, value_name = "SIZE", value_parser = ram_size,
           conflicts_with_all = ["iomem", "host", "sysroot"])]
     pub ram: Option<u64>,
     /// A malformed value of a known kernel parameter fails the boot (the kernel logs it and
@@ -326,6 +326,20 @@ pub fn size(s: &str) -> Result<u64, String> {
             mm::error::quote(s)
         )),
     }
+}
+
+/// `--ram`: a size, and one that is no mere number of bytes a unit was forgotten from.
+fn ram_size(s: &str) -> Result<u64, String> {
+    let v = size(s)?;
+    if v < 1 << 20 {
+        return Err(format!(
+            "{} is {v} bytes: give a unit, as in {}G or {}M",
+            mm::error::quote(s),
+            s.trim(),
+            s.trim()
+        ));
+    }
+    Ok(v)
 }
 
 /// The most --max-time takes: a billion seconds, some 31 years.

@@ -48,9 +48,9 @@ pub fn command(a: Args) -> ExitCode {
 }
 
 /// Completion of API names (after `m.` too) and, inside a string, of the paths `m.read`
-/// serves; the paths are refreshed after every input.
+/// serves, a component at a time from the machine `m` is after the last input.
 struct Helper {
-    paths: Rc<RefCell<Vec<String>>>,
+    machine: Rc<RefCell<Option<Vm>>>,
 }
 
 impl Completer for Helper {
@@ -62,7 +62,14 @@ impl Completer for Helper {
         pos: usize,
         _: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let c = complete(&line[..pos], &self.paths.borrow());
+        let machine = self.machine.borrow();
+        let list = |dir: &str| {
+            machine
+                .as_ref()
+                .map(|vm| vm.0.borrow().list_dir(dir))
+                .unwrap_or_default()
+        };
+        let c = complete(&line[..pos], &list);
         let pairs = c
             .candidates
             .into_iter()
@@ -202,11 +209,9 @@ fn session(boot: crate::script::BootConfig, limits: Limits) -> ExitCode {
         cancel.clone(),
     );
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, cancel.clone());
-    let paths = Rc::new(RefCell::new(Vec::new()));
+    let bound: Rc<RefCell<Option<Vm>>> = Rc::new(RefCell::new(None));
     let refresh = |scope: &Scope| {
-        if let Some(vm) = scope.get_value::<Vm>("m") {
-            *paths.borrow_mut() = vm.0.borrow().readable_paths();
-        }
+        *bound.borrow_mut() = scope.get_value::<Vm>("m");
     };
     refresh(&session.scope);
     let history = history_file();
@@ -214,7 +219,7 @@ fn session(boot: crate::script::BootConfig, limits: Limits) -> ExitCode {
         match rustyline::Editor::<Helper, DefaultHistory>::new() {
             Ok(mut rl) => {
                 rl.set_helper(Some(Helper {
-                    paths: paths.clone(),
+                    machine: bound.clone(),
                 }));
                 if let Some(h) = &history {
                     let _ = rl.load_history(h);

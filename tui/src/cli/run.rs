@@ -349,7 +349,13 @@ pub fn side_by_side(
         .iter()
         .zip(&stats)
         .map(|(r, s)| {
-            let mut c = vec![label(&r.target)];
+            // A run that failed shows what it booted last, marked.
+            let name = label(&r.target);
+            let mut c = vec![if r.result.is_err() {
+                format!("{name} (failed)")
+            } else {
+                name
+            }];
             let page = s
                 .iter()
                 .find(|(x, _)| *x == "page_size")

@@ -74,37 +74,100 @@ fn globals() -> Vec<&'static str> {
     v
 }
 
-/// Complete the word that ends `before` (the text before the cursor); `paths` are the
-/// files the machine serves, for a word inside a string.
-pub fn complete(before: &str, paths: &[String]) -> Completion {
-    if before.matches('"').count() % 2 == 1 {
-        let start = before.rfind('"').map_or(0, |i| i + 1);
-        let prefix = &before[start..];
-        let mut candidates: Vec<String> = paths
-            .iter()
-            .filter(|p| p.starts_with(prefix))
-            .cloned()
-            .collect();
-        candidates.sort_unstable();
-        return Completion { start, candidates };
+/// Where the text before the cursor stands: inside a string (and where it started), in a
+/// `//` comment, or in code.
+enum Place {
+    Code,
+    String(usize),
+    Comment,
+}
+
+fn place(before: &str) -> Place {
+    let b = before.as_bytes();
+    let mut i = 0;
+    let mut open: Option<(u8, usize)> = None;
+    while i < b.len() {
+        match (open, b[i]) {
+            (Some((q, _)), c) if c == q => open = None,
+            (Some(_), b'\\') => i += 1,
+            (Some(_), _) => {}
+            (None, q @ (b'"' | b'`')) => open = Some((q, i + 1)),
+            (None, b'/') if b.get(i + 1) == Some(&b'/') => {
+                // To the end of its line.
+                match before[i..].find('\n') {
+                    Some(n) => i += n,
+                    None => return Place::Comment,
+                }
+            }
+            _ => {}
+        }
+        i += 1;
     }
-    let start = before
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
-    let prefix = &before[start..];
-    let after_dot = before[..start].ends_with('.');
-    let names = if after_dot {
-        machine_members()
-    } else {
-        globals()
-    };
-    Completion {
-        start,
-        candidates: names
-            .into_iter()
-            .filter(|n| n.starts_with(prefix))
-            .map(str::to_string)
-            .collect(),
+    match open {
+        Some((_, at)) => Place::String(at),
+        None => Place::Code,
+    }
+}
+
+/// Complete the word that ends `before` (the text before the cursor). Inside a string the
+/// word is a path, completed a component at a time from `list` (what a directory holds, as
+/// [`mm::Machine::list_dir`] says). Nothing is offered in a comment, for an empty word
+/// outside a dot, or after a dot that does not follow a plain name (`m.hotplug_base.`).
+pub fn complete(before: &str, list: &dyn Fn(&str) -> Vec<String>) -> Completion {
+    match place(before) {
+        Place::Comment => Completion::default(),
+        Place::String(at) => {
+            let text = &before[at..];
+            let cut = text.rfind('/').map_or(0, |i| i + 1);
+            let (dir, partial) = text.split_at(cut);
+            let candidates = if dir.starts_with('/') {
+                list(dir)
+                    .into_iter()
+                    .filter(|n| n.starts_with(partial))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Completion {
+                start: at + cut,
+                candidates,
+            }
+        }
+        Place::Code => {
+            let start = before
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            let prefix = &before[start..];
+            let head = &before[..start];
+            let names = if let Some(obj) = head.strip_suffix('.') {
+                // The name before the dot, and that nothing is before it but an operator,
+                // a bracket or a space: `m.`, `(k.`, not `m.hotplug_base.` or `f().`.
+                let name_at = obj
+                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(0, |i| i + 1);
+                let name = &obj[name_at..];
+                let plain = !name.is_empty()
+                    && !name.starts_with(|c: char| c.is_ascii_digit())
+                    && !obj[..name_at].ends_with('.');
+                if plain {
+                    machine_members()
+                } else {
+                    Vec::new()
+                }
+            } else if prefix.is_empty() || prefix.starts_with(|c: char| c.is_ascii_digit()) {
+                Vec::new()
+            } else {
+                globals()
+            };
+            Completion {
+                start,
+                candidates: names
+                    .into_iter()
+                    .filter(|n| n.starts_with(prefix))
+                    .map(str::to_string)
+                    .collect(),
+            }
+        }
     }
 }
 
@@ -112,43 +175,75 @@ pub fn complete(before: &str, paths: &[String]) -> Completion {
 mod tests {
     use super::*;
 
+    fn none(_: &str) -> Vec<String> {
+        Vec::new()
+    }
+
     #[test]
     fn a_dot_completes_the_machine_only() {
-        let c = complete("m.add_", &[]);
+        let c = complete("m.add_", &none);
         assert_eq!(c.start, 2);
         assert_eq!(c.candidates, ["add_memory"]);
-        let all = complete("m.", &[]).candidates;
+        let all = complete("m.", &none).candidates;
         assert!(all.contains(&"hotplug_base".to_string()), "{all:?}");
         assert!(all.contains(&"online".to_string()), "{all:?}");
         for global in ["ARCH", "GiB", "boot", "help", "let"] {
             assert!(!all.contains(&global.to_string()), "{global} in {all:?}");
         }
+        // Not after a property or a call: they are no machine.
+        assert!(complete("m.hotplug_base.", &none).candidates.is_empty());
+        assert!(complete("boot().", &none).candidates.is_empty());
+        assert_eq!(complete("(k.onl", &none).candidates, ["online"]);
     }
 
     #[test]
     fn a_word_completes_globals_and_keywords() {
-        assert_eq!(complete("let x = Gi", &[]).candidates, ["GiB"]);
-        assert_eq!(complete("bo", &[]).candidates, ["boot"]);
-        assert_eq!(complete("le", &[]).candidates, ["let"]);
-        assert!(!complete("", &[])
-            .candidates
-            .contains(&"add_memory".to_string()));
+        assert_eq!(complete("let x = Gi", &none).candidates, ["GiB"]);
+        assert_eq!(complete("bo", &none).candidates, ["boot"]);
+        assert_eq!(complete("le", &none).candidates, ["let"]);
+        // Nothing for an empty word, a number, a comment, or after a closed string.
+        for text in [
+            "",
+            "x + ",
+            "12",
+            "// m.add_",
+            "let a = 1; // bo",
+            "\"abc\" ",
+        ] {
+            assert!(complete(text, &none).candidates.is_empty(), "{text:?}");
+        }
+        // A comment ends with its line.
+        assert_eq!(complete("// note\nbo", &none).candidates, ["boot"]);
     }
 
     #[test]
-    fn a_string_completes_paths() {
-        let paths = vec![
-            "/sys/devices/system/memory/block_size_bytes".to_string(),
-            "/sys/devices/system/memory/auto_online_blocks".to_string(),
-            "/proc/meminfo".to_string(),
-        ];
-        let c = complete("m.read(\"/sys/devices/system/memory/b", &paths);
-        assert_eq!(c.start, 8);
-        assert_eq!(
-            c.candidates,
-            ["/sys/devices/system/memory/block_size_bytes"]
-        );
-        let c = complete("m.read(\"/sys/", &paths);
-        assert_eq!(c.common_prefix(), "/sys/devices/system/memory/");
+    fn a_string_completes_a_path_a_component_at_a_time() {
+        let list = |dir: &str| -> Vec<String> {
+            match dir {
+                "/sys/devices/system/memory/" => vec![
+                    "auto_online_blocks".into(),
+                    "block_size_bytes".into(),
+                    "memory0/".into(),
+                    "memory32/".into(),
+                    "memory33/".into(),
+                ],
+                "/sys/devices/system/memory/memory32/" => {
+                    vec!["state".into(), "valid_zones".into()]
+                }
+                _ => Vec::new(),
+            }
+        };
+        let c = complete("m.read(\"/sys/devices/system/memory/b", &list);
+        assert_eq!(c.start, 35);
+        assert_eq!(c.candidates, ["block_size_bytes"]);
+        let c = complete("m.read(\"/sys/devices/system/memory/memory3", &list);
+        assert_eq!(c.candidates, ["memory32/", "memory33/"]);
+        assert_eq!(c.common_prefix(), "memory3");
+        let c = complete("m.read(\"/sys/devices/system/memory/memory32/s", &list);
+        assert_eq!(c.candidates, ["state"]);
+        // After the string closes, no path.
+        assert!(complete("m.read(\"/proc/cmdline\"", &list)
+            .candidates
+            .is_empty());
     }
 }

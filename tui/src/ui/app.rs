@@ -127,6 +127,10 @@ pub struct App {
     pub status: String,
     /// R was pressed with REPL inputs to lose: the next key says whether to reboot.
     pub confirm_reset: bool,
+    /// The status line shows what a Tab found: the next key clears it.
+    pub status_from_tab: bool,
+    /// REPL inputs entered while another ran, in order.
+    pub queued_inputs: std::collections::VecDeque<String>,
     /// The architecture picker is open, on this configuration of the registry.
     pub picker: Option<usize>,
     /// The focused pane fills the screen.
@@ -248,6 +252,8 @@ impl App {
             applied: Vec::new(),
             status: String::new(),
             confirm_reset: false,
+            status_from_tab: false,
+            queued_inputs: std::collections::VecDeque::new(),
             picker: None,
             maximized: false,
             expanded: None,
@@ -461,7 +467,16 @@ impl App {
                 pane,
                 outcome,
                 machine,
+                interrupted,
             } => {
+                // An input Ctrl-C stopped is not replayed (a, L, c would run it whole).
+                if interrupted && pane == 0 {
+                    self.applied.pop();
+                    self.push_out(
+                        pane,
+                        Out::Note("(interrupted: a, L and c will not replay it)".to_string()),
+                    );
+                }
                 match outcome {
                     Ok(Some(v)) => {
                         for l in v.lines() {
@@ -520,9 +535,28 @@ impl App {
         self.clamp();
     }
 
-    /// Take the next queued step once the last one is done.
+    /// Ctrl-C stops what runs and what waits behind it.
+    fn drop_queued(&mut self) {
+        let n = self.queued_inputs.len();
+        if n > 0 {
+            self.queued_inputs.clear();
+            self.repl.output.push((
+                None,
+                Out::Note(format!(
+                    "({n} waiting input{} dropped)",
+                    if n == 1 { "" } else { "s" }
+                )),
+            ));
+        }
+    }
+
+    /// Take the next queued input, or step, once the last one is done.
     fn run_queued(&mut self) {
         if self.worker.busy() {
+            return;
+        }
+        if let Some(src) = self.queued_inputs.pop_front() {
+            self.submit(src);
             return;
         }
         let Some(p) = self.player.as_mut() else {
@@ -562,6 +596,25 @@ impl App {
     pub fn submit(&mut self, src: String) {
         let trimmed = src.trim_end().to_string();
         if trimmed.is_empty() {
+            return;
+        }
+        // While an input runs, the next waits its turn: it shows (and runs) after the
+        // result of the one before.
+        if self.worker.busy() {
+            if self.repl.history.last() != Some(&trimmed) {
+                self.repl.history.push(trimmed.clone());
+            }
+            self.repl.hist_pos = None;
+            self.queued_inputs.push_back(trimmed);
+            self.status = format!(
+                "running… {} input{} waiting (Ctrl-C interrupts)",
+                self.queued_inputs.len(),
+                if self.queued_inputs.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
             return;
         }
         for (i, l) in trimmed.lines().enumerate() {
@@ -618,7 +671,9 @@ impl App {
             machine.as_deref(),
         ) {
             if self.log_scroll > 0 && new.dmesg().len() >= old.dmesg().len() {
-                self.log_scroll += new.dmesg().len() - old.dmesg().len();
+                self.log_scroll = self
+                    .log_scroll
+                    .saturating_add(new.dmesg().len() - old.dmesg().len());
             }
         }
         if let (Some(p), Some(m)) = (self.panes.get_mut(pane), machine) {
@@ -678,6 +733,10 @@ impl App {
     }
 
     pub fn on_key(&mut self, e: KeyEvent) {
+        if self.status_from_tab && e.code != KeyCode::Tab {
+            self.status_from_tab = false;
+            self.status.clear();
+        }
         if self.help {
             // Up and down scroll the help, q quits, any other key closes it.
             match e.code {
@@ -730,6 +789,7 @@ impl App {
             KeyCode::Char('c') if ctrl => {
                 if self.worker.busy() {
                     self.worker.interrupt();
+                    self.drop_queued();
                     self.status = "interrupting…".into();
                 } else {
                     r.input.clear();
@@ -826,17 +886,16 @@ impl App {
     /// Tab in the REPL: the word before the cursor completed as the line REPL completes it;
     /// with several candidates, what they share, and the candidates on the status line.
     fn complete(&mut self) {
-        let paths = self
-            .panes
-            .first()
-            .and_then(|p| p.machine.as_deref())
-            .map(Machine::readable_paths)
-            .unwrap_or_default();
+        let machine = self.panes.first().and_then(|p| p.machine.as_deref());
+        let list = |dir: &str| machine.map(|m| m.list_dir(dir)).unwrap_or_default();
         let before = self.repl.input.before_cursor();
-        let c = crate::script::complete::complete(before, &paths);
+        let c = crate::script::complete::complete(before, &list);
         let typed = before.len() - c.start;
         match c.candidates.len() {
-            0 => self.status = "nothing to complete".into(),
+            0 => {
+                self.status = "nothing to complete".into();
+                self.status_from_tab = true;
+            }
             1 => {
                 let with = c.candidates[0].clone();
                 self.repl.input.replace_before_cursor(typed, &with);
@@ -846,6 +905,7 @@ impl App {
                 let with = c.common_prefix().to_string();
                 self.repl.input.replace_before_cursor(typed, &with);
                 self.status = format!("{n}: {}", c.candidates.join(" "));
+                self.status_from_tab = true;
             }
         }
     }
@@ -903,6 +963,17 @@ impl App {
                 }
             }
             Action::Maximize => self.maximized = !self.maximized,
+            Action::Home => match self.focus {
+                // Clamped to the oldest line at the next frame.
+                Focus::Log => self.log_scroll = usize::MAX,
+                Focus::Blocks => self.block_row = 0,
+                _ => self.cursor = 0,
+            },
+            Action::End => match self.focus {
+                Focus::Log => self.log_scroll = 0,
+                Focus::Blocks => self.block_row = self.block_rows(0).len().saturating_sub(1),
+                _ => {}
+            },
             Action::NextKernel => {
                 if self.compare_kernels {
                     self.status = "versions side by side: C (or c) goes back to one machine, \
@@ -984,7 +1055,10 @@ impl App {
                     self.show_script = !self.show_script;
                 }
             }
-            Action::Interrupt => self.worker.interrupt(),
+            Action::Interrupt => {
+                self.worker.interrupt();
+                self.drop_queued();
+            }
             Action::Back => {
                 if self.zoom.is_some() {
                     self.zoom_out();

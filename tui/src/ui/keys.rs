@@ -33,6 +33,9 @@ pub enum Action {
     Back,
     /// The focused pane on the whole screen, and back.
     Maximize,
+    /// The first / the last: the map's first section, the first block, the oldest log line.
+    Home,
+    End,
 }
 
 /// One row of the table.
@@ -181,6 +184,24 @@ pub const BINDINGS: &[Binding] = &[
         shown: "PgUp",
         help: "scroll up a page",
         action: Action::PageUp,
+        hint: "",
+        brief: "",
+        panes: 0,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::Home)],
+        shown: "Home",
+        help: "to the start: the map's first section, the first block, the oldest log line",
+        action: Action::Home,
+        hint: "",
+        brief: "",
+        panes: 0,
+    },
+    Binding {
+        keys: &[Key::Code(KeyCode::End)],
+        shown: "End",
+        help: "to the end: the last block, the newest log line (the log then follows new lines)",
+        action: Action::End,
         hint: "",
         brief: "",
         panes: 0,

@@ -509,19 +509,30 @@ impl MapLayout {
                 .unwrap_or(0)
         };
         let mut unit = gutter_unit(row_bytes(cols));
-        if gutter > 0 {
-            // Size the gutter to the longest label on screen, then lay the cells out again.
+        // Size the gutter to the longest label on screen, then lay the cells out again; a
+        // narrower row of cells changes the labels, so until they fit (a few rounds at
+        // most: the gutter only grows after the first).
+        for round in 0..4 {
+            if gutter == 0 {
+                break;
+            }
             let row = per * u64::from(cols);
             let longest = (0..u64::from(rows))
                 .map(|r| short_addr((start + r * row) << section_bits, unit).len())
                 .max()
                 .unwrap_or(1) as u16;
-            if longest + 1 != gutter {
-                gutter = longest + 1;
-                cols = cols_for(gutter);
-                start = window(app, cursor, per, u64::from(cols), u64::from(rows));
-                unit = gutter_unit(row_bytes(cols));
+            let want = if round == 0 {
+                longest + 1
+            } else {
+                (longest + 1).max(gutter)
+            };
+            if want == gutter {
+                break;
             }
+            gutter = want;
+            cols = cols_for(gutter);
+            start = window(app, cursor, per, u64::from(cols), u64::from(rows));
+            unit = gutter_unit(row_bytes(cols));
         }
         Self {
             gutter,
@@ -1052,8 +1063,18 @@ fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) -> usize {
         // The newest lines, wrapped, scrolled back by log_scroll lines (not wrapped rows:
         // the pane starts at a line's beginning, never on the tail of a wrapped one).
         let d = p.machine.as_deref().map(|m| m.dmesg()).unwrap_or(&[]);
-        max = d.len().saturating_sub(1);
-        let end = d.len().saturating_sub(app.log_scroll.min(max));
+        // Scrolled all the way back, the oldest lines fill the pane from its top.
+        let mut fit = (0usize, 0usize);
+        for l in d {
+            let n = wrap_chars(l, w).len();
+            if fit.0 + n > h && fit.1 > 0 {
+                break;
+            }
+            fit = (fit.0 + n, fit.1 + 1);
+        }
+        max = d.len().saturating_sub(fit.1.max(1));
+        let scroll = app.log_scroll.min(max);
+        let end = d.len() - scroll;
         let mut rows: Vec<String> = Vec::new();
         let mut more_above = false;
         for l in d[..end].iter().rev() {
@@ -1065,9 +1086,16 @@ fn draw_log(f: &mut Frame, app: &App, p: &Pane, area: Rect) -> usize {
             rows.extend(pieces.into_iter().rev());
         }
         rows.reverse();
-        // A line taller than the pane shows its beginning; with older lines above, the
-        // newest stays on the last row.
-        rows.truncate(h);
+        // A line taller than the pane shows its beginning, its last row ending in `…` (z
+        // shows the pane whole); with older lines above, the newest stays on the last row.
+        if rows.len() > h {
+            rows.truncate(h);
+            if let Some(last) = rows.last_mut() {
+                let mut t: String = last.chars().take(w.saturating_sub(1)).collect();
+                t.push('…');
+                *last = t;
+            }
+        }
         let blank = if more_above { h - rows.len() } else { 0 };
         std::iter::repeat_n(String::new(), blank)
             .chain(rows)
@@ -1207,6 +1235,11 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         compare: app.compare,
     };
     let hints: Vec<(&str, &str)> = match app.focus {
+        _ if app.picker.is_some() => vec![
+            ("↑↓ choose", "↑↓"),
+            ("Enter boot it", "Enter"),
+            ("Esc keep this one", "Esc"),
+        ],
         Focus::Repl => keys::REPL_HINTS.iter().map(|h| (*h, *h)).collect(),
         Focus::Map => keys::hints(keys::MAP, ctx),
         Focus::Blocks => keys::hints(keys::BLOCKS, ctx),

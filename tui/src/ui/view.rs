@@ -20,10 +20,10 @@ pub fn totals(t: &Totals) -> Vec<(&'static str, String)> {
         ("memmap buddy", kib(t.memmap_buddy_pages)),
         ("memmap altmap", kib(t.memmap_altmap_pages)),
         ("memmap device", kib(t.memmap_device_pages)),
-        ("page tables", kib(t.pagetable_pages)),
+        ("page tables", kib(t.vmemmap_pagetable_pages)),
         (
             "PMD / PTE maps",
-            format!("{} / {}", t.pmd_mappings, t.pte_mappings),
+            format!("{} / {}", t.vmemmap_pmd_mappings, t.vmemmap_pte_mappings),
         ),
         ("saved: altmap", kib(t.memmap_altmap_pages)),
         ("saved: dax dedup", kib(t.saved_dedup_pages)),

@@ -65,6 +65,8 @@ pub enum Reply {
         pane: usize,
         outcome: Result<Option<String>, String>,
         machine: Option<Box<Machine>>,
+        /// A REPL input that Ctrl-C stopped (replaying it would run it whole).
+        interrupted: bool,
     },
     /// The script paused before a call that changes `machine` (none before a boot).
     Paused {
@@ -253,6 +255,7 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
             });
             let outcome = eval(&mut s, src);
             let _ = tx.send(Reply::Done {
+                interrupted: false,
                 pane,
                 outcome,
                 machine: machine_of(&s),
@@ -271,8 +274,10 @@ fn serve(cfg: SessionConfig, rx: Receiver<Request>, tx: Sender<Reply>, cancel: A
                 } else {
                     eval(&mut s, &src)
                 };
+                let interrupted = outcome.is_err() && s.s.host.cancel.load(Ordering::Relaxed);
                 warnings(&s, &tx);
                 let _ = tx.send(Reply::Done {
+                    interrupted,
                     pane,
                     outcome,
                     machine: machine_of(&s),
@@ -306,6 +311,7 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
     let pane = s.pane;
     let Some(source) = s.script.clone() else {
         let _ = tx.send(Reply::Done {
+            interrupted: false,
             pane,
             outcome: Err("no script loaded (hotplug-lab tui SCRIPT)".to_string()),
             machine: machine_of(s),
@@ -314,6 +320,7 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
     };
     if s.ended {
         let _ = tx.send(Reply::Done {
+            interrupted: false,
             pane,
             outcome: Err("the script has ended (R rewinds it)".to_string()),
             machine: machine_of(s),
@@ -358,6 +365,7 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
                 }
                 Ok(Request::Eval { .. }) => {
                     let _ = t.send(Reply::Done {
+                        interrupted: false,
                         pane,
                         outcome: Err("the script is paused and holds the session: n goes on, \
                                       r runs it to the end, R rewinds"
@@ -389,6 +397,7 @@ fn run_script(s: &mut Pane, rx: &Rc<Receiver<Request>>, tx: &Sender<Reply>, to_e
     s.ended = true;
     warnings(s, tx);
     let _ = tx.send(Reply::Done {
+        interrupted: false,
         pane,
         outcome,
         machine: machine_of(s),

@@ -1,0 +1,129 @@
+//! Fidelity, round 3: what an audit against Debian's linux-source-6.12 and linux-source-6.1
+//! found the model to get wrong, each pinned with the kernel file that decides it (and the
+//! fixture where a real guest shows it).
+
+mod common;
+
+use common::load;
+use mm::{AddOptions, BootSpec, Errno, Machine, MemmapLocation, MemremapOptions, NamespaceMode};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+const TIB: u64 = 1 << 40;
+
+fn boot(arch: &str, kernel: &str, ram: u64, cmdline: &str) -> Machine {
+    let mut spec = BootSpec::new(arch::Target::parse(arch, kernel).unwrap());
+    spec.ram = Some(ram);
+    spec.cmdline = cmdline.to_string();
+    let m = Machine::boot(&spec).unwrap();
+    m.check().unwrap();
+    m
+}
+
+fn devdax(align: u64) -> MemremapOptions {
+    MemremapOptions {
+        map: Some(MemmapLocation::Mem),
+        mode: Some(NamespaceMode::DevDax),
+        align: Some(align),
+        node: None,
+    }
+}
+
+/// powerpc on 6.1 has neither device-dax vmemmap deduplication (6.1's vmemmap_can_optimize()
+/// in include/linux/mm.h needs ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP, which only x86_64
+/// selects) nor 1 GiB device-dax alignment (6.1's PPC_THP in
+/// arch/powerpc/platforms/Kconfig.cputype does not select HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD,
+/// so dax_align_valid() in drivers/dax/dax-private.h refuses PUD_SIZE); 6.12 has both.
+#[test]
+fn powerpc_device_dax_on_6_1_and_6_12() {
+    for (kernel, aligns, dedup) in [
+        ("6.1", vec![64 << 10, 2 * MIB], false),
+        ("6.12", vec![64 << 10, 2 * MIB, GIB], true),
+    ] {
+        let mut m = boot("powerpc", kernel, 4 * GIB, "");
+        assert_eq!(m.target().dax_alignments(), aligns, "{kernel}");
+        assert_eq!(m.arch().dax_vmemmap_optimize(m.kernel()), dedup, "{kernel}");
+        // With 64K pages only a 1 GiB compound page has vmemmap to share (16 pages, of
+        // which 2 stay): 6.12 deduplicates it, 6.1 refuses the alignment.
+        match m.memremap_pages(64 * GIB, 2 * GIB, &devdax(GIB)) {
+            Ok(id) => {
+                assert_eq!(kernel, "6.12");
+                assert!(m.pgmaps()[&id].vmemmap_optimized);
+            }
+            Err(e) => {
+                assert_eq!(kernel, "6.1", "{e}");
+                assert_eq!(e.errno(), Errno::EINVAL);
+            }
+        }
+    }
+}
+
+/// The HugeTLB sizes registered at boot, in the order the kernel registers them: the
+/// arch's initcall first (x86_64's gigantic_pages_init() 1G; arm64's hugetlbpage_init()
+/// PUD, CONT_PMD, PMD, CONT_PTE; powerpc's hugetlbpage_init() smallest first), then
+/// hugetlb_init()'s HUGETLB_PAGE_ORDER (mm/hugetlb.c). s390's hugetlbpage.c registers
+/// nothing: 1M only, 2G with `hugepagesz=2G`. Against the real guests' boot lines.
+#[test]
+fn hugetlb_sizes_registered_as_each_kernel_does() {
+    let registered = |log: &[String]| -> Vec<String> {
+        log.iter()
+            .filter_map(|l| l.split_once("HugeTLB: registered ").map(|x| x.1))
+            .map(|t| t.split(" page size").next().unwrap().to_string())
+            .collect()
+    };
+    for (fixture, arch) in [
+        ("oracle-powerpc-64k-dimm1g.txt", "powerpc"),
+        ("oracle-arm64-boot.txt", "arm64"),
+        ("oracle-arm64-16k-virtio-mem.txt", "arm64-16k"),
+    ] {
+        let (snaps, _) = load(fixture);
+        let real = registered(snaps["boot"].lines("dmesg"));
+        assert!(!real.is_empty(), "{fixture}");
+        let m = boot(arch, "", 2 * GIB, "");
+        assert_eq!(registered(m.dmesg()), real, "{fixture}");
+    }
+    let m = boot("powerpc-hash", "", 2 * GIB, "");
+    assert_eq!(registered(m.dmesg()), ["16.0 MiB", "16.0 GiB"]);
+    let m = boot("s390", "", 2 * GIB, "");
+    assert_eq!(registered(m.dmesg()), ["1.00 MiB"]);
+    assert_eq!(m.hstates().len(), 1);
+    assert!(m
+        .read("/sys/kernel/mm/hugepages/hugepages-2097152kB/nr_hugepages")
+        .is_err());
+    // hugepagesz= is an early parameter: its size comes first.
+    let m = boot("s390", "", 2 * GIB, "hugepagesz=2G hugepages=0");
+    assert_eq!(registered(m.dmesg()), ["2.00 GiB", "1.00 MiB"]);
+    let m = boot("x86_64", "", 2 * GIB, "");
+    assert_eq!(registered(m.dmesg()), ["1.00 GiB", "2.00 MiB"]);
+}
+
+/// A DLPAR removal of many LMBs is one pass, however many there are, and the caller's
+/// deadline reaches inside it (245,760 LMBs took 90 s, past --max-time).
+#[test]
+fn a_large_dlpar_removal_is_linear_and_stoppable() {
+    // Each LMB carries its own memmap, so that each can go offline on its own.
+    let mut m = boot(
+        "powerpc",
+        "",
+        2 * GIB,
+        "memory_hotplug.memmap_on_memory=force",
+    );
+    let base = m.boot_info().hotplug_base;
+    m.add_memory(base, 4 * TIB, &AddOptions::default()).unwrap();
+    let t = std::time::Instant::now();
+    m.remove_memory(base, 4 * TIB).unwrap();
+    // A hang guard (the quadratic removal took seconds here).
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    m.check().unwrap();
+    assert_eq!(m.blocks().len(), 8);
+    // Stopped: the whole removal fails with the watchdog's error, the machine as it was.
+    m.add_memory(base, 4 * TIB, &AddOptions::default()).unwrap();
+    let cancel = Arc::new(AtomicBool::new(true));
+    m.set_watchdog(mm::Watchdog::new(cancel, "interrupted"));
+    let before = m.state_hash();
+    let e = m.remove_memory(base, 4 * TIB).unwrap_err();
+    assert!(e.is_stopped(), "{e}");
+    assert_eq!(m.state_hash(), before);
+}
