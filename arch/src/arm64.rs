@@ -273,7 +273,7 @@ impl Arch for Arm64 {
     }
 
     /// VIRTIO_MEM depends on X86_64 || ARM64 || RISCV (drivers/virtio/Kconfig).
-    fn virtio_mem(&self) -> bool {
+    fn virtio_mem(&self, _kernel: &Kernel) -> bool {
         true
     }
 

@@ -41,6 +41,9 @@ pub struct Kernel {
     /// 6.12's node counters this version has not: 6.1 has no nr_iommu_pages, and its
     /// pgdemote_* are event counters (after the counters the model prints).
     pub node_stats_absent: &'static [&'static str],
+    /// What CONFIG_VIRTIO_MEM depends on (drivers/virtio/Kconfig), as the Kconfig line says
+    /// it.
+    pub virtio_mem_depends: &'static str,
     /// 6.1's "Misaligned %s start: %#lx end: #%lx" WARN (__add_pages(), mm/memory_hotplug.c)
     /// prints the end as '#' and bare hex; 6.12's as %#lx.
     pub misaligned_end_hash: bool,
@@ -80,6 +83,7 @@ pub static V6_12: Kernel = Kernel {
     unaccepted_memory: true,
     zoneinfo_promo: true,
     node_stats_absent: &[],
+    virtio_mem_depends: "X86_64 || ARM64 || RISCV",
     misaligned_end_hash: false,
 };
 
@@ -100,6 +104,7 @@ pub static V6_1: Kernel = Kernel {
         "pgdemote_direct",
         "pgdemote_khugepaged",
     ],
+    virtio_mem_depends: "X86_64 || ARM64",
     misaligned_end_hash: true,
 };
 

@@ -448,9 +448,10 @@ pub trait Arch: fmt::Debug + Send + Sync {
         false
     }
 
-    /// CONFIG_VIRTIO_MEM can be built: it depends on X86_64 || ARM64 || RISCV
-    /// (drivers/virtio/Kconfig, 6.12).
-    fn virtio_mem(&self) -> bool {
+    /// CONFIG_VIRTIO_MEM can be built in `kernel`: it depends on the architectures
+    /// [`Kernel::virtio_mem_depends`] names (drivers/virtio/Kconfig).
+    fn virtio_mem(&self, kernel: &Kernel) -> bool {
+        let _ = kernel;
         false
     }
 

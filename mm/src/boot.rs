@@ -414,6 +414,7 @@ impl Machine {
             wmark_memo: Default::default(),
             per_block_reference: false,
             clock_us: 0,
+            warned: Default::default(),
             watchdog,
         };
         m.log(format!(

@@ -384,7 +384,10 @@ impl Machine {
             self.vmemmap_free(f.nid, f.start, f.end, altmap, f.zone);
         }
         if rec.altmap.alloc != 0 {
-            self.log("WARNING: Altmap not fully unmapped");
+            self.warn(
+                &crate::warn::ALTMAP_NOT_UNMAPPED,
+                Some("Altmap not fully unmapped"),
+            );
         }
     }
 

@@ -388,9 +388,8 @@ impl Machine {
             nid = grp.nid;
         }
         if nid >= self.boot.nr_nodes {
-            self.log(format!(
-                "WARNING: node {nid} was absent from the node_possible_map"
-            ));
+            let msg = format!("node {nid} was absent from the node_possible_map");
+            self.warn(&crate::warn::NODE_ABSENT, Some(&msg));
             return Err(MmError::Invalid(format!(
                 "node {nid} was absent from the node_possible_map ({})",
                 match self.boot.nr_nodes {
@@ -925,7 +924,7 @@ impl Machine {
             )));
         }
         if with_altmap != n {
-            self.log("WARNING: memory_blocks_have_altmaps: only some memory blocks have altmaps");
+            self.warn(&crate::warn::SOME_ALTMAPS, None);
             return Err(MmError::Invalid(format!(
                 "{with_altmap} of the {n} memory blocks in the range carry their memmap on an altmap; \
                  the rest do not"
@@ -975,7 +974,10 @@ impl Machine {
             self.remove_pages(pfn, run * per_block, Some(&mut alts), None);
             for a in &alts {
                 if a.alloc != 0 {
-                    self.log("WARNING: Altmap not fully unmapped");
+                    self.warn(
+                        &crate::warn::ALTMAP_NOT_UNMAPPED,
+                        Some("Altmap not fully unmapped"),
+                    );
                 }
             }
             done += run;

@@ -40,6 +40,7 @@ pub mod units;
 pub mod views;
 pub mod virtio_mem;
 pub mod vmemmap;
+mod warn;
 pub mod watchdog;
 pub mod watermark;
 pub mod zone;

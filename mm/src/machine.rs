@@ -147,6 +147,9 @@ pub struct Machine {
     pub(crate) per_block_reference: bool,
     /// Monotonic clock for dmesg timestamps (microseconds).
     pub(crate) clock_us: u64,
+    /// The WARN_ONCE() sites that have reported (kernel flags, not state: a failed call
+    /// that warned keeps them set).
+    pub(crate) warned: std::collections::BTreeSet<&'static str>,
     /// What stops a long operation part way (not state: a copy of the machine shares it).
     pub(crate) watchdog: crate::watchdog::Watchdog,
 }

@@ -271,7 +271,7 @@ impl Machine {
                     "devm_memremap_pages attempted on mixed region [mem {start:#010x}-{:#010x} flags 0x200]",
                     end - 1
                 );
-                self.log(format!("WARNING: {msg}"));
+                self.warn(&crate::warn::SEED_DEVM_MIXED, Some(&msg));
                 return Err(MmError::NoSuchAddress(format!(
                     "{msg}: {} widens it to {}-aligned [{align_start:#x}-{:#x}], which holds {} of System RAM",
                     self.design.name(),
@@ -280,6 +280,20 @@ impl Machine {
                     human(ram)
                 )));
             }
+        }
+        let compat = self.target.arch().memremap_compat_align();
+        if !start.is_multiple_of(compat) {
+            // nd_pfn_init() (drivers/nvdimm/pfn_devs.c) refuses it with a dev_err from the
+            // probing driver: nd_pmem for an fsdax namespace's pfn device, dax_pmem for a
+            // devdax one's.
+            let id = self.state.pgmaps.keys().next_back().map_or(0, |k| k + 1);
+            let (driver, dev) = match mode {
+                NamespaceMode::FsDax => ("nd_pmem", format!("pfn{id}.0")),
+                NamespaceMode::DevDax => ("dax_pmem", format!("dax{id}.0")),
+            };
+            self.log(format!(
+                "{driver} {dev}: namespace{id}.0: start {start:#018x} misaligned to {compat:#x}"
+            ));
         }
         let layout = self.pfn_layout(start, size, map, align)?;
         let range_end = end - layout.end_trunc;
@@ -291,10 +305,8 @@ impl Machine {
             } else {
                 "mixed"
             };
-            self.log(format!(
-                "WARNING: memremap_pages attempted on {what} region {start:#x}-{:#x}",
-                range_end - 1
-            ));
+            let msg = format!("attempted on {what} region {start:#x}-{:#x}", range_end - 1);
+            self.warn(&crate::warn::ATTEMPTED_ON_RAM, Some(&msg));
             return Err(MmError::NoSuchAddress(format!(
                 "attempted on {what} region {start:#x}-{:#x}: {} of it is System RAM",
                 range_end - 1,
@@ -393,8 +405,14 @@ impl Machine {
         if let Some(other) = self.state.pgmaps.values().find(|p| {
             p.start <= start && start < p.end || p.start < range_end && range_end <= p.end
         }) {
+            let other_start = other.start <= start && start < other.end;
             let other = other.id;
-            self.log("WARNING: Conflicting mapping in same section");
+            let site = if other_start {
+                &crate::warn::CONFLICTING_START
+            } else {
+                &crate::warn::CONFLICTING_END
+            };
+            self.warn(site, Some("Conflicting mapping in same section"));
             return Err(MmError::NoMemory(format!(
                 "Conflicting mapping in same section: pgmap {other} already maps part of \
                  [{start:#x}-{:#x}]",
@@ -512,7 +530,10 @@ impl Machine {
             compound,
         );
         if altmap.is_some_and(|a| a.alloc != 0) {
-            self.log("WARNING: failed to free all reserved pages");
+            self.warn(
+                &crate::warn::RESERVED_NOT_FREED,
+                Some("failed to free all reserved pages"),
+            );
         }
         let (s, size) = (p.res_start, p.res_size);
         match &p.dax {

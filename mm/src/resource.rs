@@ -237,8 +237,15 @@ impl ResourceTree {
     }
 
     /// Whether [`ResourceTree::release_ram`] would succeed.
+    /// What release_mem_region_adjustable() would refuse before it changes anything: a
+    /// System RAM resource holding the range with children in it. A range that no single
+    /// resource holds (two separately added ranges removed at once) is no error: the kernel
+    /// then leaves the resources as they are, silently.
     pub fn check_release_ram(&self, start: u64, size: u64) -> Result<()> {
-        self.locate_ram(start, size).map(|_| ())
+        match self.locate_ram(start, size) {
+            Err(e @ MmError::Busy(_)) => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Where the System RAM resource that holds `[start, start + size)`, with nothing nested
@@ -271,11 +278,16 @@ impl ResourceTree {
         }
     }
 
-    /// release_mem_region_adjustable(): take `[start, start + size)` out of the System RAM
-    /// resource holding it, trimming or splitting that resource.
+    /// release_mem_region_adjustable() (kernel/resource.c): take `[start, start + size)`
+    /// out of the System RAM resource holding it, trimming or splitting that resource; where
+    /// no one resource holds the whole range it looks no further and changes nothing.
     pub fn release_ram(&mut self, start: u64, size: u64) -> Result<()> {
         let end = start + size - 1;
-        let (parents, i) = self.locate_ram(start, size)?;
+        let (parents, i) = match self.locate_ram(start, size) {
+            Ok(at) => at,
+            Err(MmError::Invalid(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         let level = self.level_mut(&parents);
         let r = level.remove(i);
         let mut pieces = Vec::new();
@@ -573,6 +585,9 @@ mod tests {
             r.contains("140000000-147ffffff : System RAM\n150000000-17fffffff : System RAM"),
             "{r}"
         );
-        assert!(t.release_ram(0x8000_0000, 0x1000).is_err());
+        // No one resource holds it: nothing changes, and no error (kernel/resource.c).
+        let before = t.clone();
+        t.release_ram(0x8000_0000, 0x1000).unwrap();
+        assert_eq!(t, before);
     }
 }

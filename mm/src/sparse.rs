@@ -874,9 +874,8 @@ impl Machine {
             } else {
                 format!("{:#x}", end_pfn - 1)
             };
-            self.log(format!(
-                "WARNING: Misaligned __add_pages start: {start_pfn:#x} end: {end}"
-            ));
+            let msg = format!("Misaligned __add_pages start: {start_pfn:#x} end: {end}");
+            self.warn(&crate::warn::MISALIGNED_ADD_PAGES, Some(&msg));
             return Err(MmError::Invalid(format!(
                 "Misaligned __add_pages start: {start_pfn:#x} end: {:#x}: not a multiple of a 2M sub-section",
                 end_pfn - 1
@@ -1087,10 +1086,7 @@ impl Machine {
         let nr = u.section_of(Pfn(pfn));
         let ms = self.state.sections.state(nr);
         if !ms.valid() {
-            self.log(format!(
-                "WARNING: sparse_remove_section: section {} is not valid",
-                nr.0
-            ));
+            self.warn(&crate::warn::REMOVE_INVALID_SECTION, None);
             return None;
         }
         let mask = SectionUsage::mask(
@@ -1098,9 +1094,8 @@ impl Machine {
             u.subsection_index(Pfn(pfn + nr_pages - 1)),
         );
         let Some(mut usage) = ms.usage.filter(|us| us.contains_all(&mask)) else {
-            self.log(format!(
-                "WARNING: section already deactivated ({pfn:#x} + {nr_pages})"
-            ));
+            let msg = format!("section already deactivated ({pfn:#x} + {nr_pages})");
+            self.warn(&crate::warn::SECTION_DEACTIVATED, Some(&msg));
             return None;
         };
         usage.clear(&mask);
@@ -1283,11 +1278,25 @@ mod tests {
             let mut m = Machine::boot(&spec).unwrap();
             let e = m.add_pages(0, 0x100100, 0x100, None, None).unwrap_err();
             assert_eq!(e.errno(), crate::Errno::EINVAL);
-            let want = format!("WARNING: Misaligned __add_pages start: 0x100100 end: {end}");
-            assert!(
-                m.dmesg().last().unwrap().ends_with(&want),
-                "{:?}",
-                m.dmesg().last()
+            // WARN(): the cut-here line, the message, where (mm/memory_hotplug.c's line
+            // in that version), the end of the trace.
+            let line = if kernel == "6.12" { 414 } else { 328 };
+            let tail: Vec<&str> = m
+                .dmesg()
+                .iter()
+                .rev()
+                .take(4)
+                .rev()
+                .map(|l| l.split_once("] ").unwrap().1)
+                .collect();
+            assert_eq!(
+                tail,
+                [
+                    "------------[ cut here ]------------".to_string(),
+                    format!("Misaligned __add_pages start: 0x100100 end: {end}"),
+                    format!("WARNING: CPU: 0 PID: 1 at mm/memory_hotplug.c:{line} __add_pages"),
+                    "---[ end trace 0000000000000000 ]---".to_string(),
+                ]
             );
         }
     }

@@ -58,11 +58,13 @@ pub struct VirtioMem {
 impl Machine {
     /// virtio_mem_probe(): a device with `cfg`'s region, nothing plugged yet.
     pub fn virtio_mem_add(&mut self, cfg: &VirtioMemConfig) -> Result<u32> {
-        if !self.target.arch().virtio_mem() {
+        if !self.target.arch().virtio_mem(self.target.kernel) {
             return Err(MmError::NotSupported(format!(
-                "{} cannot build the virtio-mem driver: CONFIG_VIRTIO_MEM depends on X86_64 || \
-                 ARM64 || RISCV (drivers/virtio/Kconfig)",
-                self.target.name()
+                "{} cannot build the virtio-mem driver in Linux {}: CONFIG_VIRTIO_MEM depends on \
+                 {} (drivers/virtio/Kconfig)",
+                self.target.name(),
+                self.target.kernel.name,
+                self.target.kernel.virtio_mem_depends
             )));
         }
         let g = self.u.g;

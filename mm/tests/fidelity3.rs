@@ -127,3 +127,117 @@ fn a_large_dlpar_removal_is_linear_and_stoppable() {
     assert!(e.is_stopped(), "{e}");
     assert_eq!(m.state_hash(), before);
 }
+
+/// remove_memory() over two ranges added separately succeeds (try_remove_memory() in
+/// mm/memory_hotplug.c); release_mem_region_adjustable() (kernel/resource.c) finds no one
+/// resource holding the range and leaves both, silently.
+#[test]
+fn removing_two_added_ranges_at_once_leaves_their_resources() {
+    let mut m = boot("x86_64", "", 2 * GIB, "memhp_default_state=offline");
+    let base = m.boot_info().hotplug_base;
+    m.add_memory(base, GIB, &AddOptions::default()).unwrap();
+    m.add_memory(base + GIB, GIB, &AddOptions::default())
+        .unwrap();
+    let iomem = m.read("/proc/iomem").unwrap();
+    let log = m.dmesg().len();
+    m.remove_memory(base, 2 * GIB).unwrap();
+    m.check().unwrap();
+    assert!(m.blocks().keys().all(|id| id.0 < base / m.block_size()));
+    assert_eq!(m.read("/proc/iomem").unwrap(), iomem);
+    assert_eq!(m.dmesg().len(), log, "{:?}", &m.dmesg()[log..]);
+}
+
+/// A WARN reads as the kernel prints it, with the line of the version modelled; a
+/// WARN_ONCE reports once (mm/memremap.c pagemap_range(): 200 in 6.12, 199 in 6.1).
+#[test]
+fn warnings_as_the_kernel_prints_them_once_where_once() {
+    for (kernel, line) in [("6.12", 200), ("6.1", 199)] {
+        let mut m = boot("x86_64", kernel, 4 * GIB, "");
+        let ram = 1 << 30;
+        for _ in 0..2 {
+            let e = m
+                .memremap_pages(ram, 2 * GIB, &MemremapOptions::default())
+                .unwrap_err();
+            assert_eq!(e.errno(), Errno::ENXIO, "{e}");
+        }
+        let text: Vec<&str> = m
+            .dmesg()
+            .iter()
+            .map(|l| l.split_once("] ").unwrap().1)
+            .collect();
+        let at = text
+            .iter()
+            .position(|l| *l == "------------[ cut here ]------------")
+            .unwrap();
+        assert_eq!(
+            &text[at..at + 4],
+            [
+                "------------[ cut here ]------------",
+                "attempted on mixed region 0x40000000-0xbfffffff",
+                &format!("WARNING: CPU: 0 PID: 1 at mm/memremap.c:{line} pagemap_range"),
+                "---[ end trace 0000000000000000 ]---",
+            ],
+            "{kernel}"
+        );
+        assert_eq!(
+            text.iter().filter(|l| l.contains("cut here")).count(),
+            1,
+            "{kernel}"
+        );
+    }
+}
+
+/// The version's own Kconfig in virtio-mem's refusal: 6.1's VIRTIO_MEM depends on
+/// X86_64 || ARM64 (drivers/virtio/Kconfig), 6.12's adds RISCV.
+#[test]
+fn virtio_mem_refusal_quotes_the_versions_kconfig() {
+    for (kernel, depends) in [
+        ("6.1", "X86_64 || ARM64 ("),
+        ("6.12", "X86_64 || ARM64 || RISCV ("),
+    ] {
+        let mut m = boot("powerpc", kernel, 2 * GIB, "");
+        let e = m
+            .virtio_mem_add(&mm::virtio_mem::VirtioMemConfig {
+                start: 64 * GIB,
+                region_size: 4 * GIB,
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.errno(), Errno::EOPNOTSUPP);
+        assert!(e.to_string().contains(depends), "{kernel}: {e}");
+    }
+}
+
+/// A namespace whose start is not aligned to memremap_compat_align(): EINVAL, and the
+/// probing driver's dev_err (drivers/nvdimm/pfn_devs.c nd_pfn_init()).
+#[test]
+fn a_misaligned_namespace_says_so() {
+    let mut m = boot("x86_64", "", 4 * GIB, "");
+    for (mode, line) in [
+        (
+            NamespaceMode::FsDax,
+            "nd_pmem pfn0.0: namespace0.0: start 0x0000001000100000 misaligned to 0x200000",
+        ),
+        (
+            NamespaceMode::DevDax,
+            "dax_pmem dax0.0: namespace0.0: start 0x0000001000100000 misaligned to 0x200000",
+        ),
+    ] {
+        let e = m
+            .memremap_pages(
+                64 * GIB + MIB,
+                GIB,
+                &MemremapOptions {
+                    mode: Some(mode),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.errno(), Errno::EINVAL, "{e}");
+        assert!(
+            m.dmesg().last().unwrap().ends_with(line),
+            "{:?}",
+            m.dmesg().last()
+        );
+    }
+}

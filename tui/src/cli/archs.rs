@@ -187,7 +187,7 @@ fn rows(archs: &[Target], machines: &[Option<Machine>]) -> Vec<Row> {
         Row {
             label: "virtio-mem",
             values: col(&|a, _| {
-                if a.arch().virtio_mem() {
+                if a.arch().virtio_mem(a.kernel) {
                     "yes".to_string()
                 } else {
                     "no (Kconfig)".to_string()
@@ -444,7 +444,7 @@ pub fn json(archs: &[Target]) -> serde_json::Value {
                 "ram_2g_guest": m.as_ref().map(|m| m.boot_info().ram.clone()),
                 "hotplug_base_2g_guest": m.as_ref().map(|m| m.boot_info().hotplug_base),
                 "hotplug_driver": a.arch().hotplug_driver(a.kernel).name,
-                "virtio_mem": a.arch().virtio_mem(),
+                "virtio_mem": a.arch().virtio_mem(a.kernel),
             })
         })
         .collect();
