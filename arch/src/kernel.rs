@@ -41,6 +41,9 @@ pub struct Kernel {
     /// 6.12's node counters this version has not: 6.1 has no nr_iommu_pages, and its
     /// pgdemote_* are event counters (after the counters the model prints).
     pub node_stats_absent: &'static [&'static str],
+    /// CONFIG_CRASH_HOTPLUG exists (kernel/Kconfig.kexec, from 6.5; Debian's 6.12 sets it),
+    /// and with it memory/crash_hotplug where the arch supports it.
+    pub crash_hotplug: bool,
     /// What CONFIG_VIRTIO_MEM depends on (drivers/virtio/Kconfig), as the Kconfig line says
     /// it.
     pub virtio_mem_depends: &'static str,
@@ -83,6 +86,7 @@ pub static V6_12: Kernel = Kernel {
     unaccepted_memory: true,
     zoneinfo_promo: true,
     node_stats_absent: &[],
+    crash_hotplug: true,
     virtio_mem_depends: "X86_64 || ARM64 || RISCV",
     misaligned_end_hash: false,
 };
@@ -104,6 +108,7 @@ pub static V6_1: Kernel = Kernel {
         "pgdemote_direct",
         "pgdemote_khugepaged",
     ],
+    crash_hotplug: false,
     virtio_mem_depends: "X86_64 || ARM64",
     misaligned_end_hash: true,
 };

@@ -448,6 +448,11 @@ pub trait Arch: fmt::Debug + Send + Sync {
         false
     }
 
+    /// ARCH_SUPPORTS_CRASH_HOTPLUG (x86 and powerpc select it in 6.12's Kconfig).
+    fn crash_hotplug(&self) -> bool {
+        false
+    }
+
     /// CONFIG_VIRTIO_MEM can be built in `kernel`: it depends on the architectures
     /// [`Kernel::virtio_mem_depends`] names (drivers/virtio/Kconfig).
     fn virtio_mem(&self, kernel: &Kernel) -> bool {

@@ -380,6 +380,11 @@ impl Arch for Powerpc {
         true
     }
 
+    /// ARCH_SUPPORTS_CRASH_HOTPLUG (arch/powerpc/Kconfig (PPC64)).
+    fn crash_hotplug(&self) -> bool {
+        true
+    }
+
     /// powerpc selects ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE with radix in 6.12's arch/powerpc/Kconfig
     /// and not in 6.1's (checked in both sources); 6.6 as the first release with it is from the
     /// mainline history, not checked here.

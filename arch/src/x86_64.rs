@@ -356,6 +356,11 @@ impl Arch for X86 {
         true
     }
 
+    /// ARCH_SUPPORTS_CRASH_HOTPLUG (arch/x86/Kconfig).
+    fn crash_hotplug(&self) -> bool {
+        true
+    }
+
     /// INTEL_TDX_GUEST and AMD_MEM_ENCRYPT select UNACCEPTED_MEMORY (arch/x86/Kconfig), and
     /// Debian's kernel has both.
     fn unaccepted_memory(&self) -> bool {

@@ -261,8 +261,21 @@ impl Machine {
                 continue;
             };
             // One LMB's offline and removal: the offline fails whole or not at all, and
-            // the removal of an offline block cannot fail once its checks pass.
-            let fp = self.footprint(at, at + bs);
+            // the removal of an offline block cannot fail once its checks pass. Offlining
+            // dissolves whole huge pages, which reach past the LMB: the transaction covers
+            // the range out to the largest huge page's boundaries.
+            let huge = self
+                .state
+                .hstates
+                .iter()
+                .map(|h| h.size)
+                .max()
+                .unwrap_or(bs)
+                .max(bs);
+            let fp = self.footprint(
+                start / huge * huge,
+                (start + size).div_ceil(huge).saturating_mul(huge),
+            );
             let r = self.transaction(fp, |m| {
                 if state == BlockState::Online {
                     m.offline(at, bs)?;

@@ -27,6 +27,8 @@ pub(crate) struct Attr<K: 'static> {
     pub export: bool,
     /// Whether this kernel configuration has the file at all.
     pub present: fn(&Machine) -> bool,
+    /// Whether it can be read (a write-only file, mode 0200, cannot: EACCES).
+    pub readable: bool,
 }
 
 fn always(_: &Machine) -> bool {
@@ -45,6 +47,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/sys/devices/system/memory/auto_online_blocks",
@@ -56,6 +59,35 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: true,
         present: always,
+        readable: true,
+    },
+    Attr {
+        name: "/sys/devices/system/memory/crash_hotplug",
+        // crash_check_hotplug_support(): 0 with no crash kernel loaded (the model loads
+        // none).
+        show: |_, ()| line(0),
+        store: None,
+        export: false,
+        // CONFIG_CRASH_HOTPLUG (kernel/Kconfig.kexec, from 6.5) on an arch that supports it.
+        present: |m| m.target.kernel.crash_hotplug && m.target.arch().crash_hotplug(),
+        readable: true,
+    },
+    Attr {
+        name: "/sys/devices/system/memory/soft_offline_page",
+        show: |_, ()| String::new(),
+        store: Some(|_, (), _| Err(poison_not_modelled("soft_offline_page"))),
+        export: false,
+        // CONFIG_MEMORY_FAILURE (drivers/base/memory.c memory_root_attrs); mode 0200.
+        present: |m| m.target.arch().memory_failure(),
+        readable: false,
+    },
+    Attr {
+        name: "/sys/devices/system/memory/hard_offline_page",
+        show: |_, ()| String::new(),
+        store: Some(|_, (), _| Err(poison_not_modelled("hard_offline_page"))),
+        export: false,
+        present: |m| m.target.arch().memory_failure(),
+        readable: false,
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/memmap_on_memory",
@@ -64,6 +96,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         export: false,
         // CONFIG_MHP_MEMMAP_ON_MEMORY depends on ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE.
         present: |m| m.target.arch().memmap_on_memory_enable(m.target.kernel),
+        readable: true,
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/online_policy",
@@ -76,6 +109,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/auto_movable_ratio",
@@ -90,6 +124,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/sys/module/memory_hotplug/parameters/auto_movable_numa_aware",
@@ -107,6 +142,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/proc/iomem",
@@ -114,6 +150,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/proc/meminfo",
@@ -121,6 +158,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/proc/zoneinfo",
@@ -128,6 +166,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/proc/vmstat",
@@ -135,6 +174,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/proc/cmdline",
@@ -142,6 +182,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         store: None,
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "/proc/sys/vm/min_free_kbytes",
@@ -155,6 +196,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         // The default hstate's max_huge_pages (hugetlb_sysctl_handler()).
@@ -171,6 +213,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: false,
         present: |m| !m.state.hstates.is_empty(),
+        readable: true,
     },
     Attr {
         name: "/proc/sys/vm/hugetlb_optimize_vmemmap",
@@ -189,6 +232,7 @@ pub(crate) static MACHINE_FILES: &[Attr<()>] = &[
         }),
         export: false,
         present: Machine::hugetlb_vmemmap_sysctl,
+        readable: true,
     },
 ];
 
@@ -201,6 +245,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
         store: Some(store_state),
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "online",
@@ -208,6 +253,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
         store: Some(store_online),
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "phys_index",
@@ -215,6 +261,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "phys_device",
@@ -222,6 +269,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "removable",
@@ -229,6 +277,7 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
     Attr {
         name: "valid_zones",
@@ -236,8 +285,17 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
         store: None,
         export: true,
         present: always,
+        readable: true,
     },
 ];
+
+/// Why writing a page-poisoning file is refused.
+fn poison_not_modelled(file: &str) -> MmError {
+    MmError::NotSupported(format!(
+        "{file}: taking a page out of use (memory_failure(), soft_offline_page()) is not \
+         modelled; the file is there, write-only, as the kernel has it"
+    ))
+}
 
 /// The attributes of each HugeTLB page size (hstate_attrs in mm/hugetlb.c). The model
 /// has no reservations and no overcommit, and every page in the pool is free.
@@ -248,6 +306,7 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
         store: Some(store_nr_hugepages),
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "nr_overcommit_hugepages",
@@ -261,6 +320,7 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
         }),
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "free_hugepages",
@@ -268,6 +328,7 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
         store: None,
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "resv_hugepages",
@@ -275,6 +336,7 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
         store: None,
         export: false,
         present: always,
+        readable: true,
     },
     Attr {
         name: "surplus_hugepages",
@@ -282,6 +344,58 @@ pub(crate) static HSTATE_FILES: &[Attr<usize>] = &[
         store: None,
         export: false,
         present: always,
+        readable: true,
+    },
+    Attr {
+        // The pool under the task's mempolicy: every node, for the model's tasks.
+        name: "nr_hugepages_mempolicy",
+        show: |m, i| line(m.state.hstates[i].nr),
+        store: Some(store_nr_hugepages),
+        export: false,
+        // CONFIG_NUMA, which every modelled configuration has.
+        present: always,
+        readable: true,
+    },
+];
+
+/// The demote attributes, of an hstate that has a smaller one to demote to (hstate_demote_attrs
+/// in mm/hugetlb.c).
+pub(crate) static DEMOTE_FILES: &[Attr<usize>] = &[
+    Attr {
+        name: "demote",
+        show: |_, _| String::new(),
+        store: Some(|m, i, v| {
+            let n = kstrtoul10(v)
+                .ok_or_else(|| MmError::Invalid(format!("{} is not a count", quote(v))))?;
+            m.demote_huge_pages(i, n)
+        }),
+        export: false,
+        present: always,
+        readable: false,
+    },
+    Attr {
+        name: "demote_size",
+        show: |m, i| format!("{}kB\n", m.state.hstates[i].demote_size.unwrap_or(0) >> 10),
+        store: Some(|m, i, v| {
+            let size = crate::cmdline::memparse(v.trim_end()).map_or(0, |(n, _)| n);
+            let ok = m
+                .state
+                .hstates
+                .iter()
+                .any(|h| h.size == size && h.size < m.state.hstates[i].size)
+                && size >= m.target.arch().default_hugepage_size(&m.target);
+            if !ok {
+                return Err(MmError::Invalid(format!(
+                    "{}: no smaller huge page size to demote to",
+                    quote(v)
+                )));
+            }
+            m.state.hstates[i].demote_size = Some(size);
+            Ok(())
+        }),
+        export: false,
+        present: always,
+        readable: true,
     },
 ];
 
@@ -417,6 +531,15 @@ pub(crate) enum File {
 }
 
 impl File {
+    /// Whether the file can be read at all (mode 0200 files cannot).
+    pub fn readable(&self) -> bool {
+        match *self {
+            File::Machine(a) => a.readable,
+            File::Block(a, _) => a.readable,
+            File::Hstate(a, _) => a.readable,
+        }
+    }
+
     pub fn show(&self, m: &Machine) -> String {
         match *self {
             File::Machine(a) => (a.show)(m, ()),
@@ -452,10 +575,19 @@ impl Machine {
             return Some(File::Block(a, id));
         }
         let i = self.hstate_dir(dir)?;
-        let a = HSTATE_FILES
-            .iter()
+        let a = self
+            .hstate_files(i)
             .find(|a| a.name == name && (a.present)(self))?;
         Some(File::Hstate(a, i))
+    }
+
+    /// The files of hstate `i`'s directory: the demote ones only where it has a size to
+    /// demote to.
+    pub(crate) fn hstate_files(&self, i: usize) -> impl Iterator<Item = &'static Attr<usize>> {
+        let demote = self.state.hstates[i].demote_size.is_some();
+        HSTATE_FILES
+            .iter()
+            .chain(DEMOTE_FILES.iter().filter(move |_| demote))
     }
 
     /// The block whose directory `dir` is (`/sys/devices/system/memory/memoryN`).
@@ -508,8 +640,8 @@ impl Machine {
         for a in MACHINE_FILES.iter().filter(|a| (a.present)(self)) {
             child(a.name);
         }
-        for h in &self.state.hstates {
-            for a in HSTATE_FILES.iter().filter(|a| (a.present)(self)) {
+        for (i, h) in self.state.hstates.iter().enumerate() {
+            for a in self.hstate_files(i).filter(|a| (a.present)(self)) {
                 child(&format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
             }
         }
@@ -530,16 +662,22 @@ impl Machine {
     pub fn readable_paths(&self) -> Vec<String> {
         let mut v: Vec<String> = MACHINE_FILES
             .iter()
-            .filter(|a| (a.present)(self))
+            .filter(|a| (a.present)(self) && a.readable)
             .map(|a| a.name.to_string())
             .collect();
-        for h in &self.state.hstates {
-            for a in HSTATE_FILES.iter().filter(|a| (a.present)(self)) {
+        for (i, h) in self.state.hstates.iter().enumerate() {
+            for a in self
+                .hstate_files(i)
+                .filter(|a| (a.present)(self) && a.readable)
+            {
                 v.push(format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
             }
         }
         if let Some(id) = self.state.blocks.keys().next() {
-            for a in BLOCK_FILES.iter().filter(|a| (a.present)(self)) {
+            for a in BLOCK_FILES
+                .iter()
+                .filter(|a| (a.present)(self) && a.readable)
+            {
                 v.push(format!("{MEMORY}/memory{}/{}", id.0, a.name));
             }
         }
@@ -553,6 +691,8 @@ impl Machine {
 pub struct FilePattern {
     pub path: String,
     pub writable: bool,
+    /// False for a write-only file (mode 0200).
+    pub readable: bool,
 }
 
 /// Every file any machine may have, in table order: the machine's, then one block's, then
@@ -561,15 +701,21 @@ pub fn patterns() -> Vec<FilePattern> {
     let machine = MACHINE_FILES.iter().map(|a| FilePattern {
         path: a.name.to_string(),
         writable: a.store.is_some(),
+        readable: a.readable,
     });
     let block = BLOCK_FILES.iter().map(|a| FilePattern {
         path: format!("{MEMORY}/memoryN/{}", a.name),
         writable: a.store.is_some(),
+        readable: a.readable,
     });
-    let hstate = HSTATE_FILES.iter().map(|a| FilePattern {
-        path: format!("{HUGEPAGES}/hugepages-<size>kB/{}", a.name),
-        writable: a.store.is_some(),
-    });
+    let hstate = HSTATE_FILES
+        .iter()
+        .chain(DEMOTE_FILES)
+        .map(|a| FilePattern {
+            path: format!("{HUGEPAGES}/hugepages-<size>kB/{}", a.name),
+            writable: a.store.is_some(),
+            readable: a.readable,
+        });
     machine.chain(block).chain(hstate).collect()
 }
 

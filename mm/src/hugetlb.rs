@@ -34,6 +34,9 @@ pub struct Hstate {
     /// Where hugetlb_add_hstate() put it among the hstates (report_hugepages() and every
     /// for_each_hstate() walk in this order).
     pub registered: usize,
+    /// The size its free pages demote to (h->demote_order), when it has one: the next
+    /// smaller hstate's at boot, demote_size after.
+    pub demote_size: Option<u64>,
 }
 
 impl Hstate {
@@ -112,9 +115,15 @@ impl Machine {
                 surplus: 0,
                 runs: BTreeMap::new(),
                 registered,
+                demote_size: None,
             })
             .collect();
         hstates.sort_by_key(|h| h.size);
+        // hugetlb_init_hstates(): each hstate demotes to the next smaller one (the model's
+        // kernels free gigantic pages at runtime and reserve no hugetlb CMA).
+        for i in 1..hstates.len() {
+            hstates[i].demote_size = Some(hstates[i - 1].size);
+        }
         self.state.hstates = hstates;
         self.state.hugetlb_optimize_vmemmap = self.cmdline.hugetlb_free_vmemmap.unwrap_or(false);
     }
@@ -516,6 +525,40 @@ impl Machine {
                 p += step * pages;
             }
         }
+    }
+
+    /// demote_store() (mm/hugetlb.c): split up to `n` free huge pages of hstate `i` into pages
+    /// of its demote size, in place: each page's vmemmap restored first where HVO freed it
+    /// (a page whose restore finds no memory stays as it is, and the demotion stops), the
+    /// new pages optimised as they join their pool.
+    pub(crate) fn demote_huge_pages(&mut self, i: usize, n: u64) -> Result<()> {
+        let Some(to) = self.state.hstates[i].demote_size else {
+            return Err(MmError::Invalid(
+                "this huge page size has no smaller one to demote to".to_string(),
+            ));
+        };
+        let d = self
+            .hstate_index(to)
+            .ok_or_else(|| MmError::Invalid(format!("no hstate of {}", arch::human(to))))?;
+        let pages = self.state.hstates[i].size >> self.u.g.page_shift;
+        let ratio = self.state.hstates[i].size / to;
+        let mut left = n.min(self.state.hstates[i].nr);
+        while left > 0 {
+            let Some((&pfn, _)) = self.state.hstates[i].runs.iter().next() else {
+                break;
+            };
+            self.split_huge_run(i, pfn + pages);
+            let r = self.state.hstates[i].runs[&pfn];
+            if r.optimized && self.hugetlb_vmemmap_restore_run(i, pfn, 1) == 0 {
+                break;
+            }
+            let r = self.state.hstates[i].runs[&pfn];
+            self.free_huge_run(i, pfn, 1);
+            self.add_huge_run(d, pfn, ratio, r.nid, r.zone);
+            self.hugetlb_vmemmap_optimize_run(d, pfn, ratio);
+            left -= 1;
+        }
+        Ok(())
     }
 
     /// Give `count` huge pages at `pfn` (the start of a run, unoptimised) back to the buddy.

@@ -112,6 +112,12 @@ impl Machine {
                 crate::error::quote(path)
             ))
         })?;
+        if !file.readable() {
+            return Err(MmError::AccessDenied(format!(
+                "{}: Permission denied (write-only, mode 0200)",
+                crate::error::quote(path)
+            )));
+        }
         Ok(file.show(self))
     }
 

@@ -241,3 +241,110 @@ fn a_misaligned_namespace_says_so() {
         );
     }
 }
+
+/// The files a real 6.12 x86_64 guest shows under /sys/devices/system/memory and
+/// /sys/kernel/mm/hugepages (tests/fixtures/oracle-x86_64-6.12-whole.txt, ls -l of both):
+/// crash_hotplug (CONFIG_CRASH_HOTPLUG, not in 6.1), the write-only soft_offline_page and
+/// hard_offline_page (CONFIG_MEMORY_FAILURE), and each hstate's nr_hugepages_mempolicy,
+/// with demote (write-only) and demote_size where a smaller size exists.
+#[test]
+fn memory_and_hugepages_directories_hold_the_kernels_files() {
+    let (snaps, _) = load("oracle-x86_64-6.12-whole.txt");
+    let real = &snaps["whole-boot"];
+    assert!(real.lines("memory-dir").len() >= 6 && real.lines("hugepages-dir").len() >= 20);
+    let m = boot("x86_64", "6.12", 2 * GIB, "");
+    let listed = |dir: &str| -> Vec<String> { m.list_dir(dir) };
+    // `ls -l` lines: mode, ..., name; the model lists no power/ or uevent.
+    for l in real
+        .lines("memory-dir")
+        .iter()
+        .filter(|l| l.starts_with('-'))
+    {
+        let name = l.rsplit(' ').next().unwrap();
+        if name == "uevent" {
+            continue;
+        }
+        assert!(
+            listed("/sys/devices/system/memory").contains(&name.to_string()),
+            "{name}"
+        );
+        let path = format!("/sys/devices/system/memory/{name}");
+        let readable = l.starts_with("-r");
+        assert_eq!(m.read(&path).is_ok(), readable, "{path}");
+        if !readable {
+            assert_eq!(m.read(&path).unwrap_err().errno(), Errno::EACCES);
+        }
+    }
+    assert_eq!(
+        m.read("/sys/devices/system/memory/crash_hotplug")
+            .unwrap()
+            .trim(),
+        real.lines("crash_hotplug")[0]
+    );
+    let mut dir = String::new();
+    for l in real.lines("hugepages-dir") {
+        if l.starts_with("hugepages-") {
+            dir = format!("/sys/kernel/mm/hugepages/{l}");
+        } else if l.starts_with('-') {
+            let name = l.rsplit(' ').next().unwrap();
+            assert!(listed(&dir).contains(&name.to_string()), "{dir}/{name}");
+            let readable = l.starts_with("-r");
+            assert_eq!(
+                m.read(&format!("{dir}/{name}")).is_ok(),
+                readable,
+                "{dir}/{name}"
+            );
+        } else if let Some((name, value)) = l.split_once('=') {
+            if !value.contains("Permission denied") {
+                assert_eq!(
+                    m.read(&format!("{dir}/{name}")).unwrap().trim(),
+                    value,
+                    "{name}"
+                );
+            }
+        }
+    }
+    let old = boot("x86_64", "6.1", 2 * GIB, "");
+    assert!(old
+        .read("/sys/devices/system/memory/crash_hotplug")
+        .is_err());
+    assert!(!old
+        .list_dir("/sys/devices/system/memory")
+        .contains(&"crash_hotplug".to_string()));
+}
+
+/// Writing N to a gigantic hstate's demote splits N free pages into pages of demote_size,
+/// in place (mm/hugetlb.c demote_store()); demote_size takes a smaller hstate's size only.
+#[test]
+fn demote_splits_free_huge_pages() {
+    let mut m = boot("x86_64", "", 8 * GIB, "hugetlb_free_vmemmap=on");
+    let g = "/sys/kernel/mm/hugepages/hugepages-1048576kB";
+    let s = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+    m.write(&format!("{g}/nr_hugepages"), "2").unwrap();
+    let total = m.read("/proc/meminfo").unwrap();
+    m.write(&format!("{g}/demote"), "1").unwrap();
+    m.check().unwrap();
+    assert_eq!(m.read(&format!("{g}/nr_hugepages")).unwrap(), "1\n");
+    assert_eq!(m.read(&format!("{s}/nr_hugepages")).unwrap(), "512\n");
+    let hugetlb = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("Hugetlb:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(hugetlb(&m.read("/proc/meminfo").unwrap()), hugetlb(&total));
+    assert_eq!(
+        m.write(&format!("{g}/demote_size"), "4G")
+            .unwrap_err()
+            .errno(),
+        Errno::EINVAL
+    );
+    m.write(&format!("{g}/demote_size"), "2M").unwrap();
+    assert_eq!(m.read(&format!("{g}/demote_size")).unwrap(), "2048kB\n");
+    assert_eq!(
+        m.write("/sys/devices/system/memory/soft_offline_page", "0x1000")
+            .unwrap_err()
+            .errno(),
+        Errno::EOPNOTSUPP
+    );
+}

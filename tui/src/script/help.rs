@@ -422,7 +422,7 @@ pub fn one(name: &str) -> Option<String> {
 fn files(writable: bool) -> String {
     let mut out = String::from("\nFiles:\n");
     for f in mm::files::patterns() {
-        if f.writable || !writable {
+        if (writable && f.writable) || (!writable && f.readable) {
             out.push_str(&format!("  {}\n", f.path));
         }
     }
