@@ -41,6 +41,8 @@ pub struct Kernel {
     /// 6.12's node counters this version has not: 6.1 has no nr_iommu_pages, and its
     /// pgdemote_* are event counters (after the counters the model prints).
     pub node_stats_absent: &'static [&'static str],
+    /// The event counters of /proc/vmstat, in order.
+    pub vm_events: &'static [crate::vmevents::VmEvent],
     /// CONFIG_CRASH_HOTPLUG exists (kernel/Kconfig.kexec, from 6.5; Debian's 6.12 sets it),
     /// and with it memory/crash_hotplug where the arch supports it.
     pub crash_hotplug: bool,
@@ -50,6 +52,9 @@ pub struct Kernel {
     /// 6.1's "Misaligned %s start: %#lx end: #%lx" WARN (__add_pages(), mm/memory_hotplug.c)
     /// prints the end as '#' and bare hex; 6.12's as %#lx.
     pub misaligned_end_hash: bool,
+    /// find_zone_movable_pfns_for_nodes() checks memblock_has_mirror() and ignores
+    /// kernelcore=mirror, saying so, on a machine without mirrored memory (6.3 on).
+    pub kernelcore_mirror_check: bool,
 }
 
 impl Kernel {
@@ -86,9 +91,11 @@ pub static V6_12: Kernel = Kernel {
     unaccepted_memory: true,
     zoneinfo_promo: true,
     node_stats_absent: &[],
+    vm_events: crate::vmevents::VM_EVENTS_6_12,
     crash_hotplug: true,
     virtio_mem_depends: "X86_64 || ARM64 || RISCV",
     misaligned_end_hash: false,
+    kernelcore_mirror_check: true,
 };
 
 pub static V6_1: Kernel = Kernel {
@@ -108,9 +115,11 @@ pub static V6_1: Kernel = Kernel {
         "pgdemote_direct",
         "pgdemote_khugepaged",
     ],
+    vm_events: crate::vmevents::VM_EVENTS_6_1,
     crash_hotplug: false,
     virtio_mem_depends: "X86_64 || ARM64",
     misaligned_end_hash: true,
+    kernelcore_mirror_check: false,
 };
 
 /// enum node_stat_item names in 6.12's mm/vmstat.c vmstat_text order (Debian's configs:
@@ -311,6 +320,22 @@ pub static DIFFERENCES: &[Difference] = &[
         what: "ZONE_DEVICE on arm64 (Debian's config), so pmem and device-dax",
         source: "Debian's config-*-arm64: CONFIG_ZONE_DEVICE; mm/memremap.c memremap_pages()",
         value: |k| yes_no(crate::Arch::zone_device(&crate::arm64::ARM64_4K, k)),
+    },
+    Difference {
+        what: "kernelcore=mirror without mirrored memory",
+        source: "mm/mm_init.c find_zone_movable_pfns_for_nodes() (mm/page_alloc.c in 6.1)",
+        value: |k| {
+            if k.kernelcore_mirror_check {
+                "ignored, with a warning".to_string()
+            } else {
+                "not modelled (ignored with a note)".to_string()
+            }
+        },
+    },
+    Difference {
+        what: "event counters in /proc/vmstat",
+        source: "mm/vmstat.c vmstat_text (Debian's config)",
+        value: |k| k.vm_events.len().to_string(),
     },
     Difference {
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",

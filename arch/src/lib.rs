@@ -32,6 +32,7 @@ pub mod s390;
 pub mod size;
 pub mod target;
 pub mod vmemmap;
+pub mod vmevents;
 pub mod x86_64;
 
 use std::fmt;
@@ -236,6 +237,14 @@ pub struct HotplugDriver {
     /// memory_group_register_static() and MHP_NID_IS_MGID), which the auto-movable online
     /// policy onlines all-kernel or all-movable.
     pub static_memory_group: bool,
+}
+
+/// CONFIG_CMA in an arch's build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cma {
+    /// With DMA_CMA: the default area's size in bytes (CONFIG_CMA_SIZE_MBYTES), which `cma=`
+    /// replaces. None without DMA_CMA: no default area, and `cma=` is not a parameter.
+    pub dma: Option<u64>,
 }
 
 /// One architecture configuration, as the generic kernel code sees it. Its name and
@@ -445,6 +454,33 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// CONFIG_MEMORY_FAILURE, which needs ARCH_SUPPORTS_MEMORY_FAILURE: /proc/meminfo then
     /// has HardwareCorrupted (fs/proc/meminfo.c).
     fn memory_failure(&self) -> bool {
+        false
+    }
+
+    /// CONFIG_CMA in Debian's config for this arch and `kernel` (None: no CMA, and no
+    /// CmaTotal/CmaFree lines).
+    fn cma(&self, kernel: &Kernel) -> Option<Cma> {
+        let _ = kernel;
+        None
+    }
+
+    /// CONFIG_NUMA and CONFIG_NUMA_BALANCING in Debian's config: the numa_* counters of
+    /// /proc/vmstat and /proc/zoneinfo, and sys/devices/system/node with each block's nodeN
+    /// link (drivers/base/node.c).
+    fn numa(&self) -> bool {
+        true
+    }
+
+    /// CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD is selected: the build has PUD-sized THP
+    /// code (vmstat's thp_split_pud), whether or not the running MMU can map it
+    /// ([`Arch::has_transparent_pud_hugepage`]).
+    fn thp_pud_config(&self, kernel: &Kernel) -> bool {
+        let _ = kernel;
+        false
+    }
+
+    /// The direct map's split counters of /proc/vmstat (CONFIG_X86 in mm/vmstat.c).
+    fn vmstat_direct_map_splits(&self) -> bool {
         false
     }
 

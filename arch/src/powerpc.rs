@@ -178,6 +178,18 @@ pub fn hash_vmemmap_psize(g: &Geometry, boot_ram: u64) -> u64 {
 }
 
 impl Arch for Powerpc {
+    /// Debian's ppc64el config builds CMA without DMA_CMA, so no default area: `CmaTotal: 0
+    /// kB` (fixture oracle-powerpc-64k-dimm1g).
+    fn cma(&self, _kernel: &Kernel) -> Option<crate::Cma> {
+        Some(crate::Cma { dma: None })
+    }
+
+    /// PPC_THP selects HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD from 6.5 (Debian's 6.12 config has
+    /// it, 6.1's not), under hash too.
+    fn thp_pud_config(&self, kernel: &Kernel) -> bool {
+        kernel.at_least(6, 5)
+    }
+
     fn params(&self, _kernel: &Kernel) -> ArchParams {
         self.params
     }

@@ -63,6 +63,16 @@ pub static S390: S390 = S390 { params: PARAMS };
 const QEMU_RZM: u64 = MIB;
 
 impl Arch for S390 {
+    /// Debian's s390x config builds CMA without a default area (`CmaTotal: 0 kB`, fixture
+    /// oracle-s390-6.1-boot) and no NUMA (6.1's and 6.12's configs: CONFIG_NUMA unset).
+    fn cma(&self, _kernel: &Kernel) -> Option<crate::Cma> {
+        Some(crate::Cma { dma: None })
+    }
+
+    fn numa(&self) -> bool {
+        false
+    }
+
     /// 6.13 made sections 128 MiB (SECTION_SIZE_BITS 27 in asm/sparsemem.h, commit
     /// "s390/sparsemem: Reduce section size to 128 MiB", for virtio-mem's granularity); 7.3's
     /// has 27.

@@ -57,6 +57,15 @@ impl Target {
         self.config.arch.dax_alignments(self)
     }
 
+    /// The node stat items of /proc/vmstat and /proc/zoneinfo: the version's, less
+    /// NUMA_BALANCING's pgpromote_* where the arch's build has no NUMA.
+    pub fn node_stat_items(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let numa = self.config.arch.numa();
+        self.kernel
+            .node_stat_items()
+            .filter(move |n| numa || !n.starts_with("pgpromote_"))
+    }
+
     /// Whether this target has ZONE_DEVICE.
     pub fn zone_device(&self) -> bool {
         self.config.arch.zone_device(self.kernel)

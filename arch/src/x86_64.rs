@@ -109,6 +109,15 @@ const MAX_BLOCK_SIZE: u64 = 2 * GIB;
 const SEABIOS_RESERVED: u64 = 0x21000;
 
 impl Arch for X86 {
+    /// Debian's amd64 config has THP with PUD support and no CMA.
+    fn thp_pud_config(&self, _kernel: &Kernel) -> bool {
+        true
+    }
+
+    fn vmstat_direct_map_splits(&self) -> bool {
+        true
+    }
+
     fn params(&self, _kernel: &Kernel) -> ArchParams {
         self.params
     }

@@ -21,14 +21,17 @@ fn node_order(nodes: &[Node], nid: u16) -> impl Iterator<Item = usize> + '_ {
 
 /// Pages a GFP_KERNEL allocation may take from a zone: it must leave the min watermark and
 /// the lowmem reserve for ZONE_NORMAL allocations free (zone_watermark_ok() with
-/// ALLOC_WMARK_MIN, as vmemmap_alloc_block()'s GFP_KERNEL | __GFP_RETRY_MAYFAIL gets).
+/// ALLOC_WMARK_MIN, as vmemmap_alloc_block()'s GFP_KERNEL | __GFP_RETRY_MAYFAIL gets), and
+/// cannot take CMA pageblocks.
 fn kernel_room(node: &Node, z: &crate::zone::Zone) -> u64 {
     let normal_idx = node
         .zones
         .iter()
         .position(|x| x.ztype == ZoneType::Normal)
         .unwrap_or(0);
+    // Free CMA pageblocks serve movable allocations only (the model's CMA pages are free).
     z.free_pages()
+        .saturating_sub(z.cma_pages)
         .saturating_sub(z.wmark_min + z.lowmem_reserve[normal_idx])
 }
 
@@ -100,7 +103,8 @@ impl Machine {
     /// Allocate `pages` for the kernel on node `nid` (falling back to other nodes and lower
     /// zones) and charge them. -ENOMEM, changing nothing, if there is not enough.
     pub(crate) fn alloc_kernel_pages(&mut self, nid: u16, pages: u64, what: &str) -> Result<()> {
-        if charge_kernel(&mut self.state.nodes, nid, pages).is_some() {
+        if let Some(placed) = charge_kernel(&mut self.state.nodes, nid, pages) {
+            self.events.alloc_placed(&placed);
             return Ok(());
         }
         Err(MmError::NoMemory(format!(
@@ -170,6 +174,7 @@ impl Machine {
         pages: u64,
         hint: Option<(u16, ZoneType)>,
     ) {
+        self.events.free(pages);
         let mut left = pages;
         if let Some((hn, hz)) = hint {
             if let Some(z) = self
@@ -206,6 +211,8 @@ impl Machine {
         if pages == 0 {
             return;
         }
+        // free_reserved_page() hands each to the buddy.
+        self.events.free(pages);
         let node = &mut self.state.nodes[nid as usize];
         let zt = node.boot_reserve_zone;
         if let Some(z) = zt.and_then(|t| node.zone_mut(t)) {

@@ -103,9 +103,9 @@ impl BootPlan {
         let target = spec.target;
         let (arch, kernel) = (target.arch(), target.kernel);
         let mut cmdline = if spec.strict {
-            Cmdline::parse_strict(&spec.cmdline, kernel)?
+            Cmdline::parse_strict(&spec.cmdline, &target)?
         } else {
-            Cmdline::parse(&spec.cmdline, kernel)?
+            Cmdline::parse(&spec.cmdline, &target)?
         };
         if !arch.memmap_on_memory_enable(kernel) {
             // Without CONFIG_MHP_MEMMAP_ON_MEMORY memory_hotplug has no such parameter: an
@@ -385,6 +385,8 @@ impl Machine {
             },
             cmdline,
             boot_reserved: Vec::new(),
+            zone_movable_start: None,
+            cma_area: None,
             design,
             state: State {
                 settings: Settings {
@@ -415,6 +417,7 @@ impl Machine {
             per_block_reference: false,
             clock_us: 0,
             warned: Default::default(),
+            events: Default::default(),
             watchdog,
         };
         m.log(format!(
@@ -452,6 +455,17 @@ impl Machine {
         }
         m.memory_dev_init();
         m.booting = false;
+        // memblock_free_all(): every page memblock did not keep goes to the buddy, each
+        // counted as freed.
+        let released: u64 = m
+            .state
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .map(|z| z.managed_pages)
+            .sum();
+        m.events.free(released);
+        m.cma_activate();
         m.init_per_zone_wmark_min();
         m.init_hstates();
         if m.cmdline.memmap_on_memory == crate::cmdline::MemmapMode::Force {
@@ -528,7 +542,8 @@ impl Machine {
         Ok(())
     }
 
-    /// free_area_init(): zone spans and present pages of node 0.
+    /// free_area_init(): zone spans and present pages of node 0, ZONE_MOVABLE where
+    /// kernelcore= or movablecore= puts it.
     fn free_area_init(&mut self, pfn_ranges: &[(u64, u64)]) {
         let node_start = pfn_ranges[0].0;
         let node_end = pfn_ranges[pfn_ranges.len() - 1].1;
@@ -537,6 +552,8 @@ impl Machine {
             .target
             .arch()
             .zone_limits(node_start << ps, node_end << ps);
+        // arch_zone_{lowest,highest}_possible_pfn[] of the zones below ZONE_MOVABLE.
+        let mut ranges: Vec<(ZoneType, u64, u64)> = Vec::new();
         let mut low = 0u64;
         for zt in self.target.arch().zone_types(self.target.kernel).to_vec() {
             let high = match zt {
@@ -546,8 +563,25 @@ impl Machine {
                 ZoneType::Movable | ZoneType::Device => None,
             };
             let Some(high) = high else { continue };
-            let (zs, ze) = (low.max(node_start), high.min(node_end));
+            ranges.push((zt, low.max(node_start), high.min(node_end)));
             low = low.max(high);
+        }
+        let movable = self.zone_movable_pfn(pfn_ranges, &ranges);
+        self.zone_movable_start = movable;
+        let mut spans: Vec<(ZoneType, u64, u64)> = Vec::new();
+        for &(zt, zs, ze) in &ranges {
+            // adjust_zone_range_for_zone_movable()
+            let (zs, ze) = match movable {
+                Some(m) if zs < m && ze > m => (zs, m),
+                Some(m) if zs >= m => (ze, ze),
+                _ => (zs, ze),
+            };
+            spans.push((zt, zs, ze));
+        }
+        if let Some(m) = movable {
+            spans.push((ZoneType::Movable, m, node_end));
+        }
+        for (zt, zs, ze) in spans {
             let z = self.zone_mut(0, zt);
             if zs >= ze {
                 continue;
@@ -572,6 +606,94 @@ impl Machine {
             .filter(|z| z.populated() && z.zone_start_pfn < node_end)
             .map(|z| z.ztype)
             .next_back();
+    }
+
+    /// find_zone_movable_pfns_for_nodes() (mm/mm_init.c; mm/page_alloc.c in 6.1) for the
+    /// one boot node: the pfn where ZONE_MOVABLE starts, from `kernelcore=` (memory that
+    /// stays for the kernel, the rest movable) or `movablecore=` (memory made movable, at
+    /// the top), or None. `ranges` are the lower zones' possible pfn ranges.
+    fn zone_movable_pfn(
+        &mut self,
+        pfn_ranges: &[(u64, u64)],
+        ranges: &[(ZoneType, u64, u64)],
+    ) -> Option<u64> {
+        use crate::cmdline::CoreSize;
+        let (kernelcore, movablecore) = (self.cmdline.kernelcore, self.cmdline.movablecore);
+        if kernelcore.is_none() && movablecore.is_none() {
+            return None;
+        }
+        // cmdline_parse_core() warns past 100% as it parses (early, PID 0).
+        for c in [kernelcore, movablecore].into_iter().flatten() {
+            if let CoreSize::Percent(p) = c {
+                if p > 100 {
+                    self.warn(&crate::warn::CORE_PERCENT, None);
+                }
+            }
+        }
+        // movable_node takes ZONE_MOVABLE from the firmware's hotpluggable ranges (none at
+        // boot here), and ignores both.
+        if self.cmdline.movable_node {
+            return None;
+        }
+        let total: u64 = pfn_ranges.iter().map(|(s, e)| e - s).sum();
+        if kernelcore == Some(CoreSize::Mirror) {
+            // No firmware the model boots marks memory as mirrored (EFI_MEMORY_MORE_RELIABLE).
+            if self.target.kernel.kernelcore_mirror_check {
+                self.log("The system has no mirror memory, ignore kernelcore=mirror.");
+            } else {
+                self.log(
+                    "hotplug-lab: kernelcore=mirror is not modelled on this version (without \
+                     mirrored memory its kernel makes everything above 4 GiB movable); ignored",
+                );
+            }
+            return None;
+        }
+        // unsigned long arithmetic, wrapping as the kernel's does on absurd values.
+        let pages = |c: Option<CoreSize>| match c {
+            Some(CoreSize::Bytes(b)) => b >> self.u.g.page_shift,
+            Some(CoreSize::Percent(p)) => total.wrapping_mul(100).wrapping_mul(p) / 10000,
+            _ => 0,
+        };
+        let mut required_kernelcore = pages(kernelcore);
+        let max_order_pages = 1u64 << self.u.g.max_page_order;
+        let required_movablecore = pages(movablecore);
+        if required_movablecore > 0 {
+            let m = (required_movablecore.wrapping_add(max_order_pages - 1)
+                & !(max_order_pages - 1))
+                .min(total);
+            required_kernelcore = required_kernelcore.max(total - m);
+        }
+        if required_kernelcore == 0 || required_kernelcore >= total {
+            return None;
+        }
+        // find_usable_zone_for_movable(): the highest zone with a possible range.
+        let usable_start = ranges.iter().rev().find(|r| r.2 > r.1).map(|r| r.1)?;
+        let mut movable_pfn = 0u64;
+        let mut remaining = required_kernelcore;
+        for &(s, e) in pfn_ranges {
+            let mut s = s.max(movable_pfn);
+            if s >= e {
+                continue;
+            }
+            if s < usable_start {
+                let kernel_pages = e.min(usable_start) - s;
+                remaining -= kernel_pages.min(remaining);
+                if e <= usable_start {
+                    movable_pfn = e;
+                    continue;
+                }
+                s = usable_start;
+            }
+            let size = (e - s).min(remaining);
+            movable_pfn = s + size;
+            remaining -= size;
+            if remaining == 0 {
+                break;
+            }
+        }
+        let node_end = pfn_ranges[pfn_ranges.len() - 1].1;
+        let m = movable_pfn.next_multiple_of(max_order_pages);
+        (m != 0 && m < node_end).then_some(m)
     }
 
     /// memblock's boot reservations: the low memory the arch always reserves, and the
@@ -617,32 +739,24 @@ impl Machine {
                 arch::human((need + low_kept + 1) << g.page_shift)
             )));
         }
-        let ps = g.page_shift;
-        let limits = self.target.arch().zone_limits(
-            pfn_ranges[0].0 << ps,
-            pfn_ranges[pfn_ranges.len() - 1].1 << ps,
-        );
-        // Zone boundaries in pfns, for charging each zone its part of a reserved range.
-        let bounds = [
-            (ZoneType::Dma, limits.dma.map(|l| l >> ps)),
-            (ZoneType::Dma32, limits.dma32.map(|l| l >> ps)),
-            (ZoneType::Normal, Some(u64::MAX)),
-        ];
-        for &(rs, re) in &reserved {
-            let mut low_pfn = 0;
-            for (zt, high) in bounds {
-                let Some(high) = high else { continue };
-                let n = re.min(high).saturating_sub(rs.max(low_pfn));
-                low_pfn = low_pfn.max(high);
-                if n > 0 {
-                    let z = self.zone_mut(0, zt);
+        // Each zone is charged its part of each reserved range (ZONE_MOVABLE's too: memblock
+        // does not keep to kernelcore=).
+        self.charge_reserved(&reserved);
+        self.boot_reserved = reserved;
+        Ok(())
+    }
+
+    /// Take memblock-reserved pfn ranges out of the managed pages of the zones they lie in.
+    pub(crate) fn charge_reserved(&mut self, reserved: &[(u64, u64)]) {
+        for &(rs, re) in reserved {
+            for z in &mut self.state.nodes[0].zones {
+                let n = re.min(z.end_pfn()).saturating_sub(rs.max(z.zone_start_pfn));
+                if z.spanned_pages > 0 && n > 0 {
                     z.managed_pages -= n;
                     z.managed_early_pages -= n;
                 }
             }
         }
-        self.boot_reserved = reserved;
-        Ok(())
     }
 
     fn log_boot_memory(&mut self, pfn_ranges: &[(u64, u64)]) {
@@ -665,6 +779,9 @@ impl Machine {
             }
         }
         lines.push("Movable zone start for each node".to_string());
+        if let Some(m) = self.zone_movable_start {
+            lines.push(format!("  Node 0: {:#018x}", m << ps));
+        }
         lines.push("Early memory node ranges".to_string());
         for &(s, e) in pfn_ranges {
             lines.push(format!(
@@ -677,6 +794,7 @@ impl Machine {
         for l in lines {
             self.log(l);
         }
+        let cma = self.cma_reserve(pfn_ranges);
         let present: u64 = self.state.nodes.iter().map(|n| n.present_pages()).sum();
         let managed: u64 = self
             .state
@@ -686,11 +804,13 @@ impl Machine {
             .map(|z| z.managed_pages)
             .sum();
         let k = |p: u64| (p << ps) >> 10;
+        // mem_init_print_info(): the CMA area is still memblock's, counted apart.
         self.log(format!(
-            "Memory: {}K/{}K available (0K kernel code, 0K rwdata, 0K rodata, 0K init, 0K bss, {}K reserved, 0K cma-reserved)",
+            "Memory: {}K/{}K available (0K kernel code, 0K rwdata, 0K rodata, 0K init, 0K bss, {}K reserved, {}K cma-reserved)",
             k(managed),
             k(present),
-            k(present - managed)
+            k(present - managed - cma),
+            k(cma)
         ));
     }
 

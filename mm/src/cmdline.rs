@@ -103,6 +103,71 @@ pub struct MemmapEntry {
     pub size: u64,
 }
 
+/// A `kernelcore=` or `movablecore=` value (cmdline_parse_core()).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoreSize {
+    /// Bytes (memparse()), kept as pages by the kernel.
+    Bytes(u64),
+    /// `nn%` of the memory memblock knows at boot (the kernel WARNs past 100).
+    Percent(u64),
+    /// `kernelcore=mirror`: the kernel memory is the mirrored memory.
+    Mirror,
+}
+
+/// `cma=`'s size, and the range the area must lie in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CmaArg {
+    pub size: u64,
+    pub base: u64,
+    /// 0: no limit beyond the arch's.
+    pub limit: u64,
+}
+
+impl CmaArg {
+    /// early_cma(): memparse() the size, then `@base` (the area is then fixed at base unless
+    /// a `-limit` follows). A value that is not a number reads as size 0 (no area).
+    fn parse(v: &str) -> CmaArg {
+        let (size, rest) = memparse(v).unwrap_or((0, v));
+        let Some(rest) = rest.strip_prefix('@') else {
+            return CmaArg {
+                size,
+                base: 0,
+                limit: 0,
+            };
+        };
+        let (base, rest) = memparse(rest).unwrap_or((0, rest));
+        let limit = match rest.strip_prefix('-') {
+            Some(l) => memparse(l).map_or(0, |(l, _)| l),
+            None => base.wrapping_add(size),
+        };
+        CmaArg { size, base, limit }
+    }
+}
+
+/// cmdline_parse_core(): `nn%` (simple_strtoull, any base, then '%') or a memparse() size.
+fn parse_core(v: &str) -> CoreSize {
+    let t = v.trim_end_matches('\n');
+    let digits = |s: &str| -> Option<(u64, usize)> {
+        let (body, radix, skip) =
+            if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                (h, 16, 2)
+            } else if s.len() > 1 && s.starts_with('0') {
+                (&s[1..], 8, 1)
+            } else {
+                (s, 10, 0)
+            };
+        let n = body.chars().take_while(|c| c.is_digit(radix)).count();
+        let v = u64::from_str_radix(&body[..n], radix).ok()?;
+        Some((v, skip + n))
+    };
+    if let Some((pct, n)) = digits(t) {
+        if t[n..].starts_with('%') {
+            return CoreSize::Percent(pct);
+        }
+    }
+    CoreSize::Bytes(memparse(t).map_or(0, |(b, _)| b))
+}
+
 /// The parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cmdline {
@@ -141,6 +206,12 @@ pub struct Cmdline {
     pub cpu_gbpages: Option<bool>,
     /// `hotplug_lab.nodes=N`: NUMA nodes the firmware declares (all memory boots on node 0).
     pub nodes: Option<u16>,
+    /// `kernelcore=` (mm/mm_init.c cmdline_parse_kernelcore()).
+    pub kernelcore: Option<CoreSize>,
+    /// `movablecore=` (cmdline_parse_movablecore(); `mirror` is not one of its values).
+    pub movablecore: Option<CoreSize>,
+    /// `cma=size[@base[-limit]]` (kernel/dma/contiguous.c early_cma(), with DMA_CMA).
+    pub cma: Option<CmaArg>,
     /// Parameters the kernel does not know; ignored.
     pub unknown: Vec<String>,
     /// Known parameters with a value their handler refused; the default stays.
@@ -181,6 +252,9 @@ impl Default for Cmdline {
             direct_gbpages: None,
             cpu_gbpages: None,
             nodes: None,
+            kernelcore: None,
+            movablecore: None,
+            cma: None,
             unknown: Vec::new(),
             malformed: Vec::new(),
         }
@@ -299,7 +373,8 @@ pub fn split_args(text: &str) -> Vec<String> {
 
 impl Cmdline {
     /// Parse a kernel command line as `kernel` reads it.
-    pub fn parse(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
+    pub fn parse(text: &str, target: &arch::Target) -> Result<Cmdline> {
+        let (arch, kernel) = (target.arch(), target.kernel);
         let mut c = Cmdline {
             text: text.trim().to_string(),
             ..Cmdline::default()
@@ -491,6 +566,24 @@ impl Cmdline {
                     }
                     c.nodes = Some(n);
                 }
+                "kernelcore" => {
+                    // parse_option_str(): "mirror" exactly.
+                    let v = need(&val)?;
+                    c.kernelcore = Some(if v == "mirror" {
+                        CoreSize::Mirror
+                    } else {
+                        parse_core(&v)
+                    });
+                }
+                "movablecore" => {
+                    let v = need(&val)?;
+                    c.movablecore = Some(parse_core(&v));
+                }
+                // Only where the build has DMA_CMA: elsewhere the kernel does not know it.
+                "cma" if arch.cma(kernel).is_some_and(|a| a.dma.is_some()) => {
+                    let v = need(&val)?;
+                    c.cma = Some(CmaArg::parse(&v));
+                }
                 _ => c.unknown.push(arg.clone()),
             }
         }
@@ -500,8 +593,8 @@ impl Cmdline {
 
     /// Parse as [`Cmdline::parse`], and make a malformed value of a known parameter an error
     /// (`--strict`), where the kernel would keep the default.
-    pub fn parse_strict(text: &str, kernel: &arch::Kernel) -> Result<Cmdline> {
-        let c = Cmdline::parse(text, kernel)?;
+    pub fn parse_strict(text: &str, target: &arch::Target) -> Result<Cmdline> {
+        let c = Cmdline::parse(text, target)?;
         match c.malformed.first() {
             Some(m) => Err(MmError::Invalid(format!(
                 "kernel command line: {}: {} (the kernel would keep the default; --strict \
@@ -536,6 +629,9 @@ pub const PARAMETERS: &[&str] = &[
     "hotplug_lab.hypervisor",
     "hotplug_lab.gbpages",
     "hotplug_lab.nodes",
+    "kernelcore",
+    "movablecore",
+    "cma",
 ];
 
 /// The known parameter an unknown one is probably a misspelling of.
@@ -597,8 +693,10 @@ fn parse_memmap(s: &str) -> Option<MemmapEntry> {
 mod tests {
     use super::*;
 
-    /// The version the tests read command lines as.
-    const K: &arch::Kernel = &arch::kernel::V6_12;
+    /// The target the tests read command lines on.
+    fn k() -> arch::Target {
+        arch::Target::parse("x86_64", "6.12").unwrap()
+    }
 
     #[test]
     fn memparse_like_the_kernel() {
@@ -631,11 +729,14 @@ mod tests {
     /// without a word (tests/fixtures/oracle-x86_64-6.1-force.txt shows N).
     #[test]
     fn force_is_false_on_6_1() {
-        let c =
-            Cmdline::parse("memory_hotplug.memmap_on_memory=force", &arch::kernel::V6_1).unwrap();
+        let c = Cmdline::parse(
+            "memory_hotplug.memmap_on_memory=force",
+            &arch::Target::parse("x86_64", "6.1").unwrap(),
+        )
+        .unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Disable);
         assert!(c.malformed.is_empty());
-        let c = Cmdline::parse("memory_hotplug.memmap_on_memory=force", K).unwrap();
+        let c = Cmdline::parse("memory_hotplug.memmap_on_memory=force", &k()).unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Force);
     }
 
@@ -645,7 +746,7 @@ mod tests {
             "console=ttyS0 memory_hotplug.memmap_on_memory=force memhp_default_state=offline \
              memory-hotplug.online_policy=auto-movable movable_node memmap=0xfc000000!8G \
              hugepagesz=1G hugepages=4 hugepages=16 hugetlb_free_vmemmap=on quiet",
-            K,
+            &k(),
         )
         .unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Force);
@@ -674,7 +775,7 @@ mod tests {
         // stays (kernel/params.c).
         let c = Cmdline::parse(
             "memory_hotplug.memmap_on_memory=2 memhp_default_state=onlin",
-            K,
+            &k(),
         )
         .unwrap();
         assert_eq!(c.memmap_on_memory, MemmapMode::Disable);
@@ -688,30 +789,30 @@ mod tests {
         assert_eq!(c.malformed[1].log, None);
         let c = Cmdline::parse(
             "memory_hotplug.auto_movable_ratio=-1 hugetlb_free_vmemmap=maybe",
-            K,
+            &k(),
         )
         .unwrap();
         assert_eq!(c.auto_movable_ratio, Cmdline::default().auto_movable_ratio);
         assert_eq!(c.hugetlb_free_vmemmap, None);
         assert_eq!(c.malformed.len(), 2);
         // A bool parameter without a value is true (param_set_bool()).
-        let c = Cmdline::parse("hugetlb_free_vmemmap", K).unwrap();
+        let c = Cmdline::parse("hugetlb_free_vmemmap", &k()).unwrap();
         assert_eq!(c.hugetlb_free_vmemmap, Some(true));
         // --strict refuses them.
-        let e = Cmdline::parse_strict("memory_hotplug.memmap_on_memory=maybe", K).unwrap_err();
+        let e = Cmdline::parse_strict("memory_hotplug.memmap_on_memory=maybe", &k()).unwrap_err();
         assert!(e.to_string().contains("--strict"), "{e}");
-        assert!(Cmdline::parse_strict("memory_hotplug.memmap_on_memory=force", K).is_ok());
+        assert!(Cmdline::parse_strict("memory_hotplug.memmap_on_memory=force", &k()).is_ok());
     }
 
     #[test]
     fn malformed_values_the_model_cannot_place_are_errors() {
         // Arch early parameters and hugetlb's boot allocation stay errors (not yet modelled
         // per arch), as do hotplug-lab's own options.
-        assert!(Cmdline::parse("mem=lots", K).is_err());
-        assert!(Cmdline::parse("memmap=4G", K).is_err());
-        assert!(Cmdline::parse("mem", K).is_err());
-        assert!(Cmdline::parse("hotplug_lab.nodes=0", K).is_err());
+        assert!(Cmdline::parse("mem=lots", &k()).is_err());
+        assert!(Cmdline::parse("memmap=4G", &k()).is_err());
+        assert!(Cmdline::parse("mem", &k()).is_err());
+        assert!(Cmdline::parse("hotplug_lab.nodes=0", &k()).is_err());
         // Unknown parameters, even odd ones, are ignored.
-        assert!(Cmdline::parse("whatever=%% \"a b\"", K).is_ok());
+        assert!(Cmdline::parse("whatever=%% \"a b\"", &k()).is_ok());
     }
 }

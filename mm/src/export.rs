@@ -73,7 +73,7 @@ impl Machine {
                 dir.check(&parts)?;
             }
             let node_dir = ["sys", "devices", "system", "node"];
-            for n in self.state.nodes.iter().filter(|n| n.online) {
+            for n in self.exported_nodes() {
                 let name = format!("node{}", n.nid);
                 let mut p: Vec<&str> = node_dir.to_vec();
                 p.push(&name);
@@ -81,6 +81,13 @@ impl Machine {
             }
             self.write_tree(&dir)
         }
+    }
+
+    /// The node directories the export writes: each online node's, where the arch's build
+    /// has NUMA (drivers/base/node.c; Debian's s390x has none, and no nodeN links).
+    fn exported_nodes(&self) -> impl Iterator<Item = &crate::zone::Node> + '_ {
+        let numa = self.target.arch().numa();
+        self.state.nodes.iter().filter(move |n| numa && n.online)
     }
 
     /// The machine files the export writes, relative to the export's root.
@@ -138,9 +145,11 @@ impl Machine {
                 EXPORT_MARKER,
                 "written by hotplug-lab's sysfs export; a later export replaces this directory\n",
             )?;
-            let nodes = devices.dir("node")?;
-            for n in self.state.nodes.iter().filter(|n| n.online) {
-                nodes.dir(format!("node{}", n.nid))?;
+            if self.target.arch().numa() {
+                let nodes = devices.dir("node")?;
+                for n in self.exported_nodes() {
+                    nodes.dir(format!("node{}", n.nid))?;
+                }
             }
             for rel in self.exported_files() {
                 let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
@@ -164,10 +173,12 @@ impl Machine {
                 for a in BLOCK_FILES.iter().filter(|a| a.export && (a.present)(self)) {
                     d.file(a.name, &(a.show)(self, *id))?;
                 }
-                d.link(
-                    &format!("node{}", b.nid),
-                    &format!("../../node/node{}", b.nid),
-                )?;
+                if self.target.arch().numa() {
+                    d.link(
+                        &format!("node{}", b.nid),
+                        &format!("../../node/node{}", b.nid),
+                    )?;
+                }
             }
             Ok(())
         })();

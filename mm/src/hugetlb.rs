@@ -200,7 +200,9 @@ impl Machine {
         h.surplus -= take;
         let persistent = self.state.hstates[i].persistent();
         if n > persistent {
-            let new = self.alloc_huge_pages(i, n - persistent);
+            let want = n - persistent;
+            let new = self.alloc_huge_pages(i, want);
+            self.count_huge_allocs(i, want, &new);
             for (pfn, count, nid, zone) in new {
                 self.add_huge_run(i, pfn, count, nid, zone);
                 self.hugetlb_vmemmap_optimize_run(i, pfn, count);
@@ -209,6 +211,35 @@ impl Machine {
             self.shrink_pool(i, persistent - n);
         }
         self.state.hstates[i].persistent()
+    }
+
+    /// The event counters of a pool growing by `want` pages of hstate `i`, of which `got`
+    /// were found: each page is pages taken from its zone; below the buddy's largest order
+    /// each is an alloc_buddy_hugetlb_folio() that succeeded, and a pool left short ends
+    /// with one that failed on each node with memory (alloc_pool_huge_folio() tries them
+    /// all; a gigantic page comes from alloc_contig_pages() and counts neither). The model
+    /// fills node after node, so the failures the kernel's round robin meets on nodes it
+    /// exhausted early are not counted.
+    fn count_huge_allocs(&mut self, i: usize, want: u64, got: &[(u64, u64, u16, ZoneType)]) {
+        let pages = self.state.hstates[i].size >> self.u.g.page_shift;
+        let mut total = 0;
+        for &(_, count, _, zone) in got {
+            self.events.alloc(zone, count * pages);
+            total += count;
+        }
+        if pages.trailing_zeros() > self.u.g.max_page_order {
+            return;
+        }
+        self.events.htlb_buddy_alloc_success += total;
+        if total < want {
+            let nodes = self
+                .state
+                .nodes
+                .iter()
+                .filter(|n| n.online && n.zones.iter().any(|z| z.present_pages > 0))
+                .count() as u64;
+            self.events.htlb_buddy_alloc_fail += nodes;
+        }
     }
 
     /// Record `count` new huge pages at `pfn` in the pool, the zone and the blocks.
@@ -521,6 +552,7 @@ impl Machine {
                     step
                 };
                 self.free_huge_run(i, p, restored);
+                self.events.free(restored * pages);
                 self.state.hstates[i].surplus += step - restored;
                 p += step * pages;
             }
@@ -666,6 +698,7 @@ impl Machine {
                     break;
                 };
                 self.free_huge_run(i, p, r.count.min(cnt));
+                self.events.free(r.count.min(cnt) * pages);
                 // Dissolving takes surplus pages first.
                 let h = &mut self.state.hstates[i];
                 h.surplus = h.surplus.min(h.nr);

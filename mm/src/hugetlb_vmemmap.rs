@@ -158,6 +158,8 @@ impl Machine {
             let charged =
                 crate::alloc::charge_kernel(&mut self.state.nodes, nid, heads + table_pages);
             debug_assert!(charged.is_some(), "HVO frees more than it allocates");
+            self.events
+                .alloc_placed(charged.as_deref().unwrap_or_default());
             self.state.vmstat.memmap_hvo += heads as i64;
             self.set_runs_optimized(i, gp, n, true);
         }
@@ -226,9 +228,13 @@ impl Machine {
             .vmemmap
             .remap(a, a + done * per, Mapping::own(Level::Pte, Origin::Buddy));
         self.state.vmstat.memmap_hvo += (done * need) as i64;
-        if crate::alloc::charge_kernel(&mut self.state.nodes, nid, done * need).is_none() {
-            // The huge pages the caller frees next make the room, in their own zone.
-            self.zone_mut(nid, zone).kernel_pages += done * need;
+        match crate::alloc::charge_kernel(&mut self.state.nodes, nid, done * need) {
+            Some(placed) => self.events.alloc_placed(&placed),
+            None => {
+                // The huge pages the caller frees next make the room, in their own zone.
+                self.zone_mut(nid, zone).kernel_pages += done * need;
+                self.events.alloc(zone, done * need);
+            }
         }
         self.set_runs_optimized(i, pfn, done, false);
         done

@@ -131,6 +131,10 @@ pub struct Machine {
     /// pfn ranges memblock reserved at boot for the memmap and its page tables (fixed at
     /// boot).
     pub(crate) boot_reserved: Vec<(u64, u64)>,
+    /// Where ZONE_MOVABLE starts on the boot node (kernelcore=, movablecore=; fixed at boot).
+    pub(crate) zone_movable_start: Option<u64>,
+    /// The default CMA area, pfns `[start, end)`, once activated (fixed at boot).
+    pub(crate) cma_area: Option<(u64, u64)>,
     /// The design variant (`hotplug_lab.design=`).
     pub(crate) design: &'static dyn crate::design::Design,
     /// Everything an operation changes, and a failing one must leave as it was.
@@ -150,6 +154,8 @@ pub struct Machine {
     /// The WARN_ONCE() sites that have reported (kernel flags, not state: a failed call
     /// that warned keeps them set).
     pub(crate) warned: std::collections::BTreeSet<&'static str>,
+    /// /proc/vmstat's event counters (not state: they count attempts, as dmesg logs them).
+    pub(crate) events: crate::events::VmEvents,
     /// What stops a long operation part way (not state: a copy of the machine shares it).
     pub(crate) watchdog: crate::watchdog::Watchdog,
 }
@@ -289,6 +295,11 @@ impl Machine {
     }
 
     /// The kernel log, oldest first.
+    /// /proc/vmstat's event counters as far as the model keeps them.
+    pub fn events(&self) -> &crate::events::VmEvents {
+        &self.events
+    }
+
     pub fn dmesg(&self) -> &[String] {
         &self.dmesg
     }

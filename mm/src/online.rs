@@ -461,6 +461,9 @@ impl Machine {
         // The online page callback gives the buddy only what a virtio-mem device plugged.
         let given = nr - vm - b.reserved_pages - b.fake_offline_pages;
         z.managed_pages += given;
+        // generic_online_page(): each page goes to the buddy through __free_pages_core().
+        self.events.free(given);
+        let z = self.zone_mut(b.nid, zone);
         if b.early {
             z.managed_early_pages += given;
         }
@@ -504,6 +507,14 @@ impl Machine {
                 "{}: {} pages are reserved by memblock (the boot memmap)",
                 failed("failure to isolate range"),
                 b.reserved_pages
+            )));
+        }
+        // has_unmovable_pages(): a MIGRATE_CMA pageblock does not isolate as movable.
+        let cma = self.cma_pages_in(s >> self.u.g.page_shift, self.u.pages_per_block());
+        if cma > 0 {
+            return Some(MmError::Busy(format!(
+                "{}: {cma} pages are the CMA area's (MIGRATE_CMA pageblocks)",
+                failed("failure to isolate range")
             )));
         }
         if zone != ZoneType::Movable {
@@ -635,6 +646,10 @@ impl Machine {
         if let Some(dest) = dest {
             self.zone_mut(b.nid, zone).script_pages -= b.movable_pages;
             self.zone_mut(dest.0, dest.1).script_pages += b.movable_pages;
+            // migrate_pages(): a new page in the target zone for each, the old one freed.
+            self.events.alloc(dest.1, b.movable_pages);
+            self.events.free(b.movable_pages);
+            self.events.pgmigrate_success += b.movable_pages;
         }
         let early = self
             .state
@@ -968,6 +983,7 @@ impl Machine {
         }
         self.move_pfn_range_to_zone(nid, zone, start, end - start);
         self.zone_mut(nid, zone).managed_pages += given;
+        self.events.free(given);
         self.set_sections_online(start, end, true);
         self.adjust_present(nid, zone, group, false, (end - start) as i64);
         self.state.nodes[nid as usize].online = true;
@@ -1085,6 +1101,12 @@ impl Machine {
             )));
         }
         self.zone_mut(nid, zone).script_pages = other + unmovable + movable;
+        let (new, old) = (unmovable + movable, old_u + old_m);
+        if new > old {
+            self.events.alloc(zone, new - old);
+        } else {
+            self.events.free(old - new);
+        }
         let blk = self.block_mut(id)?;
         blk.unmovable_pages = unmovable;
         blk.movable_pages = movable;

@@ -91,6 +91,8 @@ struct PopulateCtx<'a> {
     failure: Option<String>,
     /// Where the buddy pages of this call came from.
     placed: crate::alloc::Placement,
+    /// Where the page-table pages of this call came from.
+    placed_tables: crate::alloc::Placement,
 }
 
 impl PopulateCtx<'_> {
@@ -119,10 +121,13 @@ impl PopulateCtx<'_> {
         }
         let before = self.vm.counters().table_bytes_buddy;
         let pages = (before + need).div_ceil(self.ps()) - before.div_ceil(self.ps());
-        if charge(self.nodes, self.nid, pages).is_none() {
-            return Err(self.fail(format!("no memory for {pages} vmemmap page-table pages")));
+        match charge(self.nodes, self.nid, pages) {
+            Some(p) => {
+                self.placed_tables.extend(p);
+                Ok(())
+            }
+            None => Err(self.fail(format!("no memory for {pages} vmemmap page-table pages"))),
         }
-        Ok(())
     }
 
     /// Take `pages` base pages of ordinary memory (memblock at boot, the buddy afterwards).
@@ -666,6 +671,7 @@ impl Machine {
             new_pages: [0; 4],
             failure: None,
             placed: Vec::new(),
+            placed_tables: Vec::new(),
         };
         let r = target.arch().vmemmap_populate(
             &target,
@@ -675,7 +681,13 @@ impl Machine {
         );
         let new_pages = ctx.new_pages;
         let placed = std::mem::take(&mut ctx.placed);
+        let tables = std::mem::take(&mut ctx.placed_tables);
+        self.events.alloc_placed(&placed);
+        self.events.alloc_placed(&tables);
         if let Err(f) = r {
+            // What the failed call had allocated goes back.
+            let back: u64 = placed.iter().chain(&tables).map(|p| p.2).sum();
+            self.events.free(back);
             // The kernel populates one section per call (populate_section_memmap()): a run
             // fails in the section whose memmap was being mapped, the first whose vmemmap
             // pages are not all mapped yet, as that section's own call would.

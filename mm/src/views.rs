@@ -210,6 +210,12 @@ impl Machine {
         ] {
             kb(&mut out, name, 0);
         }
+        if self.target.arch().cma(self.target.kernel).is_some() {
+            // The model's CMA pages are all free (a real kernel's drivers take a few).
+            let cma = (self.cma_total_pages() << self.u.g.page_shift) >> 10;
+            kb(&mut out, "CmaTotal", cma);
+            kb(&mut out, "CmaFree", cma);
+        }
         if self.unaccepted_memory() {
             kb(&mut out, "Unaccepted", 0);
         }
@@ -260,7 +266,7 @@ impl Machine {
                 let _ = write!(out, "Node {}, zone {:>8}", node.nid, z.ztype.name());
                 if Some(i) == first_populated {
                     out.push_str("\n  per-node stats");
-                    for name in self.target.kernel.node_stat_items() {
+                    for name in self.target.node_stat_items() {
                         let _ = write!(out, "\n      {name:<12} 0");
                     }
                 }
@@ -277,10 +283,11 @@ impl Machine {
                 }
                 let _ = write!(
                     out,
-                    "\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      0",
+                    "\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      {}",
                     z.spanned_pages,
                     z.present_pages,
-                    z.managed_pages
+                    z.managed_pages,
+                    z.cma_pages
                 );
                 let prot: Vec<String> = (0..node.zones.len())
                     .map(|j| z.lowmem_reserve[j].to_string())
@@ -294,15 +301,17 @@ impl Machine {
                     if name == "nr_unaccepted" && !self.unaccepted_memory() {
                         continue;
                     }
-                    let v = if name == "nr_free_pages" {
-                        z.free_pages()
-                    } else {
-                        0
+                    let v = match name {
+                        "nr_free_pages" => z.free_pages(),
+                        "nr_free_cma" => z.cma_pages,
+                        _ => 0,
                     };
                     let _ = write!(out, "\n      {name:<12} {v}");
                 }
-                for name in NUMA_STATS {
-                    let _ = write!(out, "\n      {name:<12} 0");
+                if self.target.arch().numa() {
+                    for name in NUMA_STATS {
+                        let _ = write!(out, "\n      {name:<12} 0");
+                    }
                 }
                 out.push_str("\n  pagesets");
                 for cpu in 0..ncpu {
@@ -321,7 +330,7 @@ impl Machine {
         out
     }
 
-    /// /proc/vmstat's counters (the event counters are left out).
+    /// /proc/vmstat: the counters, then the event counters, then nr_unstable.
     pub fn vmstat_text(&self) -> String {
         let mut out = String::new();
         let free: u64 = self
@@ -335,14 +344,19 @@ impl Machine {
             if name == "nr_unaccepted" && !self.unaccepted_memory() {
                 continue;
             }
-            let v = if name == "nr_free_pages" { free } else { 0 };
+            let v = match name {
+                "nr_free_pages" => free,
+                "nr_free_cma" => self.cma_total_pages(),
+                _ => 0,
+            };
             let _ = writeln!(out, "{name} {v}");
         }
-        for name in NUMA_STATS
-            .iter()
-            .copied()
-            .chain(self.target.kernel.node_stat_items())
-        {
+        let numa: &[&str] = if self.target.arch().numa() {
+            &NUMA_STATS
+        } else {
+            &[]
+        };
+        for name in numa.iter().copied().chain(self.target.node_stat_items()) {
             let _ = writeln!(out, "{name} 0");
         }
         let _ = writeln!(out, "nr_dirty_threshold 0");
@@ -359,6 +373,9 @@ impl Machine {
                 self.state.vmstat.nr_memmap_boot_pages
             );
         }
+        self.events.write(&mut out, &self.target);
+        // vmstat_show() ends the file with a counter the kernel no longer keeps.
+        out.push_str("nr_unstable 0\n");
         out
     }
 

@@ -422,6 +422,7 @@ impl Machine {
         let (online, nid, zone) = (blk.state == BlockState::Online, blk.nid, blk.zone);
         if let (true, Some(z)) = (online, zone) {
             self.zone_mut(nid, z).managed_pages += pages;
+            self.events.free(pages);
             self.init_per_zone_wmark_min();
         }
         Ok(())

@@ -149,6 +149,17 @@ pub(crate) const SEED_DEVM_MIXED: Site = Site {
     at: &[((4, 17), "kernel/memremap.c", "devm_memremap_pages", 300)],
 };
 
+/// cmdline_parse_core(): kernelcore= or movablecore= past 100%.
+pub(crate) const CORE_PERCENT: Site = Site {
+    name: "core percent past 100",
+    once: false,
+    at: &[
+        ((6, 1), "mm/page_alloc.c", "cmdline_parse_core", 8419),
+        ((6, 12), "mm/mm_init.c", "cmdline_parse_core", 250),
+        ((7, 3), "mm/mm_init.c", "cmdline_parse_core", 280),
+    ],
+};
+
 impl Site {
     /// Where it is in `version`: that version's place, else the nearest older one's, else
     /// the oldest (a seed's design on a newer kernel).
@@ -176,7 +187,11 @@ impl Machine {
             text.push_str(m);
             text.push('\n');
         }
-        text.push_str(&format!("WARNING: CPU: 0 PID: 1 at {file}:{line} {func}\n"));
+        // Early boot runs as the idle task, PID 0; calls after it as PID 1.
+        let pid = u8::from(!self.booting);
+        text.push_str(&format!(
+            "WARNING: CPU: 0 PID: {pid} at {file}:{line} {func}\n"
+        ));
         text.push_str("---[ end trace 0000000000000000 ]---");
         self.log(text);
     }

@@ -32,6 +32,9 @@ pub struct Zone {
     /// lowmem_reserve[]: pages kept free for allocations that could use higher zones, by
     /// the index of the allocation's highest zone in this node's zone list.
     pub lowmem_reserve: [u64; 5],
+    /// zone->cma_pages: pages of the CMA area in this zone (MIGRATE_CMA pageblocks, which
+    /// only movable allocations may use).
+    pub cma_pages: u64,
 }
 
 impl Zone {
@@ -52,6 +55,7 @@ impl Zone {
             wmark_high: 0,
             wmark_promo: 0,
             lowmem_reserve: [0; 5],
+            cma_pages: 0,
         }
     }
 

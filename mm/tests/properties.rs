@@ -149,8 +149,9 @@ fn cmdline() -> impl Strategy<Value = String> {
             "hotplug_lab.design=legacy-64m",
             "hotplug_lab.design=section-only",
         ]),
+        prop::sample::select(vec!["", "", "kernelcore=1G", "movablecore=25%", "cma=256M"]),
     )
-        .prop_map(|(a, b, c, d, e, f)| [a, b, c, d, e, f].join(" "))
+        .prop_map(|(a, b, c, d, e, f, g)| [a, b, c, d, e, f, g].join(" "))
 }
 
 fn apply(m: &mut Machine, op: &Op) -> Result<(), mm::MmError> {
@@ -424,7 +425,24 @@ proptest! {
     #[test]
     fn command_lines_parse_or_fail_cleanly(s in "[a-z_.=!$0-9A-Zx, -]{0,80}") {
         for k in arch::KERNELS {
-            let _ = Cmdline::parse(&s, k);
+            for c in arch::CONFIGS {
+                let _ = Cmdline::parse(&s, &arch::Target::new(c, k));
+            }
+        }
+    }
+
+    /// Any kernelcore=, movablecore= or cma= value boots (the kernel takes them all, wrapping
+    /// absurd ones) and leaves a consistent machine.
+    #[test]
+    fn zone_sizing_parameters_boot_cleanly(
+        arch in prop::sample::select(vec!["x86_64", "arm64", "arm64-64k", "s390"]),
+        name in prop::sample::select(vec!["kernelcore", "movablecore", "cma"]),
+        value in "(0x)?[0-9]{1,22}[KMGTPE%]?(@(0x)?[0-9]{1,20}[KMG]?(-[0-9]{1,20}[KMG]?)?)?",
+    ) {
+        let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
+        spec.cmdline = format!("{name}={value}");
+        if let Ok(m) = Machine::boot(&spec) {
+            m.check().map_err(|e| TestCaseError::fail(format!("{}: {e}", spec.cmdline)))?;
         }
     }
 

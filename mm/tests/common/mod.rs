@@ -20,6 +20,8 @@ impl Snap {
         let mut v: Vec<_> = self
             .lines("blocks")
             .iter()
+            // The guest's console can interleave kernel messages with the listing.
+            .filter(|l| l.starts_with("memory"))
             .map(|l| {
                 let (head, zones) = l.split_once('[').unwrap();
                 let zones = zones.split_once(']').unwrap().0.to_string();

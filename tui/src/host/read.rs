@@ -271,7 +271,6 @@ pub fn read_by(
     if cmdline_full.is_none() {
         notes.push("proc/cmdline is missing: booted with an empty command line".to_string());
     }
-    let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""), kernel, &mut notes);
     let config = configuration(
         &t,
         &machine,
@@ -280,6 +279,7 @@ pub fn read_by(
         cmdline_full.as_deref().unwrap_or(""),
     )?;
     let target = arch::Target::new(config, kernel);
+    let cmdline = memory_parameters(cmdline_full.as_deref().unwrap_or(""), &target, &mut notes);
     let flag = |f: &str| {
         cpuinfo
             .lines()
@@ -546,23 +546,17 @@ fn configuration(
 
 /// The parameters of a kernel command line that the model reads, in their order; the
 /// model's own hotplug_lab.* switches are never taken from a machine.
-fn memory_parameters(cmdline: &str, kernel: &arch::Kernel, notes: &mut Vec<String>) -> String {
+fn memory_parameters(cmdline: &str, target: &arch::Target, notes: &mut Vec<String>) -> String {
     let mut out = Vec::new();
     for arg in mm::cmdline::split_args(cmdline) {
         let name = arg.split('=').next().unwrap_or("").replace('-', "_");
-        if NOT_MODELLED.contains(&name.as_str()) {
-            notes.push(format!(
-                "the command line's {arg} is not modelled: the zones it sizes will differ"
-            ));
-            continue;
-        }
         let known = !name.starts_with("hotplug_lab.")
             && (mm::cmdline::PARAMETERS.contains(&name.as_str()) || name == "memory_block_size");
         if !known {
             continue;
         }
         // The machine booted, so its kernel ignored what it could not parse: so does the model.
-        match mm::cmdline::Cmdline::parse(&arg, kernel) {
+        match mm::cmdline::Cmdline::parse(&arg, target) {
             // mem=0 is refused by x86's parse_memopt() and ignored by arm64's
             // memblock_mem_limit_remove_map().
             Ok(c) if c.malformed.is_empty() && c.mem_limit != Some(0) => out.push(arg),
@@ -577,9 +571,6 @@ fn memory_parameters(cmdline: &str, kernel: &arch::Kernel, notes: &mut Vec<Strin
     }
     out.join(" ")
 }
-
-/// Memory parameters that change a machine's zones, which the model does not implement.
-const NOT_MODELLED: &[&str] = &["kernelcore", "movablecore"];
 
 /// The first number after `key` at the start of a line ("MemTotal:  24683584 kB").
 pub(super) fn field(text: &str, key: &str) -> Option<u64> {
@@ -772,7 +763,7 @@ mod tests {
             memory_parameters(
                 "BOOT_IMAGE=/vmlinuz root=/dev/vda1 quiet memhp_default_state=online \
                  memory_hotplug.memmap_on_memory=1 hotplug_lab.nodes=4 movable_node mem=0",
-                arch::default_kernel(),
+                &arch::Target::default_target(),
                 &mut notes
             ),
             "memhp_default_state=online memory_hotplug.memmap_on_memory=1 movable_node"

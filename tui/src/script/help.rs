@@ -26,6 +26,11 @@ pub const DOCS: &[Doc] = &[
                   memmap of every hot-add on one altmap at the range's start, a refcount in the head page), \
                   v3-2019 (seed 001: head/tail layout, remove only as added), legacy-64m and section-only \
                   (seed 004: ZONE_DEVICE activated in 64 MiB units or whole sections); m.design says which. \
+                  The command line's memory parameters it reads: mem=, memmap= (x86), \
+                  memory_hotplug.*, memhp_default_state=, movable_node, kernelcore= and movablecore= \
+                  (sizes or nn%: ZONE_MOVABLE at boot), cma= (arm64, whose kernel reserves 64M by \
+                  default), hugepagesz=, hugepages=, default_hugepagesz=, hugetlb_free_vmemmap=, \
+                  gbpages and nogbpages; the kernel hands others to init, and so does the model. \
                   A known parameter with a bad value (memhp_default_state=onlin) boots as the kernel \
                   boots, keeping the default, with the kernel's log line and a warning; strict: true \
                   (or --strict) makes it an error. host: true boots this machine as it is (its arch, \
