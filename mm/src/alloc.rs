@@ -31,7 +31,7 @@ fn kernel_room(node: &Node, z: &crate::zone::Zone) -> u64 {
         .unwrap_or(0);
     // Free CMA pageblocks serve movable allocations only (the model's CMA pages are free).
     z.free_pages()
-        .saturating_sub(z.cma_pages)
+        .saturating_sub(z.free_cma_pages())
         .saturating_sub(z.wmark_min + z.lowmem_reserve[normal_idx])
 }
 

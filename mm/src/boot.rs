@@ -638,13 +638,9 @@ impl Machine {
         let total: u64 = pfn_ranges.iter().map(|(s, e)| e - s).sum();
         if kernelcore == Some(CoreSize::Mirror) {
             // No firmware the model boots marks memory as mirrored (EFI_MEMORY_MORE_RELIABLE).
+            // (6.1's kernel, which does not check, is refused at parse time as unmodelled.)
             if self.target.kernel.kernelcore_mirror_check {
                 self.log("The system has no mirror memory, ignore kernelcore=mirror.");
-            } else {
-                self.log(
-                    "hotplug-lab: kernelcore=mirror is not modelled on this version (without \
-                     mirrored memory its kernel makes everything above 4 GiB movable); ignored",
-                );
             }
             return None;
         }
@@ -803,13 +799,14 @@ impl Machine {
             .flat_map(|n| &n.zones)
             .map(|z| z.managed_pages)
             .sum();
-        let k = |p: u64| (p << ps) >> 10;
+        // K(): pages to kB in unsigned long, wrapping as the kernel's does.
+        let k = |p: u64| p.wrapping_shl(ps - 10);
         // mem_init_print_info(): the CMA area is still memblock's, counted apart.
         self.log(format!(
             "Memory: {}K/{}K available (0K kernel code, 0K rwdata, 0K rodata, 0K init, 0K bss, {}K reserved, {}K cma-reserved)",
             k(managed),
             k(present),
-            k(present - managed - cma),
+            k(present.wrapping_sub(managed).wrapping_sub(cma)),
             k(cma)
         ));
     }

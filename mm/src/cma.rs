@@ -188,6 +188,9 @@ impl Machine {
             .filter(|(_, z)| z.spanned_pages > 0 && z.zone_start_pfn < e && z.end_pfn() > s)
             .map(|(i, _)| i)
             .collect();
+        if !self.pfn_valid(s) {
+            self.warn(&crate::warn::CMA_PFN_INVALID, None);
+        }
         let in_one = ram == e - s && zones.len() == 1;
         let mut back = 0;
         for i in zones {
@@ -212,6 +215,16 @@ impl Machine {
         self.cma_area.map_or(0, |(s, e)| {
             e.min(start_pfn + nr).saturating_sub(s.max(start_pfn))
         })
+    }
+
+    /// CmaFree: the free pages of CMA pageblocks (NR_FREE_CMA_PAGES).
+    pub fn cma_free_pages(&self) -> u64 {
+        self.state
+            .nodes
+            .iter()
+            .flat_map(|n| &n.zones)
+            .map(|z| z.free_cma_pages())
+            .sum()
     }
 
     /// CmaTotal: the activated area's pages (totalcma_pages).

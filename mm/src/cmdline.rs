@@ -127,7 +127,7 @@ impl CmaArg {
     /// early_cma(): memparse() the size, then `@base` (the area is then fixed at base unless
     /// a `-limit` follows). A value that is not a number reads as size 0 (no area).
     fn parse(v: &str) -> CmaArg {
-        let (size, rest) = memparse(v).unwrap_or((0, v));
+        let (size, rest) = memparse_wrapping(v);
         let Some(rest) = rest.strip_prefix('@') else {
             return CmaArg {
                 size,
@@ -135,37 +135,24 @@ impl CmaArg {
                 limit: 0,
             };
         };
-        let (base, rest) = memparse(rest).unwrap_or((0, rest));
+        let (base, rest) = memparse_wrapping(rest);
         let limit = match rest.strip_prefix('-') {
-            Some(l) => memparse(l).map_or(0, |(l, _)| l),
+            Some(l) => memparse_wrapping(l).0,
             None => base.wrapping_add(size),
         };
         CmaArg { size, base, limit }
     }
 }
 
-/// cmdline_parse_core(): `nn%` (simple_strtoull, any base, then '%') or a memparse() size.
+/// cmdline_parse_core(): `nn%` (simple_strtoull, any base, then '%') or a memparse() size,
+/// both wrapping past 2^64 as the kernel's unsigned arithmetic does.
 fn parse_core(v: &str) -> CoreSize {
     let t = v.trim_end_matches('\n');
-    let digits = |s: &str| -> Option<(u64, usize)> {
-        let (body, radix, skip) =
-            if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-                (h, 16, 2)
-            } else if s.len() > 1 && s.starts_with('0') {
-                (&s[1..], 8, 1)
-            } else {
-                (s, 10, 0)
-            };
-        let n = body.chars().take_while(|c| c.is_digit(radix)).count();
-        let v = u64::from_str_radix(&body[..n], radix).ok()?;
-        Some((v, skip + n))
-    };
-    if let Some((pct, n)) = digits(t) {
-        if t[n..].starts_with('%') {
-            return CoreSize::Percent(pct);
-        }
+    let (n, rest) = strtoull_wrapping(t);
+    if rest.starts_with('%') {
+        return CoreSize::Percent(n);
     }
-    CoreSize::Bytes(memparse(t).map_or(0, |(b, _)| b))
+    CoreSize::Bytes(memparse_wrapping(t).0)
 }
 
 /// The parsed command line.
@@ -289,6 +276,46 @@ pub fn memparse(s: &str) -> Option<(u64, &str)> {
     };
     let v = value.checked_mul(1u64 << shift)?;
     Some((v, rest))
+}
+
+/// simple_strtoull() with base 0: decimal, 0x hex or 0 octal digits, wrapping past 2^64 as
+/// the kernel's does. A value without digits is 0 with nothing consumed.
+pub fn strtoull_wrapping(s: &str) -> (u64, &str) {
+    let (body, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    let n = body.chars().take_while(|c| c.is_digit(radix)).count();
+    if n == 0 {
+        return (0, s);
+    }
+    let value = body[..n].chars().fold(0u64, |v, c| {
+        v.wrapping_mul(radix.into())
+            .wrapping_add(c.to_digit(radix).unwrap_or(0).into())
+    });
+    (value, &body[n..])
+}
+
+/// memparse() as the kernel computes it: simple_strtoull() and the suffix's shift, wrapping
+/// past 2^64 instead of failing.
+pub fn memparse_wrapping(s: &str) -> (u64, &str) {
+    let (value, rest) = strtoull_wrapping(s);
+    if rest.len() == s.len() {
+        return (0, s);
+    }
+    let (shift, rest) = match rest.chars().next() {
+        Some('K' | 'k') => (10, &rest[1..]),
+        Some('M' | 'm') => (20, &rest[1..]),
+        Some('G' | 'g') => (30, &rest[1..]),
+        Some('T' | 't') => (40, &rest[1..]),
+        Some('P' | 'p') => (50, &rest[1..]),
+        Some('E' | 'e') => (60, &rest[1..]),
+        _ => (0, rest),
+    };
+    (value << shift, rest)
 }
 
 /// A whole size: memparse() that must consume everything.
@@ -567,22 +594,53 @@ impl Cmdline {
                     c.nodes = Some(n);
                 }
                 "kernelcore" => {
-                    // parse_option_str(): "mirror" exactly.
-                    let v = need(&val)?;
-                    c.kernelcore = Some(if v == "mirror" {
-                        CoreSize::Mirror
+                    // cmdline_parse_kernelcore() hands a missing value to parse_option_str(),
+                    // which dereferences it: the kernel does not boot.
+                    let v = val.clone().ok_or_else(|| {
+                        MmError::Invalid(format!(
+                            "kernel command line: {key} needs a value (a size, nn% or mirror): \
+                             without one cmdline_parse_kernelcore() passes NULL to \
+                             parse_option_str(), and the kernel crashes before it boots"
+                        ))
+                    })?;
+                    if v == "mirror" {
+                        c.kernelcore = Some(CoreSize::Mirror);
+                        if !kernel.kernelcore_mirror_check {
+                            malformed.push(Malformed {
+                                arg: arg.clone(),
+                                why: "kernelcore=mirror is not modelled on this version: \
+                                      without mirrored memory its kernel makes the memory \
+                                      above 4 GiB ZONE_MOVABLE while the kernel zones still \
+                                      span it; the model boots without it"
+                                    .into(),
+                                log: None,
+                            });
+                        }
                     } else {
-                        parse_core(&v)
-                    });
+                        c.kernelcore = Some(parse_core(&v));
+                    }
                 }
-                "movablecore" => {
-                    let v = need(&val)?;
-                    c.movablecore = Some(parse_core(&v));
-                }
+                "movablecore" => match val.as_deref() {
+                    Some(v) => c.movablecore = Some(parse_core(v)),
+                    // cmdline_parse_core() refuses NULL; do_early_param() says so.
+                    None => malformed.push(Malformed {
+                        arg: arg.clone(),
+                        why: "a size or nn% is required".into(),
+                        log: Some(format!("Malformed early option '{key}'")),
+                    }),
+                },
                 // Only where the build has DMA_CMA: elsewhere the kernel does not know it.
                 "cma" if arch.cma(kernel).is_some_and(|a| a.dma.is_some()) => {
-                    let v = need(&val)?;
-                    c.cma = Some(CmaArg::parse(&v));
+                    match val.as_deref() {
+                        Some(v) => c.cma = Some(CmaArg::parse(v)),
+                        None => malformed.push(Malformed {
+                            arg: arg.clone(),
+                            why: "a size is required".into(),
+                            log: Some(format!(
+                                "cma: Config string not provided\nMalformed early option '{key}'"
+                            )),
+                        }),
+                    }
                 }
                 _ => c.unknown.push(arg.clone()),
             }

@@ -160,6 +160,16 @@ pub(crate) const CORE_PERCENT: Site = Site {
     ],
 };
 
+/// cma_activate_area(): the area's first pfn has no memmap.
+pub(crate) const CMA_PFN_INVALID: Site = Site {
+    name: "cma area pfn invalid",
+    once: true,
+    at: &[
+        ((6, 1), "mm/cma.c", "cma_activate_area", 110),
+        ((6, 12), "mm/cma.c", "cma_activate_area", 106),
+    ],
+};
+
 impl Site {
     /// Where it is in `version`: that version's place, else the nearest older one's, else
     /// the oldest (a seed's design on a newer kernel).

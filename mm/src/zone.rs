@@ -85,6 +85,13 @@ impl Zone {
             .saturating_sub(self.kernel_pages + self.script_pages + self.hugetlb_pages)
     }
 
+    /// NR_FREE_CMA_PAGES: free pages in CMA pageblocks, a part of the free pages. Movable
+    /// allocations (huge pages, migrated pages) may take CMA pages; the model counts them
+    /// as taken from CMA only once the zone's other free pages are gone.
+    pub fn free_cma_pages(&self) -> u64 {
+        self.cma_pages.min(self.free_pages())
+    }
+
     /// resize_zone_range(): grow the span to cover `[start_pfn, start_pfn + nr_pages)`.
     pub fn resize_range(&mut self, start_pfn: u64, nr_pages: u64) {
         let old_end = self.end_pfn();

@@ -765,7 +765,7 @@ fn load_dmesg(file: &str) -> Vec<String> {
 
 /// kernelcore=mirror on a machine without mirrored memory: 6.12's
 /// find_zone_movable_pfns_for_nodes() says so and ignores it (6.1 would make all memory above
-/// 4 GiB movable: not modelled, and said so). cmdline_parse_core() WARNs on a percentage
+/// 4 GiB movable: not modelled, and said so as a boot warning, which --strict refuses). cmdline_parse_core() WARNs on a percentage
 /// past 100 (mm/mm_init.c:250 in 6.12, mm/page_alloc.c:8419 in 6.1) as early parameters are
 /// parsed, in the idle task; with movable_node both are ignored.
 #[test]
@@ -777,10 +777,8 @@ fn kernelcore_mirror_percentages_and_movable_node() {
         .any(|l| l.ends_with("The system has no mirror memory, ignore kernelcore=mirror.")));
     assert_eq!(common::model_zones(&m)["Movable"].0, 0);
     let m = boot("x86_64", "6.1", 4 * GIB, "kernelcore=mirror");
-    assert!(m
-        .dmesg()
-        .iter()
-        .any(|l| l.contains("kernelcore=mirror is not modelled")));
+    assert!(m.cmdline().malformed[0].why.contains("not modelled"));
+    assert!(!m.dmesg().iter().any(|l| l.contains("not modelled")));
     for (kernel, at) in [
         ("6.12", "mm/mm_init.c:250"),
         ("6.1", "mm/page_alloc.c:8419"),
@@ -800,4 +798,69 @@ fn kernelcore_mirror_percentages_and_movable_node() {
     let m = boot("x86_64", "6.12", 4 * GIB, "kernelcore=50%");
     assert!(common::model_zones(&m)["Movable"].0 > 0);
     assert!(m.cmdline().unknown.is_empty());
+}
+
+/// After a trial: CMA pages movable allocations took are not free CMA pages
+/// (NR_FREE_CMA_PAGES is a part of NR_FREE_PAGES, mm/page_alloc.c
+/// __mod_zone_freepage_state()); a bare movablecore or cma is a malformed early option
+/// (init/main.c do_early_param(), kernel/dma/contiguous.c early_cma()) and the kernel boots;
+/// sizes past 2^64 wrap as memparse() does; the Memory: line's reserved count is unsigned
+/// long arithmetic; an area outside memory WARNs in cma_activate_area() (mm/cma.c:106).
+#[test]
+fn cma_and_core_parameters_after_a_trial() {
+    let mut m = boot("arm64", "6.12", 2 * GIB, "cma=128M@0x80000000");
+    m.write("/proc/sys/vm/nr_hugepages", "1000").unwrap();
+    let free = vmstat_value(&m, "nr_free_pages");
+    let cma = vmstat_value(&m, "nr_free_cma");
+    assert!(cma <= free, "{cma} > {free}");
+    assert!(meminfo_kb(&m, "CmaFree").unwrap() <= meminfo_kb(&m, "MemFree").unwrap());
+
+    let m = boot("x86_64", "6.12", 4 * GIB, "movablecore");
+    assert!(m
+        .dmesg()
+        .iter()
+        .any(|l| l.ends_with("Malformed early option 'movablecore'")));
+    let m = boot("arm64", "6.12", 2 * GIB, "cma");
+    assert!(m
+        .dmesg()
+        .iter()
+        .any(|l| l.contains("cma: Config string not provided")));
+    assert_eq!(meminfo_kb(&m, "CmaTotal"), Some(65536));
+    let mut spec = BootSpec::new(arch::Target::parse("x86_64", "6.12").unwrap());
+    spec.cmdline = "kernelcore".into();
+    assert_eq!(Machine::boot(&spec).unwrap_err().errno(), Errno::EINVAL);
+
+    // 17179869186G is 2^34 + 2 GiB: 2G once it wraps.
+    let wrapped = boot("x86_64", "6.12", 4 * GIB, "kernelcore=17179869186G");
+    let plain = boot("x86_64", "6.12", 4 * GIB, "kernelcore=2G");
+    assert_eq!(common::model_zones(&wrapped), common::model_zones(&plain));
+    let m = boot("arm64", "6.12", 2 * GIB, "cma=17179869186G");
+    assert!(m
+        .dmesg()
+        .iter()
+        .any(|l| l.ends_with("cma: Failed to reserve 2048 MiB on node -1")));
+
+    let m = boot("arm64", "6.12", 2 * GIB, "cma=64M@0x10000000");
+    let line = m
+        .dmesg()
+        .iter()
+        .find(|l| l.contains("Memory:"))
+        .unwrap()
+        .clone();
+    let reserved: u64 = line
+        .split(", ")
+        .find_map(|f| f.strip_suffix("K reserved"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reserved > 1 << 60, "{line}");
+    assert!(m
+        .dmesg()
+        .iter()
+        .any(|l| l.contains("WARNING: CPU: 0 PID: 1 at mm/cma.c:106 cma_activate_area")));
+    assert!(m
+        .dmesg()
+        .iter()
+        .any(|l| l.ends_with("cma: CMA area reserved could not be activated")));
+    assert_eq!(meminfo_kb(&m, "CmaTotal"), Some(0));
 }
