@@ -285,16 +285,28 @@ impl Arch for Arm64 {
         true
     }
 
+    fn missing_driver(&self, driver: crate::PlatformDriver) -> String {
+        match driver {
+            crate::PlatformDriver::Acpi => "Debian's arm64 kernels do not build \
+                CONFIG_ACPI_HOTPLUG_MEMORY: a pc-dimm plugged into an arm64 guest is never seen \
+                (no new memory blocks); grow it with virtio-mem (m.plug(size) does), or call \
+                add_memory() as a driver would"
+                .to_string(),
+            d => format!(
+                "{} is not a memory hot-plug driver Debian's kernel has on arm64",
+                d.title()
+            ),
+        }
+    }
+
     fn hotplug_driver(&self, _kernel: &Kernel) -> HotplugDriver {
+        // Debian's arm64 config has ACPI but not ACPI_HOTPLUG_MEMORY: guests grow with
+        // virtio-mem.
         HotplugDriver {
-            name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c; Debian's arm64 kernel \
-                   leaves it out and grows guests with virtio-mem)",
+            drivers: &[crate::PlatformDriver::VirtioMem],
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
-            onlines_added_blocks: false,
-            adds_per_block: false,
             lmb_drc_base: None,
-            static_memory_group: true,
         }
     }
 }

@@ -212,31 +212,104 @@ pub struct RamLayout {
     pub machine: &'static str,
 }
 
-/// How memory arrives on this architecture when a script calls `add_memory`: the driver
-/// that calls add_memory() in the kernel and the flags it passes.
+/// A platform's memory hot-plug driver: what a user or hypervisor does to make memory
+/// come and go, and the kernel driver that turns it into add_memory() and remove_memory().
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PlatformDriver {
+    /// drivers/acpi/acpi_memhotplug.c: a DIMM plugged (QEMU device_add pc-dimm) and ejected.
+    Acpi,
+    /// arch/powerpc/platforms/pseries/hotplug-memory.c: LMBs added and removed by DLPAR.
+    Dlpar,
+    /// drivers/virtio/virtio_mem.c: a virtio-mem device's requested size.
+    VirtioMem,
+    /// drivers/s390/char/sclp_cmd.c: s390 standby memory, onlined and offlined (chmem).
+    Sclp,
+}
+
+impl PlatformDriver {
+    pub const ALL: [PlatformDriver; 4] = [
+        PlatformDriver::Acpi,
+        PlatformDriver::Dlpar,
+        PlatformDriver::VirtioMem,
+        PlatformDriver::Sclp,
+    ];
+
+    /// The name scripts give (`m.plug(size, #{ driver: "acpi" })`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            PlatformDriver::Acpi => "acpi",
+            PlatformDriver::Dlpar => "dlpar",
+            PlatformDriver::VirtioMem => "virtio-mem",
+            PlatformDriver::Sclp => "sclp",
+        }
+    }
+
+    /// The kernel driver, by its file.
+    pub const fn title(self) -> &'static str {
+        match self {
+            PlatformDriver::Acpi => "ACPI memory device (drivers/acpi/acpi_memhotplug.c)",
+            PlatformDriver::Dlpar => {
+                "pseries DLPAR (arch/powerpc/platforms/pseries/hotplug-memory.c)"
+            }
+            PlatformDriver::VirtioMem => "virtio-mem (drivers/virtio/virtio_mem.c)",
+            PlatformDriver::Sclp => "SCLP standby memory (drivers/s390/char/sclp_cmd.c)",
+        }
+    }
+
+    /// What a user does to make memory come and go through it.
+    pub const fn user_action(self) -> &'static str {
+        match self {
+            PlatformDriver::Acpi => {
+                "plug a DIMM (QEMU device_add pc-dimm, a cloud \"attach memory\"), eject it \
+                 (device_del)"
+            }
+            PlatformDriver::Dlpar => {
+                "DLPAR from the HMC or drmgr -c mem -a/-r (QEMU: device_add/device_del of a \
+                 pc-dimm, added and removed by indexed count)"
+            }
+            PlatformDriver::VirtioMem => {
+                "resize the device (QEMU qom-set requested-size, a cloud's memory slider)"
+            }
+            PlatformDriver::Sclp => {
+                "chmem -e / chmem -d standby memory the LPAR or z/VM reported at boot"
+            }
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<PlatformDriver> {
+        PlatformDriver::ALL.into_iter().find(|d| d.name() == name)
+    }
+}
+
+/// How memory arrives on this architecture: the platform's drivers (the first is what
+/// `plug` uses by default) and the facts they depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HotplugDriver {
-    /// The kernel driver being mimicked.
-    pub name: &'static str,
-    /// Whether it asks for MHP_MEMMAP_ON_MEMORY (used only if mhp_supports_memmap_on_memory()).
+    /// The platform drivers Debian's kernel has here, the usual one first.
+    pub drivers: &'static [PlatformDriver],
+    /// Whether the platform driver asks for MHP_MEMMAP_ON_MEMORY (used only if
+    /// mhp_supports_memmap_on_memory()).
     pub requests_memmap_on_memory: bool,
-    /// MHP_OFFLINE_INACCESSIBLE: the memory cannot be touched until it is onlined (s390
-    /// standby memory), so the memmap on it is initialised only in MEM_PREPARE_ONLINE.
+    /// MHP_OFFLINE_INACCESSIBLE: standby memory cannot be touched until it is onlined (s390
+    /// from 6.8), so the memmap on it is initialised only in MEM_PREPARE_ONLINE.
     pub offline_inaccessible: bool,
-    /// Whether the driver onlines each block itself right after adding it (pseries DLPAR).
-    pub onlines_added_blocks: bool,
-    /// Whether the driver adds (and removes) memory one memory block per add_memory() call,
-    /// each with its own "System RAM" resource: pseries DLPAR (an LMB at a time) and s390's
-    /// standby memory (add_memory_merged() in drivers/s390/char/sclp_cmd.c, 6.1 and 6.12).
-    pub adds_per_block: bool,
     /// pseries DLPAR: every memory block is an LMB; its DRC index is this base plus the
     /// LMB's number (QEMU's SPAPR_DR_CONNECTOR_TYPE_LMB << 28, which the real
     /// guest's "drc index 80000008" for the LMB at 2 GiB shows).
     pub lmb_drc_base: Option<u32>,
-    /// Whether each device is registered as a static memory group (ACPI:
-    /// memory_group_register_static() and MHP_NID_IS_MGID), which the auto-movable online
-    /// policy onlines all-kernel or all-movable.
-    pub static_memory_group: bool,
+}
+
+impl HotplugDriver {
+    /// The usual platform driver.
+    pub fn default_driver(&self) -> Option<PlatformDriver> {
+        self.drivers.first().copied()
+    }
+
+    /// Its title, for tables.
+    pub fn name(&self) -> &'static str {
+        self.default_driver()
+            .map_or("none (add_memory() only)", PlatformDriver::title)
+    }
 }
 
 /// CONFIG_CMA in an arch's build.
@@ -407,8 +480,22 @@ pub trait Arch: fmt::Debug + Send + Sync {
     /// Boot RAM of `ram` bytes laid out as the default QEMU machine does.
     fn qemu_layout(&self, on: &Target, ram: u64) -> Result<RamLayout, ArchError>;
 
-    /// The driver that hot-adds memory on this arch.
+    /// The platform's memory hot-plug drivers on `kernel`.
     fn hotplug_driver(&self, kernel: &Kernel) -> HotplugDriver;
+
+    /// Whether Debian's config for this arch onlines hot-added memory by default
+    /// (auto_online_blocks): the version's answer unless the arch's config differs.
+    fn default_online(&self, kernel: &Kernel) -> bool {
+        kernel.debian_default_online
+    }
+
+    /// Why `driver` is not one of this arch's, and what to use instead.
+    fn missing_driver(&self, driver: PlatformDriver) -> String {
+        format!(
+            "{} is not a memory hot-plug driver Debian's kernel has on this architecture",
+            driver.title()
+        )
+    }
 
     /// Whether `mem=` is a physical address limit (x86's e820 trimming) rather than an amount
     /// of memory to keep (memblock_enforce_memory_limit() elsewhere).

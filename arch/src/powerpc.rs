@@ -406,13 +406,10 @@ impl Arch for Powerpc {
 
     fn hotplug_driver(&self, _kernel: &Kernel) -> HotplugDriver {
         HotplugDriver {
-            name: "pseries DLPAR (arch/powerpc/platforms/pseries/hotplug-memory.c)",
+            drivers: &[crate::PlatformDriver::Dlpar],
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
-            onlines_added_blocks: true,
-            adds_per_block: true,
             lmb_drc_base: Some(0x8000_0000),
-            static_memory_group: false,
         }
     }
 }

@@ -73,6 +73,12 @@ impl Arch for S390 {
         false
     }
 
+    /// Debian's s390x configs leave CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE unset in 6.12 too
+    /// (config-6.12.107+deb13-s390x): standby memory stays offline until chmem -e.
+    fn default_online(&self, _kernel: &Kernel) -> bool {
+        false
+    }
+
     /// 6.13 made sections 128 MiB (SECTION_SIZE_BITS 27 in asm/sparsemem.h, commit
     /// "s390/sparsemem: Reduce section size to 128 MiB", for virtio-mem's granularity); 7.3's
     /// has 27.
@@ -255,14 +261,11 @@ impl Arch for S390 {
     fn hotplug_driver(&self, kernel: &Kernel) -> HotplugDriver {
         let since_6_8 = kernel.at_least(6, 8);
         HotplugDriver {
-            name: "SCLP standby memory (drivers/s390/char/sclp_cmd.c)",
+            drivers: &[crate::PlatformDriver::Sclp],
             // add_memory_merged(): MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE with EDAT1.
             requests_memmap_on_memory: since_6_8,
             offline_inaccessible: since_6_8,
-            onlines_added_blocks: false,
-            adds_per_block: true,
             lmb_drc_base: None,
-            static_memory_group: false,
         }
     }
 }

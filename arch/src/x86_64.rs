@@ -383,13 +383,13 @@ impl Arch for X86 {
 
     fn hotplug_driver(&self, _kernel: &Kernel) -> HotplugDriver {
         HotplugDriver {
-            name: "ACPI memory device (drivers/acpi/acpi_memhotplug.c)",
+            drivers: &[
+                crate::PlatformDriver::Acpi,
+                crate::PlatformDriver::VirtioMem,
+            ],
             requests_memmap_on_memory: true,
             offline_inaccessible: false,
-            onlines_added_blocks: false,
-            adds_per_block: false,
             lmb_drc_base: None,
-            static_memory_group: true,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct BootSpec {
     pub gbpages: Option<bool>,
     /// Refuse a malformed value of a known parameter, which the kernel ignores.
     pub strict: bool,
+    /// s390: standby storage the hypervisor reports at boot, after the boot RAM.
+    pub standby: Option<u64>,
     /// What stops the boot, and every later operation of the machine, part way (a
     /// caller's deadline or cancel switch; none by default).
     pub watchdog: crate::watchdog::Watchdog,
@@ -55,6 +57,7 @@ impl BootSpec {
             hypervisor: None,
             gbpages: None,
             strict: false,
+            standby: None,
             watchdog: crate::watchdog::Watchdog::default(),
         }
     }
@@ -95,6 +98,7 @@ pub struct BootPlan {
     platform: String,
     block_size: arch::BlockSize,
     watchdog: crate::watchdog::Watchdog,
+    standby: Option<u64>,
 }
 
 impl BootPlan {
@@ -295,22 +299,31 @@ impl BootPlan {
             platform,
             block_size: bs,
             watchdog: spec.watchdog.clone(),
+            standby: spec.standby,
         })
     }
 
-    /// Sections holding boot RAM (a section two ranges share counts twice: an upper bound).
+    /// Sections holding boot RAM and standby memory (a section two ranges share counts
+    /// twice: an upper bound).
     pub fn present_sections(&self) -> u64 {
         let shift = self.target.geometry.section_size_bits - self.target.geometry.page_shift;
+        let standby = self.standby.unwrap_or(0) >> self.target.geometry.section_size_bits;
         self.pfn_ranges
             .iter()
             .map(|&(s, e)| ((e - 1) >> shift) - (s >> shift) + 1)
-            .sum()
+            .sum::<u64>()
+            .saturating_add(standby + u64::from(self.standby.is_some()))
     }
 
-    /// Boot memory blocks.
+    /// Boot memory blocks, standby ones included.
     pub fn blocks(&self) -> u64 {
         let bs = self.block_size.bytes;
-        self.ram.iter().map(|&(s, e)| e.div_ceil(bs) - s / bs).sum()
+        let standby = self.standby.map_or(0, |s| s / bs + 1);
+        self.ram
+            .iter()
+            .map(|&(s, e)| e.div_ceil(bs) - s / bs)
+            .sum::<u64>()
+            .saturating_add(standby)
     }
 
     /// An upper bound of the model state booting this plan builds.
@@ -349,6 +362,7 @@ impl Machine {
             platform,
             block_size: bs,
             watchdog,
+            standby,
         } = plan;
         let (arch, kernel, g) = (target.arch(), target.kernel, target.geometry);
         let u = Units::new(g, bs.bytes);
@@ -357,7 +371,7 @@ impl Machine {
             .map(|n| Node::new(n, arch.zone_types(kernel)))
             .collect();
         nodes[0].online = true;
-        let kconfig_online = if kernel.debian_default_online {
+        let kconfig_online = if arch.default_online(kernel) {
             KCONFIG_DEFAULT_ONLINE
         } else {
             OnlineType::Offline
@@ -409,6 +423,8 @@ impl Machine {
                 range_altmaps: BTreeMap::new(),
                 virtio_mem: BTreeMap::new(),
                 kmem: BTreeMap::new(),
+                devices: BTreeMap::new(),
+                standby: None,
             },
             dmesg: Vec::new(),
             booting: true,
@@ -495,6 +511,10 @@ impl Machine {
             }
         }
         m.report_hugepages();
+        // sclp_detect_standby_memory(), a device initcall.
+        if let Some(bytes) = standby {
+            m.sclp_add_standby_memory(bytes)?;
+        }
         Ok(m)
     }
 

@@ -121,6 +121,11 @@ pub enum MmError {
     /// onlined). EINVAL, as the driver reports it.
     #[error("EINVAL: {0}")]
     Redone(String),
+    /// The same for a driver that reports -EBUSY: an ACPI eject that could not offline a
+    /// block puts the blocks it offlined back online with device_online(), whose zone may
+    /// differ from before.
+    #[error("EBUSY: {0}")]
+    RedoneBusy(String),
     /// The caller's [`crate::watchdog::Watchdog`] stopped a long operation: its deadline
     /// passed (ETIMEDOUT) or it was cancelled (EINTR). Not the kernel's: the caller's.
     #[error("{}: {reason}", errno.name())]
@@ -132,7 +137,7 @@ impl MmError {
     pub fn errno(&self) -> Errno {
         match self {
             MmError::Invalid(_) | MmError::Redone(_) => Errno::EINVAL,
-            MmError::Busy(_) => Errno::EBUSY,
+            MmError::Busy(_) | MmError::RedoneBusy(_) => Errno::EBUSY,
             MmError::NoMemory(_) => Errno::ENOMEM,
             MmError::Exists(_) => Errno::EEXIST,
             MmError::NoSpace(_) => Errno::ENOSPC,
@@ -158,6 +163,7 @@ impl MmError {
         match self {
             MmError::Invalid(r)
             | MmError::Redone(r)
+            | MmError::RedoneBusy(r)
             | MmError::Busy(r)
             | MmError::NoMemory(r)
             | MmError::Exists(r)
@@ -184,7 +190,7 @@ impl MmError {
     /// Whether the failed operation left the machine changed, as the kernel's undo does
     /// (every other error leaves it exactly as it was).
     pub fn left_changed(&self) -> bool {
-        matches!(self, MmError::Redone(_))
+        matches!(self, MmError::Redone(_) | MmError::RedoneBusy(_))
     }
 
     /// Whether the caller's watchdog stopped the operation (not the kernel's error: a

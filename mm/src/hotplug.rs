@@ -25,6 +25,10 @@ pub struct AddOptions {
     pub merge_resource: bool,
     /// Add into this memory group (MHP_NID_IS_MGID) instead of the driver's default.
     pub group: Option<u32>,
+    /// The platform driver adding it (`plug`), whose flags and habits apply: DLPAR onlines
+    /// each LMB, ACPI registers a static memory group, SCLP standby memory is inaccessible
+    /// while offline. None: a driver calling add_memory() itself.
+    pub platform: Option<arch::PlatformDriver>,
     /// Bytes from the start of the range the driver has plugged; the rest of each block
     /// stays fake-offline when it is onlined (virtio-mem's online_page_callback gives the
     /// buddy only plugged pages). None: all of it.
@@ -226,6 +230,20 @@ impl Machine {
 
     /// add_memory(): hot-add `[start, start + size)` as System RAM.
     pub fn add_memory(&mut self, start: u64, size: u64, opts: &AddOptions) -> Result<AddReport> {
+        // The platform drivers that add a block at a time (pseries DLPAR, s390 standby
+        // memory) are `plug` (see platform.rs and dlpar.rs); this is add_memory() itself.
+        self.add_memory_platform(start, size, |m| m.add_memory_locked(start, size, opts))
+    }
+
+    /// Run `add` (one add_memory() call, or a driver's run of them) for `[start, start +
+    /// size)` as a transaction, after the check every add makes of the range, and explain
+    /// a shortage of memory for the memmap as a whole.
+    pub(crate) fn add_memory_platform(
+        &mut self,
+        start: u64,
+        size: u64,
+        add: impl Fn(&mut Machine) -> Result<AddReport>,
+    ) -> Result<AddReport> {
         let end = start
             .checked_add(size)
             .filter(|_| size > 0)
@@ -242,22 +260,7 @@ impl Machine {
                 "[{start:#x}-{end:#x}] exceeds the maximum addressable range [{lo:#x}-{hi:#x}]"
             )));
         }
-        // pseries and s390 add a block at a time (see mm/src/dlpar.rs).
-        let per_block = self.adds_per_block(start, size)
-            && opts.resource_name.is_none()
-            && opts.group.is_none();
-        let dlpar = per_block && self.lmb_drc_index(start).is_some();
-        let run = |m: &mut Machine| {
-            m.transaction(fp, |m| {
-                if dlpar {
-                    m.dlpar_memory_add_by_ic(start, size, opts)
-                } else if per_block {
-                    m.add_memory_per_block(start, size, opts)
-                } else {
-                    m.add_memory_locked(start, size, opts)
-                }
-            })
-        };
+        let run = |m: &mut Machine| m.transaction(fp, &add);
         run(self).map_err(|e| {
             let instead = if self
                 .target
@@ -288,7 +291,6 @@ impl Machine {
         self.check_hotplug_memory_range(start, size)?;
         let (nid, group) = self.hotplug_node_and_group(opts, size)?;
         let new_node = !self.state.nodes[nid as usize].online;
-        let driver = self.target.arch().hotplug_driver(self.target.kernel);
         let placement = self.memmap_placement(opts, size);
         let before = (self.state.vmstat, self.state.vmemmap.table_pages());
         let start_pfn = start >> self.u.g.page_shift;
@@ -299,7 +301,20 @@ impl Machine {
                 self.add_whole_range(nid, start_pfn, nr_pages, group, name)?
             }
             Memmap::PerBlockAltmap => {
-                self.create_altmaps_and_memory_blocks(nid, group, start_pfn, nr_pages, name)?
+                let inaccessible = opts.platform == Some(arch::PlatformDriver::Sclp)
+                    && self
+                        .target
+                        .arch()
+                        .hotplug_driver(self.target.kernel)
+                        .offline_inaccessible;
+                self.create_altmaps_and_memory_blocks(
+                    nid,
+                    group,
+                    start_pfn,
+                    nr_pages,
+                    name,
+                    inaccessible,
+                )?
             }
             Memmap::Buddy => {
                 self.arch_add_memory(nid, start_pfn, nr_pages, None)?;
@@ -329,7 +344,8 @@ impl Machine {
         };
         // Driver-managed memory (virtio-mem, kmem) is not the platform's hot-add driver's:
         // pseries DLPAR's onlining does not apply to it.
-        let driver_onlines = driver.onlines_added_blocks && opts.resource_name.is_none();
+        let driver_onlines =
+            opts.platform == Some(arch::PlatformDriver::Dlpar) && opts.resource_name.is_none();
         report.onlined = self.online_added_blocks(blocks, nid, driver_onlines)?;
         Ok(report)
     }
@@ -400,12 +416,7 @@ impl Machine {
         }
         let group = match opts.group {
             Some(g) => Some(g),
-            None if self
-                .target
-                .arch()
-                .hotplug_driver(self.target.kernel)
-                .static_memory_group =>
-            {
+            None if opts.platform == Some(arch::PlatformDriver::Acpi) => {
                 Some(self.register_static_group(nid, size >> self.u.g.page_shift))
             }
             None => None,
@@ -418,9 +429,12 @@ impl Machine {
     /// design variant decides; and why memmap_on_memory was refused when it was asked for.
     fn memmap_placement(&self, opts: &AddOptions, size: u64) -> Placement {
         let driver = self.target.arch().hotplug_driver(self.target.kernel);
-        let requested = opts
-            .memmap_on_memory
-            .unwrap_or(driver.requests_memmap_on_memory);
+        // add_memory() itself asks for MHP_MEMMAP_ON_MEMORY unless told not to; a platform
+        // driver asks as its code does.
+        let requested = opts.memmap_on_memory.unwrap_or(match opts.platform {
+            None => true,
+            Some(_) => driver.requests_memmap_on_memory,
+        });
         let bs = self.u.block_size;
         let supported = self.mhp_supports_memmap_on_memory().and_then(|()| {
             if self.target.kernel.memmap_on_memory_per_block || size == bs {
@@ -440,6 +454,7 @@ impl Machine {
         let design = if opts.memmap_on_memory == Some(false) {
             crate::design::HotaddMemmap::PerBlock
         } else {
+            // The seeds' vetoes are the arch's: s390 memory is inaccessible until onlined.
             self.design.hotadd_memmap(driver.offline_inaccessible)
         };
         match design {
@@ -481,12 +496,8 @@ impl Machine {
         start_pfn: u64,
         nr_pages: u64,
         name: &'static str,
+        inaccessible: bool,
     ) -> Result<Vec<BlockId>> {
-        let inaccessible = self
-            .target
-            .arch()
-            .hotplug_driver(self.target.kernel)
-            .offline_inaccessible;
         let per_block = self.u.pages_per_block();
         let memmap_pages = self.memory_block_memmap_on_memory_pages();
         let altmap_of = |pfn: u64| VmemAltmap {
@@ -766,13 +777,8 @@ impl Machine {
                 d.id
             )));
         }
-        if self.adds_per_block(start, size) && self.platform_ram_at(start) {
-            return if self.lmb_drc_index(start).is_some() {
-                self.dlpar_memory_remove_by_ic(start, size)
-            } else {
-                self.remove_memory_per_block(start, size)
-            };
-        }
+        // Every check comes before the first change (the seeds' designs free a whole-range
+        // altmap outside the range removed, which a transaction's footprint would not hold).
         self.remove_memory_locked(start, size)
     }
 

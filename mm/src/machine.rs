@@ -187,6 +187,10 @@ pub struct State {
     pub(crate) virtio_mem: BTreeMap<u32, crate::virtio_mem::VirtioMem>,
     /// dax devices the kmem driver added as System RAM, by pgmap id.
     pub(crate) kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
+    /// The platform drivers' devices (ACPI DIMMs, DLPAR LMB sets, chmem'd standby memory).
+    pub(crate) devices: BTreeMap<u32, crate::platform::PlatformDevice>,
+    /// s390 standby memory as the SCLP driver found it at boot.
+    pub(crate) standby: Option<crate::sclp::Standby>,
 }
 
 /// What a transaction may touch: a pfn range (sections, blocks, vmemmap); every small
@@ -227,6 +231,8 @@ struct Snapshot {
     range_altmaps: BTreeMap<u64, crate::design::RangeAltmap>,
     virtio_mem: BTreeMap<u32, crate::virtio_mem::VirtioMem>,
     kmem: BTreeMap<u32, crate::kmem::KmemDevice>,
+    devices: BTreeMap<u32, crate::platform::PlatformDevice>,
+    standby: Option<crate::sclp::Standby>,
 }
 
 impl Machine {
@@ -390,6 +396,8 @@ impl Machine {
             range_altmaps,
             virtio_mem,
             kmem,
+            devices,
+            standby,
         } = &self.state;
         Snapshot {
             sections: sections.save(s0, s1),
@@ -409,6 +417,8 @@ impl Machine {
             range_altmaps: range_altmaps.clone(),
             virtio_mem: virtio_mem.clone(),
             kmem: kmem.clone(),
+            devices: devices.clone(),
+            standby: standby.clone(),
         }
     }
 
@@ -433,6 +443,8 @@ impl Machine {
             range_altmaps,
             virtio_mem,
             kmem,
+            devices,
+            standby,
         } = s;
         let st = &mut self.state;
         st.sections.restore(saved_sections);
@@ -458,6 +470,8 @@ impl Machine {
         st.range_altmaps = range_altmaps;
         st.virtio_mem = virtio_mem;
         st.kmem = kmem;
+        st.devices = devices;
+        st.standby = standby;
         self.wmark_memo.reset();
     }
 
@@ -539,6 +553,8 @@ impl Machine {
             range_altmaps,
             virtio_mem,
             kmem,
+            devices,
+            standby,
         } = &self.state;
         macro_rules! compare {
             ($($f:ident),* $(,)?) => {
@@ -563,6 +579,8 @@ impl Machine {
             range_altmaps,
             virtio_mem,
             kmem,
+            devices,
+            standby,
         );
         diff
     }

@@ -482,6 +482,25 @@ impl Machine {
         Ok(zone)
     }
 
+    /// has_unmovable_pages() with REPORT_FAILURE (mm/page_isolation.c): the isolation that
+    /// fails dumps the page it found. The model knows how many pages pin a block, not which:
+    /// the dump names the block's first page past its own memmap.
+    fn report_unmovable(&mut self, id: BlockId, e: &MmError) {
+        if !e.reason().contains("failure to isolate range") {
+            return;
+        }
+        let vm = self
+            .state
+            .blocks
+            .get(&id)
+            .map_or(0, |b| b.nr_vmemmap_pages());
+        let pfn = (self.u.block_start(id) >> self.u.g.page_shift) + vm;
+        self.log(format!(
+            "page: refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}"
+        ));
+        self.log("page dumped because: unmovable page");
+    }
+
     /// Why a block cannot be offlined now, with the errno offline_pages() returns.
     fn offline_blocker(&self, id: BlockId) -> Option<MmError> {
         self.offline_blocker_of(&self.state.blocks[&id])
@@ -597,6 +616,7 @@ impl Machine {
             )));
         }
         if let Some(e) = self.offline_blocker(id) {
+            self.report_unmovable(id, &e);
             return Err(e);
         }
         let Some(zone) = b.zone else {
@@ -668,17 +688,13 @@ impl Machine {
         }
         self.adjust_present(b.nid, zone, b.group, early, -((nr - vm) as i64));
         {
-            let standby = self
-                .target
-                .arch()
-                .hotplug_driver(self.target.kernel)
-                .offline_inaccessible;
+            let standby = self.standby_inaccessible(id);
             let blk = self.block_mut(id)?;
             blk.state = BlockState::Offline;
             blk.zone = None;
             blk.movable_pages = 0;
             // MEM_FINISH_OFFLINE gives standby memory back to the firmware.
-            blk.inaccessible = !blk.early && standby;
+            blk.inaccessible = standby;
         }
         if nr > vm {
             self.remove_pfn_range_from_zone(b.nid, zone, start + vm, nr - vm);
@@ -723,7 +739,7 @@ impl Machine {
     }
 
     /// The memory blocks of `[start, start + size)`, which must be block aligned and exist.
-    fn blocks_in(&self, start: u64, size: u64) -> Result<Vec<BlockId>> {
+    pub(crate) fn blocks_in(&self, start: u64, size: u64) -> Result<Vec<BlockId>> {
         let bs = self.u.block_size;
         if size == 0
             || !start.is_multiple_of(bs)
@@ -837,6 +853,9 @@ impl Machine {
             )));
         }
         if let Some(e) = scan.blocker {
+            if let Some(&id) = ids.iter().find(|&&id| self.offline_blocker(id).is_some()) {
+                self.report_unmovable(id, &e);
+            }
             return Err(e);
         }
         let (movable, range_free, huge) = (scan.movable, scan.free, scan.huge);
@@ -999,11 +1018,7 @@ impl Machine {
         let ps = self.u.g.page_shift;
         let start = self.u.block_start(ids[0]) >> ps;
         let end = start + ids.len() as u64 * nr;
-        let standby = self
-            .target
-            .arch()
-            .hotplug_driver(self.target.kernel)
-            .offline_inaccessible;
+        let standby = self.standby_inaccessible(ids[0]);
         let (mut nid, mut group, mut taken) = (0, None, 0);
         let last = BlockId(ids[0].0 + ids.len() as u64);
         for b in self.state.blocks.range_mut(ids[0], last) {

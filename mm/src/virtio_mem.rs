@@ -213,7 +213,7 @@ impl Machine {
             .find(|d| d.start < end && start < d.start + d.region_size)
     }
 
-    fn virtio_mem_dev(&self, id: u32) -> Result<&VirtioMem> {
+    pub(crate) fn virtio_mem_dev(&self, id: u32) -> Result<&VirtioMem> {
         self.state
             .virtio_mem
             .get(&id)
@@ -408,6 +408,7 @@ impl Machine {
                 merge_resource: true,
                 group: Some(d.group),
                 plugged: Some(plug),
+                platform: Some(arch::PlatformDriver::VirtioMem),
             },
         )?;
         let left_offline = r.blocks.len() as u64 - r.onlined.len() as u64;

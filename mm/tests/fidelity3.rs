@@ -111,19 +111,23 @@ fn a_large_dlpar_removal_is_linear_and_stoppable() {
         "memory_hotplug.memmap_on_memory=force",
     );
     let base = m.boot_info().hotplug_base;
-    m.add_memory(base, 4 * TIB, &AddOptions::default()).unwrap();
+    let plug = mm::platform::PlugOptions {
+        start: Some(base),
+        ..Default::default()
+    };
+    let d = m.plug(4 * TIB, &plug).unwrap();
     let t = std::time::Instant::now();
-    m.remove_memory(base, 4 * TIB).unwrap();
+    m.unplug(d.driver, d.id).unwrap();
     // A hang guard (the quadratic removal took seconds here).
     assert!(t.elapsed() < std::time::Duration::from_secs(30));
     m.check().unwrap();
     assert_eq!(m.blocks().len(), 8);
     // Stopped: the whole removal fails with the watchdog's error, the machine as it was.
-    m.add_memory(base, 4 * TIB, &AddOptions::default()).unwrap();
+    let d = m.plug(4 * TIB, &plug).unwrap();
     let cancel = Arc::new(AtomicBool::new(true));
     m.set_watchdog(mm::Watchdog::new(cancel, "interrupted"));
     let before = m.state_hash();
-    let e = m.remove_memory(base, 4 * TIB).unwrap_err();
+    let e = m.unplug(d.driver, d.id).unwrap_err();
     assert!(e.is_stopped(), "{e}");
     assert_eq!(m.state_hash(), before);
 }

@@ -8,6 +8,7 @@ mod common;
 use arch::ZoneType;
 use common::{boot, load};
 use mm::memory_block::BlockState;
+use mm::platform::PlugOptions;
 use mm::units::BlockId;
 use mm::AddOptions;
 
@@ -251,7 +252,9 @@ fn pseries_adds_and_removes_a_dimm_an_lmb_at_a_time() {
     };
     let mut m = boot("powerpc", 2 * GIB, "");
     let base = m.boot_info().hotplug_base;
-    m.add_memory(base, GIB, &AddOptions::default()).unwrap();
+    // QEMU's device_add of a pc-dimm: DLPAR by indexed count.
+    let d = m.plug(GIB, &PlugOptions::default()).unwrap();
+    assert_eq!((d.driver, d.start), (arch::PlatformDriver::Dlpar, base));
     let iomem: Vec<String> = m
         .read("/proc/iomem")
         .unwrap()
@@ -263,9 +266,11 @@ fn pseries_adds_and_removes_a_dimm_an_lmb_at_a_time() {
     let real = texts(snaps["added"].lines("dmesg"));
     assert_eq!(texts(m.dmesg()), real);
     assert_eq!(real.len(), 5, "{real:?}");
-    // Offline and remove, as the oracle did (the fixture keeps the removal's dmesg lines).
+    // Offline, then device_del, as the oracle did (the fixture keeps the removal's dmesg
+    // lines).
     m.offline(base, GIB).unwrap();
-    m.remove_memory(base, GIB).unwrap();
+    m.unplug(d.driver, d.id).unwrap();
+    assert_eq!(m.platform_devices().count(), 0);
     let removed: Vec<String> = texts(m.dmesg()).into_iter().skip(5).collect();
     assert_eq!(removed, texts(snaps["removed-dmesg"].lines("dmesg")));
     assert_eq!(removed.len(), 5);
@@ -281,7 +286,7 @@ fn pseries_adds_and_removes_a_dimm_an_lmb_at_a_time() {
 fn pseries_removal_offlines_the_lmbs_itself() {
     let mut m = boot("powerpc", 2 * GIB, "");
     let base = m.boot_info().hotplug_base;
-    m.add_memory(base, GIB, &AddOptions::default()).unwrap();
+    let d = m.plug(GIB, &PlugOptions::default()).unwrap();
     let bs = m.block_size();
     let ids: Vec<BlockId> = (0..4).map(|i| BlockId((base + i * bs) / bs)).collect();
     let state = |m: &mm::Machine, id: BlockId| m.blocks().get(&id).map(|b| b.state);
@@ -298,7 +303,7 @@ fn pseries_removal_offlines_the_lmbs_itself() {
         // the first two LMBs go, the third will not offline (EBUSY), so the driver adds the
         // two back with dlpar_add_lmb(), which onlines them, and returns -EINVAL.
         m.set_block_allocations(third, 16, 0).unwrap();
-        let e = m.remove_memory(base, GIB).unwrap_err();
+        let e = m.unplug(d.driver, d.id).unwrap_err();
         assert_eq!(e.errno(), mm::Errno::EINVAL, "{e}");
         assert!(e.left_changed() && e.to_string().contains("EBUSY"), "{e}");
         assert!(ids
@@ -312,22 +317,28 @@ fn pseries_removal_offlines_the_lmbs_itself() {
         m.check().unwrap();
         m.set_block_allocations(third, 0, 0).unwrap();
     }
-    m.remove_memory(base, GIB).unwrap();
+    // remove_memory() itself refuses online memory, on powerpc as everywhere.
+    assert_eq!(
+        m.remove_memory(base, GIB).unwrap_err().errno(),
+        mm::Errno::EBUSY
+    );
+    m.unplug(d.driver, d.id).unwrap();
     assert!(ids.iter().all(|&id| state(&m, id).is_none()));
     let iomem = m.read("/proc/iomem").unwrap();
     assert_eq!(iomem.matches("System RAM").count(), 1, "{iomem}");
 }
 
 /// s390 adds standby memory one memory block per add_memory() call (add_memory_merged() in
-/// drivers/s390/char/sclp_cmd.c, 6.12), so each block is its own "System RAM" resource;
-/// removing goes block by block too.
+/// drivers/s390/char/sclp_cmd.c, 6.12), so each block is its own "System RAM" resource.
 #[test]
 fn s390_standby_memory_is_a_resource_per_block() {
-    let mut m = boot("s390", 2 * GIB, "memhp_default_state=offline");
+    let mut spec = mm::BootSpec::new(arch::Target::parse("s390", "").unwrap());
+    spec.ram = Some(2 * GIB);
+    spec.standby = Some(GIB);
+    let mut m = mm::Machine::boot(&spec).unwrap();
     let base = m.boot_info().hotplug_base;
     let bs = m.block_size();
-    let r = m.add_memory(base, 4 * bs, &AddOptions::default()).unwrap();
-    assert_eq!(r.blocks.len(), 4);
+    assert_eq!(4 * bs, GIB);
     let iomem = m.read("/proc/iomem").unwrap();
     let added: Vec<&str> = iomem
         .lines()
@@ -344,9 +355,11 @@ fn s390_standby_memory_is_a_resource_per_block() {
         })
         .collect();
     assert_eq!(added, want, "{iomem}");
-    m.remove_memory(base + bs, 2 * bs).unwrap();
+    // Nothing on s390 calls remove_memory(); the kernel function still removes an offline
+    // block and its resource.
+    m.remove_memory(base + bs, bs).unwrap();
     let iomem = m.read("/proc/iomem").unwrap();
-    assert_eq!(iomem.matches("System RAM").count(), 3, "{iomem}");
+    assert_eq!(iomem.matches("System RAM").count(), 4, "{iomem}");
 }
 
 /// The DirectMap lines and HugeTLB sizes of a machine, as the fixtures hold them.

@@ -86,6 +86,24 @@ enum Op {
         at: u64,
         n: u64,
     },
+    /// The platform's own hot-plug: `plug` with the arch's driver (or another it has) at a
+    /// place in the hot-plug area or the first free one, by count for DLPAR.
+    Plug {
+        at: Option<u64>,
+        n: u64,
+        driver: u8,
+        by_count: bool,
+    },
+    /// `unplug` of the i-th device, or by count.
+    Unplug {
+        i: u32,
+        count: Option<u64>,
+    },
+    /// offline_and_remove_memory().
+    OfflineRemove {
+        at: u64,
+        n: u64,
+    },
     /// An operation on boot memory or beyond what exists, and misaligned ranges.
     Wild {
         what: u8,
@@ -117,6 +135,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(at, blocks, dev_block)| Op::VirtioMem { at, blocks, dev_block }),
         2 => (0u32..2, 0u64..40).prop_map(|(i, size)| Op::VirtioResize { i, size }),
         1 => (0u32..4, any::<bool>(), any::<bool>()).prop_map(|(i, mom, online)| Op::Kmem { i, mom, online }),
+        3 => (prop::option::of(0u64..24), 1u64..6, 0u8..2, any::<bool>())
+            .prop_map(|(at, n, driver, by_count)| Op::Plug { at, n, driver, by_count }),
+        3 => (0u32..3, prop::option::of(1u64..4)).prop_map(|(i, count)| Op::Unplug { i, count }),
+        1 => (0u64..24, 1u64..6).prop_map(|(at, n)| Op::OfflineRemove { at, n }),
     ]
 }
 
@@ -171,6 +193,45 @@ fn apply(m: &mut Machine, op: &Op) -> Result<(), mm::MmError> {
             )
             .map(|_| ()),
         Op::Remove { at, n } => m.remove_memory(base + at * bs, n * bs),
+        Op::Plug {
+            at,
+            n,
+            driver,
+            by_count,
+        } => {
+            let drivers = m.platform_drivers();
+            let driver = drivers.get(driver as usize).or(drivers.first()).copied();
+            let dlpar = driver == Some(arch::PlatformDriver::Dlpar);
+            let o = mm::platform::PlugOptions {
+                driver,
+                start: at.filter(|_| !(dlpar && by_count)).map(|a| base + a * bs),
+                count: (dlpar && by_count).then_some(n),
+                ..Default::default()
+            };
+            let size = if dlpar && by_count { 0 } else { n * bs };
+            m.plug(size, &o).map(|_| ())
+        }
+        Op::Unplug { i, count } => {
+            let drivers = m.platform_drivers();
+            match (count, drivers.first()) {
+                (Some(c), Some(&d))
+                    if d != arch::PlatformDriver::Acpi && d != arch::PlatformDriver::VirtioMem =>
+                {
+                    m.unplug_count(d, c)
+                }
+                _ => {
+                    let d = m
+                        .platform_devices()
+                        .nth(i as usize)
+                        .map(|d| (d.driver, d.id));
+                    match d {
+                        Some((driver, id)) => m.unplug(driver, id),
+                        None => m.unplug(arch::PlatformDriver::Acpi, 99),
+                    }
+                }
+            }
+        }
+        Op::OfflineRemove { at, n } => m.offline_and_remove_memory(base + at * bs, n * bs),
         Op::RemoveBoot { at, n } => {
             let (s, e) = m.boot_info().ram[0];
             let first = s / bs * bs;
@@ -363,6 +424,8 @@ proptest! {
         let mut spec = BootSpec::new(arch::Target::parse(arch, "").unwrap());
         spec.ram = Some(ram_gib << 30);
         spec.cmdline = cmd.clone();
+        // s390 with standby memory for its SCLP driver to plug.
+        spec.standby = (arch == "s390").then_some(1 << 30);
         let mut m = Machine::boot(&spec).unwrap();
         m.check().map_err(|e| TestCaseError::fail(format!("after boot: {e}")))?;
         // A twin that goes one memory block at a time, as the kernel does (watermarks

@@ -228,7 +228,7 @@ fn rows(archs: &[Target], machines: &[Option<Machine>]) -> Vec<Row> {
             }),
         },
         Row {
-            label: "hot-add driver",
+            label: "m.plug drivers",
             values: col(&|a, _| short_driver(a)),
         },
     ]
@@ -362,7 +362,21 @@ pub fn layout(archs: &[Target], width: usize) -> String {
                 a.arch().vmemmap_mapping(a),
                 a.arch().vmemmap_uses_altmap()
             ),
-            format!("hot-add: {}", a.arch().hotplug_driver(a.kernel).name),
+            format!(
+                "m.plug: {}{}",
+                a.arch()
+                    .hotplug_driver(a.kernel)
+                    .drivers
+                    .iter()
+                    .map(|d| format!("{} = {}", d.name(), d.title()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if a.arch().hotplug_driver(a.kernel).drivers == [arch::PlatformDriver::Sclp] {
+                    "; no s390 driver calls remove_memory()"
+                } else {
+                    ""
+                }
+            ),
         ];
         for (k, l) in lines.iter().enumerate() {
             let name = if k == 0 { a.name() } else { "" };
@@ -443,7 +457,8 @@ pub fn json(archs: &[Target]) -> serde_json::Value {
                 "hugepage_sizes": a.arch().hugepage_sizes(),
                 "ram_2g_guest": m.as_ref().map(|m| m.boot_info().ram.clone()),
                 "hotplug_base_2g_guest": m.as_ref().map(|m| m.boot_info().hotplug_base),
-                "hotplug_driver": a.arch().hotplug_driver(a.kernel).name,
+                "hotplug_driver": a.arch().hotplug_driver(a.kernel).name(),
+                "platform_drivers": a.arch().hotplug_driver(a.kernel).drivers.iter().map(|d| d.name()).collect::<Vec<_>>(),
                 "virtio_mem": a.arch().virtio_mem(a.kernel),
             })
         })
@@ -475,8 +490,14 @@ fn short_mapping(a: &Target) -> String {
 }
 
 fn short_driver(a: &Target) -> String {
-    let d = a.arch().hotplug_driver(a.kernel).name;
-    d.split(" (").next().unwrap_or(d).to_string()
+    let names: Vec<&str> = a
+        .arch()
+        .hotplug_driver(a.kernel)
+        .drivers
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    names.join(", ")
 }
 
 fn ram_ranges(m: &Machine) -> String {

@@ -1,8 +1,9 @@
 //! The Machine type and every function of the scripting contract, registered by topic.
 
 use super::options::{
-    decode, AddOpts, AllocOpts, BootOpts, KmemOpts, MemremapOpts, OnlineArg, VirtioMemOpts,
-    ADD_KEYS, ALLOC_KEYS, BOOT_KEYS, KMEM_KEYS, MEMREMAP_KEYS, VIRTIO_MEM_KEYS,
+    decode, AddOpts, AllocOpts, BootOpts, KmemOpts, MemremapOpts, OnlineArg, PlugOpts, UnplugOpts,
+    VirtioMemOpts, ADD_KEYS, ALLOC_KEYS, BOOT_KEYS, KMEM_KEYS, MEMREMAP_KEYS, PLUG_KEYS,
+    UNPLUG_KEYS, VIRTIO_MEM_KEYS,
 };
 use super::{einval, help, throw, Budget, Host, ScriptError, Vm};
 use crate::host::Capture;
@@ -155,6 +156,7 @@ fn boot_spec(host: &Host, opts: &Map) -> Res<(BootSpec, Option<Arc<Capture>>)> {
             spec
         }
     };
+    spec.standby = o.standby.map(|b| b.0);
     spec.strict = o.strict.unwrap_or(b.strict);
     if let Some(k) = kernel {
         spec.target = spec.target.on(k);
@@ -646,9 +648,144 @@ fn register_virtio_mem(e: &mut Engine, host: &Host) {
     });
 }
 
+/// A platform device as scripts see it: id, driver, start, size, node and its blocks.
+fn platform_device_map(d: &mm::platform::PlatformDevice) -> Map {
+    map_of([
+        ("id", int(u64::from(d.id))),
+        ("driver", Dynamic::from(d.driver.name().to_string())),
+        ("start", int(d.start)),
+        ("size", int(d.size)),
+        ("node", int(u64::from(d.node))),
+        (
+            "blocks",
+            Dynamic::from(d.blocks.iter().map(|b| int(b.0)).collect::<Array>()),
+        ),
+    ])
+}
+
+/// A driver's name as scripts give it.
+fn platform_driver(name: &str) -> Res<arch::PlatformDriver> {
+    arch::PlatformDriver::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = arch::PlatformDriver::ALL.iter().map(|d| d.name()).collect();
+        let hint = arch::did_you_mean(name, names.iter().copied())
+            .map(|n| format!("did you mean {n}? "))
+            .unwrap_or_default();
+        einval(format!(
+            "no platform driver {} ({hint}drivers: {})",
+            mm::error::quote(name),
+            names.join(", ")
+        ))
+    })
+}
+
+fn plug(b: &Budget, vm: &mut Vm, size: Dynamic, opts: Map) -> Res<Map> {
+    let mut m = vm.0.borrow_mut();
+    let o: PlugOpts = decode("plug", &opts, PLUG_KEYS)?;
+    let size = size_value(&size, "size")?;
+    let driver = o.driver.as_deref().map(platform_driver).transpose()?;
+    let index = o
+        .index
+        .map(|i| {
+            u32::try_from(i.0)
+                .map_err(|_| einval(format!("plug: index {} is not a DRC index", i.0)))
+        })
+        .transpose()?;
+    let count = o.count.map(|c| c.0);
+    let bytes = match (count, size) {
+        (Some(c), 0) => c.saturating_mul(m.block_size()),
+        _ => size,
+    };
+    let at = o.start.map_or(m.boot_info().hotplug_base, |s| s.0);
+    let _grown = reserve_memory(b, &m, "plug", at, bytes.max(o.region.map_or(0, |r| r.0)))?;
+    let p = mm::platform::PlugOptions {
+        driver,
+        start: o.start.map(|s| s.0),
+        node: o.node.map(|n| node_id(n.0)).transpose()?,
+        count,
+        index,
+        region: o.region.map(|r| r.0),
+    };
+    m.plug(size, &p)
+        .map(|d| platform_device_map(&d))
+        .map_err(throw)
+}
+
+fn register_platform(e: &mut Engine, host: &Host) {
+    let b = host.budget.clone();
+    e.register_fn(
+        "plug",
+        changes1(host, "plug", move |vm: &mut Vm, size: Dynamic| {
+            plug(&b, vm, size, Map::new())
+        }),
+    );
+    let b = host.budget.clone();
+    e.register_fn(
+        "plug",
+        changes2(
+            host,
+            "plug",
+            move |vm: &mut Vm, size: Dynamic, opts: Map| plug(&b, vm, size, opts),
+        ),
+    );
+    e.register_fn(
+        "unplug",
+        changes1(host, "unplug", |vm: &mut Vm, dev: Map| -> Res<()> {
+            let mut m = vm.0.borrow_mut();
+            let o: UnplugOpts = decode("unplug", &dev, UNPLUG_KEYS)?;
+            let driver = match &o.driver {
+                Some(d) => platform_driver(d)?,
+                None => *m.platform_drivers().first().ok_or_else(|| {
+                    einval("unplug: this arch has no platform driver".to_string())
+                })?,
+            };
+            match (o.id, o.count) {
+                (Some(_), Some(_)) => Err(einval(
+                    "unplug: a device (id) or a count, not both".to_string(),
+                )),
+                (Some(id), None) => {
+                    let id = u32::try_from(id.0)
+                        .map_err(|_| einval(format!("unplug: no device {}", id.0)))?;
+                    m.unplug(driver, id).map_err(throw)
+                }
+                (None, Some(n)) => m.unplug_count(driver, n.0).map_err(throw),
+                (None, None) => Err(einval(
+                    "unplug: give the device plug returned, or #{ driver, count }".to_string(),
+                )),
+            }
+        }),
+    )
+    .register_fn("devices", |vm: &mut Vm| -> Array {
+        let m = vm.0.borrow();
+        let mut out: Array = m
+            .platform_devices()
+            .map(|d| Dynamic::from(platform_device_map(d)))
+            .collect();
+        let ids: Vec<u32> = m.virtio_mem_devices().map(|d| d.id).collect();
+        for id in ids {
+            if let Ok(d) = m.virtio_mem_device(id) {
+                out.push(Dynamic::from(platform_device_map(&d)));
+            }
+        }
+        out
+    })
+    .register_fn(
+        "offline_and_remove_memory",
+        changes2(
+            host,
+            "offline_and_remove_memory",
+            |vm: &mut Vm, start: Dynamic, size: Dynamic| -> Res<()> {
+                let mut m = vm.0.borrow_mut();
+                let (s, n) = (phys(&m, &start, "start")?, phys(&m, &size, "size")?);
+                m.offline_and_remove_memory(s, n).map_err(throw)
+            },
+        ),
+    );
+}
+
 fn register_device(e: &mut Engine, host: &Host) {
     let budget = &host.budget;
     register_virtio_mem(e, host);
+    register_platform(e, host);
     fn dax_kmem(b: &Budget, vm: &mut Vm, id: i64, opts: Map) -> Res<Map> {
         let mut m = vm.0.borrow_mut();
         let id = u32::try_from(id).map_err(|_| einval(format!("no pgmap {id}")))?;
@@ -920,7 +1057,7 @@ fn register_boot(e: &mut Engine, host: &Host) {
                 vm.0.borrow()
                     .arch()
                     .hotplug_driver(vm.0.borrow().kernel())
-                    .name;
+                    .name();
             d.split(" (").next().unwrap_or(d).to_string()
         })
         .register_fn("vmemmap_head", |vm: &mut Vm, start: Dynamic| -> Res<Map> {

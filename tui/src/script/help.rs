@@ -33,7 +33,10 @@ pub const DOCS: &[Doc] = &[
                   gbpages and nogbpages; the kernel hands others to init, and so does the model. \
                   A known parameter with a bad value (memhp_default_state=onlin) boots as the kernel \
                   boots, keeping the default, with the kernel's log line and a warning; strict: true \
-                  (or --strict) makes it an error. host: true boots this machine as it is (its arch, \
+                  (or --strict) makes it an error. standby (s390) is the standby memory the LPAR or \
+                  z/VM reports: the SCLP driver adds it after the boot RAM as offline blocks (\"sclp_cmd: \
+                  Standby memory at ...\"; mem= cuts it), which m.plug onlines as chmem -e does. \
+                  host: true boots this machine as it is (its arch, \
                   kernel version, RAM, memory parameters and block states; see hotplug-lab host), and \
                   sysroot: \"DIR\" a tree captured from one (a relative DIR is from the current directory); cmdline then adds to the machine's own. \
                   With --host or --sysroot, boot() and boot(ARCH) are that machine.",
@@ -42,9 +45,11 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "add_memory",
         signature: "m.add_memory(start, size) | m.add_memory(start, size, #{ KEYS }) -> map",
-        summary: "Hot-add [start, start+size) as System RAM, the way the arch's hot-add driver calls \
-                  add_memory(): block aligned, memmap_on_memory when asked for (by default when the driver \
-                  asks) and allowed, onlined if auto_online_blocks says so. Returns what happened: blocks (a range of \
+        summary: "The kernel's add_memory() of [start, start+size) as System RAM, as a driver calls it, \
+                  the same on every arch: one resource, block aligned, memmap_on_memory (MHP_MEMMAP_ON_MEMORY, \
+                  asked for unless memmap_on_memory: false) where the parameter and the arch allow it, \
+                  onlined if auto_online_blocks says so. How a user adds memory, with the platform's \
+                  driver, is m.plug. Returns what happened: blocks (a range of \
                   block ids: r.blocks.start, for b in r.blocks), memmap_on_memory (and why not), memmap \
                   pages by origin, page-table pages, onlined (runs of #{ first, count, zone }).",
         example: "let r = m.add_memory(4 * GiB, 1 * GiB); print(r.memmap_buddy_pages);",
@@ -52,10 +57,55 @@ pub const DOCS: &[Doc] = &[
     Doc {
         name: "remove_memory",
         signature: "m.remove_memory(start, size)",
-        summary: "Remove hot-added memory whose blocks are all offline (try_remove_memory()). On powerpc \
-                  the DLPAR driver removes a DIMM an LMB at a time and offlines each online LMB itself \
-                  first (dlpar_remove_lmb()); if one cannot go, those removed are added back.",
+        summary: "The kernel's remove_memory() (try_remove_memory()), the same on every arch: every block \
+                  of the range must be offline, else EBUSY (\"removing memory fails, because memory [...] \
+                  is onlined\"). A platform's own removal, which offlines first, is m.unplug; no s390 \
+                  driver ever calls remove_memory().",
         example: "m.offline(4 * GiB, 1 * GiB); m.remove_memory(4 * GiB, 1 * GiB);",
+    },
+    Doc {
+        name: "offline_and_remove_memory",
+        signature: "m.offline_and_remove_memory(start, size)",
+        summary: "The kernel's offline_and_remove_memory(), which virtio-mem and dax/kmem call: offline \
+                  every online block of the range, then remove it; if one will not offline, all go back \
+                  online as they were and the error is that block's.",
+        example: "m.offline_and_remove_memory(4 * GiB, 1 * GiB);",
+    },
+    Doc {
+        name: "plug",
+        signature: "m.plug(size) | m.plug(size, #{ KEYS }) -> device",
+        summary: "Plug memory the way the platform does, through its driver: x86_64 an ACPI DIMM \
+                  (QEMU device_add pc-dimm; acpi_memhotplug.c adds it, auto_online_blocks onlines it); \
+                  powerpc DLPAR LMBs (by indexed count at the first free place, as QEMU does; count alone \
+                  adds by count, as drmgr -c mem -a -q N; index alone one LMB by DRC index; each LMB onlined); \
+                  arm64 a virtio-mem device plugged to size (its region: region, default size); s390 \
+                  chmem -e: online size of the standby memory boot(#{ standby }) reported. driver picks \
+                  another the arch has (hotplug-lab archs lists them; an ACPI DIMM on arm64 is refused: \
+                  Debian's kernel cannot see one). Returns the device: #{ id, driver, start, size, node, \
+                  blocks } (a list of block ids), which m.unplug takes.",
+        example: "let d = m.plug(1 * GiB); print(d.blocks); m.unplug(d);",
+    },
+    Doc {
+        name: "unplug",
+        signature: "m.unplug(device) | m.unplug(#{ driver, count })",
+        summary: "Unplug a device as its driver does. An ACPI eject offlines every block of the DIMM first \
+                  (two passes), and if one will not go (unmovable pages: set_allocations, the kernel's own \
+                  allocations) warns \"memory memoryN: Offline failed.\", onlines again the blocks it \
+                  offlined (device_online(): the zone follows the online policy) and fails with EBUSY, the \
+                  DIMM kept; otherwise the DIMM is removed. DLPAR removes the device's LMBs by indexed \
+                  count (each offlined by the driver; on failure those removed are added back, EINVAL); \
+                  #{ driver: \"dlpar\", count: N } removes by count, the lowest LMBs DLPAR added first. \
+                  virtio-mem asks the device for 0 (it unplugs what it can, with \
+                  offline_and_remove_memory()). sclp offlines the blocks again (chmem -d); #{ driver: \
+                  \"sclp\", count: N } offlines N standby blocks, highest first.",
+        example: "let d = m.plug(1 * GiB); m.unplug(d);",
+    },
+    Doc {
+        name: "devices",
+        signature: "m.devices() -> array",
+        summary: "The platform devices plug made (ACPI DIMMs, DLPAR LMB sets, chmem'd standby memory) \
+                  and the virtio-mem devices, as plug returns them.",
+        example: "for d in m.devices() { print(`${d.driver} ${d.id}: ${d.blocks}`); }",
     },
     Doc {
         name: "online",
@@ -268,8 +318,8 @@ pub const DOCS: &[Doc] = &[
         name: "arch",
         signature: "m.arch, m.kernel, m.design, m.hotplug_driver, m.page_size, m.section_size, m.block_size, m.hotplug_base, m.boot_ram, m.boot_ram_end, m.pmd_size, m.dax_alignments",
         summary: "The machine's architecture name, the Linux version it models ({VERSIONS}), \
-                  its design variant, the driver that hot-adds \
-                  memory on its platform (\"pseries DLPAR\" onlines what it adds), page, section and \
+                  its design variant, the driver m.plug uses by default (\"ACPI memory device\", \
+                  \"virtio-mem\", \"pseries DLPAR\", \"SCLP standby memory\"), page, section and \
                   memory block sizes, where its platform puts hot-pluggable memory (block aligned), \
                   its boot RAM and where it ends (max_pfn), its PMD size, and the alignments a device-dax namespace may have. \
                   Properties are read without ().",

@@ -151,6 +151,7 @@ pub struct BootOpts {
     pub strict: Option<bool>,
     pub host: Option<bool>,
     pub sysroot: Option<String>,
+    pub standby: Option<Bytes>,
 }
 
 pub const BOOT_KEYS: &[Key] = &[
@@ -171,6 +172,69 @@ pub const BOOT_KEYS: &[Key] = &[
     key("strict", "true or false"),
     key("host", "true or false"),
     key("sysroot", "a captured tree's directory"),
+    key(
+        "standby",
+        "s390: standby memory the hypervisor reports (a size: \"8G\")",
+    ),
+];
+
+/// plug(size, #{ ... }).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlugOpts {
+    pub driver: Option<String>,
+    pub start: Option<Bytes>,
+    pub node: Option<Count>,
+    pub count: Option<Count>,
+    pub index: Option<Count>,
+    pub region: Option<Bytes>,
+}
+
+pub const PLUG_KEYS: &[Key] = &[
+    key(
+        "driver",
+        "\"acpi\", \"dlpar\", \"virtio-mem\" or \"sclp\" (default: the arch's usual one)",
+    ),
+    key(
+        "start",
+        "an address: bytes or \"4G\" (default: the first free place)",
+    ),
+    key("node", "a node number"),
+    key("count", "DLPAR: LMBs to add (alone: by count, as drmgr -q)"),
+    key(
+        "index",
+        "DLPAR: a DRC index (alone: by index; with count: indexed count)",
+    ),
+    key(
+        "region",
+        "virtio-mem: the device's region (default: the size)",
+    ),
+];
+
+/// unplug(#{ ... }) by count.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnplugOpts {
+    pub driver: Option<String>,
+    pub count: Option<Count>,
+    pub id: Option<Count>,
+    pub start: Option<Bytes>,
+    pub size: Option<Bytes>,
+    pub node: Option<Count>,
+    pub blocks: Option<rhai::Array>,
+}
+
+pub const UNPLUG_KEYS: &[Key] = &[
+    key("driver", "the device's driver"),
+    key(
+        "count",
+        "DLPAR: LMBs to remove by count; sclp: standby blocks to offline, highest first",
+    ),
+    key("id", "a device id (the map plug returned carries it)"),
+    key("start", "(a device map's, ignored)"),
+    key("size", "(a device map's, ignored)"),
+    key("node", "(a device map's, ignored)"),
+    key("blocks", "(a device map's, ignored)"),
 ];
 
 /// add_memory(start, size, #{ ... }).
@@ -256,6 +320,8 @@ pub const TABLES: &[(&str, &[Key])] = &[
     ("memremap_pages", MEMREMAP_KEYS),
     ("dax_kmem", KMEM_KEYS),
     ("virtio_mem_add", VIRTIO_MEM_KEYS),
+    ("plug", PLUG_KEYS),
+    ("unplug", UNPLUG_KEYS),
     ("set_allocations", ALLOC_KEYS),
 ];
 
@@ -284,8 +350,10 @@ mod tests {
         let sample = |k: &str| -> Dynamic {
             match k {
                 "memmap_on_memory" | "hypervisor" | "gbpages" | "strict" | "host" => true.into(),
-                "node" | "unmovable" | "movable" => Dynamic::from(1_i64),
-                "ram" | "align" | "start" | "region_size" | "block_size" => "2M".into(),
+                "node" | "unmovable" | "movable" | "count" | "index" | "id" => Dynamic::from(1_i64),
+                "ram" | "align" | "start" | "region_size" | "block_size" | "standby" | "region"
+                | "size" => "2M".into(),
+                "blocks" => Dynamic::from(rhai::Array::new()),
                 "online" => false.into(),
                 _ => "x".into(),
             }
@@ -295,6 +363,8 @@ mod tests {
         all::<MemremapOpts>(MEMREMAP_KEYS, &sample);
         all::<KmemOpts>(KMEM_KEYS, &sample);
         all::<VirtioMemOpts>(VIRTIO_MEM_KEYS, &sample);
+        all::<PlugOpts>(PLUG_KEYS, &sample);
+        all::<UnplugOpts>(UNPLUG_KEYS, &sample);
         all::<AllocOpts>(ALLOC_KEYS, &sample);
     }
 
