@@ -137,6 +137,10 @@ pub static ARM64_64K: Arm64 = Arm64 {
 const VIRT_RAM_BASE: u64 = GIB;
 
 impl Arch for Arm64 {
+    fn kconfig_symbol(&self) -> &'static str {
+        "ARM64"
+    }
+
     /// Debian's arm64 config: CMA with DMA_CMA and CMA_SIZE_MBYTES=64 (6.1 and 6.12), which
     /// a real 6.12 guest shows as `CmaTotal: 65536 kB` (fixture oracle-arm64-boot).
     fn cma(&self, _kernel: &Kernel) -> Option<crate::Cma> {

@@ -38,9 +38,37 @@ pub struct Kernel {
     pub unaccepted_memory: bool,
     /// The `promo` watermark line of /proc/zoneinfo (zoneinfo_show_print(), mm/vmstat.c).
     pub zoneinfo_promo: bool,
-    /// 6.12's node counters this version has not: 6.1 has no nr_iommu_pages, and its
-    /// pgdemote_* are event counters (after the counters the model prints).
-    pub node_stats_absent: &'static [&'static str],
+    /// SPARSEMEM_VMEMMAP_PREINIT (mm/hugetlb_vmemmap.c hugetlb_vmemmap_init_early(), 7.x):
+    /// a boot-time gigantic page aligned to a section and to what one vmemmap PMD maps gets
+    /// its vmemmap built optimised in sparse_init(): one head page from memblock (counted
+    /// in nr_memmap_boot_pages), the rest never allocated, nothing for HVO to do later.
+    pub hugetlb_vmemmap_preinit: bool,
+    /// s390 standby memory through /sys/firmware/memory/memoryN/{config,memmap_on_memory}
+    /// (drivers/s390/char/sclp_mem.c, 7.x): nothing is added at boot; writing 1 to config
+    /// assigns the block's increments and adds it, 0 removes it. 6.x's sclp_cmd.c added
+    /// standby memory at boot, offline, and only onlined and offlined it.
+    pub sclp_standby_sysfs: bool,
+    /// "cma: Reserved N MiB at ADDR on node N" (mm/cma.c cma_declare_contiguous_nid(), 6.12);
+    /// 6.1's and 7.x's line ends at the address.
+    pub cma_reserved_on_node: bool,
+    /// HVO maps a huge page's tail vmemmap pages to one shared read-only page per zone and
+    /// order (mm/hugetlb_vmemmap.c vmemmap_get_tail(), 7.x) instead of the head page.
+    pub hvo_shared_tail: bool,
+    /// dax/kmem's daxX.Y/state file and its "DAX region truncated" warning
+    /// (drivers/dax/kmem.c, 7.x).
+    pub dax_kmem_state: bool,
+    /// The zone counters of /proc/vmstat and /proc/zoneinfo, in vmstat_text order (those
+    /// the arch's build lacks are left out where they are printed).
+    pub zone_stats: &'static [&'static str],
+    /// The node counters, in vmstat_text order (6.1's pgdemote_* are event counters; 7.x
+    /// moved pgsteal_*, pgscan_* and pgrefill here from the events).
+    pub node_stats: &'static [&'static str],
+    /// /proc/meminfo's `Balloon:`, `GPUActive:` and `GPUReclaim:` after `Unaccepted:`
+    /// (fs/proc/meminfo.c, 7.x).
+    pub meminfo_balloon_gpu: bool,
+    /// /proc/zoneinfo's per-CPU pageset `high_min:`/`high_max:` lines and each zone's
+    /// `reserved_highatomic:`/`free_highatomic:` (mm/vmstat.c zoneinfo_show_print(), 7.x).
+    pub zoneinfo_pcp_high_and_highatomic: bool,
     /// The event counters of /proc/vmstat, in order.
     pub vm_events: &'static [crate::vmevents::VmEvent],
     /// CONFIG_CRASH_HOTPLUG exists (kernel/Kconfig.kexec, from 6.5; Debian's 6.12 sets it),
@@ -60,10 +88,7 @@ pub struct Kernel {
 impl Kernel {
     /// The node counters of /proc/vmstat and /proc/zoneinfo, in vmstat_text order.
     pub fn node_stat_items(&self) -> impl Iterator<Item = &'static str> + '_ {
-        NODE_STATS
-            .iter()
-            .copied()
-            .filter(|n| !self.node_stats_absent.contains(n))
+        self.node_stats.iter().copied()
     }
 
     /// Whether this version is `major.minor` or later.
@@ -90,7 +115,15 @@ pub static V6_12: Kernel = Kernel {
     hvo_keeps_head_vmemmap_page: false,
     unaccepted_memory: true,
     zoneinfo_promo: true,
-    node_stats_absent: &[],
+    hugetlb_vmemmap_preinit: false,
+    cma_reserved_on_node: true,
+    hvo_shared_tail: false,
+    dax_kmem_state: false,
+    sclp_standby_sysfs: false,
+    zone_stats: ZONE_STATS_6_12,
+    node_stats: NODE_STATS_6_12,
+    meminfo_balloon_gpu: false,
+    zoneinfo_pcp_high_and_highatomic: false,
     vm_events: crate::vmevents::VM_EVENTS_6_12,
     crash_hotplug: true,
     virtio_mem_depends: "X86_64 || ARM64 || RISCV",
@@ -109,12 +142,15 @@ pub static V6_1: Kernel = Kernel {
     hvo_keeps_head_vmemmap_page: true,
     unaccepted_memory: false,
     zoneinfo_promo: false,
-    node_stats_absent: &[
-        "nr_iommu_pages",
-        "pgdemote_kswapd",
-        "pgdemote_direct",
-        "pgdemote_khugepaged",
-    ],
+    hugetlb_vmemmap_preinit: false,
+    cma_reserved_on_node: false,
+    hvo_shared_tail: false,
+    dax_kmem_state: false,
+    sclp_standby_sysfs: false,
+    zone_stats: ZONE_STATS_6_12,
+    node_stats: NODE_STATS_6_1,
+    meminfo_balloon_gpu: false,
+    zoneinfo_pcp_high_and_highatomic: false,
     vm_events: crate::vmevents::VM_EVENTS_6_1,
     crash_hotplug: false,
     virtio_mem_depends: "X86_64 || ARM64",
@@ -122,9 +158,73 @@ pub static V6_1: Kernel = Kernel {
     kernelcore_mirror_check: false,
 };
 
+/// Linux 7.3, as Debian 13's trixie-backports builds it (7.3.4; 7.2.11 for ppc64el and
+/// s390x, whose 7.3.4 files the archive does not serve).
+pub static V7_3: Kernel = Kernel {
+    name: "7.3",
+    version: (7, 3),
+    checked_against: "Debian 7.3.4+deb13-amd64 in QEMU",
+    debian_default_online: true,
+    memmap_on_memory_per_block: true,
+    memmap_on_memory_force: true,
+    vmstat_memmap_counters: true,
+    hvo_keeps_head_vmemmap_page: false,
+    unaccepted_memory: true,
+    zoneinfo_promo: true,
+    hugetlb_vmemmap_preinit: true,
+    cma_reserved_on_node: false,
+    hvo_shared_tail: true,
+    dax_kmem_state: true,
+    sclp_standby_sysfs: true,
+    zone_stats: ZONE_STATS_7_3,
+    node_stats: NODE_STATS_7_3,
+    meminfo_balloon_gpu: true,
+    zoneinfo_pcp_high_and_highatomic: true,
+    vm_events: crate::vmevents::VM_EVENTS_7_3,
+    crash_hotplug: true,
+    virtio_mem_depends: "X86_64 || ARM64 || RISCV || S390",
+    misaligned_end_hash: false,
+    kernelcore_mirror_check: true,
+};
+
+/// enum zone_stat_item names in 6.12's (and 6.1's) vmstat_text order (Debian's configs:
+/// ZSMALLOC; UNACCEPTED_MEMORY where the arch has it).
+pub static ZONE_STATS_6_12: &[&str] = &[
+    "nr_free_pages",
+    "nr_zone_inactive_anon",
+    "nr_zone_active_anon",
+    "nr_zone_inactive_file",
+    "nr_zone_active_file",
+    "nr_zone_unevictable",
+    "nr_zone_write_pending",
+    "nr_mlock",
+    "nr_bounce",
+    "nr_zspages",
+    "nr_free_cma",
+    "nr_unaccepted",
+];
+
+/// 7.3's: nr_free_pages_blocks (free pages in free blocks of at least a pageblock) after
+/// nr_free_pages, nr_bounce gone (a real 7.3.4 x86_64 guest's /proc/vmstat and zoneinfo,
+/// mm/tests/fixtures/oracle-x86_64-7.3-whole.txt).
+pub static ZONE_STATS_7_3: &[&str] = &[
+    "nr_free_pages",
+    "nr_free_pages_blocks",
+    "nr_zone_inactive_anon",
+    "nr_zone_active_anon",
+    "nr_zone_inactive_file",
+    "nr_zone_active_file",
+    "nr_zone_unevictable",
+    "nr_zone_write_pending",
+    "nr_mlock",
+    "nr_zspages",
+    "nr_free_cma",
+    "nr_unaccepted",
+];
+
 /// enum node_stat_item names in 6.12's mm/vmstat.c vmstat_text order (Debian's configs:
 /// SWAP, NUMA_BALANCING and IOMMU_SUPPORT on, SHADOW_CALL_STACK off).
-pub static NODE_STATS: &[&str] = &[
+pub static NODE_STATS_6_12: &[&str] = &[
     "nr_inactive_anon",
     "nr_active_anon",
     "nr_inactive_file",
@@ -173,9 +273,132 @@ pub static NODE_STATS: &[&str] = &[
     "pgdemote_direct",
     "pgdemote_khugepaged",
 ];
+/// 6.1's: no nr_iommu_pages, and pgdemote_* are event counters there.
+pub static NODE_STATS_6_1: &[&str] = &[
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "nr_unevictable",
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_isolated_anon",
+    "nr_isolated_file",
+    "workingset_nodes",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_writeback_temp",
+    "nr_shmem",
+    "nr_shmem_hugepages",
+    "nr_shmem_pmdmapped",
+    "nr_file_hugepages",
+    "nr_file_pmdmapped",
+    "nr_anon_transparent_hugepages",
+    "nr_vmscan_write",
+    "nr_vmscan_immediate_reclaim",
+    "nr_dirtied",
+    "nr_written",
+    "nr_throttled_written",
+    "nr_kernel_misc_reclaimable",
+    "nr_foll_pin_acquired",
+    "nr_foll_pin_released",
+    "nr_kernel_stack",
+    "nr_page_table_pages",
+    "nr_sec_page_table_pages",
+    "nr_swapcached",
+    "pgpromote_success",
+    "pgpromote_candidate",
+];
+
+/// 7.3's, as the real 7.3.4 x86_64 guest prints them (oracle-x86_64-7.3-whole.txt):
+/// nr_vmalloc, pgpromote_candidate_nrl, the proactive reclaim counters, pgsteal_*,
+/// pgscan_*, pgrotate_* and pgrefill moved here from the events, nr_hugetlb
+/// (HUGETLB_PAGE), nr_balloon_pages, nr_kernel_file_pages, nr_gpu_*; nr_writeback_temp
+/// gone.
+pub static NODE_STATS_7_3: &[&str] = &[
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "nr_unevictable",
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_isolated_anon",
+    "nr_isolated_file",
+    "workingset_nodes",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_shmem",
+    "nr_shmem_hugepages",
+    "nr_shmem_pmdmapped",
+    "nr_file_hugepages",
+    "nr_file_pmdmapped",
+    "nr_anon_transparent_hugepages",
+    "nr_vmscan_write",
+    "nr_vmscan_immediate_reclaim",
+    "nr_dirtied",
+    "nr_written",
+    "nr_throttled_written",
+    "nr_kernel_misc_reclaimable",
+    "nr_foll_pin_acquired",
+    "nr_foll_pin_released",
+    "nr_vmalloc",
+    "nr_kernel_stack",
+    "nr_page_table_pages",
+    "nr_sec_page_table_pages",
+    "nr_iommu_pages",
+    "nr_swapcached",
+    "pgpromote_success",
+    "pgpromote_candidate",
+    "pgpromote_candidate_nrl",
+    "pgdemote_kswapd",
+    "pgdemote_direct",
+    "pgdemote_khugepaged",
+    "pgdemote_proactive",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgsteal_khugepaged",
+    "pgsteal_proactive",
+    "pgsteal_anon",
+    "pgsteal_file",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgscan_khugepaged",
+    "pgscan_proactive",
+    "pgscan_anon",
+    "pgscan_file",
+    "pgrotate_anon",
+    "pgrotate_file",
+    "pgrefill",
+    "nr_hugetlb",
+    "nr_balloon_pages",
+    "nr_kernel_file_pages",
+    "nr_gpu_active",
+    "nr_gpu_reclaim",
+];
 
 /// Every modelled version, the default first.
-pub static KERNELS: &[&Kernel] = &[&V6_12, &V6_1];
+pub static KERNELS: &[&Kernel] = &[&V6_12, &V6_1, &V7_3];
 
 /// The default version.
 pub fn default_kernel() -> &'static Kernel {
@@ -254,11 +477,6 @@ fn yes_no(b: bool) -> String {
 /// The generic differences (per-arch ones come from the arch backends).
 pub static DIFFERENCES: &[Difference] = &[
     Difference {
-        what: "hot-added memory onlined by default (Debian's config)",
-        source: "mm/Kconfig: MHP_DEFAULT_ONLINE_TYPE_* (6.12), MEMORY_HOTPLUG_DEFAULT_ONLINE (6.1)",
-        value: |k| yes_no(k.debian_default_online),
-    },
-    Difference {
         what: "memmap_on_memory for a hot-add of several blocks",
         source: "mm/memory_hotplug.c: mhp_supports_memmap_on_memory(), create_altmaps_and_memory_blocks()",
         value: |k| {
@@ -317,11 +535,6 @@ pub static DIFFERENCES: &[Difference] = &[
         value: |k| yes_no(k.node_stat_items().any(|n| n == "nr_iommu_pages")),
     },
     Difference {
-        what: "ZONE_DEVICE on arm64 (Debian's config), so pmem and device-dax",
-        source: "Debian's config-*-arm64: CONFIG_ZONE_DEVICE; mm/memremap.c memremap_pages()",
-        value: |k| yes_no(crate::Arch::zone_device(&crate::arm64::ARM64_4K, k)),
-    },
-    Difference {
         what: "kernelcore=mirror without mirrored memory",
         source: "mm/mm_init.c find_zone_movable_pfns_for_nodes() (mm/page_alloc.c in 6.1)",
         value: |k| {
@@ -341,6 +554,135 @@ pub static DIFFERENCES: &[Difference] = &[
         what: "nr_memmap_pages, nr_memmap_boot_pages in /proc/vmstat",
         source: "include/linux/mmzone.h NR_MEMMAP_*, mm/vmstat.c vmstat_text",
         value: |k| yes_no(k.vmstat_memmap_counters),
+    },
+    Difference {
+        what: "the zone counter after nr_free_pages; nr_bounce",
+        source: "include/linux/mmzone.h enum zone_stat_item, mm/vmstat.c vmstat_text",
+        value: |k| {
+            if k.zone_stats.contains(&"nr_free_pages_blocks") {
+                "nr_free_pages_blocks; gone".to_string()
+            } else {
+                "none; printed".to_string()
+            }
+        },
+    },
+    Difference {
+        what: "pgsteal_*, pgscan_*, pgrefill counted",
+        source: "mm/vmstat.c vmstat_text: node_stat_item or vm_event_item",
+        value: |k| {
+            if k.node_stats.contains(&"pgrefill") {
+                "per node (and memcg)".to_string()
+            } else {
+                "as events".to_string()
+            }
+        },
+    },
+    Difference {
+        what: "Balloon:, GPUActive:, GPUReclaim: in /proc/meminfo",
+        source: "fs/proc/meminfo.c meminfo_proc_show()",
+        value: |k| yes_no(k.meminfo_balloon_gpu),
+    },
+    Difference {
+        what: "pagesets' high_min/high_max, zones' *_highatomic in /proc/zoneinfo",
+        source: "mm/vmstat.c zoneinfo_show_print()",
+        value: |k| yes_no(k.zoneinfo_pcp_high_and_highatomic),
+    },
+    Difference {
+        what: "boot-time gigantic pages built optimised (x86_64: SPARSEMEM_VMEMMAP_PREINIT)",
+        source: "mm/hugetlb_vmemmap.c hugetlb_vmemmap_init_early(), arch/x86/Kconfig",
+        value: |k| yes_no(k.hugetlb_vmemmap_preinit),
+    },
+    Difference {
+        what: "HugeTLB vmemmap optimisation: the tail vmemmap pages map",
+        source: "mm/hugetlb_vmemmap.c vmemmap_remap_free(), vmemmap_get_tail()",
+        value: |k| {
+            if k.hvo_shared_tail {
+                "one shared page per zone and order".to_string()
+            } else {
+                "the head page".to_string()
+            }
+        },
+    },
+    Difference {
+        what: "dax/kmem: daxX.Y/state, \"DAX region truncated\" warning",
+        source: "drivers/dax/kmem.c state_store(), dev_dax_kmem_probe()",
+        value: |k| yes_no(k.dax_kmem_state),
+    },
+    Difference {
+        what: "s390 standby memory",
+        source: "drivers/s390/char/sclp_cmd.c (6.x), sclp_mem.c (7.x)",
+        value: |k| {
+            if k.sclp_standby_sysfs {
+                "/sys/firmware/memory/memoryN/config adds it".to_string()
+            } else {
+                "added offline at boot".to_string()
+            }
+        },
+    },
+    Difference {
+        what: "CONFIG_VIRTIO_MEM depends on",
+        source: "drivers/virtio/Kconfig",
+        value: |k| k.virtio_mem_depends.to_string(),
+    },
+];
+
+/// What changed in a modelled version that the model does not do, and why: `kernels` lists
+/// it under the table.
+pub struct NotModelled {
+    /// The version it came in (the first modelled one that has it).
+    pub kernel: &'static str,
+    pub what: &'static str,
+    pub source: &'static str,
+    pub why: &'static str,
+}
+
+pub static NOT_MODELLED: &[NotModelled] = &[
+    NotModelled {
+        kernel: "7.3",
+        what: "the shared tail page HVO maps (one per zone and order) and its ENOMEM",
+        source: "mm/hugetlb_vmemmap.c vmemmap_get_tail()",
+        why: "not counted in any counter a real guest shows; the model's MemFree reads one \
+              page higher per zone and huge page size used",
+    },
+    NotModelled {
+        kernel: "7.3",
+        what: "pageblock isolation as its own bit (8 flag bits per pageblock), a failed offline \
+               restoring each pageblock's migratetype",
+        source: "include/linux/pageblock-flags.h, mm/page_isolation.c",
+        why: "the model keeps no per-pageblock migratetypes, and the section usage map's \
+              size is not accounted anywhere it prints",
+    },
+    NotModelled {
+        kernel: "7.3",
+        what: "NODE_ADDED_FIRST/LAST_MEMORY notifiers, the \"node notifier failure\" offline \
+               reason",
+        source: "include/linux/node.h, mm/memory_hotplug.c",
+        why: "the model's notifier injection has the memory notifiers (MEM_GOING_*) only",
+    },
+    NotModelled {
+        kernel: "7.3",
+        what: "x86_64's memory block size from a CXL CFMWS window's hint",
+        source: "arch/x86/mm/init_64.c probe_memory_block_size(), drivers/acpi/numa/srat.c",
+        why: "the model's machines have no CXL windows; the default (no window) is modelled",
+    },
+    NotModelled {
+        kernel: "7.3",
+        what: "arm64 block mappings for hot-added memory on BBML3 CPUs, EPERM on a split",
+        source: "arch/arm64/mm/mmu.c: \"splits a leaf entry in linear map\"",
+        why: "the model's arm64 CPU is QEMU's, without BBML3 (the real guests' behaviour)",
+    },
+    NotModelled {
+        kernel: "7.3",
+        what: "vm.movable_gigantic_pages",
+        source: "mm/hugetlb_sysctl.c",
+        why: "gigantic pages are never allocated from ZONE_MOVABLE in the model (the default, \
+              0); the sysctl file is absent",
+    },
+    NotModelled {
+        kernel: "7.3",
+        what: "a boot memmap allocation failure panics (6.x dropped the section)",
+        source: "mm/sparse.c sparse_init_nid(): \"Failed to allocate memmap for section\"",
+        why: "the model's boot never fails to allocate the memmap",
     },
 ];
 

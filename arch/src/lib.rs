@@ -38,7 +38,7 @@ pub mod x86_64;
 use std::fmt;
 
 pub use direct_map::DirectMap;
-pub use kernel::{default_kernel, nearest_kernel, Kernel, DIFFERENCES, KERNELS};
+pub use kernel::{default_kernel, nearest_kernel, Kernel, DIFFERENCES, KERNELS, NOT_MODELLED};
 pub use params::{ArchParams, Geometry, TableLevel, SUBSECTION_SHIFT};
 pub use registry::{did_you_mean, Config, Family, Mark, CONFIGS};
 pub use size::{approx, human};
@@ -396,6 +396,12 @@ pub trait Arch: fmt::Debug + Send + Sync {
         false
     }
 
+    /// ARCH_WANT_HUGETLB_VMEMMAP_PREINIT (SPARSEMEM_VMEMMAP_PREINIT, where `kernel` has
+    /// it): boot-time gigantic pages get their vmemmap built optimised by sparse_init().
+    fn hugetlb_vmemmap_preinit(&self, _kernel: &Kernel) -> bool {
+        false
+    }
+
     /// ARCH_WANT_OPTIMIZE_DAX_VMEMMAP (and the arch's vmemmap_can_optimize override) in
     /// `kernel`: device-dax compound pages share their tail vmemmap pages.
     fn dax_vmemmap_optimize(&self, kernel: &Kernel) -> bool {
@@ -582,6 +588,10 @@ pub trait Arch: fmt::Debug + Send + Sync {
         let _ = kernel;
         false
     }
+
+    /// The Kconfig symbol drivers/virtio/Kconfig names this architecture by ("X86_64",
+    /// "ARM64", "PPC64", "S390"), to tell "cannot be built" from "Debian does not build it".
+    fn kconfig_symbol(&self) -> &'static str;
 
     /// CONFIG_UNACCEPTED_MEMORY (selected by confidential-guest support): /proc/meminfo
     /// then has Unaccepted, and /proc/vmstat and /proc/zoneinfo nr_unaccepted.

@@ -178,6 +178,10 @@ pub fn hash_vmemmap_psize(g: &Geometry, boot_ram: u64) -> u64 {
 }
 
 impl Arch for Powerpc {
+    fn kconfig_symbol(&self) -> &'static str {
+        "PPC64"
+    }
+
     /// Debian's ppc64el config builds CMA without DMA_CMA, so no default area: `CmaTotal: 0
     /// kB` (fixture oracle-powerpc-64k-dimm1g).
     fn cma(&self, _kernel: &Kernel) -> Option<crate::Cma> {

@@ -63,10 +63,18 @@ pub static S390: S390 = S390 { params: PARAMS };
 const QEMU_RZM: u64 = MIB;
 
 impl Arch for S390 {
+    fn kconfig_symbol(&self) -> &'static str {
+        "S390"
+    }
+
     /// Debian's s390x config builds CMA without a default area (`CmaTotal: 0 kB`, fixture
     /// oracle-s390-6.1-boot) and no NUMA (6.1's and 6.12's configs: CONFIG_NUMA unset).
-    fn cma(&self, _kernel: &Kernel) -> Option<crate::Cma> {
-        Some(crate::Cma { dma: None })
+    /// CMA is built in every Debian s390x config; 7.x's adds DMA_CMA with a 128 MiB
+    /// default area (config-7.2.11+deb13-s390x: CMA_SIZE_MBYTES=128).
+    fn cma(&self, kernel: &Kernel) -> Option<crate::Cma> {
+        Some(crate::Cma {
+            dma: kernel.at_least(7, 0).then_some(128 * MIB),
+        })
     }
 
     fn numa(&self) -> bool {
@@ -74,9 +82,11 @@ impl Arch for S390 {
     }
 
     /// Debian's s390x configs leave CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE unset in 6.12 too
-    /// (config-6.12.107+deb13-s390x): standby memory stays offline until chmem -e.
-    fn default_online(&self, _kernel: &Kernel) -> bool {
-        false
+    /// (config-6.12.107+deb13-s390x): standby memory stays offline until chmem -e. 7.x's
+    /// pick MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO as the other arches do
+    /// (config-7.2.11+deb13-s390x).
+    fn default_online(&self, kernel: &Kernel) -> bool {
+        kernel.at_least(7, 0)
     }
 
     /// 6.13 made sections 128 MiB (SECTION_SIZE_BITS 27 in asm/sparsemem.h, commit
@@ -90,8 +100,20 @@ impl Arch for S390 {
     }
 
     /// s390 has ZONE_DMA and no ZONE_DEVICE (it does not select ARCH_HAS_PTE_DEVMAP).
-    fn zone_types(&self, _kernel: &Kernel) -> &'static [ZoneType] {
-        &[ZoneType::Dma, ZoneType::Normal, ZoneType::Movable]
+    /// Debian's 7.x s390x config builds ZONE_DEVICE (config-7.2.11+deb13-s390x: ZONE_DEVICE
+    /// and DEVICE_PRIVATE, selected now that s390 has no pte_devmap to keep; 6.12's has
+    /// none).
+    fn zone_types(&self, kernel: &Kernel) -> &'static [ZoneType] {
+        if kernel.at_least(7, 0) {
+            &[
+                ZoneType::Dma,
+                ZoneType::Normal,
+                ZoneType::Movable,
+                ZoneType::Device,
+            ]
+        } else {
+            &[ZoneType::Dma, ZoneType::Normal, ZoneType::Movable]
+        }
     }
 
     /// paging_init() in arch/s390/mm/init.c: ZONE_DMA below MAX_DMA_ADDRESS (2 GiB, 31 bits).
@@ -262,9 +284,11 @@ impl Arch for S390 {
         let since_6_8 = kernel.at_least(6, 8);
         HotplugDriver {
             drivers: &[crate::PlatformDriver::Sclp],
-            // add_memory_merged(): MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE with EDAT1.
+            // add_memory_merged(): MHP_MEMMAP_ON_MEMORY | MHP_OFFLINE_INACCESSIBLE with EDAT1;
+            // 7.x's sclp_mem.c asks for MHP_MEMMAP_ON_MEMORY per block (its memmap_on_memory
+            // file) and the flag is gone.
             requests_memmap_on_memory: since_6_8,
-            offline_inaccessible: since_6_8,
+            offline_inaccessible: since_6_8 && !kernel.sclp_standby_sysfs,
             lmb_drc_base: None,
         }
     }

@@ -109,6 +109,17 @@ const MAX_BLOCK_SIZE: u64 = 2 * GIB;
 const SEABIOS_RESERVED: u64 = 0x21000;
 
 impl Arch for X86 {
+    fn kconfig_symbol(&self) -> &'static str {
+        "X86_64"
+    }
+
+    /// Debian's amd64 configs build no CMA in 6.1 and 6.12; 7.x's set CONFIG_CMA with no
+    /// default area (config-7.3.4+deb13-amd64): CmaTotal and CmaFree read 0 (a real 7.3.4
+    /// guest, mm/tests/fixtures/oracle-x86_64-7.3-whole.txt).
+    fn cma(&self, kernel: &Kernel) -> Option<crate::Cma> {
+        kernel.at_least(7, 0).then_some(crate::Cma { dma: None })
+    }
+
     /// Debian's amd64 config has THP with PUD support and no CMA.
     fn thp_pud_config(&self, _kernel: &Kernel) -> bool {
         true
@@ -212,6 +223,12 @@ impl Arch for X86 {
 
     fn vmemmap_uses_altmap(&self) -> &'static str {
         "yes for PMD leaves (no fallback); sub-section base pages never use it"
+    }
+
+    /// arch/x86/Kconfig selects ARCH_WANT_HUGETLB_VMEMMAP_PREINIT on X86_64 (in 7.3; the
+    /// kernel table says which versions have the mechanism).
+    fn hugetlb_vmemmap_preinit(&self, kernel: &Kernel) -> bool {
+        kernel.hugetlb_vmemmap_preinit
     }
 
     fn hugetlb_vmemmap_optimize(&self) -> bool {

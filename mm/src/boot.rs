@@ -428,6 +428,7 @@ impl Machine {
             },
             dmesg: Vec::new(),
             booting: true,
+            hugetlb_bootmem: false,
             faults: Faults::default(),
             wmark_memo: Default::default(),
             per_block_reference: false,
@@ -491,6 +492,7 @@ impl Machine {
             ));
         }
         let texts = m.cmdline.hugepages_text.clone();
+        m.hugetlb_bootmem = true;
         for ((size, count), (size_text, count_text)) in
             m.cmdline.hugepages.clone().into_iter().zip(texts)
         {
@@ -510,6 +512,7 @@ impl Machine {
                 }
             }
         }
+        m.hugetlb_bootmem = false;
         m.report_hugepages();
         // sclp_detect_standby_memory(), a device initcall.
         if let Some(bytes) = standby {

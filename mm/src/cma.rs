@@ -48,9 +48,14 @@ impl Machine {
         match self.cma_declare_contiguous(pfn_ranges, size, base, limit, fixed) {
             Ok((start, pages)) => {
                 self.log(format!(
-                    "cma: Reserved {} MiB at {:#018x} on node -1",
+                    "cma: Reserved {} MiB at {:#018x}{}",
                     (pages << ps) >> 20,
-                    start << ps
+                    start << ps,
+                    if self.target.kernel.cma_reserved_on_node {
+                        " on node -1"
+                    } else {
+                        ""
+                    }
                 ));
                 self.cma_area = Some((start, start + pages));
                 // memblock keeps it until cma_activate_area() (core_initcall).

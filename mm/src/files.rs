@@ -11,12 +11,14 @@ use crate::units::BlockId;
 
 pub(crate) const MEMORY: &str = "/sys/devices/system/memory";
 pub(crate) const HUGEPAGES: &str = "/sys/kernel/mm/hugepages";
+pub(crate) const DAX_DEVICES: &str = "/sys/bus/dax/devices";
 
 /// How a write to a file of object `K` is stored.
 pub(crate) type Store<K> = fn(&mut Machine, K, &str) -> Result<()>;
 
 /// One file. `K` says which object it belongs to: `()` for the machine, a [`BlockId`] for a
-/// file in `memoryN/`, an hstate index for one in `hugepages-<size>kB/`.
+/// file in `memoryN/`, an hstate index for one in `hugepages-<size>kB/`, a kmem device's
+/// pgmap id for one in `daxX.Y/`.
 pub(crate) struct Attr<K: 'static> {
     /// The full path for a machine file; the name within the object's directory otherwise.
     pub name: &'static str,
@@ -290,6 +292,38 @@ pub(crate) static BLOCK_FILES: &[Attr<BlockId>] = &[
 ];
 
 /// Why writing a page-poisoning file is refused.
+/// 7.x's s390 SCLP memory files (drivers/s390/char/sclp_mem.c), one directory per memory
+/// block id boot memory or usable standby memory has.
+pub(crate) static SCLP_FILES: &[Attr<BlockId>] = &[
+    Attr {
+        name: "config",
+        show: |m, id| line(u8::from(m.sclp_config(id))),
+        store: Some(|m, id, v| m.sclp_set_config(id, v)),
+        export: false,
+        present: always,
+        readable: true,
+    },
+    Attr {
+        name: "memmap_on_memory",
+        show: |m, id| line(u8::from(m.sclp_memmap_on_memory(id))),
+        store: Some(|m, id, v| m.sclp_set_memmap_on_memory(id, v)),
+        export: false,
+        present: always,
+        readable: true,
+    },
+];
+
+/// The files the kmem driver adds to a dax device it holds (drivers/dax/kmem.c
+/// dax_kmem_groups, 7.x).
+pub(crate) static DAX_FILES: &[Attr<u32>] = &[Attr {
+    name: "state",
+    show: |m, id| line(m.state.kmem[&id].state.name()),
+    store: Some(|m, id, v| m.set_kmem_state(id, v)),
+    export: false,
+    present: |m| m.target.kernel.dax_kmem_state,
+    readable: true,
+}];
+
 fn poison_not_modelled(file: &str) -> MmError {
     MmError::NotSupported(format!(
         "{file}: taking a page out of use (memory_failure(), soft_offline_page()) is not \
@@ -528,6 +562,8 @@ pub(crate) enum File {
     Machine(&'static Attr<()>),
     Block(&'static Attr<BlockId>, BlockId),
     Hstate(&'static Attr<usize>, usize),
+    Dax(&'static Attr<u32>, u32),
+    Sclp(&'static Attr<BlockId>, BlockId),
 }
 
 impl File {
@@ -537,6 +573,8 @@ impl File {
             File::Machine(a) => a.readable,
             File::Block(a, _) => a.readable,
             File::Hstate(a, _) => a.readable,
+            File::Dax(a, _) => a.readable,
+            File::Sclp(a, _) => a.readable,
         }
     }
 
@@ -545,6 +583,8 @@ impl File {
             File::Machine(a) => (a.show)(m, ()),
             File::Block(a, id) => (a.show)(m, id),
             File::Hstate(a, i) => (a.show)(m, i),
+            File::Dax(a, id) => (a.show)(m, id),
+            File::Sclp(a, id) => (a.show)(m, id),
         }
     }
 
@@ -554,6 +594,8 @@ impl File {
             File::Machine(a) => (a.store?)(m, (), v),
             File::Block(a, id) => (a.store?)(m, id, v),
             File::Hstate(a, i) => (a.store?)(m, i, v),
+            File::Dax(a, id) => (a.store?)(m, id, v),
+            File::Sclp(a, id) => (a.store?)(m, id, v),
         })
     }
 }
@@ -574,11 +616,72 @@ impl Machine {
                 .find(|a| a.name == name && (a.present)(self))?;
             return Some(File::Block(a, id));
         }
+        if let Some(id) = self.sclp_dir(dir) {
+            let a = SCLP_FILES.iter().find(|a| a.name == name)?;
+            return Some(File::Sclp(a, id));
+        }
+        if let Some(id) = self.dax_dir(dir) {
+            let a = DAX_FILES
+                .iter()
+                .find(|a| a.name == name && (a.present)(self))?;
+            return Some(File::Dax(a, id));
+        }
         let i = self.hstate_dir(dir)?;
         let a = self
             .hstate_files(i)
             .find(|a| a.name == name && (a.present)(self))?;
         Some(File::Hstate(a, i))
+    }
+
+    /// The kmem device whose directory `dir` is (`/sys/bus/dax/devices/daxX.Y`), where the
+    /// kernel gives it files.
+    fn dax_dir(&self, dir: &str) -> Option<u32> {
+        let name = dir.strip_prefix(DAX_DEVICES)?.strip_prefix('/')?;
+        if !DAX_FILES.iter().any(|a| (a.present)(self)) {
+            return None;
+        }
+        self.kmem_by_name(name)
+    }
+
+    /// The block whose /sys/firmware/memory/memoryN directory `dir` is (7.x s390).
+    fn sclp_dir(&self, dir: &str) -> Option<BlockId> {
+        let num = dir
+            .strip_prefix(crate::sclp::FIRMWARE_MEMORY)?
+            .strip_prefix("/memory")?;
+        if num.is_empty()
+            || !num.bytes().all(|b| b.is_ascii_digit())
+            || (num.len() > 1 && num.starts_with('0'))
+        {
+            return None;
+        }
+        let id = BlockId(num.parse().ok()?);
+        self.sclp_mem_dir(id).then_some(id)
+    }
+
+    /// The block ids /sys/firmware/memory has directories for, ascending.
+    fn sclp_dirs(&self) -> Vec<BlockId> {
+        if !self.sclp_mem_files() {
+            return Vec::new();
+        }
+        let mut ids: Vec<BlockId> = self
+            .state
+            .blocks
+            .iter()
+            .filter(|(_, b)| b.early)
+            .map(|(id, _)| *id)
+            .collect();
+        if let Some(s) = &self.state.standby {
+            let bs = self.u.block_size;
+            ids.extend((s.added.0 / bs..s.added.1 / bs).map(BlockId));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Whether /sys/bus/dax/devices holds a directory the model serves.
+    fn has_dax_dirs(&self) -> bool {
+        !self.state.kmem.is_empty() && DAX_FILES.iter().any(|a| (a.present)(self))
     }
 
     /// The files of hstate `i`'s directory: the demote ones only where it has a size to
@@ -611,7 +714,25 @@ impl Machine {
 
     /// Whether `canon` (a canonical path) is a directory that holds some file.
     pub(crate) fn is_directory(&self, canon: &str) -> bool {
-        if canon == "/" || self.block_dir(canon).is_some() || self.hstate_dir(canon).is_some() {
+        if canon == "/"
+            || self.block_dir(canon).is_some()
+            || self.hstate_dir(canon).is_some()
+            || self.dax_dir(canon).is_some()
+            || self.sclp_dir(canon).is_some()
+        {
+            return true;
+        }
+        let fw = crate::sclp::FIRMWARE_MEMORY;
+        if self.sclp_mem_files() && fw.starts_with(canon) && {
+            let rest = &fw[canon.len()..];
+            rest.is_empty() || rest.starts_with('/')
+        } {
+            return true;
+        }
+        if self.has_dax_dirs() && DAX_DEVICES.starts_with(canon) && {
+            let rest = &DAX_DEVICES[canon.len()..];
+            rest.is_empty() || rest.starts_with('/')
+        } {
             return true;
         }
         let prefix = format!("{canon}/");
@@ -645,6 +766,28 @@ impl Machine {
                 child(&format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
             }
         }
+        if self.has_dax_dirs() {
+            for d in self.state.kmem.values() {
+                for a in DAX_FILES.iter().filter(|a| (a.present)(self)) {
+                    child(&format!("{DAX_DEVICES}/{}/{}", d.dax, a.name));
+                }
+            }
+        }
+        let fw = crate::sclp::FIRMWARE_MEMORY;
+        if self.sclp_mem_files() {
+            if dir != fw {
+                child(&format!("{fw}/"));
+            }
+            if dir == fw {
+                for id in self.sclp_dirs() {
+                    out.insert(format!("memory{}/", id.0));
+                }
+            } else if self.sclp_dir(dir).is_some() {
+                for a in SCLP_FILES {
+                    out.insert(a.name.to_string());
+                }
+            }
+        }
         if dir == MEMORY {
             for id in self.state.blocks.keys() {
                 out.insert(format!("memory{}/", id.0));
@@ -673,6 +816,21 @@ impl Machine {
                 v.push(format!("{HUGEPAGES}/{}/{}", h.dir_name(), a.name));
             }
         }
+        if let Some(id) = self.sclp_dirs().first() {
+            for a in SCLP_FILES {
+                v.push(format!(
+                    "{}/memory{}/{}",
+                    crate::sclp::FIRMWARE_MEMORY,
+                    id.0,
+                    a.name
+                ));
+            }
+        }
+        if let Some(d) = self.state.kmem.values().next() {
+            for a in DAX_FILES.iter().filter(|a| (a.present)(self) && a.readable) {
+                v.push(format!("{DAX_DEVICES}/{}/{}", d.dax, a.name));
+            }
+        }
         if let Some(id) = self.state.blocks.keys().next() {
             for a in BLOCK_FILES
                 .iter()
@@ -696,7 +854,7 @@ pub struct FilePattern {
 }
 
 /// Every file any machine may have, in table order: the machine's, then one block's, then
-/// one hstate's.
+/// one hstate's, then one kmem dax device's, then one s390 SCLP memory block's (7.x).
 pub fn patterns() -> Vec<FilePattern> {
     let machine = MACHINE_FILES.iter().map(|a| FilePattern {
         path: a.name.to_string(),
@@ -716,7 +874,22 @@ pub fn patterns() -> Vec<FilePattern> {
             writable: a.store.is_some(),
             readable: a.readable,
         });
-    machine.chain(block).chain(hstate).collect()
+    let dax = DAX_FILES.iter().map(|a| FilePattern {
+        path: format!("{DAX_DEVICES}/daxX.Y/{}", a.name),
+        writable: a.store.is_some(),
+        readable: a.readable,
+    });
+    let sclp = SCLP_FILES.iter().map(|a| FilePattern {
+        path: format!("{}/memoryN/{}", crate::sclp::FIRMWARE_MEMORY, a.name),
+        writable: a.store.is_some(),
+        readable: a.readable,
+    });
+    machine
+        .chain(block)
+        .chain(hstate)
+        .chain(dax)
+        .chain(sclp)
+        .collect()
 }
 
 #[cfg(test)]

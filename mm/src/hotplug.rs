@@ -33,6 +33,9 @@ pub struct AddOptions {
     /// stays fake-offline when it is onlined (virtio-mem's online_page_callback gives the
     /// buddy only plugged pages). None: all of it.
     pub plugged: Option<u64>,
+    /// How to online the new blocks instead of auto_online_blocks (7.x's
+    /// __add_memory_driver_managed() takes it: dax/kmem passes its state file's type).
+    pub online_type: Option<OnlineType>,
 }
 
 /// Memory blocks whose memmaps one populate or free call takes at most, when a
@@ -346,7 +349,7 @@ impl Machine {
         // pseries DLPAR's onlining does not apply to it.
         let driver_onlines =
             opts.platform == Some(arch::PlatformDriver::Dlpar) && opts.resource_name.is_none();
-        report.onlined = self.online_added_blocks(blocks, nid, driver_onlines)?;
+        report.onlined = self.online_added_blocks(blocks, nid, driver_onlines, opts.online_type)?;
         Ok(report)
     }
 
@@ -574,8 +577,9 @@ impl Machine {
         blocks: Vec<BlockId>,
         nid: u16,
         driver_onlines: bool,
+        online_type: Option<OnlineType>,
     ) -> Result<Vec<(BlockId, String)>> {
-        let auto = self.state.settings.default_online;
+        let auto = online_type.unwrap_or(self.state.settings.default_online);
         let mut onlined = Vec::new();
         self.wmark_batch(|m| {
             if auto == OnlineType::OnlineMovable && m.movable_run_ok(&blocks, BlockState::Offline) {
@@ -822,6 +826,10 @@ impl Machine {
         let present = &self.state.blocks;
         let mut gone = Vec::new();
         self.state.kmem.retain(|_, k| {
+            // 7.x's daxX.Y/state "unplugged": the driver keeps the device.
+            if k.state == crate::kmem::KmemState::Unplugged {
+                return true;
+            }
             let (a, b) = (u.block_of_phys(k.start), u.block_of_phys(k.start + k.size));
             let keep = present.range(a..b).next().is_some();
             if !keep {

@@ -105,7 +105,8 @@ impl Machine {
             }
             // Where the kept head pages come from: new buddy pages, or (a kernel that keeps
             // them) each folio's own first page, in runs of one origin.
-            let keep = self.target.kernel.hvo_keeps_head_vmemmap_page;
+            let keep = self.target.kernel.hvo_keeps_head_vmemmap_page
+                || self.hugetlb_vmemmap_preinit(size, gp);
             let mut chunks: Vec<(u64, u64, Origin)> = Vec::new();
             if keep {
                 for (s, e, map) in self.state.vmemmap.iter(fa, fb) {
@@ -163,6 +164,24 @@ impl Machine {
             self.state.vmstat.memmap_hvo += heads as i64;
             self.set_runs_optimized(i, gp, n, true);
         }
+    }
+
+    /// Whether huge pages of `size` from `pfn`, allocated now, are pre-HVO'd at boot
+    /// (vmemmap_should_optimize_bootmem_page(), mm/hugetlb_vmemmap.c): the arch and version
+    /// have SPARSEMEM_VMEMMAP_PREINIT, the machine is booting, and the page is aligned to a
+    /// section and to the memory one vmemmap PMD maps. Their vmemmap then looks as if HVO
+    /// had kept each head page: one boot page per huge page, the tail shared.
+    fn hugetlb_vmemmap_preinit(&self, size: u64, pfn: u64) -> bool {
+        let g = &self.u.g;
+        let pmd_maps = (g.pmd_size / g.struct_page_size) << g.page_shift;
+        let align = g.section_size.max(pmd_maps);
+        self.hugetlb_bootmem
+            && self
+                .target
+                .arch()
+                .hugetlb_vmemmap_preinit(self.target.kernel)
+            && size.is_multiple_of(align)
+            && (pfn << g.page_shift).is_multiple_of(align)
     }
 
     /// Mark `n` huge pages of hstate `i` from `pfn` (inside one run) optimised or not.

@@ -142,6 +142,9 @@ pub struct Machine {
     pub(crate) dmesg: Vec<String>,
     /// While boot runs, vmemmap and page tables come from memblock.
     pub(crate) booting: bool,
+    /// While boot allocates the command line's huge pages (hugetlb_hstate_alloc_pages()
+    /// from memblock).
+    pub(crate) hugetlb_bootmem: bool,
     pub(crate) faults: Faults,
     /// A cache for watermark recomputation (not state).
     pub(crate) wmark_memo: crate::watermark::WmarkMemo,

@@ -534,6 +534,10 @@ pub enum DeviceView {
     },
     Kmem {
         id: u32,
+        /// Its name under /sys/bus/dax/devices ("dax0.0").
+        dax: String,
+        /// daxX.Y/state: "unplugged" or the online type it was added with.
+        state: &'static str,
         start: u64,
         size: u64,
         node: u16,
@@ -952,6 +956,8 @@ fn pgmap_view(p: &crate::memremap::DevPagemap) -> PgmapView {
 pub fn kmem_view(k: &crate::kmem::KmemDevice) -> DeviceView {
     DeviceView::Kmem {
         id: k.id,
+        dax: k.dax.clone(),
+        state: k.state.name(),
         start: k.start,
         size: k.size,
         node: k.nid,

@@ -1,7 +1,10 @@
-//! s390 standby memory (drivers/s390/char/sclp_cmd.c): storage increments the LPAR or z/VM
-//! reports as standby at boot, which sclp_detect_standby_memory() adds as offline memory
-//! blocks; from then on they are only onlined (the increments assigned, as `chmem -e` asks)
-//! and offlined (unassigned, `chmem -d`). No s390 driver ever calls remove_memory().
+//! s390 standby memory: storage increments the LPAR or z/VM reports as standby at boot. In
+//! 6.x (drivers/s390/char/sclp_cmd.c) sclp_detect_standby_memory() adds them as offline
+//! memory blocks, which are from then on only onlined (the increments assigned, as `chmem
+//! -e` asks) and offlined (unassigned, `chmem -d`); no s390 driver calls remove_memory().
+//! In 7.x (drivers/s390/char/sclp_mem.c) nothing is added at boot: each block has
+//! /sys/firmware/memory/memoryN/{config,memmap_on_memory}, and writing 1 to config assigns
+//! the increments and adds the block, 0 removes it again.
 
 use crate::error::{MmError, Result};
 use crate::hotplug::AddOptions;
@@ -18,10 +21,17 @@ pub struct Standby {
     pub size: u64,
     /// The storage increment size (sclp.rzm).
     pub rzm: u64,
-    /// `[start, end)` added as memory blocks: cut at the identity map's end (mem=) and to
-    /// whole memory blocks.
+    /// `[start, end)` of usable standby memory: cut at the identity map's end (mem=) and to
+    /// whole memory blocks. 6.x added it all at boot.
     pub added: (u64, u64),
+    /// 7.x: the standby blocks configured (added) through their config file.
+    pub configured: std::collections::BTreeSet<BlockId>,
+    /// 7.x: the standby blocks whose memmap_on_memory file reads 1.
+    pub memmap_on_memory: std::collections::BTreeSet<BlockId>,
 }
+
+/// The directory of 7.x's per-block SCLP files.
+pub(crate) const FIRMWARE_MEMORY: &str = "/sys/firmware/memory";
 
 impl Machine {
     /// sclp_detect_standby_memory() and add_memory_merged() at boot: `bytes` of standby
@@ -64,8 +74,10 @@ impl Machine {
             let usable_start = start.next_multiple_of(bs);
             let usable_end = end / bs * bs;
             let usable = usable_end.saturating_sub(usable_start);
+            let sysfs = self.target.kernel.sclp_standby_sysfs;
             self.log(format!(
-                "sclp_cmd: Standby memory at {start:#x} ({}M of {}M usable)",
+                "{}: Standby memory at {start:#x} ({}M of {}M usable)",
+                if sysfs { "sclp_mem" } else { "sclp_cmd" },
                 usable >> 20,
                 (end - start) >> 20
             ));
@@ -75,7 +87,9 @@ impl Machine {
                      ({hi:#x})"
                 )));
             }
-            if usable > 0 {
+            if usable > 0 && sysfs {
+                added = (usable_start, usable_end);
+            } else if usable > 0 {
                 let opts = AddOptions {
                     platform: Some(arch::PlatformDriver::Sclp),
                     ..AddOptions::default()
@@ -84,12 +98,158 @@ impl Machine {
                 added = (usable_start, usable_end);
             }
         }
+        // sclp_create_standby_mems(): memmap_on_memory starts as what
+        // mhp_supports_memmap_on_memory() says.
+        let mom =
+            self.target.kernel.sclp_standby_sysfs && self.mhp_supports_memmap_on_memory().is_ok();
+        let bs = self.u.block_size;
+        let memmap_on_memory = if mom {
+            (added.0 / bs..added.1 / bs).map(BlockId).collect()
+        } else {
+            Default::default()
+        };
         self.state.standby = Some(Standby {
             start,
             size,
             rzm,
             added,
+            configured: Default::default(),
+            memmap_on_memory,
         });
+        Ok(())
+    }
+
+    /// Whether this machine has 7.x's /sys/firmware/memory files.
+    pub(crate) fn sclp_mem_files(&self) -> bool {
+        self.target.kernel.sclp_standby_sysfs
+            && self
+                .target
+                .arch()
+                .hotplug_driver(self.target.kernel)
+                .drivers
+                .contains(&arch::PlatformDriver::Sclp)
+    }
+
+    /// The blocks /sys/firmware/memory has a directory for: every boot block (configured)
+    /// and every usable standby block.
+    pub(crate) fn sclp_mem_dir(&self, id: BlockId) -> bool {
+        if !self.sclp_mem_files() {
+            return false;
+        }
+        let boot = self.state.blocks.get(&id).is_some_and(|b| b.early);
+        boot || self.standby_block(id)
+    }
+
+    /// Whether block `id` lies in the usable standby memory.
+    fn standby_block(&self, id: BlockId) -> bool {
+        let at = self.u.block_start(id);
+        self.state
+            .standby
+            .as_ref()
+            .is_some_and(|s| s.added.0 <= at && at < s.added.1)
+    }
+
+    /// memoryN/config: 1 for boot memory and configured standby memory.
+    pub(crate) fn sclp_config(&self, id: BlockId) -> bool {
+        !self.standby_block(id)
+            || self
+                .state
+                .standby
+                .as_ref()
+                .is_some_and(|s| s.configured.contains(&id))
+    }
+
+    /// memoryN/memmap_on_memory (0 for boot memory).
+    pub(crate) fn sclp_memmap_on_memory(&self, id: BlockId) -> bool {
+        self.state
+            .standby
+            .as_ref()
+            .is_some_and(|s| s.memmap_on_memory.contains(&id))
+    }
+
+    /// sclp_config_mem_store(): 1 assigns the block's increments and adds it (__add_memory()
+    /// with MHP_MEMMAP_ON_MEMORY if its memmap_on_memory file says so; auto_online_blocks
+    /// then onlines it); 0 needs it offline (EBUSY) and unassigns and removes it. Writing
+    /// what it is changes nothing.
+    pub(crate) fn sclp_set_config(&mut self, id: BlockId, v: &str) -> Result<()> {
+        let value = crate::cmdline::kstrtobool(v).ok_or_else(|| {
+            MmError::Invalid(format!("{} is not a boolean", crate::error::quote(v)))
+        })?;
+        if value == self.sclp_config(id) {
+            return Ok(());
+        }
+        let bs = self.u.block_size;
+        let at = self.u.block_start(id);
+        if !self.standby_block(id) {
+            // Deconfiguring boot memory: __remove_memory() of an early block, which the
+            // model does not do.
+            return Err(MmError::NotSupported(format!(
+                "memory{} is boot memory: deconfiguring it (__remove_memory() of early \
+                 sections) is not modelled",
+                id.0
+            )));
+        }
+        let fp = self.footprint(at, at + bs);
+        if value {
+            let mom = self.sclp_memmap_on_memory(id);
+            self.transaction(fp, |m| {
+                m.add_memory(
+                    at,
+                    bs,
+                    &AddOptions {
+                        memmap_on_memory: Some(mom),
+                        platform: Some(arch::PlatformDriver::Sclp),
+                        ..AddOptions::default()
+                    },
+                )?;
+                if let Some(s) = m.state.standby.as_mut() {
+                    s.configured.insert(id);
+                }
+                Ok(())
+            })
+        } else {
+            if self.state.blocks.get(&id).map(|b| b.state) != Some(BlockState::Offline) {
+                return Err(MmError::Busy(format!(
+                    "memory{} is online: offline it before deconfiguring it",
+                    id.0
+                )));
+            }
+            self.transaction(fp, |m| {
+                m.remove_memory_locked(at, bs)?;
+                if let Some(s) = m.state.standby.as_mut() {
+                    s.configured.remove(&id);
+                }
+                Ok(())
+            })
+        }
+    }
+
+    /// sclp_memmap_on_memory_store(): EOPNOTSUPP for 1 where memmap_on_memory cannot be
+    /// used, EBUSY once the block is added.
+    pub(crate) fn sclp_set_memmap_on_memory(&mut self, id: BlockId, v: &str) -> Result<()> {
+        let value = crate::cmdline::kstrtobool(v).ok_or_else(|| {
+            MmError::Invalid(format!("{} is not a boolean", crate::error::quote(v)))
+        })?;
+        if value {
+            if let Err(why) = self.mhp_supports_memmap_on_memory() {
+                return Err(MmError::NotSupported(format!(
+                    "memmap_on_memory cannot be used here: {why}"
+                )));
+            }
+        }
+        if self.state.blocks.contains_key(&id) {
+            return Err(MmError::Busy(format!(
+                "memory{} is added: its memmap placement is fixed",
+                id.0
+            )));
+        }
+        if let Some(s) = self.state.standby.as_mut() {
+            if value {
+                s.memmap_on_memory.insert(id);
+            } else {
+                s.memmap_on_memory.remove(&id);
+            }
+        }
         Ok(())
     }
 
@@ -152,7 +312,14 @@ impl Machine {
             )));
         }
         let want = (size / bs) as usize;
-        let offline = self.standby_blocks(BlockState::Offline);
+        let sysfs = self.target.kernel.sclp_standby_sysfs;
+        // 7.x: the deconfigured standby blocks (chmem configures, then onlines); 6.x: the
+        // offline ones.
+        let offline = if sysfs {
+            self.standby_deconfigured()
+        } else {
+            self.standby_blocks(BlockState::Offline)
+        };
         if offline.len() < want {
             return Err(MmError::Invalid(format!(
                 "{} of standby memory is offline, not {}: chmem -e would enable that much and \
@@ -171,7 +338,12 @@ impl Machine {
         self.transaction(fp, |m| {
             for &id in &ids {
                 m.tick()?;
-                m.memory_block_online(id, crate::cmdline::OnlineType::Online)?;
+                if sysfs {
+                    m.sclp_set_config(id, "1")?;
+                }
+                if m.state.blocks.get(&id).map(|b| b.state) == Some(BlockState::Offline) {
+                    m.memory_block_online(id, crate::cmdline::OnlineType::Online)?;
+                }
             }
             Ok(())
         })?;
@@ -179,15 +351,33 @@ impl Machine {
             .ok_or_else(|| MmError::Invalid("no standby block was onlined".to_string()))
     }
 
+    /// The usable standby blocks 7.x's config file says are deconfigured, ascending.
+    fn standby_deconfigured(&self) -> Vec<BlockId> {
+        let Some(s) = self.state.standby.as_ref() else {
+            return Vec::new();
+        };
+        let bs = self.u.block_size;
+        (s.added.0 / bs..s.added.1 / bs)
+            .map(BlockId)
+            .filter(|id| !s.configured.contains(id))
+            .collect()
+    }
+
     /// `chmem -d` of a device's blocks: offline each (MEM_FINISH_OFFLINE unassigns its
-    /// increments), highest first; all or none.
+    /// increments; 7.x: then deconfigure it, which removes it), highest first; all or
+    /// none.
     pub(crate) fn sclp_unplug(&mut self, dev: &crate::platform::PlatformDevice) -> Result<()> {
         let ids: Vec<BlockId> = dev
             .blocks
             .iter()
             .rev()
             .copied()
-            .filter(|id| self.state.blocks.get(id).map(|b| b.state) == Some(BlockState::Online))
+            .filter(|id| match self.state.blocks.get(id).map(|b| b.state) {
+                Some(BlockState::Online) => true,
+                // 7.x deconfigures what is offline too.
+                Some(_) => self.target.kernel.sclp_standby_sysfs,
+                None => false,
+            })
             .collect();
         self.sclp_disable(&ids)?;
         self.state.devices.remove(&dev.id);
@@ -215,10 +405,16 @@ impl Machine {
         };
         let bs = self.u.block_size;
         let fp = self.footprint(self.u.block_start(lo), self.u.block_start(hi) + bs);
+        let sysfs = self.target.kernel.sclp_standby_sysfs;
         self.transaction(fp, |m| {
             for &id in ids {
                 m.tick()?;
-                m.memory_block_offline(id)?;
+                if m.state.blocks.get(&id).map(|b| b.state) == Some(BlockState::Online) {
+                    m.memory_block_offline(id)?;
+                }
+                if sysfs {
+                    m.sclp_set_config(id, "0")?;
+                }
             }
             Ok(())
         })

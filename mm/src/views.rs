@@ -9,23 +9,6 @@ use crate::units::BlockId;
 use arch::ZoneType;
 use std::fmt::Write as _;
 
-/// The zone stat items /proc/zoneinfo prints per populated zone (mm/vmstat.c vmstat_text,
-/// with Debian's config: ZSMALLOC; UNACCEPTED_MEMORY on x86 only).
-const ZONE_STATS: [&str; 12] = [
-    "nr_free_pages",
-    "nr_zone_inactive_anon",
-    "nr_zone_active_anon",
-    "nr_zone_inactive_file",
-    "nr_zone_active_file",
-    "nr_zone_unevictable",
-    "nr_zone_write_pending",
-    "nr_mlock",
-    "nr_bounce",
-    "nr_zspages",
-    "nr_free_cma",
-    "nr_unaccepted",
-];
-
 const NUMA_STATS: [&str; 6] = [
     "numa_hit",
     "numa_miss",
@@ -220,6 +203,11 @@ impl Machine {
         if self.unaccepted_memory() {
             kb(&mut out, "Unaccepted", 0);
         }
+        if self.target.kernel.meminfo_balloon_gpu {
+            for name in ["Balloon", "GPUActive", "GPUReclaim"] {
+                kb(&mut out, name, 0);
+            }
+        }
         out.push_str(&self.hugetlb_meminfo());
         for line in
             self.target
@@ -298,12 +286,13 @@ impl Machine {
                     out.push('\n');
                     continue;
                 }
-                for name in ZONE_STATS {
+                for &name in self.target.kernel.zone_stats {
                     if name == "nr_unaccepted" && !self.unaccepted_memory() {
                         continue;
                     }
                     let v = match name {
                         "nr_free_pages" => z.free_pages(),
+                        "nr_free_pages_blocks" => self.free_pages_blocks(z),
                         "nr_free_cma" => z.free_cma_pages(),
                         _ => 0,
                     };
@@ -315,17 +304,29 @@ impl Machine {
                     }
                 }
                 out.push_str("\n  pagesets");
+                let pcp_high = self.target.kernel.zoneinfo_pcp_high_and_highatomic;
                 for cpu in 0..ncpu {
-                    let _ = write!(
-                        out,
-                        "\n    cpu: {cpu}\n              count: 0\n              high:  0\n              batch: 1\n  vm stats threshold: 0"
-                    );
+                    if pcp_high {
+                        let _ = write!(
+                            out,
+                            "\n    cpu: {cpu}\n              count:    0\n              high:     0\n              batch:    1\n              high_min: 0\n              high_max: 0\n  vm stats threshold: 0"
+                        );
+                    } else {
+                        let _ = write!(
+                            out,
+                            "\n    cpu: {cpu}\n              count: 0\n              high:  0\n              batch: 1\n  vm stats threshold: 0"
+                        );
+                    }
                 }
                 let _ = write!(
                     out,
-                    "\n  node_unreclaimable:  0\n  start_pfn:           {}\n",
+                    "\n  node_unreclaimable:  0\n  start_pfn:           {}",
                     z.zone_start_pfn
                 );
+                if pcp_high {
+                    out.push_str("\n  reserved_highatomic: 0\n  free_highatomic:     0");
+                }
+                out.push('\n');
             }
         }
         out
@@ -341,12 +342,19 @@ impl Machine {
             .flat_map(|n| &n.zones)
             .map(|z| z.free_pages())
             .sum();
-        for name in ZONE_STATS {
+        for &name in self.target.kernel.zone_stats {
             if name == "nr_unaccepted" && !self.unaccepted_memory() {
                 continue;
             }
             let v = match name {
                 "nr_free_pages" => free,
+                "nr_free_pages_blocks" => self
+                    .state
+                    .nodes
+                    .iter()
+                    .flat_map(|n| &n.zones)
+                    .map(|z| self.free_pages_blocks(z))
+                    .sum(),
                 "nr_free_cma" => self.cma_free_pages(),
                 _ => 0,
             };
@@ -378,6 +386,14 @@ impl Machine {
         // vmstat_show() ends the file with a counter the kernel no longer keeps.
         out.push_str("nr_unstable 0\n");
         out
+    }
+
+    /// NR_FREE_PAGES_BLOCKS (7.x): free pages in free blocks of a pageblock or more. The
+    /// model keeps no free lists, so it counts the zone's free pages as if unfragmented, in
+    /// whole pageblocks (a real guest's kernel allocations leave a few pageblocks fewer).
+    fn free_pages_blocks(&self, z: &crate::zone::Zone) -> u64 {
+        let pb = 1u64 << self.target.geometry.pageblock_order;
+        z.free_pages() / pb * pb
     }
 
     /// Zone of a block for display: the zone it is online in, else what "online" would pick.

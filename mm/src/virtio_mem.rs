@@ -59,13 +59,25 @@ impl Machine {
     /// virtio_mem_probe(): a device with `cfg`'s region, nothing plugged yet.
     pub fn virtio_mem_add(&mut self, cfg: &VirtioMemConfig) -> Result<u32> {
         if !self.target.arch().virtio_mem(self.target.kernel) {
-            return Err(MmError::NotSupported(format!(
-                "{} cannot build the virtio-mem driver in Linux {}: CONFIG_VIRTIO_MEM depends on \
-                 {} (drivers/virtio/Kconfig)",
-                self.target.name(),
-                self.target.kernel.name,
-                self.target.kernel.virtio_mem_depends
-            )));
+            let k = self.target.kernel;
+            let sym = self.target.arch().kconfig_symbol();
+            let allowed = k.virtio_mem_depends.split(" || ").any(|s| s == sym);
+            return Err(MmError::NotSupported(if allowed {
+                format!(
+                    "Debian's Linux {} config for {} does not build the virtio-mem driver \
+                     (CONFIG_VIRTIO_MEM is not set, though drivers/virtio/Kconfig allows {sym})",
+                    k.name,
+                    self.target.name()
+                )
+            } else {
+                format!(
+                    "{} cannot build the virtio-mem driver in Linux {}: CONFIG_VIRTIO_MEM \
+                     depends on {} (drivers/virtio/Kconfig)",
+                    self.target.name(),
+                    k.name,
+                    k.virtio_mem_depends
+                )
+            }));
         }
         let g = self.u.g;
         let bs = self.u.block_size;
@@ -409,6 +421,7 @@ impl Machine {
                 group: Some(d.group),
                 plugged: Some(plug),
                 platform: Some(arch::PlatformDriver::VirtioMem),
+                online_type: None,
             },
         )?;
         let left_offline = r.blocks.len() as u64 - r.onlined.len() as u64;

@@ -458,10 +458,17 @@ fn linux_version_switch_and_compare() {
         .iter()
         .map(|p| p.machine.as_deref().unwrap().kernel().name)
         .collect();
-    assert_eq!(kernels, ["6.12", "6.1"]);
+    assert_eq!(kernels, ["6.12", "6.1", "7.3"]);
     let altmap =
         |p: &hotplug_lab::ui::app::Pane| p.machine.as_deref().unwrap().vmstat().memmap_altmap;
-    assert_eq!((altmap(&a.panes[0]), altmap(&a.panes[1])), (4096, 0));
+    assert_eq!(
+        (
+            altmap(&a.panes[0]),
+            altmap(&a.panes[1]),
+            altmap(&a.panes[2])
+        ),
+        (4096, 0, 4096)
+    );
     let s = screen(&mut a, 120, 40);
     assert!(
         s.contains("[x86_64 6.12, replayed]") || s.contains("x86_64 6.12 | x86_64 6.1"),
@@ -580,7 +587,7 @@ fn detail_pane_shows_virtio_mem_and_kmem_devices() {
     assert!(s.contains("plugged 1088M of 1088M requested"), "{s}");
     a.cursor = (64 * 1024) / 128 + 8;
     let s = screen(&mut a, 160, 90);
-    assert!(s.contains("kmem dax0: "), "{s}");
+    assert!(s.contains("kmem dax0.0 (online_movable): "), "{s}");
 }
 
 /// Long dmesg lines wrap instead of being cut at the pane's edge.

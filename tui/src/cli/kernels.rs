@@ -6,7 +6,10 @@ use arch::{Kernel, DIFFERENCES, KERNELS};
 /// with each version's value and where the kernel decides it.
 pub fn listing() -> String {
     let mut out = String::new();
-    for k in KERNELS {
+    // Oldest first, whichever is the default.
+    let mut kernels: Vec<&'static Kernel> = KERNELS.to_vec();
+    kernels.sort_by_key(|k| k.version);
+    for k in &kernels {
         let default = if std::ptr::eq(*k, arch::default_kernel()) {
             " (default)"
         } else {
@@ -23,23 +26,70 @@ pub fn listing() -> String {
         .map(|d| {
             (
                 d.what.to_string(),
-                KERNELS.iter().map(|k| (d.value)(k)).collect(),
+                kernels.iter().map(|k| (d.value)(k)).collect(),
                 d.source.to_string(),
             )
         })
         .collect();
     let archs_where = |has: &dyn Fn(&arch::Config, &Kernel) -> bool| -> Vec<String> {
-        KERNELS
+        kernels
             .iter()
             .map(|k| {
                 let names: Vec<&str> = arch::Config::one_per_family()
                     .filter(|c| has(c, k))
                     .map(|c| c.name)
                     .collect();
-                names.join(" ")
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(" ")
+                }
             })
             .collect()
     };
+    let per_arch = |f: &dyn Fn(&arch::Config, &Kernel) -> Option<String>| -> Vec<String> {
+        kernels
+            .iter()
+            .map(|k| {
+                let v: Vec<String> = arch::Config::one_per_family()
+                    .filter_map(|c| f(c, k).map(|v| format!("{} {v}", c.name)))
+                    .collect();
+                v.join(", ")
+            })
+            .collect()
+    };
+    rows.push((
+        "hot-added memory onlined by default (Debian's config)".to_string(),
+        archs_where(&|c, k| c.arch.default_online(k)),
+        "mm/Kconfig MHP_DEFAULT_ONLINE_TYPE_* (6.12 on), MEMORY_HOTPLUG_DEFAULT_ONLINE (6.1)"
+            .to_string(),
+    ));
+    rows.push((
+        "section size".to_string(),
+        per_arch(&|c, k| Some(arch::human(1u64 << c.arch.params(k).section_size_bits))),
+        "arch/*/include/asm/sparsemem.h SECTION_SIZE_BITS (s390: 28, then 27 from 6.13)"
+            .to_string(),
+    ));
+    rows.push((
+        "ZONE_DEVICE (Debian's config)".to_string(),
+        archs_where(&|c, k| c.arch.zone_device(k)),
+        "Debian's configs: CONFIG_ZONE_DEVICE; mm/memremap.c memremap_pages()".to_string(),
+    ));
+    rows.push((
+        "CMA built; its default area (Debian's config)".to_string(),
+        per_arch(&|c, k| {
+            c.arch.cma(k).map(|cma| match cma.dma {
+                Some(0) | None => "0".to_string(),
+                Some(n) => arch::human(n),
+            })
+        }),
+        "Debian's configs: CMA, DMA_CMA, CMA_SIZE_MBYTES (kernel/dma/contiguous.c)".to_string(),
+    ));
+    rows.push((
+        "virtio-mem (Debian's config)".to_string(),
+        archs_where(&|c, k| c.arch.virtio_mem(k)),
+        "Debian's configs: CONFIG_VIRTIO_MEM".to_string(),
+    ));
     rows.push((
         "memmap_on_memory on the architecture".to_string(),
         archs_where(&|c, k| c.arch.memmap_on_memory_enable(k)),
@@ -58,9 +108,9 @@ pub fn listing() -> String {
         "drivers/dax/dax-private.h dax_align_valid(): HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD"
             .to_string(),
     ));
-    let header: Vec<String> = KERNELS.iter().map(|k| k.name.to_string()).collect();
+    let header: Vec<String> = kernels.iter().map(|k| k.name.to_string()).collect();
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..KERNELS.len())
+    let widths: Vec<usize> = (0..kernels.len())
         .map(|i| {
             rows.iter()
                 .map(|r| r.1[i].len())
@@ -83,6 +133,13 @@ pub fn listing() -> String {
         out.push_str(line.trim_end());
         out.push('\n');
         out.push_str(&format!("  {:<w0$}  ({source})\n", ""));
+    }
+    out.push_str("\nWhat changed that the model does not do:\n");
+    for n in arch::NOT_MODELLED {
+        out.push_str(&format!(
+            "  {} {} ({})\n      {}\n",
+            n.kernel, n.what, n.source, n.why
+        ));
     }
     out
 }
@@ -109,7 +166,11 @@ mod tests {
             .collect();
         assert_eq!(
             cols[1..],
-            ["x86_64 arm64 powerpc s390", "x86_64 arm64"],
+            [
+                "x86_64 arm64",
+                "x86_64 arm64 powerpc s390",
+                "x86_64 arm64 powerpc s390"
+            ],
             "{row}"
         );
         // Device-dax dedup and 1 GiB alignment came to powerpc after 6.1
@@ -124,7 +185,11 @@ mod tests {
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
                 .collect();
-            assert_eq!(cols[1..], ["x86_64 powerpc", "x86_64"], "{row}");
+            assert_eq!(
+                cols[1..],
+                ["x86_64", "x86_64 powerpc", "x86_64 powerpc"],
+                "{row}"
+            );
         }
     }
 }

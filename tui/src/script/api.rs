@@ -566,6 +566,8 @@ fn device_map(d: DeviceView) -> Map {
         ]),
         DeviceView::Kmem {
             id,
+            dax,
+            state,
             start,
             size,
             node,
@@ -574,6 +576,8 @@ fn device_map(d: DeviceView) -> Map {
             memmap_on_memory_refused,
         } => map_of([
             ("id", int(u64::from(id))),
+            ("dax", Dynamic::from(dax)),
+            ("state", Dynamic::from(state.to_string())),
             ("start", int(start)),
             ("size", int(size)),
             ("node", int(u64::from(node))),

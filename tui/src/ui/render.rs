@@ -861,13 +861,14 @@ fn device_lines(m: &Machine, start: u64, end: u64) -> Vec<Line<'static>> {
                 )));
             }
             DeviceView::Kmem {
-                id,
+                dax,
+                state,
                 start,
                 size,
                 memmap_on_memory,
                 ..
             } => out.push(Line::raw(format!(
-                "kmem dax{id}: {start:#x}+{} as System RAM (kmem), memmap {}",
+                "kmem {dax} ({state}): {start:#x}+{} as System RAM (kmem), memmap {}",
                 arch::human(size),
                 if memmap_on_memory {
                     "on the device"
