@@ -107,7 +107,7 @@ pub static V6_12: Kernel = Kernel {
     name: "6.12",
     version: (6, 12),
     checked_against: "Debian 6.12.100+deb12-amd64 and -arm64, 6.12.117+deb12-arm64-16k and \
-                      -powerpc64le-64k in QEMU",
+                      -powerpc64le-64k, 6.12.107+deb13-s390x (at boot) in QEMU",
     debian_default_online: true,
     memmap_on_memory_per_block: true,
     memmap_on_memory_force: true,
@@ -163,7 +163,8 @@ pub static V6_1: Kernel = Kernel {
 pub static V7_3: Kernel = Kernel {
     name: "7.3",
     version: (7, 3),
-    checked_against: "Debian 7.3.4+deb13-amd64 in QEMU",
+    checked_against: "Debian 7.3.4+deb13-amd64 and -arm64 in QEMU; 7.2.11+deb13-powerpc64le-64k \
+                      and -s390x (the archive serves no 7.3.4 for them)",
     debian_default_online: true,
     memmap_on_memory_per_block: true,
     memmap_on_memory_force: true,
@@ -718,6 +719,9 @@ mod tests {
         assert_eq!(near("6.18.44-fc-v1045"), Some(("6.12", false)));
         assert_eq!(near("6.6.58-amzn"), Some(("6.1", false)));
         assert_eq!(near("6.8.0-49-generic"), Some(("6.12", false)));
+        assert_eq!(near("7.3.4+deb13-amd64"), Some(("7.3", true)));
+        assert_eq!(near("7.2.11+deb13-s390x"), Some(("7.3", false)));
+        assert_eq!(near("7.0.1"), Some(("7.3", false)));
         assert_eq!(near("5.15.0-1-generic"), None);
         assert_eq!(near("junk"), None);
     }

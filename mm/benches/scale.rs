@@ -95,6 +95,54 @@ fn boot_64t(c: &mut Criterion) {
     });
 }
 
+/// A 4 GiB boot on every configuration and version: the cost follows the memory present,
+/// not the address space (x86_64-la57's 131072 possible section roots, powerpc's 51-bit
+/// one); and the sizing sweep (every configuration, version and memmap_on_memory mode, 64
+/// hot-add sizes each: 4608 boots and adds).
+fn boot_4g_everywhere(c: &mut Criterion) {
+    let mut g = c.benchmark_group("boot 4 GiB");
+    for config in arch::CONFIGS {
+        for kernel in arch::KERNELS {
+            let t = arch::Target::new(config, kernel);
+            let s = BootSpec {
+                target: t,
+                ram: Some(4 << 30),
+                ..BootSpec::default()
+            };
+            g.bench_function(format!("{}@{}", config.name, kernel.name), |b| {
+                b.iter(|| Machine::boot(&s).unwrap())
+            });
+        }
+    }
+    g.finish();
+    let mut g = c.benchmark_group("sizing sweep");
+    g.sample_size(10);
+    g.bench_function("4608 boots and adds", |b| {
+        b.iter(|| {
+            for config in arch::CONFIGS {
+                for kernel in arch::KERNELS {
+                    for mode in ["0", "1", "force"] {
+                        let s = BootSpec {
+                            target: arch::Target::new(config, kernel),
+                            ram: Some(4 << 30),
+                            cmdline: format!("memory_hotplug.memmap_on_memory={mode}"),
+                            ..BootSpec::default()
+                        };
+                        for i in 1..=64u64 {
+                            let mut m = Machine::boot(&s).unwrap();
+                            let base = m.boot_info().hotplug_base;
+                            let bs = m.block_size();
+                            let at = base.next_multiple_of(bs);
+                            m.add_memory(at, i * bs, &AddOptions::default()).unwrap();
+                        }
+                    }
+                }
+            }
+        })
+    });
+    g.finish();
+}
+
 /// add + online + offline + remove of `size` in one call each.
 fn cycle(m: &mut Machine, start: u64, size: u64, t: OnlineType) {
     m.add_memory(start, size, &AddOptions::default()).unwrap();
@@ -329,6 +377,7 @@ fn linear_in_their_input(c: &mut Criterion) {
 criterion_group!(
     benches,
     boot_64t,
+    boot_4g_everywhere,
     hotplug_cycles,
     devdax_map_unmap,
     hvo_pool,

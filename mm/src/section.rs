@@ -157,7 +157,9 @@ impl MemSection {
 /// SECTIONS_PER_ROOT sections, a root allocated the first time one of its sections is used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SectionTable {
-    roots: Vec<Option<Box<[MemSection]>>>,
+    /// The roots allocated, by index: a machine's cost follows the memory it has, not the
+    /// NR_SECTION_ROOTS its address space could hold.
+    roots: std::collections::BTreeMap<u64, Box<[MemSection]>>,
     per_root: u64,
     nr_sections: u64,
     /// Roots allocated so far (sparse_index_init()).
@@ -171,10 +173,9 @@ impl std::hash::Hash for SectionTable {
         self.nr_sections.hash(h);
         self.roots_allocated.hash(h);
         let empty = MemSection::default();
-        for (r, root) in self.roots.iter().enumerate() {
-            let Some(secs) = root else { continue };
+        for (r, secs) in &self.roots {
             for (i, s) in secs.iter().enumerate().filter(|(_, s)| **s != empty) {
-                (r as u64 * self.per_root + i as u64).hash(h);
+                (r * self.per_root + i as u64).hash(h);
                 s.hash(h);
             }
         }
@@ -184,7 +185,7 @@ impl std::hash::Hash for SectionTable {
 impl SectionTable {
     pub fn new(g: &Geometry) -> SectionTable {
         let t = SectionTable {
-            roots: vec![None; g.nr_section_roots as usize],
+            roots: Default::default(),
             per_root: g.sections_per_root,
             nr_sections: g.nr_mem_sections,
             roots_allocated: 0,
@@ -208,7 +209,7 @@ impl SectionTable {
             return None;
         }
         let (r, i) = self.split(nr);
-        let root = self.roots[r].as_ref()?;
+        let root = self.roots.get(&(r as u64))?;
         Some(&root[i])
     }
 
@@ -230,7 +231,7 @@ impl SectionTable {
         );
         let (idx, i) = self.split(nr);
         let (per_root, allocated) = (self.per_root, &mut self.roots_allocated);
-        let root = self.roots[idx].get_or_insert_with(|| {
+        let root = self.roots.entry(idx as u64).or_insert_with(|| {
             *allocated += 1;
             vec![MemSection::default(); per_root as usize].into()
         });
@@ -262,13 +263,14 @@ impl SectionTable {
         } else {
             (end - 1) / per_root + 1
         };
-        (first_root..last_root.max(first_root)).filter_map(move |r| {
-            let secs = self.roots[r as usize].as_deref()?;
-            let base = r * per_root;
-            let lo = first.0.saturating_sub(base).min(per_root);
-            let hi = end.saturating_sub(base).min(per_root).max(lo);
-            Some((base + lo, &secs[lo as usize..hi as usize]))
-        })
+        self.roots
+            .range(first_root..last_root.max(first_root))
+            .map(move |(&r, secs)| {
+                let base = r * per_root;
+                let lo = first.0.saturating_sub(base).min(per_root);
+                let hi = end.saturating_sub(base).min(per_root).max(lo);
+                (base + lo, &secs[lo as usize..hi as usize])
+            })
     }
 
     /// Sections in `[first, end)` whose roots exist, to change, in section order.
@@ -279,19 +281,16 @@ impl SectionTable {
     ) -> impl Iterator<Item = &mut MemSection> + '_ {
         let end = end.0.min(self.nr_sections);
         let per_root = self.per_root;
-        let first_root = (first.0 / per_root) as usize;
-        let end_root = (end.div_ceil(per_root) as usize).clamp(first_root, self.roots.len());
-        self.roots[first_root..end_root]
-            .iter_mut()
-            .zip(first_root as u64..)
-            .filter_map(move |(root, r)| {
-                let secs = root.as_deref_mut()?;
+        let first_root = first.0 / per_root;
+        let end_root = end.div_ceil(per_root).max(first_root);
+        self.roots
+            .range_mut(first_root..end_root)
+            .flat_map(move |(&r, secs)| {
                 let base = r * per_root;
                 let lo = first.0.saturating_sub(base).min(per_root);
                 let hi = end.saturating_sub(base).min(per_root).max(lo);
-                Some(&mut secs[lo as usize..hi as usize])
+                &mut secs[lo as usize..hi as usize]
             })
-            .flatten()
     }
 
     /// Sections in `[first, end)` whose roots exist, skipping roots never allocated.
@@ -341,10 +340,14 @@ impl SectionTable {
         } else {
             (end - 1) / self.per_root + 1
         };
-        let roots = (first_root..last_root.max(first_root))
-            .map(|r| (r, self.roots[r as usize].clone()))
+        let range = (first_root, last_root.max(first_root));
+        let roots = self
+            .roots
+            .range(range.0..range.1)
+            .map(|(&r, secs)| (r, secs.clone()))
             .collect();
         SavedSections {
+            range,
             roots,
             roots_allocated: self.roots_allocated,
         }
@@ -352,9 +355,15 @@ impl SectionTable {
 
     /// Put back what [`SectionTable::save`] copied.
     pub fn restore(&mut self, saved: SavedSections) {
-        for (r, root) in saved.roots {
-            self.roots[r as usize] = root;
+        let now: Vec<u64> = self
+            .roots
+            .range(saved.range.0..saved.range.1)
+            .map(|(&r, _)| r)
+            .collect();
+        for r in now {
+            self.roots.remove(&r);
         }
+        self.roots.extend(saved.roots);
         self.roots_allocated = saved.roots_allocated;
     }
 
@@ -367,7 +376,9 @@ impl SectionTable {
 /// Roots copied by [`SectionTable::save`].
 #[derive(Debug)]
 pub struct SavedSections {
-    roots: Vec<(u64, Option<Box<[MemSection]>>)>,
+    /// The roots `[start, end)` the copy covers.
+    range: (u64, u64),
+    roots: Vec<(u64, Box<[MemSection]>)>,
     roots_allocated: u64,
 }
 

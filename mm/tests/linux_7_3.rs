@@ -41,7 +41,8 @@ fn lines(m: &Machine, path: &str) -> Vec<String> {
 /// GPUReclaim after Unaccepted (fs/proc/meminfo.c); the pagesets' high_min/high_max and
 /// each zone's reserved_highatomic/free_highatomic (zoneinfo_show_print()).
 /// The arm64 7.3.4 guest's (oracle-arm64-7.3-whole.txt) likewise, with arm64's own
-/// counters (CMA, no direct-map or PUD-THP counters, no Unaccepted).
+/// counters (CMA, no direct-map or PUD-THP counters, no Unaccepted), and the powerpc
+/// 7.2.11 guest's (oracle-powerpc-64k-7.2-whole.txt) but for what 7.3 added.
 #[test]
 fn proc_files_name_for_name() {
     for (arch, file, count) in [
@@ -333,48 +334,54 @@ fn kmem_state_file_as_the_real_guest() {
 /// (oracle-arm64-7.3-virtio-mem.txt): Debian's 7.3 config onlines what is added
 /// (MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO), so the eight plugged blocks come up in Normal;
 /// blocks, zones, MemTotal's change and the device's resources as the guest shows them.
+/// The arm64-16k 7.3.4 guest likewise (oracle-arm64-16k-7.3-virtio-mem.txt).
 #[test]
 fn arm64_virtio_mem_as_the_real_guest() {
-    use mm::virtio_mem::VirtioMemConfig;
-    let (snaps, _) = load("oracle-arm64-7.3-virtio-mem.txt");
-    let (boot_snap, plugged) = (&snaps["boot"], &snaps["plugged"]);
-    let mut m = boot("arm64", "7.3", 2 * GIB, "");
-    assert_eq!(common::model_blocks(&m), boot_snap.blocks());
-    let total0 = m.mem_total_kb();
-    let id = m
-        .virtio_mem_add(&VirtioMemConfig {
-            start: 0xc000_0000,
-            region_size: 4 * GIB,
-            ..Default::default()
-        })
-        .unwrap();
-    m.virtio_mem_resize(id, GIB).unwrap();
-    m.check().unwrap();
-    assert_eq!(common::model_blocks(&m), plugged.blocks());
-    assert_eq!(
-        m.mem_total_kb() - total0,
-        plugged.meminfo_kb("MemTotal") - boot_snap.meminfo_kb("MemTotal")
-    );
-    let (model, real) = (common::model_zones(&m), plugged.zones());
-    for (name, r) in &real {
-        let z = model[name];
-        assert_eq!((z.0, z.1), (r.0, r.1), "zone {name} spanned/present");
-    }
-    assert_eq!(
-        m.vmstat().nr_memmap_pages(),
-        plugged.vmstat("nr_memmap_pages")
-    );
-    assert_eq!(
-        m.vmstat().nr_memmap_boot_pages,
-        plugged.vmstat("nr_memmap_boot_pages")
-    );
-    let iomem = m.read("/proc/iomem").unwrap();
-    for l in plugged
-        .lines("iomem")
-        .iter()
-        .filter(|l| l.contains("virtio0") || l.contains("(virtio_mem)"))
-    {
-        assert!(iomem.contains(&format!("{l}\n")), "{l} in\n{iomem}");
+    for (arch, file) in [
+        ("arm64", "oracle-arm64-7.3-virtio-mem.txt"),
+        ("arm64-16k", "oracle-arm64-16k-7.3-virtio-mem.txt"),
+    ] {
+        use mm::virtio_mem::VirtioMemConfig;
+        let (snaps, _) = load(file);
+        let (boot_snap, plugged) = (&snaps["boot"], &snaps["plugged"]);
+        let mut m = boot(arch, "7.3", 2 * GIB, "");
+        assert_eq!(common::model_blocks(&m), boot_snap.blocks());
+        let total0 = m.mem_total_kb();
+        let id = m
+            .virtio_mem_add(&VirtioMemConfig {
+                start: 0xc000_0000,
+                region_size: 4 * GIB,
+                ..Default::default()
+            })
+            .unwrap();
+        m.virtio_mem_resize(id, GIB).unwrap();
+        m.check().unwrap();
+        assert_eq!(common::model_blocks(&m), plugged.blocks());
+        assert_eq!(
+            m.mem_total_kb() - total0,
+            plugged.meminfo_kb("MemTotal") - boot_snap.meminfo_kb("MemTotal")
+        );
+        let (model, real) = (common::model_zones(&m), plugged.zones());
+        for (name, r) in &real {
+            let z = model[name];
+            assert_eq!((z.0, z.1), (r.0, r.1), "zone {name} spanned/present");
+        }
+        assert_eq!(
+            m.vmstat().nr_memmap_pages(),
+            plugged.vmstat("nr_memmap_pages")
+        );
+        assert_eq!(
+            m.vmstat().nr_memmap_boot_pages,
+            plugged.vmstat("nr_memmap_boot_pages")
+        );
+        let iomem = m.read("/proc/iomem").unwrap();
+        for l in plugged
+            .lines("iomem")
+            .iter()
+            .filter(|l| l.contains("virtio0") || l.contains("(virtio_mem)"))
+        {
+            assert!(iomem.contains(&format!("{l}\n")), "{l} in\n{iomem}");
+        }
     }
 }
 
