@@ -894,7 +894,9 @@ impl Machine {
     /// The numbers a summary shows.
     pub fn totals(&self) -> Totals {
         let g = self.geometry();
-        let s = |k: &str| self.stat(k).unwrap_or(0);
+        // One pass over the stats, not one per key.
+        let all = self.stats();
+        let s = |k: &str| all.iter().find(|(n, _)| *n == k).map_or(0, |(_, v)| *v);
         let saved_dedup_pages = self
             .pgmaps()
             .values()

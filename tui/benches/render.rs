@@ -77,6 +77,29 @@ fn render(c: &mut Criterion) {
     c.bench_function("view of a 60 TiB machine", |b| {
         b.iter(|| mm::read::MapView::of(&m))
     });
+    // The SVG pictures of it: the address map, and a 1 GiB range's vmemmap.
+    let svg = hotplug_lab::picture::map_svg(&m, None);
+    println!("map of a 60 TiB machine: {} bytes of SVG", svg.len());
+    c.bench_function("picture: map of a 60 TiB machine", |b| {
+        b.iter(|| hotplug_lab::picture::map_svg(&m, None))
+    });
+    c.bench_function("picture: vmemmap of 1 GiB", |b| {
+        b.iter(|| hotplug_lab::picture::vmemmap_svg(&m, 61 << 40, 1 << 30))
+    });
+    // The worst shape: 60 TiB hot-added with memmap_on_memory, an altmap per block.
+    let mut spec = mm::BootSpec::new(arch::Target::parse("x86_64", "").unwrap());
+    spec.cmdline = "memhp_default_state=online_movable memory_hotplug.memmap_on_memory=1".into();
+    let mut big = mm::Machine::boot(&spec).unwrap();
+    big.add_memory(1 << 40, 60 << 40, &Default::default())
+        .unwrap();
+    let svg = hotplug_lab::picture::map_svg(&big, None);
+    println!(
+        "map of 60 TiB with an altmap per block: {} bytes of SVG",
+        svg.len()
+    );
+    c.bench_function("picture: map of 60 TiB with an altmap per block", |b| {
+        b.iter(|| hotplug_lab::picture::map_svg(&big, None))
+    });
 }
 
 /// Typing into the REPL key by key (a paste a terminal delivers without bracketed paste):

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod heap;
 pub mod host;
 pub mod output;
+pub mod picture;
 pub mod script;
 pub mod ui;
 

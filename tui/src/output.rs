@@ -60,3 +60,18 @@ pub fn warn(text: &str) {
     let _ = e.write_all(text.as_bytes());
     let _ = e.write_all(b"\n");
 }
+
+/// Write `bytes` to `path`, the file the user named (created or truncated): a link there is
+/// not followed (ELOOP), so the write lands nowhere but where the name says.
+pub fn write_new_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(bytes)
+}

@@ -7,6 +7,7 @@
 pub mod archs;
 pub mod host;
 pub mod kernels;
+pub mod picture;
 pub mod repl;
 pub mod run;
 pub mod tui;
@@ -58,6 +59,13 @@ enum Command {
     /// List the modelled kernel versions, what each was checked against, and what differs
     /// between them (with the kernel files that decide it).
     Kernels,
+    /// Draw a machine booted from the flags (or --host, --sysroot) as SVG: its physical
+    /// address map, or the vmemmap of a range.
+    #[command(
+        after_help = "Exit status: 0 when the picture is written, 1 when the boot or the write \
+                            fails, 2 on bad usage."
+    )]
+    Picture(picture::Args),
     /// Print the parameters of every architecture (or of those named) as a table that fits
     /// the terminal ($COLUMNS, else its width, else 100 columns), or as JSON.
     Archs(archs::Args),
@@ -76,6 +84,7 @@ pub fn main() -> ExitCode {
             crate::output::emit_or_fail("kernels", &kernels::listing(), ExitCode::SUCCESS)
         }
         Some(Command::Archs(a)) => archs::command(a),
+        Some(Command::Picture(a)) => picture::command(a),
     }
 }
 

@@ -33,6 +33,15 @@ pub struct Args {
     /// DIR/<arch>@<kernel> with several versions).
     #[arg(long, value_name = "DIR")]
     sysfs_out: Option<PathBuf>,
+    /// Where save() writes pictures (DIR/NAME; DIR/<arch>/NAME with several architectures,
+    /// DIR/<arch>@<kernel>/ with several versions) and the map of each architecture's last
+    /// machine (DIR/<arch>/map.svg); nothing is written anywhere else.
+    #[arg(long, value_name = "DIR")]
+    svg_out: Option<PathBuf>,
+    /// Write one self-contained HTML report of the run here: each architecture's output,
+    /// pictures, stats and dmesg (opens offline in any browser).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     #[command(flatten)]
     boot: BootArgs,
 }
@@ -144,6 +153,7 @@ pub fn command(a: Args) -> ExitCode {
         let o = RunOptions {
             boot: base.on(*t),
             export_root: a.sysfs_out.clone(),
+            svg_root: a.svg_out.clone(),
             export_prefix: if several {
                 label(t).into()
             } else {
@@ -184,6 +194,72 @@ pub fn command(a: Args) -> ExitCode {
         emit(&side_by_side(&runs, &name, &label));
     }
     let mut code = u8::from(failed);
+    // The map of each target's last machine, under --svg-out and in the report.
+    let maps: Vec<Option<String>> = runs
+        .iter()
+        .map(|r| {
+            r.machine
+                .as_ref()
+                .filter(|_| a.svg_out.is_some() || a.report.is_some())
+                .map(|m| crate::picture::map_svg(m, None))
+        })
+        .collect();
+    if let Some(dir) = &a.svg_out {
+        for (r, map) in runs.iter().zip(&maps) {
+            let Some(map) = map else { continue };
+            // DIR/<arch>/map.svg always: beside what save() wrote, never over it.
+            let sub = label(&r.target);
+            let written = crate::script::sandbox::count_files(&exported, &limits, 1, "--svg-out")
+                .map_err(|stop| stop.to_string())
+                .and_then(|()| {
+                    crate::picture::save::write_under(dir, &sub, "map.svg", map.as_bytes())
+                });
+            if let Err(e) = written {
+                warn(&format!("hotplug-lab run: --svg-out: {e}"));
+                code = 1;
+            }
+        }
+    }
+    if let Some(file) = &a.report {
+        let parts: Vec<crate::picture::report::ReportPart> = runs
+            .iter()
+            .zip(&maps)
+            .map(|(r, map)| crate::picture::report::ReportPart {
+                label: label(&r.target),
+                output: r.output.clone(),
+                error: r.error_line(&name),
+                stats: r
+                    .machine
+                    .as_ref()
+                    .map(|m| {
+                        m.stats()
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                dmesg: r
+                    .machine
+                    .as_ref()
+                    .map(|m| m.dmesg().to_vec())
+                    .unwrap_or_default(),
+                pictures: map
+                    .iter()
+                    .map(|s| ("the map of the machine booted last".to_string(), s.clone()))
+                    .chain(r.saved.iter().cloned())
+                    .collect(),
+            })
+            .collect();
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let html = crate::picture::report::report_html(&name, &command, &parts);
+        if let Err(e) = crate::output::write_new_file(file, html.as_bytes()) {
+            warn(&format!(
+                "hotplug-lab run: --report {}: {e}",
+                file.display()
+            ));
+            code = 1;
+        }
+    }
     match &a.sysfs_out {
         // A run that failed exports nothing: its error is said once, above.
         Some(dir) if failed => warn(&format!(

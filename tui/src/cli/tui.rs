@@ -14,6 +14,9 @@ pub struct Args {
     /// The kernel version the machines model; L switches it
     #[arg(long, value_name = "VERSION", value_parser = super::one_kernel, help = format!("The kernel version the machines model (L switches it): {}", super::kernel_help()))]
     kernel: Option<&'static arch::Kernel>,
+    /// Where `p` writes pictures (hotplug-lab-N.svg)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    svg_out: PathBuf,
     #[command(flatten)]
     boot: super::BootArgs,
 }
@@ -63,5 +66,6 @@ pub fn command(a: Args) -> ExitCode {
         boot: base,
         script,
         limits,
+        svg_out: a.svg_out,
     })
 }

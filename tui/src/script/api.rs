@@ -942,6 +942,12 @@ pub(super) fn register(e: &mut Engine, host: &Host) {
     register_hotplug(e, host);
     register_device(e, host);
     register_views(e, host);
+    super::pictures::register_pictures(e, host);
+}
+
+/// A physical address or size argument, as the other calls take one.
+pub(super) fn size_arg(m: &Machine, v: &Dynamic, what: &str) -> Res<u64> {
+    phys(m, v, what)
 }
 
 fn register_errors(e: &mut Engine) {

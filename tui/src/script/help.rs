@@ -302,6 +302,36 @@ pub const DOCS: &[Doc] = &[
         example: "m.export_sysfs(\"after-add\");",
     },
     Doc {
+        name: "svg",
+        signature: "m.svg(#{ view, start, size })",
+        summary: "A picture of this machine as SVG text: view \"map\" (the default: the physical \
+                  address map, sections coloured by state and zone, memory blocks outlined and \
+                  numbered as lsmem numbers them, devices, totals and a legend; start and size \
+                  draw one range, to sub-section resolution when it is a few sections) or \
+                  \"vmemmap\" (the struct pages of [start, start+size): where their backing pages \
+                  come from, PMD leaves, shared pages as vmemmap_dedup.rst draws them, page \
+                  tables). save() keeps it.",
+        example: "save(\"map.svg\", m.svg());\nsave(\"dax.svg\", m.svg(#{ view: \"vmemmap\", start: 64 * GiB, size: 2 * MiB }));",
+    },
+    Doc {
+        name: "chart",
+        signature: "chart(#{ title, x_label, y_label, kind, series, x_unit, y_unit })",
+        summary: "A line (kind \"line\", the default) or bar (\"bar\") chart of what the script \
+                  computed, as SVG text: series is #{ NAME: [[x, y], ...] }, one line or one group \
+                  of bars per name, told apart by colour and marker; x_unit or y_unit \"bytes\" \
+                  plots that axis in the binary unit its values reach (MiB, GiB).",
+        example: "save(\"cost.svg\", chart(#{ title: \"memmap\", x_label: \"hot-add\", y_label: \"memmap\", x_unit: \"bytes\", y_unit: \"bytes\", series: #{ x86_64: [[1 * GiB, 16 * MiB], [2 * GiB, 32 * MiB]] } }));",
+    },
+    Doc {
+        name: "save",
+        signature: "save(name, text)",
+        summary: "Write text (a picture) to a plain file name under the directory --svg-out names \
+                  (DIR/<arch>/ with several architectures); no link is followed and each file \
+                  counts against --max-export-files. Without --svg-out it writes nothing and says \
+                  so once.",
+        example: "save(\"map.svg\", m.svg());",
+    },
+    Doc {
         name: "check",
         signature: "m.check()",
         summary: "Run the model's invariant checker (sections, vmemmap, zones, blocks, counters agree); \

@@ -8,6 +8,7 @@ pub mod help;
 pub mod hints;
 pub mod lex;
 pub mod options;
+mod pictures;
 pub mod run;
 pub mod sandbox;
 pub mod session;
@@ -111,6 +112,12 @@ pub struct Host {
     pub boots: Rc<std::cell::Cell<u32>>,
     /// The only directory export_sysfs may write under.
     pub export_root: Option<PathBuf>,
+    /// The only directory save() may write under (--svg-out).
+    pub svg_root: Option<PathBuf>,
+    /// save() without --svg-out has said so.
+    pub svg_warned: Rc<std::cell::Cell<bool>>,
+    /// What save() wrote: (name, text), for the report.
+    pub saved: Rc<RefCell<Vec<(String, String)>>>,
     /// Where under it (the arch's name when a run has several).
     pub export_prefix: PathBuf,
     /// Set to stop the running script (the TUI's Ctrl-C).
@@ -145,6 +152,9 @@ impl Host {
             last: Rc::new(RefCell::new(None)),
             boots: Rc::default(),
             export_root: None,
+            svg_root: None,
+            svg_warned: Rc::default(),
+            saved: Rc::default(),
             export_prefix: PathBuf::new(),
             cancel: cancel.clone(),
             limits: Limits::default(),

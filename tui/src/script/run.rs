@@ -55,6 +55,8 @@ pub struct TargetRun {
     pub output: Vec<String>,
     /// The machine the script booted last.
     pub machine: Option<Machine>,
+    /// The pictures save() wrote: (name, SVG text).
+    pub saved: Vec<(String, String)>,
     /// How many machines it booted.
     pub boots: u32,
     /// What the user should hear about the run (unknown kernel parameters, ...).
@@ -82,6 +84,8 @@ pub struct RunOptions {
     pub boot: BootConfig,
     /// The only directory export_sysfs may write under.
     pub export_root: Option<PathBuf>,
+    /// The only directory save() may write under (--svg-out).
+    pub svg_root: Option<PathBuf>,
     /// Where under it this run's exports go (DIR/<arch> with several targets).
     pub export_prefix: PathBuf,
     /// Write lines to standard output as the script prints them (else keep them).
@@ -98,6 +102,7 @@ impl RunOptions {
         RunOptions {
             boot,
             export_root: None,
+            svg_root: None,
             export_prefix: PathBuf::new(),
             live: false,
             limits: Limits::default(),
@@ -121,6 +126,7 @@ pub fn run_target(source: &str, o: &RunOptions) -> TargetRun {
         }),
         output: Vec::new(),
         machine: None,
+        saved: Vec::new(),
         boots: 0,
         warnings: Vec::new(),
         used: 0,
@@ -130,6 +136,7 @@ pub fn run_target(source: &str, o: &RunOptions) -> TargetRun {
 fn run_here(source: &str, o: &RunOptions) -> TargetRun {
     let mut host = Host::new(o.boot.clone());
     host.export_root = o.export_root.clone();
+    host.svg_root = o.svg_root.clone();
     host.export_prefix = o.export_prefix.clone();
     host.limits = o.limits;
     host.exported = o.exported.clone();
@@ -154,11 +161,13 @@ fn run_here(source: &str, o: &RunOptions) -> TargetRun {
     let host = &session.host;
     let output = host.output.borrow().clone();
     let machine = host.last.borrow().as_ref().map(|vm| vm.0.borrow().clone());
+    let saved = host.saved.borrow().clone();
     TargetRun {
         target: o.boot.target,
         result,
         output,
         machine,
+        saved,
         boots: host.boots.get(),
         warnings: host.take_warnings(),
         used: host.used.get(),

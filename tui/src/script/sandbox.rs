@@ -140,6 +140,28 @@ fn stack_used() -> Option<usize> {
 
 /// Count an export of `m` against the run's --max-export-files, or refuse it before a file
 /// is written.
+/// Count `files` more files written against --max-export-files.
+pub fn count_files(
+    exported: &std::sync::atomic::AtomicU64,
+    limits: &Limits,
+    files: u64,
+    what: &str,
+) -> Result<(), Stop> {
+    use std::sync::atomic::Ordering;
+    let before = exported.load(Ordering::Relaxed);
+    let total = before.saturating_add(files);
+    if total > limits.max_export_files {
+        return Err(Stop::Export {
+            what: what.to_string(),
+            files,
+            before,
+            limit: limits.max_export_files,
+        });
+    }
+    exported.store(total, Ordering::Relaxed);
+    Ok(())
+}
+
 pub fn count_export(
     exported: &std::sync::atomic::AtomicU64,
     limits: &Limits,

@@ -94,6 +94,8 @@ pub struct Options {
     pub script: Option<(String, String)>,
     /// The sandbox every input runs in.
     pub limits: crate::script::Limits,
+    /// Where `p` writes pictures.
+    pub svg_out: std::path::PathBuf,
 }
 
 pub struct App {
@@ -988,6 +990,7 @@ impl App {
                     self.setup(self.applied.clone());
                 }
             }
+            Action::Picture => self.status = self.write_picture(),
             Action::CompareKernels => {
                 self.pin_zoom();
                 self.compare_kernels = !self.compare_kernels;
@@ -1237,6 +1240,57 @@ impl App {
     }
 
     /// Pane 0's machine.
+    /// `p`: the map of every pane (side by side when there are several) and the vmemmap
+    /// of the block under the cursor, written under --svg-out as hotplug-lab-N.svg and
+    /// hotplug-lab-N-vmemmap.svg (the first N free); what the status line says.
+    fn write_picture(&mut self) -> String {
+        let maps: Vec<(String, String)> = self
+            .panes
+            .iter()
+            .filter_map(|p| {
+                let m = p.machine.as_deref()?;
+                Some((
+                    format!("{} {}", m.target().name(), m.kernel().name),
+                    crate::picture::map_svg(m, None),
+                ))
+            })
+            .collect();
+        if maps.is_empty() {
+            return "p: no machine on screen to draw".to_string();
+        }
+        let map = if maps.len() == 1 {
+            maps[0].1.clone()
+        } else {
+            crate::picture::side_by_side(&maps)
+        };
+        let dir = match self.opts.svg_out.as_os_str().is_empty() {
+            true => std::path::PathBuf::from("."),
+            false => self.opts.svg_out.clone(),
+        };
+        let n = (1u32..)
+            .find(|n| std::fs::symlink_metadata(dir.join(format!("hotplug-lab-{n}.svg"))).is_err())
+            .unwrap_or(1);
+        let name = format!("hotplug-lab-{n}.svg");
+        let mut said = match crate::picture::save::write_under(&dir, "", &name, map.as_bytes()) {
+            Ok(p) => format!("wrote {}", p.display()),
+            Err(e) => return format!("p: {e}"),
+        };
+        if let Some(m) = self.machine() {
+            let nr = mm::units::SectionNr(self.cursor);
+            let block = m.units().block_of_section(nr);
+            if m.blocks().contains_key(&block) {
+                let bs = m.block_size();
+                let svg = crate::picture::vmemmap_svg(m, block.0 * bs, bs);
+                let vname = format!("hotplug-lab-{n}-vmemmap.svg");
+                match crate::picture::save::write_under(&dir, "", &vname, svg.as_bytes()) {
+                    Ok(_) => said.push_str(&format!(" and {vname} (memory{}'s vmemmap)", block.0)),
+                    Err(e) => said.push_str(&format!("; the vmemmap: {e}")),
+                }
+            }
+        }
+        said
+    }
+
     pub fn machine(&self) -> Option<&Machine> {
         self.panes.first()?.machine.as_deref()
     }

@@ -25,6 +25,8 @@ pub enum Action {
     NextKernel,
     Compare,
     CompareKernels,
+    /// Write what is on screen as SVG.
+    Picture,
     Step,
     RunAll,
     Reset,
@@ -352,6 +354,16 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         brief: "",
         panes: 0,
+    },
+    Binding {
+        keys: &[Key::Char('p')],
+        shown: "p",
+        help: "picture: write the map on screen as SVG (the maps side by side when comparing) and \
+               the vmemmap of the block under the cursor, under --svg-out (default: here)",
+        action: Action::Picture,
+        hint: "p picture",
+        brief: "p",
+        panes: ALL,
     },
 ];
 

@@ -25,16 +25,10 @@ pub struct Drawn {
     pub repl_max: usize,
 }
 
+/// A section class's colour: the pictures' palette (crate::picture::palette), which keeps
+/// the classes apart for the common colour-vision deficiencies.
 pub fn colour(c: SectionKind) -> Color {
-    match c {
-        SectionKind::Absent => Color::DarkGray,
-        SectionKind::Boot => Color::Blue,
-        SectionKind::Offline => Color::Gray,
-        SectionKind::Normal => Color::Green,
-        SectionKind::Movable => Color::Cyan,
-        SectionKind::Device => Color::Magenta,
-        SectionKind::Vmemmap => Color::Red,
-    }
+    crate::picture::palette::tui(c)
 }
 
 fn glyph(c: SectionKind) -> &'static str {
