@@ -312,6 +312,30 @@ fn run_writes_pictures_and_a_report_where_told() {
     );
     assert!(!html.contains("<script"), "no script");
     assert!(html.contains("x86_64") && html.contains("s390") && html.contains("done"));
+    // One architecture: its printed lines are in the report too (they also went out live).
+    let one = dir.join("one.html");
+    let o = hotplug_lab(&[
+        "run",
+        script.to_str().unwrap(),
+        "--report",
+        one.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("done"));
+    assert!(std::fs::read_to_string(&one)
+        .unwrap()
+        .contains("done\n</pre>"));
+    // --svg-out naming a file: said so.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = hotplug_lab(&[
+        "run",
+        script.to_str().unwrap(),
+        "--svg-out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a directory: --svg-out names"));
     // Without --svg-out: nothing written, said once.
     let o = hotplug_lab(&["run", script.to_str().unwrap()]);
     assert!(o.status.success());
@@ -368,6 +392,15 @@ fn the_picture_command() {
         .contains("vmemmap: x86_64"));
     let o = hotplug_lab(&["picture", "--view", "plan", "-o", v.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+    // A range past the end of the address space (or of 64 bits) is a usage error.
+    for r in ["0xffffffffffffffff,1G", "0x4000000000000,1G"] {
+        let o = hotplug_lab(&["picture", "--range", r, "-o", v.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{r}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("runs past"),
+            "{r}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -39,6 +39,11 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
     if len == 0 {
         return Err("--range: the size must not be 0".to_string());
     }
+    if start.checked_add(len).is_none() {
+        return Err(format!(
+            "--range {text:?}: the range runs past the end of a 64-bit address space"
+        ));
+    }
     Ok((start, len))
 }
 
@@ -74,6 +79,18 @@ pub fn command(a: Args) -> ExitCode {
         warn("hotplug-lab picture: no machine booted");
         return ExitCode::from(1);
     };
+    if let Some((s, n)) = range {
+        let end = m.geometry().physmem_end;
+        if s > end || n - 1 > end - s {
+            warn(&format!(
+                "hotplug-lab picture: --range [{s:#x}, +{}) runs past {}'s physical address \
+                 space (MAX_PHYSMEM_BITS: up to {end:#x})",
+                arch::human(n),
+                m.target().name()
+            ));
+            return ExitCode::from(2);
+        }
+    }
     let svg = crate::picture::machine_svg(&m, view, range);
     match crate::output::write_new_file(&a.output, svg.as_bytes()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -160,6 +160,7 @@ pub fn command(a: Args) -> ExitCode {
                 PathBuf::new()
             },
             live: !a.json && !several,
+            keep_live: a.report.is_some(),
             limits,
             deadline: Some(deadline),
             exported: exported.clone(),
@@ -209,6 +210,13 @@ pub fn command(a: Args) -> ExitCode {
             let Some(map) = map else { continue };
             // DIR/<arch>/map.svg always: beside what save() wrote, never over it.
             let sub = label(&r.target);
+            if several && r.saved.iter().any(|(n, _)| n == "map.svg") {
+                warn(&format!(
+                    "hotplug-lab run: --svg-out: the script saved its own {sub}/map.svg; the map \
+                     of its last machine was not written over it"
+                ));
+                continue;
+            }
             let written = crate::script::sandbox::count_files(&exported, &limits, 1, "--svg-out")
                 .map_err(|stop| stop.to_string())
                 .and_then(|()| {
@@ -245,7 +253,16 @@ pub fn command(a: Args) -> ExitCode {
                     .unwrap_or_default(),
                 pictures: map
                     .iter()
-                    .map(|s| ("the map of the machine booted last".to_string(), s.clone()))
+                    .map(|s| {
+                        let t = r.machine.as_ref().map(|m| m.target());
+                        let what = t.map_or(String::new(), |t| {
+                            format!(" ({}, Linux {})", t.name(), t.kernel.name)
+                        });
+                        (
+                            format!("the map of the machine the script booted last{what}"),
+                            s.clone(),
+                        )
+                    })
                     .chain(r.saved.iter().cloned())
                     .collect(),
             })

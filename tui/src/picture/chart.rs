@@ -70,7 +70,9 @@ fn tick(v: f64) -> String {
     } else if v == v.trunc() {
         format!("{}", v as i64)
     } else {
-        format!("{v:.2}")
+        // 0.5, not 0.50: the same form as the whole ticks beside it.
+        let t = format!("{v:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 

@@ -55,8 +55,9 @@ pub(super) fn title(s: &mut Svg, m: &Machine, y: &mut f64, what: &str) {
         12.0,
         Anchor::Start,
         &format!(
-            "MemTotal {} kB, {} of {} blocks online, {} present sections of {}",
+            "MemTotal {} kB ({}), {} of {} blocks online, {} present sections of {}",
             t.mem_total_kb,
+            arch::approx(t.mem_total_kb << 10),
             t.blocks_online,
             t.blocks,
             t.sections_present,
@@ -250,8 +251,10 @@ impl Strip {
     }
 
     fn push(&mut self, s: &mut Svg, x0: f64, x1: f64, k: SectionKind, y: f64, h: f64) {
+        // Marks of the carved-out vmemmap closer than 2 px read as one (no banding).
+        let gap = if k == SectionKind::Vmemmap { 2.0 } else { 0.5 };
         match &mut self.cur {
-            Some((a, b, kind)) if x0 - *b < 0.5 && (*kind == k || x1 - *a < 1.0) => {
+            Some((a, b, kind)) if x0 - *b < gap && (*kind == k || x1 - *a < 1.0) => {
                 *b = b.max(x1);
                 if k.rank() > kind.rank() {
                     *kind = k;
@@ -298,7 +301,9 @@ fn draw_row(
     let bg = match kind {
         RegionKind::Hole => "#ffffff".to_string(),
         RegionKind::Reserved => "#d9d9d9".to_string(),
-        RegionKind::Device => palette::section_fill(SectionKind::Device),
+        // What memremap_pages() mapped shows as ZONE_DEVICE sections; the rest of a device's
+        // range has no struct pages.
+        RegionKind::Device => palette::UNMAPPED_DEVICE.to_string(),
         RegionKind::Ram => palette::section(SectionKind::Absent).hex(),
     };
     s.rect(BAR_X, y, BAR_W, BAR_H, &bg, Some("#606060"));
@@ -341,9 +346,9 @@ fn draw_row(
     {
         let (va, vb) = ((v.0 << ps).max(a), (v.1 << ps).min(b));
         let (x0, x1) = (x_of(va), x_of(vb));
-        strip.push(s, x0, x1.max(x0 + 1.0), SectionKind::Vmemmap, y - 5.0, 5.0);
+        strip.push(s, x0, x1.max(x0 + 2.0), SectionKind::Vmemmap, y - 6.0, 6.0);
     }
-    strip.flush(s, y - 5.0, 5.0);
+    strip.flush(s, y - 6.0, 6.0);
     // Memory blocks: outlines, numbered when they fit.
     let bs = m.block_size();
     let (ba, bb) = (a / bs, b.div_ceil(bs));
@@ -400,7 +405,7 @@ fn draw_row(
     }
     let what = match kind {
         RegionKind::Hole if name.is_empty() => "(hole)".to_string(),
-        _ => cut(name, 28),
+        _ => cut(name, 36),
     };
     s.text(
         BAR_X + BAR_W + 10.0,
@@ -535,6 +540,22 @@ fn legend(s: &mut Svg, mut y: f64) -> f64 {
         11.0,
         Anchor::Start,
         "reserved, firmware or PCI (not RAM)",
+    );
+    y += 18.0;
+    s.rect(
+        510.0,
+        y,
+        16.0,
+        12.0,
+        palette::UNMAPPED_DEVICE,
+        Some("#606060"),
+    );
+    s.text(
+        532.0,
+        y + 10.5,
+        11.0,
+        Anchor::Start,
+        "a device's range not mapped (no struct pages)",
     );
     y + 24.0
 }

@@ -28,10 +28,14 @@ pub fn section(c: SectionKind) -> Rgb {
     }
 }
 
+/// A device's range that memremap_pages() has not mapped: no struct pages, no zone.
+pub const UNMAPPED_DEVICE: &str = "#f2dbe8";
+
 /// The SVG fill of a section class: its colour, hatched where two classes are close in
 /// lightness (movable beside device, the vmemmap mark beside normal).
 pub fn section_fill(c: SectionKind) -> String {
     match c {
+        SectionKind::Normal => "url(#normal)".to_string(),
         SectionKind::Movable => "url(#movable)".to_string(),
         SectionKind::Device => "url(#device)".to_string(),
         SectionKind::Vmemmap => "url(#vmemmap)".to_string(),
@@ -48,6 +52,11 @@ pub fn section_patterns() -> Vec<String> {
         )
     };
     vec![
+        hatch(
+            "normal",
+            section(SectionKind::Normal),
+            r##"<path d="M0,3 L6,3" stroke="#ffffff" stroke-width="1"/>"##,
+        ),
         hatch(
             "movable",
             section(SectionKind::Movable),

@@ -30,12 +30,21 @@ pub fn write_under(root: &Path, sub: &str, name: &str, bytes: &[u8]) -> Result<P
     use std::io::Write as _;
     check_name(name)?;
     let io = |what: &Path, e: rustix::io::Errno| format!("{}: {e}", what.display());
+    // The directory the user named may itself be a link they made; below it nothing is
+    // followed.
+    if root.metadata().is_ok_and(|m| !m.is_dir()) {
+        return Err(format!(
+            "{} is not a directory: --svg-out names the directory pictures go in",
+            root.display()
+        ));
+    }
     match std::fs::create_dir_all(root) {
         Ok(()) => {}
         Err(e) => return Err(format!("{}: {e}", root.display())),
     }
     let dir_flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
-    let mut dir = openat(CWD, root, dir_flags, Mode::empty()).map_err(|e| io(root, e))?;
+    let mut dir =
+        openat(CWD, root, dir_flags & !OFlags::NOFOLLOW, Mode::empty()).map_err(|e| io(root, e))?;
     let mut path = root.to_path_buf();
     if !sub.is_empty() {
         check_name(sub)?;

@@ -32,19 +32,22 @@ pub fn vmemmap_svg(m: &Machine, start: u64, size: u64) -> String {
     let pages: u64 = extents.iter().map(|e| e.vmemmap_pages).sum();
     let backing: u64 = extents.iter().map(|e| e.backing_pages).sum();
     let struct_pages = size >> g.page_shift;
-    s.text(
-        20.0,
-        y,
-        13.0,
-        Anchor::Start,
-        &format!(
+    let head = if extents.is_empty() {
+        format!(
+            "[{start:#x}, {:#x}), {}: no struct pages (nothing of this range has a memmap)",
+            start.saturating_add(size),
+            arch::human(size)
+        )
+    } else {
+        format!(
             "[{start:#x}, {:#x}), {}: {struct_pages} struct pages of {} B in {pages} vmemmap pages, backed by {backing} pages ({})",
             start.saturating_add(size),
             arch::human(size),
             g.struct_page_size,
             arch::human(backing * g.page_size)
-        ),
-    );
+        )
+    };
+    s.text(20.0, y, 13.0, Anchor::Start, &head);
     y += 18.0;
     let t: Vec<String> = tables
         .iter()
@@ -66,18 +69,10 @@ pub fn vmemmap_svg(m: &Machine, start: u64, size: u64) -> String {
     );
     y += 24.0;
     if extents.is_empty() {
-        s.text(
-            20.0,
-            y,
-            13.0,
-            Anchor::Start,
-            "no struct pages: nothing of this range has a memmap",
-        );
-        y += 20.0;
-        return s.finish(y as u32 + 10);
+        return s.finish(y as u32 + 4);
     }
     // The bar: every vmemmap page of the range, in order.
-    s.text(BAR_X, y, 11.0, Anchor::Start, "vmemmap pages in order (width by page count): colour = where the backing page comes from; hatched = mapped to a shared page");
+    s.text(BAR_X, y, 11.0, Anchor::Start, "vmemmap pages in order: colour = where backing pages come from; hatched = mapped to a shared page (past 512 pages, a shared extent's own share on top)");
     y += 6.0;
     let x_of = |p: u64| BAR_X + p as f64 / pages.max(1) as f64 * BAR_W;
     let mut at = 0u64;
@@ -87,6 +82,19 @@ pub fn vmemmap_svg(m: &Machine, start: u64, size: u64) -> String {
         let fill = palette::origin(e.origin).hex();
         match e.sharing {
             Shared::Own => s.rect(x0, y, (x1 - x0).max(0.5), 26.0, &fill, None),
+            // Few enough pages to see one by one: each drawn in order, own or shared
+            // (the extent starts at a compound page, as a pgmap's range does).
+            Shared::Dedup { period, unique, .. } if pages <= 512 => {
+                for k in 0..e.vmemmap_pages {
+                    let (a, b) = (x_of(at + k), x_of(at + k + 1));
+                    let f = if k % period.max(1) < unique {
+                        fill.as_str()
+                    } else {
+                        "url(#shared)"
+                    };
+                    s.rect(a, y, (b - a).max(0.5), 26.0, f, Some("#ffffff"));
+                }
+            }
             Shared::Dedup { period, unique, .. } => {
                 // Own share on top, shared share below, in proportion.
                 let own = (unique as f64 / period as f64).max(0.08);
@@ -258,12 +266,19 @@ fn compound(
     y += 10.0;
     // Cells: all of them when few, else the first ones and the last.
     let shown = period.min(24);
-    let cell = ((BAR_W - 60.0) / shown as f64).min(36.0);
+    // A slot for "…" where pages are left out.
+    let slots = if shown < period { shown + 1 } else { shown };
+    let cell = ((BAR_W - 60.0) / slots as f64).min(36.0);
     let fill = palette::origin(e.origin).hex();
     let mut centres = Vec::new();
     for i in 0..shown {
         let page = if i + 1 == shown { period - 1 } else { i };
-        let x = BAR_X + i as f64 * cell;
+        let slot = if shown < period && i + 1 == shown {
+            i + 1
+        } else {
+            i
+        };
+        let x = BAR_X + slot as f64 * cell;
         let own = page < unique;
         s.rect(
             x,
@@ -286,9 +301,9 @@ fn compound(
         centres.push((x + (cell - 3.0) / 2.0, own));
         if shown < period && i + 2 == shown {
             s.text(
-                x + cell + (cell - 3.0) / 2.0 - cell / 2.0,
-                y + 36.0,
-                9.0,
+                x + cell + (cell - 3.0) / 2.0,
+                y + 15.0,
+                11.0,
                 Anchor::Middle,
                 "…",
             );

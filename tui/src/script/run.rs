@@ -90,6 +90,8 @@ pub struct RunOptions {
     pub export_prefix: PathBuf,
     /// Write lines to standard output as the script prints them (else keep them).
     pub live: bool,
+    /// Keep the lines too when they go out live (for --report).
+    pub keep_live: bool,
     pub limits: Limits,
     /// When the run's time is up (None: the whole time limit from now).
     pub deadline: Option<Instant>,
@@ -105,6 +107,7 @@ impl RunOptions {
             svg_root: None,
             export_prefix: PathBuf::new(),
             live: false,
+            keep_live: false,
             limits: Limits::default(),
             deadline: None,
             exported: Arc::default(),
@@ -142,7 +145,7 @@ fn run_here(source: &str, o: &RunOptions) -> TargetRun {
     host.exported = o.exported.clone();
     if o.live {
         host.on_line = Some(Rc::new(|l: &str| crate::output::emit(&format!("{l}\n"))));
-        host.keep_output = false;
+        host.keep_output = o.keep_live;
     }
     let mut session = Session::new(host);
     let deadline = o
