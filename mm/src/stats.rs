@@ -83,6 +83,9 @@ pub fn stat_human(unit: Unit, value: u64, page_size: u64) -> Option<String> {
     }
 }
 
+/// What check() says when the watchdog stopped it part way.
+const STOPPED: &str = "the check was stopped part way (time limit or interrupt)";
+
 impl Machine {
     /// The statistics of the scripting contract (DESIGN.md), in a fixed order, then extras.
     pub fn stats(&self) -> Vec<(&'static str, u64)> {
@@ -170,6 +173,9 @@ impl Machine {
         let u = &self.u;
         let g = &u.g;
         self.state.vmemmap.check()?;
+        if self.tick().is_err() {
+            return Err(STOPPED.to_string());
+        }
         let mut counted = [0u64; 3];
         for (nr, s) in self.state.sections.iter_range(
             crate::units::SectionNr(0),
@@ -344,9 +350,29 @@ impl Machine {
                 "zones charge {kernel} kernel pages; the vmemmap holds {want} from the buddy"
             ));
         }
+        // Every hot-added block covered by System RAM: one walk of the resources, then a
+        // sweep (a DLPAR machine has a resource per LMB: per-block walks were quadratic).
+        let mut ram: Vec<(u64, u64)> = self
+            .state
+            .iomem
+            .walk()
+            .into_iter()
+            .filter(|(_, r)| r.system_ram && r.busy)
+            .map(|(_, r)| (r.start, r.end.saturating_add(1)))
+            .collect();
+        crate::resource::merge_overlapping(&mut ram);
         for b in self.state.blocks.values().filter(|b| !b.early) {
-            let s = u.block_start(b.id);
-            if self.state.iomem.system_ram_bytes(s, s + u.block_size) != u.block_size {
+            if self.tick().is_err() {
+                return Err(STOPPED.to_string());
+            }
+            let (s, e) = (u.block_start(b.id), u.block_start(b.id) + u.block_size);
+            let i = ram.partition_point(|r| r.1 <= s);
+            let covered: u64 = ram[i..]
+                .iter()
+                .take_while(|r| r.0 < e)
+                .map(|r| r.1.min(e) - r.0.max(s))
+                .sum();
+            if covered != u.block_size {
                 return Err(format!(
                     "memory{} is not covered by a System RAM resource",
                     b.id.0
@@ -354,6 +380,18 @@ impl Machine {
             }
         }
         Ok(())
+    }
+
+    /// [`Machine::check`] as a call a script makes: EINVAL naming what is broken, or the
+    /// watchdog's error when the run's time ran out or it was interrupted part way.
+    pub fn check_or_stop(&self) -> Result<(), crate::error::MmError> {
+        match self.check() {
+            Ok(()) => Ok(()),
+            Err(why) => {
+                self.tick()?;
+                Err(crate::error::MmError::Invalid(why))
+            }
+        }
     }
 }
 

@@ -574,3 +574,58 @@ fn the_report_opens_in_a_browser() {
     assert_drawn("report screenshot", &png);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a hostile script tried: a saved text over --max-string-size (E2BIG, nothing written),
+/// a range past the address space (EINVAL), another machine's device map given to unplug
+/// (EINVAL, the machine's own device untouched).
+#[test]
+fn pictures_and_unplug_hold_their_limits() {
+    let dir = temp("limits");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("s.rhai");
+    let out = dir.join("out");
+    let run = |src: &str, extra: &[&str]| {
+        std::fs::write(&script, src).unwrap();
+        let mut args = vec![
+            "run",
+            script.to_str().unwrap(),
+            "--svg-out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        hotplug_lab(&args)
+    };
+    let o = run(
+        "let s = \"x\"; for i in 0..14 { s += s; } save(\"big.svg\", s + s);",
+        &["--max-string-size", "20000"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--max-string-size"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.join("big.svg").exists());
+    let o = run(
+        "let m = boot(); m.svg(#{ start: (1 << 46) - 4096, size: 8192 });",
+        &[],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("runs past"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(
+        "let m = boot(#{ ram: \"4G\" }); let other = boot(#{ ram: \"4G\" });\n\
+         m.plug(2 * GiB); let d = other.plug(1 * GiB, #{ start: 8 * GiB });\n\
+         try { m.unplug(d); } catch (e) { print(`${e.errno}`); }\n\
+         print(m.devices().len());",
+        &[],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("EINVAL") && text.trim_end().ends_with('1'),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

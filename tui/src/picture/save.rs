@@ -6,19 +6,23 @@ use std::path::{Path, PathBuf};
 
 /// A name `save()` accepts: one plain file name, no directory part, not hidden.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let bad = name.is_empty()
-        || name.len() > 255
-        || name.starts_with('.')
-        || name.contains('/')
-        || name.contains('\\')
-        || name.chars().any(|c| c.is_control());
-    if bad {
-        let shown: String = name.chars().take(80).collect();
-        return Err(format!(
-            "{shown:?} is not a plain file name (no \"/\", not starting with \".\", at most 255 bytes)"
-        ));
-    }
-    Ok(())
+    let why = if name.is_empty() {
+        "it is empty".to_string()
+    } else if name.len() > 255 {
+        format!("it is {} bytes, over 255", name.len())
+    } else if name.starts_with('.') {
+        "it starts with \".\"".to_string()
+    } else if name.contains('/') || name.contains('\\') {
+        "it has a directory part (\"/\" or \"\\\")".to_string()
+    } else if name.chars().any(|c| c.is_control()) {
+        "it holds a control character".to_string()
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "{} is not a plain file name: {why}",
+        mm::error::quote(name)
+    ))
 }
 
 /// Write `bytes` to `root/sub/name`: `root` is created if missing; `sub` (a label such as
@@ -29,7 +33,13 @@ pub fn write_under(root: &Path, sub: &str, name: &str, bytes: &[u8]) -> Result<P
     use rustix::fs::{mkdirat, openat, Mode, OFlags, CWD};
     use std::io::Write as _;
     check_name(name)?;
-    let io = |what: &Path, e: rustix::io::Errno| format!("{}: {e}", what.display());
+    let io = |what: &Path, e: rustix::io::Errno| match e {
+        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => format!(
+            "{}: a link or not a directory, where save() follows no link",
+            what.display()
+        ),
+        e => format!("{}: {e}", what.display()),
+    };
     // The directory the user named may itself be a link they made; below it nothing is
     // followed.
     if root.metadata().is_ok_and(|m| !m.is_dir()) {

@@ -749,6 +749,31 @@ fn register_platform(e: &mut Engine, host: &Host) {
                 (Some(id), None) => {
                     let id = u32::try_from(id.0)
                         .map_err(|_| einval(format!("unplug: no device {}", id.0)))?;
+                    // The map must be this machine's device: where it says it starts must
+                    // be the device's (a map from another machine, or one edited by hand,
+                    // is refused).
+                    let known: Vec<(u64, u64)> = m
+                        .platform_devices()
+                        .filter(|d| d.id == id)
+                        .map(|d| (d.start, d.size))
+                        .chain(
+                            m.virtio_mem_device(id)
+                                .ok()
+                                .filter(|_| driver == arch::PlatformDriver::VirtioMem)
+                                .map(|d| (d.start, d.size)),
+                        )
+                        .collect();
+                    // (Its size may have changed since: a virtio-mem device unplugs in
+                    // part, DLPAR removes LMBs by count; where it starts does not.)
+                    if let Some(&(s, n)) = known.first() {
+                        if o.start.is_some_and(|v| v.0 != s) {
+                            return Err(einval(format!(
+                                "unplug: device {id} of this machine is [{s:#x}, +{}), not what \
+                                 the map says: is it another machine's device?",
+                                arch::human(n)
+                            )));
+                        }
+                    }
                     m.unplug(driver, id).map_err(throw)
                 }
                 (None, Some(n)) => m.unplug_count(driver, n.0).map_err(throw),
@@ -1347,7 +1372,7 @@ fn register_views(e: &mut Engine, host: &Host) {
             .collect()
     })
     .register_fn("check", |vm: &mut Vm| -> Res<()> {
-        vm.0.borrow().check().map_err(einval)
+        vm.0.borrow().check_or_stop().map_err(throw)
     });
     let root = host.export_root.clone();
     let prefix = host.export_prefix.clone();

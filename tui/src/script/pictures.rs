@@ -129,8 +129,14 @@ fn range(m: &mm::Machine, map: &Map) -> Res<Option<(u64, u64)>> {
             Some(v) => super::api::size_arg(m, v, k).map(Some),
         }
     };
+    let end = m.geometry().physmem_end;
     match (get("start")?, get("size")?) {
         (None, None) => Ok(None),
+        (Some(s), Some(n)) if n > 0 && (s > end || n - 1 > end - s) => Err(einval(format!(
+            "svg: [{s:#x}, +{}) runs past {}'s physical address space (up to {end:#x})",
+            arch::human(n),
+            m.target().name()
+        ))),
         (Some(s), Some(n)) if n > 0 => Ok(Some((s, n))),
         (Some(_), Some(_)) => Err(einval("svg: size must not be 0".to_string())),
         _ => Err(einval(
@@ -140,10 +146,14 @@ fn range(m: &mm::Machine, map: &Map) -> Res<Option<(u64, u64)>> {
 }
 
 pub(super) fn register_pictures(e: &mut Engine, host: &Host) {
-    e.register_fn("svg", |vm: &mut Vm| -> String {
-        picture::map_svg(&vm.0.borrow(), None)
+    // A picture is a string the script holds: --max-string-size bounds it as any other.
+    let limits = host.limits;
+    e.register_fn("svg", move |vm: &mut Vm| -> Res<String> {
+        let svg = picture::map_svg(&vm.0.borrow(), None);
+        super::sandbox::string_limit("m.svg()", svg.len(), &limits)?;
+        Ok(svg)
     })
-    .register_fn("svg", |vm: &mut Vm, opts: Map| -> Res<String> {
+    .register_fn("svg", move |vm: &mut Vm, opts: Map| -> Res<String> {
         check_keys("svg", &opts, SVG_KEYS)?;
         let m = vm.0.borrow();
         let view = match text_of(&opts, "view", "svg")?.as_str() {
@@ -156,11 +166,15 @@ pub(super) fn register_pictures(e: &mut Engine, host: &Host) {
             })?,
         };
         let r = range(&m, &opts)?;
-        Ok(picture::machine_svg(&m, view, r))
+        let svg = picture::machine_svg(&m, view, r);
+        super::sandbox::string_limit("m.svg()", svg.len(), &limits)?;
+        Ok(svg)
     })
-    .register_fn("chart", |opts: Map| -> Res<String> {
+    .register_fn("chart", move |opts: Map| -> Res<String> {
         let spec = chart_spec(&opts)?;
-        picture::chart_svg(&spec).map_err(|e| einval(e.to_string()))
+        let svg = picture::chart_svg(&spec).map_err(|e| einval(e.to_string()))?;
+        super::sandbox::string_limit("chart()", svg.len(), &limits)?;
+        Ok(svg)
     });
     let root = host.svg_root.clone();
     let prefix = host.export_prefix.clone();
@@ -170,6 +184,7 @@ pub(super) fn register_pictures(e: &mut Engine, host: &Host) {
     let (exported, limits) = (host.exported.clone(), host.limits);
     e.register_fn("save", move |name: &str, text: &str| -> Res<()> {
         picture::save::check_name(name).map_err(|e| einval(format!("save: {e}")))?;
+        super::sandbox::string_limit("save()'s text", text.len(), &limits)?;
         let Some(root) = &root else {
             if !warned.replace(true) {
                 warnings
@@ -181,8 +196,15 @@ pub(super) fn register_pictures(e: &mut Engine, host: &Host) {
         super::sandbox::count_files(&exported, &limits, 1, "save")
             .map_err(super::Stop::into_rhai)?;
         let sub = prefix.to_string_lossy();
-        picture::save::write_under(root, &sub, name, text.as_bytes())
-            .map_err(|e| super::throw(mm::MmError::Io(format!("save: {e}"))))?;
+        picture::save::write_under(root, &sub, name, text.as_bytes()).map_err(|e| {
+            super::throw(
+                if e.contains("follows no link") || e.contains("not a directory") {
+                    mm::MmError::NotPermitted(format!("save: {e}"))
+                } else {
+                    mm::MmError::Io(format!("save: {e}"))
+                },
+            )
+        })?;
         saved
             .borrow_mut()
             .push((name.to_string(), text.to_string()));

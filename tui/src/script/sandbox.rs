@@ -795,7 +795,7 @@ pub fn install(e: &mut Engine, budget: &Rc<Budget>) {
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
-fn string_limit(what: &str, size: usize, l: &Limits) -> Res<()> {
+pub(super) fn string_limit(what: &str, size: usize, l: &Limits) -> Res<()> {
     if size > l.max_string_size {
         return Err(Stop::String {
             what: what.to_string(),
