@@ -169,7 +169,7 @@ impl Machine {
             // What a failed try leaves besides the state (its log lines, the injected
             // faults it used) goes too: the LMB-by-LMB removal then tells it as the driver.
             let (log_len, clock, faults) = (self.dmesg.len(), self.clock_us, self.faults);
-            let fp = self.footprint(start, start + size);
+            let fp = self.offline_footprint(start, start + size);
             let run = self.transaction(fp, |m| {
                 let online: Vec<u64> = (0..n)
                     .map(|i| start + i * bs)
@@ -223,18 +223,7 @@ impl Machine {
             // the removal of an offline block cannot fail once its checks pass. Offlining
             // dissolves whole huge pages, which reach past the LMB: the transaction covers
             // the range out to the largest huge page's boundaries.
-            let huge = self
-                .state
-                .hstates
-                .iter()
-                .map(|h| h.size)
-                .max()
-                .unwrap_or(bs)
-                .max(bs);
-            let fp = self.footprint(
-                start / huge * huge,
-                (start + size).div_ceil(huge).saturating_mul(huge),
-            );
+            let fp = self.offline_footprint(start, start + size);
             let r = self.transaction(fp, |m| {
                 if state == BlockState::Online {
                     m.offline(at, bs)?;
@@ -250,10 +239,7 @@ impl Machine {
                 ));
                 for &back in &removed {
                     let drc = drc0 + ((back - start) / bs) as u32;
-                    if self
-                        .add_memory_lmb(back, bs, &Self::lmb_options(0), drc)
-                        .is_err()
-                    {
+                    if !self.add_lmb_back(back, 0, drc) {
                         self.log(format!("{PREFIX}Failed to add LMB, drc index {drc:x}"));
                     }
                 }
@@ -543,8 +529,22 @@ impl Machine {
     pub(crate) fn dlpar_unplug(&mut self, dev: &crate::platform::PlatformDevice) -> Result<()> {
         let bs = self.u.block_size;
         let addrs: Vec<u64> = dev.blocks.iter().map(|&b| self.u.block_start(b)).collect();
+        // One indexed-count request per run of consecutive LMBs (a device plugged by count
+        // may have gaps): a run that fails after earlier ones went leaves those removed.
+        let mut done = 0u64;
         for (s, e) in runs_of(&addrs, bs) {
-            self.dlpar_memory_remove_by_ic(s, e - s)?;
+            if let Err(err) = self.dlpar_memory_remove_by_ic(s, e - s) {
+                if done == 0 || err.is_stopped() {
+                    return Err(err);
+                }
+                return Err(MmError::Redone(format!(
+                    "{}; the {done} LMBs of device {} before it went by their own requests \
+                     and stay removed",
+                    err.reason(),
+                    dev.id
+                )));
+            }
+            done += (e - s) / bs;
             let gone: Vec<crate::units::BlockId> =
                 (s / bs..e / bs).map(crate::units::BlockId).collect();
             self.forget_device_blocks(&gone);
@@ -580,21 +580,13 @@ impl Machine {
                 lmbs.len()
             )));
         }
-        let huge = self
-            .state
-            .hstates
-            .iter()
-            .map(|h| h.size)
-            .max()
-            .unwrap_or(bs)
-            .max(bs);
         let mut removed: Vec<crate::units::BlockId> = Vec::new();
         let mut last_error: Option<MmError> = None;
         for &id in &lmbs {
             self.tick()?;
             let at = self.u.block_start(id);
             let online = self.state.blocks.get(&id).map(|b| b.state) == Some(BlockState::Online);
-            let fp = self.footprint(at / huge * huge, (at + bs).div_ceil(huge) * huge);
+            let fp = self.offline_footprint(at, at + bs);
             let r = self.transaction(fp, |m| {
                 if online {
                     m.offline(at, bs)?;
@@ -618,10 +610,7 @@ impl Machine {
                 let at = self.u.block_start(id);
                 let drc = self.lmb_drc_index(at).unwrap_or(0);
                 let nid = self.node_of_device_block(id);
-                if self
-                    .add_memory_lmb(at, bs, &Self::lmb_options(nid), drc)
-                    .is_err()
-                {
+                if !self.add_lmb_back(at, nid, drc) {
                     self.log(format!("{PREFIX}Failed to add LMB back, drc index {drc:x}"));
                 }
             }
@@ -643,6 +632,23 @@ impl Machine {
         }
         self.forget_device_blocks(&removed);
         Ok(())
+    }
+
+    /// dlpar_add_lmb() of an LMB a failed removal took: whole or not at all (a failed add
+    /// removes what it added); an LMB that does not come back is no longer assigned, so no
+    /// device holds it any more. Whether it came back.
+    fn add_lmb_back(&mut self, at: u64, nid: u16, drc: u32) -> bool {
+        let bs = self.u.block_size;
+        let fp = self.footprint(at, at + bs);
+        let back = self
+            .transaction(fp, |m| {
+                m.add_memory_lmb(at, bs, &Self::lmb_options(nid), drc)
+            })
+            .is_ok();
+        if !back {
+            self.forget_device_blocks(&[self.u.block_of_phys(at)]);
+        }
+        back
     }
 
     /// The node of the device holding block `id` (0 if none does).

@@ -221,7 +221,7 @@ impl Machine {
         if d.state == want {
             return Ok(());
         }
-        let fp = self.footprint(d.start, d.start + d.size);
+        let fp = self.offline_footprint(d.start, d.start + d.size);
         match want {
             KmemState::Unplugged => {
                 let r = self.transaction(fp, |m| {

@@ -212,6 +212,21 @@ impl Machine {
             end_pfn: end.div_ceil(self.u.g.page_size),
         }
     }
+
+    /// The footprint of a transaction that offlines `[start, end)`: offlining dissolves
+    /// whole huge pages, which reach past the range out to the largest huge page's
+    /// boundaries.
+    pub(crate) fn offline_footprint(&self, start: u64, end: u64) -> Footprint {
+        let huge = self
+            .state
+            .hstates
+            .iter()
+            .map(|h| h.size)
+            .max()
+            .unwrap_or(1)
+            .max(self.u.block_size);
+        self.footprint(start / huge * huge, end.div_ceil(huge).saturating_mul(huge))
+    }
 }
 
 /// A saved [`State`]: the per-pfn tables (sections, vmemmap, blocks) only within a

@@ -901,7 +901,7 @@ impl Machine {
         if huge {
             // Dissolving huge pages cannot be undone by onlining again (the pool shrank), so
             // a range holding them is offlined as a transaction.
-            let fp = self.footprint(start, start + size);
+            let fp = self.offline_footprint(start, start + size);
             self.transaction(fp, |m| m.offline_blocks(&ids))
         } else if scan.run {
             self.offline_movable_run(&ids);
@@ -1018,10 +1018,15 @@ impl Machine {
         let ps = self.u.g.page_shift;
         let start = self.u.block_start(ids[0]) >> ps;
         let end = start + ids.len() as u64 * nr;
-        let standby = self.standby_inaccessible(ids[0]);
+        // Block by block: a run may reach past the standby memory into memory added
+        // otherwise, which stays accessible.
+        let standby: Vec<bool> = ids
+            .iter()
+            .map(|&id| self.standby_inaccessible(id))
+            .collect();
         let (mut nid, mut group, mut taken) = (0, None, 0);
         let last = BlockId(ids[0].0 + ids.len() as u64);
-        for b in self.state.blocks.range_mut(ids[0], last) {
+        for (b, standby) in self.state.blocks.range_mut(ids[0], last).zip(standby) {
             taken += nr - b.nr_vmemmap_pages() - b.fake_offline_pages;
             (nid, group) = (b.nid, b.group);
             b.state = BlockState::Offline;

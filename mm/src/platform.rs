@@ -176,6 +176,19 @@ impl Machine {
                         self.boot.hotplug_base
                     ))
                 })?;
+            // A device keeps its place in the guest's address space even when part of
+            // its memory was removed.
+            let device = self
+                .state
+                .devices
+                .values()
+                .filter(|d| d.start < end && at < d.start + d.size)
+                .map(|d| d.start + d.size)
+                .max();
+            if let Some(e) = device {
+                at = e.next_multiple_of(bs).max(at + bs);
+                continue;
+            }
             match self.state.iomem.conflict(at, size) {
                 Some((_, _, e)) => at = (e + 1).next_multiple_of(bs).max(at + bs),
                 None => {
@@ -196,7 +209,7 @@ impl Machine {
     /// fails, the blocks go back online as they were (to the zone kind they were in), and
     /// the error is the first failure. What virtio-mem and dax/kmem call to give memory back.
     pub fn offline_and_remove_memory(&mut self, start: u64, size: u64) -> Result<()> {
-        let fp = self.footprint(start, start.saturating_add(size));
+        let fp = self.offline_footprint(start, start.saturating_add(size));
         self.transaction(fp, |m| {
             let ids = m.blocks_in(start, size)?;
             for id in ids {
@@ -247,13 +260,79 @@ impl Machine {
     /// and the eject fails with the DIMM kept. Otherwise acpi_memory_remove_memory() removes
     /// it and the DIMM is gone.
     fn acpi_eject(&mut self, dev: &PlatformDevice) -> Result<()> {
-        let mut put_online: Vec<BlockId> = Vec::new();
-        let mut failed: Option<(BlockId, MmError)> = None;
+        // The offlining and the removal go as one: a removal that fails after every block
+        // went offline (the kernel's __remove_memory() would BUG() there) puts them back.
+        let fp = self.offline_footprint(dev.start, dev.start + dev.size);
+        let failed = self.transaction(fp, |m| {
+            let (put_online, failed) = m.acpi_try_to_offline(dev)?;
+            if let Some(f) = failed {
+                return Ok(Some((put_online, f)));
+            }
+            m.acpi_memory_remove_memory(dev)?;
+            Ok(None)
+        })?;
+        let Some((was, (id, e))) = failed else {
+            self.state.devices.remove(&dev.id);
+            return Ok(());
+        };
+        self.log(format!("memory memory{}: Offline failed.", id.0));
+        let mut moved = Vec::new();
+        for &(b, before) in &was {
+            if let Ok(z) = self.memory_block_online(b, OnlineType::Online) {
+                if before != Some(z) {
+                    moved.push(format!(
+                        "memory{} {} (was {})",
+                        b.0,
+                        z.name(),
+                        before.map_or("?", |z| z.name())
+                    ));
+                }
+            }
+        }
+        let back = if was.is_empty() {
+            String::new()
+        } else if moved.is_empty() {
+            format!(
+                "; the {} blocks it offlined were onlined again with device_online() \
+                 (MMOP_ONLINE), each in the zone it was in",
+                was.len()
+            )
+        } else {
+            format!(
+                "; the {} blocks it offlined were onlined again with device_online() \
+                 (MMOP_ONLINE), which the online policy placed elsewhere: {}",
+                was.len(),
+                moved.join(", ")
+            )
+        };
+        let msg = format!(
+            "the eject of DIMM {} failed: memory{} could not be offlined ({}){back}; the \
+             DIMM stays",
+            dev.id,
+            id.0,
+            e.reason()
+        );
+        Err(if was.is_empty() {
+            MmError::Busy(msg)
+        } else {
+            MmError::RedoneBusy(msg)
+        })
+    }
+
+    /// acpi_scan_try_to_offline(): device_offline() of every online block of the DIMM, in
+    /// two passes, the first ignoring failures. The blocks it offlined (with the zone each
+    /// was in) and, if one would not go, that block and its error.
+    #[allow(clippy::type_complexity)]
+    fn acpi_try_to_offline(
+        &mut self,
+        dev: &PlatformDevice,
+    ) -> Result<(Vec<(BlockId, Option<ZoneType>)>, Option<(BlockId, MmError)>)> {
         let mut was: Vec<(BlockId, Option<ZoneType>)> = Vec::new();
+        let mut failed: Option<(BlockId, MmError)> = None;
         for pass in 0..2 {
             for &id in &dev.blocks {
                 self.tick()?;
-                if put_online.contains(&id) {
+                if was.iter().any(|&(b, _)| b == id) {
                     continue;
                 }
                 let Some(b) = self.state.blocks.get(&id) else {
@@ -264,10 +343,7 @@ impl Machine {
                 }
                 let zone = b.zone;
                 match self.memory_block_offline(id) {
-                    Ok(()) => {
-                        put_online.push(id);
-                        was.push((id, zone));
-                    }
+                    Ok(()) => was.push((id, zone)),
                     Err(e) if e.is_stopped() => return Err(e),
                     Err(e) => {
                         failed = Some((id, e));
@@ -284,68 +360,30 @@ impl Machine {
                 Some(_) => {}
             }
         }
-        if let Some((id, e)) = failed {
-            self.log(format!("memory memory{}: Offline failed.", id.0));
-            let mut moved = Vec::new();
-            for (b, before) in was {
-                if let Ok(z) = self.memory_block_online(b, OnlineType::Online) {
-                    if before != Some(z) {
-                        moved.push(format!(
-                            "memory{} {} (was {})",
-                            b.0,
-                            z.name(),
-                            before.map_or("?", |z| z.name())
-                        ));
-                    }
-                }
-            }
-            let back = if put_online.is_empty() {
-                String::new()
-            } else if moved.is_empty() {
-                format!(
-                    "; the {} blocks it offlined were onlined again with device_online() \
-                     (MMOP_ONLINE), each in the zone it was in",
-                    put_online.len()
-                )
-            } else {
-                format!(
-                    "; the {} blocks it offlined were onlined again with device_online() \
-                     (MMOP_ONLINE), which the online policy placed elsewhere: {}",
-                    put_online.len(),
-                    moved.join(", ")
-                )
-            };
-            let msg = format!(
-                "the eject of DIMM {} failed: memory{} could not be offlined ({}){back}; the \
-                 DIMM stays",
-                dev.id,
-                id.0,
-                e.reason()
-            );
-            return Err(if put_online.is_empty() {
-                MmError::Busy(msg)
-            } else {
-                MmError::RedoneBusy(msg)
-            });
-        }
-        // acpi_memory_remove_memory(): __remove_memory() of the DIMM's range, run by run of
-        // the blocks still there.
-        let fp = self.footprint(dev.start, dev.start + dev.size);
+        Ok((was, failed))
+    }
+
+    /// acpi_memory_remove_memory(): __remove_memory() of the DIMM's range, run by run of
+    /// the blocks still there (a block another driver already removed with
+    /// offline_and_remove_memory() is skipped, as __remove_section() skips a section no
+    /// longer valid).
+    fn acpi_memory_remove_memory(&mut self, dev: &PlatformDevice) -> Result<()> {
         let bs = self.u.block_size;
-        self.transaction(fp, |m| {
-            let mut i = 0;
-            while i < dev.blocks.len() {
-                let mut j = i + 1;
-                while j < dev.blocks.len() && dev.blocks[j].0 == dev.blocks[j - 1].0 + 1 {
-                    j += 1;
-                }
-                let s = m.u.block_start(dev.blocks[i]);
-                m.remove_memory_locked(s, (j - i) as u64 * bs)?;
-                i = j;
+        let present: Vec<BlockId> = dev
+            .blocks
+            .iter()
+            .copied()
+            .filter(|id| self.state.blocks.get(id).is_some())
+            .collect();
+        let mut i = 0;
+        while i < present.len() {
+            let mut j = i + 1;
+            while j < present.len() && present[j].0 == present[j - 1].0 + 1 {
+                j += 1;
             }
-            Ok(())
-        })?;
-        self.state.devices.remove(&dev.id);
+            self.remove_memory_locked(self.u.block_start(present[i]), (j - i) as u64 * bs)?;
+            i = j;
+        }
         Ok(())
     }
 

@@ -404,7 +404,7 @@ impl Machine {
             return Ok(());
         };
         let bs = self.u.block_size;
-        let fp = self.footprint(self.u.block_start(lo), self.u.block_start(hi) + bs);
+        let fp = self.offline_footprint(self.u.block_start(lo), self.u.block_start(hi) + bs);
         let sysfs = self.target.kernel.sclp_standby_sysfs;
         self.transaction(fp, |m| {
             for &id in ids {

@@ -264,7 +264,7 @@ impl Machine {
             )));
         }
         // A request the caller stops part way (its watchdog) leaves the device as it was.
-        let fp = self.footprint(d.start, d.start + d.region_size);
+        let fp = self.offline_footprint(d.start, d.start + d.region_size);
         self.transaction(fp, |m| {
             m.virtio_mem_dev_mut(id)?.requested_size = requested;
             m.virtio_mem_retry(id)
