@@ -217,7 +217,8 @@ pub fn command(a: Args) -> ExitCode {
                 ));
                 continue;
             }
-            let written = crate::script::sandbox::count_files(&exported, &limits, 1, "--svg-out")
+            let what = format!("{sub}/map.svg");
+            let written = crate::script::sandbox::count_files(&exported, &limits, 1, &what)
                 .map_err(|stop| stop.to_string())
                 .and_then(|()| {
                     crate::picture::save::write_under(dir, &sub, "map.svg", map.as_bytes())

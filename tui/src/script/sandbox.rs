@@ -138,9 +138,8 @@ fn stack_used() -> Option<usize> {
         .map(|top| top.saturating_sub(stack_here()))
 }
 
-/// Count an export of `m` against the run's --max-export-files, or refuse it before a file
-/// is written.
-/// Count `files` more files written against --max-export-files.
+/// Count `files` more files written against --max-export-files, or refuse them before
+/// one is written.
 pub fn count_files(
     exported: &std::sync::atomic::AtomicU64,
     limits: &Limits,
@@ -162,26 +161,14 @@ pub fn count_files(
     Ok(())
 }
 
+/// Count an export of `m` (every file of its sysfs tree) against --max-export-files.
 pub fn count_export(
     exported: &std::sync::atomic::AtomicU64,
     limits: &Limits,
     m: &mm::Machine,
     what: &str,
 ) -> Result<(), Stop> {
-    use std::sync::atomic::Ordering;
-    let files = m.export_file_count();
-    let before = exported.load(Ordering::Relaxed);
-    let total = before.saturating_add(files);
-    if total > limits.max_export_files {
-        return Err(Stop::Export {
-            what: what.to_string(),
-            files,
-            before,
-            limit: limits.max_export_files,
-        });
-    }
-    exported.store(total, Ordering::Relaxed);
-    Ok(())
+    count_files(exported, limits, m.export_file_count(), what)
 }
 
 /// Refuse text with more names, blocks, statements and cases than --max-names before the
@@ -285,8 +272,9 @@ pub enum Stop {
         limit: usize,
     },
     #[error(
-        "{what}: the export of this machine writes {files} files{}, over the sandbox's {limit} \
-         a run may write (--max-export-files raises it)",
+        "{what}: {files} more {} to write{}, over the sandbox's {limit} a run may write \
+         (--max-export-files raises it)",
+        if *.files == 1 { "file" } else { "files" },
         if *.before > 0 { format!(" after the {} the run wrote", .before) } else { String::new() }
     )]
     Export {
