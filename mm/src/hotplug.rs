@@ -387,7 +387,10 @@ impl Machine {
             "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
         );
         self.log(why.clone());
-        Err(MmError::Invalid(why))
+        Err(MmError::Invalid(format!(
+            "{why} (start and size are whole {} memory blocks)",
+            arch::approx(bs)
+        )))
     }
 
     /// The node (MHP_NID_IS_MGID: the group's) and memory group of an add, registering the
@@ -793,7 +796,9 @@ impl Machine {
         let end = start.checked_add(size).filter(|_| size > 0);
         if end.is_none() || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
             return Err(MmError::Invalid(format!(
-                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x}"
+                "Block size [{bs:#x}] unaligned hotplug range: start {start:#x}, size {size:#x} \
+                 (start and size are whole {} memory blocks)",
+                arch::approx(bs)
             )));
         }
         let first = self.u.block_of_phys(start);

@@ -72,6 +72,12 @@ impl Machine {
 
     /// Plug `size` bytes the way the platform's driver does (see [`PlugOptions`]).
     pub fn plug(&mut self, size: u64, o: &PlugOptions) -> Result<PlatformDevice> {
+        if size == 0 && o.count.is_none() && o.index.is_none() {
+            return Err(MmError::Invalid(format!(
+                "a device of 0 bytes: plug at least one {} memory block",
+                arch::approx(self.u.block_size)
+            )));
+        }
         match self.platform_driver(o.driver)? {
             PlatformDriver::Acpi => self.acpi_plug(size, o),
             PlatformDriver::Dlpar => self.dlpar_plug(size, o),

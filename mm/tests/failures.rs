@@ -47,11 +47,16 @@ fn add_memory_refusals() {
         ),
         "{e}"
     );
-    assert!(m
-        .dmesg()
-        .last()
-        .unwrap()
-        .contains("Block size [0x8000000] unaligned hotplug range"));
+    assert!(
+        e.ends_with("(start and size are whole 128 MiB memory blocks)"),
+        "the error says what would do: {e}"
+    );
+    let last = m.dmesg().last().unwrap().clone();
+    assert!(last.contains("Block size [0x8000000] unaligned hotplug range"));
+    assert!(
+        last.ends_with("size 0x40000000"),
+        "dmesg has the kernel's line only: {last}"
+    );
     fails(&mut m, Errno::EINVAL, |m| {
         m.add_memory(4 * GIB, 64 * MIB, &AddOptions::default())
             .map(|_| ())
