@@ -94,7 +94,13 @@ fn unknown_arch(given: &str) -> String {
 /// `"6.6" is not a modelled kernel version (modelled: 6.12, 6.1)`.
 fn unknown_kernel(given: &str) -> String {
     let names: Vec<&str> = KERNELS.iter().map(|k| k.name).collect();
-    let hint = did_you_mean(given, names.iter().copied())
+    // Among versions as near, the one of the same length: 6.13 is nearer 6.12 than 6.1.
+    let same_len = names
+        .iter()
+        .copied()
+        .filter(|n| n.len() == given.trim().len());
+    let hint = did_you_mean(given, same_len)
+        .or_else(|| did_you_mean(given, names.iter().copied()))
         .map(|n| format!("did you mean {n}? "))
         .unwrap_or_default();
     format!(
@@ -631,6 +637,8 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("modelled: 6.12, 6.1"), "{e}");
+        let e = Kernel::lookup("6.13").unwrap_err().to_string();
+        assert!(e.contains("did you mean 6.12?"), "{e}");
     }
 
     #[test]

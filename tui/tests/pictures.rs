@@ -170,6 +170,19 @@ fn the_vmemmap_of_a_deduplicated_namespace() {
         .1
         .iter()
         .any(|t| t.contains("no struct pages")));
+    // A range reaching past the end of RAM counts the struct pages of the part that has
+    // a memmap: [0x70000000, 0x80000000) of a 2 GiB machine, 65536 pages in 1024 vmemmap
+    // pages, and says the rest has none.
+    let small = boot("x86_64", "", 2 * GIB, "");
+    let svg = picture::vmemmap_svg(&small, 0x7000_0000, GIB);
+    let text = render("vmemmap-straddle", &svg).1.join("\n");
+    assert!(
+        text.contains(
+            "65536 struct pages of 64 B (the other 196608 pages of the range have none) in 1024 \
+             vmemmap pages"
+        ),
+        "{text}"
+    );
 }
 
 /// A 64 TiB machine's map: readable (its rows are its regions, not its sections), small

@@ -2,9 +2,22 @@
 
 use arch::{Kernel, DIFFERENCES, KERNELS};
 
-/// The listing: each version and what it was checked against, then one row per difference
-/// with each version's value and where the kernel decides it.
+/// The listing laid out for the terminal's width (see [`listing_for`]).
 pub fn listing() -> String {
+    listing_for(super::archs::width())
+}
+
+/// The listing: each version and what it was checked against, then one row per difference
+/// with each version's value and where the kernel decides it: a table when it fits in
+/// `width` columns, else each difference with one version per line; long lines wrapped.
+pub fn listing_for(width: usize) -> String {
+    let wrap = |text: &str, indent: usize, hang: usize| -> String {
+        let room = width.saturating_sub(indent).max(20);
+        crate::ui::render::wrap_hanging(text, room, hang)
+            .into_iter()
+            .map(|l| format!("{}{l}\n", " ".repeat(indent)))
+            .collect()
+    };
     let mut out = String::new();
     // Oldest first, whichever is the default.
     let mut kernels: Vec<&'static Kernel> = KERNELS.to_vec();
@@ -15,9 +28,13 @@ pub fn listing() -> String {
         } else {
             ""
         };
-        out.push_str(&format!(
-            "Linux {}{default}: checked against {}\n",
-            k.name, k.checked_against
+        out.push_str(&wrap(
+            &format!(
+                "Linux {}{default}: checked against {}",
+                k.name, k.checked_against
+            ),
+            0,
+            4,
         ));
     }
     out.push_str("\nWhat differs:\n");
@@ -119,36 +136,80 @@ pub fn listing() -> String {
                 .unwrap_or(0)
         })
         .collect();
+    let table_width = 2 + w0 + widths.iter().map(|w| w + 2).sum::<usize>();
+    if table_width > width {
+        // One difference at a time, one version per line.
+        let vw = header.iter().map(String::len).max().unwrap_or(0);
+        for (what, vals, source) in rows {
+            out.push_str(&wrap(&what, 2, 2));
+            for (h, v) in header.iter().zip(&vals) {
+                out.push_str(&wrap(&format!("{h:<vw$}  {v}"), 6, vw + 2));
+            }
+            out.push_str(&wrap(&format!("({source})"), 6, 1));
+        }
+    } else {
+        table(&mut out, &header, &widths, w0, rows, &wrap);
+    }
+    out.push_str("\nWhat changed that the model does not do:\n");
+    for n in arch::NOT_MODELLED {
+        out.push_str(&wrap(
+            &format!("{} {} ({})", n.kernel, n.what, n.source),
+            2,
+            4,
+        ));
+        out.push_str(&wrap(n.why, 6, 0));
+    }
+    out
+}
+
+/// The differences as a table: a column per version, each source on the line below.
+fn table(
+    out: &mut String,
+    header: &[String],
+    widths: &[usize],
+    w0: usize,
+    rows: Vec<(String, Vec<String>, String)>,
+    wrap: &dyn Fn(&str, usize, usize) -> String,
+) {
     let mut line = format!("  {:<w0$}", "");
-    for (h, w) in header.iter().zip(&widths) {
+    for (h, w) in header.iter().zip(widths) {
         line.push_str(&format!("  {h:<w$}"));
     }
     out.push_str(line.trim_end());
     out.push('\n');
     for (what, vals, source) in rows {
         let mut line = format!("  {what:<w0$}");
-        for (v, w) in vals.iter().zip(&widths) {
+        for (v, w) in vals.iter().zip(widths) {
             line.push_str(&format!("  {v:<w$}"));
         }
         out.push_str(line.trim_end());
         out.push('\n');
-        out.push_str(&format!("  {:<w0$}  ({source})\n", ""));
+        out.push_str(&wrap(&format!("({source})"), w0 + 4, 1));
     }
-    out.push_str("\nWhat changed that the model does not do:\n");
-    for n in arch::NOT_MODELLED {
-        out.push_str(&format!(
-            "  {} {} ({})\n      {}\n",
-            n.kernel, n.what, n.source, n.why
-        ));
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
+    /// In a narrow terminal no line is wider than it, and every fact is still there.
+    #[test]
+    fn a_narrow_terminal_gets_no_line_wider_than_it() {
+        let t = super::listing_for(80);
+        let long: Vec<&str> = t.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(long.is_empty(), "{long:#?}");
+        for d in arch::DIFFERENCES {
+            assert!(t.contains(d.what), "{t}");
+        }
+        let row = t.find("memmap_on_memory on the architecture").unwrap();
+        assert!(
+            t[row..].lines().nth(1).unwrap().trim() == "6.1   x86_64 arm64",
+            "{}",
+            &t[row..]
+        );
+    }
+
     #[test]
     fn lists_every_version_and_difference() {
-        let t = super::listing();
+        let t = super::listing_for(usize::MAX);
         assert!(t.contains("Linux 6.12 (default)"), "{t}");
         assert!(t.contains("Linux 6.1: checked against"), "{t}");
         for d in arch::DIFFERENCES {

@@ -279,7 +279,9 @@ pub fn arch_list(arg: &str) -> Result<Vec<&'static arch::Config>, String> {
         let configs: Vec<&'static arch::Config> = match a.to_ascii_lowercase().as_str() {
             "all" => arch::Config::all().collect(),
             "every" => arch::CONFIGS.iter().collect(),
-            _ => vec![arch::Config::lookup(a).map_err(|e| e.to_string())?],
+            _ => {
+                vec![arch::Config::lookup(a).map_err(|e| also(e, a, "--arch", &["all", "every"]))?]
+            }
         };
         for c in configs {
             if !v.iter().any(|x| std::ptr::eq(*x, c)) {
@@ -291,6 +293,15 @@ pub fn arch_list(arg: &str) -> Result<Vec<&'static arch::Config>, String> {
         return Err("--arch names no architecture".to_string());
     }
     Ok(v)
+}
+
+/// A list flag's unknown name: the lookup's error, then the words the list also takes,
+/// with a did-you-mean when the name is near one of them.
+fn also(e: arch::ArchError, given: &str, flag: &str, words: &[&str]) -> String {
+    let near = arch::registry::did_you_mean(given, words.iter().copied())
+        .map(|w| format!(" (did you mean {w}?)"))
+        .unwrap_or_default();
+    format!("{e}; {flag} also takes {}{near}", words.join(" or "))
 }
 
 /// `--arch` where one architecture is taken.
@@ -306,7 +317,7 @@ pub fn kernel_list(arg: &str) -> Result<Vec<&'static arch::Kernel>, String> {
         let ks: Vec<&'static arch::Kernel> = if k.eq_ignore_ascii_case("all") {
             arch::KERNELS.to_vec()
         } else {
-            vec![arch::Kernel::lookup(k).map_err(|e| e.to_string())?]
+            vec![arch::Kernel::lookup(k).map_err(|e| also(e, k, "--kernel", &["all"]))?]
         };
         for k in ks {
             if !v.iter().any(|x| std::ptr::eq(*x, k)) {
@@ -446,4 +457,24 @@ pub fn kernel_help() -> String {
         names.join(", "),
         arch::default_kernel().name
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// A list flag's near miss of `all` is told so, and the words a list takes are named.
+    #[test]
+    fn list_flags_name_all_and_every() {
+        let e = super::arch_list("x86_64,al").unwrap_err();
+        assert!(
+            e.contains("--arch also takes all or every (did you mean all?)"),
+            "{e}"
+        );
+        let e = super::kernel_list("6.12,7.3,al").unwrap_err();
+        assert!(
+            e.contains("--kernel also takes all (did you mean all?)"),
+            "{e}"
+        );
+        let e = super::kernel_list("6.13").unwrap_err();
+        assert!(e.contains("did you mean 6.12?"), "{e}");
+    }
 }

@@ -31,7 +31,35 @@ pub fn vmemmap_svg(m: &Machine, start: u64, size: u64) -> String {
     super::map::title(&mut s, m, &mut y, "vmemmap");
     let pages: u64 = extents.iter().map(|e| e.vmemmap_pages).sum();
     let backing: u64 = extents.iter().map(|e| e.backing_pages).sum();
-    let struct_pages = size >> g.page_shift;
+    // The struct pages of the range that has a memmap (a hole has none), counted once
+    // even where extents of the listing overlap.
+    let (lo, hi) = (
+        start >> g.page_shift,
+        start.saturating_add(size) >> g.page_shift,
+    );
+    let mut spans: Vec<(u64, u64)> = extents
+        .iter()
+        .map(|e| (e.first_pfn.max(lo), e.end_pfn.min(hi)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let mut struct_pages = 0;
+    let mut reach = 0;
+    for (a, b) in spans {
+        let a = a.max(reach);
+        if a < b {
+            struct_pages += b - a;
+            reach = b;
+        }
+    }
+    let holes = if struct_pages < hi - lo {
+        format!(
+            " (the other {} pages of the range have none)",
+            (hi - lo) - struct_pages
+        )
+    } else {
+        String::new()
+    };
     let head = if extents.is_empty() {
         format!(
             "[{start:#x}, {:#x}), {}: no struct pages (nothing of this range has a memmap)",
@@ -40,7 +68,7 @@ pub fn vmemmap_svg(m: &Machine, start: u64, size: u64) -> String {
         )
     } else {
         format!(
-            "[{start:#x}, {:#x}), {}: {struct_pages} struct pages of {} B in {pages} vmemmap pages, backed by {backing} pages ({})",
+            "[{start:#x}, {:#x}), {}: {struct_pages} struct pages of {} B{holes} in {pages} vmemmap pages, backed by {backing} pages ({})",
             start.saturating_add(size),
             arch::human(size),
             g.struct_page_size,

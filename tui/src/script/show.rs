@@ -154,6 +154,17 @@ fn short(v: &Dynamic, key: Option<&str>, out: &mut String, depth: usize) -> bool
         return !more;
     }
     if let Some(a) = v.read_lock::<rhai::Array>() {
+        // A device's blocks, as lsmem writes runs of them: "32-39,48".
+        if key == Some("blocks") && !a.is_empty() {
+            if let Some(ids) = a
+                .iter()
+                .map(|x| x.as_int().ok())
+                .collect::<Option<Vec<_>>>()
+            {
+                out.push_str(&block_runs(&ids));
+                return true;
+            }
+        }
         out.push('[');
         let mut whole = true;
         let show = if depth > 0 { 3 } else { 8 };
@@ -191,9 +202,36 @@ fn short(v: &Dynamic, key: Option<&str>, out: &mut String, depth: usize) -> bool
     true
 }
 
+/// Block numbers as lsmem writes runs of them: "32-39,48" (ascending runs of consecutive
+/// numbers; the numbers in the order given).
+fn block_runs(ids: &[i64]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j].wrapping_add(1) {
+            j += 1;
+        }
+        runs.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    runs.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_s_blocks_as_runs() {
+        assert_eq!(block_runs(&[32, 33, 34, 35, 36, 37, 38, 39]), "32-39");
+        assert_eq!(block_runs(&[8, 9, 11]), "8-9,11");
+        assert_eq!(block_runs(&[5]), "5");
+    }
 
     #[test]
     fn addresses_in_hex_sizes_with_units() {

@@ -638,7 +638,7 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
         return;
     }
     // Columns as wide as what they hold; where the width runs out ZONES is cut, so that
-    // RANGE stays (it goes only when even a cut ZONES leaves it no room).
+    // RANGE stays (when even a cut ZONES leaves it no room, START, its first address, may).
     let visible = inner.height.saturating_sub(1) as usize;
     let first = app.block_row.saturating_sub(visible.saturating_sub(1));
     let shown = app.block_rows(0);
@@ -648,6 +648,7 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
         state: &'static str,
         zones: String,
         range: String,
+        start: String,
     }
     let cells: Vec<Cells> = shown
         .iter()
@@ -667,6 +668,7 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
                 r.zone.clone()
             },
             range: range(r.start, r.size),
+            start: format!("{:#x}", r.start),
         })
         .collect();
     let w = |f: &dyn Fn(&Cells) -> usize, head: &str| {
@@ -683,12 +685,16 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
     let fixed = wb + ws + wt + 3;
     // ZONES gives up to what RANGE needs, keeping at least 12 characters.
     let cut_to = avail.saturating_sub(fixed + 1 + wr);
-    let (wz, with_range) = if fixed + wz + 1 + wr <= avail {
-        (wz, true)
+    // Where the whole range does not fit, its start alone (START) may.
+    let wst = w(&|c| c.start.len(), "START");
+    let (wz, last_col) = if fixed + wz + 1 + wr <= avail {
+        (wz, Some(true))
     } else if cut_to >= 12.min(wz) {
-        (cut_to, true)
+        (cut_to, Some(true))
+    } else if fixed + wz + 1 + wst <= avail {
+        (wz, Some(false))
     } else {
-        (wz, false)
+        (wz, None)
     };
     let cut = |z: &str| -> String {
         if z.chars().count() <= wz {
@@ -699,22 +705,22 @@ fn draw_blocks(f: &mut Frame, app: &App, p: &Pane, area: Rect) {
             t
         }
     };
-    let row = |b: &str, s: &str, t: &str, z: &str, r: &str| {
+    let row = |b: &str, s: &str, t: &str, z: &str, r: &str, st: &str| {
         let z = cut(z);
         let mut l = format!("{b:<wb$} {s:>ws$} {t:<wt$} {z:<wz$}");
-        if with_range {
+        if let Some(whole) = last_col {
             l.push(' ');
-            l.push_str(r);
+            l.push_str(if whole { r } else { st });
         }
         l.trim_end().to_string()
     };
     let mut lines = vec![Line::styled(
-        row("BLOCK", "SIZE", "STATE", "ZONES", "RANGE"),
+        row("BLOCK", "SIZE", "STATE", "ZONES", "RANGE", "START"),
         Style::default().add_modifier(Modifier::BOLD),
     )];
     for (k, (c, r)) in cells.iter().zip(shown.iter().skip(first)).enumerate() {
         let i = first + k;
-        let text = row(&c.blocks, &c.size, c.state, &c.zones, &c.range);
+        let text = row(&c.blocks, &c.size, c.state, &c.zones, &c.range, &c.start);
         let cat = if r.state != "online" {
             SectionKind::Offline
         } else if r.early {
