@@ -325,6 +325,22 @@ fn run_writes_pictures_and_a_report_where_told() {
     );
     assert!(!html.contains("<script"), "no script");
     assert!(html.contains("x86_64") && html.contains("s390") && html.contains("done"));
+    // One architecture: the map goes beside what save() wrote, in DIR itself.
+    let single = dir.join("single");
+    let o = hotplug_lab(&[
+        "run",
+        script.to_str().unwrap(),
+        "--svg-out",
+        single.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["cost.svg", "v.svg", "map.svg"] {
+        assert!(single.join(f).is_file(), "{f}");
+    }
+    assert!(
+        !single.join("x86_64").exists(),
+        "no directory for one architecture"
+    );
     // One architecture: its printed lines are in the report too (they also went out live).
     let one = dir.join("one.html");
     let o = hotplug_lab(&[
@@ -414,6 +430,18 @@ fn the_picture_command() {
             "{r}"
         );
     }
+    // A range inside the address space with nothing in it is drawn, and said to be empty.
+    let empty = dir.join("empty.svg");
+    let o = hotplug_lab(&[
+        "picture",
+        "--range",
+        "0x10000000000,1G",
+        "-o",
+        empty.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has a struct page on this machine"));
+    assert!(empty.is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

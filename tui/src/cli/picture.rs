@@ -90,6 +90,13 @@ pub fn command(a: Args) -> ExitCode {
             ));
             return ExitCode::from(2);
         }
+        if m.memmap_extents(s, n).is_empty() {
+            warn(&format!(
+                "hotplug-lab picture: note: nothing in [{s:#x}, +{}) has a struct page on this \
+                 machine; the picture shows what is there (a hole, or a range without a memmap)",
+                arch::human(n)
+            ));
+        }
     }
     let svg = crate::picture::machine_svg(&m, view, range);
     match crate::output::write_new_file(&a.output, svg.as_bytes()) {

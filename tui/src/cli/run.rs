@@ -34,8 +34,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     sysfs_out: Option<PathBuf>,
     /// Where save() writes pictures (DIR/NAME; DIR/<arch>/NAME with several architectures,
-    /// DIR/<arch>@<kernel>/ with several versions) and the map of each architecture's last
-    /// machine (DIR/<arch>/map.svg); nothing is written anywhere else.
+    /// DIR/<arch>@<kernel>/ with several versions) and, beside them, the map of the last
+    /// machine (map.svg, unless the script saved its own); nothing is written anywhere else.
     #[arg(long, value_name = "DIR")]
     svg_out: Option<PathBuf>,
     /// Write one self-contained HTML report of the run here: each architecture's output,
@@ -208,16 +208,24 @@ pub fn command(a: Args) -> ExitCode {
     if let Some(dir) = &a.svg_out {
         for (r, map) in runs.iter().zip(&maps) {
             let Some(map) = map else { continue };
-            // DIR/<arch>/map.svg always: beside what save() wrote, never over it.
-            let sub = label(&r.target);
-            if several && r.saved.iter().any(|(n, _)| n == "map.svg") {
+            // Beside what save() wrote (DIR/, or DIR/<arch>/ with several), never over it.
+            let sub = if several {
+                label(&r.target)
+            } else {
+                String::new()
+            };
+            let what = if several {
+                format!("{sub}/map.svg")
+            } else {
+                "map.svg".to_string()
+            };
+            if r.saved.iter().any(|(n, _)| n == "map.svg") {
                 warn(&format!(
-                    "hotplug-lab run: --svg-out: the script saved its own {sub}/map.svg; the map \
-                     of its last machine was not written over it"
+                    "hotplug-lab run: --svg-out: the script saved its own {what}; the map of its \
+                     last machine was not written over it"
                 ));
                 continue;
             }
-            let what = format!("{sub}/map.svg");
             let written = crate::script::sandbox::count_files(&exported, &limits, 1, &what)
                 .map_err(|stop| stop.to_string())
                 .and_then(|()| {
