@@ -159,9 +159,13 @@ fn all_architectures_side_by_side() {
         "all",
         "let m = boot(ARCH);\nprint(`${m.arch}: ${human(m.section_size)}`);",
     );
-    let (out, _) = run(&["run", p.to_str().unwrap(), "--arch", "all"], None);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let s = text(&out.stdout);
+    let wide = bin()
+        .env("COLUMNS", "1000")
+        .args(["run", p.to_str().unwrap(), "--arch", "all"])
+        .output()
+        .unwrap();
+    assert_eq!(wide.status.code(), Some(0), "{}", text(&wide.stderr));
+    let s = text(&wide.stdout);
     // Each architecture's output first, then the table of what differs.
     assert!(s.starts_with("== x86_64 ==\n"), "{s}");
     let header = s
@@ -175,6 +179,26 @@ fn all_architectures_side_by_side() {
     }
     assert!(s.lines().any(|l| l.starts_with("page_size ")), "{s}");
     assert!(s.contains("powerpc: 16M") && s.contains("arm64-64k: 512M"));
+    // In 80 columns the table goes on below itself: no line wider, every run still there.
+    let narrow = bin()
+        .env("COLUMNS", "80")
+        .args(["run", p.to_str().unwrap(), "--arch", "all"])
+        .output()
+        .unwrap();
+    let s = text(&narrow.stdout);
+    let table = &s[s.find("the stats that differ").unwrap()..];
+    let body: Vec<&str> = table.lines().skip(1).collect();
+    assert!(body.iter().all(|l| l.len() <= 80), "{table}");
+    for a in arch::Config::all().map(|c| c.name) {
+        assert!(
+            body.iter().any(|l| l.split_whitespace().any(|w| w == a)),
+            "{a}: {table}"
+        );
+    }
+    assert!(
+        body.iter().filter(|l| l.starts_with("page_size ")).count() > 1,
+        "{table}"
+    );
 }
 
 #[test]

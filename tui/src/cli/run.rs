@@ -192,7 +192,7 @@ pub fn command(a: Args) -> ExitCode {
         let text = serde_json::to_string_pretty(&serde_json::Value::Array(v)).unwrap_or_default();
         emit(&format!("{text}\n"));
     } else if several {
-        emit(&side_by_side(&runs, &name, &label));
+        emit(&side_by_side(&runs, &name, &label, super::archs::width()));
     }
     let mut code = u8::from(failed);
     // The map of each target's last machine, under --svg-out and in the report.
@@ -384,11 +384,12 @@ fn json_of(r: &TargetRun) -> serde_json::Value {
 }
 
 /// Each run's output under its architecture's name, then the stats that differ between the
-/// runs' last machines, as a table.
+/// runs' last machines, as a table (as many tables as it takes to fit `width` columns).
 pub fn side_by_side(
     runs: &[TargetRun],
     name: &str,
     label: &dyn Fn(&arch::Target) -> String,
+    width: usize,
 ) -> String {
     let mut out = String::new();
     let stats: Vec<Vec<(&'static str, u64)>> = runs
@@ -484,17 +485,32 @@ pub fn side_by_side(
         .iter()
         .map(|c| c.iter().map(String::len).max().unwrap_or(0))
         .collect();
-    let _ = write!(out, "{:kw$}", "");
-    for (c, w) in cells.iter().zip(&widths) {
-        let _ = write!(out, "  {:>w$}", c[0]);
-    }
-    out.push('\n');
-    for (i, k) in differ.iter().enumerate() {
-        let _ = write!(out, "{k:kw$}");
-        for (c, w) in cells.iter().zip(&widths) {
-            let _ = write!(out, "  {:>w$}", c[i + 1]);
+    // As many runs side by side as fit in `width` (at least one), then the next ones in a
+    // table of their own below.
+    let mut first = 0;
+    while first < cells.len() {
+        let mut used = kw;
+        let mut last = first;
+        while last < cells.len() && (last == first || used + 2 + widths[last] <= width) {
+            used += 2 + widths[last];
+            last += 1;
+        }
+        if first > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{:kw$}", "");
+        for (c, w) in cells[first..last].iter().zip(&widths[first..last]) {
+            let _ = write!(out, "  {:>w$}", c[0]);
         }
         out.push('\n');
+        for (i, k) in differ.iter().enumerate() {
+            let _ = write!(out, "{k:kw$}");
+            for (c, w) in cells[first..last].iter().zip(&widths[first..last]) {
+                let _ = write!(out, "  {:>w$}", c[i + 1]);
+            }
+            out.push('\n');
+        }
+        first = last;
     }
     out
 }
