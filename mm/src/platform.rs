@@ -92,21 +92,20 @@ impl Machine {
     /// virtio-mem asks the device for nothing.
     pub fn unplug(&mut self, driver: PlatformDriver, id: u32) -> Result<()> {
         let driver = self.platform_driver(Some(driver))?;
-        if driver == PlatformDriver::VirtioMem {
-            return self.virtio_mem_resize(id, 0);
-        }
-        let dev = self
-            .state
-            .devices
-            .get(&id)
-            .filter(|d| d.driver == driver)
-            .cloned()
-            .ok_or_else(|| MmError::NoDevice(format!("no {} device {id}", driver.name())))?;
+        // virtio-mem's devices are its own; the other drivers' are recorded here.
+        let device = |m: &Machine| {
+            m.state
+                .devices
+                .get(&id)
+                .filter(|d| d.driver == driver)
+                .cloned()
+                .ok_or_else(|| MmError::NoDevice(format!("no {} device {id}", driver.name())))
+        };
         match driver {
-            PlatformDriver::Acpi => self.acpi_eject(&dev),
-            PlatformDriver::Dlpar => self.dlpar_unplug(&dev),
-            PlatformDriver::Sclp => self.sclp_unplug(&dev),
-            PlatformDriver::VirtioMem => unreachable!("handled above"),
+            PlatformDriver::Acpi => self.acpi_eject(&device(self)?),
+            PlatformDriver::Dlpar => self.dlpar_unplug(&device(self)?),
+            PlatformDriver::Sclp => self.sclp_unplug(&device(self)?),
+            PlatformDriver::VirtioMem => self.virtio_mem_resize(id, 0),
         }
     }
 
@@ -370,9 +369,12 @@ impl Machine {
     }
 
     /// acpi_memory_remove_memory(): __remove_memory() of the DIMM's range, run by run of
-    /// the blocks still there (a block another driver already removed with
-    /// offline_and_remove_memory() is skipped, as __remove_section() skips a section no
-    /// longer valid).
+    /// the blocks still there. A block something else already removed (a script may call
+    /// offline_and_remove_memory() on a DIMM's memory, which no kernel driver does) is
+    /// skipped with the WARN_ON_ONCE sparse_remove_section() gives a section no longer
+    /// valid; the kernel would also leave the DIMM's split resource behind
+    /// (release_mem_region_adjustable() finds no resource holding the whole range), which
+    /// the model does not.
     fn acpi_memory_remove_memory(&mut self, dev: &PlatformDevice) -> Result<()> {
         let bs = self.u.block_size;
         let present: Vec<BlockId> = dev
@@ -381,6 +383,9 @@ impl Machine {
             .copied()
             .filter(|id| self.state.blocks.get(id).is_some())
             .collect();
+        if present.len() < dev.blocks.len() {
+            self.warn(&crate::warn::REMOVE_INVALID_SECTION, None);
+        }
         let mut i = 0;
         while i < present.len() {
             let mut j = i + 1;

@@ -790,7 +790,8 @@ fn regression_virtio_mem_unplug_keeps_pages_kernel_allocations_sit_in() {
 
 /// Found by CI's random run: a DIMM one of whose blocks a driver already removed with
 /// offline_and_remove_memory(). The eject offlines and removes what is left (the kernel's
-/// __remove_section() skips a section no longer valid) rather than failing half-done.
+/// sparse_remove_section() warns and skips a section no longer valid) rather than failing
+/// half-done.
 #[test]
 fn regression_eject_of_a_dimm_partly_removed() {
     let ops = [
@@ -810,6 +811,14 @@ fn regression_eject_of_a_dimm_partly_removed() {
         &ops,
     );
     assert_eq!(m.platform_devices().count(), 0, "the DIMM is gone");
+    // mm/sparse.c sparse_remove_section(): WARN_ON_ONCE(!valid_section(ms)).
+    assert!(
+        m.dmesg()
+            .iter()
+            .any(|l| l.contains("sparse_remove_section")),
+        "{:#?}",
+        m.dmesg()
+    );
 }
 
 /// Found by a long random run: a DLPAR device whose first LMB will not go offline (an
