@@ -230,6 +230,7 @@ pub fn command(a: Args) -> ExitCode {
                 .map_err(|stop| stop.to_string())
                 .and_then(|()| {
                     crate::picture::save::write_under(dir, &sub, "map.svg", map.as_bytes())
+                        .map_err(|e| e.reason().to_string())
                 });
             if let Err(e) = written {
                 warn(&format!("hotplug-lab run: --svg-out: {e}"));

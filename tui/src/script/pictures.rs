@@ -196,15 +196,7 @@ pub(super) fn register_pictures(e: &mut Engine, host: &Host) {
         super::sandbox::count_files(&exported, &limits, 1, "save")
             .map_err(super::Stop::into_rhai)?;
         let sub = prefix.to_string_lossy();
-        picture::save::write_under(root, &sub, name, text.as_bytes()).map_err(|e| {
-            super::throw(
-                if e.contains("follows no link") || e.contains("not a directory") {
-                    mm::MmError::NotPermitted(format!("save: {e}"))
-                } else {
-                    mm::MmError::Io(format!("save: {e}"))
-                },
-            )
-        })?;
+        picture::save::write_under(root, &sub, name, text.as_bytes()).map_err(super::throw)?;
         saved
             .borrow_mut()
             .push((name.to_string(), text.to_string()));

@@ -1273,7 +1273,7 @@ impl App {
         let name = format!("hotplug-lab-{n}.svg");
         let mut said = match crate::picture::save::write_under(&dir, "", &name, map.as_bytes()) {
             Ok(p) => format!("wrote {}", p.display()),
-            Err(e) => return format!("p: {e}"),
+            Err(e) => return format!("p: {}", e.reason()),
         };
         if let Some(m) = self.machine() {
             let nr = mm::units::SectionNr(self.cursor);
@@ -1284,7 +1284,7 @@ impl App {
                 let vname = format!("hotplug-lab-{n}-vmemmap.svg");
                 match crate::picture::save::write_under(&dir, "", &vname, svg.as_bytes()) {
                     Ok(_) => said.push_str(&format!(" and {vname} (memory{}'s vmemmap)", block.0)),
-                    Err(e) => said.push_str(&format!("; the vmemmap: {e}")),
+                    Err(e) => said.push_str(&format!("; the vmemmap: {}", e.reason())),
                 }
             }
         }
